@@ -1,0 +1,351 @@
+//! The native command line: run any dopesheet headless and write what it learnt.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use burn::prelude::*;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::ColorCube;
+use crate::dopesheet::{python_repr, Dopesheet, DopesheetError, EX_1_5};
+use crate::loss::TERMS;
+use crate::plot::{self, PhaseSnapshot, Raster, Rect};
+use crate::timeline::Timeline;
+use crate::train::{read_f32, Event, TrainError, Trainer, TrainerConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "color-bottleneck",
+    version,
+    about = "Train a colour autoencoder through a keyframed curriculum"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a curriculum to the end and write latents, losses and charts.
+    Train {
+        /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
+        dopesheet: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 4)]
+        latent_dims: usize,
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = Backend::Flex)]
+        backend: Backend,
+        /// No progress bar (for logs and CI).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Print the realized schedule as CSV, one row per step (0..=len).
+    Timeline { dopesheet: PathBuf },
+    /// Validate a dopesheet and print its resolved keyframe table.
+    Check { dopesheet: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// Burn's pure-Rust CPU backend.
+    Flex,
+}
+
+impl Backend {
+    fn device(self) -> Device {
+        match self {
+            Backend::Flex => Device::flex(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Sheet {
+        path: String,
+        source: DopesheetError,
+    },
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("writing {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train {
+            dopesheet,
+            seed,
+            latent_dims,
+            batch_size,
+            out,
+            backend,
+            quiet,
+        } => {
+            let config = TrainerConfig {
+                seed,
+                latent_dims,
+                batch_size,
+                ..TrainerConfig::default()
+            };
+            train(dopesheet.as_deref(), config, &out, backend.device(), quiet)
+        }
+        Command::Timeline { dopesheet } => print_timeline(&dopesheet),
+        Command::Check { dopesheet } => check(&dopesheet),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Dopesheet, CliError> {
+    let (name, text) = match path {
+        None => ("built-in ex-1.5".to_string(), EX_1_5.to_string()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| CliError::Read {
+                path: p.into(),
+                source,
+            })?;
+            (p.display().to_string(), text)
+        }
+    };
+    Dopesheet::parse(&text).map_err(|source| CliError::Sheet { path: name, source })
+}
+
+fn check(path: &Path) -> Result<(), CliError> {
+    let sheet = load(Some(path))?;
+    let timeline = Timeline::new(&sheet);
+    print!("{}", sheet.resolved_csv());
+    let phases: Vec<String> = timeline
+        .phases()
+        .iter()
+        .map(|p| format!("{} ({}..={})", p.name, p.start, p.end))
+        .collect();
+    eprintln!(
+        "ok: {} steps, {} keyframes; phases: {}",
+        timeline.len(),
+        sheet.keyframes.len(),
+        phases.join(", ")
+    );
+    for w in crate::train::Trainer::warnings_of(&timeline) {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+fn print_timeline(path: &Path) -> Result<(), CliError> {
+    let timeline = Timeline::new(&load(Some(path))?);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let write_err = |e: std::io::Error| CliError::Write {
+        path: "stdout".into(),
+        message: e.to_string(),
+    };
+    write!(out, "step,phase,actions,is_phase_start,is_phase_end").map_err(write_err)?;
+    for p in timeline.properties() {
+        write!(out, ",{p}").map_err(write_err)?;
+    }
+    writeln!(out).map_err(write_err)?;
+    for step in 0..=timeline.len() {
+        let s = timeline.state(step);
+        let phase = csv_field(s.phase);
+        let actions = csv_field(&s.actions.join(";"));
+        write!(
+            out,
+            "{step},{phase},{actions},{},{}",
+            s.is_phase_start as u8, s.is_phase_end as u8
+        )
+        .map_err(write_err)?;
+        for v in &s.values {
+            write!(out, ",{}", python_repr(*v)).map_err(write_err)?;
+        }
+        writeln!(out).map_err(write_err)?;
+    }
+    out.flush().map_err(write_err)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn train(
+    path: Option<&Path>,
+    config: TrainerConfig,
+    out: &Path,
+    device: Device,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let sheet = load(path)?;
+    let timeline = Timeline::new(&sheet);
+    let mut trainer = Trainer::new(timeline, config, &device)?;
+    for w in trainer.warnings() {
+        eprintln!("warning: {w}");
+    }
+    std::fs::create_dir_all(out).map_err(|e| CliError::Write {
+        path: out.into(),
+        message: e.to_string(),
+    })?;
+
+    let losses_path = out.join("losses.csv");
+    let mut losses = BufWriter::new(File::create(&losses_path).map_err(io(&losses_path))?);
+    writeln!(losses, "step,phase,lr,total,{}", TERMS.join(",")).map_err(io(&losses_path))?;
+
+    let total_steps = trainer.timeline().len();
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total_steps)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let rgb_grid = ColorCube::rgb_grid();
+    let mut snapshots = Vec::new();
+    let started = Instant::now();
+    while !trainer.is_finished() {
+        let report = trainer.step()?;
+        let read = report.read_losses()?;
+        let phase = &trainer.timeline().phases()[report.phase_index].name;
+        write!(
+            losses,
+            "{},{},{},{}",
+            report.step,
+            csv_field(phase),
+            python_repr(report.lr),
+            read.total
+        )
+        .map_err(io(&losses_path))?;
+        for term in read.terms {
+            match term {
+                Some(v) => write!(losses, ",{v}"),
+                None => write!(losses, ","),
+            }
+            .map_err(io(&losses_path))?;
+        }
+        writeln!(losses).map_err(io(&losses_path))?;
+        for event in report.events {
+            if let Event::PhaseEnd {
+                step,
+                phase,
+                latents,
+                ..
+            } = event
+            {
+                let dims = latents.dims()[1];
+                snapshots.push(PhaseSnapshot {
+                    phase,
+                    step,
+                    latents: read_f32(latents)?,
+                    dims,
+                });
+            }
+        }
+        if report.step % 100 == 0 || trainer.is_finished() {
+            bar.set_position(report.step + 1);
+            bar.set_message(format!(
+                "{phase} lr {:.5} loss {:.4}",
+                report.lr, read.total
+            ));
+        }
+    }
+    bar.finish_and_clear();
+    losses.flush().map_err(io(&losses_path))?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "trained {total_steps} steps in {seconds:.2} s ({:.0} steps/s)",
+        total_steps as f64 / seconds
+    );
+
+    write_latents(&trainer, &rgb_grid, &out.join("latents.csv"))?;
+    write_latents(&trainer, &ColorCube::hues(360), &out.join("hues.csv"))?;
+
+    let colors = rgb_grid.rgb_f32();
+    let mut phases = Raster::new(1500, 500 * snapshots.len().max(1) as u32);
+    let area = Rect::new(0.0, 0.0, phases.width as f32, phases.height as f32);
+    plot::phase_history(&mut phases, area, &snapshots, &colors);
+    write_png(&phases, &out.join("phases.png"))?;
+
+    let mut chart = Raster::new(1500, 700);
+    let area = Rect::new(0.0, 0.0, chart.width as f32, chart.height as f32);
+    plot::timeline_chart(&mut chart, area, trainer.timeline(), None);
+    write_png(&chart, &out.join("timeline.png"))?;
+    eprintln!(
+        "wrote latents.csv, hues.csv, losses.csv, phases.png, timeline.png to {}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `r,g,b,z0..z{E-1},out_r,out_g,out_b` for every colour of `cube`.
+fn write_latents(trainer: &Trainer, cube: &ColorCube, path: &Path) -> Result<(), CliError> {
+    let (outputs, latents) = trainer.infer(trainer.colors(cube));
+    let dims = latents.dims()[1];
+    let (outputs, latents) = (read_f32(outputs)?, read_f32(latents)?);
+    let err = |e: std::io::Error| CliError::Write {
+        path: path.into(),
+        message: e.to_string(),
+    };
+    let mut w = BufWriter::new(File::create(path).map_err(err)?);
+    let z: Vec<String> = (0..dims).map(|i| format!("z{i}")).collect();
+    writeln!(w, "r,g,b,{},out_r,out_g,out_b", z.join(",")).map_err(err)?;
+    for (i, rgb) in cube.rgb.iter().enumerate() {
+        let z = &latents[i * dims..(i + 1) * dims];
+        let o = &outputs[i * 3..i * 3 + 3];
+        let fields: Vec<String> = rgb
+            .iter()
+            .map(|c| (*c as f32).to_string())
+            .chain(z.iter().chain(o).map(|v| v.to_string()))
+            .collect();
+        writeln!(w, "{}", fields.join(",")).map_err(err)?;
+    }
+    w.flush().map_err(err)
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
+    move |e| CliError::Write {
+        path: path.into(),
+        message: e.to_string(),
+    }
+}
+
+fn write_png(raster: &Raster, path: &Path) -> Result<(), CliError> {
+    let err = |message: String| CliError::Write {
+        path: path.into(),
+        message,
+    };
+    let file = File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut encoder = png::Encoder::new(BufWriter::new(file), raster.width, raster.height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;
+    writer
+        .write_image_data(&raster.pixels)
+        .map_err(|e| err(e.to_string()))?;
+    writer.finish().map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,15 @@
+//! color-bottleneck: a tiny autoencoder squeezes RGB through a small latent space while a
+//! keyframed curriculum shapes it into a colour wheel.
+//!
+//! `dopesheet`, `timeline` and `data` know nothing of Burn; `model`, `loss` and `train` run on
+//! whatever Burn `Device` they are handed.
+
+#[cfg(not(target_family = "wasm"))]
+pub mod cli;
+pub mod data;
+pub mod dopesheet;
+pub mod loss;
+pub mod model;
+pub mod plot;
+pub mod timeline;
+pub mod train;

@@ -1,0 +1,75 @@
+//! The autoencoder: RGB (3) → 16 → E (the bottleneck) → 16 → RGB (3).
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, sigmoid};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const HIDDEN: usize = 16;
+
+#[derive(Module, Debug)]
+pub struct ColorMlp {
+    encode_hidden: Linear,
+    encode_latent: Linear,
+    decode_hidden: Linear,
+    decode_rgb: Linear,
+    /// Project latents onto the unit sphere before decoding (off in ex-1.5).
+    normalize: bool,
+}
+
+impl ColorMlp {
+    /// A freshly initialised model. Weights and biases are drawn from U(−1/√fan_in, 1/√fan_in),
+    /// PyTorch's default for `nn.Linear`, from a seeded generator on the host so that the same
+    /// seed gives the same model on every backend.
+    pub fn new(latent_dims: usize, normalize: bool, seed: u64, device: &Device) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut linear = |d_input: usize, d_output: usize| {
+            let bound = 1.0 / (d_input as f32).sqrt();
+            let mut draw = |n: usize| {
+                (0..n)
+                    .map(|_| rng.random_range(-bound..bound))
+                    .collect::<Vec<f32>>()
+            };
+            let weight = TensorData::new(draw(d_input * d_output), [d_input, d_output]);
+            let bias = TensorData::new(draw(d_output), [d_output]);
+            Linear {
+                weight: Param::from_tensor(Tensor::from_data(weight, device)),
+                bias: Some(Param::from_tensor(Tensor::from_data(bias, device))),
+            }
+        };
+        ColorMlp {
+            encode_hidden: linear(3, HIDDEN),
+            encode_latent: linear(HIDDEN, latent_dims),
+            decode_hidden: linear(latent_dims, HIDDEN),
+            decode_rgb: linear(HIDDEN, 3),
+            normalize,
+        }
+    }
+
+    pub fn latent_dims(&self) -> usize {
+        self.encode_latent.weight.dims()[1]
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.num_params()
+    }
+
+    /// Works on any leading shape (`[batch, 3]`, or `[runs, batch, 3]` for several seeds at
+    /// once). Returns `(rgb, latents)`.
+    pub fn forward<const D: usize>(&self, rgb: Tensor<D>) -> (Tensor<D>, Tensor<D>) {
+        let mut latents = self
+            .encode_latent
+            .forward(gelu(self.encode_hidden.forward(rgb)));
+        if self.normalize {
+            let norm = latents.clone().square().sum_dim(D - 1).sqrt();
+            latents = latents / (norm + 1e-8);
+        }
+        let rgb = sigmoid(
+            self.decode_rgb
+                .forward(gelu(self.decode_hidden.forward(latents.clone()))),
+        );
+        (rgb, latents)
+    }
+}

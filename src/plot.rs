@@ -1,0 +1,675 @@
+//! Charts drawn onto any [`Surface`]: a raster image here (the CLI's PNGs) or a browser
+//! canvas (the page). The charts know nothing of tensors: they take plain slices.
+
+use crate::timeline::Timeline;
+
+pub type Rgba = [u8; 4];
+
+pub const FIGURE: Rgba = [0x33, 0x33, 0x33, 255];
+pub const PANEL: Rgba = [0x22, 0x22, 0x22, 255];
+pub const GRID: Rgba = [128, 128, 128, 110];
+pub const TEXT: Rgba = [230, 230, 230, 255];
+pub const FAINT_TEXT: Rgba = [160, 160, 160, 255];
+
+/// matplotlib's tab10, the colours the reference chart used.
+pub const PALETTE: [Rgba; 10] = [
+    [31, 119, 180, 255],
+    [255, 127, 14, 255],
+    [44, 160, 44, 255],
+    [214, 39, 40, 255],
+    [148, 103, 189, 255],
+    [140, 86, 75, 255],
+    [227, 119, 194, 255],
+    [127, 127, 127, 255],
+    [188, 189, 34, 255],
+    [23, 190, 207, 255],
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Center,
+    Right,
+}
+
+/// The few drawing operations the charts need.
+pub trait Surface {
+    fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgba);
+    fn line(&mut self, from: (f32, f32), to: (f32, f32), width: f32, color: Rgba, dashed: bool);
+    fn circle(&mut self, center: (f32, f32), radius: f32, width: f32, color: Rgba, dashed: bool);
+    fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba);
+    /// `y` is the text's vertical centre.
+    fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align);
+
+    fn polyline(&mut self, points: &[(f32, f32)], width: f32, color: Rgba) {
+        for pair in points.windows(2) {
+            self.line(pair[0], pair[1], width, color, false);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+impl Rect {
+    pub fn new(x: f32, y: f32, w: f32, h: f32) -> Self {
+        Rect { x, y, w, h }
+    }
+    pub fn inset(self, left: f32, top: f32, right: f32, bottom: f32) -> Self {
+        Rect::new(
+            self.x + left,
+            self.y + top,
+            (self.w - left - right).max(1.0),
+            (self.h - top - bottom).max(1.0),
+        )
+    }
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        x >= self.x && x <= self.x + self.w && y >= self.y && y <= self.y + self.h
+    }
+}
+
+/// Latent coordinates and the colours to paint them, one row per point.
+#[derive(Debug, Clone, Copy)]
+pub struct PointCloud<'a> {
+    /// `points × dims`, row-major.
+    pub latents: &'a [f32],
+    pub dims: usize,
+    /// `points × 3` in [0, 1].
+    pub colors: &'a [f32],
+}
+
+/// One scatter panel of two latent dims, axes ±`extent`, with dashed axes and unit circle.
+pub fn latent_panel(
+    s: &mut dyn Surface,
+    area: Rect,
+    cloud: PointCloud,
+    pair: (usize, usize),
+    extent: f32,
+    title: Option<&str>,
+) {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    let title_h = if title.is_some() {
+        (area.h * 0.08).clamp(12.0, 24.0)
+    } else {
+        0.0
+    };
+    let size = (area.w).min(area.h - title_h);
+    let plot = Rect::new(
+        area.x + (area.w - size) / 2.0,
+        area.y + title_h + (area.h - title_h - size) / 2.0,
+        size,
+        size,
+    );
+    s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
+    if let Some(title) = title {
+        s.text(
+            area.x + area.w / 2.0,
+            area.y + title_h / 2.0,
+            title,
+            title_h * 0.6,
+            TEXT,
+            Align::Center,
+        );
+    }
+    let scale = size / (2.0 * extent);
+    let to_px = |u: f32, v: f32| (plot.x + (u + extent) * scale, plot.y + (extent - v) * scale);
+    let center = to_px(0.0, 0.0);
+    s.line(
+        (plot.x, center.1),
+        (plot.x + plot.w, center.1),
+        1.0,
+        GRID,
+        true,
+    );
+    s.line(
+        (center.0, plot.y),
+        (center.0, plot.y + plot.h),
+        1.0,
+        GRID,
+        true,
+    );
+    s.circle(center, scale, 1.0, GRID, true);
+    let radius = (size / 110.0).clamp(1.5, 6.0);
+    let (a, b) = pair;
+    if a >= cloud.dims || b >= cloud.dims {
+        s.text(
+            center.0,
+            center.1,
+            &format!("no dim {}", a.max(b)),
+            12.0,
+            FAINT_TEXT,
+            Align::Center,
+        );
+        return;
+    }
+    for (point, color) in cloud
+        .latents
+        .chunks_exact(cloud.dims)
+        .zip(cloud.colors.chunks_exact(3))
+    {
+        let (u, v) = (point[a], point[b]);
+        if !u.is_finite() || !v.is_finite() {
+            continue;
+        }
+        let (x, y) = to_px(u.clamp(-extent, extent), v.clamp(-extent, extent));
+        s.dot(
+            (x, y),
+            radius,
+            [to_u8(color[0]), to_u8(color[1]), to_u8(color[2]), 180],
+        );
+    }
+}
+
+fn to_u8(c: f32) -> u8 {
+    (c.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// A frozen view of the latents at the end of a phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSnapshot {
+    pub phase: String,
+    pub step: u64,
+    pub latents: Vec<f32>,
+    pub dims: usize,
+}
+
+pub const DIM_PAIRS: [(usize, usize); 3] = [(0, 1), (0, 2), (0, 3)];
+
+/// The seed's phase-history grid: a row per finished phase, a column per dim pair.
+pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot], colors: &[f32]) {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    if rows.is_empty() {
+        s.text(
+            area.x + area.w / 2.0,
+            area.y + area.h / 2.0,
+            "Waiting...",
+            16.0,
+            TEXT,
+            Align::Center,
+        );
+        return;
+    }
+    let label_w = area.w * 0.16;
+    let cell_w = (area.w - label_w) / DIM_PAIRS.len() as f32;
+    let cell_h = area.h / rows.len() as f32;
+    for (r, row) in rows.iter().enumerate() {
+        let y = area.y + r as f32 * cell_h;
+        let font = (cell_h * 0.06).clamp(9.0, 18.0);
+        s.text(
+            area.x + label_w / 2.0,
+            y + cell_h / 2.0 - font,
+            &format!("Phase: {}", row.phase),
+            font,
+            TEXT,
+            Align::Center,
+        );
+        s.text(
+            area.x + label_w / 2.0,
+            y + cell_h / 2.0 + font,
+            &format!("(End Step: {})", row.step),
+            font,
+            FAINT_TEXT,
+            Align::Center,
+        );
+        for (c, pair) in DIM_PAIRS.iter().enumerate() {
+            let cell = Rect::new(area.x + label_w + c as f32 * cell_w, y, cell_w, cell_h)
+                .inset(6.0, 6.0, 6.0, 6.0);
+            let title = format!("Dims {} vs {}", pair.0, pair.1);
+            let cloud = PointCloud {
+                latents: &row.latents,
+                dims: row.dims,
+                colors,
+            };
+            latent_panel(s, cell, cloud, *pair, 1.5, Some(&title));
+        }
+    }
+}
+
+/// Properties grouped by scale as the reference chart does (spec §3): those whose maximum is
+/// below a fifth of the median of medians (lr, typically) get their own, smaller panel.
+pub fn group_by_scale(timeline: &Timeline) -> (Vec<usize>, Vec<usize>) {
+    let mut maxima = Vec::new();
+    let mut medians = Vec::new();
+    for p in 0..timeline.properties().len() {
+        let mut values: Vec<f64> = timeline.keys(p).iter().map(|(_, v)| *v).collect();
+        if values.is_empty() {
+            maxima.push(None);
+            continue;
+        }
+        values.sort_by(f64::total_cmp);
+        maxima.push(values.last().copied());
+        medians.push(median(&values));
+    }
+    medians.sort_by(f64::total_cmp);
+    let m = if medians.is_empty() {
+        0.0
+    } else {
+        median(&medians)
+    };
+    let threshold = if m > 1e-9 { 0.2 * m } else { 1e-9 };
+    let mut large = Vec::new();
+    let mut small = Vec::new();
+    for (p, max) in maxima.iter().enumerate() {
+        match max {
+            Some(max) if *max >= threshold => large.push(p),
+            Some(_) => small.push(p),
+            None => {}
+        }
+    }
+    (large, small)
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// Maps steps to x pixels across a chart.
+#[derive(Debug, Clone, Copy)]
+pub struct StepAxis {
+    pub plot: Rect,
+    pub steps: u64,
+}
+
+impl StepAxis {
+    pub fn x(&self, step: f64) -> f32 {
+        self.plot.x + (step / self.steps.max(1) as f64) as f32 * self.plot.w
+    }
+    pub fn step_at(&self, x: f32) -> u64 {
+        let f = ((x - self.plot.x) / self.plot.w).clamp(0.0, 1.0);
+        ((f as f64) * self.steps as f64).round() as u64
+    }
+}
+
+/// The parameter schedule: every property against step, lr in its own panel, phase bands and
+/// names, keyframe dots, action markers, and an optional playhead. Returns the step axis so
+/// callers can map pointer positions back to steps.
+pub fn timeline_chart(
+    s: &mut dyn Surface,
+    area: Rect,
+    timeline: &Timeline,
+    playhead: Option<u64>,
+) -> StepAxis {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    let (large, small) = group_by_scale(timeline);
+    let groups: Vec<&Vec<usize>> = [&large, &small]
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .collect();
+    let font = (area.h * 0.04).clamp(9.0, 14.0);
+    let outer = area.inset(font * 4.5, font * 2.4, font * 1.0, font * 2.2);
+    let total_ratio: f32 = groups
+        .iter()
+        .enumerate()
+        .map(|(i, _)| if i == 0 { 2.0 } else { 1.0 })
+        .sum();
+    let gap = font * 0.8;
+    let usable = outer.h - gap * (groups.len().saturating_sub(1)) as f32;
+    let steps = timeline.len().max(1);
+    let axis = StepAxis { plot: outer, steps };
+
+    // Phase names above the top panel, centred on each span.
+    for phase in timeline.phases() {
+        let mid = (phase.start as f64 + phase.end as f64 + 1.0) / 2.0;
+        s.text(
+            axis.x(mid),
+            area.y + font * 1.2,
+            &phase.name,
+            font,
+            TEXT,
+            Align::Center,
+        );
+    }
+
+    let mut y = outer.y;
+    for (g, group) in groups.iter().enumerate() {
+        let h = usable * if g == 0 { 2.0 } else { 1.0 } / total_ratio;
+        let plot = Rect::new(outer.x, y, outer.w, h);
+        s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
+        let (lo, hi) = value_range(timeline, group);
+        let to_y = |v: f64| plot.y + plot.h - ((v - lo) / (hi - lo)) as f32 * plot.h;
+        for phase in timeline.phases() {
+            let x = axis.x(phase.start as f64);
+            s.line((x, plot.y), (x, plot.y + plot.h), 1.0, GRID, false);
+        }
+        for tick in [lo, (lo + hi) / 2.0, hi] {
+            s.text(
+                plot.x - 4.0,
+                to_y(tick),
+                &short_number(tick),
+                font * 0.85,
+                FAINT_TEXT,
+                Align::Right,
+            );
+        }
+        let samples = (plot.w as usize).clamp(2, 2000);
+        for (n, &p) in group.iter().enumerate() {
+            let color = PALETTE[p % PALETTE.len()];
+            let points: Vec<(f32, f32)> = (0..=samples)
+                .map(|i| {
+                    let step = (i as f64 / samples as f64 * (steps - 1) as f64).round();
+                    (axis.x(step), to_y(timeline.value(p, step as u64)))
+                })
+                .collect();
+            s.polyline(&points, 2.0, color);
+            for &(step, value) in timeline.keys(p) {
+                s.dot((axis.x(step as f64), to_y(value)), 4.0, color);
+                s.dot((axis.x(step as f64), to_y(value)), 2.2, [0, 0, 0, 255]);
+            }
+            // Legend, top right.
+            let ly = plot.y + font * (0.9 + 1.2 * n as f32);
+            let lx = plot.x + plot.w - font * 9.0;
+            s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
+            s.text(
+                lx + font * 2.0,
+                ly,
+                &timeline.properties()[p],
+                font * 0.85,
+                TEXT,
+                Align::Left,
+            );
+        }
+        if g == 0 {
+            for (step, actions) in timeline.action_steps() {
+                let x = axis.x(step as f64);
+                s.text(
+                    x,
+                    plot.y + plot.h - font * 0.7,
+                    "^",
+                    font,
+                    FAINT_TEXT,
+                    Align::Center,
+                );
+                s.text(
+                    x + font * 0.6,
+                    plot.y + plot.h - font * 1.8,
+                    &actions.join(","),
+                    font * 0.8,
+                    FAINT_TEXT,
+                    Align::Left,
+                );
+            }
+        }
+        y += h + gap;
+    }
+    // Step ticks along the bottom.
+    for i in 0..=4 {
+        let step = (steps - 1) as f64 * i as f64 / 4.0;
+        s.text(
+            axis.x(step),
+            outer.y + outer.h + font * 0.9,
+            &format!("{}", step.round() as u64),
+            font * 0.85,
+            FAINT_TEXT,
+            Align::Center,
+        );
+    }
+    if let Some(step) = playhead {
+        let x = axis.x(step as f64);
+        s.line(
+            (x, outer.y),
+            (x, outer.y + outer.h),
+            2.0,
+            [255, 255, 255, 220],
+            false,
+        );
+    }
+    axis
+}
+
+fn value_range(timeline: &Timeline, group: &[usize]) -> (f64, f64) {
+    let values = group
+        .iter()
+        .flat_map(|&p| timeline.keys(p).iter().map(|(_, v)| *v));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let margin = if hi > lo {
+        (hi - lo) * 0.15
+    } else {
+        lo.abs().max(1e-3) * 0.5
+    };
+    (lo - margin, hi + margin)
+}
+
+fn short_number(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 0.01 && v.abs() < 1e4 {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
+/// Loss curves, one per term, on a log scale. `series[i]` is `(name, [(step, value)])`.
+pub fn loss_chart(
+    s: &mut dyn Surface,
+    area: Rect,
+    series: &[(&str, &[(u64, f32)])],
+    steps: u64,
+    playhead: Option<u64>,
+) {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    let font = (area.h * 0.06).clamp(9.0, 14.0);
+    let plot = area.inset(font * 4.0, font * 1.5, font, font * 1.8);
+    s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
+    let positive = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|(_, v)| *v))
+        .filter(|v| *v > 0.0 && v.is_finite());
+    let (lo, hi) = positive.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        s.text(
+            plot.x + plot.w / 2.0,
+            plot.y + plot.h / 2.0,
+            "no losses yet",
+            font,
+            FAINT_TEXT,
+            Align::Center,
+        );
+        return;
+    }
+    let (lo, hi) = (
+        lo.log10().floor(),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    );
+    let axis = StepAxis {
+        plot,
+        steps: steps.max(1),
+    };
+    let to_y = |v: f32| plot.y + plot.h - (v.log10() - lo) / (hi - lo) * plot.h;
+    let mut decade = lo;
+    while decade <= hi {
+        let y = to_y(10f32.powf(decade));
+        s.line((plot.x, y), (plot.x + plot.w, y), 1.0, GRID, true);
+        s.text(
+            plot.x - 4.0,
+            y,
+            &format!("1e{}", decade as i32),
+            font * 0.85,
+            FAINT_TEXT,
+            Align::Right,
+        );
+        decade += 1.0;
+    }
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = if i == 0 {
+            [240, 240, 240, 255]
+        } else {
+            PALETTE[i % PALETTE.len()]
+        };
+        let pts: Vec<(f32, f32)> = points
+            .iter()
+            .filter(|(_, v)| *v > 0.0 && v.is_finite())
+            .map(|(st, v)| (axis.x(*st as f64), to_y(*v)))
+            .collect();
+        s.polyline(&pts, 1.5, color);
+        let ly = plot.y + font * (0.9 + 1.2 * i as f32);
+        let lx = plot.x + plot.w - font * 9.0;
+        s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
+        s.text(lx + font * 2.0, ly, name, font * 0.85, TEXT, Align::Left);
+    }
+    if let Some(step) = playhead {
+        let x = axis.x(step as f64);
+        s.line(
+            (x, plot.y),
+            (x, plot.y + plot.h),
+            1.5,
+            [255, 255, 255, 200],
+            false,
+        );
+    }
+}
+
+/// An RGBA8 image, the [`Surface`] the CLI draws PNGs on.
+#[derive(Debug, Clone)]
+pub struct Raster {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl Raster {
+    pub fn new(width: u32, height: u32) -> Self {
+        Raster {
+            width,
+            height,
+            pixels: vec![0; (width * height * 4) as usize],
+        }
+    }
+
+    pub fn pixel(&self, x: u32, y: u32) -> Rgba {
+        let i = ((y * self.width + x) * 4) as usize;
+        [
+            self.pixels[i],
+            self.pixels[i + 1],
+            self.pixels[i + 2],
+            self.pixels[i + 3],
+        ]
+    }
+
+    fn blend(&mut self, x: i64, y: i64, color: Rgba, coverage: f32) {
+        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
+            return;
+        }
+        let i = ((y as u32 * self.width + x as u32) * 4) as usize;
+        let a = color[3] as f32 / 255.0 * coverage.clamp(0.0, 1.0);
+        for c in 0..3 {
+            let dst = self.pixels[i + c] as f32;
+            self.pixels[i + c] = (dst + (color[c] as f32 - dst) * a).round() as u8;
+        }
+        let dst_a = self.pixels[i + 3] as f32 / 255.0;
+        self.pixels[i + 3] = ((a + dst_a * (1.0 - a)) * 255.0).round() as u8;
+    }
+}
+
+impl Surface for Raster {
+    fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgba) {
+        let (x0, y0) = (x.round() as i64, y.round() as i64);
+        let (x1, y1) = ((x + w).round() as i64, (y + h).round() as i64);
+        for py in y0.max(0)..y1.min(self.height as i64) {
+            for px in x0.max(0)..x1.min(self.width as i64) {
+                self.blend(px, py, color, 1.0);
+            }
+        }
+    }
+
+    fn line(&mut self, from: (f32, f32), to: (f32, f32), width: f32, color: Rgba, dashed: bool) {
+        let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+        let length = (dx * dx + dy * dy).sqrt();
+        let n = length.ceil().max(1.0) as usize;
+        let half = ((width - 1.0) / 2.0).round().max(0.0) as i64;
+        for i in 0..=n {
+            let t = i as f32 / n as f32;
+            if dashed && (t * length / 6.0) as usize % 2 == 1 {
+                continue;
+            }
+            let (cx, cy) = (from.0 + dx * t, from.1 + dy * t);
+            // Stamp a small square; good enough for 1–3 px chart lines.
+            for oy in -half..=half {
+                for ox in -half..=half {
+                    self.blend(cx.round() as i64 + ox, cy.round() as i64 + oy, color, 1.0);
+                }
+            }
+        }
+    }
+
+    fn circle(&mut self, center: (f32, f32), radius: f32, width: f32, color: Rgba, dashed: bool) {
+        let n = (std::f32::consts::TAU * radius).ceil().max(8.0) as usize;
+        for i in 0..n {
+            if dashed && (i / 6) % 2 == 1 {
+                continue;
+            }
+            let a = i as f32 / n as f32 * std::f32::consts::TAU;
+            let p = (center.0 + radius * a.cos(), center.1 + radius * a.sin());
+            self.line(p, p, width, color, false);
+        }
+    }
+
+    fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba) {
+        let r = radius.max(0.5);
+        let (x0, x1) = (
+            (center.0 - r - 1.0).floor() as i64,
+            (center.0 + r + 1.0).ceil() as i64,
+        );
+        let (y0, y1) = (
+            (center.1 - r - 1.0).floor() as i64,
+            (center.1 + r + 1.0).ceil() as i64,
+        );
+        for py in y0..=y1 {
+            for px in x0..=x1 {
+                let d = ((px as f32 + 0.5 - center.0).powi(2)
+                    + (py as f32 + 0.5 - center.1).powi(2))
+                .sqrt();
+                let coverage = (r + 0.5 - d).clamp(0.0, 1.0);
+                if coverage > 0.0 {
+                    self.blend(px, py, color, coverage);
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
+        let scale = (size / 8.0).round().max(1.0) as i64;
+        let advance = 8 * scale;
+        let width = advance * text.chars().count() as i64;
+        let left = match align {
+            Align::Left => x as i64,
+            Align::Center => x as i64 - width / 2,
+            Align::Right => x as i64 - width,
+        };
+        let top = y as i64 - 4 * scale;
+        for (i, ch) in text.chars().enumerate() {
+            let glyph = font8x8::legacy::BASIC_LEGACY
+                .get(ch as usize)
+                .copied()
+                .unwrap_or(font8x8::legacy::BASIC_LEGACY[b'?' as usize]);
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) != 0 {
+                        for sy in 0..scale {
+                            for sx in 0..scale {
+                                let px = left + i as i64 * advance + col * scale + sx;
+                                self.blend(px, top + row as i64 * scale + sy, color, 1.0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

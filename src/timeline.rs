@@ -1,0 +1,231 @@
+//! The realized schedule: every property's value, the phase and the actions at any step.
+//!
+//! The reference advances a clock one step at a time; here each property's keys are kept
+//! as segments, so the state at any step is a pure function of the step (the page's chart
+//! and history scrubber jump around) and memory does not grow with the number of steps.
+
+use crate::dopesheet::{Dopesheet, Space, Timing};
+
+/// A contiguous run of steps that share a phase row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpan {
+    pub name: String,
+    /// Step of the row that names the phase.
+    pub start: u64,
+    /// Last step of the phase (inclusive).
+    pub end: u64,
+}
+
+/// One property's keys, with how to travel between them.
+#[derive(Debug, Clone)]
+struct Track {
+    space: Space,
+    timing: Timing,
+    /// (step, value) for every non-blank cell, by step. Empty: constant 0.
+    keys: Vec<(u64, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    properties: Vec<String>,
+    tracks: Vec<Track>,
+    phases: Vec<PhaseSpan>,
+    /// (step, actions) for keyframes that have actions.
+    actions: Vec<(u64, Vec<String>)>,
+    keyframe_steps: Vec<u64>,
+    len: u64,
+}
+
+/// Everything the trainer needs to know about one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State<'a> {
+    pub step: u64,
+    pub phase: &'a str,
+    /// Index into [`Timeline::phases`]: names may repeat, spans do not.
+    pub phase_index: usize,
+    pub is_phase_start: bool,
+    pub is_phase_end: bool,
+    pub actions: &'a [String],
+    /// One value per property, in dopesheet column order.
+    pub values: Vec<f64>,
+}
+
+impl Timeline {
+    pub fn new(sheet: &Dopesheet) -> Self {
+        let tracks = sheet
+            .properties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Track {
+                space: p.space,
+                timing: p.timing,
+                keys: sheet
+                    .keyframes
+                    .iter()
+                    .filter_map(|k| k.values[i].map(|v| (k.step, v)))
+                    .collect(),
+            })
+            .collect();
+
+        let len = sheet.len();
+        let rows: Vec<(u64, &str)> = sheet
+            .keyframes
+            .iter()
+            .filter_map(|k| k.phase.as_deref().map(|p| (k.step, p)))
+            .collect();
+        let phases = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (start, name))| PhaseSpan {
+                name: name.to_string(),
+                start: *start,
+                end: rows
+                    .get(i + 1)
+                    .map_or(len.saturating_sub(1), |(next, _)| next - 1),
+            })
+            .collect();
+
+        let actions = sheet
+            .keyframes
+            .iter()
+            .filter(|k| !k.actions.is_empty())
+            .map(|k| (k.step, k.actions.clone()))
+            .collect();
+
+        Timeline {
+            properties: sheet.properties.iter().map(|p| p.name.clone()).collect(),
+            tracks,
+            phases,
+            actions,
+            keyframe_steps: sheet.keyframes.iter().map(|k| k.step).collect(),
+            len,
+        }
+    }
+
+    /// Training steps: 0..len, the last keyframe's step included.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn properties(&self) -> &[String] {
+        &self.properties
+    }
+
+    pub fn property_index(&self, name: &str) -> Option<usize> {
+        self.properties.iter().position(|p| p == name)
+    }
+
+    pub fn phases(&self) -> &[PhaseSpan] {
+        &self.phases
+    }
+
+    /// Steps that carry a keyframe for `property`, with its keyed value.
+    pub fn keys(&self, property: usize) -> &[(u64, f64)] {
+        &self.tracks[property].keys
+    }
+
+    pub fn keyframe_steps(&self) -> &[u64] {
+        &self.keyframe_steps
+    }
+
+    pub fn action_steps(&self) -> impl Iterator<Item = (u64, &[String])> {
+        self.actions.iter().map(|(s, a)| (*s, a.as_slice()))
+    }
+
+    /// The phase span a step belongs to. Steps before the first phase row take the first
+    /// phase, as in the reference.
+    pub fn phase_index(&self, step: u64) -> usize {
+        self.phases
+            .partition_point(|p| p.start <= step)
+            .saturating_sub(1)
+    }
+
+    /// One property's value at `step`.
+    pub fn value(&self, property: usize, step: u64) -> f64 {
+        self.tracks[property].value(step)
+    }
+
+    /// The full state at `step`. Any step is valid; past the end every value is held.
+    pub fn state(&self, step: u64) -> State<'_> {
+        let phase_index = self.phase_index(step);
+        let span = &self.phases[phase_index];
+        let actions = match self.actions.binary_search_by_key(&step, |(s, _)| *s) {
+            Ok(i) => self.actions[i].1.as_slice(),
+            Err(_) => &[],
+        };
+        State {
+            step,
+            phase: &span.name,
+            phase_index,
+            is_phase_start: step == span.start,
+            is_phase_end: step == span.end,
+            actions,
+            values: self.tracks.iter().map(|t| t.value(step)).collect(),
+        }
+    }
+
+    /// The states the training loop visits, in order.
+    pub fn iter(&self) -> impl Iterator<Item = State<'_>> {
+        (0..self.len).map(|s| self.state(s))
+    }
+}
+
+impl Track {
+    fn value(&self, step: u64) -> f64 {
+        let keys = &self.keys;
+        let Some(&(first_step, first)) = keys.first() else {
+            return 0.0;
+        };
+        if step <= first_step {
+            return first;
+        }
+        // The segment [keys[i], keys[i+1]) that holds `step`.
+        let i = keys.partition_point(|(s, _)| *s <= step) - 1;
+        let Some(&(t1, y1)) = keys.get(i + 1) else {
+            return keys[i].1;
+        };
+        let (t0, y0) = keys[i];
+        let clock = (step - t0) as f64;
+        let duration = (t1 - t0) as f64;
+        let (a, b) = match self.space {
+            Space::Linear => (y0, y1),
+            Space::Log => (y0.max(1e-10).ln(), y1.max(1e-10).ln()),
+        };
+        let y = match self.timing {
+            // A key whose value equals the previous one starts no transition: a hold.
+            _ if a == b => a,
+            Timing::MinJerk => min_jerk(a, b, clock, duration),
+            Timing::Linear => a + (b - a) * (clock / duration).clamp(0.0, 1.0),
+            Timing::StepEnd => a,
+        };
+        match self.space {
+            Space::Linear => y,
+            Space::Log => y.exp(),
+        }
+    }
+}
+
+/// Rest-to-rest quintic from `y0` to `y1` over `duration` steps, at local `clock`.
+///
+/// The reference solves a 3×3 system with LAPACK for the coefficients; the operation order
+/// below reproduces its rounding bit for bit (spec §2.4), which the golden test checks.
+pub fn min_jerk(y0: f64, y1: f64, clock: f64, duration: f64) -> f64 {
+    if (clock - duration).abs() < 1e-10 || clock > duration {
+        return y1;
+    }
+    let tau = (clock / duration).clamp(0.0, 1.0);
+    if (tau - 1.0).abs() < 1e-10 {
+        return y1;
+    }
+    let delta = y1 - y0;
+    let u = (1.0 - (1.0 / 6.0) * 20.0)
+        - ((1.0 - (1.0 / 6.0) * 12.0) * (1.0 / (4.0 - 0.5 * 12.0))) * (5.0 - 0.5 * 20.0);
+    let c5 = delta / u;
+    let c4 = (5.0 * c5) / -2.0;
+    let c3 = (-12.0f64).mul_add(c4, -20.0 * c5) / 6.0;
+    y0 + tau * (0.0 + tau * (0.0 + tau * (c3 + tau * (c4 + tau * c5))))
+}

@@ -1,0 +1,552 @@
+//! The curriculum trainer: one step of the seed notebook's loop at a time (spec §2.7).
+//!
+//! It owns the model, Adam, the timeline, the sampler and the anchor, and runs on whatever
+//! Burn `Device` it is given. It never reads a tensor back unless asked to
+//! ([`TrainerConfig::check_total_on_host`]), so it can drive a GPU without stalling it.
+
+use std::collections::BTreeSet;
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+
+use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
+use crate::loss::{self, TERMS};
+use crate::model::ColorMlp;
+use crate::timeline::Timeline;
+
+/// Properties the trainer reads; anything else in a sheet is reported as unused.
+pub const KNOWN_PROPERTIES: [&str; 7] = [
+    "lr",
+    "loss-recon",
+    "reg-separate",
+    "reg-planar",
+    "reg-norm",
+    "reg-anchor",
+    "data-fraction",
+];
+pub const KNOWN_ACTIONS: [&str; 1] = ["anchor"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainerConfig {
+    pub seed: u64,
+    pub latent_dims: usize,
+    pub batch_size: usize,
+    pub normalize_bottleneck: bool,
+    /// Read the total loss back every step, to skip updates whose total is not > 0 exactly as
+    /// the reference does and to stop on a NaN before it reaches the weights. Cheap on the
+    /// CPU; a GPU would stall, so the page turns it off there and checks at each read-back.
+    pub check_total_on_host: bool,
+}
+
+impl Default for TrainerConfig {
+    fn default() -> Self {
+        TrainerConfig {
+            seed: 0,
+            latent_dims: 4,
+            batch_size: 256,
+            normalize_bottleneck: false,
+            check_total_on_host: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    #[error("latent dims must be between 2 and {max} (the separation term uses dims 0 and 1), got {got}")]
+    LatentDims { got: usize, max: usize },
+    #[error("batch size must be between 1 and {max}, got {got}")]
+    BatchSize { got: usize, max: usize },
+    #[error("step {step}: the total loss is {value} ({terms}); the update was not applied")]
+    NonFiniteLoss {
+        step: u64,
+        value: f32,
+        terms: String,
+    },
+    #[error("the curriculum is finished ({0} steps)")]
+    Finished(u64),
+    #[error("reading a tensor back failed: {0}")]
+    ReadBack(String),
+}
+
+pub const MAX_LATENT_DIMS: usize = 64;
+pub const MAX_BATCH_SIZE: usize = 65_536;
+
+/// A one-time notice about something in the sheet the trainer will not use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    UnknownProperty(String),
+    UnknownAction { step: u64, action: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::UnknownProperty(p) => {
+                write!(f, "property {p:?} is not used by this experiment")
+            }
+            Warning::UnknownAction { step, action } => {
+                write!(f, "action {action:?} at step {step} is not known (known: anchor); it does nothing")
+            }
+        }
+    }
+}
+
+/// What a phase trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseData {
+    /// The 6 primaries and secondaries, every step.
+    Primaries,
+    /// Weighted batches from the 3,600-colour HSV cube, shaped by `data-fraction`.
+    Cube,
+}
+
+impl PhaseData {
+    /// Phases whose name starts with "Primary" (any case) train on the primaries, as ex-1.5's
+    /// first phase does; every other phase samples the cube.
+    pub fn for_phase(name: &str) -> Self {
+        if name.to_lowercase().starts_with("primary") {
+            PhaseData::Primaries
+        } else {
+            PhaseData::Cube
+        }
+    }
+}
+
+/// Something that happened during a step, in the order the reference emits it.
+#[derive(Debug, Clone)]
+pub enum Event {
+    PhaseStart {
+        step: u64,
+        phase: String,
+    },
+    Action {
+        step: u64,
+        action: String,
+    },
+    /// After the step's update: the RGB grid's latents and reconstructions.
+    PhaseEnd {
+        step: u64,
+        phase: String,
+        latents: Tensor<2>,
+        outputs: Tensor<2>,
+    },
+}
+
+/// The result of one step. Tensors stay on the device until someone reads them.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub step: u64,
+    pub phase_index: usize,
+    pub lr: f64,
+    /// Whether the optimiser ran (false when no term had weight, or the total was ≤ 0).
+    pub updated: bool,
+    /// `[total, loss-recon, reg-separate, reg-planar, reg-norm, reg-anchor]`; a term that was
+    /// not computed (weight 0) reads 0 here and `false` in `computed`.
+    pub losses: Tensor<1>,
+    pub computed: [bool; TERMS.len()],
+    pub events: Vec<Event>,
+}
+
+/// Losses read back to the host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Losses {
+    pub total: f32,
+    /// `None` for terms not computed this step.
+    pub terms: [Option<f32>; TERMS.len()],
+}
+
+impl StepReport {
+    pub fn read_losses(&self) -> Result<Losses, TrainError> {
+        let values = read_f32(self.losses.clone())?;
+        Ok(Losses::from_values(&values, self.computed))
+    }
+}
+
+impl Losses {
+    pub fn from_values(values: &[f32], computed: [bool; TERMS.len()]) -> Self {
+        let mut terms = [None; TERMS.len()];
+        for (i, term) in terms.iter_mut().enumerate() {
+            *term = computed[i].then(|| values[i + 1]);
+        }
+        Losses {
+            total: values[0],
+            terms,
+        }
+    }
+}
+
+pub fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+    let data = tensor
+        .try_into_data()
+        .map_err(|e| TrainError::ReadBack(e.to_string()))?;
+    data.try_to_vec::<f32>()
+        .map_err(|e| TrainError::ReadBack(format!("{e:?}")))
+}
+
+/// Indices of the schedule's columns the trainer reads.
+#[derive(Debug, Clone)]
+struct Columns {
+    lr: usize,
+    data_fraction: Option<usize>,
+    terms: [Option<usize>; TERMS.len()],
+}
+
+impl Columns {
+    fn of(timeline: &Timeline) -> Self {
+        Columns {
+            lr: timeline
+                .property_index("lr")
+                .expect("a dopesheet always has lr"),
+            data_fraction: timeline.property_index("data-fraction"),
+            terms: TERMS.map(|t| timeline.property_index(t)),
+        }
+    }
+}
+
+pub struct Trainer {
+    config: TrainerConfig,
+    device: Device,
+    /// `None` only while the optimiser holds it during an update.
+    model: Option<ColorMlp>,
+    optimizer: ModuleOptimizer,
+    timeline: Timeline,
+    columns: Columns,
+    step: u64,
+    sampler: WeightedBatchSampler,
+    cube_rgb: Vec<f32>,
+    vibrancy: Vec<f64>,
+    /// data-fraction the sampler's weights were last computed for.
+    weights_fraction: Option<f64>,
+    primaries: Tensor<2>,
+    rgb_grid: Tensor<2>,
+    anchor_reference: Option<Tensor<2>>,
+    warnings: Vec<Warning>,
+}
+
+impl Trainer {
+    pub fn new(
+        timeline: Timeline,
+        config: TrainerConfig,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if !(2..=MAX_LATENT_DIMS).contains(&config.latent_dims) {
+            return Err(TrainError::LatentDims {
+                got: config.latent_dims,
+                max: MAX_LATENT_DIMS,
+            });
+        }
+        if !(1..=MAX_BATCH_SIZE).contains(&config.batch_size) {
+            return Err(TrainError::BatchSize {
+                got: config.batch_size,
+                max: MAX_BATCH_SIZE,
+            });
+        }
+        let device = if device.is_autodiff() {
+            device.clone()
+        } else {
+            device.clone().autodiff()
+        };
+        let cube = ColorCube::full();
+        // Separate streams for the model and the sampler: changing the batch size must not
+        // change the initial weights.
+        let model = ColorMlp::new(
+            config.latent_dims,
+            config.normalize_bottleneck,
+            config.seed,
+            &device,
+        );
+        let sampler = WeightedBatchSampler::new(
+            cube.bias.clone(),
+            config.batch_size,
+            config.seed ^ 0x5eed_5a3b_1e00_0001,
+        );
+        let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let to_tensor = |cube: &ColorCube| {
+            Tensor::<2>::from_data(TensorData::new(cube.rgb_f32(), [cube.len(), 3]), &device)
+        };
+        let warnings = warnings_for(&timeline);
+        Ok(Trainer {
+            columns: Columns::of(&timeline),
+            primaries: to_tensor(&ColorCube::primaries()),
+            rgb_grid: to_tensor(&ColorCube::rgb_grid()),
+            cube_rgb: cube.rgb_f32(),
+            vibrancy: cube.vibrancy.clone().expect("an HSV cube has vibrancy"),
+            weights_fraction: None,
+            config,
+            device,
+            model: Some(model),
+            optimizer,
+            timeline,
+            step: 0,
+            sampler,
+            anchor_reference: None,
+            warnings,
+        })
+    }
+
+    pub fn step_index(&self) -> u64 {
+        self.step
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.step >= self.timeline.len()
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    pub fn config(&self) -> &TrainerConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn model(&self) -> &ColorMlp {
+        self.model
+            .as_ref()
+            .expect("the model is only lent out inside step()")
+    }
+
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// What a trainer would warn about for `timeline`, without building one.
+    pub fn warnings_of(timeline: &Timeline) -> Vec<Warning> {
+        warnings_for(timeline)
+    }
+
+    /// Swap the schedule under the running model ("apply live"): training continues at the
+    /// current step with the new sheet's values. Returns the new sheet's warnings.
+    pub fn set_timeline(&mut self, timeline: Timeline) -> &[Warning] {
+        self.columns = Columns::of(&timeline);
+        self.warnings = warnings_for(&timeline);
+        self.timeline = timeline;
+        self.weights_fraction = None;
+        &self.warnings
+    }
+
+    /// Latents and reconstructions of any colours under the current model, without
+    /// recording gradients.
+    pub fn infer(&self, rgb: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let (outputs, latents) = self.model().valid().forward(rgb.inner());
+        (outputs, latents)
+    }
+
+    /// The 1,000-colour RGB grid's `(outputs, latents)`, the set the page draws.
+    pub fn infer_rgb_grid(&self) -> (Tensor<2>, Tensor<2>) {
+        self.infer(self.rgb_grid.clone())
+    }
+
+    /// Colours as a tensor on the trainer's device.
+    pub fn colors(&self, cube: &ColorCube) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(cube.rgb_f32(), [cube.len(), 3]),
+            &self.device,
+        )
+    }
+
+    /// One training step. On error the model and optimiser are left as they were.
+    pub fn step(&mut self) -> Result<StepReport, TrainError> {
+        if self.is_finished() {
+            return Err(TrainError::Finished(self.timeline.len()));
+        }
+        let step = self.step;
+        let state = self.timeline.state(step);
+        let values = state.values.clone();
+        let phase = state.phase.to_string();
+        let (is_phase_start, is_phase_end, phase_index) =
+            (state.is_phase_start, state.is_phase_end, state.phase_index);
+        let actions = state.actions.to_vec();
+
+        // The batch is drawn before this step's weights are set: batch t uses the weights
+        // from step t−1's data-fraction, as the reference's lazy DataLoader does.
+        let batch = match PhaseData::for_phase(&phase) {
+            PhaseData::Primaries => self.primaries.clone(),
+            PhaseData::Cube => self.draw_batch(),
+        };
+
+        let mut events = Vec::new();
+        if is_phase_start {
+            events.push(Event::PhaseStart {
+                step,
+                phase: phase.clone(),
+            });
+        }
+        for action in actions {
+            if action == "anchor" {
+                let (_, latents) = self.infer(self.primaries.clone());
+                self.anchor_reference = Some(latents);
+            }
+            events.push(Event::Action { step, action });
+        }
+        if let Some(i) = self.columns.data_fraction {
+            self.update_sampler_weights(values[i]);
+        }
+
+        let lr = values[self.columns.lr];
+        let weight = |term: usize| self.columns.terms[term].map_or(0.0, |i| values[i]);
+        let weights: [f64; TERMS.len()] = std::array::from_fn(weight);
+        let (total, terms) = self.losses(batch, &weights);
+
+        let mut computed = [false; TERMS.len()];
+        for (i, _) in &terms {
+            computed[*i] = true;
+        }
+        let mut updated = false;
+        let losses = match total {
+            None => Tensor::<1>::zeros([TERMS.len() + 1], &self.device),
+            Some(total) => {
+                let zero = || Tensor::<1>::zeros([1], &self.device);
+                let mut parts = vec![total.clone()];
+                parts.extend((0..TERMS.len()).map(|i| {
+                    terms
+                        .iter()
+                        .find(|(t, _)| *t == i)
+                        .map_or_else(zero, |(_, v)| v.clone())
+                }));
+                let stacked = Tensor::cat(parts, 0);
+                let apply = if self.config.check_total_on_host {
+                    let host = read_f32(stacked.clone())?;
+                    if !host[0].is_finite() {
+                        return Err(non_finite(step, &host, computed));
+                    }
+                    host[0] > 0.0
+                } else {
+                    true
+                };
+                if apply {
+                    let model = self.model.take().expect("model present between steps");
+                    let grads = GradientsParams::from_grads(total.backward(), &model);
+                    self.model = Some(self.optimizer.step(lr, model, grads));
+                    updated = true;
+                }
+                stacked.detach()
+            }
+        };
+
+        if is_phase_end {
+            let (outputs, latents) = self.infer_rgb_grid();
+            events.push(Event::PhaseEnd {
+                step,
+                phase,
+                latents,
+                outputs,
+            });
+        }
+        self.step += 1;
+        Ok(StepReport {
+            step,
+            phase_index,
+            lr,
+            updated,
+            losses,
+            computed,
+            events,
+        })
+    }
+
+    /// The weighted total and each computed term, or `None` when every weight is 0.
+    fn losses(
+        &self,
+        batch: Tensor<2>,
+        weights: &[f64; TERMS.len()],
+    ) -> (Option<Tensor<1>>, Vec<(usize, Tensor<1>)>) {
+        let [recon, separate, planar, norm, anchor] = std::array::from_fn(|i| weights[i] != 0.0);
+        let model = self.model();
+        let anchor_reference = self.anchor_reference.as_ref().filter(|_| anchor);
+        let batch_len = batch.dims()[0];
+        // The anchor colours ride along in the same forward pass as the batch: one set of
+        // kernels instead of two, and the rows do not interact.
+        let input = match anchor_reference {
+            Some(_) => Tensor::cat(vec![batch.clone(), self.primaries.clone()], 0),
+            None => batch.clone(),
+        };
+        let (outputs, latents) = model.forward(input);
+        let rows = |t: &Tensor<2>, from: usize, len: usize| t.clone().narrow(0, from, len);
+        let batch_out = rows(&outputs, 0, batch_len);
+        let batch_latents = rows(&latents, 0, batch_len);
+
+        let mut terms = Vec::new();
+        if recon {
+            terms.push((0, loss::reconstruction(batch, batch_out)));
+        }
+        if separate {
+            terms.push((1, loss::separation(batch_latents.clone())));
+        }
+        if planar {
+            if let Some(t) = loss::planarity(batch_latents.clone()) {
+                terms.push((2, t));
+            }
+        }
+        if norm {
+            terms.push((3, loss::unit_norm(batch_latents)));
+        }
+        if let Some(reference) = anchor_reference {
+            let anchors = rows(&latents, batch_len, self.primaries.dims()[0]);
+            terms.push((4, loss::anchor(anchors, reference.clone())));
+        }
+        let total = terms
+            .iter()
+            .map(|(i, t)| t.clone() * weights[*i])
+            .reduce(|a, b| a + b);
+        (total, terms)
+    }
+
+    fn draw_batch(&mut self) -> Tensor<2> {
+        let indices = self.sampler.next_batch();
+        let mut rgb = Vec::with_capacity(indices.len() * 3);
+        for i in &indices {
+            rgb.extend_from_slice(&self.cube_rgb[i * 3..i * 3 + 3]);
+        }
+        Tensor::from_data(TensorData::new(rgb, [indices.len(), 3]), &self.device)
+    }
+
+    fn update_sampler_weights(&mut self, fraction: f64) {
+        // The fraction holds still for most of a curriculum; recompute only when it moves.
+        if self.weights_fraction != Some(fraction) {
+            self.sampler
+                .set_weights(&data_fraction_weights(&self.vibrancy, fraction));
+            self.weights_fraction = Some(fraction);
+        }
+    }
+}
+
+fn non_finite(step: u64, host: &[f32], computed: [bool; TERMS.len()]) -> TrainError {
+    let terms = TERMS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| computed[*i])
+        .map(|(i, name)| format!("{name} = {}", host[i + 1]))
+        .collect::<Vec<_>>()
+        .join(", ");
+    TrainError::NonFiniteLoss {
+        step,
+        value: host[0],
+        terms,
+    }
+}
+
+fn warnings_for(timeline: &Timeline) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = timeline
+        .properties()
+        .iter()
+        .filter(|p| !KNOWN_PROPERTIES.contains(&p.as_str()))
+        .map(|p| Warning::UnknownProperty(p.clone()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (step, actions) in timeline.action_steps() {
+        for action in actions {
+            if !KNOWN_ACTIONS.contains(&action.as_str()) && seen.insert(action.clone()) {
+                warnings.push(Warning::UnknownAction {
+                    step,
+                    action: action.clone(),
+                });
+            }
+        }
+    }
+    warnings
+}
