@@ -13,3 +13,5 @@ pub mod model;
 pub mod plot;
 pub mod timeline;
 pub mod train;
+#[cfg(target_family = "wasm")]
+pub mod web;

@@ -48,6 +48,75 @@ impl ColorMlp {
         }
     }
 
+    /// Every weight and bias in one flat tensor (layer by layer, weight then bias), the form
+    /// [`ColorMlp::from_parameters`] takes back. For moving a model between devices.
+    pub fn parameters_flat(&self) -> Tensor<1> {
+        let parts = self
+            .layers()
+            .iter()
+            .flat_map(|l| {
+                let w = l.weight.val();
+                let n = w.dims()[0] * w.dims()[1];
+                [
+                    w.reshape([n]),
+                    l.bias.as_ref().expect("layers have biases").val(),
+                ]
+            })
+            .collect();
+        Tensor::cat(parts, 0)
+    }
+
+    /// Rebuilds a model from [`ColorMlp::parameters_flat`]'s values.
+    pub fn from_parameters(
+        values: &[f32],
+        latent_dims: usize,
+        normalize: bool,
+        device: &Device,
+    ) -> Option<Self> {
+        let shapes = [
+            (3, HIDDEN),
+            (HIDDEN, latent_dims),
+            (latent_dims, HIDDEN),
+            (HIDDEN, 3),
+        ];
+        let expected: usize = shapes.iter().map(|(i, o)| i * o + o).sum();
+        if values.len() != expected {
+            return None;
+        }
+        let mut rest = values;
+        let mut linear = |(d_input, d_output): (usize, usize)| {
+            let (w, r) = rest.split_at(d_input * d_output);
+            let (b, r) = r.split_at(d_output);
+            rest = r;
+            Linear {
+                weight: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(w.to_vec(), [d_input, d_output]),
+                    device,
+                )),
+                bias: Some(Param::from_tensor(Tensor::from_data(
+                    TensorData::new(b.to_vec(), [d_output]),
+                    device,
+                ))),
+            }
+        };
+        Some(ColorMlp {
+            encode_hidden: linear(shapes[0]),
+            encode_latent: linear(shapes[1]),
+            decode_hidden: linear(shapes[2]),
+            decode_rgb: linear(shapes[3]),
+            normalize,
+        })
+    }
+
+    fn layers(&self) -> [&Linear; 4] {
+        [
+            &self.encode_hidden,
+            &self.encode_latent,
+            &self.decode_hidden,
+            &self.decode_rgb,
+        ]
+    }
+
     pub fn latent_dims(&self) -> usize {
         self.encode_latent.weight.dims()[1]
     }

@@ -64,6 +64,8 @@ pub enum TrainError {
     },
     #[error("the curriculum is finished ({0} steps)")]
     Finished(u64),
+    #[error("{0} saved parameters do not fit this model's shape")]
+    Parameters(usize),
     #[error("reading a tensor back failed: {0}")]
     ReadBack(String),
 }
@@ -282,6 +284,29 @@ impl Trainer {
             anchor_reference: None,
             warnings,
         })
+    }
+
+    /// Continues a run at `step` from weights read back earlier (e.g. on another device after
+    /// a GPU was lost). The optimiser's moments start afresh.
+    pub fn resume(
+        timeline: Timeline,
+        config: TrainerConfig,
+        device: &Device,
+        parameters: &[f32],
+        step: u64,
+    ) -> Result<Self, TrainError> {
+        let mut trainer = Trainer::new(timeline, config, device)?;
+        let c = &trainer.config;
+        let model = ColorMlp::from_parameters(
+            parameters,
+            c.latent_dims,
+            c.normalize_bottleneck,
+            &trainer.device,
+        )
+        .ok_or(TrainError::Parameters(parameters.len()))?;
+        trainer.model = Some(model);
+        trainer.step = step.min(trainer.timeline.len());
+        Ok(trainer)
     }
 
     pub fn step_index(&self) -> u64 {

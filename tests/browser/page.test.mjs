@@ -1,0 +1,142 @@
+// The page in a real browser: Debian's headless Chromium, driven by playwright-core, against
+// the page served over HTTP by `cargo xtask test` (BASE_URL). Looks at pixels, not only at
+// return values. A screenshot lands in $ARTIFACTS.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BASE_URL;
+const EXECUTABLE = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = process.env.ARTIFACTS ?? '.';
+assert.ok(BASE, 'BASE_URL must point at the served dist/ (run through `cargo xtask test`)');
+
+const QUIET = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-quic', '--disable-dev-shm-usage'];
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: EXECUTABLE, args: QUIET, headless: true });
+});
+after(async () => { await browser?.close(); });
+
+async function open(query = '?backend=cpu', { autoplay = true, b = browser } = {}) {
+  const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${BASE}/${query}`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
+  if (!autoplay) await page.evaluate(() => document.querySelector('color-bottleneck').pause());
+  return { page, errors };
+}
+
+const el = (page, fn, arg) => page.evaluate(([src, a]) => {
+  const e = document.querySelector('color-bottleneck');
+  return new Function('e', 'a', `return (${src})(e, a)`)(e, a);
+}, [fn.toString(), arg]);
+
+const nextFrames = (page, n = 3) => page.evaluate((k) => new Promise((done) => {
+  const tick = (left) => (left ? requestAnimationFrame(() => tick(left - 1)) : done()));
+  tick(k);
+}), n);
+
+/** Share of the latent canvas's pixels that are clearly coloured (saturated, not grey). */
+async function colouredShare(page) {
+  return el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=latents]');
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let coloured = 0;
+    const hues = new Set();
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+      const max = Math.max(r, g, b), min = Math.min(r, g, b);
+      if (max - min > 80) {
+        coloured++;
+        hues.add(r > g && r > b ? 'r' : g > b ? 'g' : 'b');
+      }
+    }
+    return { share: coloured / (data.length / 4), hues: hues.size };
+  });
+}
+
+test('loads, reports its backend, trains thousands of steps and draws coloured points', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  assert.equal(await el(page, (e) => e.backend), 'cpu');
+  const readout = await page.locator('color-bottleneck').locator('[data-field="backend-label"]').textContent();
+  assert.match(readout, /cpu/);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 3000, null, { timeout: 30_000 });
+  await nextFrames(page);
+  const { share, hues } = await colouredShare(page);
+  assert.ok(share > 0.01, `the latent canvas should show coloured points, got ${(share * 100).toFixed(2)}% coloured pixels`);
+  assert.equal(hues, 3, 'red-, green- and blue-dominant points are all drawn');
+  assert.equal(await el(page, (e) => e.phase), 'All hues');
+  await page.screenshot({ path: `${ARTIFACTS}/page.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a broken dopesheet shows a located error and training continues', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  const host = page.locator('color-bottleneck');
+  const sheet = host.locator('textarea');
+  const good = await sheet.inputValue();
+  const broken = good.replace('+0.4,,,,0.8', '+0.4,,,,oops');
+  await sheet.fill(broken);
+  const error = host.locator('[data-field="error"]');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=error]').textContent.length > 0);
+  assert.match(await error.textContent(), /line 3, column 5.*loss-recon.*"oops" is not a number/);
+  await host.locator('[data-action="apply"]').click();
+  const before = await el(page, (e) => e.step);
+  await page.waitForFunction((b) => document.querySelector('color-bottleneck').step > b + 500, before, { timeout: 20_000 });
+  assert.equal(await el(page, (e) => e.lastError), null, 'the run keeps going on the last valid sheet');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('reset with the same seed reproduces the same latents', async () => {
+  const { page } = await open('?backend=cpu', { autoplay: false });
+  const run = async () => {
+    await el(page, (e) => e.reset());
+    for (let i = 0; i < 40; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
+    await nextFrames(page, 4);
+    return el(page, (e) => [e.step, Array.from(e.latents())]);
+  };
+  const [stepA, a] = await run();
+  const [stepB, b] = await run();
+  assert.equal(stepA, 40);
+  assert.equal(stepB, 40);
+  assert.equal(a.length, 4000);
+  assert.deepEqual(a, b);
+  await page.close();
+});
+
+test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 300_000 }, async () => {
+  const gpuBrowser = await chromium.launch({
+    executablePath: EXECUTABLE,
+    args: [...QUIET, '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader'],
+    headless: true,
+  });
+  try {
+    const losses = async (b, backend) => {
+      const { page } = await open(`?backend=${backend}`, { autoplay: false, b });
+      const actual = await el(page, (e) => e.backend);
+      for (let i = 0; i < 3; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
+      await page.waitForFunction(() => {
+        const l = document.querySelector('color-bottleneck').losses;
+        return l && l.step === 2;
+      }, null, { timeout: 240_000 });
+      const l = await el(page, (e) => e.losses);
+      await page.close();
+      return { actual, l };
+    };
+    const gpu = await losses(gpuBrowser, 'webgpu');
+    assert.equal(gpu.actual, 'webgpu', 'headless Chromium with --enable-unsafe-webgpu offers a (SwiftShader) adapter');
+    const cpu = await losses(browser, 'cpu');
+    assert.ok(Math.abs(gpu.l.total - cpu.l.total) <= 1e-4 * Math.max(1, Math.abs(cpu.l.total)), `${gpu.l.total} vs ${cpu.l.total}`);
+    for (const [k, v] of Object.entries(cpu.l.terms)) {
+      assert.ok(Math.abs(gpu.l.terms[k] - v) <= 1e-4 * Math.max(1, Math.abs(v)), `${k}: ${gpu.l.terms[k]} vs ${v}`);
+    }
+  } finally {
+    await gpuBrowser.close();
+  }
+});

@@ -1,0 +1,412 @@
+//! Project tasks: `cargo xtask <test|serve|build-web|bench-web>`.
+//!
+//! One entry point for a fresh machine: it adds the wasm target, generates the bindings with
+//! the wasm-bindgen version pinned in Cargo.lock (as a library, no CLI install), serves the
+//! page, and drives headless Chromium for the browser tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const DEFAULT_PORT: u16 = 8000;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("serve") => serve(&args[1..]),
+        Some("build-web") => build_web().map(|_| ()),
+        Some("bench-web") => bench_web(),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+  test [--native-only]   every test: fmt, clippy, native tests, wasm build, headless-browser tests
+  serve [--port N]       build the page (release wasm) and serve it on http://127.0.0.1:8000
+  build-web              write the self-contained static site to dist/
+  bench-web              headless-browser benchmark of the page, printed as a table";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut command: Command, what: &str) -> Result {
+    eprintln!("xtask: {what}");
+    let status = command
+        .status()
+        .map_err(|e| format!("{what}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
+}
+
+fn test(args: &[String]) -> Result {
+    let native_only = args.iter().any(|a| a == "--native-only");
+    let started = Instant::now();
+    run(
+        cargo().args(["fmt", "--all", "--check"]).to_owned(),
+        "cargo fmt --check",
+    )?;
+    run(
+        cargo()
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .to_owned(),
+        "cargo clippy -D warnings",
+    )?;
+    run(
+        cargo().args(["test", "--workspace"]).to_owned(),
+        "native tests",
+    )?;
+    if !native_only {
+        let dist = build_web()?;
+        browser_tests(&dist)?;
+    }
+    eprintln!(
+        "xtask: all tests passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup is needed to add the {WASM_TARGET} target: {e}"))?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    run(
+        Command::new("rustup")
+            .args(["target", "add", WASM_TARGET])
+            .to_owned(),
+        "rustup target add wasm32",
+    )
+}
+
+/// The wasm-bindgen version Cargo.lock resolved; the generator must be the same.
+fn locked_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+const BINDGEN_VERSION: &str = "0.2.130";
+
+/// Builds the wasm in release mode, generates the JS bindings and assembles `dist/`.
+fn build_web() -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let locked = locked_wasm_bindgen()?;
+    if locked != BINDGEN_VERSION {
+        return Err(format!(
+            "Cargo.lock has wasm-bindgen {locked} but xtask generates bindings with {BINDGEN_VERSION}: \
+             set `wasm-bindgen-cli-support = \"={locked}\"` in xtask/Cargo.toml"
+        ));
+    }
+    let started = Instant::now();
+    run(
+        cargo()
+            .args([
+                "build",
+                "--lib",
+                "--profile",
+                "web",
+                "--target",
+                WASM_TARGET,
+            ])
+            .to_owned(),
+        "cargo build (wasm32, web profile)",
+    )?;
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    let wasm = target_dir
+        .join(WASM_TARGET)
+        .join("web")
+        .join("color_bottleneck.wasm");
+    let dist = root().join("dist");
+    let _ = std::fs::remove_dir_all(&dist);
+    let pkg = dist.join("pkg");
+    std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .omit_default_module_path(false)
+        .typescript(false)
+        .generate(&pkg)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    copy_dir(&root().join("www"), &dist)?;
+    let sheets = dist.join("dopesheets");
+    copy_dir(&root().join("dopesheets"), &sheets)?;
+    write_sheet_index(&sheets)?;
+    report_sizes(&dist)?;
+    eprintln!(
+        "xtask: dist/ ready in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(dist)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &dest)?;
+        } else {
+            std::fs::copy(&path, &dest).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `dopesheets/index.json`: the sheet names, for the page's picker.
+fn write_sheet_index(dir: &Path) -> Result {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    names.sort();
+    let json = format!(
+        "[{}]\n",
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    std::fs::write(dir.join("index.json"), json).map_err(|e| e.to_string())
+}
+
+fn gzip_len(bytes: &[u8]) -> usize {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("in-memory write");
+    enc.finish().expect("in-memory write").len()
+}
+
+fn report_sizes(dist: &Path) -> Result {
+    let mut files = Vec::new();
+    collect_files(dist, &mut files)?;
+    let (mut raw, mut gz) = (0, 0);
+    for f in &files {
+        let bytes = std::fs::read(f).map_err(|e| e.to_string())?;
+        raw += bytes.len();
+        gz += gzip_len(&bytes);
+    }
+    eprintln!(
+        "xtask: dist/ is {:.2} MB, {:.2} MB gzipped ({} files)",
+        raw as f64 / 1e6,
+        gz as f64 / 1e6,
+        files.len()
+    );
+    Ok(())
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result {
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn serve(args: &[String]) -> Result {
+    let port = match args.iter().position(|a| a == "--port") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|p| p.parse().ok())
+            .ok_or("--port needs a number")?,
+        None => DEFAULT_PORT,
+    };
+    let dist = build_web()?;
+    let server =
+        tiny_http::Server::http(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
+    eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C to stop)");
+    serve_forever(server, dist);
+    Ok(())
+}
+
+/// Serves `dist` on a background thread; returns the base URL.
+fn spawn_server(dist: PathBuf) -> Result<String> {
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("test server: {e}"))?;
+    let port = server
+        .server_addr()
+        .to_ip()
+        .map(|a| a.port())
+        .ok_or("test server has no port")?;
+    std::thread::spawn(move || serve_forever(server, dist));
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+fn serve_forever(server: tiny_http::Server, dist: PathBuf) {
+    for request in server.incoming_requests() {
+        let url = request
+            .url()
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("/")
+            .to_string();
+        let relative = url.trim_start_matches('/');
+        let mut path = dist.join(if relative.is_empty() {
+            "index.html"
+        } else {
+            relative
+        });
+        if relative.split('/').any(|part| part == "..") {
+            let _ =
+                request.respond(tiny_http::Response::from_string("bad path").with_status_code(400));
+            continue;
+        }
+        if path.is_dir() {
+            path = path.join("index.html");
+        }
+        let response = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let header = tiny_http::Header::from_bytes("Content-Type", mime(&path))
+                    .expect("static header");
+                let no_cache = tiny_http::Header::from_bytes("Cache-Control", "no-cache")
+                    .expect("static header");
+                tiny_http::Response::from_data(bytes)
+                    .with_header(header)
+                    .with_header(no_cache)
+            }
+            Err(_) => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+        };
+        let _ = request.respond(response);
+    }
+}
+
+fn mime(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+const CHROMIUM_HINT: &str = "headless Chromium is needed for the browser tests: \
+    install Debian's package with `apt-get install -y chromium` (or set CHROMIUM=/path/to/chrome)";
+
+fn chromium() -> Result<String> {
+    if let Ok(path) = std::env::var("CHROMIUM") {
+        return Ok(path);
+    }
+    for candidate in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
+        if Path::new(candidate).exists() {
+            return Ok(candidate.into());
+        }
+    }
+    Err(CHROMIUM_HINT.into())
+}
+
+/// Installs the browser driver (npm `playwright-core`, no browser download) once.
+fn ensure_node_modules() -> Result<PathBuf> {
+    let dir = root().join("tests").join("browser");
+    if dir.join("node_modules").join("playwright-core").exists() {
+        return Ok(dir);
+    }
+    let npm = if Command::new("npm").arg("--version").output().is_ok() {
+        "npm"
+    } else {
+        return Err(
+            "Node.js and npm are needed for the browser tests: `apt-get install -y nodejs npm`"
+                .into(),
+        );
+    };
+    run(
+        Command::new(npm)
+            .current_dir(&dir)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .to_owned(),
+        "npm ci (tests/browser)",
+    )?;
+    Ok(dir)
+}
+
+fn browser_tests(dist: &Path) -> Result {
+    let chromium = chromium()?;
+    let dir = ensure_node_modules()?;
+    let base = spawn_server(dist.to_path_buf())?;
+    let artifacts = root().join("target-artifacts");
+    std::fs::create_dir_all(&artifacts).map_err(|e| e.to_string())?;
+    let mut node = Command::new("node");
+    node.current_dir(&dir)
+        .args(["--test", "--test-concurrency=1", "page.test.mjs"])
+        .env("BASE_URL", &base)
+        .env("CHROMIUM", &chromium)
+        .env("ARTIFACTS", &artifacts);
+    run(node, "browser tests (headless Chromium)")
+}
+
+fn bench_web() -> Result {
+    let dist = build_web()?;
+    let chromium = chromium()?;
+    let dir = ensure_node_modules()?;
+    let base = spawn_server(dist)?;
+    let mut node = Command::new("node");
+    node.current_dir(&dir)
+        .arg("bench.mjs")
+        .env("BASE_URL", &base)
+        .env("CHROMIUM", &chromium);
+    run(node, "browser benchmark")
+}
