@@ -34,7 +34,8 @@ enum Command {
     Train {
         /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
         dopesheet: Option<PathBuf>,
-        #[arg(long, default_value_t = 0)]
+        /// Random seed for the initial weights and the sampler.
+        #[arg(long, default_value_t = TrainerConfig::default().seed)]
         seed: u64,
         #[arg(long, default_value_t = 4)]
         latent_dims: usize,

@@ -28,6 +28,8 @@ pub const KNOWN_ACTIONS: [&str; 1] = ["anchor"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainerConfig {
+    /// Default 1: a seed whose run forms a clean wheel. Like the original, roughly one seed
+    /// in three or four crumples (hues out of order), decided early in phase 1.
     pub seed: u64,
     pub latent_dims: usize,
     pub batch_size: usize,
@@ -41,7 +43,7 @@ pub struct TrainerConfig {
 impl Default for TrainerConfig {
     fn default() -> Self {
         TrainerConfig {
-            seed: 0,
+            seed: 1,
             latent_dims: 4,
             batch_size: 256,
             normalize_bottleneck: false,

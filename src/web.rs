@@ -18,6 +18,21 @@ use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Rect, Rgba, StepAxis, 
 use crate::timeline::Timeline;
 use crate::train::{Event, Losses, Trainer, TrainerConfig};
 
+extern "C" {
+    /// Defined by the linker: runs static constructors (cubecl's IR registers its ops with
+    /// `inventory`, which uses them).
+    fn __wasm_call_ctors();
+}
+
+/// Runs the constructors once, when the module is instantiated. Calling them explicitly also
+/// keeps wasm-ld from treating the module as a "command" and re-running them (and the
+/// destructors) around every exported call, which corrupts the heap.
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: called once, by wasm-bindgen's init, before any other export.
+    unsafe { __wasm_call_ctors() }
+}
+
 /// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
 const HISTORY_LIMIT: usize = 1200;
 /// Loss samples kept for the chart; halved when full.
@@ -111,7 +126,8 @@ async fn device_for(requested: &str) -> (Backend, Device, Option<String>) {
     let wants_gpu = requested != "cpu";
     if wants_gpu {
         let has_gpu = web_sys::window()
-            .map(|w| !w.navigator().gpu().is_undefined())
+            .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"gpu".into()).ok())
+            .map(|gpu| !gpu.is_undefined() && !gpu.is_null())
             .unwrap_or(false);
         if has_gpu {
             match Device::wgpu_options().init_async().await {
@@ -148,6 +164,7 @@ impl Experiment {
         sheet: String,
         seed: u32,
         latent_dims: u32,
+        batch_size: u32,
         backend: String,
     ) -> Result<Experiment, JsValue> {
         console_panic_hook();
@@ -155,6 +172,7 @@ impl Experiment {
         let config = TrainerConfig {
             seed: seed as u64,
             latent_dims: latent_dims as usize,
+            batch_size: batch_size as usize,
             ..TrainerConfig::default()
         };
         let (backend, device, notice) = device_for(&backend).await;

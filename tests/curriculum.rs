@@ -1,5 +1,8 @@
 //! End-to-end: the full ex-1.5 curriculum on the CPU backend must learn a colour wheel.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
 use burn::prelude::*;
 use color_bottleneck::data::ColorCube;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
@@ -68,40 +71,56 @@ fn is_wheel(w: &Wheel) -> bool {
         .is_some_and(|g| g.iter().all(|gap| (gap - 60.0).abs() <= 5.0))
 }
 
-#[test]
-fn explore_seeds() {
-    for seed in 0..8 {
-        let t = train(seed);
-        let w = wheel(&t);
-        println!(
-            "seed {seed}: angles {:?} gaps {:?} mse {:.2e} wheel {}",
-            w.angles.iter().map(|a| a.round()).collect::<Vec<_>>(),
-            w.gaps,
-            w.mse,
-            is_wheel(&w)
-        );
-    }
+
+const SEEDS: u64 = 8;
+
+/// Every seed's wheel, trained once for all the tests here, two runs at a time.
+fn wheels() -> &'static [Wheel] {
+    static WHEELS: OnceLock<Vec<Wheel>> = OnceLock::new();
+    WHEELS.get_or_init(|| {
+        let next = AtomicU64::new(0);
+        let results = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| loop {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
+                    if seed >= SEEDS {
+                        break;
+                    }
+                    let w = wheel(&train(seed));
+                    results.lock().unwrap().push((seed, w));
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap();
+        results.sort_by_key(|(seed, _)| *seed);
+        results.into_iter().map(|(_, w)| w).collect()
+    })
+}
+
+fn describe(seed: usize, w: &Wheel) -> String {
+    let angles: Vec<i64> = w.angles.iter().map(|a| a.round() as i64).collect();
+    format!("seed {seed}: angles R,Y,G,C,B,M = {angles:?}, gaps {:?}, rgb-grid MSE {:.2e}", w.gaps, w.mse)
 }
 
 #[test]
-fn explore_phase1() {
-    for seed in [0, 3, 4, 1] {
-        let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).unwrap());
-        let config = TrainerConfig {
-            seed,
-            ..TrainerConfig::default()
-        };
-        let mut t = Trainer::new(timeline, config, &Device::flex()).unwrap();
-        for s in 0..10000 {
-            t.step().unwrap();
-            if [0, 300, 1000, 2000, 2999, 5000, 9999].contains(&s) {
-                let w = wheel(&t);
-                println!(
-                    "seed {seed} step {s}: angles {:?} ordered {}",
-                    w.angles.iter().map(|a| a.round()).collect::<Vec<_>>(),
-                    w.gaps.is_some()
-                );
-            }
-        }
+fn default_seed_learns_a_colour_wheel() {
+    let seed = TrainerConfig::default().seed as usize;
+    let w = &wheels()[seed];
+    assert!(is_wheel(w), "{}", describe(seed, w));
+    assert!(w.mse < 1e-3, "{}", describe(seed, w));
+}
+
+/// The original crumples about 1 run in 4 (colours out of hue order), fixed in the first few
+/// hundred steps of phase 1 by the random init. We hold the port to a similar rate: at most
+/// 3 of 8 seeds crumpled, and every run that forms a wheel reconstructs well.
+#[test]
+fn most_seeds_learn_a_colour_wheel() {
+    let wheels = wheels();
+    let report: Vec<String> = wheels.iter().enumerate().map(|(s, w)| describe(s, w)).collect();
+    let crumpled = wheels.iter().filter(|w| !is_wheel(w)).count();
+    assert!(crumpled <= 3, "{crumpled} of {SEEDS} crumpled:\n{}", report.join("\n"));
+    for (seed, w) in wheels.iter().enumerate().filter(|(_, w)| is_wheel(w)) {
+        assert!(w.mse < 1e-3, "{}", describe(seed, w));
     }
 }

@@ -208,11 +208,14 @@ fn live_schedule_swap_keeps_the_model_and_step() {
     run_losses(&mut t, 10);
     let (_, before) = t.infer_rgb_grid();
     let other = SHORT.replace("0.01,1,0.1", "0.05,1,0.1");
-    t.set_timeline(Timeline::new(&Dopesheet::parse(&other).unwrap()));
+    let swapped = Timeline::new(&Dopesheet::parse(&other).unwrap());
+    let lr_then = swapped.value(swapped.property_index("lr").unwrap(), 10);
+    t.set_timeline(swapped);
     assert_eq!(t.step_index(), 10);
     let (_, after) = t.infer_rgb_grid();
     assert_eq!(read_f32(before).unwrap(), read_f32(after).unwrap());
-    assert_eq!(t.step().unwrap().lr, 0.05);
+    assert!(lr_then > 0.04, "the new sheet's lr is in force: {lr_then}");
+    assert_eq!(t.step().unwrap().lr, lr_then);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 // <color-bottleneck>: a live curriculum-training experiment. This module only wires the DOM
 // and runs the frame loop; training, validation and drawing live in Rust (../src/web.rs).
 //
-// Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims,
+// Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
 //   backend (auto | webgpu | cpu), autoplay, compact (no editor).
 // Properties: step, running, phase, backend, lastError.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
@@ -109,7 +109,7 @@ class ColorBottleneck extends HTMLElement {
     for (const [label, value] of SPEEDS) speed.add(new Option(`${label} step${label === '1' ? '' : 's'}/frame`, String(value)));
     speed.value = 'Infinity';
     speed.onchange = () => { this.#speed = Number(speed.value); };
-    this.field('seed').value = this.getAttribute('seed') ?? '0';
+    this.field('seed').value = this.getAttribute('seed') ?? '1';
     this.$('[data-action=toggle]').onclick = () => (this.#running ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#exp?.train(FRAME_BUDGET_MS, 1); };
     this.$('[data-action=reset]').onclick = () => this.reset();
@@ -162,10 +162,11 @@ class ColorBottleneck extends HTMLElement {
   async #create(csv) {
     const seed = Number(this.field('seed').value) || 0;
     const dims = Number(this.getAttribute('latent-dims') ?? 4);
+    const batch = Number(this.getAttribute('batch-size') ?? 256);
     const backend = new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
     this.#exp?.free();
     this.#exp = null;
-    this.#exp = await this.#mod.Experiment.create(csv, seed, dims, backend);
+    this.#exp = await this.#mod.Experiment.create(csv, seed, dims, batch, backend);
     this.#snapshots = 0;
     this.#error = null;
     this.field('backend-label').innerHTML = `backend <b>${this.#exp.backend()}</b>`;

@@ -51,7 +51,7 @@ fn cargo() -> Command {
     c
 }
 
-fn run(mut command: Command, what: &str) -> Result {
+fn run(command: &mut Command, what: &str) -> Result {
     eprintln!("xtask: {what}");
     let status = command
         .status()
@@ -67,7 +67,7 @@ fn test(args: &[String]) -> Result {
     let native_only = args.iter().any(|a| a == "--native-only");
     let started = Instant::now();
     run(
-        cargo().args(["fmt", "--all", "--check"]).to_owned(),
+        cargo().args(["fmt", "--all", "--check"]),
         "cargo fmt --check",
     )?;
     run(
@@ -79,12 +79,11 @@ fn test(args: &[String]) -> Result {
                 "--",
                 "-D",
                 "warnings",
-            ])
-            .to_owned(),
+            ]),
         "cargo clippy -D warnings",
     )?;
     run(
-        cargo().args(["test", "--workspace"]).to_owned(),
+        cargo().args(["test", "--workspace"]),
         "native tests",
     )?;
     if !native_only {
@@ -111,8 +110,7 @@ fn ensure_wasm_target() -> Result {
     }
     run(
         Command::new("rustup")
-            .args(["target", "add", WASM_TARGET])
-            .to_owned(),
+            .args(["target", "add", WASM_TARGET]),
         "rustup target add wasm32",
     )
 }
@@ -154,8 +152,7 @@ fn build_web() -> Result<PathBuf> {
                 "web",
                 "--target",
                 WASM_TARGET,
-            ])
-            .to_owned(),
+            ]),
         "cargo build (wasm32, web profile)",
     )?;
     let target_dir = std::env::var("CARGO_TARGET_DIR")
@@ -376,8 +373,7 @@ fn ensure_node_modules() -> Result<PathBuf> {
     run(
         Command::new(npm)
             .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund"])
-            .to_owned(),
+            .args(["ci", "--no-audit", "--no-fund"]),
         "npm ci (tests/browser)",
     )?;
     Ok(dir)
@@ -395,7 +391,7 @@ fn browser_tests(dist: &Path) -> Result {
         .env("BASE_URL", &base)
         .env("CHROMIUM", &chromium)
         .env("ARTIFACTS", &artifacts);
-    run(node, "browser tests (headless Chromium)")
+    run(&mut node, "browser tests (headless Chromium)")
 }
 
 fn bench_web() -> Result {
@@ -408,5 +404,5 @@ fn bench_web() -> Result {
         .arg("bench.mjs")
         .env("BASE_URL", &base)
         .env("CHROMIUM", &chromium);
-    run(node, "browser benchmark")
+    run(&mut node, "browser benchmark")
 }

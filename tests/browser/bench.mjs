@@ -1,0 +1,62 @@
+// `cargo xtask bench-web`: the page in headless Chromium, timed. Prints a table of steps/s per
+// backend and batch size, and the wall time of the whole ex-1.5 curriculum with the page
+// drawing every frame. Ratios within one run are what to compare: this machine is noisy.
+
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BASE_URL;
+const QUIET = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-quic', '--disable-dev-shm-usage', '--enable-unsafe-webgpu'];
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: QUIET });
+
+async function page(params) {
+  const p = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await p.goto(`${BASE}/bench.html?${new URLSearchParams(params)}`);
+  await p.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 180_000 });
+  return p;
+}
+
+const rows = [];
+async function rate(backend, batch, seconds) {
+  const p = await page({ backend, batch });
+  const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
+  // Skip phase 1 (6 colours): jump to a phase that trains on full batches.
+  await p.evaluate(() => document.querySelector('color-bottleneck').play());
+  await p.waitForTimeout(1000);
+  const s0 = await p.evaluate(() => document.querySelector('color-bottleneck').step);
+  await p.waitForTimeout(seconds * 1000);
+  const [s1, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [e.step, Number(e.dataset.fps)]; });
+  rows.push([`${actual} steps/s, batch ${batch}`, ((s1 - s0) / seconds).toFixed(0), `${fps.toFixed(0)} fps`]);
+  await p.close();
+}
+
+async function curriculum() {
+  const p = await page({ backend: 'cpu', batch: 256 });
+  const t0 = Date.now();
+  let frames = [];
+  await p.evaluate(() => document.querySelector('color-bottleneck').play());
+  while (true) {
+    const [done, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [!e.running && e.step > 20000, Number(e.dataset.fps)]; });
+    frames.push(fps);
+    if (done) break;
+    if (Date.now() - t0 > 600_000) throw new Error('curriculum did not finish in 10 minutes');
+    await p.waitForTimeout(250);
+  }
+  const wall = (Date.now() - t0) / 1000;
+  frames = frames.filter((f) => f > 0);
+  const mean = frames.reduce((a, b) => a + b, 0) / Math.max(1, frames.length);
+  rows.push(['cpu: whole ex-1.5 curriculum, drawing every frame', `${wall.toFixed(1)} s`, `${mean.toFixed(0)} fps mean, ${Math.min(...frames).toFixed(0)} min`]);
+  await p.close();
+}
+
+await rate('cpu', 256, 5);
+await rate('cpu', 4096, 5);
+await curriculum();
+if (process.env.BENCH_WEBGPU) {
+  await rate('webgpu', 256, 20);
+  await rate('webgpu', 4096, 20);
+}
+await browser.close();
+const w = Math.max(...rows.map((r) => r[0].length));
+console.log(`${'measure'.padEnd(w)}  ${'value'.padStart(10)}  frames`);
+for (const [a, b, c] of rows) console.log(`${a.padEnd(w)}  ${b.padStart(10)}  ${c}`);
