@@ -65,6 +65,12 @@ struct View {
     snapshots: Vec<PhaseSnapshot>,
     scrub: Option<u64>,
     timeline_axis: Option<StepAxis>,
+    /// What the strip and the schedule canvases last showed: they are redrawn only when it
+    /// changes (the schedule's playhead is a DOM overlay the page moves).
+    strip_key: Option<(usize, u32, u32)>,
+    schedule_key: Option<(u64, u32, u32)>,
+    /// Bumped whenever the schedule changes.
+    generation: u64,
 }
 
 struct Session {
@@ -387,6 +393,7 @@ impl Experiment {
         let mut s = self.session.borrow_mut();
         if live {
             s.trainer.set_timeline(timeline);
+            s.view.generation += 1;
             s.sheet = sheet;
             s.warn_about_sheet();
             Ok(())
@@ -410,6 +417,16 @@ impl Experiment {
         self.session.borrow_mut().view.scrub = (step >= 0.0).then_some(step as u64);
     }
 
+    /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its
+    /// left edge; the page draws it as an overlay so the chart itself is drawn once.
+    pub fn playhead_x(&self) -> f64 {
+        let s = self.session.borrow();
+        let step = s.view.scrub.unwrap_or(s.view.step);
+        s.view
+            .timeline_axis
+            .map_or(0.0, |axis| axis.x(step as f64) as f64)
+    }
+
     /// The step under a horizontal position (CSS pixels) on the schedule chart.
     pub fn step_at(&self, x_css: f64) -> f64 {
         let s = self.session.borrow();
@@ -429,6 +446,10 @@ impl Experiment {
     ) {
         let mut s = self.session.borrow_mut();
         let s = &mut *s;
+        let strip = strip.filter(|c| {
+            let (pw, ph) = canvas_size(c);
+            strip_changed(&mut s.view.strip_key, (s.view.snapshots.len(), pw, ph))
+        });
         let view = &s.view;
         let (shown_step, shown) = match view.scrub {
             Some(target) => {
@@ -507,17 +528,21 @@ impl Experiment {
             });
         }
         if let Some(canvas) = schedule {
-            let playhead = Some(view.scrub.unwrap_or(view.step));
-            let mut axis = None;
-            with_canvas(&canvas, |surface, w, h| {
-                axis = Some(plot::timeline_chart(
-                    surface,
-                    Rect::new(0.0, 0.0, w, h),
-                    s.trainer.timeline(),
-                    playhead,
-                ));
-            });
-            s.view.timeline_axis = axis;
+            let (pw, ph) = canvas_size(&canvas);
+            let key = (s.view.generation, pw, ph);
+            if s.view.schedule_key.replace(key) != Some(key) {
+                let mut axis = None;
+                with_canvas(&canvas, |surface, w, h| {
+                    let area = Rect::new(0.0, 0.0, w, h);
+                    axis = Some(plot::timeline_chart(
+                        surface,
+                        area,
+                        s.trainer.timeline(),
+                        None,
+                    ));
+                });
+                s.view.timeline_axis = axis;
+            }
         }
         if let Some(canvas) = losses {
             let view = &s.view;
@@ -721,6 +746,20 @@ fn push_bounded<T>(buffer: &mut Vec<T>, item: T, limit: usize) {
     buffer.push(item);
 }
 
+fn strip_changed(last: &mut Option<(usize, u32, u32)>, key: (usize, u32, u32)) -> bool {
+    last.replace(key) != Some(key)
+}
+
+/// The backing-store size a canvas gets for its CSS box at this devicePixelRatio.
+fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
+    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let (w, h) = (
+        canvas.client_width().max(1) as f64,
+        canvas.client_height().max(1) as f64,
+    );
+    ((w * dpr).round() as u32, (h * dpr).round() as u32)
+}
+
 fn now() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
@@ -761,14 +800,28 @@ struct Canvas2d {
     ctx: CanvasRenderingContext2d,
 }
 
-fn css(c: Rgba) -> String {
-    format!(
-        "rgba({},{},{},{:.3})",
-        c[0],
-        c[1],
-        c[2],
-        c[3] as f32 / 255.0
-    )
+thread_local! {
+    /// CSS colour strings by RGBA: a frame paints thousands of dots in the same few
+    /// thousand colours, so format each once.
+    static CSS: RefCell<std::collections::HashMap<Rgba, String>> = RefCell::default();
+}
+
+fn with_css(c: Rgba, f: impl FnOnce(&str)) {
+    CSS.with_borrow_mut(|cache| {
+        if cache.len() > 8192 {
+            cache.clear();
+        }
+        let css = cache.entry(c).or_insert_with(|| {
+            format!(
+                "rgba({},{},{},{:.3})",
+                c[0],
+                c[1],
+                c[2],
+                c[3] as f32 / 255.0
+            )
+        });
+        f(css)
+    })
 }
 
 impl Canvas2d {
@@ -784,13 +837,13 @@ impl Canvas2d {
 
 impl Surface for Canvas2d {
     fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgba) {
-        self.ctx.set_fill_style_str(&css(color));
+        with_css(color, |c| self.ctx.set_fill_style_str(c));
         self.ctx.fill_rect(x as f64, y as f64, w as f64, h as f64);
     }
 
     fn line(&mut self, from: (f32, f32), to: (f32, f32), width: f32, color: Rgba, dashed: bool) {
         self.dash(dashed);
-        self.ctx.set_stroke_style_str(&css(color));
+        with_css(color, |c| self.ctx.set_stroke_style_str(c));
         self.ctx.set_line_width(width as f64);
         self.ctx.begin_path();
         self.ctx.move_to(from.0 as f64, from.1 as f64);
@@ -801,7 +854,7 @@ impl Surface for Canvas2d {
     fn polyline(&mut self, points: &[(f32, f32)], width: f32, color: Rgba) {
         let Some(first) = points.first() else { return };
         self.dash(false);
-        self.ctx.set_stroke_style_str(&css(color));
+        with_css(color, |c| self.ctx.set_stroke_style_str(c));
         self.ctx.set_line_width(width as f64);
         self.ctx.begin_path();
         self.ctx.move_to(first.0 as f64, first.1 as f64);
@@ -813,7 +866,7 @@ impl Surface for Canvas2d {
 
     fn circle(&mut self, center: (f32, f32), radius: f32, width: f32, color: Rgba, dashed: bool) {
         self.dash(dashed);
-        self.ctx.set_stroke_style_str(&css(color));
+        with_css(color, |c| self.ctx.set_stroke_style_str(c));
         self.ctx.set_line_width(width as f64);
         self.ctx.begin_path();
         let _ = self.ctx.arc(
@@ -827,7 +880,7 @@ impl Surface for Canvas2d {
     }
 
     fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba) {
-        self.ctx.set_fill_style_str(&css(color));
+        with_css(color, |c| self.ctx.set_fill_style_str(c));
         self.ctx.begin_path();
         let _ = self.ctx.arc(
             center.0 as f64,
@@ -840,7 +893,7 @@ impl Surface for Canvas2d {
     }
 
     fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
-        self.ctx.set_fill_style_str(&css(color));
+        with_css(color, |c| self.ctx.set_fill_style_str(c));
         self.ctx
             .set_font(&format!("{}px system-ui, sans-serif", size.round()));
         self.ctx.set_text_align(match align {

@@ -71,7 +71,6 @@ fn is_wheel(w: &Wheel) -> bool {
         .is_some_and(|g| g.iter().all(|gap| (gap - 60.0).abs() <= 5.0))
 }
 
-
 const SEEDS: u64 = 8;
 
 /// Every seed's wheel, trained once for all the tests here, two runs at a time.
@@ -100,7 +99,10 @@ fn wheels() -> &'static [Wheel] {
 
 fn describe(seed: usize, w: &Wheel) -> String {
     let angles: Vec<i64> = w.angles.iter().map(|a| a.round() as i64).collect();
-    format!("seed {seed}: angles R,Y,G,C,B,M = {angles:?}, gaps {:?}, rgb-grid MSE {:.2e}", w.gaps, w.mse)
+    format!(
+        "seed {seed}: angles R,Y,G,C,B,M = {angles:?}, gaps {:?}, rgb-grid MSE {:.2e}",
+        w.gaps, w.mse
+    )
 }
 
 #[test]
@@ -117,9 +119,17 @@ fn default_seed_learns_a_colour_wheel() {
 #[test]
 fn most_seeds_learn_a_colour_wheel() {
     let wheels = wheels();
-    let report: Vec<String> = wheels.iter().enumerate().map(|(s, w)| describe(s, w)).collect();
+    let report: Vec<String> = wheels
+        .iter()
+        .enumerate()
+        .map(|(s, w)| describe(s, w))
+        .collect();
     let crumpled = wheels.iter().filter(|w| !is_wheel(w)).count();
-    assert!(crumpled <= 3, "{crumpled} of {SEEDS} crumpled:\n{}", report.join("\n"));
+    assert!(
+        crumpled <= 3,
+        "{crumpled} of {SEEDS} crumpled:\n{}",
+        report.join("\n")
+    );
     for (seed, w) in wheels.iter().enumerate().filter(|(_, w)| is_wheel(w)) {
         assert!(w.mse < 1e-3, "{}", describe(seed, w));
     }

@@ -34,7 +34,10 @@ const TEMPLATE = `
   .latents { aspect-ratio: 3 / 1.08; }
   .strip { height: 90px; margin-top: 4px; }
   .charts { display: grid; grid-template-columns: 3fr 2fr; gap: 6px; margin-top: 6px; }
+  .schedule-box { position: relative; }
   .schedule { height: 220px; cursor: ew-resize; touch-action: none; }
+  .playhead { position: absolute; top: 8%; bottom: 10%; width: 2px; left: 0; background: #fff; opacity: .85;
+              pointer-events: none; }
   .losses { height: 220px; }
   .readout { font: 12px ui-monospace, monospace; color: #bbb; display: flex; flex-wrap: wrap; gap: 4px 14px;
              margin: 6px 0; }
@@ -60,7 +63,10 @@ const TEMPLATE = `
 <canvas class="strip" data-canvas="strip"></canvas>
 <div class="readout" data-field="readout"></div>
 <div class="charts">
-  <canvas class="schedule" data-canvas="schedule" title="drag to scrub back through the latent history"></canvas>
+  <div class="schedule-box">
+    <canvas class="schedule" data-canvas="schedule" title="drag to scrub back through the latent history"></canvas>
+    <div class="playhead"></div>
+  </div>
   <canvas class="losses" data-canvas="losses"></canvas>
 </div>
 <div class="editor">
@@ -274,6 +280,7 @@ class ColorBottleneck extends HTMLElement {
         await exp.sync();
         this.#showNotice();
         exp.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
+        this.$('.playhead').style.left = `${exp.playhead_x() - 1}px`;
         this.#tick(t, ran);
       } catch (e) {
         this.#fail(e);

@@ -20,11 +20,11 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
-async function open(query = '?backend=cpu', { autoplay = true, b = browser } = {}) {
+async function open(query = '?backend=cpu', { autoplay = true, b = browser, path = '' } = {}) {
   const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${BASE}/${query}`);
+  await page.goto(`${BASE}/${path}${query}`);
   await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
   if (!autoplay) await page.evaluate(() => document.querySelector('color-bottleneck').pause());
   return { page, errors };
@@ -36,7 +36,7 @@ const el = (page, fn, arg) => page.evaluate(([src, a]) => {
 }, [fn.toString(), arg]);
 
 const nextFrames = (page, n = 3) => page.evaluate((k) => new Promise((done) => {
-  const tick = (left) => (left ? requestAnimationFrame(() => tick(left - 1)) : done()));
+  const tick = (left) => (left ? requestAnimationFrame(() => tick(left - 1)) : done());
   tick(k);
 }), n);
 
@@ -113,12 +113,13 @@ test('reset with the same seed reproduces the same latents', async () => {
 test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 300_000 }, async () => {
   const gpuBrowser = await chromium.launch({
     executablePath: EXECUTABLE,
-    args: [...QUIET, '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader'],
+    args: [...QUIET, '--enable-unsafe-webgpu'],
     headless: true,
   });
   try {
     const losses = async (b, backend) => {
-      const { page } = await open(`?backend=${backend}`, { autoplay: false, b });
+      // The benchmark page has no autoplay: no step runs before ours.
+      const { page } = await open(`?backend=${backend}`, { b, path: 'bench.html' });
       const actual = await el(page, (e) => e.backend);
       for (let i = 0; i < 3; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
       await page.waitForFunction(() => {

@@ -71,21 +71,17 @@ fn test(args: &[String]) -> Result {
         "cargo fmt --check",
     )?;
     run(
-        cargo()
-            .args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
         "cargo clippy -D warnings",
     )?;
-    run(
-        cargo().args(["test", "--workspace"]),
-        "native tests",
-    )?;
+    run(cargo().args(["test", "--workspace"]), "native tests")?;
     if !native_only {
         let dist = build_web()?;
         browser_tests(&dist)?;
@@ -109,8 +105,7 @@ fn ensure_wasm_target() -> Result {
         return Ok(());
     }
     run(
-        Command::new("rustup")
-            .args(["target", "add", WASM_TARGET]),
+        Command::new("rustup").args(["target", "add", WASM_TARGET]),
         "rustup target add wasm32",
     )
 }
@@ -144,15 +139,14 @@ fn build_web() -> Result<PathBuf> {
     }
     let started = Instant::now();
     run(
-        cargo()
-            .args([
-                "build",
-                "--lib",
-                "--profile",
-                "web",
-                "--target",
-                WASM_TARGET,
-            ]),
+        cargo().args([
+            "build",
+            "--lib",
+            "--profile",
+            "web",
+            "--target",
+            WASM_TARGET,
+        ]),
         "cargo build (wasm32, web profile)",
     )?;
     let target_dir = std::env::var("CARGO_TARGET_DIR")
