@@ -200,19 +200,30 @@ pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot], co
     for (r, row) in rows.iter().enumerate() {
         let y = area.y + r as f32 * cell_h;
         let font = (cell_h * 0.06).clamp(9.0, 18.0);
+        let x = area.x + label_w / 2.0;
+        let fit = |text: &str| font.min(label_w * 0.9 / text.chars().count().max(1) as f32);
         s.text(
-            area.x + label_w / 2.0,
-            y + cell_h / 2.0 - font,
-            &format!("Phase: {}", row.phase),
-            font,
-            TEXT,
+            x,
+            y + cell_h / 2.0 - 1.6 * font,
+            "Phase:",
+            fit("Phase:"),
+            FAINT_TEXT,
             Align::Center,
         );
         s.text(
-            area.x + label_w / 2.0,
-            y + cell_h / 2.0 + font,
-            &format!("(End Step: {})", row.step),
-            font,
+            x,
+            y + cell_h / 2.0,
+            &row.phase,
+            fit(&row.phase),
+            TEXT,
+            Align::Center,
+        );
+        let end = format!("(End Step: {})", row.step);
+        s.text(
+            x,
+            y + cell_h / 2.0 + 1.6 * font,
+            &end,
+            fit(&end),
             FAINT_TEXT,
             Align::Center,
         );
@@ -568,9 +579,9 @@ impl Raster {
         }
         let i = ((y as u32 * self.width + x as u32) * 4) as usize;
         let a = color[3] as f32 / 255.0 * coverage.clamp(0.0, 1.0);
-        for c in 0..3 {
-            let dst = self.pixels[i + c] as f32;
-            self.pixels[i + c] = (dst + (color[c] as f32 - dst) * a).round() as u8;
+        for (dst, src) in self.pixels[i..i + 3].iter_mut().zip(&color[..3]) {
+            let d = *dst as f32;
+            *dst = (d + (*src as f32 - d) * a).round() as u8;
         }
         let dst_a = self.pixels[i + 3] as f32 / 255.0;
         self.pixels[i + 3] = ((a + dst_a * (1.0 - a)) * 255.0).round() as u8;

@@ -117,6 +117,8 @@ impl PhaseData {
 }
 
 /// Something that happened during a step, in the order the reference emits it.
+// Phase ends are a handful per run: boxing their tensors would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Event {
     PhaseStart {

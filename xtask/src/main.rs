@@ -83,6 +83,19 @@ fn test(args: &[String]) -> Result {
     )?;
     run(cargo().args(["test", "--workspace"]), "native tests")?;
     if !native_only {
+        ensure_wasm_target()?;
+        run(
+            cargo().args([
+                "clippy",
+                "--lib",
+                "--target",
+                WASM_TARGET,
+                "--",
+                "-D",
+                "warnings",
+            ]),
+            "cargo clippy (wasm32) -D warnings",
+        )?;
         let dist = build_web()?;
         browser_tests(&dist)?;
     }
