@@ -139,7 +139,12 @@ async fn device_for(requested: &str) -> (Backend, Device, Option<String>) {
             match Device::wgpu_options().init_async().await {
                 Ok(device) => return (Backend::WebGpu, device, None),
                 Err(e) => {
-                    let note = format!("WebGPU failed to start ({e}); running on the CPU");
+                    let e = e.to_string();
+                    let note = if e.contains("No adapter") {
+                        "this browser offers WebGPU but no adapter; running on the CPU".to_string()
+                    } else {
+                        format!("WebGPU failed to start ({e}); running on the CPU")
+                    };
                     return (Backend::Cpu, Device::flex(), Some(note));
                 }
             }

@@ -18,9 +18,8 @@ async function page(params) {
 
 const rows = [];
 async function rate(backend, batch, seconds) {
-  const p = await page({ backend, batch });
+  const p = await page({ backend, batch, sheet: 'cube' });
   const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
-  // Skip phase 1 (6 colours): jump to a phase that trains on full batches.
   await p.evaluate(() => document.querySelector('color-bottleneck').play());
   await p.waitForTimeout(1000);
   const s0 = await p.evaluate(() => document.querySelector('color-bottleneck').step);

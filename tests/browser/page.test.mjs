@@ -141,3 +141,44 @@ test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 3
     await gpuBrowser.close();
   }
 });
+
+/** A cheap fingerprint of what the latent canvas shows. */
+const latentPixels = (page) => el(page, (e) => {
+  const c = e.shadowRoot.querySelector('[data-canvas=latents]');
+  const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+  let h = 0;
+  for (let i = 0; i < data.length; i += 7) h = (h * 31 + data[i]) >>> 0;
+  return h;
+});
+
+test('dragging on the schedule scrubs the latent view back through history', async () => {
+  const { page } = await open('?backend=cpu');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 4);
+  const live = await latentPixels(page);
+  const box = await page.locator('color-bottleneck').locator('[data-canvas="schedule"]').boundingBox();
+  // Press near the start of the schedule (early in phase 1) and hold.
+  await page.mouse.move(box.x + box.width * 0.1, box.y + box.height / 2);
+  await page.mouse.down();
+  await nextFrames(page, 4);
+  const scrubbed = await latentPixels(page);
+  assert.notEqual(scrubbed, live, 'the latent view shows an earlier step while scrubbing');
+  await page.mouse.up();
+  await nextFrames(page, 4);
+  assert.equal(await latentPixels(page), live, 'releasing returns to the live view');
+  await page.close();
+});
+
+test('the embed example runs a compact experiment inside a blog page', async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+  await page.goto(`${BASE}/embed.html`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 500, null, { timeout: 60_000 });
+  assert.equal(await page.locator('color-bottleneck').locator('textarea').isVisible(), false, 'compact hides the editor');
+  const total = await el(page, (e) => e.shadowRoot.querySelector('[data-field=readout]').textContent);
+  assert.match(total, /\/ 5001/, 'the demo sheet (src attribute) is the one running');
+  const { share } = await colouredShare(page);
+  assert.ok(share > 0.005, `coloured points drawn in the embed: ${share}`);
+  await page.screenshot({ path: `${ARTIFACTS}/embed.png` });
+  await page.close();
+});
