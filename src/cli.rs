@@ -294,7 +294,7 @@ fn train(
 
     let mut chart = Raster::new(1500, 700);
     let area = Rect::new(0.0, 0.0, chart.width as f32, chart.height as f32);
-    plot::timeline_chart(&mut chart, area, trainer.timeline(), None);
+    plot::timeline_chart(&mut chart, area, trainer.timeline());
     write_png(&chart, &out.join("timeline.png"))?;
     eprintln!(
         "wrote latents.csv, hues.csv, losses.csv, phases.png, timeline.png to {}",

@@ -111,7 +111,7 @@ pub fn latent_panel(
             area.x + area.w / 2.0,
             area.y + title_h / 2.0,
             title,
-            title_h * 0.6,
+            title_h * 0.7,
             TEXT,
             Align::Center,
         );
@@ -302,14 +302,9 @@ impl StepAxis {
 }
 
 /// The parameter schedule: every property against step, lr in its own panel, phase bands and
-/// names, keyframe dots, action markers, and an optional playhead. Returns the step axis so
-/// callers can map pointer positions back to steps.
-pub fn timeline_chart(
-    s: &mut dyn Surface,
-    area: Rect,
-    timeline: &Timeline,
-    playhead: Option<u64>,
-) -> StepAxis {
+/// names, keyframe dots and action markers. Returns the step axis so callers can map pointer
+/// positions to steps and draw a playhead over it.
+pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> StepAxis {
     s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
     let (large, small) = group_by_scale(timeline);
     let groups: Vec<&Vec<usize>> = [&large, &small]
@@ -422,16 +417,6 @@ pub fn timeline_chart(
             font * 0.85,
             FAINT_TEXT,
             Align::Center,
-        );
-    }
-    if let Some(step) = playhead {
-        let x = axis.x(step as f64);
-        s.line(
-            (x, outer.y),
-            (x, outer.y + outer.h),
-            2.0,
-            [255, 255, 255, 220],
-            false,
         );
     }
     axis
@@ -655,7 +640,8 @@ impl Surface for Raster {
     }
 
     fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
-        let scale = (size / 8.0).round().max(1.0) as i64;
+        // Whole multiples of the 8 px font, rounded down so text never outgrows its box.
+        let scale = (size / 8.0).floor().max(1.0) as i64;
         let advance = 8 * scale;
         let width = advance * text.chars().count() as i64;
         let left = match align {

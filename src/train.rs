@@ -146,11 +146,13 @@ pub struct StepReport {
     pub lr: f64,
     /// Whether the optimiser ran (false when no term had weight, or the total was ≤ 0).
     pub updated: bool,
-    /// `[total, loss-recon, reg-separate, reg-planar, reg-norm, reg-anchor]`; a term that was
-    /// not computed (weight 0) reads 0 here and `false` in `computed`.
-    pub losses: Tensor<1>,
+    /// The weighted total (`None` when every weight was 0) and each computed term, still on
+    /// the device, detached from the graph.
+    pub total: Option<Tensor<1>>,
+    pub terms: Vec<(usize, Tensor<1>)>,
     pub computed: [bool; TERMS.len()],
     pub events: Vec<Event>,
+    device: Device,
 }
 
 /// Losses read back to the host.
@@ -163,9 +165,34 @@ pub struct Losses {
 
 impl StepReport {
     pub fn read_losses(&self) -> Result<Losses, TrainError> {
-        let values = read_f32(self.losses.clone())?;
+        let values = read_f32(self.losses())?;
         Ok(Losses::from_values(&values, self.computed))
     }
+
+    /// `[total, loss-recon, reg-separate, reg-planar, reg-norm, reg-anchor]` as one tensor for
+    /// a single read-back; a term that was not computed reads 0 (and `false` in `computed`).
+    /// Built on demand: most steps' losses are never read.
+    pub fn losses(&self) -> Tensor<1> {
+        stack_losses(self.total.as_ref(), &self.terms, &self.device)
+    }
+}
+
+fn stack_losses(
+    total: Option<&Tensor<1>>,
+    terms: &[(usize, Tensor<1>)],
+    device: &Device,
+) -> Tensor<1> {
+    let Some(total) = total else {
+        return Tensor::zeros([TERMS.len() + 1], device);
+    };
+    let mut parts = vec![total.clone()];
+    parts.extend((0..TERMS.len()).map(|i| {
+        terms
+            .iter()
+            .find(|(t, _)| *t == i)
+            .map_or_else(|| Tensor::zeros([1], device), |(_, v)| v.clone())
+    }));
+    Tensor::cat(parts, 0)
 }
 
 impl Losses {
@@ -426,36 +453,26 @@ impl Trainer {
             computed[*i] = true;
         }
         let mut updated = false;
-        let losses = match total {
-            None => Tensor::<1>::zeros([TERMS.len() + 1], &self.device),
-            Some(total) => {
-                let zero = || Tensor::<1>::zeros([1], &self.device);
-                let mut parts = vec![total.clone()];
-                parts.extend((0..TERMS.len()).map(|i| {
-                    terms
-                        .iter()
-                        .find(|(t, _)| *t == i)
-                        .map_or_else(zero, |(_, v)| v.clone())
-                }));
-                let stacked = Tensor::cat(parts, 0);
-                let apply = if self.config.check_total_on_host {
-                    let host = read_f32(stacked.clone())?;
-                    if !host[0].is_finite() {
-                        return Err(non_finite(step, &host, computed));
-                    }
-                    host[0] > 0.0
-                } else {
-                    true
-                };
-                if apply {
-                    let model = self.model.take().expect("model present between steps");
-                    let grads = GradientsParams::from_grads(total.backward(), &model);
-                    self.model = Some(self.optimizer.step(lr, model, grads));
-                    updated = true;
+        if let Some(total) = &total {
+            let apply = if self.config.check_total_on_host {
+                let host = read_f32(total.clone())?;
+                if !host[0].is_finite() {
+                    let all = read_f32(stack_losses(Some(total), &terms, &self.device))?;
+                    return Err(non_finite(step, &all, computed));
                 }
-                stacked.detach()
+                host[0] > 0.0
+            } else {
+                true
+            };
+            if apply {
+                let model = self.model.take().expect("model present between steps");
+                let grads = GradientsParams::from_grads(total.backward(), &model);
+                self.model = Some(self.optimizer.step(lr, model, grads));
+                updated = true;
             }
-        };
+        }
+        let total = total.map(|t| t.detach());
+        let terms = terms.into_iter().map(|(i, t)| (i, t.detach())).collect();
 
         if is_phase_end {
             let (outputs, latents) = self.infer_rgb_grid();
@@ -472,9 +489,11 @@ impl Trainer {
             phase_index,
             lr,
             updated,
-            losses,
+            total,
+            terms,
             computed,
             events,
+            device: self.device.clone(),
         })
     }
 

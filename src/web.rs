@@ -16,7 +16,7 @@ use crate::dopesheet::{Dopesheet, DopesheetError};
 use crate::loss::TERMS;
 use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Rect, Rgba, StepAxis, Surface};
 use crate::timeline::Timeline;
-use crate::train::{Event, Losses, Trainer, TrainerConfig};
+use crate::train::{Event, Losses, StepReport, Trainer, TrainerConfig};
 
 extern "C" {
     /// Defined by the linker: runs static constructors (cubecl's IR registers its ops with
@@ -83,7 +83,8 @@ struct Session {
     /// Phase-end latents still on the device, read at the next sync.
     pending_snapshots: Vec<(String, u64, Tensor<2>)>,
     /// The last report's losses, read at the next sync.
-    pending_losses: Option<(u64, Tensor<1>, [bool; TERMS.len()])>,
+    /// The last step's report (its losses), read at the next sync.
+    pending_losses: Option<StepReport>,
     /// Host copy of the weights from the last good read-back (the way back after a lost GPU).
     last_good: Option<(u64, Vec<f32>)>,
     steps_per_frame: f64,
@@ -270,8 +271,8 @@ impl Experiment {
         };
         while ran < limit && !s.trainer.is_finished() && s.last_error.is_none() {
             match s.trainer.step() {
-                Ok(report) => {
-                    for event in report.events {
+                Ok(mut report) => {
+                    for event in std::mem::take(&mut report.events) {
                         if let Event::PhaseEnd {
                             step,
                             phase,
@@ -282,7 +283,7 @@ impl Experiment {
                             s.pending_snapshots.push((phase, step, latents));
                         }
                     }
-                    s.pending_losses = Some((report.step, report.losses, report.computed));
+                    s.pending_losses = Some(report);
                 }
                 Err(e) => s.last_error = Some(e.to_string()),
             }
@@ -539,12 +540,7 @@ impl Experiment {
                 let mut axis = None;
                 with_canvas(&canvas, |surface, w, h| {
                     let area = Rect::new(0.0, 0.0, w, h);
-                    axis = Some(plot::timeline_chart(
-                        surface,
-                        area,
-                        s.trainer.timeline(),
-                        None,
-                    ));
+                    axis = Some(plot::timeline_chart(surface, area, s.trainer.timeline()));
                 });
                 s.view.timeline_axis = axis;
             }
@@ -599,9 +595,9 @@ impl Session {
         let n_latents = latents.dims()[0] * latents.dims()[1];
         let mut parts: Vec<Tensor<1>> = vec![latents.reshape([n_latents])];
         let step = self.trainer.step_index().saturating_sub(1);
-        let losses = self.pending_losses.take().map(|(_, t, computed)| {
-            parts.push(t.inner());
-            computed
+        let losses = self.pending_losses.take().map(|report| {
+            parts.push(report.losses().inner());
+            report.computed
         });
         let mut snapshots = Vec::new();
         for (phase, step, t) in self.pending_snapshots.drain(..) {
@@ -830,6 +826,11 @@ fn with_css(c: Rgba, f: impl FnOnce(&str)) {
 }
 
 impl Canvas2d {
+    fn arc(&self, center: (f32, f32), radius: f32) {
+        let (x, y, r) = (center.0 as f64, center.1 as f64, radius as f64);
+        let _ = self.ctx.arc(x, y, r, 0.0, std::f64::consts::TAU);
+    }
+
     fn dash(&self, dashed: bool) {
         let pattern = js_sys::Array::new();
         if dashed {
@@ -874,26 +875,14 @@ impl Surface for Canvas2d {
         with_css(color, |c| self.ctx.set_stroke_style_str(c));
         self.ctx.set_line_width(width as f64);
         self.ctx.begin_path();
-        let _ = self.ctx.arc(
-            center.0 as f64,
-            center.1 as f64,
-            radius as f64,
-            0.0,
-            std::f64::consts::TAU,
-        );
+        self.arc(center, radius);
         self.ctx.stroke();
     }
 
     fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba) {
         with_css(color, |c| self.ctx.set_fill_style_str(c));
         self.ctx.begin_path();
-        let _ = self.ctx.arc(
-            center.0 as f64,
-            center.1 as f64,
-            radius as f64,
-            0.0,
-            std::f64::consts::TAU,
-        );
+        self.arc(center, radius);
         self.ctx.fill();
     }
 

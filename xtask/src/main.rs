@@ -47,7 +47,9 @@ fn root() -> PathBuf {
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(root());
+    // `cargo run` hands its own (empty) flags down; drop them so .cargo/config.toml's
+    // per-target rustflags (wasm SIMD) apply.
+    c.current_dir(root()).env_remove("CARGO_ENCODED_RUSTFLAGS");
     c
 }
 
@@ -178,6 +180,9 @@ fn build_web() -> Result<PathBuf> {
         .web(true)
         .map_err(|e| format!("wasm-bindgen: {e}"))?
         .omit_default_module_path(false)
+        // Function names only serve stack traces; they are megabytes of download.
+        .remove_name_section(true)
+        .remove_producers_section(true)
         .typescript(false)
         .generate(&pkg)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
