@@ -513,22 +513,29 @@ impl Experiment {
                         Align::Center,
                     );
                 }
-                let cell = (w / 9.0).min(h);
+                // One group of three panels per phase end, labelled across the group.
+                let label_h = 14.0;
+                let cell = (w / 9.0).min(h - label_h);
                 for (i, snap) in view.snapshots.iter().rev().take(3).rev().enumerate() {
+                    let label = format!("{} (step {})", snap.phase, snap.step);
+                    let center = (i as f32 * 3.0 + 1.5) * cell;
+                    surface.text(
+                        center,
+                        label_h / 2.0,
+                        &label,
+                        11.0,
+                        plot::TEXT,
+                        Align::Center,
+                    );
                     for (j, pair) in plot::DIM_PAIRS.iter().enumerate() {
-                        let area = Rect::new((i * 3 + j) as f32 * cell, 0.0, cell, h)
+                        let area = Rect::new((i * 3 + j) as f32 * cell, label_h, cell, cell)
                             .inset(2.0, 2.0, 2.0, 2.0);
                         let cloud = PointCloud {
                             latents: &snap.latents,
                             dims: snap.dims,
                             colors: &s.colors,
                         };
-                        let title = if j == 0 {
-                            format!("{} @{}", snap.phase, snap.step)
-                        } else {
-                            String::new()
-                        };
-                        plot::latent_panel(surface, area, cloud, *pair, 1.5, Some(&title));
+                        plot::latent_panel(surface, area, cloud, *pair, 1.5, None);
                     }
                 }
             });

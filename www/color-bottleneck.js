@@ -36,7 +36,7 @@ const TEMPLATE = `
   input[type=number] { width: 6em; }
   canvas { display: block; width: 100%; }
   .latents { aspect-ratio: 3 / 1.08; }
-  .strip { height: 90px; margin-top: 4px; }
+  .strip { height: 104px; margin-top: 4px; }
   .charts { display: grid; grid-template-columns: 3fr 2fr; gap: 6px; margin-top: 6px; }
   .schedule-box { position: relative; }
   .schedule { height: 220px; cursor: ew-resize; touch-action: none; }

@@ -39,7 +39,12 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench-web              headless-browser benchmark of the page, printed as a table";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Ask at run time: two checkouts sharing one CARGO_TARGET_DIR share one xtask binary, so
+    // a path baked in at compile time could point at the other checkout.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
