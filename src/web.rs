@@ -688,8 +688,11 @@ impl Session {
     }
 
     fn fall_back_to_cpu(&mut self, why: &str) {
+        web_sys::console::warn_1(
+            &format!("color-bottleneck: WebGPU read-back failed: {why}").into(),
+        );
         self.notice = Some(format!(
-            "WebGPU stopped working ({why}); continuing on the CPU from step {}",
+            "WebGPU stopped working (the device was lost or a read-back failed); continuing on the CPU from step {}",
             self.last_good.as_ref().map_or(0, |g| g.0)
         ));
         self.backend = Backend::Cpu;

@@ -182,3 +182,34 @@ test('the embed example runs a compact experiment inside a blog page', async () 
   await page.screenshot({ path: `${ARTIFACTS}/embed.png` });
   await page.close();
 });
+
+test('losing the WebGPU device mid-run continues on the CPU from the last read-back', { timeout: 300_000 }, async () => {
+  const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
+  try {
+    const page = await gpuBrowser.newPage();
+    // Keep a handle on every GPUDevice the page creates, so the test can destroy it.
+    await page.addInitScript(() => {
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (...args) {
+        const device = await request.apply(this, args);
+        (window.__devices ??= []).push(device);
+        return device;
+      };
+    });
+    await page.goto(`${BASE}/bench.html?backend=webgpu`);
+    await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
+    assert.equal(await el(page, (e) => e.backend), 'webgpu');
+    await el(page, (e) => e.play());
+    await page.waitForFunction(() => document.querySelector('color-bottleneck').losses?.step >= 2, null, { timeout: 240_000 });
+    await page.evaluate(() => window.__devices.forEach((d) => d.destroy()));
+    await page.waitForFunction(() => document.querySelector('color-bottleneck').backend === 'cpu', null, { timeout: 60_000 });
+    const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
+    assert.match(notice, /WebGPU stopped working.*continuing on the CPU from step \d+/);
+    const before = await el(page, (e) => e.step);
+    await page.waitForFunction((b) => document.querySelector('color-bottleneck').step > b + 200, before, { timeout: 30_000 });
+    assert.equal(await el(page, (e) => e.lastError), null);
+    await page.close();
+  } finally {
+    await gpuBrowser.close();
+  }
+});
