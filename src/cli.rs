@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::ColorCube;
-use crate::dopesheet::{python_repr, Dopesheet, DopesheetError, EX_1_5};
+use crate::dopesheet::{csv_field, python_repr, Dopesheet, DopesheetError, EX_1_5};
 use crate::loss::TERMS;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect};
 use crate::timeline::Timeline;
@@ -183,14 +183,6 @@ fn print_timeline(path: &Path) -> Result<(), CliError> {
         writeln!(out).map_err(write_err)?;
     }
     out.flush().map_err(write_err)
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn train(

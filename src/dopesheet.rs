@@ -317,7 +317,8 @@ fn header_name(p: &Property) -> String {
     }
 }
 
-fn csv_field(s: &str) -> String {
+/// Quotes a CSV field when it needs quoting.
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

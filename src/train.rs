@@ -150,7 +150,6 @@ pub struct StepReport {
     /// the device, detached from the graph.
     pub total: Option<Tensor<1>>,
     pub terms: Vec<(usize, Tensor<1>)>,
-    pub computed: [bool; TERMS.len()],
     pub events: Vec<Event>,
     device: Device,
 }
@@ -166,7 +165,12 @@ pub struct Losses {
 impl StepReport {
     pub fn read_losses(&self) -> Result<Losses, TrainError> {
         let values = read_f32(self.losses())?;
-        Ok(Losses::from_values(&values, self.computed))
+        Ok(Losses::from_values(&values, self.computed()))
+    }
+
+    /// Which terms were computed this step (weight ≠ 0), in [`TERMS`] order.
+    pub fn computed(&self) -> [bool; TERMS.len()] {
+        computed(&self.terms)
     }
 
     /// `[total, loss-recon, reg-separate, reg-planar, reg-norm, reg-anchor]` as one tensor for
@@ -448,17 +452,13 @@ impl Trainer {
         let weights: [f64; TERMS.len()] = std::array::from_fn(weight);
         let (total, terms) = self.losses(batch, &weights);
 
-        let mut computed = [false; TERMS.len()];
-        for (i, _) in &terms {
-            computed[*i] = true;
-        }
         let mut updated = false;
         if let Some(total) = &total {
             let apply = if self.config.check_total_on_host {
                 let host = read_f32(total.clone())?;
                 if !host[0].is_finite() {
                     let all = read_f32(stack_losses(Some(total), &terms, &self.device))?;
-                    return Err(non_finite(step, &all, computed));
+                    return Err(non_finite(step, &all, computed(&terms)));
                 }
                 host[0] > 0.0
             } else {
@@ -491,7 +491,6 @@ impl Trainer {
             updated,
             total,
             terms,
-            computed,
             events,
             device: self.device.clone(),
         })
@@ -561,6 +560,14 @@ impl Trainer {
             self.weights_fraction = Some(fraction);
         }
     }
+}
+
+fn computed(terms: &[(usize, Tensor<1>)]) -> [bool; TERMS.len()] {
+    let mut computed = [false; TERMS.len()];
+    for (i, _) in terms {
+        computed[*i] = true;
+    }
+    computed
 }
 
 fn non_finite(step: u64, host: &[f32], computed: [bool; TERMS.len()]) -> TrainError {

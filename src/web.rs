@@ -604,7 +604,7 @@ impl Session {
         let step = self.trainer.step_index().saturating_sub(1);
         let losses = self.pending_losses.take().map(|report| {
             parts.push(report.losses().inner());
-            report.computed
+            report.computed()
         });
         let mut snapshots = Vec::new();
         for (phase, step, t) in self.pending_snapshots.drain(..) {

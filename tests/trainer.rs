@@ -84,18 +84,18 @@ fn only_weighted_terms_are_computed() {
     let mut t = trainer(SHORT, 1);
     let first = t.step().unwrap();
     // Step 0: everything but the anchor (blank until step 20, so held at 0 before it).
-    assert_eq!(first.computed, [true, true, true, true, false]);
+    assert_eq!(first.computed(), [true, true, true, true, false]);
     for _ in 1..25 {
         t.step().unwrap();
     }
     let after_anchor = t.step().unwrap();
     assert_eq!(after_anchor.step, 25);
     assert!(
-        after_anchor.computed[4],
+        after_anchor.computed()[4],
         "anchor weight is 0.5 from step 25"
     );
     assert!(
-        !after_anchor.computed[1],
+        !after_anchor.computed()[1],
         "separation weight reached 0 at step 20"
     );
     let losses = after_anchor.read_losses().unwrap();
