@@ -1,29 +1,50 @@
-// <color-bottleneck>: a live curriculum-training experiment. This module only wires the DOM
-// and runs the frame loop; training, validation and drawing live in Rust (../src/web.rs).
+// <color-bottleneck>: a live curriculum-training experiment. This module only wires the DOM:
+// training runs in a Web Worker (./trainer.js), drawing and validation in Rust (../src/web/).
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
 //   backend (auto | webgpu | cpu), autoplay, compact (no editor).
-// Properties: step, running, phase, backend, lastError.
-// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
+// Properties: step, running, phase, backend, lastError, losses.
+// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents(), loseGpuDevice().
 // Events: step (throttled), phaseend, error.
 
 const here = new URL('.', import.meta.url);
-let wasmReady = null;
 
-function loadWasm() {
-  wasmReady ??= import(new URL('pkg/color_bottleneck.js', here)).then(async (mod) => {
-    await mod.default({ module_or_path: new URL('pkg/color_bottleneck_bg.wasm', here) });
-    return mod;
-  });
-  return wasmReady;
+// Two builds of the engine: pkg/ runs on the CPU only (small, built for speed); pkg-webgpu/
+// adds burn-wgpu. A visitor downloads one, compiled once and shared with the worker.
+const modules = {};
+function loadWasm(kind) {
+  modules[kind] ??= (async () => {
+    const dir = kind === 'webgpu' ? 'pkg-webgpu' : 'pkg';
+    const glue = new URL(`${dir}/color_bottleneck.js`, here).href;
+    const [mod, module] = await Promise.all([
+      import(glue),
+      WebAssembly.compileStreaming(fetch(new URL(`${dir}/color_bottleneck_bg.wasm`, here))),
+    ]);
+    await mod.default({ module_or_path: module });
+    return { kind, glue, mod, module };
+  })();
+  return modules[kind];
+}
+
+/** The build to load: WebGPU's only where it is wanted and an adapter exists. */
+async function moduleKind(requested) {
+  if (requested === 'cpu' || !navigator.gpu) return 'cpu';
+  try {
+    return (await navigator.gpu.requestAdapter()) ? 'webgpu' : 'cpu';
+  } catch {
+    return 'cpu';
+  }
+}
+
+function startWorker() {
+  const url = new URL('trainer.js', here);
+  if (url.origin === location.origin) return new Worker(url, { type: 'module' });
+  // Embedded from another origin: a worker script must be same-origin, an import need not.
+  const shim = new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' });
+  return new Worker(URL.createObjectURL(shim), { type: 'module' });
 }
 
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
-// A 60 Hz frame is 16.7 ms; training gets what reading back and drawing leave of it, so
-// frames do not spill into the next vsync (which would halve the frame rate).
-const FRAME_MS = 16.7;
-const MIN_TRAIN_MS = 2;
-const MAX_TRAIN_MS = 12;
 
 const TEMPLATE = `
 <style>
@@ -84,18 +105,23 @@ const TEMPLATE = `
 </div>`;
 
 class ColorBottleneck extends HTMLElement {
-  #exp = null;
-  #mod = null;
+  #wasm = null;
+  #worker = null;
+  #board = null;
+  #frame = null;
+  #inbox = [];
+  #run = 0;
+  #calls = new Map();
+  #nextCall = 0;
   #running = false;
-  #speed = Infinity;
   #frames = [];
   #stepRate = [];
   #lastStepEvent = 0;
-  #snapshots = 0;
+  #dirty = true;
   #scrubbing = false;
   #error = null;
   #looping = false;
-  #trainMs = 8;
+  #wired = false;
 
   constructor() {
     super();
@@ -106,42 +132,53 @@ class ColorBottleneck extends HTMLElement {
   field(name) { return this.$(`[data-field="${name}"]`); }
   canvas(name) { return this.$(`[data-canvas="${name}"]`); }
 
-  get step() { return this.#exp ? this.#exp.step() : 0; }
+  get step() { return this.#frame?.step ?? 0; }
   get running() { return this.#running; }
-  get phase() { return this.#exp ? this.#exp.phase() : null; }
-  get backend() { return this.#exp ? this.#exp.backend() : null; }
+  get phase() { return this.#frame?.phase ?? null; }
+  get backend() { return this.#frame?.backend ?? null; }
   get lastError() { return this.#error; }
-  get ready() { return this.#exp !== null; }
-  get losses() { return this.#exp ? this.#exp.losses() : null; }
+  get ready() { return this.#board !== null && this.#frame !== null; }
+  get losses() { return this.#board ? this.#board.losses() : null; }
 
   async connectedCallback() {
-    if (this.#mod) return;
+    if (this.#wired) {
+      // Moved in the document: start again where it was.
+      this.#loop();
+      if (!this.#worker && this.#wasm) this.#create(this.field('sheet').value).catch((e) => this.#fail(e));
+      return;
+    }
+    this.#wired = true;
     const speed = this.field('speed');
     for (const [label, value] of SPEEDS) speed.add(new Option(`${label} step${label === '1' ? '' : 's'}/frame`, String(value)));
     speed.value = 'Infinity';
-    speed.onchange = () => { this.#speed = Number(speed.value); };
+    speed.onchange = () => this.#post({ type: 'speed', value: Number(speed.value) });
     this.field('seed').value = this.getAttribute('seed') ?? '1';
     this.$('[data-action=toggle]').onclick = () => (this.#running ? this.pause() : this.play());
-    this.$('[data-action=step]').onclick = () => { this.pause(); this.#exp?.train(MAX_TRAIN_MS, 1); };
+    this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
     this.$('[data-action=reset]').onclick = () => this.reset();
     this.$('[data-action=apply]').onclick = () => this.#apply(false);
     this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
     const sheet = this.field('sheet');
     sheet.oninput = () => this.#validate();
     this.#wireScrubbing();
+    new ResizeObserver(() => { this.#dirty = true; }).observe(this);
     document.addEventListener('visibilitychange', () => { if (document.hidden) this.pause(); });
+    this.#loop();
 
     try {
-      this.#mod = await loadWasm();
       const csv = await this.#initialSheet();
       sheet.value = csv;
       await this.#loadPicker();
       await this.#create(csv);
       if (this.hasAttribute('autoplay')) this.play();
-      this.#loop();
     } catch (e) {
       this.#fail(e);
     }
+  }
+
+  disconnectedCallback() {
+    this.#worker?.terminate();
+    this.#worker = null;
   }
 
   async #initialSheet() {
@@ -170,57 +207,104 @@ class ColorBottleneck extends HTMLElement {
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
 
+  /** Starts a run of `csv` in the worker (loading the engine and the worker first if needed). */
   async #create(csv) {
     const seed = Number(this.field('seed').value) || 0;
     const dims = Number(this.getAttribute('latent-dims') ?? 4);
     const batch = Number(this.getAttribute('batch-size') ?? 256);
     const backend = new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
-    this.#exp?.free();
-    this.#exp = null;
-    this.#exp = await this.#mod.Experiment.create(csv, seed, dims, batch, backend);
-    this.#snapshots = 0;
+    const wasm = await loadWasm(await moduleKind(backend));
+    if (this.#wasm !== wasm || !this.#worker) {
+      this.#worker?.terminate();
+      this.#wasm = wasm;
+      this.#worker = startWorker();
+      this.#worker.onmessage = ({ data }) => this.#receive(data);
+      this.#worker.onerror = (e) => this.#fail(e.message ?? 'the training worker failed');
+      await this.#call({ type: 'init', glue: wasm.glue, module: wasm.module });
+    }
+    const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend });
+    this.#restarted(reply.run);
+    this.#board?.free();
+    this.#board = new wasm.mod.Board(csv, dims);
+    this.field('backend-label').innerHTML = `backend <b>${reply.backend}</b>`;
+  }
+
+  #post(msg) { this.#worker?.postMessage(msg); }
+
+  /** Sends a command to the worker; resolves with its reply, rejects with its problem. */
+  #call(msg) {
+    if (!this.#worker) return Promise.reject(new Error('not ready'));
+    const id = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...msg, id });
+    });
+  }
+
+  #receive(data) {
+    if (data.type === 'frame') {
+      this.#inbox.push(data);
+    } else if (data.type === 'reply') {
+      const call = this.#calls.get(data.id);
+      this.#calls.delete(data.id);
+      if (data.problem) call?.reject(data.problem);
+      else call?.resolve(data);
+    } else if (data.type === 'failure') {
+      this.#fail(data.message);
+    }
+  }
+
+  /** A new run began in the worker: frames of older runs are stale. */
+  #restarted(run) {
+    this.#run = run;
+    this.#inbox = this.#inbox.filter((f) => f.run >= run);
+    this.#board?.clear();
     this.#error = null;
-    this.field('backend-label').innerHTML = `backend <b>${this.#exp.backend()}</b>`;
-    this.#showNotice();
+    this.#dirty = true;
   }
 
   play() {
-    if (!this.#exp || this.#exp.finished()) return;
+    if (!this.#worker || this.#frame?.finished) return;
     this.#running = true;
+    this.#post({ type: 'play' });
     this.$('[data-action=toggle]').textContent = 'Pause';
   }
 
   pause() {
     this.#running = false;
+    this.#post({ type: 'pause' });
     this.$('[data-action=toggle]').textContent = 'Play';
   }
 
   async reset() {
-    if (!this.#exp) return;
-    this.#exp.reset(Number(this.field('seed').value) || 0);
-    this.#snapshots = 0;
-    this.#error = null;
+    if (!this.#worker) return;
+    const reply = await this.#call({ type: 'reset', seed: Number(this.field('seed').value) || 0 });
+    this.#restarted(reply.run);
     this.field('error').textContent = '';
   }
 
-  latents() { return this.#exp ? this.#exp.latents() : new Float32Array(); }
+  latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
+
+  /** Destroys the worker's GPU device, to see the CPU fallback take over (the tests do). */
+  loseGpuDevice() { return this.#call({ type: 'lose-device' }); }
 
   /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
   async setDopesheet(csv, { live = false } = {}) {
-    if (!this.#exp) throw new Error('not ready');
+    if (!this.#board) throw new Error('not ready');
     const dims = Number(this.getAttribute('latent-dims') ?? 4);
     try {
-      if (!live && dims !== this.#exp.latent_dims()) {
-        const problem = this.#mod.Experiment.validate(csv);
-        if (problem) throw problem;
+      const problem = this.#wasm.mod.validate(csv);
+      if (problem) throw problem;
+      if (!live && dims !== this.#frame?.dims) {
         await this.#create(csv);
       } else {
-        this.#exp.set_dopesheet(csv, live);
+        const reply = await this.#call({ type: 'sheet', sheet: csv, live });
+        this.#board.set_sheet(csv, !live);
+        if (!live) this.#restarted(reply.run);
+        this.#dirty = true;
       }
       this.field('sheet').value = csv;
       this.field('error').textContent = '';
-      if (!live) this.#snapshots = 0;
-      this.#showNotice();
     } catch (problem) {
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
@@ -232,8 +316,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #validate() {
-    if (!this.#mod) return;
-    const problem = this.#mod.Experiment.validate(this.field('sheet').value);
+    if (!this.#wasm) return;
+    const problem = this.#wasm.mod.validate(this.field('sheet').value);
     if (problem) this.#showProblem(problem);
     else this.field('error').textContent = '';
   }
@@ -245,11 +329,6 @@ class ColorBottleneck extends HTMLElement {
     this.field('error').dataset.column = problem.column ?? '';
   }
 
-  #showNotice() {
-    const n = this.#exp?.take_notice();
-    if (n) this.field('notice').textContent = n;
-  }
-
   #fail(e) {
     this.#error = String(e?.message ?? e);
     this.pause();
@@ -259,12 +338,35 @@ class ColorBottleneck extends HTMLElement {
 
   #wireScrubbing() {
     const c = this.canvas('schedule');
-    const at = (e) => this.#exp?.step_at(e.clientX - c.getBoundingClientRect().left) ?? 0;
-    c.addEventListener('pointerdown', (e) => { this.#scrubbing = true; c.setPointerCapture(e.pointerId); this.#exp?.scrub(at(e)); });
-    c.addEventListener('pointermove', (e) => { if (this.#scrubbing) this.#exp?.scrub(at(e)); });
-    const stop = () => { this.#scrubbing = false; this.#exp?.scrub(-1); };
+    const at = (e) => this.#board?.step_at(e.clientX - c.getBoundingClientRect().left) ?? 0;
+    const scrub = (step) => { this.#board?.scrub(step); this.#dirty = true; };
+    c.addEventListener('pointerdown', (e) => { this.#scrubbing = true; c.setPointerCapture(e.pointerId); scrub(at(e)); });
+    c.addEventListener('pointermove', (e) => { if (this.#scrubbing) scrub(at(e)); });
+    const stop = () => { this.#scrubbing = false; scrub(-1); };
     c.addEventListener('pointerup', stop);
     c.addEventListener('pointercancel', stop);
+  }
+
+  /** Takes in the worker's frames of the current run; returns whether any arrived. */
+  #drain() {
+    const board = this.#board;
+    if (!board) return false;
+    let fresh = false;
+    const later = [];
+    for (const frame of this.#inbox) {
+      if (frame.run > this.#run) later.push(frame);
+      if (frame.run !== this.#run) continue;
+      board.accept(frame);
+      this.#frame = frame;
+      fresh = true;
+      if (frame.notice) this.field('notice').textContent = frame.notice;
+      for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
+      if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
+      if (frame.finished && this.#running) this.pause();
+      this.field('backend-label').innerHTML = `backend <b>${frame.backend}</b>`;
+    }
+    this.#inbox = later;
+    return fresh;
   }
 
   async #loop() {
@@ -272,28 +374,16 @@ class ColorBottleneck extends HTMLElement {
     this.#looping = true;
     while (this.isConnected) {
       const t = await new Promise(requestAnimationFrame);
-      const exp = this.#exp;
-      if (!exp) continue;
       try {
-        let ran = 0;
-        const t0 = performance.now();
-        if (this.#running) {
-          ran = exp.train(this.#trainMs, this.#speed === Infinity ? 1e9 : this.#speed);
-          const err = exp.last_error();
-          if (err) this.#fail(err);
-          if (exp.finished()) this.pause();
+        const fresh = this.#drain();
+        if (this.#board && (fresh || this.#dirty)) {
+          const t0 = performance.now();
+          this.#board.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
+          this.$('.playhead').style.left = `${this.#board.playhead_x() - 1}px`;
+          this.#dirty = false;
+          this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
-        const t1 = performance.now();
-        await exp.sync();
-        const t2 = performance.now();
-        this.#showNotice();
-        exp.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
-        // Where each frame's time goes, for the benchmark page.
-        const other = performance.now() - t1;
-        this.#trainMs = Math.min(MAX_TRAIN_MS, Math.max(MIN_TRAIN_MS, 0.8 * this.#trainMs + 0.2 * (FRAME_MS - 2.5 - other)));
-        this.dataset.frameMs = `train ${(t1 - t0).toFixed(1)} sync ${(t2 - t1).toFixed(1)} draw ${(performance.now() - t2).toFixed(1)}`;
-        this.$('.playhead').style.left = `${exp.playhead_x() - 1}px`;
-        this.#tick(t, ran);
+        this.#tick(t);
       } catch (e) {
         this.#fail(e);
       }
@@ -301,33 +391,29 @@ class ColorBottleneck extends HTMLElement {
     this.#looping = false;
   }
 
-  #tick(t, ran) {
-    const exp = this.#exp;
+  #tick(t) {
+    const frame = this.#frame;
+    if (!frame) return;
     this.#frames.push(t);
-    this.#stepRate.push([t, ran]);
+    this.#stepRate.push([t, frame.step]);
     while (this.#frames.length && t - this.#frames[0] > 1000) this.#frames.shift();
     while (this.#stepRate.length && t - this.#stepRate[0][0] > 1000) this.#stepRate.shift();
     const span = Math.max(1, t - (this.#frames[0] ?? t));
     const fps = this.#frames.length > 1 ? ((this.#frames.length - 1) * 1000) / span : 0;
-    const steps = this.#stepRate.slice(1).reduce((a, [, n]) => a + n, 0);
-    const sps = this.#stepRate.length > 1 ? (steps * 1000) / span : 0;
-    const losses = exp.losses();
-    const sched = exp.schedule();
+    const first = this.#stepRate[0];
+    const sps = this.#stepRate.length > 1 ? (Math.max(0, frame.step - first[1]) * 1000) / Math.max(1, t - first[0]) : 0;
+    const losses = this.#board.losses();
     const f = (v) => (v === undefined ? '–' : Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(4) : v.toExponential(2));
     const terms = losses ? Object.entries(losses.terms).map(([k, v]) => `${k} <b>${f(v)}</b>`).join(' ') : '';
     this.field('readout').innerHTML =
-      `step <b>${exp.step()}</b> / ${exp.total_steps()} · phase <b>${exp.phase()}</b> · lr <b>${f(sched.lr)}</b>` +
+      `step <b>${frame.step}</b> / ${frame.total_steps} · phase <b>${frame.phase}</b> · lr <b>${f(frame.lr)}</b>` +
       ` · loss <b>${losses ? f(losses.total) : '–'}</b> ${terms}` +
-      ` · <b>${Math.round(sps)}</b> steps/s · <b>${Math.round(fps)}</b> fps · ${exp.backend()}`;
+      ` · <b>${Math.round(sps)}</b> steps/s · <b>${Math.round(fps)}</b> fps · ${frame.backend}`;
     this.dataset.fps = fps.toFixed(1);
     this.dataset.stepsPerSecond = sps.toFixed(0);
     if (t - this.#lastStepEvent > 250) {
       this.#lastStepEvent = t;
-      this.dispatchEvent(new CustomEvent('step', { detail: { step: exp.step(), phase: exp.phase(), losses } }));
-    }
-    const count = exp.snapshot_count();
-    for (; this.#snapshots < count; this.#snapshots++) {
-      this.dispatchEvent(new CustomEvent('phaseend', { detail: exp.snapshot_label(this.#snapshots) }));
+      this.dispatchEvent(new CustomEvent('step', { detail: { step: frame.step, phase: frame.phase, losses } }));
     }
   }
 }

@@ -98,7 +98,9 @@ test('reset with the same seed reproduces the same latents', async () => {
   const run = async () => {
     await el(page, (e) => e.reset());
     for (let i = 0; i < 40; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
-    await nextFrames(page, 4);
+    // Steps run in the worker; wait for the frame after the 40th to be drawn.
+    await page.waitForFunction(() => document.querySelector('color-bottleneck').losses?.step === 39);
+    await nextFrames(page, 2);
     return el(page, (e) => [e.step, Array.from(e.latents())]);
   };
   const [stepA, a] = await run();
@@ -187,21 +189,14 @@ test('losing the WebGPU device mid-run continues on the CPU from the last read-b
   const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
   try {
     const page = await gpuBrowser.newPage();
-    // Keep a handle on every GPUDevice the page creates, so the test can destroy it.
-    await page.addInitScript(() => {
-      const request = GPUAdapter.prototype.requestDevice;
-      GPUAdapter.prototype.requestDevice = async function (...args) {
-        const device = await request.apply(this, args);
-        (window.__devices ??= []).push(device);
-        return device;
-      };
-    });
     await page.goto(`${BASE}/bench.html?backend=webgpu`);
     await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
     assert.equal(await el(page, (e) => e.backend), 'webgpu');
     await el(page, (e) => e.play());
     await page.waitForFunction(() => document.querySelector('color-bottleneck').losses?.step >= 2, null, { timeout: 240_000 });
-    await page.evaluate(() => window.__devices.forEach((d) => d.destroy()));
+    // GPUDevice.destroy() on the worker's device(s), as a lost device would look.
+    const { destroyed } = await el(page, (e) => e.loseGpuDevice());
+    assert.ok(destroyed >= 1, 'the worker created a GPU device');
     await page.waitForFunction(() => document.querySelector('color-bottleneck').backend === 'cpu', null, { timeout: 60_000 });
     const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
     assert.match(notice, /WebGPU stopped working.*continuing on the CPU from step \d+/);

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("serve") => serve(&args[1..]),
-        Some("build-web") => build_web().map(|_| ()),
+        Some("build-web") => build_web(args.iter().any(|a| a == "--profiling")).map(|_| ()),
         Some("bench-web") => bench_web(),
         _ => Err(USAGE.to_string()),
     };
@@ -35,7 +35,8 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <command>
   test [--native-only]   every test: fmt, clippy, native tests, wasm build, headless-browser tests
   serve [--port N]       build the page (release wasm) and serve it on http://127.0.0.1:8000
-  build-web              write the self-contained static site to dist/
+  build-web [--profiling]  write the self-contained static site to dist/ (--profiling keeps
+                           function names in the wasm for browser profilers)
   bench-web              headless-browser benchmark of the page, printed as a table";
 
 fn root() -> PathBuf {
@@ -97,13 +98,15 @@ fn test(args: &[String]) -> Result {
                 "--lib",
                 "--target",
                 WASM_TARGET,
+                "--features",
+                "webgpu",
                 "--",
                 "-D",
                 "warnings",
             ]),
             "cargo clippy (wasm32) -D warnings",
         )?;
-        let dist = build_web()?;
+        let dist = build_web(false)?;
         browser_tests(&dist)?;
     }
     eprintln!(
@@ -147,8 +150,31 @@ fn locked_wasm_bindgen() -> Result<String> {
 
 const BINDGEN_VERSION: &str = "0.2.130";
 
-/// Builds the wasm in release mode, generates the JS bindings and assembles `dist/`.
-fn build_web() -> Result<PathBuf> {
+/// The page's two engine builds: each is a cargo profile, features and a folder in `dist/`.
+struct WebModule {
+    folder: &'static str,
+    profile: &'static str,
+    features: &'static [&'static str],
+}
+
+const WEB_MODULES: [WebModule; 2] = [
+    // For every visitor without WebGPU (and `?backend=cpu`): CPU only, optimised for speed.
+    WebModule {
+        folder: "pkg",
+        profile: "web-cpu",
+        features: &[],
+    },
+    // With burn-wgpu: optimised for size (see Cargo.toml's [profile.web]).
+    WebModule {
+        folder: "pkg-webgpu",
+        profile: "web",
+        features: &["webgpu"],
+    },
+];
+
+/// Builds both wasm modules in release mode, generates their JS bindings and assembles `dist/`.
+/// `keep_names`: keep function names in the wasm, for profiling (`build-web --profiling`).
+fn build_web(keep_names: bool) -> Result<PathBuf> {
     ensure_wasm_target()?;
     let locked = locked_wasm_bindgen()?;
     if locked != BINDGEN_VERSION {
@@ -158,39 +184,47 @@ fn build_web() -> Result<PathBuf> {
         ));
     }
     let started = Instant::now();
-    run(
-        cargo().args([
-            "build",
-            "--lib",
-            "--profile",
-            "web",
-            "--target",
-            WASM_TARGET,
-        ]),
-        "cargo build (wasm32, web profile)",
-    )?;
     let target_dir = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    let wasm = target_dir
-        .join(WASM_TARGET)
-        .join("web")
-        .join("color_bottleneck.wasm");
     let dist = root().join("dist");
     let _ = std::fs::remove_dir_all(&dist);
-    let pkg = dist.join("pkg");
-    std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
-    wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm)
-        .web(true)
-        .map_err(|e| format!("wasm-bindgen: {e}"))?
-        .omit_default_module_path(false)
-        // Function names only serve stack traces; they are megabytes of download.
-        .remove_name_section(true)
-        .remove_producers_section(true)
-        .typescript(false)
-        .generate(&pkg)
-        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    for module in WEB_MODULES
+        .iter()
+        .filter(|m| std::env::var("XTASK_ONLY").map_or(true, |o| o == m.folder))
+    {
+        let features = module.features.join(",");
+        run(
+            cargo().args([
+                "build",
+                "--lib",
+                "--profile",
+                module.profile,
+                "--target",
+                WASM_TARGET,
+                "--features",
+                &features,
+            ]),
+            &format!("cargo build (wasm32, {} profile)", module.profile),
+        )?;
+        let wasm = target_dir
+            .join(WASM_TARGET)
+            .join(module.profile)
+            .join("color_bottleneck.wasm");
+        let pkg = dist.join(module.folder);
+        std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+        wasm_bindgen_cli_support::Bindgen::new()
+            .input_path(&wasm)
+            .web(true)
+            .map_err(|e| format!("wasm-bindgen: {e}"))?
+            .omit_default_module_path(false)
+            // Function names only serve stack traces and profiles; they are megabytes of download.
+            .remove_name_section(!keep_names)
+            .remove_producers_section(true)
+            .typescript(false)
+            .generate(&pkg)
+            .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    }
     copy_dir(&root().join("www"), &dist)?;
     let sheets = dist.join("dopesheets");
     copy_dir(&root().join("dopesheets"), &sheets)?;
@@ -244,21 +278,33 @@ fn gzip_len(bytes: &[u8]) -> usize {
     enc.finish().expect("in-memory write").len()
 }
 
+/// What a visitor downloads: the page's files plus one of the two engine builds.
 fn report_sizes(dist: &Path) -> Result {
     let mut files = Vec::new();
     collect_files(dist, &mut files)?;
-    let (mut raw, mut gz) = (0, 0);
+    let module_of = |f: &Path| {
+        WEB_MODULES
+            .iter()
+            .position(|m| f.starts_with(dist.join(m.folder)))
+    };
+    let (mut page, mut modules) = ((0, 0), [(0, 0); WEB_MODULES.len()]);
     for f in &files {
         let bytes = std::fs::read(f).map_err(|e| e.to_string())?;
-        raw += bytes.len();
-        gz += gzip_len(&bytes);
+        let sizes = (bytes.len(), gzip_len(&bytes));
+        let slot = module_of(f).map_or(&mut page, |i| &mut modules[i]);
+        slot.0 += sizes.0;
+        slot.1 += sizes.1;
     }
-    eprintln!(
-        "xtask: dist/ is {:.2} MB, {:.2} MB gzipped ({} files)",
-        raw as f64 / 1e6,
-        gz as f64 / 1e6,
-        files.len()
-    );
+    let mb = |b: usize| b as f64 / 1e6;
+    for (m, (raw, gz)) in WEB_MODULES.iter().zip(modules) {
+        eprintln!(
+            "xtask: a visitor on {}/ downloads {:.2} MB gzipped ({:.2} MB raw, page {:.2} MB gzipped included)",
+            m.folder,
+            mb(gz + page.1),
+            mb(raw + page.0),
+            mb(page.1)
+        );
+    }
     Ok(())
 }
 
@@ -282,7 +328,7 @@ fn serve(args: &[String]) -> Result {
             .ok_or("--port needs a number")?,
         None => DEFAULT_PORT,
     };
-    let dist = build_web()?;
+    let dist = build_web(false)?;
     let server =
         tiny_http::Server::http(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
     eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C to stop)");
@@ -412,7 +458,7 @@ fn browser_tests(dist: &Path) -> Result {
 }
 
 fn bench_web() -> Result {
-    let dist = build_web()?;
+    let dist = build_web(false)?;
     let chromium = chromium()?;
     let dir = ensure_node_modules()?;
     let base = spawn_server(dist)?;

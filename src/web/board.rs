@@ -1,0 +1,322 @@
+//! The drawing half: on the page's thread, fed [`Frame`]s by the worker.
+
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+use super::canvas::{canvas_size, with_canvas};
+use super::{from_bytes, parse, Frame, LossSample};
+use crate::data::ColorCube;
+use crate::loss::TERMS;
+use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Rect, StepAxis};
+use crate::timeline::Timeline;
+
+/// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
+const HISTORY_LIMIT: usize = 1200;
+/// Loss samples kept for the chart; halved when full.
+const LOSS_LIMIT: usize = 4000;
+
+/// What the page has been sent and drew, kept between frames.
+#[wasm_bindgen]
+pub struct Board {
+    timeline: Timeline,
+    colors: Vec<f32>,
+    dims: usize,
+    /// The step the live latents belong to (`None`: the initial weights).
+    shown: Option<u64>,
+    latents: Vec<f32>,
+    losses: Option<LossSample>,
+    loss_history: Vec<LossSample>,
+    history: Vec<(u64, Vec<f32>)>,
+    snapshots: Vec<PhaseSnapshot>,
+    scrub: Option<u64>,
+    timeline_axis: Option<StepAxis>,
+    /// What the strip and the schedule canvases last showed: they are redrawn only when it
+    /// changes (the schedule's playhead is a DOM overlay the page moves).
+    strip_key: Option<(usize, u32, u32)>,
+    schedule_key: Option<(u64, u32, u32)>,
+    /// Bumped whenever the schedule changes.
+    generation: u64,
+}
+
+#[wasm_bindgen]
+impl Board {
+    /// A board for a run of `sheet` (which must be valid) with `dims` latent dimensions.
+    #[wasm_bindgen(constructor)]
+    pub fn new(sheet: &str, dims: u32) -> Result<Board, JsValue> {
+        Ok(Board {
+            timeline: parse(sheet)?,
+            colors: ColorCube::rgb_grid().rgb_f32(),
+            dims: dims as usize,
+            shown: None,
+            latents: Vec::new(),
+            losses: None,
+            loss_history: Vec::new(),
+            history: Vec::new(),
+            snapshots: Vec::new(),
+            scrub: None,
+            timeline_axis: None,
+            strip_key: None,
+            schedule_key: None,
+            generation: 0,
+        })
+    }
+
+    /// Shows a new schedule. `restart`: the run starts over, so its history goes too.
+    pub fn set_sheet(&mut self, sheet: &str, restart: bool) -> Result<(), JsValue> {
+        self.timeline = parse(sheet)?;
+        self.generation += 1;
+        if restart {
+            self.clear();
+        }
+        Ok(())
+    }
+
+    /// Forgets the run so far (a reset).
+    pub fn clear(&mut self) {
+        self.shown = None;
+        self.latents.clear();
+        self.losses = None;
+        self.loss_history.clear();
+        self.history.clear();
+        self.snapshots.clear();
+        self.strip_key = None;
+    }
+
+    /// Takes in a frame from the worker. Returns how many phase-end snapshots it brought.
+    pub fn accept(&mut self, frame: JsValue) -> Result<u32, JsValue> {
+        let frame: Frame = serde_wasm_bindgen::from_value(frame)?;
+        self.dims = frame.dims;
+        for snap in &frame.snapshots {
+            self.snapshots.push(PhaseSnapshot {
+                phase: snap.phase.clone(),
+                step: snap.step,
+                latents: from_bytes(&snap.latents),
+                dims: frame.dims,
+            });
+        }
+        if let Some(l) = frame.losses {
+            self.losses = Some(l);
+            push_bounded(&mut self.loss_history, l, LOSS_LIMIT);
+        }
+        if !frame.latents.is_empty() {
+            self.latents = from_bytes(&frame.latents);
+            self.shown = frame.shown;
+            let step = frame.shown.unwrap_or(0);
+            if self.history.last().is_none_or(|(s, _)| *s < step) {
+                push_bounded(
+                    &mut self.history,
+                    (step, self.latents.clone()),
+                    HISTORY_LIMIT,
+                );
+            }
+        }
+        Ok(frame.snapshots.len() as u32)
+    }
+
+    /// A copy of the latest latents of the 1,000-colour RGB grid (`1000 × dims`).
+    pub fn latents(&self) -> js_sys::Float32Array {
+        js_sys::Float32Array::from(self.latents.as_slice())
+    }
+
+    /// `{step, total, terms: {name: value}}` of the latest losses, or null.
+    pub fn losses(&self) -> JsValue {
+        let Some(l) = self.losses else {
+            return JsValue::NULL;
+        };
+        let obj = js_sys::Object::new();
+        let set = |o: &js_sys::Object, k: &str, v: f64| {
+            let _ = js_sys::Reflect::set(o, &k.into(), &v.into());
+        };
+        set(&obj, "step", l.step as f64);
+        set(&obj, "total", l.total as f64);
+        let terms = js_sys::Object::new();
+        for (name, value) in TERMS.iter().zip(l.terms) {
+            if let Some(v) = value {
+                set(&terms, name, v as f64);
+            }
+        }
+        let _ = js_sys::Reflect::set(&obj, &"terms".into(), &terms);
+        obj.into()
+    }
+
+    /// Shows the recorded latents nearest to `step` (≤ it) instead of the live ones;
+    /// a negative step returns to live.
+    pub fn scrub(&mut self, step: f64) {
+        self.scrub = (step >= 0.0).then_some(step as u64);
+    }
+
+    /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its
+    /// left edge; the page draws it as an overlay so the chart itself is drawn once.
+    pub fn playhead_x(&self) -> f64 {
+        let step = self.scrub.or(self.shown).unwrap_or(0);
+        self.timeline_axis
+            .map_or(0.0, |axis| axis.x(step as f64) as f64)
+    }
+
+    /// The step under a horizontal position (CSS pixels) on the schedule chart.
+    pub fn step_at(&self, x_css: f64) -> f64 {
+        self.timeline_axis
+            .map_or(0.0, |axis| axis.step_at(x_css as f32) as f64)
+    }
+
+    /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
+    /// curves. Any canvas may be undefined.
+    pub fn draw(
+        &mut self,
+        latents: Option<HtmlCanvasElement>,
+        strip: Option<HtmlCanvasElement>,
+        schedule: Option<HtmlCanvasElement>,
+        losses: Option<HtmlCanvasElement>,
+    ) {
+        if let Some(canvas) = latents {
+            self.draw_latents(&canvas);
+        }
+        if let Some(canvas) = strip {
+            let (pw, ph) = canvas_size(&canvas);
+            let key = (self.snapshots.len(), pw, ph);
+            if self.strip_key.replace(key) != Some(key) {
+                self.draw_strip(&canvas);
+            }
+        }
+        if let Some(canvas) = schedule {
+            let (pw, ph) = canvas_size(&canvas);
+            let key = (self.generation, pw, ph);
+            if self.schedule_key.replace(key) != Some(key) {
+                let mut axis = None;
+                with_canvas(&canvas, |surface, w, h| {
+                    let area = Rect::new(0.0, 0.0, w, h);
+                    axis = Some(plot::timeline_chart(surface, area, &self.timeline));
+                });
+                self.timeline_axis = axis;
+            }
+        }
+        if let Some(canvas) = losses {
+            self.draw_losses(&canvas);
+        }
+    }
+}
+
+impl Board {
+    fn draw_latents(&self, canvas: &HtmlCanvasElement) {
+        let (shown, latents) = match self.scrub {
+            Some(target) => {
+                let i = self
+                    .history
+                    .partition_point(|(st, _)| *st <= target)
+                    .saturating_sub(1);
+                self.history
+                    .get(i)
+                    .map_or((self.shown, self.latents.as_slice()), |(st, l)| {
+                        (Some(*st), l.as_slice())
+                    })
+            }
+            None => (self.shown, self.latents.as_slice()),
+        };
+        with_canvas(canvas, |surface, w, h| {
+            let cloud = PointCloud {
+                latents,
+                dims: self.dims.max(1),
+                colors: &self.colors,
+            };
+            let panel_w = w / 3.0;
+            for (i, pair) in plot::DIM_PAIRS.iter().enumerate() {
+                let area = Rect::new(i as f32 * panel_w, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0);
+                let title = format!("dims {} × {}", pair.0, pair.1);
+                plot::latent_panel(surface, area, cloud, *pair, 1.5, Some(&title));
+            }
+            let label = match (shown, self.scrub.is_some()) {
+                (None, _) => "initial weights".to_string(),
+                (Some(step), true) => format!("step {step} (history)"),
+                (Some(step), false) => format!("step {step}"),
+            };
+            surface.text(
+                w - 8.0,
+                h - 10.0,
+                &label,
+                12.0,
+                plot::FAINT_TEXT,
+                Align::Right,
+            );
+        });
+    }
+
+    fn draw_strip(&self, canvas: &HtmlCanvasElement) {
+        with_canvas(canvas, |surface, w, h| {
+            surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
+            if self.snapshots.is_empty() {
+                surface.text(
+                    w / 2.0,
+                    h / 2.0,
+                    "phase snapshots appear here as each phase ends",
+                    12.0,
+                    plot::FAINT_TEXT,
+                    Align::Center,
+                );
+            }
+            // One group of three panels per phase end, labelled across the group.
+            let label_h = 14.0;
+            let cell = (w / 9.0).min(h - label_h);
+            for (i, snap) in self.snapshots.iter().rev().take(3).rev().enumerate() {
+                let label = format!("{} (step {})", snap.phase, snap.step);
+                let center = (i as f32 * 3.0 + 1.5) * cell;
+                surface.text(
+                    center,
+                    label_h / 2.0,
+                    &label,
+                    11.0,
+                    plot::TEXT,
+                    Align::Center,
+                );
+                for (j, pair) in plot::DIM_PAIRS.iter().enumerate() {
+                    let area = Rect::new((i * 3 + j) as f32 * cell, label_h, cell, cell)
+                        .inset(2.0, 2.0, 2.0, 2.0);
+                    let cloud = PointCloud {
+                        latents: &snap.latents,
+                        dims: snap.dims,
+                        colors: &self.colors,
+                    };
+                    plot::latent_panel(surface, area, cloud, *pair, 1.5, None);
+                }
+            }
+        });
+    }
+
+    fn draw_losses(&self, canvas: &HtmlCanvasElement) {
+        let mut series: Vec<(String, Vec<(u64, f32)>)> = vec![("total".into(), Vec::new())];
+        series.extend(TERMS.iter().map(|t| (t.to_string(), Vec::new())));
+        for l in &self.loss_history {
+            series[0].1.push((l.step, l.total));
+            for (i, v) in l.terms.iter().enumerate() {
+                if let Some(v) = v {
+                    series[i + 1].1.push((l.step, *v));
+                }
+            }
+        }
+        let borrowed: Vec<(&str, &[(u64, f32)])> = series
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_slice()))
+            .collect();
+        let playhead = self.scrub.or(self.shown).unwrap_or(0);
+        with_canvas(canvas, |surface, w, h| {
+            plot::loss_chart(
+                surface,
+                Rect::new(0.0, 0.0, w, h),
+                &borrowed,
+                self.timeline.len(),
+                Some(playhead),
+            );
+        });
+    }
+}
+
+/// Appends, halving the resolution (every other entry) when the buffer is full.
+fn push_bounded<T>(buffer: &mut Vec<T>, item: T, limit: usize) {
+    if buffer.len() >= limit {
+        let mut keep = false;
+        buffer.retain(|_| {
+            keep = !keep;
+            keep
+        });
+    }
+    buffer.push(item);
+}

@@ -1,0 +1,148 @@
+//! A [`Surface`] on an HTML canvas's 2-D context: how the page draws the charts in `plot`.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+use crate::plot::{Align, Rgba, Surface};
+
+/// The backing-store size a canvas gets for its CSS box at this devicePixelRatio.
+pub(super) fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
+    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let (w, h) = (
+        canvas.client_width().max(1) as f64,
+        canvas.client_height().max(1) as f64,
+    );
+    ((w * dpr).round() as u32, (h * dpr).round() as u32)
+}
+
+/// Sizes the canvas to its CSS box × devicePixelRatio (crisp on high-DPI screens) and draws in
+/// CSS pixels.
+pub(super) fn with_canvas(
+    canvas: &HtmlCanvasElement,
+    draw: impl FnOnce(&mut dyn Surface, f32, f32),
+) {
+    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let (w, h) = (
+        canvas.client_width().max(1) as f64,
+        canvas.client_height().max(1) as f64,
+    );
+    let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);
+    if canvas.width() != pw || canvas.height() != ph {
+        canvas.set_width(pw);
+        canvas.set_height(ph);
+    }
+    let Ok(Some(ctx)) = canvas.get_context("2d") else {
+        return;
+    };
+    let Ok(ctx) = ctx.dyn_into::<CanvasRenderingContext2d>() else {
+        return;
+    };
+    let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
+    let mut surface = Canvas2d { ctx };
+    draw(&mut surface, w as f32, h as f32);
+}
+
+struct Canvas2d {
+    ctx: CanvasRenderingContext2d,
+}
+
+thread_local! {
+    /// CSS colour strings by RGBA: a frame paints thousands of dots in the same few
+    /// thousand colours, so format each once.
+    static CSS: RefCell<std::collections::HashMap<Rgba, String>> = RefCell::default();
+}
+
+fn with_css(c: Rgba, f: impl FnOnce(&str)) {
+    CSS.with_borrow_mut(|cache| {
+        if cache.len() > 8192 {
+            cache.clear();
+        }
+        let css = cache.entry(c).or_insert_with(|| {
+            format!(
+                "rgba({},{},{},{:.3})",
+                c[0],
+                c[1],
+                c[2],
+                c[3] as f32 / 255.0
+            )
+        });
+        f(css)
+    })
+}
+
+impl Canvas2d {
+    fn arc(&self, center: (f32, f32), radius: f32) {
+        let (x, y, r) = (center.0 as f64, center.1 as f64, radius as f64);
+        let _ = self.ctx.arc(x, y, r, 0.0, std::f64::consts::TAU);
+    }
+
+    fn dash(&self, dashed: bool) {
+        let pattern = js_sys::Array::new();
+        if dashed {
+            pattern.push(&4.0.into());
+            pattern.push(&4.0.into());
+        }
+        let _ = self.ctx.set_line_dash(&pattern);
+    }
+}
+
+impl Surface for Canvas2d {
+    fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgba) {
+        with_css(color, |c| self.ctx.set_fill_style_str(c));
+        self.ctx.fill_rect(x as f64, y as f64, w as f64, h as f64);
+    }
+
+    fn line(&mut self, from: (f32, f32), to: (f32, f32), width: f32, color: Rgba, dashed: bool) {
+        self.dash(dashed);
+        with_css(color, |c| self.ctx.set_stroke_style_str(c));
+        self.ctx.set_line_width(width as f64);
+        self.ctx.begin_path();
+        self.ctx.move_to(from.0 as f64, from.1 as f64);
+        self.ctx.line_to(to.0 as f64, to.1 as f64);
+        self.ctx.stroke();
+    }
+
+    fn polyline(&mut self, points: &[(f32, f32)], width: f32, color: Rgba) {
+        let Some(first) = points.first() else { return };
+        self.dash(false);
+        with_css(color, |c| self.ctx.set_stroke_style_str(c));
+        self.ctx.set_line_width(width as f64);
+        self.ctx.begin_path();
+        self.ctx.move_to(first.0 as f64, first.1 as f64);
+        for p in &points[1..] {
+            self.ctx.line_to(p.0 as f64, p.1 as f64);
+        }
+        self.ctx.stroke();
+    }
+
+    fn circle(&mut self, center: (f32, f32), radius: f32, width: f32, color: Rgba, dashed: bool) {
+        self.dash(dashed);
+        with_css(color, |c| self.ctx.set_stroke_style_str(c));
+        self.ctx.set_line_width(width as f64);
+        self.ctx.begin_path();
+        self.arc(center, radius);
+        self.ctx.stroke();
+    }
+
+    fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba) {
+        with_css(color, |c| self.ctx.set_fill_style_str(c));
+        self.ctx.begin_path();
+        self.arc(center, radius);
+        self.ctx.fill();
+    }
+
+    fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
+        with_css(color, |c| self.ctx.set_fill_style_str(c));
+        self.ctx
+            .set_font(&format!("{}px system-ui, sans-serif", size.round()));
+        self.ctx.set_text_align(match align {
+            Align::Left => "left",
+            Align::Center => "center",
+            Align::Right => "right",
+        });
+        self.ctx.set_text_baseline("middle");
+        let _ = self.ctx.fill_text(text, x as f64, y as f64);
+    }
+}

@@ -1,0 +1,122 @@
+// The training worker of <color-bottleneck>: owns the wasm Experiment and trains as fast as
+// its speed setting allows, posting a frame (latents, losses, progress) to the page about
+// once per display frame. Commands from the page queue up and run between training chunks,
+// so a reset or a new sheet never lands in the middle of a read-back.
+
+// Training time between frames: the page redraws at most once per vsync anyway.
+const CHUNK_MS = 16;
+
+let wasm = null;
+let exp = null;
+// Bumped by every fresh start, so the page can tell a new run's frames from the old one's.
+let run = 0;
+let running = false;
+let speed = Infinity; // steps per frame
+const inbox = [];
+let wake = null;
+
+// Fault injection for the tests (and for trying the fallback by hand): keep every GPUDevice
+// this worker creates, so `lose-device` can destroy them.
+const devices = [];
+if (self.GPUAdapter) {
+  const request = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await request.apply(this, args);
+    devices.push(device);
+    return device;
+  };
+}
+
+self.onmessage = ({ data }) => {
+  inbox.push(data);
+  wake?.();
+};
+
+const reply = (msg, result) => self.postMessage({ type: 'reply', id: msg.id, ...result });
+
+async function publish() {
+  const frame = await exp.sync();
+  frame.type = 'frame';
+  frame.run = run;
+  const transfer = [frame.latents.buffer, ...frame.snapshots.map((s) => s.latents.buffer)];
+  self.postMessage(frame, transfer);
+  if (frame.finished || frame.error) running = false;
+}
+
+async function handle(msg) {
+  switch (msg.type) {
+    case 'init': {
+      wasm = await import(msg.glue);
+      await wasm.default({ module_or_path: msg.module });
+      return reply(msg, {});
+    }
+    case 'create': {
+      exp?.free();
+      exp = null;
+      const { sheet, seed, dims, batch, backend } = msg;
+      exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend);
+      run++;
+      await publish();
+      return reply(msg, { run, backend: exp.backend() });
+    }
+    case 'play': running = !exp.finished(); return;
+    case 'pause': running = false; return;
+    case 'speed': speed = msg.value; return;
+    case 'step':
+      running = false;
+      exp.train(1e9, 1);
+      return publish();
+    case 'reset':
+      exp.reset(msg.seed);
+      run++;
+      await publish();
+      return reply(msg, { run });
+    case 'sheet':
+      exp.set_dopesheet(msg.sheet, msg.live);
+      if (!msg.live) run++;
+      await publish();
+      return reply(msg, { run });
+    case 'lose-device':
+      devices.forEach((d) => d.destroy());
+      return reply(msg, { destroyed: devices.length });
+  }
+}
+
+// Yields to the event loop without setTimeout's 4 ms clamp.
+const channel = new MessageChannel();
+const yieldNow = () => new Promise((resolve) => { channel.port1.onmessage = resolve; channel.port2.postMessage(0); });
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function pump() {
+  for (;;) {
+    while (inbox.length) {
+      const msg = inbox.shift();
+      try {
+        await handle(msg);
+      } catch (e) {
+        // A refused sheet carries {line, column, message}; anything else is an Error.
+        const problem = e instanceof Error ? { message: e.message } : e;
+        if (msg.id !== undefined) reply(msg, { problem });
+        else self.postMessage({ type: 'failure', message: problem?.message ?? String(problem) });
+      }
+    }
+    if (running && exp) {
+      const started = performance.now();
+      try {
+        exp.train(speed === Infinity ? CHUNK_MS : 1e9, speed === Infinity ? 1e9 : speed);
+        await publish();
+      } catch (e) {
+        running = false;
+        self.postMessage({ type: 'failure', message: String(e?.message ?? e) });
+      }
+      // A finite speed is steps per display frame: wait out the rest of the frame.
+      const rest = speed === Infinity ? 0 : 16.7 - (performance.now() - started);
+      await (rest > 1 ? sleep(rest) : yieldNow());
+    } else {
+      await new Promise((resolve) => { wake = resolve; });
+      wake = null;
+    }
+  }
+}
+
+pump();
