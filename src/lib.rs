@@ -4,6 +4,7 @@
 //! `dopesheet`, `timeline` and `data` know nothing of Burn; `model`, `loss` and `train` run on
 //! whatever Burn `Device` they are handed.
 
+pub mod activation;
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
 pub mod data;

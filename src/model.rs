@@ -3,8 +3,10 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
+
+use crate::activation::gelu;
 use rand_chacha::ChaCha8Rng;
 
 const HIDDEN: usize = 16;
