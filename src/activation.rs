@@ -152,6 +152,7 @@ impl<B: FusedGelu, C: CheckpointStrategy> FusedGelu for Autodiff<B, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::read_f32;
 
     #[test]
     fn exp_is_accurate_to_an_ulp_or_two() {
@@ -205,18 +206,16 @@ mod tests {
         let (a, b) = (make(), make());
         let fused = gelu(a.clone());
         let reference = burn::tensor::activation::gelu(b.clone());
-        let (fa, fb) = (
-            fused.clone().into_data().to_vec::<f32>().unwrap(),
-            reference.clone().into_data().to_vec::<f32>().unwrap(),
-        );
+        let values = |t: Tensor<2>| read_f32(t).unwrap();
+        let (fa, fb) = (values(fused.clone()), values(reference.clone()));
         let weights = Tensor::<2>::from_data(
             TensorData::new((0..64).map(|i| i as f32 / 64.0).collect::<Vec<_>>(), [8, 8]),
             &device,
         );
         let ga = (fused * weights.clone()).sum().backward();
         let gb = (reference * weights).sum().backward();
-        let ga = a.grad(&ga).unwrap().into_data().to_vec::<f32>().unwrap();
-        let gb = b.grad(&gb).unwrap().into_data().to_vec::<f32>().unwrap();
+        let ga = values(a.grad(&ga).unwrap());
+        let gb = values(b.grad(&gb).unwrap());
         for i in 0..64 {
             assert!(
                 (fa[i] - fb[i]).abs() < 1e-6,

@@ -92,20 +92,23 @@ fn test(args: &[String]) -> Result {
     run(cargo().args(["test", "--workspace"]), "native tests")?;
     if !native_only {
         ensure_wasm_target()?;
-        run(
-            cargo().args([
-                "clippy",
-                "--lib",
-                "--target",
-                WASM_TARGET,
-                "--features",
-                "webgpu",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-            "cargo clippy (wasm32) -D warnings",
-        )?;
+        for module in &WEB_MODULES {
+            let features = module.features.join(",");
+            run(
+                cargo().args([
+                    "clippy",
+                    "--lib",
+                    "--target",
+                    WASM_TARGET,
+                    "--features",
+                    &features,
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+                &format!("cargo clippy (wasm32, {}/) -D warnings", module.folder),
+            )?;
+        }
         let dist = build_web(false)?;
         browser_tests(&dist)?;
     }
