@@ -32,19 +32,22 @@ async function rate(backend, batch, seconds) {
 async function curriculum() {
   const p = await page({ backend: 'cpu', batch: 256 });
   const t0 = Date.now();
-  let frames = [];
+  const samples = []; // [seconds since play, fps over the last second]
   await p.evaluate(() => document.querySelector('color-bottleneck').play());
   while (true) {
     const [done, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [!e.running && e.step > 20000, Number(e.dataset.fps)]; });
-    frames.push(fps);
+    samples.push([(Date.now() - t0) / 1000, fps]);
     if (done) break;
     if (Date.now() - t0 > 600_000) throw new Error('curriculum did not finish in 10 minutes');
     await p.waitForTimeout(250);
   }
   const wall = (Date.now() - t0) / 1000;
-  frames = frames.filter((f) => f > 0);
-  const mean = frames.reduce((a, b) => a + b, 0) / Math.max(1, frames.length);
-  rows.push(['cpu: whole ex-1.5 curriculum, drawing every frame', `${wall.toFixed(1)} s`, `${mean.toFixed(0)} fps mean, ${Math.min(...frames).toFixed(0)} min`]);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const all = samples.map(([, f]) => f).filter((f) => f > 0);
+  // The first seconds are V8 compiling the wasm (it tiers up while it runs): shown apart.
+  const warm = samples.filter(([t, f]) => t > 2 && f > 0).map(([, f]) => f);
+  rows.push(['cpu: whole ex-1.5 curriculum, drawing every frame', `${wall.toFixed(1)} s`,
+    `${mean(all).toFixed(0)} fps mean, ${Math.min(...all).toFixed(0)} min; after 2 s: ${mean(warm).toFixed(0)} mean, ${Math.min(...warm).toFixed(0)} min`]);
   await p.close();
 }
 
