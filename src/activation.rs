@@ -171,7 +171,7 @@ mod tests {
     fn matches_the_erf_definition() {
         for i in -800..=800 {
             let x = i as f32 / 100.0;
-            let cdf = 0.5 * (1.0 + libm_erf(x as f64 / std::f64::consts::SQRT_2));
+            let cdf = 0.5 * (1.0 + erf_series(x as f64 / std::f64::consts::SQRT_2));
             let pdf = (-0.5 * (x as f64).powi(2)).exp() / (2.0 * std::f64::consts::PI).sqrt();
             let (g, s) = gelu_and_slope_f32(x);
             assert!((g as f64 - x as f64 * cdf).abs() < 2e-6, "gelu({x})");
@@ -183,7 +183,7 @@ mod tests {
     }
 
     /// erf in f64 by its Taylor series (|x| < 6 is plenty here), independent of the polynomial.
-    fn libm_erf(x: f64) -> f64 {
+    fn erf_series(x: f64) -> f64 {
         if x.abs() > 5.0 {
             return x.signum();
         }

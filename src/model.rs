@@ -5,9 +5,9 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::activation::gelu;
-use rand_chacha::ChaCha8Rng;
 
 const HIDDEN: usize = 16;
 

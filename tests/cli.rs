@@ -7,21 +7,24 @@ fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_color-bottleneck"))
 }
 
+/// Runs the program and fails the test, showing its stderr, unless it succeeds.
+fn succeed(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn repo(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
 fn timeline_prints_the_golden_realized_schedule_byte_for_byte() {
-    let out = cli()
-        .args(["timeline", &repo("dopesheets/ex-1.5.csv")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeed(cli().args(["timeline", &repo("dopesheets/ex-1.5.csv")]));
     let golden = std::fs::read_to_string(repo("tests/golden/timeline.csv")).unwrap();
     let printed = String::from_utf8(out.stdout).unwrap();
     assert_eq!(printed.lines().count(), 20_003);
@@ -32,11 +35,7 @@ fn timeline_prints_the_golden_realized_schedule_byte_for_byte() {
 
 #[test]
 fn check_prints_the_resolved_table() {
-    let out = cli()
-        .args(["check", &repo("dopesheets/ex-1.5.csv")])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = succeed(cli().args(["check", &repo("dopesheets/ex-1.5.csv")]));
     let golden = std::fs::read_to_string(repo("tests/golden/dopesheet_resolved.csv")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), golden);
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -83,24 +82,19 @@ fn train_writes_every_result() {
     )
     .unwrap();
     let out_dir = dir.join("out");
-    let out = cli()
-        .args([
-            "train",
-            sheet.to_str().unwrap(),
-            "--seed",
-            "3",
-            "--quiet",
-            "--latent-dims",
-            "3",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        cli()
+            .args([
+                "train",
+                sheet.to_str().unwrap(),
+                "--seed",
+                "3",
+                "--quiet",
+                "--latent-dims",
+                "3",
+                "--out",
+            ])
+            .arg(&out_dir),
     );
 
     let latents = std::fs::read_to_string(out_dir.join("latents.csv")).unwrap();

@@ -122,6 +122,7 @@ class ColorBottleneck extends HTMLElement {
   #error = null;
   #looping = false;
   #wired = false;
+  #backendShown = null;
 
   constructor() {
     super();
@@ -226,7 +227,12 @@ class ColorBottleneck extends HTMLElement {
     this.#restarted(reply.run);
     this.#board?.free();
     this.#board = new wasm.mod.Board(csv, dims);
-    this.field('backend-label').innerHTML = `backend <b>${reply.backend}</b>`;
+    this.#showBackend(reply.backend);
+  }
+
+  #showBackend(name) {
+    this.#backendShown = name;
+    this.field('backend-label').innerHTML = `backend <b>${name}</b>`;
   }
 
   #post(msg) { this.#worker?.postMessage(msg); }
@@ -299,7 +305,7 @@ class ColorBottleneck extends HTMLElement {
         await this.#create(csv);
       } else {
         const reply = await this.#call({ type: 'sheet', sheet: csv, live });
-        this.#board.set_sheet(csv, !live);
+        this.#board.set_sheet(csv);
         if (!live) this.#restarted(reply.run);
         this.#dirty = true;
       }
@@ -363,7 +369,7 @@ class ColorBottleneck extends HTMLElement {
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
       if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
       if (frame.finished && this.#running) this.pause();
-      this.field('backend-label').innerHTML = `backend <b>${frame.backend}</b>`;
+      if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }
     this.#inbox = later;
     return fresh;

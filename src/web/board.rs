@@ -61,13 +61,10 @@ impl Board {
         })
     }
 
-    /// Shows a new schedule. `restart`: the run starts over, so its history goes too.
-    pub fn set_sheet(&mut self, sheet: &str, restart: bool) -> Result<(), JsValue> {
+    /// Shows a new schedule (a fresh run also calls [`Board::clear`]).
+    pub fn set_sheet(&mut self, sheet: &str) -> Result<(), JsValue> {
         self.timeline = parse(sheet)?;
         self.generation += 1;
-        if restart {
-            self.clear();
-        }
         Ok(())
     }
 

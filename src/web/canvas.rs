@@ -7,13 +7,19 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::plot::{Align, Rgba, Surface};
 
-/// The backing-store size a canvas gets for its CSS box at this devicePixelRatio.
-pub(super) fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
+/// The devicePixelRatio and a canvas's CSS box (width, height).
+fn css_box(canvas: &HtmlCanvasElement) -> (f64, f64, f64) {
     let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
     let (w, h) = (
         canvas.client_width().max(1) as f64,
         canvas.client_height().max(1) as f64,
     );
+    (dpr, w, h)
+}
+
+/// The backing-store size a canvas gets for its CSS box at this devicePixelRatio.
+pub(super) fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
+    let (dpr, w, h) = css_box(canvas);
     ((w * dpr).round() as u32, (h * dpr).round() as u32)
 }
 
@@ -23,12 +29,8 @@ pub(super) fn with_canvas(
     canvas: &HtmlCanvasElement,
     draw: impl FnOnce(&mut dyn Surface, f32, f32),
 ) {
-    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
-    let (w, h) = (
-        canvas.client_width().max(1) as f64,
-        canvas.client_height().max(1) as f64,
-    );
-    let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);
+    let (dpr, w, h) = css_box(canvas);
+    let (pw, ph) = canvas_size(canvas);
     if canvas.width() != pw || canvas.height() != ph {
         canvas.set_width(pw);
         canvas.set_height(ph);
