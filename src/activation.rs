@@ -1,10 +1,12 @@
-//! GELU as one fused operation on the CPU backend.
+//! GELU and the sigmoid as fused operations on the CPU backend.
 //!
 //! Burn's own GELU calls libm's `erff` once forward and again, with an `exp`, backward: on the
 //! CPU that was a third of every training step. Here the forward pass computes the activation
 //! and its slope together from one `exp`, with the error-function polynomial PyTorch's CPU
 //! kernels use (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), and the backward pass is a
-//! single multiply by the stored slope. Other backends keep Burn's GELU.
+//! single multiply by the stored slope. The sigmoid uses the same branch-free `exp`, which
+//! vectorises where libm's `expf` (a call per value in wasm) does not. Other backends keep
+//! Burn's functions.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -19,21 +21,36 @@ use burn::prelude::*;
 use burn_flex::FlexTensor;
 
 #[backend_extension(Flex, Autodiff)]
-pub trait FusedGelu: Backend {
+pub trait FusedActivation: Backend {
     /// `x · Φ(x)`.
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `(gelu(x), gelu'(x))`, computed together.
     fn gelu_and_slope(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// `1 / (1 + e^(−x))`.
+    fn fused_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+type Dispatch = burn::backend::Dispatch;
+
+fn fused_here<const D: usize>(x: &Tensor<D>) -> bool {
+    x.device().inner() == Device::flex()
 }
 
 /// GELU (exact, erf-based), fused where the device's backend allows it.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if x.device().inner() == Device::flex() {
-        Tensor::from_dispatch(<burn::backend::Dispatch as FusedGelu>::fused_gelu(
-            x.into_dispatch(),
-        ))
+    if fused_here(&x) {
+        Tensor::from_dispatch(Dispatch::fused_gelu(x.into_dispatch()))
     } else {
         burn::tensor::activation::gelu(x)
+    }
+}
+
+/// The logistic sigmoid, fused where the device's backend allows it.
+pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if fused_here(&x) {
+        Tensor::from_dispatch(Dispatch::fused_sigmoid(x.into_dispatch()))
+    } else {
+        burn::tensor::activation::sigmoid(x)
     }
 }
 
@@ -53,7 +70,8 @@ fn exp_nonpositive(x: f32) -> f32 {
     const LN2_LO: f32 = 1.428_606_8e-6;
     // Adding and subtracting 1.5·2²³ rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
-    let x = x.max(-87.0);
+    // A comparison, not `f32::max`: that is a libm call in wasm and stops vectorisation.
+    let x = if x < -87.0 { -87.0 } else { x };
     let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = (x - k * LN2_HI) - k * LN2_LO;
     let p = 1.0
@@ -75,6 +93,16 @@ fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
     (x * cdf, cdf + x * pdf)
 }
 
+fn sigmoid_f32(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 {
+        r
+    } else {
+        e * r
+    }
+}
+
 /// The values of a dense f32 tensor; `None` for other dtypes and strided views (which keep
 /// Burn's kernels).
 fn dense_f32(x: &FlexTensor) -> Option<&[f32]> {
@@ -87,7 +115,7 @@ fn flex_like(x: &FlexTensor, values: Vec<f32>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
 }
 
-impl FusedGelu for Flex {
+impl FusedActivation for Flex {
     fn fused_gelu(x: FlexTensor) -> FlexTensor {
         let Some(input) = dense_f32(&x) else {
             return Flex::gelu(x);
@@ -110,6 +138,14 @@ impl FusedGelu for Flex {
         }
         (flex_like(&x, out), flex_like(&x, slope))
     }
+
+    fn fused_sigmoid(x: FlexTensor) -> FlexTensor {
+        let Some(input) = dense_f32(&x) else {
+            return Flex::sigmoid(x);
+        };
+        let out = input.iter().map(|&v| sigmoid_f32(v)).collect();
+        flex_like(&x, out)
+    }
 }
 
 #[derive(Debug)]
@@ -127,7 +163,7 @@ impl<B: Backend> Backward<B, 1> for GeluBackward {
     }
 }
 
-impl<B: FusedGelu, C: CheckpointStrategy> FusedGelu for Autodiff<B, C> {
+impl<B: FusedActivation, C: CheckpointStrategy> FusedActivation for Autodiff<B, C> {
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match GeluBackward
             .prepare::<C>([x.node()])
@@ -146,6 +182,35 @@ impl<B: FusedGelu, C: CheckpointStrategy> FusedGelu for Autodiff<B, C> {
         // The slope is a constant here: no caller differentiates through it.
         let slope = B::gelu_and_slope(x.primitive().clone()).1;
         (Self::fused_gelu(x), Self::from_inner(slope))
+    }
+
+    fn fused_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SigmoidBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::fused_sigmoid(x.into_primitive());
+                prep.finish(out.clone(), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_sigmoid(x.into_primitive())),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SigmoidBackward;
+
+impl<B: Backend> Backward<B, 1> for SigmoidBackward {
+    /// The forward pass's output s: the slope is s · (1 − s).
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let output = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::sigmoid_backward(output, grad)
+        });
     }
 }
 
@@ -197,15 +262,24 @@ mod tests {
     }
 
     #[test]
-    fn fused_matches_burn_on_the_cpu_forward_and_backward() {
+    fn fused_gelu_matches_burn_on_the_cpu_forward_and_backward() {
+        matches_burn(gelu, burn::tensor::activation::gelu);
+    }
+
+    #[test]
+    fn fused_sigmoid_matches_burn_on_the_cpu_forward_and_backward() {
+        matches_burn(sigmoid, burn::tensor::activation::sigmoid);
+    }
+
+    fn matches_burn(fused: fn(Tensor<2>) -> Tensor<2>, burns: fn(Tensor<2>) -> Tensor<2>) {
         let device = Device::flex().autodiff();
         let values: Vec<f32> = (0..64).map(|i| (i as f32 - 32.0) / 7.0).collect();
         let make = || {
             Tensor::<2>::from_data(TensorData::new(values.clone(), [8, 8]), &device).require_grad()
         };
         let (a, b) = (make(), make());
-        let fused = gelu(a.clone());
-        let reference = burn::tensor::activation::gelu(b.clone());
+        let fused = fused(a.clone());
+        let reference = burns(b.clone());
         let values = |t: Tensor<2>| read_f32(t).unwrap();
         let (fa, fb) = (values(fused.clone()), values(reference.clone()));
         let weights = Tensor::<2>::from_data(

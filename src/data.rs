@@ -208,8 +208,14 @@ impl WeightedBatchSampler {
     }
 
     pub fn set_weights(&mut self, weights: &[f64]) {
-        self.distribution =
-            effective_probabilities(&self.bias, weights).and_then(|p| WeightedIndex::new(p).ok());
+        // Called every step while `data-fraction` moves: the probabilities go straight into
+        // the index, without the intermediate vectors of `effective_probabilities` (whose
+        // values they equal exactly).
+        let effective = || self.bias.iter().zip(weights).map(|(b, w)| positive(w * b));
+        let total: f64 = effective().sum();
+        self.distribution = (total > 1e-9)
+            .then(|| WeightedIndex::new(effective().map(|v| v / total)).ok())
+            .flatten();
     }
 
     /// Whether the current weights left nothing to sample, so draws are uniform.
@@ -239,8 +245,40 @@ pub fn effective_probabilities(bias: &[f64], weights: &[f64]) -> Option<Vec<f64>
     let e: Vec<f64> = bias
         .iter()
         .zip(weights)
-        .map(|(b, w)| (w * b).max(0.0))
+        .map(|(b, w)| positive(w * b))
         .collect();
     let total: f64 = e.iter().sum();
     (total > 1e-9).then(|| e.iter().map(|v| v / total).collect())
+}
+
+/// `max(v, 0)` (NaN → 0) as a comparison: `f64::max` is a libm call in wasm.
+fn positive(v: f64) -> f64 {
+    if v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sampler's index is built without `effective_probabilities`' vectors; it must draw
+    /// exactly what an index built from them draws.
+    #[test]
+    fn sampler_draws_from_the_effective_probabilities() {
+        let cube = ColorCube::full();
+        let vibrancy = cube.vibrancy.clone().unwrap();
+        for fraction in [0.0, 0.1, 0.5, 0.9] {
+            let weights = data_fraction_weights(&vibrancy, fraction);
+            let mut sampler = WeightedBatchSampler::new(cube.bias.clone(), 64, 7);
+            sampler.set_weights(&weights);
+            let p = effective_probabilities(&cube.bias, &weights).unwrap();
+            let index = WeightedIndex::new(p).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            let expected: Vec<usize> = (0..64).map(|_| index.sample(&mut rng)).collect();
+            assert_eq!(sampler.next_batch(), expected, "data-fraction {fraction}");
+        }
+    }
 }

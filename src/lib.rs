@@ -11,6 +11,7 @@ pub mod data;
 pub mod dopesheet;
 pub mod loss;
 pub mod model;
+pub mod optimizer;
 pub mod plot;
 pub mod timeline;
 pub mod train;

@@ -5,6 +5,10 @@
 
 use burn::prelude::*;
 
+mod fused;
+
+use fused::FusedObjective;
+
 /// Dopesheet column names of the terms, in the order the trainer reports them.
 pub const TERMS: [&str; 5] = [
     "loss-recon",
@@ -13,6 +17,161 @@ pub const TERMS: [&str; 5] = [
     "reg-norm",
     "reg-anchor",
 ];
+
+/// The weighted sum of the terms a step computes, and each term's value, on the device.
+#[derive(Debug, Clone)]
+pub struct Objective {
+    /// Differentiable: the trainer calls `backward` on it.
+    pub total: Tensor<1>,
+    pub terms: TermValues,
+    /// Which terms were computed, in [`TERMS`] order; the others read 0.
+    pub computed: [bool; TERMS.len()],
+}
+
+/// The terms' values, detached from the graph.
+#[derive(Debug, Clone)]
+pub enum TermValues {
+    /// One tensor per computed term, as the term-by-term path makes them.
+    Each(Vec<(usize, Tensor<1>)>),
+    /// All five in one tensor, as the fused CPU path makes them.
+    Packed(Box<Tensor<1>>),
+}
+
+impl Objective {
+    /// `[total, term…]` in one tensor, for a single read-back.
+    pub fn stacked(&self) -> Tensor<1> {
+        let total = self.total.clone().detach();
+        let device = total.device();
+        let parts = match &self.terms {
+            TermValues::Packed(terms) => vec![total, terms.as_ref().clone()],
+            TermValues::Each(terms) => std::iter::once(total)
+                .chain((0..TERMS.len()).map(|i| {
+                    terms
+                        .iter()
+                        .find(|(t, _)| *t == i)
+                        .map_or_else(|| Tensor::zeros([1], &device), |(_, v)| v.clone())
+                }))
+                .collect(),
+        };
+        Tensor::cat(parts, 0)
+    }
+}
+
+/// The curriculum's objective for one batch: `Σ weight · term` over the terms with weight ≠ 0.
+///
+/// `outputs` and `latents` come from one forward pass over the batch followed, when there is
+/// an `anchor_reference`, by the anchor colours (as many rows as the reference). The anchor
+/// term needs that reference and planarity needs more than two latent dims; without them the
+/// terms are skipped. `None` when no term is left.
+pub fn objective(
+    input: Tensor<2>,
+    outputs: Tensor<2>,
+    latents: Tensor<2>,
+    anchor_reference: Option<&Tensor<2>>,
+    weights: &[f64; TERMS.len()],
+) -> Option<Objective> {
+    let [_, dims] = latents.dims();
+    let computed: [bool; TERMS.len()] = std::array::from_fn(|i| {
+        weights[i] != 0.0
+            && match i {
+                2 => dims > 2,
+                4 => anchor_reference.is_some(),
+                _ => true,
+            }
+    });
+    if !computed.contains(&true) {
+        return None;
+    }
+    let fused =
+        latents.device().inner() == Device::flex() && latents.dtype() == burn::tensor::DType::F32;
+    let evaluate = if fused {
+        fused_objective
+    } else {
+        objective_by_terms
+    };
+    Some(evaluate(
+        input,
+        outputs,
+        latents,
+        anchor_reference,
+        weights,
+        computed,
+    ))
+}
+
+/// One operation for the whole objective (CPU backend only).
+fn fused_objective(
+    input: Tensor<2>,
+    outputs: Tensor<2>,
+    latents: Tensor<2>,
+    anchor_reference: Option<&Tensor<2>>,
+    weights: &[f64; TERMS.len()],
+    computed: [bool; TERMS.len()],
+) -> Objective {
+    let anchor = anchor_reference
+        .cloned()
+        .unwrap_or_else(|| Tensor::zeros([0, latents.dims()[1]], &latents.device()));
+    let w = |i: usize| if computed[i] { weights[i] as f32 } else { 0.0 };
+    let (total, terms) = <burn::backend::Dispatch as FusedObjective>::weighted_objective(
+        outputs.into_dispatch(),
+        latents.into_dispatch(),
+        input.into_dispatch(),
+        anchor.into_dispatch(),
+        w(0),
+        w(1),
+        w(2),
+        w(3),
+        w(4),
+    );
+    Objective {
+        total: Tensor::from_dispatch(total),
+        terms: TermValues::Packed(Box::new(Tensor::from_dispatch(terms))),
+        computed,
+    }
+}
+
+/// The terms one by one, with Burn's tensor operations (any backend).
+fn objective_by_terms(
+    input: Tensor<2>,
+    outputs: Tensor<2>,
+    latents: Tensor<2>,
+    anchor_reference: Option<&Tensor<2>>,
+    weights: &[f64; TERMS.len()],
+    computed: [bool; TERMS.len()],
+) -> Objective {
+    let [batch, _] = input.dims();
+    let rows = |t: &Tensor<2>, from: usize, len: usize| t.clone().narrow(0, from, len);
+    let batch_latents = rows(&latents, 0, batch);
+    let mut terms = Vec::new();
+    if computed[0] {
+        terms.push((0, reconstruction(input, rows(&outputs, 0, batch))));
+    }
+    if computed[1] {
+        terms.push((1, separation(batch_latents.clone())));
+    }
+    if computed[2] {
+        let t = planarity(batch_latents.clone()).expect("computed only with > 2 dims");
+        terms.push((2, t));
+    }
+    if computed[3] {
+        terms.push((3, unit_norm(batch_latents)));
+    }
+    if let Some(reference) = anchor_reference.filter(|_| computed[4]) {
+        let anchors = rows(&latents, batch, reference.dims()[0]);
+        terms.push((4, anchor(anchors, reference.clone())));
+    }
+    let total = terms
+        .iter()
+        .map(|(i, t)| t.clone() * weights[*i])
+        .reduce(|a, b| a + b)
+        .expect("at least one term is computed");
+    let terms = terms.into_iter().map(|(i, t)| (i, t.detach())).collect();
+    Objective {
+        total,
+        terms: TermValues::Each(terms),
+        computed,
+    }
+}
 
 /// Keeps 1/d² finite for coincident points.
 const SEPARATION_EPSILON: f64 = 1e-6;

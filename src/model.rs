@@ -3,11 +3,10 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::activation::gelu;
+use crate::activation::{gelu, sigmoid};
 
 const HIDDEN: usize = 16;
 

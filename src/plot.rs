@@ -92,21 +92,50 @@ pub fn latent_panel(
     extent: f32,
     title: Option<&str>,
 ) {
-    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
-    let title_h = if title.is_some() {
-        (area.h * 0.08).clamp(12.0, 24.0)
-    } else {
-        0.0
-    };
+    let plot = latent_frame(s, area, cloud.dims, pair, extent, title);
+    latent_points(s, plot, cloud, pair, extent, point_radius(plot.w));
+}
+
+/// The square a latent panel plots in, within its area (below the title, if any).
+pub fn latent_plot_area(area: Rect, titled: bool) -> Rect {
+    let title_h = title_height(area, titled);
     let size = (area.w).min(area.h - title_h);
-    let plot = Rect::new(
+    Rect::new(
         area.x + (area.w - size) / 2.0,
         area.y + title_h + (area.h - title_h - size) / 2.0,
         size,
         size,
-    );
+    )
+}
+
+fn title_height(area: Rect, titled: bool) -> f32 {
+    if titled {
+        (area.h * 0.08).clamp(12.0, 24.0)
+    } else {
+        0.0
+    }
+}
+
+/// The radius of a latent panel's dots, for a plot square `size` wide.
+pub fn point_radius(size: f32) -> f32 {
+    (size / 110.0).clamp(1.5, 6.0)
+}
+
+/// Everything of a latent panel but its points: background, title, axes, unit circle.
+/// Returns the plot square ([`latent_plot_area`]).
+pub fn latent_frame(
+    s: &mut dyn Surface,
+    area: Rect,
+    dims: usize,
+    pair: (usize, usize),
+    extent: f32,
+    title: Option<&str>,
+) -> Rect {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    let plot = latent_plot_area(area, title.is_some());
     s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
     if let Some(title) = title {
+        let title_h = title_height(area, true);
         s.text(
             area.x + area.w / 2.0,
             area.y + title_h / 2.0,
@@ -116,9 +145,8 @@ pub fn latent_panel(
             Align::Center,
         );
     }
-    let scale = size / (2.0 * extent);
-    let to_px = |u: f32, v: f32| (plot.x + (u + extent) * scale, plot.y + (extent - v) * scale);
-    let center = to_px(0.0, 0.0);
+    let scale = plot.w / (2.0 * extent);
+    let center = (plot.x + extent * scale, plot.y + extent * scale);
     s.line(
         (plot.x, center.1),
         (plot.x + plot.w, center.1),
@@ -134,9 +162,8 @@ pub fn latent_panel(
         true,
     );
     s.circle(center, scale, 1.0, GRID, true);
-    let radius = (size / 110.0).clamp(1.5, 6.0);
     let (a, b) = pair;
-    if a >= cloud.dims || b >= cloud.dims {
+    if a >= dims || b >= dims {
         s.text(
             center.0,
             center.1,
@@ -145,8 +172,25 @@ pub fn latent_panel(
             FAINT_TEXT,
             Align::Center,
         );
+    }
+    plot
+}
+
+/// A latent panel's points, one dot each in its own colour, inside the `plot` square.
+pub fn latent_points(
+    s: &mut dyn Surface,
+    plot: Rect,
+    cloud: PointCloud,
+    pair: (usize, usize),
+    extent: f32,
+    radius: f32,
+) {
+    let (a, b) = pair;
+    if a >= cloud.dims || b >= cloud.dims {
         return;
     }
+    let scale = plot.w / (2.0 * extent);
+    let to_px = |u: f32, v: f32| (plot.x + (u + extent) * scale, plot.y + (extent - v) * scale);
     for (point, color) in cloud
         .latents
         .chunks_exact(cloud.dims)

@@ -6,12 +6,13 @@
 
 use std::collections::BTreeSet;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
-use crate::loss::{self, TERMS};
+use crate::loss::{self, Objective, TERMS};
 use crate::model::ColorMlp;
+use crate::optimizer::FusedAdam;
 use crate::timeline::Timeline;
 
 /// Properties the trainer reads; anything else in a sheet is reported as unused.
@@ -146,10 +147,9 @@ pub struct StepReport {
     pub lr: f64,
     /// Whether the optimiser ran (false when no term had weight, or the total was ≤ 0).
     pub updated: bool,
-    /// The weighted total (`None` when every weight was 0) and each computed term, still on
-    /// the device, detached from the graph.
-    pub total: Option<Tensor<1>>,
-    pub terms: Vec<(usize, Tensor<1>)>,
+    /// The objective's total and terms (`None` when no term had weight), still on the
+    /// device, detached from the graph.
+    objective: Option<Objective>,
     pub events: Vec<Event>,
     device: Device,
 }
@@ -170,33 +170,20 @@ impl StepReport {
 
     /// Which terms were computed this step (weight ≠ 0), in [`TERMS`] order.
     pub fn computed(&self) -> [bool; TERMS.len()] {
-        computed(&self.terms)
+        self.objective
+            .as_ref()
+            .map_or([false; TERMS.len()], |o| o.computed)
     }
 
     /// `[total, loss-recon, reg-separate, reg-planar, reg-norm, reg-anchor]` as one tensor for
     /// a single read-back; a term that was not computed reads 0 (and `false` in `computed`).
     /// Built on demand: most steps' losses are never read.
     pub fn losses(&self) -> Tensor<1> {
-        stack_losses(self.total.as_ref(), &self.terms, &self.device)
+        match &self.objective {
+            Some(objective) => objective.stacked(),
+            None => Tensor::zeros([TERMS.len() + 1], &self.device),
+        }
     }
-}
-
-fn stack_losses(
-    total: Option<&Tensor<1>>,
-    terms: &[(usize, Tensor<1>)],
-    device: &Device,
-) -> Tensor<1> {
-    let Some(total) = total else {
-        return Tensor::zeros([TERMS.len() + 1], device);
-    };
-    let mut parts = vec![total.clone()];
-    parts.extend((0..TERMS.len()).map(|i| {
-        terms
-            .iter()
-            .find(|(t, _)| *t == i)
-            .map_or_else(|| Tensor::zeros([1], device), |(_, v)| v.clone())
-    }));
-    Tensor::cat(parts, 0)
 }
 
 impl Losses {
@@ -297,7 +284,7 @@ impl Trainer {
             config.batch_size,
             config.seed ^ 0x5eed_5a3b_1e00_0001,
         );
-        let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let optimizer = FusedAdam::init();
         let to_tensor = |cube: &ColorCube| {
             Tensor::<2>::from_data(TensorData::new(cube.rgb_f32(), [cube.len(), 3]), &device)
         };
@@ -450,15 +437,15 @@ impl Trainer {
         let lr = values[self.columns.lr];
         let weight = |term: usize| self.columns.terms[term].map_or(0.0, |i| values[i]);
         let weights: [f64; TERMS.len()] = std::array::from_fn(weight);
-        let (total, terms) = self.losses(batch, &weights);
+        let mut objective = self.objective(batch, &weights);
 
         let mut updated = false;
-        if let Some(total) = &total {
+        if let Some(objective) = &mut objective {
             let apply = if self.config.check_total_on_host {
-                let host = read_f32(total.clone())?;
+                let host = read_f32(objective.total.clone())?;
                 if !host[0].is_finite() {
-                    let all = read_f32(stack_losses(Some(total), &terms, &self.device))?;
-                    return Err(non_finite(step, &all, computed(&terms)));
+                    let all = read_f32(objective.stacked())?;
+                    return Err(non_finite(step, &all, objective.computed));
                 }
                 host[0] > 0.0
             } else {
@@ -466,13 +453,12 @@ impl Trainer {
             };
             if apply {
                 let model = self.model.take().expect("model present between steps");
-                let grads = GradientsParams::from_grads(total.backward(), &model);
+                let grads = GradientsParams::from_grads(objective.total.backward(), &model);
                 self.model = Some(self.optimizer.step(lr, model, grads));
                 updated = true;
             }
+            objective.total = objective.total.clone().detach();
         }
-        let total = total.map(|t| t.detach());
-        let terms = terms.into_iter().map(|(i, t)| (i, t.detach())).collect();
 
         if is_phase_end {
             let (outputs, latents) = self.infer_rgb_grid();
@@ -489,58 +475,23 @@ impl Trainer {
             phase_index,
             lr,
             updated,
-            total,
-            terms,
+            objective,
             events,
             device: self.device.clone(),
         })
     }
 
-    /// The weighted total and each computed term, or `None` when every weight is 0.
-    fn losses(
-        &self,
-        batch: Tensor<2>,
-        weights: &[f64; TERMS.len()],
-    ) -> (Option<Tensor<1>>, Vec<(usize, Tensor<1>)>) {
-        let [recon, separate, planar, norm, anchor] = std::array::from_fn(|i| weights[i] != 0.0);
-        let model = self.model();
-        let anchor_reference = self.anchor_reference.as_ref().filter(|_| anchor);
-        let batch_len = batch.dims()[0];
+    /// The objective for this batch, or `None` when no term has weight.
+    fn objective(&self, batch: Tensor<2>, weights: &[f64; TERMS.len()]) -> Option<Objective> {
+        let anchor_reference = self.anchor_reference.as_ref().filter(|_| weights[4] != 0.0);
         // The anchor colours ride along in the same forward pass as the batch: one set of
         // kernels instead of two, and the rows do not interact.
         let input = match anchor_reference {
             Some(_) => Tensor::cat(vec![batch.clone(), self.primaries.clone()], 0),
             None => batch.clone(),
         };
-        let (outputs, latents) = model.forward(input);
-        let rows = |t: &Tensor<2>, from: usize, len: usize| t.clone().narrow(0, from, len);
-        let batch_out = rows(&outputs, 0, batch_len);
-        let batch_latents = rows(&latents, 0, batch_len);
-
-        let mut terms = Vec::new();
-        if recon {
-            terms.push((0, loss::reconstruction(batch, batch_out)));
-        }
-        if separate {
-            terms.push((1, loss::separation(batch_latents.clone())));
-        }
-        if planar {
-            if let Some(t) = loss::planarity(batch_latents.clone()) {
-                terms.push((2, t));
-            }
-        }
-        if norm {
-            terms.push((3, loss::unit_norm(batch_latents)));
-        }
-        if let Some(reference) = anchor_reference {
-            let anchors = rows(&latents, batch_len, self.primaries.dims()[0]);
-            terms.push((4, loss::anchor(anchors, reference.clone())));
-        }
-        let total = terms
-            .iter()
-            .map(|(i, t)| t.clone() * weights[*i])
-            .reduce(|a, b| a + b);
-        (total, terms)
+        let (outputs, latents) = self.model().forward(input);
+        loss::objective(batch, outputs, latents, anchor_reference, weights)
     }
 
     fn draw_batch(&mut self) -> Tensor<2> {
@@ -560,14 +511,6 @@ impl Trainer {
             self.weights_fraction = Some(fraction);
         }
     }
-}
-
-fn computed(terms: &[(usize, Tensor<1>)]) -> [bool; TERMS.len()] {
-    let mut computed = [false; TERMS.len()];
-    for (i, _) in terms {
-        computed[*i] = true;
-    }
-    computed
 }
 
 fn non_finite(step: u64, host: &[f32], computed: [bool; TERMS.len()]) -> TrainError {
