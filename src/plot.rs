@@ -602,18 +602,25 @@ impl Raster {
         ]
     }
 
+    /// Paints `color` over the pixel at `coverage` (0–1) of its alpha: the "over" operator on
+    /// straight (not premultiplied) RGBA.
     fn blend(&mut self, x: i64, y: i64, color: Rgba, coverage: f32) {
         if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
             return;
         }
         let i = ((y as u32 * self.width + x as u32) * 4) as usize;
-        let a = color[3] as f32 / 255.0 * coverage.clamp(0.0, 1.0);
-        for (dst, src) in self.pixels[i..i + 3].iter_mut().zip(&color[..3]) {
-            let d = *dst as f32;
-            *dst = (d + (*src as f32 - d) * a).round() as u8;
+        // Integer arithmetic in 0–255: the page rasterises thousands of dots every frame.
+        let a = (color[3] as f32 * coverage.clamp(0.0, 1.0) + 0.5) as u32;
+        let dst_a = self.pixels[i + 3] as u32;
+        let out_a = a * 255 + dst_a * (255 - a);
+        if out_a == 0 {
+            return;
         }
-        let dst_a = self.pixels[i + 3] as f32 / 255.0;
-        self.pixels[i + 3] = ((a + dst_a * (1.0 - a)) * 255.0).round() as u8;
+        for (dst, &src) in self.pixels[i..i + 3].iter_mut().zip(&color[..3]) {
+            let mixed = src as u32 * a * 255 + *dst as u32 * dst_a * (255 - a);
+            *dst = ((mixed + out_a / 2) / out_a) as u8;
+        }
+        self.pixels[i + 3] = ((out_a + 127) / 255) as u8;
     }
 }
 
@@ -662,23 +669,30 @@ impl Surface for Raster {
 
     fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba) {
         let r = radius.max(0.5);
-        let (x0, x1) = (
-            (center.0 - r - 1.0).floor() as i64,
-            (center.0 + r + 1.0).ceil() as i64,
-        );
-        let (y0, y1) = (
-            (center.1 - r - 1.0).floor() as i64,
-            (center.1 + r + 1.0).ceil() as i64,
-        );
-        for py in y0..=y1 {
-            for px in x0..=x1 {
-                let d = ((px as f32 + 0.5 - center.0).powi(2)
-                    + (py as f32 + 0.5 - center.1).powi(2))
-                .sqrt();
-                let coverage = (r + 0.5 - d).clamp(0.0, 1.0);
-                if coverage > 0.0 {
-                    self.blend(px, py, color, coverage);
+        // Coverage is r + ½ − distance, clamped. Each row visits only the pixels whose centres
+        // fall inside r + ½, and takes a square root only on the rim.
+        let (inside, outside) = ((r - 0.5).max(0.0).powi(2), (r + 0.5).powi(2));
+        let y0 = (center.1 - r - 1.0).floor() as i64;
+        let y1 = (center.1 + r + 1.0).ceil() as i64;
+        for py in y0.max(0)..=y1.min(self.height as i64 - 1) {
+            let dy2 = (py as f32 + 0.5 - center.1).powi(2);
+            if dy2 >= outside {
+                continue;
+            }
+            let half = (outside - dy2).sqrt();
+            let x0 = (center.0 - half - 0.5).floor() as i64;
+            let x1 = (center.0 + half - 0.5).ceil() as i64;
+            for px in x0.max(0)..=x1.min(self.width as i64 - 1) {
+                let d2 = (px as f32 + 0.5 - center.0).powi(2) + dy2;
+                if d2 >= outside {
+                    continue;
                 }
+                let coverage = if d2 <= inside {
+                    1.0
+                } else {
+                    r + 0.5 - d2.sqrt()
+                };
+                self.blend(px, py, color, coverage);
             }
         }
     }
@@ -712,5 +726,46 @@ impl Surface for Raster {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dot_covers_its_disc_and_nothing_beyond() {
+        let mut r = Raster::new(20, 20);
+        r.fill_rect(0.0, 0.0, 20.0, 20.0, [0, 0, 0, 255]);
+        r.dot((10.0, 10.0), 4.0, [255, 0, 0, 255]);
+        assert_eq!(r.pixel(10, 10), [255, 0, 0, 255], "centre");
+        assert_eq!(r.pixel(11, 12), [255, 0, 0, 255], "inside");
+        assert_eq!(r.pixel(15, 10), [0, 0, 0, 255], "beyond r + 1/2");
+        assert_eq!(r.pixel(3, 3), [0, 0, 0, 255], "far away");
+        let rim = r.pixel(13, 10)[0];
+        assert!(rim > 0 && rim < 255, "the rim is partly covered: {rim}");
+        let covered = (0..20)
+            .flat_map(|y| (0..20).map(move |x| (x, y)))
+            .map(|(x, y)| r.pixel(x, y)[0] as f32 / 255.0)
+            .sum::<f32>();
+        let area = std::f32::consts::PI * 16.0;
+        assert!(
+            (covered - area).abs() < 0.05 * area,
+            "covered {covered} px², disc {area}"
+        );
+    }
+
+    #[test]
+    fn blending_is_the_over_operator_on_straight_alpha() {
+        let mut r = Raster::new(2, 1);
+        r.fill_rect(0.0, 0.0, 1.0, 1.0, [0, 0, 200, 255]);
+        r.blend(0, 0, [200, 0, 0, 255], 0.5);
+        assert_eq!(r.pixel(0, 0), [100, 0, 100, 255], "half over opaque");
+        r.blend(1, 0, [200, 100, 0, 128], 1.0);
+        assert_eq!(
+            r.pixel(1, 0),
+            [200, 100, 0, 128],
+            "over transparent keeps the colour"
+        );
     }
 }

@@ -117,6 +117,7 @@ class ColorBottleneck extends HTMLElement {
   #frames = [];
   #stepRate = [];
   #lastStepEvent = 0;
+  #lastReadout = -Infinity;
   #dirty = true;
   #scrubbing = false;
   #error = null;
@@ -384,9 +385,9 @@ class ColorBottleneck extends HTMLElement {
         const fresh = this.#drain();
         if (this.#board && (fresh || this.#dirty)) {
           const t0 = performance.now();
-          this.#board.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
+          const deferred = this.#board.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
           this.$('.playhead').style.left = `${this.#board.playhead_x() - 1}px`;
-          this.#dirty = false;
+          this.#dirty = deferred;
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
         this.#tick(t);
@@ -408,6 +409,10 @@ class ColorBottleneck extends HTMLElement {
     const fps = this.#frames.length > 1 ? ((this.#frames.length - 1) * 1000) / span : 0;
     const first = this.#stepRate[0];
     const sps = this.#stepRate.length > 1 ? (Math.max(0, frame.step - first[1]) * 1000) / Math.max(1, t - first[0]) : 0;
+    // Text that changes sixty times a second cannot be read, and rewriting it costs a layout
+    // each time: ten updates a second.
+    if (t - this.#lastReadout < 100) return;
+    this.#lastReadout = t;
     const losses = this.#board.losses();
     const f = (v) => (v === undefined ? '–' : Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(4) : v.toExponential(2));
     const terms = losses ? Object.entries(losses.terms).map(([k, v]) => `${k} <b>${f(v)}</b>`).join(' ') : '';

@@ -3,8 +3,8 @@
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
-use super::canvas::{canvas_size, with_canvas};
-use super::{from_bytes, parse, Frame, LossSample};
+use super::canvas::{canvas_size, with_canvas, LayeredCanvas};
+use super::{from_bytes, now, parse, Frame, LossSample};
 use crate::data::ColorCube;
 use crate::loss::TERMS;
 use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Rect, StepAxis};
@@ -14,6 +14,9 @@ use crate::timeline::Timeline;
 const HISTORY_LIMIT: usize = 1200;
 /// Loss samples kept for the chart; halved when full.
 const LOSS_LIMIT: usize = 4000;
+/// The loss chart redraws at most this often while training (a redraw repaints thousands of
+/// segments; ten a second reads as live). Scrubbing redraws it every frame.
+const LOSS_CHART_INTERVAL_MS: f64 = 100.0;
 
 /// What the page has been sent and drew, kept between frames.
 #[wasm_bindgen]
@@ -34,6 +37,11 @@ pub struct Board {
     /// changes (the schedule's playhead is a DOM overlay the page moves).
     strip_key: Option<(usize, u32, u32)>,
     schedule_key: Option<(u64, u32, u32)>,
+    /// What the loss chart last showed (samples, scrub, size) and when it was drawn.
+    losses_key: Option<(usize, Option<u64>, u32, u32)>,
+    losses_drawn_at: f64,
+    /// The latent panels: frames, axes and titles cached, points rasterised every frame.
+    latent_canvas: LayeredCanvas,
     /// Bumped whenever the schedule changes.
     generation: u64,
 }
@@ -57,6 +65,9 @@ impl Board {
             timeline_axis: None,
             strip_key: None,
             schedule_key: None,
+            losses_key: None,
+            losses_drawn_at: f64::NEG_INFINITY,
+            latent_canvas: LayeredCanvas::default(),
             generation: 0,
         })
     }
@@ -157,14 +168,15 @@ impl Board {
     }
 
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
-    /// curves. Any canvas may be undefined.
+    /// curves. Any canvas may be undefined. Returns whether a redraw was put off (the loss
+    /// chart waits out its interval): the page should call again on a later frame.
     pub fn draw(
         &mut self,
         latents: Option<HtmlCanvasElement>,
         strip: Option<HtmlCanvasElement>,
         schedule: Option<HtmlCanvasElement>,
         losses: Option<HtmlCanvasElement>,
-    ) {
+    ) -> bool {
         if let Some(canvas) = latents {
             self.draw_latents(&canvas);
         }
@@ -187,14 +199,27 @@ impl Board {
                 self.timeline_axis = axis;
             }
         }
+        let mut deferred = false;
         if let Some(canvas) = losses {
-            self.draw_losses(&canvas);
+            let (pw, ph) = canvas_size(&canvas);
+            let key = (self.loss_history.len(), self.scrub, pw, ph);
+            if self.losses_key != Some(key) {
+                let t = now();
+                if self.scrub.is_some() || t - self.losses_drawn_at >= LOSS_CHART_INTERVAL_MS {
+                    self.draw_losses(&canvas);
+                    self.losses_key = Some(key);
+                    self.losses_drawn_at = t;
+                } else {
+                    deferred = true;
+                }
+            }
         }
+        deferred
     }
 }
 
 impl Board {
-    fn draw_latents(&self, canvas: &HtmlCanvasElement) {
+    fn draw_latents(&mut self, canvas: &HtmlCanvasElement) {
         let (shown, latents) = match self.scrub {
             Some(target) => {
                 let i = self
@@ -209,32 +234,52 @@ impl Board {
             }
             None => (self.shown, self.latents.as_slice()),
         };
-        with_canvas(canvas, |surface, w, h| {
-            let cloud = PointCloud {
-                latents,
-                dims: self.dims.max(1),
-                colors: &self.colors,
-            };
+        let dims = self.dims.max(1);
+        let cloud = PointCloud {
+            latents,
+            dims,
+            colors: &self.colors,
+        };
+        let panels = |w: f32, h: f32| {
             let panel_w = w / 3.0;
-            for (i, pair) in plot::DIM_PAIRS.iter().enumerate() {
+            plot::DIM_PAIRS.iter().enumerate().map(move |(i, pair)| {
                 let area = Rect::new(i as f32 * panel_w, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0);
-                let title = format!("dims {} × {}", pair.0, pair.1);
-                plot::latent_panel(surface, area, cloud, *pair, 1.5, Some(&title));
-            }
-            let label = match (shown, self.scrub.is_some()) {
-                (None, _) => "initial weights".to_string(),
-                (Some(step), true) => format!("step {step} (history)"),
-                (Some(step), false) => format!("step {step}"),
-            };
-            surface.text(
-                w - 8.0,
-                h - 10.0,
-                &label,
-                12.0,
-                plot::FAINT_TEXT,
-                Align::Right,
-            );
-        });
+                (area, *pair)
+            })
+        };
+        self.latent_canvas.draw(
+            canvas,
+            dims as u64,
+            |surface, w, h| {
+                for (area, pair) in panels(w, h) {
+                    let title = format!("dims {} × {}", pair.0, pair.1);
+                    plot::latent_frame(surface, area, dims, pair, 1.5, Some(&title));
+                }
+            },
+            |raster, dpr, w, h| {
+                for (area, pair) in panels(w, h) {
+                    let plot = plot::latent_plot_area(area, true);
+                    let radius = plot::point_radius(plot.w) * dpr;
+                    let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
+                    plot::latent_points(raster, plot, cloud, pair, 1.5, radius);
+                }
+            },
+            |surface, w, h| {
+                let label = match (shown, self.scrub.is_some()) {
+                    (None, _) => "initial weights".to_string(),
+                    (Some(step), true) => format!("step {step} (history)"),
+                    (Some(step), false) => format!("step {step}"),
+                };
+                surface.text(
+                    w - 8.0,
+                    h - 10.0,
+                    &label,
+                    12.0,
+                    plot::FAINT_TEXT,
+                    Align::Right,
+                );
+            },
+        );
     }
 
     fn draw_strip(&self, canvas: &HtmlCanvasElement) {

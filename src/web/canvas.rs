@@ -2,10 +2,10 @@
 
 use std::cell::RefCell;
 
-use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use crate::plot::{Align, Rgba, Surface};
+use crate::plot::{Align, Raster, Rgba, Surface};
 
 /// The devicePixelRatio and a canvas's CSS box (width, height).
 fn css_box(canvas: &HtmlCanvasElement) -> (f64, f64, f64) {
@@ -35,15 +35,63 @@ pub(super) fn with_canvas(
         canvas.set_width(pw);
         canvas.set_height(ph);
     }
-    let Ok(Some(ctx)) = canvas.get_context("2d") else {
-        return;
-    };
-    let Ok(ctx) = ctx.dyn_into::<CanvasRenderingContext2d>() else {
+    let Some(ctx) = context(canvas) else {
         return;
     };
     let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
     let mut surface = Canvas2d { ctx };
     draw(&mut surface, w as f32, h as f32);
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok()??.dyn_into().ok()
+}
+
+/// A canvas drawn in two layers. The still layer is drawn with the 2-D context only when the
+/// canvas's size or the caller's `key` changes, and kept as pixels; the moving layer is
+/// rasterised in wasm over a copy of them and put back in one call. A thousand dots in three
+/// panels then cost one `putImageData`, not four context calls (and a path raster) each.
+#[derive(Default)]
+pub(super) struct LayeredCanvas {
+    key: Option<(u32, u32, u64)>,
+    still: Vec<u8>,
+}
+
+impl LayeredCanvas {
+    /// `still` and `label` draw in CSS pixels; `moving` draws on the backing store's pixels
+    /// and is given the devicePixelRatio and the CSS size.
+    pub(super) fn draw(
+        &mut self,
+        canvas: &HtmlCanvasElement,
+        key: u64,
+        still: impl FnOnce(&mut dyn Surface, f32, f32),
+        moving: impl FnOnce(&mut Raster, f32, f32, f32),
+        label: impl FnOnce(&mut dyn Surface, f32, f32),
+    ) {
+        let (pw, ph) = canvas_size(canvas);
+        if self.key != Some((pw, ph, key)) {
+            with_canvas(canvas, still);
+            let Some(pixels) = context(canvas)
+                .and_then(|ctx| ctx.get_image_data(0.0, 0.0, pw as f64, ph as f64).ok())
+            else {
+                return;
+            };
+            self.still = pixels.data().0;
+            self.key = Some((pw, ph, key));
+        }
+        let (dpr, w, h) = css_box(canvas);
+        let mut raster = Raster {
+            width: pw,
+            height: ph,
+            pixels: self.still.clone(),
+        };
+        moving(&mut raster, dpr as f32, w as f32, h as f32);
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&raster.pixels), pw, ph);
+        if let (Some(ctx), Ok(image)) = (context(canvas), image) {
+            let _ = ctx.put_image_data(&image, 0.0, 0.0);
+        }
+        with_canvas(canvas, label);
+    }
 }
 
 struct Canvas2d {
