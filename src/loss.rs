@@ -117,11 +117,7 @@ fn fused_objective(
         latents.into_dispatch(),
         input.into_dispatch(),
         anchor.into_dispatch(),
-        w(0),
-        w(1),
-        w(2),
-        w(3),
-        w(4),
+        std::array::from_fn(w),
     );
     Objective {
         total: Tensor::from_dispatch(total),

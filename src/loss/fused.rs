@@ -26,37 +26,13 @@ pub trait FusedObjective: Backend {
     /// `anchor` has rows (it is `[0, E]` otherwise). `input` is the batch, `[B, 3]`. A term
     /// with weight 0 is not computed and reads 0. Returns `(total [1], terms [5])`; only the
     /// total is differentiable.
-    #[allow(clippy::too_many_arguments)]
     fn weighted_objective(
         outputs: FloatTensor<Self>,
         latents: FloatTensor<Self>,
         input: FloatTensor<Self>,
         anchor: FloatTensor<Self>,
-        recon: f32,
-        separate: f32,
-        planar: f32,
-        norm: f32,
-        anchoring: f32,
+        weights: [f32; TERMS.len()],
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
-
-    /// The same, with d total / d outputs and d total / d latents.
-    #[allow(clippy::too_many_arguments)]
-    fn weighted_objective_with_grads(
-        outputs: FloatTensor<Self>,
-        latents: FloatTensor<Self>,
-        input: FloatTensor<Self>,
-        anchor: FloatTensor<Self>,
-        recon: f32,
-        separate: f32,
-        planar: f32,
-        norm: f32,
-        anchoring: f32,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    );
 }
 
 /// The objective's value, and its gradient when asked for.
@@ -198,7 +174,7 @@ fn flex(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The objective on dense copies of the tensors' values.
 fn evaluate_flex(
     outputs: &FlexTensor,
     latents: &FlexTensor,
@@ -219,45 +195,24 @@ fn evaluate_flex(
     )
 }
 
+fn totals(e: &Evaluation) -> (FlexTensor, FlexTensor) {
+    (
+        flex(vec![e.total], Shape::new([1])),
+        flex(e.terms.to_vec(), Shape::new([TERMS.len()])),
+    )
+}
+
 impl FusedObjective for Flex {
     fn weighted_objective(
         outputs: FlexTensor,
         latents: FlexTensor,
         input: FlexTensor,
         anchor: FlexTensor,
-        recon: f32,
-        separate: f32,
-        planar: f32,
-        norm: f32,
-        anchoring: f32,
+        weights: [f32; TERMS.len()],
     ) -> (FlexTensor, FlexTensor) {
-        let weights = [recon, separate, planar, norm, anchoring];
-        let e = evaluate_flex(&outputs, &latents, &input, &anchor, weights, false);
-        (
-            flex(vec![e.total], Shape::new([1])),
-            flex(e.terms.to_vec(), Shape::new([TERMS.len()])),
-        )
-    }
-
-    fn weighted_objective_with_grads(
-        outputs: FlexTensor,
-        latents: FlexTensor,
-        input: FlexTensor,
-        anchor: FlexTensor,
-        recon: f32,
-        separate: f32,
-        planar: f32,
-        norm: f32,
-        anchoring: f32,
-    ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
-        let weights = [recon, separate, planar, norm, anchoring];
-        let e = evaluate_flex(&outputs, &latents, &input, &anchor, weights, true);
-        (
-            flex(vec![e.total], Shape::new([1])),
-            flex(e.terms.to_vec(), Shape::new([TERMS.len()])),
-            flex(e.grad_outputs, outputs.shape()),
-            flex(e.grad_latents, latents.shape()),
-        )
+        totals(&evaluate_flex(
+            &outputs, &latents, &input, &anchor, weights, false,
+        ))
     }
 }
 
@@ -282,17 +237,15 @@ impl<B: Backend> Backward<B, 2> for ObjectiveBackward {
     }
 }
 
-impl<B: FusedObjective, C: CheckpointStrategy> FusedObjective for Autodiff<B, C> {
+/// The Autodiff form needs the gradient, which only the concrete CPU kernel can give: this
+/// backend extension is implemented for `Flex` alone, and so is its autodiff wrapper.
+impl<C: CheckpointStrategy> FusedObjective for Autodiff<Flex, C> {
     fn weighted_objective(
         outputs: FloatTensor<Self>,
         latents: FloatTensor<Self>,
         input: FloatTensor<Self>,
         anchor: FloatTensor<Self>,
-        recon: f32,
-        separate: f32,
-        planar: f32,
-        norm: f32,
-        anchoring: f32,
+        weights: [f32; TERMS.len()],
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         // `input` and `anchor` are data: no gradient flows to them.
         let (input, anchor) = (input.into_primitive(), anchor.into_primitive());
@@ -302,71 +255,26 @@ impl<B: FusedObjective, C: CheckpointStrategy> FusedObjective for Autodiff<B, C>
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (total, terms, grad_outputs, grad_latents) = B::weighted_objective_with_grads(
-                    outputs.into_primitive(),
-                    latents.into_primitive(),
-                    input,
-                    anchor,
-                    recon,
-                    separate,
-                    planar,
-                    norm,
-                    anchoring,
+                let (outputs, latents) = (outputs.into_primitive(), latents.into_primitive());
+                let e = evaluate_flex(&outputs, &latents, &input, &anchor, weights, true);
+                let (total, terms) = totals(&e);
+                let grads = (
+                    flex(e.grad_outputs, outputs.shape()),
+                    flex(e.grad_latents, latents.shape()),
                 );
-                let total = prep.finish((grad_outputs, grad_latents), total);
-                (total, Self::from_inner(terms))
+                (prep.finish(grads, total), Self::from_inner(terms))
             }
             OpsKind::UnTracked(prep) => {
-                let (total, terms) = B::weighted_objective(
+                let (total, terms) = Flex::weighted_objective(
                     outputs.into_primitive(),
                     latents.into_primitive(),
                     input,
                     anchor,
-                    recon,
-                    separate,
-                    planar,
-                    norm,
-                    anchoring,
+                    weights,
                 );
                 (prep.finish(total), Self::from_inner(terms))
             }
         }
-    }
-
-    fn weighted_objective_with_grads(
-        outputs: FloatTensor<Self>,
-        latents: FloatTensor<Self>,
-        input: FloatTensor<Self>,
-        anchor: FloatTensor<Self>,
-        recon: f32,
-        separate: f32,
-        planar: f32,
-        norm: f32,
-        anchoring: f32,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    ) {
-        // Constants here: nothing differentiates through this form.
-        let (total, terms, grad_outputs, grad_latents) = B::weighted_objective_with_grads(
-            outputs.into_primitive(),
-            latents.into_primitive(),
-            input.into_primitive(),
-            anchor.into_primitive(),
-            recon,
-            separate,
-            planar,
-            norm,
-            anchoring,
-        );
-        (
-            Self::from_inner(total),
-            Self::from_inner(terms),
-            Self::from_inner(grad_outputs),
-            Self::from_inner(grad_latents),
-        )
     }
 }
 
