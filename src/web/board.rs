@@ -7,7 +7,7 @@ use super::canvas::{canvas_size, with_canvas, LayeredCanvas};
 use super::{from_bytes, now, parse, Frame, LossSample};
 use crate::data::ColorCube;
 use crate::loss::TERMS;
-use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Rect, StepAxis};
+use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Raster, Rect, StepAxis};
 use crate::timeline::Timeline;
 
 /// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
@@ -40,8 +40,10 @@ pub struct Board {
     /// What the loss chart last showed (samples, scrub, size) and when it was drawn.
     losses_key: Option<(usize, Option<u64>, u32, u32)>,
     losses_drawn_at: f64,
-    /// The latent panels: frames, axes and titles cached, points rasterised every frame.
+    /// The latent panels and the phase strip: frames, axes and titles cached, points
+    /// rasterised in wasm.
     latent_canvas: LayeredCanvas,
+    strip_canvas: LayeredCanvas,
     /// Bumped whenever the schedule changes.
     generation: u64,
 }
@@ -68,6 +70,7 @@ impl Board {
             losses_key: None,
             losses_drawn_at: f64::NEG_INFINITY,
             latent_canvas: LayeredCanvas::default(),
+            strip_canvas: LayeredCanvas::default(),
             generation: 0,
         })
     }
@@ -258,10 +261,7 @@ impl Board {
             },
             |raster, dpr, w, h| {
                 for (area, pair) in panels(w, h) {
-                    let plot = plot::latent_plot_area(area, true);
-                    let radius = plot::point_radius(plot.w) * dpr;
-                    let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
-                    plot::latent_points(raster, plot, cloud, pair, 1.5, radius);
+                    draw_points(raster, dpr, area, true, cloud, pair);
                 }
             },
             |surface, w, h| {
@@ -282,45 +282,67 @@ impl Board {
         );
     }
 
-    fn draw_strip(&self, canvas: &HtmlCanvasElement) {
-        with_canvas(canvas, |surface, w, h| {
-            surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
-            if self.snapshots.is_empty() {
-                surface.text(
-                    w / 2.0,
-                    h / 2.0,
-                    "phase snapshots appear here as each phase ends",
-                    12.0,
-                    plot::FAINT_TEXT,
-                    Align::Center,
-                );
-            }
-            // One group of three panels per phase end, labelled across the group.
-            let label_h = 14.0;
-            let cell = (w / 9.0).min(h - label_h);
-            for (i, snap) in self.snapshots.iter().rev().take(3).rev().enumerate() {
-                let label = format!("{} (step {})", snap.phase, snap.step);
-                let center = (i as f32 * 3.0 + 1.5) * cell;
-                surface.text(
-                    center,
-                    label_h / 2.0,
-                    &label,
-                    11.0,
-                    plot::TEXT,
-                    Align::Center,
-                );
-                for (j, pair) in plot::DIM_PAIRS.iter().enumerate() {
-                    let area = Rect::new((i * 3 + j) as f32 * cell, label_h, cell, cell)
+    fn draw_strip(&mut self, canvas: &HtmlCanvasElement) {
+        // One group of three panels for each of the last three phase ends, labelled across
+        // the group.
+        const LABEL_H: f32 = 14.0;
+        let shown: Vec<&PhaseSnapshot> = self.snapshots.iter().rev().take(3).rev().collect();
+        let shown = &shown;
+        let cells = move |w: f32, h: f32| {
+            let cell = (w / 9.0).min(h - LABEL_H);
+            (0..shown.len()).flat_map(move |i| {
+                plot::DIM_PAIRS.iter().enumerate().map(move |(j, pair)| {
+                    let area = Rect::new((i * 3 + j) as f32 * cell, LABEL_H, cell, cell)
                         .inset(2.0, 2.0, 2.0, 2.0);
+                    (shown[i], area, *pair)
+                })
+            })
+        };
+        let colors = &self.colors;
+        self.strip_canvas.draw(
+            canvas,
+            shown.len() as u64,
+            |surface, w, h| {
+                surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
+                if shown.is_empty() {
+                    surface.text(
+                        w / 2.0,
+                        h / 2.0,
+                        "phase snapshots appear here as each phase ends",
+                        12.0,
+                        plot::FAINT_TEXT,
+                        Align::Center,
+                    );
+                }
+                let cell = (w / 9.0).min(h - LABEL_H);
+                for (i, snap) in shown.iter().enumerate() {
+                    let label = format!("{} (step {})", snap.phase, snap.step);
+                    let center = (i as f32 * 3.0 + 1.5) * cell;
+                    surface.text(
+                        center,
+                        LABEL_H / 2.0,
+                        &label,
+                        11.0,
+                        plot::TEXT,
+                        Align::Center,
+                    );
+                }
+                for (snap, area, pair) in cells(w, h) {
+                    plot::latent_frame(surface, area, snap.dims, pair, 1.5, None);
+                }
+            },
+            |raster, dpr, w, h| {
+                for (snap, area, pair) in cells(w, h) {
                     let cloud = PointCloud {
                         latents: &snap.latents,
                         dims: snap.dims,
-                        colors: &self.colors,
+                        colors,
                     };
-                    plot::latent_panel(surface, area, cloud, *pair, 1.5, None);
+                    draw_points(raster, dpr, area, false, cloud, pair);
                 }
-            }
-        });
+            },
+            |_, _, _| {},
+        );
     }
 
     fn draw_losses(&self, canvas: &HtmlCanvasElement) {
@@ -349,6 +371,21 @@ impl Board {
             );
         });
     }
+}
+
+/// A latent panel's points on the backing store's pixels, for a panel laid out in CSS pixels.
+fn draw_points(
+    raster: &mut Raster,
+    dpr: f32,
+    area: Rect,
+    titled: bool,
+    cloud: PointCloud,
+    pair: (usize, usize),
+) {
+    let plot = plot::latent_plot_area(area, titled);
+    let radius = plot::point_radius(plot.w) * dpr;
+    let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
+    plot::latent_points(raster, plot, cloud, pair, 1.5, radius);
 }
 
 /// Appends, halving the resolution (every other entry) when the buffer is full.
