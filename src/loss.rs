@@ -2,6 +2,8 @@
 //!
 //! Each takes the batch's inputs, outputs and latents (`[batch, features]`) and returns a
 //! one-element tensor, so the trainer can sum them on the device without reading back.
+//! [`objective`] weighs and sums the terms a step needs: with these functions on any backend,
+//! as one fused operation (`fused`) on the CPU backend.
 
 use burn::prelude::*;
 
