@@ -14,11 +14,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    backend_extension, Autodiff, AutodiffBackend, Backend, DType, Flex, TensorMetadata,
-};
+use burn::backend::{backend_extension, Autodiff, AutodiffBackend, Backend, Flex, TensorMetadata};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
+
+use crate::flex_values::{dense_f32, like};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedActivation: Backend {
@@ -103,18 +103,6 @@ fn sigmoid_f32(x: f32) -> f32 {
     }
 }
 
-/// The values of a dense f32 tensor; `None` for other dtypes and strided views (which keep
-/// Burn's kernels).
-fn dense_f32(x: &FlexTensor) -> Option<&[f32]> {
-    let layout = x.layout();
-    (x.dtype() == DType::F32 && layout.is_contiguous() && layout.start_offset() == 0)
-        .then(|| &x.storage::<f32>()[..layout.num_elements()])
-}
-
-fn flex_like(x: &FlexTensor, values: Vec<f32>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
-}
-
 impl FusedActivation for Flex {
     fn fused_gelu(x: FlexTensor) -> FlexTensor {
         let Some(input) = dense_f32(&x) else {
@@ -124,7 +112,7 @@ impl FusedActivation for Flex {
         for (o, &v) in out.iter_mut().zip(input) {
             *o = gelu_and_slope_f32(v).0;
         }
-        flex_like(&x, out)
+        like(&x, out)
     }
 
     fn gelu_and_slope(x: FlexTensor) -> (FlexTensor, FlexTensor) {
@@ -136,7 +124,7 @@ impl FusedActivation for Flex {
         for ((o, s), &v) in out.iter_mut().zip(slope.iter_mut()).zip(input) {
             (*o, *s) = gelu_and_slope_f32(v);
         }
-        (flex_like(&x, out), flex_like(&x, slope))
+        (like(&x, out), like(&x, slope))
     }
 
     fn fused_sigmoid(x: FlexTensor) -> FlexTensor {
@@ -144,7 +132,7 @@ impl FusedActivation for Flex {
             return Flex::sigmoid(x);
         };
         let out = input.iter().map(|&v| sigmoid_f32(v)).collect();
-        flex_like(&x, out)
+        like(&x, out)
     }
 }
 

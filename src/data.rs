@@ -209,13 +209,9 @@ impl WeightedBatchSampler {
 
     pub fn set_weights(&mut self, weights: &[f64]) {
         // Called every step while `data-fraction` moves: the probabilities go straight into
-        // the index, without the intermediate vectors of `effective_probabilities` (whose
-        // values they equal exactly).
-        let effective = || self.bias.iter().zip(weights).map(|(b, w)| positive(w * b));
-        let total: f64 = effective().sum();
-        self.distribution = (total > 1e-9)
-            .then(|| WeightedIndex::new(effective().map(|v| v / total)).ok())
-            .flatten();
+        // the index, without collecting them first.
+        self.distribution =
+            probabilities(&self.bias, weights).and_then(|p| WeightedIndex::new(p).ok());
     }
 
     /// Whether the current weights left nothing to sample, so draws are uniform.
@@ -242,13 +238,16 @@ impl WeightedBatchSampler {
 
 /// Normalised max(weights·bias, 0), or `None` when the total is ≤ 1e-9.
 pub fn effective_probabilities(bias: &[f64], weights: &[f64]) -> Option<Vec<f64>> {
-    let e: Vec<f64> = bias
-        .iter()
-        .zip(weights)
-        .map(|(b, w)| positive(w * b))
-        .collect();
-    let total: f64 = e.iter().sum();
-    (total > 1e-9).then(|| e.iter().map(|v| v / total).collect())
+    probabilities(bias, weights).map(Iterator::collect)
+}
+
+fn probabilities<'a>(
+    bias: &'a [f64],
+    weights: &'a [f64],
+) -> Option<impl Iterator<Item = f64> + 'a> {
+    let effective = move || bias.iter().zip(weights).map(|(b, w)| positive(w * b));
+    let total: f64 = effective().sum();
+    (total > 1e-9).then(move || effective().map(move |v| v / total))
 }
 
 /// `max(v, 0)` (NaN → 0) as a comparison: `f64::max` is a libm call in wasm.
@@ -264,8 +263,8 @@ fn positive(v: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// The sampler's index is built without `effective_probabilities`' vectors; it must draw
-    /// exactly what an index built from them draws.
+    /// The sampler's index is built without collecting the probabilities; it must draw
+    /// exactly what an index built from `effective_probabilities` draws.
     #[test]
     fn sampler_draws_from_the_effective_probabilities() {
         let cube = ColorCube::full();

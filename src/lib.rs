@@ -9,6 +9,7 @@ pub mod activation;
 pub mod cli;
 pub mod data;
 pub mod dopesheet;
+mod flex_values;
 pub mod loss;
 pub mod model;
 pub mod optimizer;

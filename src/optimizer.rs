@@ -7,12 +7,14 @@
 //! Adam itself; the state is Burn's `AdamState` either way.
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Backend, DType, Flex};
+use burn::backend::{backend_extension, Backend, Flex};
 use burn::optim::{
     Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
 };
 use burn::prelude::*;
 use burn_flex::FlexTensor;
+
+use crate::flex_values::{f32_values, like};
 
 const BETA_1: f32 = 0.9;
 const BETA_2: f32 = 0.999;
@@ -21,7 +23,6 @@ const EPSILON: f32 = 1e-8;
 #[backend_extension(Flex)]
 pub trait FusedAdamStep: Backend {
     /// Returns the updated `(param, moment_1, moment_2)`.
-    #[allow(clippy::too_many_arguments)]
     fn adam_step(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -102,10 +103,10 @@ impl FusedAdamStep for Flex {
         time: i32,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let (p, g, m1, m2) = (
-            dense(&param),
-            dense(&grad),
-            dense(&moment_1),
-            dense(&moment_2),
+            f32_values(&param),
+            f32_values(&grad),
+            f32_values(&moment_1),
+            f32_values(&moment_2),
         );
         let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
         let combined = correction_2 / (1.0 - BETA_1.powi(time));
@@ -125,24 +126,6 @@ impl FusedAdamStep for Flex {
             like(&param, m2_out),
         )
     }
-}
-
-/// A dense copy of an f32 tensor's values, in row-major order whatever its layout.
-fn dense(x: &FlexTensor) -> Vec<f32> {
-    debug_assert_eq!(x.dtype(), DType::F32);
-    let layout = x.layout();
-    if layout.is_contiguous() && layout.start_offset() == 0 {
-        x.storage::<f32>()[..layout.num_elements()].to_vec()
-    } else {
-        x.clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("an f32 tensor reads as f32")
-    }
-}
-
-fn like(x: &FlexTensor, values: Vec<f32>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
 }
 
 #[cfg(test)]

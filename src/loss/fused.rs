@@ -13,12 +13,12 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{binary, Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
-    backend_extension, Autodiff, AutodiffBackend, Backend, DType, Flex, Shape, TensorMetadata,
+    backend_extension, Autodiff, AutodiffBackend, Backend, Flex, Shape, TensorMetadata,
 };
-use burn::prelude::*;
 use burn_flex::FlexTensor;
 
 use super::{SEPARATION_EPSILON, TERMS};
+use crate::flex_values::{f32_values, from_values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedObjective: Backend {
@@ -157,24 +157,7 @@ fn evaluate(
     }
 }
 
-fn values(x: &FlexTensor) -> Vec<f32> {
-    let layout = x.layout();
-    if x.dtype() == DType::F32 && layout.is_contiguous() && layout.start_offset() == 0 {
-        x.storage::<f32>()[..layout.num_elements()].to_vec()
-    } else {
-        x.clone()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32")
-    }
-}
-
-fn flex(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-/// The objective on dense copies of the tensors' values.
+/// The objective on the tensors' values.
 fn evaluate_flex(
     outputs: &FlexTensor,
     latents: &FlexTensor,
@@ -185,10 +168,10 @@ fn evaluate_flex(
 ) -> Evaluation {
     let dims = latents.shape()[1];
     evaluate(
-        &values(outputs),
-        &values(latents),
-        &values(input),
-        &values(anchor),
+        &f32_values(outputs),
+        &f32_values(latents),
+        &f32_values(input),
+        &f32_values(anchor),
         dims,
         weights,
         with_grads,
@@ -197,8 +180,8 @@ fn evaluate_flex(
 
 fn totals(e: &Evaluation) -> (FlexTensor, FlexTensor) {
     (
-        flex(vec![e.total], Shape::new([1])),
-        flex(e.terms.to_vec(), Shape::new([TERMS.len()])),
+        from_values(vec![e.total], Shape::new([1])),
+        from_values(e.terms.to_vec(), Shape::new([TERMS.len()])),
     )
 }
 
@@ -259,8 +242,8 @@ impl<C: CheckpointStrategy> FusedObjective for Autodiff<Flex, C> {
                 let e = evaluate_flex(&outputs, &latents, &input, &anchor, weights, true);
                 let (total, terms) = totals(&e);
                 let grads = (
-                    flex(e.grad_outputs, outputs.shape()),
-                    flex(e.grad_latents, latents.shape()),
+                    from_values(e.grad_outputs, outputs.shape()),
+                    from_values(e.grad_latents, latents.shape()),
                 );
                 (prep.finish(grads, total), Self::from_inner(terms))
             }
@@ -283,6 +266,7 @@ mod tests {
     use super::super::{fused_objective, objective_by_terms, Objective};
     use super::*;
     use crate::train::read_f32;
+    use burn::prelude::*;
 
     /// Deterministic values in [−1, 1] (latents) or [0, 1] (colours).
     fn tensor(rows: usize, cols: usize, salt: f32, device: &Device) -> Tensor<2> {
