@@ -33,9 +33,8 @@ pub struct Board {
     snapshots: Vec<PhaseSnapshot>,
     scrub: Option<u64>,
     timeline_axis: Option<StepAxis>,
-    /// What the strip and the schedule canvases last showed: they are redrawn only when it
-    /// changes (the schedule's playhead is a DOM overlay the page moves).
-    strip_key: Option<(usize, u32, u32)>,
+    /// What the schedule canvas last showed: it is redrawn only when that changes (its
+    /// playhead is a DOM overlay the page moves).
     schedule_key: Option<(u64, u32, u32)>,
     /// What the loss chart last showed (samples, scrub, size) and when it was drawn.
     losses_key: Option<(usize, Option<u64>, u32, u32)>,
@@ -65,7 +64,6 @@ impl Board {
             snapshots: Vec::new(),
             scrub: None,
             timeline_axis: None,
-            strip_key: None,
             schedule_key: None,
             losses_key: None,
             losses_drawn_at: f64::NEG_INFINITY,
@@ -90,7 +88,8 @@ impl Board {
         self.loss_history.clear();
         self.history.clear();
         self.snapshots.clear();
-        self.strip_key = None;
+        // A new run's first snapshot must not pass for the old run's.
+        self.strip_canvas.invalidate();
     }
 
     /// Takes in a frame from the worker. Returns how many phase-end snapshots it brought.
@@ -184,9 +183,11 @@ impl Board {
             self.draw_latents(&canvas);
         }
         if let Some(canvas) = strip {
-            let (pw, ph) = canvas_size(&canvas);
-            let key = (self.snapshots.len(), pw, ph);
-            if self.strip_key.replace(key) != Some(key) {
+            // Nothing on the strip moves: it is drawn only when a phase ends or it resizes.
+            if !self
+                .strip_canvas
+                .is_current(&canvas, self.snapshots.len() as u64)
+            {
                 self.draw_strip(&canvas);
             }
         }
@@ -301,7 +302,7 @@ impl Board {
         let colors = &self.colors;
         self.strip_canvas.draw(
             canvas,
-            shown.len() as u64,
+            self.snapshots.len() as u64,
             |surface, w, h| {
                 surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
                 if shown.is_empty() {

@@ -7,20 +7,29 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use crate::plot::{Align, Raster, Rgba, Surface};
 
-/// The devicePixelRatio and a canvas's CSS box (width, height).
-fn css_box(canvas: &HtmlCanvasElement) -> (f64, f64, f64) {
-    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
-    let (w, h) = (
-        canvas.client_width().max(1) as f64,
-        canvas.client_height().max(1) as f64,
-    );
-    (dpr, w, h)
+/// The devicePixelRatio, a canvas's CSS box and the backing-store size it gets for that box.
+#[derive(Debug, Clone, Copy)]
+struct Size {
+    dpr: f64,
+    css: (f64, f64),
+    pixels: (u32, u32),
+}
+
+impl Size {
+    fn of(canvas: &HtmlCanvasElement) -> Size {
+        let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        let css = (
+            canvas.client_width().max(1) as f64,
+            canvas.client_height().max(1) as f64,
+        );
+        let pixels = ((css.0 * dpr).round() as u32, (css.1 * dpr).round() as u32);
+        Size { dpr, css, pixels }
+    }
 }
 
 /// The backing-store size a canvas gets for its CSS box at this devicePixelRatio.
 pub(super) fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
-    let (dpr, w, h) = css_box(canvas);
-    ((w * dpr).round() as u32, (h * dpr).round() as u32)
+    Size::of(canvas).pixels
 }
 
 /// Sizes the canvas to its CSS box × devicePixelRatio (crisp on high-DPI screens) and draws in
@@ -29,8 +38,15 @@ pub(super) fn with_canvas(
     canvas: &HtmlCanvasElement,
     draw: impl FnOnce(&mut dyn Surface, f32, f32),
 ) {
-    let (dpr, w, h) = css_box(canvas);
-    let (pw, ph) = canvas_size(canvas);
+    draw_sized(canvas, Size::of(canvas), draw);
+}
+
+fn draw_sized(
+    canvas: &HtmlCanvasElement,
+    size: Size,
+    draw: impl FnOnce(&mut dyn Surface, f32, f32),
+) {
+    let (pw, ph) = size.pixels;
     if canvas.width() != pw || canvas.height() != ph {
         canvas.set_width(pw);
         canvas.set_height(ph);
@@ -38,9 +54,9 @@ pub(super) fn with_canvas(
     let Some(ctx) = context(canvas) else {
         return;
     };
-    let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
+    let _ = ctx.set_transform(size.dpr, 0.0, 0.0, size.dpr, 0.0, 0.0);
     let mut surface = Canvas2d { ctx };
-    draw(&mut surface, w as f32, h as f32);
+    draw(&mut surface, size.css.0 as f32, size.css.1 as f32);
 }
 
 fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
@@ -51,13 +67,35 @@ fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
 /// canvas's size or the caller's `key` changes, and kept as pixels; the moving layer is
 /// rasterised in wasm over a copy of them and put back in one call. A thousand dots in three
 /// panels then cost one `putImageData`, not four context calls (and a path raster) each.
-#[derive(Default)]
 pub(super) struct LayeredCanvas {
     key: Option<(u32, u32, u64)>,
     still: Vec<u8>,
+    /// The frame being composed, kept to reuse its buffer.
+    frame: Raster,
+}
+
+impl Default for LayeredCanvas {
+    fn default() -> Self {
+        LayeredCanvas {
+            key: None,
+            still: Vec::new(),
+            frame: Raster::new(0, 0),
+        }
+    }
 }
 
 impl LayeredCanvas {
+    /// Whether the still layer was last drawn for this `key` at the canvas's current size.
+    pub(super) fn is_current(&self, canvas: &HtmlCanvasElement, key: u64) -> bool {
+        let (pw, ph) = canvas_size(canvas);
+        self.key == Some((pw, ph, key))
+    }
+
+    /// Forgets the still layer: the next draw redraws it whatever the key.
+    pub(super) fn invalidate(&mut self) {
+        self.key = None;
+    }
+
     /// `still` and `label` draw in CSS pixels; `moving` draws on the backing store's pixels
     /// and is given the devicePixelRatio and the CSS size.
     pub(super) fn draw(
@@ -68,9 +106,10 @@ impl LayeredCanvas {
         moving: impl FnOnce(&mut Raster, f32, f32, f32),
         label: impl FnOnce(&mut dyn Surface, f32, f32),
     ) {
-        let (pw, ph) = canvas_size(canvas);
+        let size = Size::of(canvas);
+        let (pw, ph) = size.pixels;
         if self.key != Some((pw, ph, key)) {
-            with_canvas(canvas, still);
+            draw_sized(canvas, size, still);
             let Some(pixels) = context(canvas)
                 .and_then(|ctx| ctx.get_image_data(0.0, 0.0, pw as f64, ph as f64).ok())
             else {
@@ -79,18 +118,17 @@ impl LayeredCanvas {
             self.still = pixels.data().0;
             self.key = Some((pw, ph, key));
         }
-        let (dpr, w, h) = css_box(canvas);
-        let mut raster = Raster {
-            width: pw,
-            height: ph,
-            pixels: self.still.clone(),
-        };
-        moving(&mut raster, dpr as f32, w as f32, h as f32);
-        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&raster.pixels), pw, ph);
+        let frame = &mut self.frame;
+        (frame.width, frame.height) = (pw, ph);
+        frame.pixels.clear();
+        frame.pixels.extend_from_slice(&self.still);
+        let (w, h) = (size.css.0 as f32, size.css.1 as f32);
+        moving(frame, size.dpr as f32, w, h);
+        let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&frame.pixels), pw, ph);
         if let (Some(ctx), Ok(image)) = (context(canvas), image) {
             let _ = ctx.put_image_data(&image, 0.0, 0.0);
         }
-        with_canvas(canvas, label);
+        draw_sized(canvas, size, label);
     }
 }
 
