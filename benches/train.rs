@@ -1,11 +1,13 @@
-//! Training speed on the CPU backend: steps/s for each ex-1.5 phase at batch 256, and the
-//! wall time of the whole curriculum. `cargo bench` prints a table; compare ratios within a
-//! run, this machine is noisy.
+//! Training speed on the CPU: steps/s for each ex-1.5 phase at batch 256 and the wall time
+//! of the whole curriculum, through Burn's operations (`Trainer`, the reference) and through
+//! the fused step (`Sweep`), then run-steps/s of sweeps of R = 1, 8, 64, 256 seeds.
+//! `cargo bench` prints the tables; compare ratios within a run, this machine is noisy.
 
 use std::time::Instant;
 
 use burn::prelude::*;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::sweep::{Sweep, SweepConfig};
 use color_bottleneck::timeline::Timeline;
 use color_bottleneck::train::{Trainer, TrainerConfig};
 
@@ -16,6 +18,39 @@ fn trainer(check_total_on_host: bool) -> Trainer {
         ..TrainerConfig::default()
     };
     Trainer::new(timeline, config, &Device::flex()).unwrap()
+}
+
+fn sweep(runs: usize, batch_size: usize) -> Sweep {
+    let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).unwrap());
+    let config = SweepConfig {
+        first_seed: 0,
+        runs,
+        latent_dims: 4,
+        batch_size,
+    };
+    Sweep::new(timeline, config).unwrap()
+}
+
+/// The whole ex-1.5 curriculum for R seeds at once with the fused step, on every core.
+fn sweeps() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("ex-1.5 curriculum, fused CPU step, batch 256, {threads} threads\n");
+    println!(
+        "{:>6} {:>12} {:>16} {:>16}",
+        "runs", "wall s", "run-steps/s", "s per run"
+    );
+    for runs in [1, 8, 64, 256] {
+        let mut s = sweep(runs, 256);
+        let start = Instant::now();
+        s.finish(threads, &|_| {});
+        let secs = start.elapsed().as_secs_f64();
+        let run_steps = runs as f64 * s.timeline().len() as f64;
+        println!(
+            "{runs:>6} {secs:>12.2} {:>16.0} {:>16.3}",
+            run_steps / secs,
+            secs / runs as f64
+        );
+    }
 }
 
 /// Runs to the end, timing each phase. Returns (phase, steps, seconds) and the total.
@@ -52,8 +87,14 @@ fn main() {
         for _ in 0..10 {
             t.step().unwrap();
         }
+        let mut s = sweep(2, 64);
+        for _ in 0..10 {
+            s.step();
+        }
         return;
     }
+    sweeps();
+    println!();
     println!("ex-1.5 curriculum, flex (CPU) backend, batch 256\n");
     println!(
         "{:<34} {:>22} {:>10} {:>10}",

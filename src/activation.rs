@@ -82,7 +82,7 @@ fn exp_nonpositive(x: f32) -> f32 {
 }
 
 /// `(gelu(x), gelu'(x))` for one value, sharing `exp(-x²/2)` between Φ and φ.
-fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
+pub(crate) fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + P * z);
     let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
@@ -93,7 +93,7 @@ fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
     (x * cdf, cdf + x * pdf)
 }
 
-fn sigmoid_f32(x: f32) -> f32 {
+pub(crate) fn sigmoid_f32(x: f32) -> f32 {
     let e = exp_nonpositive(-x.abs());
     let r = 1.0 / (1.0 + e);
     if x >= 0.0 {

@@ -1,5 +1,7 @@
 //! The native command line: run any dopesheet headless and write what it learnt.
 
+mod sweep;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -12,8 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::ColorCube;
 use crate::dopesheet::{csv_field, python_repr, Dopesheet, DopesheetError, EX_1_5};
-use crate::loss::TERMS;
+use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect};
+use crate::sweep::SweepConfig;
 use crate::timeline::Timeline;
 use crate::train::{read_f32, Event, TrainError, Trainer, TrainerConfig};
 
@@ -49,10 +52,36 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Train many seeds of one curriculum at once; judge each a colour wheel or crumpled.
+    /// Writes sweep.csv (a row per seed) and contact.png (every run's dims 0 and 1), and
+    /// prints the crumple rate with its 95% interval.
+    Sweep {
+        /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
+        dopesheet: Option<PathBuf>,
+        #[arg(long, default_value_t = 16)]
+        runs: usize,
+        /// Run r trains with seed first-seed + r.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+        #[arg(long, default_value_t = 4)]
+        latent_dims: usize,
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        #[arg(long, default_value = "sweep")]
+        out: PathBuf,
+        /// No progress bar (for logs and CI).
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print the realized schedule as CSV, one row per step (0..=len).
     Timeline { dopesheet: PathBuf },
     /// Validate a dopesheet and print its resolved keyframe table.
-    Check { dopesheet: PathBuf },
+    Check {
+        dopesheet: PathBuf,
+        /// Print the table as Markdown (as the seed's notebook shows it) instead of CSV.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,7 +114,12 @@ enum CliError {
     Train(#[from] TrainError),
     #[error("writing {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Draw(#[from] plot::TooLarge),
 }
+
+/// Rows of `phases.png`: 500 pixels each, 20,000 in all at most.
+const MAX_PHASE_ROWS: usize = 40;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,8 +141,28 @@ pub fn main() -> ExitCode {
             };
             train(dopesheet.as_deref(), config, &out, backend.device(), quiet)
         }
+        Command::Sweep {
+            dopesheet,
+            runs,
+            first_seed,
+            latent_dims,
+            batch_size,
+            out,
+            quiet,
+        } => {
+            let config = SweepConfig {
+                first_seed,
+                runs,
+                latent_dims,
+                batch_size,
+            };
+            sweep::sweep(dopesheet.as_deref(), config, &out, quiet)
+        }
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
-        Command::Check { dopesheet } => check(&dopesheet),
+        Command::Check {
+            dopesheet,
+            markdown,
+        } => check(&dopesheet, markdown),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -133,10 +187,14 @@ fn load(path: Option<&Path>) -> Result<Dopesheet, CliError> {
     Dopesheet::parse(&text).map_err(|source| CliError::Sheet { path: name, source })
 }
 
-fn check(path: &Path) -> Result<(), CliError> {
+fn check(path: &Path, markdown: bool) -> Result<(), CliError> {
     let sheet = load(Some(path))?;
     let timeline = Timeline::new(&sheet);
-    print!("{}", sheet.resolved_csv());
+    if markdown {
+        print!("{}", sheet.to_markdown());
+    } else {
+        print!("{}", sheet.resolved_csv());
+    }
     let phases: Vec<String> = timeline
         .phases()
         .iter()
@@ -158,15 +216,12 @@ fn print_timeline(path: &Path) -> Result<(), CliError> {
     let timeline = Timeline::new(&load(Some(path))?);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let write_err = |e: std::io::Error| CliError::Write {
-        path: "stdout".into(),
-        message: e.to_string(),
-    };
-    write!(out, "step,phase,actions,is_phase_start,is_phase_end").map_err(write_err)?;
+    let write_err = io(Path::new("stdout"));
+    write!(out, "step,phase,actions,is_phase_start,is_phase_end").map_err(&write_err)?;
     for p in timeline.properties() {
-        write!(out, ",{p}").map_err(write_err)?;
+        write!(out, ",{p}").map_err(&write_err)?;
     }
-    writeln!(out).map_err(write_err)?;
+    writeln!(out).map_err(&write_err)?;
     for step in 0..=timeline.len() {
         let s = timeline.state(step);
         let phase = csv_field(s.phase);
@@ -176,13 +231,13 @@ fn print_timeline(path: &Path) -> Result<(), CliError> {
             "{step},{phase},{actions},{},{}",
             s.is_phase_start as u8, s.is_phase_end as u8
         )
-        .map_err(write_err)?;
+        .map_err(&write_err)?;
         for v in &s.values {
-            write!(out, ",{}", python_repr(*v)).map_err(write_err)?;
+            write!(out, ",{}", python_repr(*v)).map_err(&write_err)?;
         }
-        writeln!(out).map_err(write_err)?;
+        writeln!(out).map_err(&write_err)?;
     }
-    out.flush().map_err(write_err)
+    out.flush().map_err(&write_err)
 }
 
 fn train(
@@ -198,14 +253,12 @@ fn train(
     for w in trainer.warnings() {
         eprintln!("warning: {w}");
     }
-    std::fs::create_dir_all(out).map_err(|e| CliError::Write {
-        path: out.into(),
-        message: e.to_string(),
-    })?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
 
     let losses_path = out.join("losses.csv");
     let mut losses = BufWriter::new(File::create(&losses_path).map_err(io(&losses_path))?);
-    writeln!(losses, "step,phase,lr,total,{}", TERMS.join(",")).map_err(io(&losses_path))?;
+    let columns = Term::ALL.map(Term::column).join(",");
+    writeln!(losses, "step,phase,lr,total,{columns}").map_err(io(&losses_path))?;
 
     let total_steps = trainer.timeline().len();
     let bar = if quiet {
@@ -234,7 +287,7 @@ fn train(
             read.total
         )
         .map_err(io(&losses_path))?;
-        for term in read.terms {
+        for term in read.terms.0 {
             match term {
                 Some(v) => write!(losses, ",{v}"),
                 None => write!(losses, ","),
@@ -279,12 +332,21 @@ fn train(
     write_latents(&trainer, &ColorCube::hues(360), &out.join("hues.csv"))?;
 
     let colors = rgb_grid.rgb_f32();
-    let mut phases = Raster::new(1500, 500 * snapshots.len().max(1) as u32);
+    // A row per phase end, as the seed's grid, up to a picture that stays drawable.
+    let shown = &snapshots[snapshots.len().saturating_sub(MAX_PHASE_ROWS)..];
+    if shown.len() < snapshots.len() {
+        eprintln!(
+            "note: phases.png shows the last {} of {} phase ends",
+            shown.len(),
+            snapshots.len()
+        );
+    }
+    let mut phases = Raster::new(1500, 500 * shown.len().max(1) as u32)?;
     let area = Rect::new(0.0, 0.0, phases.width as f32, phases.height as f32);
-    plot::phase_history(&mut phases, area, &snapshots, &colors);
+    plot::phase_history(&mut phases, area, shown, &colors);
     write_png(&phases, &out.join("phases.png"))?;
 
-    let mut chart = Raster::new(1500, 700);
+    let mut chart = Raster::new(1500, 700)?;
     let area = Rect::new(0.0, 0.0, chart.width as f32, chart.height as f32);
     plot::timeline_chart(&mut chart, area, trainer.timeline());
     write_png(&chart, &out.join("timeline.png"))?;
@@ -300,13 +362,10 @@ fn write_latents(trainer: &Trainer, cube: &ColorCube, path: &Path) -> Result<(),
     let (outputs, latents) = trainer.infer(trainer.colors(cube));
     let dims = latents.dims()[1];
     let (outputs, latents) = (read_f32(outputs)?, read_f32(latents)?);
-    let err = |e: std::io::Error| CliError::Write {
-        path: path.into(),
-        message: e.to_string(),
-    };
-    let mut w = BufWriter::new(File::create(path).map_err(err)?);
+    let err = io(path);
+    let mut w = BufWriter::new(File::create(path).map_err(&err)?);
     let z: Vec<String> = (0..dims).map(|i| format!("z{i}")).collect();
-    writeln!(w, "r,g,b,{},out_r,out_g,out_b", z.join(",")).map_err(err)?;
+    writeln!(w, "r,g,b,{},out_r,out_g,out_b", z.join(",")).map_err(&err)?;
     for (i, rgb) in cube.rgb.iter().enumerate() {
         let z = &latents[i * dims..(i + 1) * dims];
         let o = &outputs[i * 3..i * 3 + 3];
@@ -315,12 +374,13 @@ fn write_latents(trainer: &Trainer, cube: &ColorCube, path: &Path) -> Result<(),
             .map(|c| (*c as f32).to_string())
             .chain(z.iter().chain(o).map(|v| v.to_string()))
             .collect();
-        writeln!(w, "{}", fields.join(",")).map_err(err)?;
+        writeln!(w, "{}", fields.join(",")).map_err(&err)?;
     }
     w.flush().map_err(err)
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
+/// The error for a failed write to `path`, from any error that says what went wrong.
+fn io<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> CliError + '_ {
     move |e| CliError::Write {
         path: path.into(),
         message: e.to_string(),
@@ -328,17 +388,11 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
 }
 
 fn write_png(raster: &Raster, path: &Path) -> Result<(), CliError> {
-    let err = |message: String| CliError::Write {
-        path: path.into(),
-        message,
-    };
-    let file = File::create(path).map_err(|e| err(e.to_string()))?;
+    let file = File::create(path).map_err(io(path))?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), raster.width, raster.height);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;
-    writer
-        .write_image_data(&raster.pixels)
-        .map_err(|e| err(e.to_string()))?;
-    writer.finish().map_err(|e| err(e.to_string()))
+    let mut writer = encoder.write_header().map_err(io(path))?;
+    writer.write_image_data(&raster.pixels).map_err(io(path))?;
+    writer.finish().map_err(io(path))
 }

@@ -5,6 +5,10 @@
 
 use std::fmt;
 
+mod markdown;
+
+pub use markdown::python_general;
+
 /// Longest curriculum we accept. The page keeps per-step state, so an accidental `1e12`
 /// must be refused rather than attempted.
 pub const MAX_STEPS: u64 = 10_000_000;

@@ -10,11 +10,14 @@ pub mod cli;
 pub mod data;
 pub mod dopesheet;
 mod flex_values;
+pub mod fused_step;
 pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod plot;
+pub mod sweep;
 pub mod timeline;
 pub mod train;
+pub mod verdict;
 #[cfg(target_family = "wasm")]
 pub mod web;

@@ -8,7 +8,41 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::{gelu, sigmoid};
 
-const HIDDEN: usize = 16;
+pub const HIDDEN: usize = 16;
+
+/// `(inputs, outputs)` of the four layers, encoder first.
+pub fn layer_shapes(latent_dims: usize) -> [(usize, usize); 4] {
+    [
+        (3, HIDDEN),
+        (HIDDEN, latent_dims),
+        (latent_dims, HIDDEN),
+        (HIDDEN, 3),
+    ]
+}
+
+/// Weights and biases in all: 263 for a 4-D bottleneck.
+pub fn parameter_count(latent_dims: usize) -> usize {
+    layer_shapes(latent_dims)
+        .iter()
+        .map(|(i, o)| i * o + o)
+        .sum()
+}
+
+/// A fresh model's parameters in the flat layout (layer by layer, the `[inputs, outputs]`
+/// weight then the bias). Each is drawn from U(−1/√fan_in, 1/√fan_in), PyTorch's default for
+/// `nn.Linear`, from a seeded generator on the host, so a seed gives the same model on every
+/// backend and in every engine.
+pub fn initial_parameters(latent_dims: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut values = Vec::with_capacity(parameter_count(latent_dims));
+    for (inputs, outputs) in layer_shapes(latent_dims) {
+        let bound = 1.0 / (inputs as f32).sqrt();
+        for _ in 0..inputs * outputs + outputs {
+            values.push(rng.random_range(-bound..bound));
+        }
+    }
+    values
+}
 
 #[derive(Module, Debug)]
 pub struct ColorMlp {
@@ -21,32 +55,11 @@ pub struct ColorMlp {
 }
 
 impl ColorMlp {
-    /// A freshly initialised model. Weights and biases are drawn from U(−1/√fan_in, 1/√fan_in),
-    /// PyTorch's default for `nn.Linear`, from a seeded generator on the host so that the same
-    /// seed gives the same model on every backend.
+    /// A freshly initialised model: [`initial_parameters`] on `device`.
     pub fn new(latent_dims: usize, normalize: bool, seed: u64, device: &Device) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut linear = |d_input: usize, d_output: usize| {
-            let bound = 1.0 / (d_input as f32).sqrt();
-            let mut draw = |n: usize| {
-                (0..n)
-                    .map(|_| rng.random_range(-bound..bound))
-                    .collect::<Vec<f32>>()
-            };
-            let weight = TensorData::new(draw(d_input * d_output), [d_input, d_output]);
-            let bias = TensorData::new(draw(d_output), [d_output]);
-            Linear {
-                weight: Param::from_tensor(Tensor::from_data(weight, device)),
-                bias: Some(Param::from_tensor(Tensor::from_data(bias, device))),
-            }
-        };
-        ColorMlp {
-            encode_hidden: linear(3, HIDDEN),
-            encode_latent: linear(HIDDEN, latent_dims),
-            decode_hidden: linear(latent_dims, HIDDEN),
-            decode_rgb: linear(HIDDEN, 3),
-            normalize,
-        }
+        let values = initial_parameters(latent_dims, seed);
+        Self::from_parameters(&values, latent_dims, normalize, device)
+            .expect("initial_parameters has the model's shape")
     }
 
     /// Every weight and bias in one flat tensor (layer by layer, weight then bias), the form
@@ -74,14 +87,8 @@ impl ColorMlp {
         normalize: bool,
         device: &Device,
     ) -> Option<Self> {
-        let shapes = [
-            (3, HIDDEN),
-            (HIDDEN, latent_dims),
-            (latent_dims, HIDDEN),
-            (HIDDEN, 3),
-        ];
-        let expected: usize = shapes.iter().map(|(i, o)| i * o + o).sum();
-        if values.len() != expected {
+        let shapes = layer_shapes(latent_dims);
+        if values.len() != parameter_count(latent_dims) {
             return None;
         }
         let mut rest = values;

@@ -93,6 +93,28 @@ impl Optimizer for FusedAdam {
     }
 }
 
+/// One Adam update in place, with Burn's formulas in Burn's order of operations; `time`
+/// counts updates from 1.
+pub fn adam_update(
+    params: &mut [f32],
+    grads: &[f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    lr: f32,
+    time: i32,
+) {
+    let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
+    let combined = correction_2 / (1.0 - BETA_1.powi(time));
+    let epsilon = EPSILON * correction_2;
+    let moments = moment_1.iter_mut().zip(moment_2.iter_mut());
+    for ((p, g), (m1, m2)) in params.iter_mut().zip(grads).zip(moments) {
+        *m1 = *m1 * BETA_1 + g * (1.0 - BETA_1);
+        *m2 = *m2 * BETA_2 + g * g * (1.0 - BETA_2);
+        let update = (*m1 * combined) / (m2.sqrt() + epsilon);
+        *p -= update * lr;
+    }
+}
+
 impl FusedAdamStep for Flex {
     fn adam_step(
         param: FlexTensor,
@@ -108,18 +130,8 @@ impl FusedAdamStep for Flex {
             f32_values(&moment_1),
             f32_values(&moment_2),
         );
-        let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
-        let combined = correction_2 / (1.0 - BETA_1.powi(time));
-        let epsilon = EPSILON * correction_2;
-        let n = p.len();
-        let (mut p_out, mut m1_out, mut m2_out) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        for i in 0..n {
-            let m1 = m1[i] * BETA_1 + g[i] * (1.0 - BETA_1);
-            let m2 = m2[i] * BETA_2 + g[i] * g[i] * (1.0 - BETA_2);
-            let update = (m1 * combined) / (m2.sqrt() + epsilon);
-            p_out[i] = p[i] - update * lr;
-            (m1_out[i], m2_out[i]) = (m1, m2);
-        }
+        let (mut p_out, mut m1_out, mut m2_out) = (p.to_vec(), m1.to_vec(), m2.to_vec());
+        adam_update(&mut p_out, &g, &mut m1_out, &mut m2_out, lr, time);
         (
             like(&param, p_out),
             like(&param, m1_out),

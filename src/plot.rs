@@ -83,6 +83,15 @@ pub struct PointCloud<'a> {
     pub colors: &'a [f32],
 }
 
+/// How far the latent panels' axes reach (±), as the seed's plots: the unit circle with room
+/// for the points that overshoot it.
+pub const LATENT_EXTENT: f32 = 1.5;
+
+/// A latent panel's title, as the seed's phase-history grid words it.
+pub fn pair_title(pair: (usize, usize)) -> String {
+    format!("Dims {} vs {}", pair.0, pair.1)
+}
+
 /// One scatter panel of two latent dims, axes ±`extent`, with dashed axes and unit circle.
 pub fn latent_panel(
     s: &mut dyn Surface,
@@ -274,14 +283,46 @@ pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot], co
         for (c, pair) in DIM_PAIRS.iter().enumerate() {
             let cell = Rect::new(area.x + label_w + c as f32 * cell_w, y, cell_w, cell_h)
                 .inset(6.0, 6.0, 6.0, 6.0);
-            let title = format!("Dims {} vs {}", pair.0, pair.1);
+            let title = pair_title(*pair);
             let cloud = PointCloud {
                 latents: &row.latents,
                 dims: row.dims,
                 colors,
             };
-            latent_panel(s, cell, cloud, *pair, 1.5, Some(&title));
+            latent_panel(s, cell, cloud, *pair, LATENT_EXTENT, Some(&title));
         }
+    }
+}
+
+/// A grid of dims (0, 1) panels, `columns` wide, one per `(title, latents)`: a sweep's runs
+/// side by side.
+pub fn contact_sheet(
+    s: &mut dyn Surface,
+    area: Rect,
+    panels: &[(String, Vec<f32>)],
+    dims: usize,
+    colors: &[f32],
+    columns: usize,
+) {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    let columns = columns.max(1);
+    let rows = panels.len().div_ceil(columns).max(1);
+    let (cell_w, cell_h) = (area.w / columns as f32, area.h / rows as f32);
+    for (i, (title, latents)) in panels.iter().enumerate() {
+        let (c, r) = (i % columns, i / columns);
+        let cell = Rect::new(
+            area.x + c as f32 * cell_w,
+            area.y + r as f32 * cell_h,
+            cell_w,
+            cell_h,
+        )
+        .inset(4.0, 4.0, 4.0, 4.0);
+        let cloud = PointCloud {
+            latents,
+            dims,
+            colors,
+        };
+        latent_panel(s, cell, cloud, (0, 1), LATENT_EXTENT, Some(title));
     }
 }
 
@@ -583,17 +624,44 @@ pub struct Raster {
     pub pixels: Vec<u8>,
 }
 
+/// The largest image a [`Raster`] holds: 2²⁶ pixels, 256 MiB.
+pub const MAX_PIXELS: u64 = 1 << 26;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {width}×{height} image is too large to draw (at most {MAX_PIXELS} pixels)")]
+pub struct TooLarge {
+    pub width: u32,
+    pub height: u32,
+}
+
 impl Raster {
-    pub fn new(width: u32, height: u32) -> Self {
-        Raster {
+    pub fn new(width: u32, height: u32) -> Result<Self, TooLarge> {
+        let pixels = width as u64 * height as u64;
+        if pixels > MAX_PIXELS {
+            return Err(TooLarge { width, height });
+        }
+        Ok(Raster {
             width,
             height,
-            pixels: vec![0; (width * height * 4) as usize],
+            pixels: vec![0; pixels as usize * 4],
+        })
+    }
+
+    /// A 0×0 raster, to be resized before use.
+    pub fn empty() -> Self {
+        Raster {
+            width: 0,
+            height: 0,
+            pixels: Vec::new(),
         }
     }
 
+    fn offset(&self, x: u32, y: u32) -> usize {
+        (y as usize * self.width as usize + x as usize) * 4
+    }
+
     pub fn pixel(&self, x: u32, y: u32) -> Rgba {
-        let i = ((y * self.width + x) * 4) as usize;
+        let i = self.offset(x, y);
         [
             self.pixels[i],
             self.pixels[i + 1],
@@ -608,7 +676,7 @@ impl Raster {
         if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
             return;
         }
-        let i = ((y as u32 * self.width + x as u32) * 4) as usize;
+        let i = self.offset(x as u32, y as u32);
         // Integer arithmetic in 0–255: the page rasterises thousands of dots every frame.
         let a = (color[3] as f32 * coverage.clamp(0.0, 1.0) + 0.5) as u32;
         let dst_a = self.pixels[i + 3] as u32;
@@ -735,7 +803,7 @@ mod tests {
 
     #[test]
     fn a_dot_covers_its_disc_and_nothing_beyond() {
-        let mut r = Raster::new(20, 20);
+        let mut r = Raster::new(20, 20).unwrap();
         r.fill_rect(0.0, 0.0, 20.0, 20.0, [0, 0, 0, 255]);
         r.dot((10.0, 10.0), 4.0, [255, 0, 0, 255]);
         assert_eq!(r.pixel(10, 10), [255, 0, 0, 255], "centre");
@@ -757,7 +825,7 @@ mod tests {
 
     #[test]
     fn blending_is_the_over_operator_on_straight_alpha() {
-        let mut r = Raster::new(2, 1);
+        let mut r = Raster::new(2, 1).unwrap();
         r.fill_rect(0.0, 0.0, 1.0, 1.0, [0, 0, 200, 255]);
         r.blend(0, 0, [200, 0, 0, 255], 0.5);
         assert_eq!(r.pixel(0, 0), [100, 0, 100, 255], "half over opaque");

@@ -10,21 +10,16 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
-use crate::loss::{self, Objective, TERMS};
+use crate::loss::{self, Objective, PerTerm, Term};
 use crate::model::ColorMlp;
 use crate::optimizer::FusedAdam;
 use crate::timeline::Timeline;
 
-/// Properties the trainer reads; anything else in a sheet is reported as unused.
-pub const KNOWN_PROPERTIES: [&str; 7] = [
-    "lr",
-    "loss-recon",
-    "reg-separate",
-    "reg-planar",
-    "reg-norm",
-    "reg-anchor",
-    "data-fraction",
-];
+/// Whether the trainer reads a property: `lr`, `data-fraction` and each loss term's weight.
+/// Anything else in a sheet is reported as unused.
+pub fn is_known_property(name: &str) -> bool {
+    matches!(name, "lr" | "data-fraction") || Term::from_column(name).is_some()
+}
 pub const KNOWN_ACTIONS: [&str; 1] = ["anchor"];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,9 +54,13 @@ pub enum TrainError {
     LatentDims { got: usize, max: usize },
     #[error("batch size must be between 1 and {max}, got {got}")]
     BatchSize { got: usize, max: usize },
-    #[error("step {step}: the total loss is {value} ({terms}); the update was not applied")]
+    #[error("runs must be between 1 and {max}, got {got}")]
+    Runs { got: usize, max: usize },
+    #[error("step {step}: {culprit} is {value} ({terms}); the update was not applied")]
     NonFiniteLoss {
         step: u64,
+        /// The first term that is not finite ("the total loss" when every term is).
+        culprit: String,
         value: f32,
         terms: String,
     },
@@ -74,6 +73,10 @@ pub enum TrainError {
 }
 
 pub const MAX_LATENT_DIMS: usize = 64;
+
+/// Mixed into a run's seed for its sampler: the model and the sampler draw from separate
+/// streams, so changing the batch size does not change the initial weights.
+pub(crate) const SAMPLER_STREAM: u64 = 0x5eed_5a3b_1e00_0001;
 pub const MAX_BATCH_SIZE: usize = 65_536;
 
 /// A one-time notice about something in the sheet the trainer will not use.
@@ -159,7 +162,7 @@ pub struct StepReport {
 pub struct Losses {
     pub total: f32,
     /// `None` for terms not computed this step.
-    pub terms: [Option<f32>; TERMS.len()],
+    pub terms: PerTerm<Option<f32>>,
 }
 
 impl StepReport {
@@ -168,33 +171,30 @@ impl StepReport {
         Ok(Losses::from_values(&values, self.computed()))
     }
 
-    /// Which terms were computed this step (weight ≠ 0), in [`TERMS`] order.
-    pub fn computed(&self) -> [bool; TERMS.len()] {
+    /// Which terms were computed this step (weight ≠ 0 and the term applies).
+    pub fn computed(&self) -> PerTerm<bool> {
         self.objective
             .as_ref()
-            .map_or([false; TERMS.len()], |o| o.computed)
+            .map_or(PerTerm::default(), |o| o.computed)
     }
 
-    /// `[total, loss-recon, reg-separate, reg-planar, reg-norm, reg-anchor]` as one tensor for
+    /// `[total, term…]` (in [`Term::ALL`] order) as one tensor for
     /// a single read-back; a term that was not computed reads 0 (and `false` in `computed`).
     /// Built on demand: most steps' losses are never read.
     pub fn losses(&self) -> Tensor<1> {
         match &self.objective {
             Some(objective) => objective.stacked(),
-            None => Tensor::zeros([TERMS.len() + 1], &self.device),
+            None => Tensor::zeros([Term::COUNT + 1], &self.device),
         }
     }
 }
 
 impl Losses {
-    pub fn from_values(values: &[f32], computed: [bool; TERMS.len()]) -> Self {
-        let mut terms = [None; TERMS.len()];
-        for (i, term) in terms.iter_mut().enumerate() {
-            *term = computed[i].then(|| values[i + 1]);
-        }
+    /// From `[total, term…]` as [`StepReport::losses`] packs them.
+    pub fn from_values(values: &[f32], computed: PerTerm<bool>) -> Self {
         Losses {
             total: values[0],
-            terms,
+            terms: PerTerm::from_fn(|t| computed[t].then(|| values[1 + t as usize])),
         }
     }
 }
@@ -209,20 +209,20 @@ pub fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, TrainErro
 
 /// Indices of the schedule's columns the trainer reads.
 #[derive(Debug, Clone)]
-struct Columns {
-    lr: usize,
-    data_fraction: Option<usize>,
-    terms: [Option<usize>; TERMS.len()],
+pub(crate) struct Columns {
+    pub lr: usize,
+    pub data_fraction: Option<usize>,
+    pub terms: PerTerm<Option<usize>>,
 }
 
 impl Columns {
-    fn of(timeline: &Timeline) -> Self {
+    pub fn of(timeline: &Timeline) -> Self {
         Columns {
             lr: timeline
                 .property_index("lr")
                 .expect("a dopesheet always has lr"),
             data_fraction: timeline.property_index("data-fraction"),
-            terms: TERMS.map(|t| timeline.property_index(t)),
+            terms: PerTerm::from_fn(|t| timeline.property_index(t.column())),
         }
     }
 }
@@ -282,7 +282,7 @@ impl Trainer {
         let sampler = WeightedBatchSampler::new(
             cube.bias.clone(),
             config.batch_size,
-            config.seed ^ 0x5eed_5a3b_1e00_0001,
+            config.seed ^ SAMPLER_STREAM,
         );
         let optimizer = FusedAdam::init();
         let to_tensor = |cube: &ColorCube| {
@@ -435,8 +435,7 @@ impl Trainer {
         }
 
         let lr = values[self.columns.lr];
-        let weight = |term: usize| self.columns.terms[term].map_or(0.0, |i| values[i]);
-        let weights: [f64; TERMS.len()] = std::array::from_fn(weight);
+        let weights = PerTerm::from_fn(|t| self.columns.terms[t].map_or(0.0, |i| values[i]));
         let mut objective = self.objective(batch, &weights);
 
         let mut updated = false;
@@ -482,8 +481,9 @@ impl Trainer {
     }
 
     /// The objective for this batch, or `None` when no term has weight.
-    fn objective(&self, batch: Tensor<2>, weights: &[f64; TERMS.len()]) -> Option<Objective> {
-        let anchor_reference = self.anchor_reference.as_ref().filter(|_| weights[4] != 0.0);
+    fn objective(&self, batch: Tensor<2>, weights: &PerTerm<f64>) -> Option<Objective> {
+        let anchor_reference =
+            (self.anchor_reference.as_ref()).filter(|_| weights[Term::Anchor] != 0.0);
         // The anchor colours ride along in the same forward pass as the batch: one set of
         // kernels instead of two, and the rows do not interact.
         let input = match anchor_reference {
@@ -513,17 +513,26 @@ impl Trainer {
     }
 }
 
-fn non_finite(step: u64, host: &[f32], computed: [bool; TERMS.len()]) -> TrainError {
-    let terms = TERMS
+/// The error for a step whose total is not finite; `host` is `[total, term…]`.
+pub(crate) fn non_finite(step: u64, host: &[f32], computed: PerTerm<bool>) -> TrainError {
+    let losses = Losses::from_values(host, computed);
+    let computed: Vec<(Term, f32)> = (losses.terms.iter())
+        .filter_map(|(term, v)| v.map(|v| (term, v)))
+        .collect();
+    let (culprit, value) = computed
         .iter()
-        .enumerate()
-        .filter(|(i, _)| computed[*i])
-        .map(|(i, name)| format!("{name} = {}", host[i + 1]))
+        .find(|(_, v)| !v.is_finite())
+        .map_or(("the total loss".to_string(), losses.total), |(t, v)| {
+            (t.column().to_string(), *v)
+        });
+    let terms = std::iter::once(format!("total = {}", losses.total))
+        .chain(computed.iter().map(|(t, v)| format!("{t} = {v}")))
         .collect::<Vec<_>>()
         .join(", ");
     TrainError::NonFiniteLoss {
         step,
-        value: host[0],
+        culprit,
+        value,
         terms,
     }
 }
@@ -532,7 +541,7 @@ fn warnings_for(timeline: &Timeline) -> Vec<Warning> {
     let mut warnings: Vec<Warning> = timeline
         .properties()
         .iter()
-        .filter(|p| !KNOWN_PROPERTIES.contains(&p.as_str()))
+        .filter(|p| !is_known_property(p))
         .map(|p| Warning::UnknownProperty(p.clone()))
         .collect();
     let mut seen = BTreeSet::new();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::dopesheet::{Dopesheet, DopesheetError};
-use crate::loss::TERMS;
+use crate::loss::Term;
 use crate::timeline::Timeline;
 
 extern "C" {
@@ -73,8 +73,8 @@ pub struct Frame {
 pub struct LossSample {
     pub step: u64,
     pub total: f32,
-    /// In [`TERMS`] order; `None` for terms not computed at that step.
-    pub terms: [Option<f32>; TERMS.len()],
+    /// In [`Term::ALL`] order; `None` for terms not computed at that step.
+    pub terms: [Option<f32>; Term::COUNT],
 }
 
 /// The RGB grid's latents at a phase end.

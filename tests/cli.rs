@@ -43,6 +43,100 @@ fn check_prints_the_resolved_table() {
 }
 
 #[test]
+fn check_markdown_prints_the_seeds_table() {
+    let out = succeed(cli().args(["check", "--markdown", &repo("dopesheets/ex-1.5.csv")]));
+    let golden = std::fs::read_to_string(repo("tests/golden/dopesheet_markdown.md")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), golden);
+}
+
+/// A 16-seed sweep of a short curriculum: a row and a verdict per seed, a contact sheet,
+/// and the printed crumple rate with its interval.
+#[test]
+fn sweep_writes_a_verdict_per_seed_and_a_contact_sheet() {
+    let dir = tempdir("sweep");
+    let sheet = dir.join("short.csv");
+    std::fs::write(
+        &sheet,
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n\
+         0,Primary & secondary,,0.01,1.0,0.3,0.2,0.1,,\n\
+         300,All hues,anchor,,,0.0,0.4,0.25,0.3,0.0\n\
+         400,,,0.001,,,,,,\n",
+    )
+    .unwrap();
+    let out = succeed(cli().args([
+        "sweep",
+        sheet.to_str().unwrap(),
+        "--runs",
+        "16",
+        "--first-seed",
+        "5",
+        "--batch-size",
+        "32",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary = regex_like_summary(&stdout);
+    let table = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let mut lines = table.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("seed,verdict,worst_gap_error_deg,recon_mse"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 16);
+    let mut crumpled = 0;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (5 + i).to_string(), "seeds in order");
+        assert!(
+            matches!(row[1], "wheel" | "crumpled"),
+            "verdict {:?}",
+            row[1]
+        );
+        crumpled += (row[1] == "crumpled") as usize;
+        let mse: f64 = row[3].parse().unwrap();
+        assert!(mse.is_finite() && mse >= 0.0);
+    }
+    assert_eq!(
+        summary,
+        (crumpled, 16),
+        "the summary counts the table: {stdout}"
+    );
+    let png = std::fs::read(dir.join("contact.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    // 16 panels: a 4 × 4 grid of 240-pixel cells.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 960);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 960);
+}
+
+/// `(k, n)` from "crumpled k/n (p%, 95% CI a–b%)".
+fn regex_like_summary(stdout: &str) -> (usize, usize) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("crumpled "))
+        .unwrap_or_else(|| panic!("no summary in {stdout:?}"));
+    assert!(line.contains("% CI ") && line.ends_with("%)"), "{line}");
+    let fraction = line["crumpled ".len()..].split(' ').next().unwrap();
+    let (k, n) = fraction.split_once('/').unwrap();
+    (k.parse().unwrap(), n.parse().unwrap())
+}
+
+#[test]
+fn sweep_refuses_zero_runs_with_a_message() {
+    let out = cli()
+        .args(["sweep", "--runs", "0", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("runs must be between 1 and 4096, got 0"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_broken_sheet_fails_with_its_location_on_stderr() {
     let dir = tempdir("broken");
     let sheet = dir.join("broken.csv");

@@ -86,6 +86,19 @@ fn python_repr_formats_the_golden_values_identically() {
     assert_eq!(python_repr(-2.5e-7), "-2.5e-07");
 }
 
+/// The seed shows the schedule as a Markdown table (tabulate's pipe format, blanks for no
+/// value); ours is the same byte for byte.
+#[test]
+fn markdown_table_matches_the_seed() {
+    let sheet = Dopesheet::parse(EX_1_5).unwrap();
+    let ours = sheet.to_markdown();
+    let seed = golden("dopesheet_markdown.md");
+    for (i, (a, b)) in ours.lines().zip(seed.lines()).enumerate() {
+        assert_eq!(a, b, "line {}", i + 1);
+    }
+    assert_eq!(ours, seed);
+}
+
 #[test]
 fn resolved_table_matches_pandas_output() {
     let sheet = Dopesheet::parse(EX_1_5).unwrap();

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::loss::{PerTerm, Term};
 use color_bottleneck::timeline::Timeline;
 use color_bottleneck::train::{read_f32, Event, TrainError, Trainer, TrainerConfig, Warning};
 
@@ -84,23 +85,23 @@ fn only_weighted_terms_are_computed() {
     let mut t = trainer(SHORT, 1);
     let first = t.step().unwrap();
     // Step 0: everything but the anchor (blank until step 20, so held at 0 before it).
-    assert_eq!(first.computed(), [true, true, true, true, false]);
+    assert_eq!(first.computed(), PerTerm([true, true, true, true, false]));
     for _ in 1..25 {
         t.step().unwrap();
     }
     let after_anchor = t.step().unwrap();
     assert_eq!(after_anchor.step, 25);
     assert!(
-        after_anchor.computed()[4],
+        after_anchor.computed()[Term::Anchor],
         "anchor weight is 0.5 from step 25"
     );
     assert!(
-        !after_anchor.computed()[1],
+        !after_anchor.computed()[Term::Separation],
         "separation weight reached 0 at step 20"
     );
     let losses = after_anchor.read_losses().unwrap();
     assert!(
-        losses.terms[4].unwrap() > 0.0,
+        losses.terms[Term::Anchor].unwrap() > 0.0,
         "the model moved since the anchor was captured"
     );
 }

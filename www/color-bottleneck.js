@@ -4,7 +4,7 @@
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
 //   backend (auto | webgpu | cpu), autoplay, compact (no editor).
 // Properties: step, running, phase, backend, lastError, losses.
-// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents(), loseGpuDevice().
+// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
 // Events: step (throttled), phaseend, error.
 
 const here = new URL('.', import.meta.url);
@@ -44,10 +44,21 @@ function startWorker() {
   return new Worker(URL.createObjectURL(shim), { type: 'module' });
 }
 
+/** Replaces `el`'s content with `parts`: strings become text, `{ bold }` a <b> holding text. */
+function showText(el, ...parts) {
+  el.replaceChildren(...parts.map((part) => {
+    if (typeof part !== 'object') return String(part);
+    const b = document.createElement('b');
+    b.textContent = String(part.bold);
+    return b;
+  }));
+}
+
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
-const TEMPLATE = `
-<style>
+// The element's styles, one constructed sheet shared by every instance. A constructed sheet
+// needs no inline <style>, so a host page with a strict style-src still styles us.
+const STYLES = `
   :host { display: block; color: #e6e6e6; background: #2b2b2b; font: 14px system-ui, sans-serif;
           border-radius: 8px; padding: 10px; box-sizing: border-box; }
   .bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 8px; }
@@ -74,7 +85,20 @@ const TEMPLATE = `
   .notice { color: #ffd54f; font-size: 12px; min-height: 1.2em; }
   :host([compact]) .editor { display: none; }
   .loading { padding: 2em; text-align: center; color: #aaa; }
-</style>
+`;
+let styleSheet = null;
+function elementStyles() {
+  if (!styleSheet) {
+    styleSheet = new CSSStyleSheet();
+    styleSheet.replaceSync(STYLES);
+  }
+  return styleSheet;
+}
+
+// The only markup this module ever parses: a constant. Everything that comes from a sheet, a
+// URL, an attribute or an error reaches the DOM as text (textContent, text nodes).
+const TEMPLATE = document.createElement('template');
+TEMPLATE.innerHTML = `
 <div class="bar">
   <button part="play" data-action="toggle">Play</button>
   <button data-action="step" title="one training step">Step</button>
@@ -127,7 +151,9 @@ class ColorBottleneck extends HTMLElement {
 
   constructor() {
     super();
-    this.attachShadow({ mode: 'open' }).innerHTML = TEMPLATE;
+    const root = this.attachShadow({ mode: 'open' });
+    root.adoptedStyleSheets = [elementStyles()];
+    root.append(TEMPLATE.content.cloneNode(true));
   }
 
   $(sel) { return this.shadowRoot.querySelector(sel); }
@@ -233,7 +259,7 @@ class ColorBottleneck extends HTMLElement {
 
   #showBackend(name) {
     this.#backendShown = name;
-    this.field('backend-label').innerHTML = `backend <b>${name}</b>`;
+    showText(this.field('backend-label'), 'backend ', { bold: name });
   }
 
   #post(msg) { this.#worker?.postMessage(msg); }
@@ -291,9 +317,6 @@ class ColorBottleneck extends HTMLElement {
   }
 
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
-
-  /** Destroys the worker's GPU device, to see the CPU fallback take over (the tests do). */
-  loseGpuDevice() { return this.#call({ type: 'lose-device' }); }
 
   /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
   async setDopesheet(csv, { live = false } = {}) {
@@ -415,11 +438,11 @@ class ColorBottleneck extends HTMLElement {
     this.#lastReadout = t;
     const losses = this.#board.losses();
     const f = (v) => (v === undefined ? '–' : Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(4) : v.toExponential(2));
-    const terms = losses ? Object.entries(losses.terms).map(([k, v]) => `${k} <b>${f(v)}</b>`).join(' ') : '';
-    this.field('readout').innerHTML =
-      `step <b>${frame.step}</b> / ${frame.total_steps} · phase <b>${frame.phase}</b> · lr <b>${f(frame.lr)}</b>` +
-      ` · loss <b>${losses ? f(losses.total) : '–'}</b> ${terms}` +
-      ` · <b>${Math.round(sps)}</b> steps/s · <b>${Math.round(fps)}</b> fps · ${frame.backend}`;
+    const terms = losses ? Object.entries(losses.terms).flatMap(([k, v]) => [` ${k} `, { bold: f(v) }]) : [];
+    showText(this.field('readout'),
+      'step ', { bold: frame.step }, ` / ${frame.total_steps} · phase `, { bold: frame.phase },
+      ' · lr ', { bold: f(frame.lr) }, ' · loss ', { bold: losses ? f(losses.total) : '–' }, ...terms,
+      ' · ', { bold: Math.round(sps) }, ' steps/s · ', { bold: Math.round(fps) }, ` fps · ${frame.backend}`);
     this.dataset.fps = fps.toFixed(1);
     this.dataset.stepsPerSecond = sps.toFixed(0);
     if (t - this.#lastStepEvent > 250) {

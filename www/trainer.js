@@ -15,18 +15,6 @@ let speed = Infinity; // steps per frame
 const inbox = [];
 let wake = null;
 
-// Fault injection for the tests (and for trying the fallback by hand): keep every GPUDevice
-// this worker creates, so `lose-device` can destroy them.
-const devices = [];
-if (self.GPUAdapter) {
-  const request = GPUAdapter.prototype.requestDevice;
-  GPUAdapter.prototype.requestDevice = async function (...args) {
-    const device = await request.apply(this, args);
-    devices.push(device);
-    return device;
-  };
-}
-
 self.onmessage = ({ data }) => {
   inbox.push(data);
   wake?.();
@@ -76,9 +64,6 @@ async function handle(msg) {
       if (!msg.live) run++;
       await publish();
       return reply(msg, { run });
-    case 'lose-device':
-      devices.forEach((d) => d.destroy());
-      return reply(msg, { destroyed: devices.length });
   }
 }
 

@@ -17,7 +17,7 @@ use burn::backend::{
 };
 use burn_flex::FlexTensor;
 
-use super::{SEPARATION_EPSILON, TERMS};
+use super::{PerTerm, Term};
 use crate::flex_values::{f32_values, from_values};
 
 #[backend_extension(Flex, Autodiff)]
@@ -31,129 +31,61 @@ pub trait FusedObjective: Backend {
         latents: FloatTensor<Self>,
         input: FloatTensor<Self>,
         anchor: FloatTensor<Self>,
-        weights: [f32; TERMS.len()],
+        weights: [f32; Term::COUNT],
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// A batch's values on the host: row-major `[rows, 3]` outputs and `[rows, dims]` latents
+/// (the batch's rows, then the anchor colours'), the `[batch, 3]` input, and the
+/// `[rows − batch, dims]` anchor reference (empty without one).
+pub struct HostBatch<'a> {
+    pub outputs: &'a [f32],
+    pub latents: &'a [f32],
+    pub input: &'a [f32],
+    pub anchor: &'a [f32],
+    pub dims: usize,
+    pub batch: usize,
+}
+
+impl HostBatch<'_> {
+    pub fn latent(&self, row: usize) -> &[f32] {
+        &self.latents[row * self.dims..(row + 1) * self.dims]
+    }
+}
+
+/// d total / d outputs and d total / d latents, laid out as the batch's values.
+pub struct HostGradient {
+    pub outputs: Vec<f32>,
+    pub latents: Vec<f32>,
 }
 
 /// The objective's value, and its gradient when asked for.
 struct Evaluation {
     total: f32,
-    terms: [f32; TERMS.len()],
-    grad_outputs: Vec<f32>,
-    grad_latents: Vec<f32>,
+    terms: PerTerm<f32>,
+    gradient: Option<HostGradient>,
 }
 
-/// Row-major `[rows, 3]` outputs, `[rows, dims]` latents, `[batch, 3]` input and
-/// `[rows − batch, dims]` anchor reference.
-fn evaluate(
-    outputs: &[f32],
-    latents: &[f32],
-    input: &[f32],
-    anchor: &[f32],
-    dims: usize,
-    weights: [f32; TERMS.len()],
-    with_grads: bool,
-) -> Evaluation {
-    let batch = input.len() / 3;
-    let rows = outputs.len() / 3;
-    let mut terms = [0.0f64; TERMS.len()];
-    let (mut grad_outputs, mut grad_latents) = if with_grads {
-        (vec![0.0f32; outputs.len()], vec![0.0f32; latents.len()])
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let z = |row: usize| &latents[row * dims..(row + 1) * dims];
-
-    if weights[0] != 0.0 {
-        let scale = 1.0 / (3 * batch) as f64;
-        let mut sum = 0.0f64;
-        for (i, (&o, &x)) in outputs[..batch * 3].iter().zip(input).enumerate() {
-            let d = o - x;
-            sum += (d * d) as f64;
-            if with_grads {
-                grad_outputs[i] = weights[0] * (2.0 * scale) as f32 * d;
-            }
+/// Every term with weight ≠ 0 that applies, in one pass each over the host values.
+fn evaluate(b: &HostBatch, weights: PerTerm<f32>, with_grads: bool) -> Evaluation {
+    let mut gradient = with_grads.then(|| HostGradient {
+        outputs: vec![0.0; b.outputs.len()],
+        latents: vec![0.0; b.latents.len()],
+    });
+    let anchored = !b.anchor.is_empty();
+    let terms = PerTerm::from_fn(|term| {
+        let on = weights[term] != 0.0 && term.applies(b.dims, anchored);
+        if on {
+            term.host(b, weights[term], gradient.as_mut()) as f32
+        } else {
+            0.0
         }
-        terms[0] = sum * scale;
-    }
-
-    if weights[1] != 0.0 {
-        let scale = 1.0 / (batch * batch) as f64;
-        let mut sum = 0.0f64;
-        for a in 0..batch {
-            let (pa, mut gx, mut gy) = (z(a), 0.0f64, 0.0f64);
-            for b in (0..batch).filter(|&b| b != a) {
-                let pb = z(b);
-                let (dx, dy) = (pa[0] - pb[0], pa[1] - pb[1]);
-                let inverse = 1.0 / (dx * dx + dy * dy + SEPARATION_EPSILON as f32);
-                sum += inverse as f64;
-                // The pair appears as (a, b) and (b, a): each contributes −2·Δ/(d + ε)².
-                let pull = (inverse * inverse) as f64;
-                gx += pull * dx as f64;
-                gy += pull * dy as f64;
-            }
-            if with_grads {
-                let k = weights[1] as f64 * -4.0 * scale;
-                grad_latents[a * dims] += (k * gx) as f32;
-                grad_latents[a * dims + 1] += (k * gy) as f32;
-            }
-        }
-        terms[1] = sum * scale;
-    }
-
-    if weights[2] != 0.0 && dims > 2 {
-        let scale = 1.0 / (batch * (dims - 2)) as f64;
-        let mut sum = 0.0f64;
-        for row in 0..batch {
-            for d in 2..dims {
-                let v = latents[row * dims + d];
-                sum += (v * v) as f64;
-                if with_grads {
-                    grad_latents[row * dims + d] += weights[2] * (2.0 * scale) as f32 * v;
-                }
-            }
-        }
-        terms[2] = sum * scale;
-    }
-
-    if weights[3] != 0.0 {
-        let scale = 1.0 / batch as f64;
-        let mut sum = 0.0f64;
-        for row in 0..batch {
-            let length = z(row).iter().map(|v| v * v).sum::<f32>().sqrt();
-            let excess = length - 1.0;
-            sum += (excess * excess) as f64;
-            if with_grads && length > 0.0 {
-                let k = weights[3] * (2.0 * scale) as f32 * excess / length;
-                for d in 0..dims {
-                    grad_latents[row * dims + d] += k * latents[row * dims + d];
-                }
-            }
-        }
-        terms[3] = sum * scale;
-    }
-
-    if weights[4] != 0.0 && rows > batch {
-        let scale = 1.0 / anchor.len() as f64;
-        let mut sum = 0.0f64;
-        for (i, &r) in anchor.iter().enumerate() {
-            let at = batch * dims + i;
-            let d = latents[at] - r;
-            sum += (d * d) as f64;
-            if with_grads {
-                grad_latents[at] += weights[4] * (2.0 * scale) as f32 * d;
-            }
-        }
-        terms[4] = sum * scale;
-    }
-
-    let terms = terms.map(|t| t as f32);
-    let total = terms.iter().zip(weights).map(|(t, w)| t * w).sum();
+    });
+    let total = terms.iter().map(|(t, v)| v * weights[t]).sum();
     Evaluation {
         total,
         terms,
-        grad_outputs,
-        grad_latents,
+        gradient,
     }
 }
 
@@ -163,25 +95,27 @@ fn evaluate_flex(
     latents: &FlexTensor,
     input: &FlexTensor,
     anchor: &FlexTensor,
-    weights: [f32; TERMS.len()],
+    weights: [f32; Term::COUNT],
     with_grads: bool,
 ) -> Evaluation {
     let dims = latents.shape()[1];
-    evaluate(
-        &f32_values(outputs),
-        &f32_values(latents),
-        &f32_values(input),
-        &f32_values(anchor),
+    let (outputs, latents) = (f32_values(outputs), f32_values(latents));
+    let (input, anchor) = (f32_values(input), f32_values(anchor));
+    let batch = HostBatch {
         dims,
-        weights,
-        with_grads,
-    )
+        batch: input.len() / 3,
+        outputs: &outputs,
+        latents: &latents,
+        input: &input,
+        anchor: &anchor,
+    };
+    evaluate(&batch, PerTerm(weights), with_grads)
 }
 
 fn totals(e: &Evaluation) -> (FlexTensor, FlexTensor) {
     (
         from_values(vec![e.total], Shape::new([1])),
-        from_values(e.terms.to_vec(), Shape::new([TERMS.len()])),
+        from_values(e.terms.0.to_vec(), Shape::new([Term::COUNT])),
     )
 }
 
@@ -191,7 +125,7 @@ impl FusedObjective for Flex {
         latents: FlexTensor,
         input: FlexTensor,
         anchor: FlexTensor,
-        weights: [f32; TERMS.len()],
+        weights: [f32; Term::COUNT],
     ) -> (FlexTensor, FlexTensor) {
         totals(&evaluate_flex(
             &outputs, &latents, &input, &anchor, weights, false,
@@ -228,7 +162,7 @@ impl<C: CheckpointStrategy> FusedObjective for Autodiff<Flex, C> {
         latents: FloatTensor<Self>,
         input: FloatTensor<Self>,
         anchor: FloatTensor<Self>,
-        weights: [f32; TERMS.len()],
+        weights: [f32; Term::COUNT],
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         // `input` and `anchor` are data: no gradient flows to them.
         let (input, anchor) = (input.into_primitive(), anchor.into_primitive());
@@ -241,9 +175,10 @@ impl<C: CheckpointStrategy> FusedObjective for Autodiff<Flex, C> {
                 let (outputs, latents) = (outputs.into_primitive(), latents.into_primitive());
                 let e = evaluate_flex(&outputs, &latents, &input, &anchor, weights, true);
                 let (total, terms) = totals(&e);
+                let gradient = e.gradient.expect("asked for");
                 let grads = (
-                    from_values(e.grad_outputs, outputs.shape()),
-                    from_values(e.grad_latents, latents.shape()),
+                    from_values(gradient.outputs, outputs.shape()),
+                    from_values(gradient.latents, latents.shape()),
                 );
                 (prep.finish(grads, total), Self::from_inner(terms))
             }
@@ -263,8 +198,7 @@ impl<C: CheckpointStrategy> FusedObjective for Autodiff<Flex, C> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fused_objective, objective_by_terms, Objective};
-    use super::*;
+    use super::super::{fused_objective, objective_by_terms, Objective, PerTerm, Term};
     use crate::train::read_f32;
     use burn::prelude::*;
 
@@ -278,23 +212,22 @@ mod tests {
 
     /// The fused and the term-by-term objective agree on every value and on the gradient with
     /// respect to outputs and latents.
-    fn agree(batch: usize, dims: usize, anchors: usize, weights: [f64; TERMS.len()]) {
+    fn agree(batch: usize, dims: usize, anchors: usize, weights: PerTerm<f64>) {
         let device = Device::flex().autodiff();
         let rows = batch + anchors;
         let input = tensor(batch, 3, 0.1, &device).abs();
         let outputs = tensor(rows, 3, 0.2, &device).abs();
         let latents = tensor(rows, dims, 0.3, &device);
         let reference = (anchors > 0).then(|| tensor(anchors, dims, 0.4, &device));
-        let computed = std::array::from_fn(|i| {
-            weights[i] != 0.0 && (i != 2 || dims > 2) && (i != 4 || anchors > 0)
-        });
+        let computed =
+            PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(dims, reference.is_some()));
         type Evaluate = fn(
             Tensor<2>,
             Tensor<2>,
             Tensor<2>,
             Option<&Tensor<2>>,
-            &[f64; TERMS.len()],
-            [bool; TERMS.len()],
+            &PerTerm<f64>,
+            PerTerm<bool>,
         ) -> Objective;
         let run = |evaluate: Evaluate| {
             let (o, z) = (
@@ -310,11 +243,14 @@ mod tests {
                 computed,
             );
             let grads = objective.total.backward();
-            (
-                read_f32(objective.stacked()).unwrap(),
-                read_f32(o.grad(&grads).unwrap()).unwrap(),
-                read_f32(z.grad(&grads).unwrap()).unwrap(),
-            )
+            // A term that does not reach a tensor leaves it without a gradient: zeros.
+            let grad = |t: &Tensor<2>| {
+                t.grad(&grads).map_or_else(
+                    || vec![0.0; t.dims()[0] * t.dims()[1]],
+                    |g| read_f32(g).unwrap(),
+                )
+            };
+            (read_f32(objective.stacked()).unwrap(), grad(&o), grad(&z))
         };
         let fused = run(fused_objective);
         let by_terms = run(objective_by_terms);
@@ -326,42 +262,55 @@ mod tests {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 assert!(
                     (x - y).abs() <= 2e-5 * scale,
-                    "{what}[{i}]: fused {x}, by terms {y} (batch {batch}, dims {dims})"
+                    "{what}[{i}]: fused {x}, by terms {y} (batch {batch}, dims {dims}, weights {weights:?})"
                 );
             }
         };
         close("losses", &fused.0, &by_terms.0);
         close("d/d outputs", &fused.1, &by_terms.1);
         close("d/d latents", &fused.2, &by_terms.2);
-        assert!(fused.2.iter().any(|g| g.abs() > 1e-4), "gradients vanished");
+        assert!(
+            fused.1.iter().chain(&fused.2).any(|g| g.abs() > 1e-4),
+            "gradients vanished"
+        );
+    }
+
+    /// Each term alone: its fused value and gradient are its tensor form's.
+    #[test]
+    fn every_term_has_matching_forms() {
+        for term in Term::ALL {
+            let weights = PerTerm::from_fn(|t| if t == term { 0.7 } else { 0.0 });
+            agree(12, 4, 6, weights);
+        }
     }
 
     #[test]
     fn matches_the_terms_with_an_anchor() {
-        agree(32, 4, 6, [0.8, 0.0, 0.4, 0.25, 0.3]);
+        agree(32, 4, 6, PerTerm([0.8, 0.0, 0.4, 0.25, 0.3]));
     }
 
     #[test]
     fn matches_the_terms_with_separation_on_primaries() {
-        agree(6, 4, 0, [0.8, 0.3, 0.4, 0.1, 0.0]);
+        agree(6, 4, 0, PerTerm([0.8, 0.3, 0.4, 0.1, 0.0]));
     }
 
     #[test]
     fn matches_the_terms_in_two_and_three_dims() {
-        agree(16, 2, 6, [1.0, 0.3, 0.4, 0.1, 0.2]);
-        agree(16, 3, 6, [1.0, 0.3, 0.4, 0.1, 0.2]);
+        agree(16, 2, 6, PerTerm([1.0, 0.3, 0.4, 0.1, 0.2]));
+        agree(16, 3, 6, PerTerm([1.0, 0.3, 0.4, 0.1, 0.2]));
     }
 
     #[test]
     fn a_term_without_weight_reads_zero() {
         let device = Device::flex().autodiff();
+        let weights = PerTerm([1.0, 0.0, 0.0, 0.5, 0.0]);
         let objective = fused_objective(
             tensor(8, 3, 0.1, &device).abs(),
             tensor(8, 3, 0.2, &device).abs(),
             tensor(8, 4, 0.3, &device),
             None,
-            &[1.0, 0.0, 0.0, 0.5, 0.0],
-            [true, false, false, true, false],
+            &weights,
+            weights.map(|w| w != 0.0),
         );
         let v = read_f32(objective.stacked()).unwrap();
         assert_eq!(&v[2..4], &[0.0, 0.0]);

@@ -6,7 +6,7 @@ use web_sys::HtmlCanvasElement;
 use super::canvas::{canvas_size, with_canvas, LayeredCanvas};
 use super::{from_bytes, now, parse, Frame, LossSample};
 use crate::data::ColorCube;
-use crate::loss::TERMS;
+use crate::loss::Term;
 use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Raster, Rect, StepAxis};
 use crate::timeline::Timeline;
 
@@ -140,9 +140,9 @@ impl Board {
         set(&obj, "step", l.step as f64);
         set(&obj, "total", l.total as f64);
         let terms = js_sys::Object::new();
-        for (name, value) in TERMS.iter().zip(l.terms) {
+        for (term, value) in Term::ALL.into_iter().zip(l.terms) {
             if let Some(v) = value {
-                set(&terms, name, v as f64);
+                set(&terms, term.column(), v as f64);
             }
         }
         let _ = js_sys::Reflect::set(&obj, &"terms".into(), &terms);
@@ -256,8 +256,15 @@ impl Board {
             dims as u64,
             |surface, w, h| {
                 for (area, pair) in panels(w, h) {
-                    let title = format!("dims {} × {}", pair.0, pair.1);
-                    plot::latent_frame(surface, area, dims, pair, 1.5, Some(&title));
+                    let title = plot::pair_title(pair);
+                    plot::latent_frame(
+                        surface,
+                        area,
+                        dims,
+                        pair,
+                        plot::LATENT_EXTENT,
+                        Some(&title),
+                    );
                 }
             },
             |raster, dpr, w, h| {
@@ -329,7 +336,7 @@ impl Board {
                     );
                 }
                 for (snap, area, pair) in cells(w, h) {
-                    plot::latent_frame(surface, area, snap.dims, pair, 1.5, None);
+                    plot::latent_frame(surface, area, snap.dims, pair, plot::LATENT_EXTENT, None);
                 }
             },
             |raster, dpr, w, h| {
@@ -348,7 +355,7 @@ impl Board {
 
     fn draw_losses(&self, canvas: &HtmlCanvasElement) {
         let mut series: Vec<(String, Vec<(u64, f32)>)> = vec![("total".into(), Vec::new())];
-        series.extend(TERMS.iter().map(|t| (t.to_string(), Vec::new())));
+        series.extend(Term::ALL.map(|t| (t.column().to_string(), Vec::new())));
         for l in &self.loss_history {
             series[0].1.push((l.step, l.total));
             for (i, v) in l.terms.iter().enumerate() {
@@ -386,7 +393,7 @@ fn draw_points(
     let plot = plot::latent_plot_area(area, titled);
     let radius = plot::point_radius(plot.w) * dpr;
     let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
-    plot::latent_points(raster, plot, cloud, pair, 1.5, radius);
+    plot::latent_points(raster, plot, cloud, pair, plot::LATENT_EXTENT, radius);
 }
 
 /// Appends, halving the resolution (every other entry) when the buffer is full.

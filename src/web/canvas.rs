@@ -79,7 +79,7 @@ impl Default for LayeredCanvas {
         LayeredCanvas {
             key: None,
             still: Vec::new(),
-            frame: Raster::new(0, 0),
+            frame: Raster::empty(),
         }
     }
 }

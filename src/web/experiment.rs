@@ -7,7 +7,7 @@ use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, now, parse, to_bytes, to_js, Frame, LossSample, Snapshot};
-use crate::loss::TERMS;
+use crate::loss::{PerTerm, Term};
 use crate::timeline::Timeline;
 use crate::train::{Event, Losses, StepReport, Trainer, TrainerConfig};
 
@@ -256,7 +256,7 @@ struct ReadLayout {
     /// The last step run (`None` before the first).
     step: Option<u64>,
     latents: usize,
-    losses: Option<[bool; TERMS.len()]>,
+    losses: Option<PerTerm<bool>>,
     snapshots: Vec<(String, u64, usize)>,
     params: usize,
 }
@@ -301,7 +301,7 @@ impl Run {
         let (latents, mut rest) = values.split_at(layout.latents);
         let mut losses = None;
         if let Some(computed) = layout.losses {
-            let (l, r) = rest.split_at(TERMS.len() + 1);
+            let (l, r) = rest.split_at(Term::COUNT + 1);
             losses = Some(Losses::from_values(l, computed));
             rest = r;
         }
@@ -330,7 +330,7 @@ impl Run {
             frame.losses = Some(LossSample {
                 step: layout.step.unwrap_or(0),
                 total: l.total,
-                terms: l.terms,
+                terms: l.terms.0,
             });
         }
         if let Some(step) = layout.step {

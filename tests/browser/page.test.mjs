@@ -20,20 +20,37 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
-async function open(query = '?backend=cpu', { autoplay = true, b = browser, path = '' } = {}) {
-  const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${BASE}/${path}${query}`);
+/**
+ * Collects what must never happen on a page: uncaught errors and Content-Security-Policy
+ * violations, from the page (the DOM event) and from its worker (the console).
+ */
+async function watch(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e}`));
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  await page.exposeBinding('__reportViolation', (_, v) => problems.push(`CSP violation: ${v}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__reportViolation(`${e.violatedDirective} blocked ${e.blockedURI || e.sample || '(inline)'}`));
+  });
+  return problems;
+}
+
+async function open(query = '?backend=cpu', { autoplay = true, b = browser, path = '', width = 1280, height = 1000 } = {}) {
+  const page = await b.newPage({ viewport: { width, height } });
+  const errors = await watch(page);
+  const response = await page.goto(`${BASE}/${path}${query}`);
+  assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self' 'wasm-unsafe-eval'/,
+    'the server sends the strict policy');
   await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
   if (!autoplay) await page.evaluate(() => document.querySelector('color-bottleneck').pause());
   return { page, errors };
 }
 
-const el = (page, fn, arg) => page.evaluate(([src, a]) => {
-  const e = document.querySelector('color-bottleneck');
-  return new Function('e', 'a', `return (${src})(e, a)`)(e, a);
-}, [fn.toString(), arg]);
+/** Runs `fn(element, arg)` in the page on the (first) <color-bottleneck>. */
+const el = (page, fn, arg) => page.locator('color-bottleneck').first().evaluate(fn, arg);
 
 const nextFrames = (page, n = 3) => page.evaluate((k) => new Promise((done) => {
   const tick = (left) => (left ? requestAnimationFrame(() => tick(left - 1)) : done());
@@ -94,7 +111,7 @@ test('a broken dopesheet shows a located error and training continues', async ()
 });
 
 test('reset with the same seed reproduces the same latents', async () => {
-  const { page } = await open('?backend=cpu', { autoplay: false });
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const run = async () => {
     await el(page, (e) => e.reset());
     for (let i = 0; i < 40; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
@@ -109,6 +126,7 @@ test('reset with the same seed reproduces the same latents', async () => {
   assert.equal(stepB, 40);
   assert.equal(a.length, 4000);
   assert.deepEqual(a, b);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
@@ -121,7 +139,7 @@ test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 3
   try {
     const losses = async (b, backend) => {
       // The benchmark page has no autoplay: no step runs before ours.
-      const { page } = await open(`?backend=${backend}`, { b, path: 'bench.html' });
+      const { page, errors } = await open(`?backend=${backend}`, { b, path: 'bench.html' });
       const actual = await el(page, (e) => e.backend);
       for (let i = 0; i < 3; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
       await page.waitForFunction(() => {
@@ -129,6 +147,7 @@ test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 3
         return l && l.step === 2;
       }, null, { timeout: 240_000 });
       const l = await el(page, (e) => e.losses);
+      assert.deepEqual(errors, []);
       await page.close();
       return { actual, l };
     };
@@ -154,7 +173,7 @@ const latentPixels = (page) => el(page, (e) => {
 });
 
 test('dragging on the schedule scrubs the latent view back through history', async () => {
-  const { page } = await open('?backend=cpu');
+  const { page, errors } = await open('?backend=cpu');
   await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
   await el(page, (e) => e.pause());
   await nextFrames(page, 4);
@@ -169,11 +188,13 @@ test('dragging on the schedule scrubs the latent view back through history', asy
   await page.mouse.up();
   await nextFrames(page, 4);
   assert.equal(await latentPixels(page), live, 'releasing returns to the live view');
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
 test('the embed example runs a compact experiment inside a blog page', async () => {
   const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+  const errors = await watch(page);
   await page.goto(`${BASE}/embed.html`);
   await page.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 500, null, { timeout: 60_000 });
   assert.equal(await page.locator('color-bottleneck').locator('textarea').isVisible(), false, 'compact hides the editor');
@@ -182,20 +203,45 @@ test('the embed example runs a compact experiment inside a blog page', async () 
   const { share } = await colouredShare(page);
   assert.ok(share > 0.005, `coloured points drawn in the embed: ${share}`);
   await page.screenshot({ path: `${ARTIFACTS}/embed.png` });
+  assert.deepEqual(errors, []);
   await page.close();
 });
+
+// Test-only fault injection, put in front of the worker's script as it is served: it keeps
+// every GPUDevice the worker creates, so the test can destroy them as a lost GPU would look.
+// The shipped worker carries none of this.
+const KEEP_GPU_DEVICES = `
+self.__testDevices = [];
+if (self.GPUAdapter) {
+  const request = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await request.apply(this, args);
+    self.__testDevices.push(device);
+    return device;
+  };
+}
+`;
 
 test('losing the WebGPU device mid-run continues on the CPU from the last read-back', { timeout: 300_000 }, async () => {
   const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
   try {
     const page = await gpuBrowser.newPage();
+    const errors = await watch(page);
+    await page.route('**/trainer.js', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: KEEP_GPU_DEVICES + await response.text() });
+    });
     await page.goto(`${BASE}/bench.html?backend=webgpu`);
     await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
     assert.equal(await el(page, (e) => e.backend), 'webgpu');
     await el(page, (e) => e.play());
     await page.waitForFunction(() => document.querySelector('color-bottleneck').losses?.step >= 2, null, { timeout: 240_000 });
-    // GPUDevice.destroy() on the worker's device(s), as a lost device would look.
-    const { destroyed } = await el(page, (e) => e.loseGpuDevice());
+    const [worker] = page.workers();
+    assert.ok(worker, 'training runs in a worker');
+    const destroyed = await worker.evaluate(() => {
+      self.__testDevices.forEach((d) => d.destroy());
+      return self.__testDevices.length;
+    });
     assert.ok(destroyed >= 1, 'the worker created a GPU device');
     await page.waitForFunction(() => document.querySelector('color-bottleneck').backend === 'cpu', null, { timeout: 60_000 });
     const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
@@ -203,8 +249,80 @@ test('losing the WebGPU device mid-run continues on the CPU from the last read-b
     const before = await el(page, (e) => e.step);
     await page.waitForFunction((b) => document.querySelector('color-bottleneck').step > b + 200, before, { timeout: 30_000 });
     assert.equal(await el(page, (e) => e.lastError), null);
+    assert.deepEqual(errors, []);
     await page.close();
   } finally {
     await gpuBrowser.close();
   }
+});
+
+// Script-bearing text: each would run if it reached the DOM as markup, and each leaves a mark.
+const payload = (mark) => `<img src=x onerror=window.__pwned=${JSON.stringify(mark).replaceAll('"', "'")}>`;
+
+/** What the element shows, and whether any markup got in: no <img>, no mark left. */
+const inspect = (page) => page.evaluate(() => {
+  const text = {};
+  let images = document.querySelectorAll('img, script:not([src])').length;
+  for (const [i, e] of [...document.querySelectorAll('color-bottleneck')].entries()) {
+    images += e.shadowRoot.querySelectorAll('img, script').length;
+    for (const f of ['readout', 'notice', 'error', 'backend-label']) {
+      text[`${i}:${f}`] = e.shadowRoot.querySelector(`[data-field="${f}"]`).textContent;
+    }
+  }
+  return { text, images, pwned: window.__pwned ?? null };
+});
+
+test('text from a sheet, an attribute, a URL or an error never becomes markup', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  // A phase name, an action name and an unknown column name, all in one valid sheet.
+  const sheet = `STEP,PHASE,ACTION,lr,loss-recon,${payload('column')}\n` +
+    `0,${payload('phase')},${payload('action')},0.01,1,1\n200,,,,,\n`;
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.play());
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 20);
+  await nextFrames(page, 10);
+  let seen = await inspect(page);
+  assert.ok(seen.text['0:readout'].includes(payload('phase')), `the phase shows as text: ${seen.text['0:readout']}`);
+  assert.ok(seen.text['0:notice'].includes(payload('action')), `the unknown action is named as text: ${seen.text['0:notice']}`);
+  assert.ok(seen.text['0:notice'].includes(payload('column')), 'the unknown column is named as text');
+
+  // An error message quoting the bad cell.
+  await page.locator('color-bottleneck textarea').fill(sheet.replace(',0.01,', `,${payload('error')},`));
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=error]').textContent.length > 0);
+  seen = await inspect(page);
+  assert.ok(seen.text['0:error'].includes(payload('error')), `the error quotes the cell as text: ${seen.text['0:error']}`);
+
+  // Attributes and a URL: a second element whose seed and src carry markup (the src 404s).
+  await page.evaluate(([seed, url]) => {
+    const e = document.createElement('color-bottleneck');
+    e.setAttribute('seed', seed);
+    e.setAttribute('src', `dopesheets/${url}.csv`);
+    document.body.append(e);
+  }, [payload('seed'), payload('url')]);
+  await page.waitForFunction(() => document.querySelectorAll('color-bottleneck')[1]?.lastError);
+  seen = await inspect(page);
+  assert.match(seen.text['1:notice'], /could not load dopesheet .*<img src=x onerror=.*HTTP 404/);
+  await nextFrames(page, 5);
+  seen = await inspect(page);
+  assert.equal(seen.images, 0, 'no <img> or inline <script> was created');
+  assert.equal(seen.pwned, null, 'no injected handler ran');
+  await page.screenshot({ path: `${ARTIFACTS}/injection.png`, fullPage: true });
+  assert.deepEqual(errors, [], 'no CSP violation: nothing even tried to run');
+  await page.close();
+});
+
+test('the CSP watcher sees a violation (so its silence elsewhere means something)', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const outcome = await page.evaluate(() => {
+    try {
+      return new Function('return "eval ran"')();
+    } catch (e) {
+      return e.name;
+    }
+  });
+  assert.equal(outcome, 'EvalError', 'the policy forbids eval');
+  await page.waitForFunction(() => true);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(errors.some((e) => /unsafe-eval|script-src/.test(e)), `violation reported: ${JSON.stringify(errors)}`);
+  await page.close();
 });

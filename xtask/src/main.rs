@@ -12,6 +12,14 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const DEFAULT_PORT: u16 = 8000;
 
+/// The page's Content-Security-Policy: no inline script, no eval (wasm compilation aside). The
+/// server sends it as a header and every HTML page carries it as a `<meta>`, so a copy of
+/// `dist/` on any static host keeps it; `build_web` refuses a page whose `<meta>` differs.
+/// `blob:` workers: the element starts its worker through a blob when embedded cross-origin.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    worker-src 'self' blob:; style-src 'self'; img-src 'self' data: blob:; object-src 'none'; \
+    base-uri 'none'; form-action 'none'";
+
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
@@ -74,6 +82,11 @@ fn run(command: &mut Command, what: &str) -> Result {
 fn test(args: &[String]) -> Result {
     let native_only = args.iter().any(|a| a == "--native-only");
     let started = Instant::now();
+    if !native_only {
+        // Before anything compiles: a missing browser should cost seconds, not a build.
+        chromium()?;
+        require_node()?;
+    }
     run(
         cargo().args(["fmt", "--all", "--check"]),
         "cargo fmt --check",
@@ -229,6 +242,7 @@ fn build_web(keep_names: bool) -> Result<PathBuf> {
             .map_err(|e| format!("wasm-bindgen: {e}"))?;
     }
     copy_dir(&root().join("www"), &dist)?;
+    check_csp_meta(&dist)?;
     let sheets = dist.join("dopesheets");
     copy_dir(&root().join("dopesheets"), &sheets)?;
     write_sheet_index(&sheets)?;
@@ -250,6 +264,24 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
             copy_dir(&path, &dest)?;
         } else {
             std::fs::copy(&path, &dest).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every page in `dist/` must carry [`CSP`] in its `<meta>`, word for word.
+fn check_csp_meta(dist: &Path) -> Result {
+    let meta = format!(r#"<meta http-equiv="Content-Security-Policy" content="{CSP}">"#);
+    for entry in std::fs::read_dir(dist).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let html = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            if !html.contains(&meta) {
+                return Err(format!(
+                    "{}: the page must carry the policy the server sends: {meta}",
+                    path.display()
+                ));
+            }
         }
     }
     Ok(())
@@ -379,9 +411,12 @@ fn serve_forever(server: tiny_http::Server, dist: PathBuf) {
                     .expect("static header");
                 let no_cache = tiny_http::Header::from_bytes("Cache-Control", "no-cache")
                     .expect("static header");
+                let csp = tiny_http::Header::from_bytes("Content-Security-Policy", CSP)
+                    .expect("static header");
                 tiny_http::Response::from_data(bytes)
                     .with_header(header)
                     .with_header(no_cache)
+                    .with_header(csp)
             }
             Err(_) => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
         };
@@ -422,22 +457,31 @@ fn chromium() -> Result<String> {
     Err(CHROMIUM_HINT.into())
 }
 
+const NODE_HINT: &str =
+    "Node.js and npm are needed for the browser tests: `apt-get install -y nodejs npm`";
+
+fn require_node() -> Result {
+    for tool in ["node", "npm"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Err(format!("{tool} not found. {NODE_HINT}"));
+        }
+    }
+    Ok(())
+}
+
 /// Installs the browser driver (npm `playwright-core`, no browser download) once.
 fn ensure_node_modules() -> Result<PathBuf> {
     let dir = root().join("tests").join("browser");
     if dir.join("node_modules").join("playwright-core").exists() {
         return Ok(dir);
     }
-    let npm = if Command::new("npm").arg("--version").output().is_ok() {
-        "npm"
-    } else {
-        return Err(
-            "Node.js and npm are needed for the browser tests: `apt-get install -y nodejs npm`"
-                .into(),
-        );
-    };
+    require_node()?;
     run(
-        Command::new(npm)
+        Command::new("npm")
             .current_dir(&dir)
             .args(["ci", "--no-audit", "--no-fund"]),
         "npm ci (tests/browser)",

@@ -1,0 +1,132 @@
+//! `color-bottleneck sweep`: many seeds of one curriculum at once, each judged a wheel or
+//! crumpled (see [`verdict`](crate::verdict)), with the crumple rate and its interval.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{io, load, write_png, CliError};
+use crate::data::ColorCube;
+use crate::plot::{self, Raster, Rect};
+use crate::sweep::{Sweep, SweepConfig};
+use crate::timeline::Timeline;
+use crate::verdict::{wilson_interval, Shape, Verdict};
+
+pub(super) fn sweep(
+    path: Option<&Path>,
+    config: SweepConfig,
+    out: &Path,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let timeline = Timeline::new(&load(path)?);
+    let mut sweep = Sweep::new(timeline, config.clone())?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let run_steps = sweep.timeline().len() * config.runs as u64;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(run_steps)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    sweep.finish(threads, &|done| bar.set_position(done));
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "trained {} runs × {} steps in {seconds:.2} s ({:.0} run-steps/s)",
+        config.runs,
+        sweep.timeline().len(),
+        run_steps as f64 / seconds
+    );
+
+    let verdicts = sweep.verdicts();
+    write_table(&sweep, &verdicts, &out.join("sweep.csv"))?;
+    write_contact_sheet(&sweep, &verdicts, &out.join("contact.png"))?;
+    println!("{}", summary(&verdicts));
+    eprintln!("wrote sweep.csv, contact.png to {}", out.display());
+    Ok(())
+}
+
+/// `crumpled 9/64 (14%, 95% CI 8–25%)`.
+pub(super) fn summary(verdicts: &[Verdict]) -> String {
+    let n = verdicts.len();
+    let k = verdicts
+        .iter()
+        .filter(|v| v.shape == Shape::Crumpled)
+        .count();
+    let (low, high) = wilson_interval(k, n);
+    let percent = |f: f64| (f * 100.0).round();
+    format!(
+        "crumpled {k}/{n} ({}%, 95% CI {}–{}%)",
+        percent(k as f64 / n as f64),
+        percent(low),
+        percent(high)
+    )
+}
+
+fn write_table(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), CliError> {
+    let err = io(path);
+    let mut w = BufWriter::new(File::create(path).map_err(&err)?);
+    writeln!(
+        w,
+        "seed,verdict,worst_gap_error_deg,recon_mse,angle_r,angle_y,angle_g,angle_c,angle_b,angle_m,final_total,failure"
+    )
+    .map_err(&err)?;
+    for (run, v) in sweep.runs().iter().zip(verdicts) {
+        let gap = v
+            .worst_gap_error
+            .map_or(String::new(), |g| format!("{g:.3}"));
+        let angles: Vec<String> = v.primary_angles.iter().map(|a| format!("{a:.2}")).collect();
+        let total = run.last.map_or(String::new(), |l| l.total.to_string());
+        let failure = run.failure.as_ref().map_or(String::new(), |f| {
+            crate::dopesheet::csv_field(&f.to_string())
+        });
+        writeln!(
+            w,
+            "{},{},{gap},{:e},{},{total},{failure}",
+            run.seed,
+            v.shape,
+            v.recon_mse,
+            angles.join(",")
+        )
+        .map_err(&err)?;
+    }
+    w.flush().map_err(err)
+}
+
+/// Every run's dims (0, 1) at the end, one panel each, labelled with its seed and verdict.
+fn write_contact_sheet(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), CliError> {
+    let grid = ColorCube::rgb_grid().rgb_f32();
+    let panels: Vec<(String, Vec<f32>)> = (0..sweep.runs().len())
+        .map(|r| {
+            let (_, latents) = sweep.infer(r, &grid);
+            (
+                format!("seed {} · {}", sweep.runs()[r].seed, verdicts[r].shape),
+                latents,
+            )
+        })
+        .collect();
+    let columns = (panels.len() as f64).sqrt().ceil() as usize;
+    let rows = panels.len().div_ceil(columns);
+    // 240-pixel panels, smaller for large sweeps so that 4,096 runs still fit one picture.
+    let cell = (8192 / columns).clamp(64, 240);
+    let mut raster = Raster::new((columns * cell) as u32, (rows * cell) as u32)?;
+    let area = Rect::new(0.0, 0.0, raster.width as f32, raster.height as f32);
+    plot::contact_sheet(
+        &mut raster,
+        area,
+        &panels,
+        sweep.latent_dims(),
+        &grid,
+        columns,
+    );
+    write_png(&raster, path)
+}

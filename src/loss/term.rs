@@ -1,0 +1,160 @@
+//! The loss terms as a type. Every fact about a term lives here or in the term's own file:
+//! its dopesheet column, when it applies, its tensor form and its fused value and gradient.
+//! Both dispatches below are exhaustive `match`es, so a new variant does not compile until it
+//! has both forms.
+
+use std::ops::{Index, IndexMut};
+
+use burn::prelude::*;
+
+use super::fused::{HostBatch, HostGradient};
+use super::{anchor, planarity, reconstruction, separation, unit_norm};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Term {
+    Reconstruction,
+    Separation,
+    Planarity,
+    UnitNorm,
+    Anchor,
+}
+
+impl Term {
+    pub const COUNT: usize = 5;
+    /// In the order the trainer reports them (the CLI's `losses.csv` columns).
+    pub const ALL: [Term; Term::COUNT] = [
+        Term::Reconstruction,
+        Term::Separation,
+        Term::Planarity,
+        Term::UnitNorm,
+        Term::Anchor,
+    ];
+
+    /// The dopesheet column that weights the term.
+    pub const fn column(self) -> &'static str {
+        match self {
+            Term::Reconstruction => "loss-recon",
+            Term::Separation => "reg-separate",
+            Term::Planarity => "reg-planar",
+            Term::UnitNorm => "reg-norm",
+            Term::Anchor => "reg-anchor",
+        }
+    }
+
+    pub fn from_column(name: &str) -> Option<Term> {
+        Term::ALL.into_iter().find(|t| t.column() == name)
+    }
+
+    /// Whether the term means anything for this model and run: planarity flattens the dims
+    /// after the first two, so it needs a third; the anchor term needs the reference the
+    /// `anchor` action records.
+    pub fn applies(self, latent_dims: usize, anchored: bool) -> bool {
+        match self {
+            Term::Planarity => latent_dims > 2,
+            Term::Anchor => anchored,
+            Term::Reconstruction | Term::Separation | Term::UnitNorm => true,
+        }
+    }
+
+    /// The term with Burn's tensor operations (any backend, differentiable). `None` where it
+    /// does not apply.
+    pub(super) fn tensor(self, b: &TensorBatch) -> Option<Tensor<1>> {
+        match self {
+            Term::Reconstruction => {
+                Some(reconstruction::tensor(b.input.clone(), b.outputs.clone()))
+            }
+            Term::Separation => Some(separation::tensor(b.latents.clone())),
+            Term::Planarity => planarity::tensor(b.latents.clone()),
+            Term::UnitNorm => Some(unit_norm::tensor(b.latents.clone())),
+            Term::Anchor => b
+                .anchor
+                .as_ref()
+                .map(|(latents, reference)| anchor::tensor(latents.clone(), reference.clone())),
+        }
+    }
+
+    /// The term's value on host values; with `gradient`, adds `weight ·` its gradient.
+    pub(crate) fn host(
+        self,
+        b: &HostBatch,
+        weight: f32,
+        gradient: Option<&mut HostGradient>,
+    ) -> f64 {
+        match self {
+            Term::Reconstruction => reconstruction::host(b, weight, gradient),
+            Term::Separation => separation::host(b, weight, gradient),
+            Term::Planarity => planarity::host(b, weight, gradient),
+            Term::UnitNorm => unit_norm::host(b, weight, gradient),
+            Term::Anchor => anchor::host(b, weight, gradient),
+        }
+    }
+}
+
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.column())
+    }
+}
+
+/// The batch as tensors, for [`Term::tensor`]: rows of the batch only, and the anchor
+/// colours' latents beside their reference when the anchor term is on.
+pub(super) struct TensorBatch {
+    pub input: Tensor<2>,
+    pub outputs: Tensor<2>,
+    pub latents: Tensor<2>,
+    pub anchor: Option<(Tensor<2>, Tensor<2>)>,
+}
+
+/// One value per term, indexed by [`Term`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PerTerm<T>(pub [T; Term::COUNT]);
+
+impl<T> PerTerm<T> {
+    pub fn from_fn(f: impl FnMut(Term) -> T) -> Self {
+        PerTerm(Term::ALL.map(f))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Term, &T)> {
+        Term::ALL.into_iter().zip(&self.0)
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> PerTerm<U> {
+        PerTerm(self.0.map(f))
+    }
+}
+
+impl<T> Index<Term> for PerTerm<T> {
+    type Output = T;
+    fn index(&self, term: Term) -> &T {
+        &self.0[term as usize]
+    }
+}
+
+impl<T> IndexMut<Term> for PerTerm<T> {
+    fn index_mut(&mut self, term: Term) -> &mut T {
+        &mut self.0[term as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_term_once_in_declaration_order() {
+        for (i, term) in Term::ALL.into_iter().enumerate() {
+            assert_eq!(term as usize, i);
+            assert_eq!(Term::from_column(term.column()), Some(term));
+        }
+        assert_eq!(Term::from_column("lr"), None);
+    }
+
+    #[test]
+    fn applicability() {
+        assert!(!Term::Planarity.applies(2, true));
+        assert!(Term::Planarity.applies(3, false));
+        assert!(!Term::Anchor.applies(4, false));
+        assert!(Term::Anchor.applies(2, true));
+        assert!(Term::Separation.applies(2, false));
+    }
+}

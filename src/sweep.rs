@@ -1,0 +1,278 @@
+//! Many runs of one curriculum at once, on the CPU: one seed per run.
+//!
+//! Each run has its own initial weights and sampler stream (both from its seed), its own Adam
+//! state and its own anchor reference, and applies the skip rule (total ≤ 0) on its own. All
+//! runs follow the same timeline step by step; a step of a run is one call of the fused step
+//! ([`fused_step::train_step`]), so a run here is what [`Trainer`](crate::train::Trainer)
+//! computes for that seed, without Burn's per-operation cost (tests/fused_step.rs holds the
+//! two together). Runs are independent, so a sweep splits them over the machine's cores.
+
+use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
+use crate::fused_step::{self, RunState, StepLosses, Workspace};
+use crate::loss::PerTerm;
+use crate::model::initial_parameters;
+use crate::timeline::Timeline;
+use crate::train::{non_finite, Columns, PhaseData, TrainError, MAX_BATCH_SIZE, MAX_LATENT_DIMS};
+use crate::verdict::{probe_colors, Verdict};
+
+/// The most runs one sweep trains.
+pub const MAX_RUNS: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepConfig {
+    /// Run r trains with seed `first_seed + r`.
+    pub first_seed: u64,
+    pub runs: usize,
+    pub latent_dims: usize,
+    pub batch_size: usize,
+}
+
+/// What every run reads and none writes.
+struct Shared {
+    timeline: Timeline,
+    columns: Columns,
+    latent_dims: usize,
+    cube_rgb: Vec<f32>,
+    vibrancy: Vec<f64>,
+    primaries: Vec<f32>,
+}
+
+/// One seed's run.
+pub struct Run {
+    pub seed: u64,
+    state: RunState,
+    /// The state at the start of the previous step, whose loss was finite: where a run goes
+    /// back to when an update leads to a non-finite loss.
+    last_good: RunState,
+    /// The state at the start of this step, until its loss is known.
+    this_step: RunState,
+    sampler: WeightedBatchSampler,
+    /// data-fraction the sampler's weights were last computed for.
+    weights_fraction: Option<f64>,
+    /// The primaries' latents when the `anchor` action last fired.
+    anchor: Option<Vec<f32>>,
+    batch: Vec<f32>,
+    workspace: Workspace,
+    /// The last step's losses.
+    pub last: Option<StepLosses>,
+    /// Set when a step's loss was not finite; the run stops there, the others go on.
+    pub failure: Option<TrainError>,
+}
+
+pub struct Sweep {
+    shared: Shared,
+    runs: Vec<Run>,
+    step: u64,
+}
+
+impl Sweep {
+    pub fn new(timeline: Timeline, config: SweepConfig) -> Result<Self, TrainError> {
+        if !(2..=MAX_LATENT_DIMS).contains(&config.latent_dims) {
+            return Err(TrainError::LatentDims {
+                got: config.latent_dims,
+                max: MAX_LATENT_DIMS,
+            });
+        }
+        if !(1..=MAX_BATCH_SIZE).contains(&config.batch_size) {
+            return Err(TrainError::BatchSize {
+                got: config.batch_size,
+                max: MAX_BATCH_SIZE,
+            });
+        }
+        if !(1..=MAX_RUNS).contains(&config.runs) {
+            return Err(TrainError::Runs {
+                got: config.runs,
+                max: MAX_RUNS,
+            });
+        }
+        let cube = ColorCube::full();
+        let seeds = (0..config.runs as u64).map(|r| config.first_seed.wrapping_add(r));
+        let runs = seeds
+            .map(|seed| {
+                let state = RunState::new(initial_parameters(config.latent_dims, seed));
+                Run {
+                    seed,
+                    last_good: state.clone(),
+                    this_step: state.clone(),
+                    state,
+                    // The trainer's sampler stream for this seed.
+                    sampler: WeightedBatchSampler::new(
+                        cube.bias.clone(),
+                        config.batch_size,
+                        seed ^ crate::train::SAMPLER_STREAM,
+                    ),
+                    weights_fraction: None,
+                    anchor: None,
+                    batch: Vec::new(),
+                    workspace: Workspace::default(),
+                    last: None,
+                    failure: None,
+                }
+            })
+            .collect();
+        Ok(Sweep {
+            shared: Shared {
+                columns: Columns::of(&timeline),
+                timeline,
+                latent_dims: config.latent_dims,
+                cube_rgb: cube.rgb_f32(),
+                vibrancy: cube.vibrancy.clone().expect("an HSV cube has vibrancy"),
+                primaries: ColorCube::primaries().rgb_f32(),
+            },
+            runs,
+            step: 0,
+        })
+    }
+
+    pub fn runs(&self) -> &[Run] {
+        &self.runs
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.shared.timeline
+    }
+
+    pub fn latent_dims(&self) -> usize {
+        self.shared.latent_dims
+    }
+
+    /// The step the next call trains.
+    pub fn step_index(&self) -> u64 {
+        self.step
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.step >= self.shared.timeline.len()
+    }
+
+    /// One step of every run.
+    pub fn step(&mut self) {
+        if self.is_finished() {
+            return;
+        }
+        for run in &mut self.runs {
+            run.step(&self.shared, self.step);
+        }
+        self.step += 1;
+    }
+
+    /// Trains every run to the end of the curriculum, the runs split over up to `threads`
+    /// threads; `progress` is told how many run-steps are done so far, now and then.
+    pub fn finish(&mut self, threads: usize, progress: &(dyn Fn(u64) + Sync)) {
+        let (from, to) = (self.step, self.shared.timeline.len());
+        if from >= to {
+            return;
+        }
+        let threads = threads.clamp(1, self.runs.len());
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let shared = &self.shared;
+        let chunk = self.runs.len().div_ceil(threads);
+        let train = |runs: &mut [Run]| {
+            for step in from..to {
+                for run in runs.iter_mut() {
+                    run.step(shared, step);
+                }
+                let so_far =
+                    done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                if step.is_multiple_of(256) {
+                    progress(so_far);
+                }
+            }
+        };
+        if threads == 1 || cfg!(target_family = "wasm") {
+            train(&mut self.runs);
+        } else {
+            std::thread::scope(|scope| {
+                for runs in self.runs.chunks_mut(chunk) {
+                    scope.spawn(|| train(runs));
+                }
+            });
+        }
+        progress(done.into_inner());
+        self.step = to;
+    }
+
+    /// Run `run`'s `(outputs, latents)` for `rgb` (`[rows, 3]`).
+    pub fn infer(&self, run: usize, rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        fused_step::infer(&self.runs[run].state.params, self.shared.latent_dims, rgb)
+    }
+
+    /// Run `run`'s parameters, in the flat layout.
+    pub fn parameters(&self, run: usize) -> &[f32] {
+        &self.runs[run].state.params
+    }
+
+    /// Every run's verdict under its current weights.
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        let probe = probe_colors().rgb_f32();
+        (0..self.runs.len())
+            .map(|r| {
+                let (outputs, latents) = self.infer(r, &probe);
+                Verdict::judge(&latents, &outputs, self.shared.latent_dims)
+            })
+            .collect()
+    }
+}
+
+impl Run {
+    /// The trainer's step for this run, in the trainer's order (spec §2.7).
+    fn step(&mut self, shared: &Shared, step: u64) {
+        if self.failure.is_some() {
+            return;
+        }
+        let state = shared.timeline.state(step);
+        let values = &state.values;
+        // Drawn before this step's data-fraction applies: batch t uses step t−1's weights.
+        let on_primaries = PhaseData::for_phase(state.phase) == PhaseData::Primaries;
+        if !on_primaries {
+            self.batch.clear();
+            for i in self.sampler.next_batch() {
+                self.batch
+                    .extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
+            }
+        }
+        if state.actions.iter().any(|a| a == "anchor") {
+            let (_, latents) =
+                fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);
+            self.anchor = Some(latents);
+        }
+        if let Some(i) = shared.columns.data_fraction {
+            let fraction = values[i];
+            if self.weights_fraction != Some(fraction) {
+                self.sampler
+                    .set_weights(&data_fraction_weights(&shared.vibrancy, fraction));
+                self.weights_fraction = Some(fraction);
+            }
+        }
+        let weights = PerTerm::from_fn(|t| shared.columns.terms[t].map_or(0.0, |i| values[i]));
+        let batch = if on_primaries {
+            &shared.primaries
+        } else {
+            &self.batch
+        };
+        self.this_step.clone_from(&self.state);
+        let losses = fused_step::train_step(
+            &mut self.state,
+            shared.latent_dims,
+            batch,
+            &shared.primaries,
+            self.anchor.as_deref(),
+            &weights,
+            values[shared.columns.lr],
+            &mut self.workspace,
+        );
+        if !losses.total.is_finite() {
+            let anchored = self.anchor.is_some();
+            let computed =
+                PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(shared.latent_dims, anchored));
+            let host: Vec<f32> = std::iter::once(losses.total)
+                .chain(losses.terms.0)
+                .collect();
+            self.failure = Some(non_finite(step, &host, computed));
+            self.state.clone_from(&self.last_good);
+        } else {
+            std::mem::swap(&mut self.last_good, &mut self.this_step);
+        }
+        self.last = Some(losses);
+    }
+}

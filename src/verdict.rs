@@ -1,0 +1,203 @@
+//! Whether a run learnt a colour wheel: the one definition the tests, the CLI's `sweep` and
+//! the page share.
+//!
+//! A run is a **wheel** when, in latent dims (0, 1), going round the hues in hue order goes
+//! round the origin once, always the same way (either way): first for the six primaries and
+//! secondaries (R, Y, G, C, B, M), then for 36 pure hues 10° apart. Anything else is
+//! **crumpled**: some hues sit out of order. Beside the verdict, two figures say how good the
+//! wheel is: the worst gap error (how far the widest or narrowest gap between neighbouring
+//! primaries is from the even 60°) and the reconstruction error on the 10×10×10 RGB grid.
+//!
+//! It needs only latents and reconstructions on the host, so it is cheap enough to update
+//! live.
+
+use crate::data::ColorCube;
+
+/// Pure hues in the finer check.
+pub const HUES: usize = 36;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Wheel,
+    Crumpled,
+}
+
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Wheel => "wheel",
+            Shape::Crumpled => "crumpled",
+        }
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub shape: Shape,
+    /// Angles (degrees, in (−180, 180]) of R, Y, G, C, B, M in dims (0, 1).
+    pub primary_angles: [f64; 6],
+    /// max |gap − 60°| between neighbouring primaries, going the wheel's way (degrees);
+    /// `None` when the primaries are out of order.
+    pub worst_gap_error: Option<f64>,
+    /// Mean squared reconstruction error over the RGB grid's 3,000 channels.
+    pub recon_mse: f64,
+}
+
+/// The colours a verdict looks at, in one batch: the six primaries, then [`HUES`] hues, then
+/// the RGB grid. Run them through the model and hand the outputs to [`Verdict::judge`].
+pub fn probe_colors() -> ColorCube {
+    let mut rgb = ColorCube::primaries().rgb;
+    rgb.extend(ColorCube::hues(HUES).rgb);
+    rgb.extend(ColorCube::rgb_grid().rgb);
+    ColorCube {
+        shape: [rgb.len(), 1, 1],
+        rgb,
+        bias: Vec::new(),
+        vibrancy: None,
+    }
+}
+
+impl Verdict {
+    /// From the model's `latents` (`[rows, dims]`) and reconstructions (`[rows, 3]`) of
+    /// [`probe_colors`].
+    pub fn judge(latents: &[f32], outputs: &[f32], dims: usize) -> Verdict {
+        let angle = |row: usize| {
+            let z = &latents[row * dims..row * dims + 2];
+            (z[1] as f64).atan2(z[0] as f64).to_degrees()
+        };
+        let primary_angles: [f64; 6] = std::array::from_fn(angle);
+        let hue_angles: Vec<f64> = (6..6 + HUES).map(angle).collect();
+        let primary_gaps = gaps_in_order(&primary_angles);
+        let hue_gaps = gaps_in_order(&hue_angles);
+        let same_way = matches!((&primary_gaps, &hue_gaps), (Some((a, _)), Some((b, _))) if a == b);
+        let worst_gap_error = primary_gaps
+            .as_ref()
+            .map(|(_, gaps)| gaps.iter().map(|g| (g - 60.0).abs()).fold(0.0, f64::max));
+        let grid = ColorCube::rgb_grid().rgb;
+        let first = (6 + HUES) * 3;
+        let recon_mse = grid
+            .iter()
+            .flatten()
+            .zip(&outputs[first..])
+            .map(|(e, o)| (*o as f64 - e).powi(2))
+            .sum::<f64>()
+            / (grid.len() * 3) as f64;
+        Verdict {
+            shape: if same_way {
+                Shape::Wheel
+            } else {
+                Shape::Crumpled
+            },
+            primary_angles,
+            worst_gap_error,
+            recon_mse,
+        }
+    }
+}
+
+/// The gaps (degrees) between neighbours going round `angles` in order, and which way round
+/// (+1 counter-clockwise, −1 clockwise), when they go round the origin exactly once that way.
+fn gaps_in_order(angles: &[f64]) -> Option<(i8, Vec<f64>)> {
+    let n = angles.len();
+    [1i8, -1].into_iter().find_map(|way| {
+        let gaps: Vec<f64> = (0..n)
+            .map(|i| (way as f64 * (angles[(i + 1) % n] - angles[i])).rem_euclid(360.0))
+            .collect();
+        let once_round = (gaps.iter().sum::<f64>() - 360.0).abs() < 1e-6;
+        let all_forward = gaps.iter().all(|g| *g > 0.0);
+        (once_round && all_forward).then_some((way, gaps))
+    })
+}
+
+/// The Wilson score interval for `k` of `n` at 95%: `(low, high)` as fractions.
+pub fn wilson_interval(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    const Z: f64 = 1.959_963_984_540_054;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let denominator = 1.0 + Z * Z / n;
+    let centre = (p + Z * Z / (2.0 * n)) / denominator;
+    let half = Z * ((p * (1.0 - p) + Z * Z / (4.0 * n)) / n).sqrt() / denominator;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Latents on a circle at the given angle per probe row (the grid rows at the origin), and
+    /// perfect reconstructions.
+    fn probe(angle_of: impl Fn(usize, f64) -> f64) -> (Vec<f32>, Vec<f32>) {
+        let colours = probe_colors();
+        let mut latents = Vec::new();
+        for row in 0..colours.len() {
+            let hue = if row < 6 {
+                row as f64 * 60.0
+            } else if row < 6 + HUES {
+                (row - 6) as f64 * 10.0
+            } else {
+                0.0
+            };
+            let a = angle_of(row, hue).to_radians();
+            latents.extend([a.cos() as f32, a.sin() as f32, 0.0, 0.0]);
+        }
+        let outputs = colours.rgb_f32();
+        (latents, outputs)
+    }
+
+    #[test]
+    fn an_even_wheel_either_way_round() {
+        for way in [1.0, -1.0] {
+            let (z, o) = probe(|_, hue| way * hue + 17.0);
+            let v = Verdict::judge(&z, &o, 4);
+            assert_eq!(v.shape, Shape::Wheel);
+            assert!(v.worst_gap_error.unwrap() < 1e-4);
+            assert!(v.recon_mse < 1e-12);
+        }
+    }
+
+    #[test]
+    fn swapped_primaries_crumple() {
+        let (z, o) = probe(|row, hue| match row {
+            1 => 120.0,
+            2 => 60.0,
+            _ => hue,
+        });
+        let v = Verdict::judge(&z, &o, 4);
+        assert_eq!(v.shape, Shape::Crumpled);
+        assert_eq!(v.worst_gap_error, None);
+    }
+
+    #[test]
+    fn hues_out_of_order_crumple_even_with_ordered_primaries() {
+        let (z, o) = probe(|row, hue| if row == 6 + 4 { 5.0 } else { hue });
+        let v = Verdict::judge(&z, &o, 4);
+        assert_eq!(v.shape, Shape::Crumpled);
+        assert!(v.worst_gap_error.is_some());
+    }
+
+    #[test]
+    fn uneven_gaps_are_measured() {
+        let (z, o) = probe(|row, hue| if row == 1 { 70.0 } else { hue });
+        let v = Verdict::judge(&z, &o, 4);
+        assert_eq!(v.shape, Shape::Wheel);
+        assert!((v.worst_gap_error.unwrap() - 10.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn wilson_matches_the_textbook() {
+        // 9 of 64: 14.1%, 95% interval 7.58% to 24.62%.
+        let (low, high) = wilson_interval(9, 64);
+        assert!((low - 0.0758).abs() < 2e-4, "{low}");
+        assert!((high - 0.2462).abs() < 2e-4, "{high}");
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+    }
+}

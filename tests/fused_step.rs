@@ -1,0 +1,158 @@
+//! The fused CPU step and the sweep against the reference: Burn's operations through
+//! `Trainer`, term by term. Same seed, same sheet: the same run, step by step.
+
+use burn::prelude::*;
+use color_bottleneck::dopesheet::Dopesheet;
+use color_bottleneck::loss::Term;
+use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::timeline::Timeline;
+use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
+
+/// ex-1.5's shape in 500 steps: the primaries with every phase-1 term, then the anchor action
+/// and the weighted cube with a moving data-fraction and the anchor term.
+const SHORT_EX_1_5: &str = "\
+STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction
+0,Primary & secondary,,0.01,1.0,0.0,0.2,0.1,,
++0.4,,,,0.8,0.3,,,,
+200,All hues,anchor,,,0.0,0.4,0.25,0.0,0.0
++0.5,,,,,,,,0.3,0.25
+499,,,0.001,1.0,,,,0.5,1.0
+";
+
+fn timeline(sheet: &str) -> Timeline {
+    Timeline::new(&Dopesheet::parse(sheet).unwrap())
+}
+
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Run r of a sweep is the reference trainer's run with that seed: losses every step and the
+/// parameters (so every gradient and Adam update) within 1e-5, through the anchor action.
+#[test]
+fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
+    let config = SweepConfig {
+        first_seed: 3,
+        runs: 3,
+        latent_dims: 4,
+        batch_size: 64,
+    };
+    let mut sweep = Sweep::new(timeline(SHORT_EX_1_5), config.clone()).unwrap();
+    let mut trainers: Vec<Trainer> = (0..config.runs as u64)
+        .map(|r| {
+            let c = TrainerConfig {
+                seed: config.first_seed + r,
+                batch_size: config.batch_size,
+                ..TrainerConfig::default()
+            };
+            Trainer::new(timeline(SHORT_EX_1_5), c, &Device::flex()).unwrap()
+        })
+        .collect();
+    let mut worst_params = 0.0f32;
+    while !sweep.is_finished() {
+        let step = sweep.step_index();
+        sweep.step();
+        for (r, trainer) in trainers.iter_mut().enumerate() {
+            let reference = trainer.step().unwrap().read_losses().unwrap();
+            let fused = sweep.runs()[r].last.unwrap();
+            let scale = 1.0 + reference.total.abs();
+            assert!(
+                (fused.total - reference.total).abs() <= 1e-5 * scale,
+                "run {r} step {step}: total {} vs reference {}",
+                fused.total,
+                reference.total
+            );
+            for term in Term::ALL {
+                let expected = reference.terms[term].unwrap_or(0.0);
+                assert!(
+                    (fused.terms[term] - expected).abs() <= 1e-5 * (1.0 + expected.abs()),
+                    "run {r} step {step} {term}: {} vs reference {expected}",
+                    fused.terms[term]
+                );
+            }
+            if step.is_multiple_of(50) || sweep.is_finished() {
+                let params = read_f32(trainer.model().parameters_flat()).unwrap();
+                let d = max_difference(sweep.parameters(r), &params);
+                worst_params = worst_params.max(d);
+                assert!(d <= 1e-5, "run {r} step {step}: parameters differ by {d}");
+            }
+        }
+    }
+    // The anchor term was on after the action: the comparison reached it.
+    assert!(sweep.runs()[0].last.unwrap().terms[Term::Anchor] > 0.0);
+    eprintln!("largest parameter difference: {worst_params:e}");
+}
+
+/// Runs do not interact: run r of a sweep is bit for bit a sweep of that seed alone.
+#[test]
+fn runs_are_independent_of_each_other_and_of_threads() {
+    let config = |first_seed, runs| SweepConfig {
+        first_seed,
+        runs,
+        latent_dims: 3,
+        batch_size: 32,
+    };
+    let mut together = Sweep::new(timeline(SHORT_EX_1_5), config(10, 4)).unwrap();
+    together.finish(2, &|_| {});
+    for r in 0..4 {
+        let mut alone = Sweep::new(timeline(SHORT_EX_1_5), config(10 + r as u64, 1)).unwrap();
+        while !alone.is_finished() {
+            alone.step();
+        }
+        assert_eq!(together.parameters(r), alone.parameters(0), "run {r}");
+    }
+}
+
+#[test]
+fn a_sweep_refuses_bad_sizes() {
+    let bad = |runs, latent_dims, batch_size| {
+        let config = SweepConfig {
+            first_seed: 0,
+            runs,
+            latent_dims,
+            batch_size,
+        };
+        Sweep::new(timeline(SHORT_EX_1_5), config)
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(bad(0, 4, 8), "runs must be between 1 and 4096, got 0");
+    assert!(bad(1, 1, 8).contains("latent dims must be between 2"));
+    assert!(bad(1, 4, 0).contains("batch size must be between 1"));
+}
+
+/// A step whose loss is not finite stops that run with a located message; the weights stay
+/// as they were before it.
+#[test]
+fn a_non_finite_loss_stops_only_its_run() {
+    let sheet =
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
+    let config = SweepConfig {
+        first_seed: 0,
+        runs: 2,
+        latent_dims: 4,
+        batch_size: 16,
+    };
+    let mut sweep = Sweep::new(timeline(sheet), config).unwrap();
+    sweep.finish(1, &|_| {});
+    for run in sweep.runs() {
+        let message = run
+            .failure
+            .as_ref()
+            .expect("lr 1e30 blows up every run")
+            .to_string();
+        assert!(message.starts_with("step "), "{message}");
+        assert!(
+            message.contains(": loss-recon is NaN (total = NaN"),
+            "{message}"
+        );
+    }
+    for r in 0..2 {
+        assert!(sweep.parameters(r).iter().all(|p| p.is_finite()));
+    }
+}
