@@ -65,6 +65,7 @@ const P: f32 = 0.327_591_1;
 
 /// `e^x` for `x ≤ 0`, to about one ulp, without branches or calls so that loops over it
 /// vectorise: x = k·ln 2 + r with |r| ≤ ln 2 / 2, then 2^k · (a degree-6 Taylor polynomial).
+#[inline]
 fn exp_nonpositive(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
@@ -72,16 +73,21 @@ fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     // A comparison, not `f32::max`: that is a libm call in wasm and stops vectorisation.
     let x = if x < -87.0 { -87.0 } else { x };
-    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
     let r = (x - k * LN2_HI) - k * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (1.0 / 2.0
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    p * f32::from_bits(((k as i32 + 127) << 23) as u32)
+    // 2^k from `shifted`'s bits (its last mantissa bits hold k): no float-to-int conversion,
+    // which would saturate and keep the loop scalar.
+    let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    p * f32::from_bits(k_int.wrapping_add(127) << 23)
 }
 
 /// `(gelu(x), gelu'(x))` for one value, sharing `exp(-x²/2)` between Φ and φ.
+#[inline]
 pub(crate) fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + P * z);
@@ -93,6 +99,7 @@ pub(crate) fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
     (x * cdf, cdf + x * pdf)
 }
 
+#[inline]
 pub(crate) fn sigmoid_f32(x: f32) -> f32 {
     let e = exp_nonpositive(-x.abs());
     let r = 1.0 / (1.0 + e);

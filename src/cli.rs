@@ -1,6 +1,9 @@
 //! The native command line: run any dopesheet headless and write what it learnt.
 
+mod engine;
 mod sweep;
+
+use engine::Engine;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -18,7 +21,7 @@ use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect};
 use crate::sweep::SweepConfig;
 use crate::timeline::Timeline;
-use crate::train::{read_f32, Event, TrainError, Trainer, TrainerConfig};
+use crate::train::{TrainError, TrainerConfig};
 
 #[derive(Parser)]
 #[command(
@@ -46,7 +49,7 @@ enum Command {
         batch_size: usize,
         #[arg(long, default_value = "out")]
         out: PathBuf,
-        #[arg(long, value_enum, default_value_t = Backend::Flex)]
+        #[arg(long, value_enum, default_value_t = Backend::Fused)]
         backend: Backend,
         /// No progress bar (for logs and CI).
         #[arg(long)]
@@ -86,14 +89,25 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Backend {
-    /// Burn's pure-Rust CPU backend.
+    /// The whole training step fused by hand, on the CPU (fastest).
+    Fused,
+    /// Burn's CPU backend, operation by operation: the reference the fused step is held to.
     Flex,
 }
 
 impl Backend {
-    fn device(self) -> Device {
+    /// The Burn device, for the engines that run Burn's operations.
+    fn burn_device(self) -> Option<Device> {
         match self {
-            Backend::Flex => Device::flex(),
+            Backend::Fused => None,
+            Backend::Flex => Some(Device::flex()),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Backend::Fused => "fused CPU step",
+            Backend::Flex => "Burn's flex backend",
         }
     }
 }
@@ -118,7 +132,8 @@ enum CliError {
     Draw(#[from] plot::TooLarge),
 }
 
-/// Rows of `phases.png`: 500 pixels each, 20,000 in all at most.
+/// Rows of `phases.png`: 500 pixels each, 20,000 in all at most. A longer run keeps only the
+/// last phase ends' latents.
 const MAX_PHASE_ROWS: usize = 40;
 
 pub fn main() -> ExitCode {
@@ -139,7 +154,7 @@ pub fn main() -> ExitCode {
                 batch_size,
                 ..TrainerConfig::default()
             };
-            train(dopesheet.as_deref(), config, &out, backend.device(), quiet)
+            train(dopesheet.as_deref(), config, &out, backend, quiet)
         }
         Command::Sweep {
             dopesheet,
@@ -244,23 +259,23 @@ fn train(
     path: Option<&Path>,
     config: TrainerConfig,
     out: &Path,
-    device: Device,
+    backend: Backend,
     quiet: bool,
 ) -> Result<(), CliError> {
-    let sheet = load(path)?;
-    let timeline = Timeline::new(&sheet);
-    let mut trainer = Trainer::new(timeline, config, &device)?;
-    for w in trainer.warnings() {
+    let timeline = Timeline::new(&load(path)?);
+    let (mut engine, warnings) = engine::engine(timeline, config, backend.burn_device())?;
+    for w in warnings {
         eprintln!("warning: {w}");
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
 
+    // Streamed: a run of millions of steps holds one line at a time.
     let losses_path = out.join("losses.csv");
     let mut losses = BufWriter::new(File::create(&losses_path).map_err(io(&losses_path))?);
     let columns = Term::ALL.map(Term::column).join(",");
     writeln!(losses, "step,phase,lr,total,{columns}").map_err(io(&losses_path))?;
 
-    let total_steps = trainer.timeline().len();
+    let total_steps = engine.timeline().len();
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -271,23 +286,23 @@ fn train(
             .expect("static template")
             .progress_chars("=> "),
     );
-    let rgb_grid = ColorCube::rgb_grid();
-    let mut snapshots = Vec::new();
+    // The last phase ends only: phases.png draws no more rows than that.
+    let mut snapshots = std::collections::VecDeque::new();
+    let mut phase_ends = 0usize;
     let started = Instant::now();
-    while !trainer.is_finished() {
-        let report = trainer.step()?;
-        let read = report.read_losses()?;
-        let phase = &trainer.timeline().phases()[report.phase_index].name;
+    while !engine.is_finished() {
+        let record = engine.step()?;
+        let phase = &engine.timeline().phases()[record.phase_index].name;
         write!(
             losses,
             "{},{},{},{}",
-            report.step,
+            record.step,
             csv_field(phase),
-            python_repr(report.lr),
-            read.total
+            python_repr(record.lr),
+            record.losses.total
         )
         .map_err(io(&losses_path))?;
-        for term in read.terms.0 {
+        for term in record.losses.terms.0 {
             match term {
                 Some(v) => write!(losses, ",{v}"),
                 None => write!(losses, ","),
@@ -295,28 +310,18 @@ fn train(
             .map_err(io(&losses_path))?;
         }
         writeln!(losses).map_err(io(&losses_path))?;
-        for event in report.events {
-            if let Event::PhaseEnd {
-                step,
-                phase,
-                latents,
-                ..
-            } = event
-            {
-                let dims = latents.dims()[1];
-                snapshots.push(PhaseSnapshot {
-                    phase,
-                    step,
-                    latents: read_f32(latents)?,
-                    dims,
-                });
+        if let Some(snapshot) = record.phase_end {
+            phase_ends += 1;
+            if snapshots.len() == MAX_PHASE_ROWS {
+                snapshots.pop_front();
             }
+            snapshots.push_back(snapshot);
         }
-        if report.step % 100 == 0 || trainer.is_finished() {
-            bar.set_position(report.step + 1);
+        if record.step % 100 == 0 || engine.is_finished() {
+            bar.set_position(record.step + 1);
             bar.set_message(format!(
                 "{phase} lr {:.5} loss {:.4}",
-                report.lr, read.total
+                record.lr, record.losses.total
             ));
         }
     }
@@ -324,31 +329,35 @@ fn train(
     losses.flush().map_err(io(&losses_path))?;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "trained {total_steps} steps in {seconds:.2} s ({:.0} steps/s)",
-        total_steps as f64 / seconds
+        "trained {total_steps} steps in {seconds:.2} s ({:.0} steps/s, {})",
+        total_steps as f64 / seconds,
+        backend.describe()
     );
 
-    write_latents(&trainer, &rgb_grid, &out.join("latents.csv"))?;
-    write_latents(&trainer, &ColorCube::hues(360), &out.join("hues.csv"))?;
+    let rgb_grid = ColorCube::rgb_grid();
+    write_latents(engine.as_ref(), &rgb_grid, &out.join("latents.csv"))?;
+    write_latents(
+        engine.as_ref(),
+        &ColorCube::hues(360),
+        &out.join("hues.csv"),
+    )?;
 
     let colors = rgb_grid.rgb_f32();
-    // A row per phase end, as the seed's grid, up to a picture that stays drawable.
-    let shown = &snapshots[snapshots.len().saturating_sub(MAX_PHASE_ROWS)..];
-    if shown.len() < snapshots.len() {
+    if snapshots.len() < phase_ends {
         eprintln!(
-            "note: phases.png shows the last {} of {} phase ends",
-            shown.len(),
+            "note: phases.png shows the last {} of {phase_ends} phase ends",
             snapshots.len()
         );
     }
+    let shown: Vec<PhaseSnapshot> = snapshots.into();
     let mut phases = Raster::new(1500, 500 * shown.len().max(1) as u32)?;
     let area = Rect::new(0.0, 0.0, phases.width as f32, phases.height as f32);
-    plot::phase_history(&mut phases, area, shown, &colors);
+    plot::phase_history(&mut phases, area, &shown, &colors);
     write_png(&phases, &out.join("phases.png"))?;
 
     let mut chart = Raster::new(1500, 700)?;
     let area = Rect::new(0.0, 0.0, chart.width as f32, chart.height as f32);
-    plot::timeline_chart(&mut chart, area, trainer.timeline());
+    plot::timeline_chart(&mut chart, area, engine.timeline());
     write_png(&chart, &out.join("timeline.png"))?;
     eprintln!(
         "wrote latents.csv, hues.csv, losses.csv, phases.png, timeline.png to {}",
@@ -358,10 +367,9 @@ fn train(
 }
 
 /// `r,g,b,z0..z{E-1},out_r,out_g,out_b` for every colour of `cube`.
-fn write_latents(trainer: &Trainer, cube: &ColorCube, path: &Path) -> Result<(), CliError> {
-    let (outputs, latents) = trainer.infer(trainer.colors(cube));
-    let dims = latents.dims()[1];
-    let (outputs, latents) = (read_f32(outputs)?, read_f32(latents)?);
+fn write_latents(engine: &dyn Engine, cube: &ColorCube, path: &Path) -> Result<(), CliError> {
+    let (outputs, latents) = engine.infer(&cube.rgb_f32())?;
+    let dims = engine.latent_dims();
     let err = io(path);
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
     let z: Vec<String> = (0..dims).map(|i| format!("z{i}")).collect();

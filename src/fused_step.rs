@@ -17,6 +17,9 @@ use crate::model::layer_shapes;
 use crate::optimizer::adam_update;
 
 /// Where each layer's weight and bias sit in the flat parameters.
+///
+/// Activations here are feature-major, `[features][rows]`: every inner loop runs over the
+/// batch's rows, the long axis, so it vectorises.
 #[derive(Debug, Clone, Copy)]
 struct Layer {
     inputs: usize,
@@ -40,30 +43,16 @@ impl Layer {
         })
     }
 
-    fn weight<'a>(&self, params: &'a [f32]) -> &'a [f32] {
-        &params[self.weight..self.bias]
-    }
-
-    fn bias<'a>(&self, params: &'a [f32]) -> &'a [f32] {
-        &params[self.bias..self.bias + self.outputs]
-    }
-
-    /// `y = x · W + b` for every row of `x`.
-    fn forward(&self, params: &[f32], x: &[f32], y: &mut Vec<f32>) {
-        let (w, b) = (self.weight(params), self.bias(params));
-        let rows = x.len() / self.inputs;
+    /// `y = x · W + b` for `rows` rows.
+    fn forward(&self, params: &[f32], x: &[f32], rows: usize, y: &mut Vec<f32>) {
+        let w = &params[self.weight..self.bias];
+        let b = &params[self.bias..self.bias + self.outputs];
         y.clear();
-        for r in 0..rows {
-            let start = y.len();
-            y.extend_from_slice(b);
-            let out = &mut y[start..];
-            for (i, &xi) in x[r * self.inputs..(r + 1) * self.inputs].iter().enumerate() {
-                for (o, &wij) in out
-                    .iter_mut()
-                    .zip(&w[i * self.outputs..(i + 1) * self.outputs])
-                {
-                    *o += xi * wij;
-                }
+        y.resize(self.outputs * rows, 0.0);
+        for (o, y_o) in y.chunks_exact_mut(rows).enumerate() {
+            y_o.fill(b[o]);
+            for (i, x_i) in x.chunks_exact(rows).enumerate() {
+                axpy(y_o, w[i * self.outputs + o], x_i);
             }
         }
     }
@@ -75,34 +64,76 @@ impl Layer {
         params: &[f32],
         x: &[f32],
         dy: &[f32],
+        rows: usize,
         grads: &mut [f32],
         dx: Option<&mut Vec<f32>>,
     ) {
-        let rows = x.len() / self.inputs;
-        let (n_in, n_out) = (self.inputs, self.outputs);
-        let (dw, rest) = grads[self.weight..].split_at_mut(n_in * n_out);
-        let db = &mut rest[..n_out];
-        for r in 0..rows {
-            let dyr = &dy[r * n_out..(r + 1) * n_out];
-            for (d, g) in db.iter_mut().zip(dyr) {
-                *d += g;
-            }
-            for (i, &xi) in x[r * n_in..(r + 1) * n_in].iter().enumerate() {
-                for (d, g) in dw[i * n_out..(i + 1) * n_out].iter_mut().zip(dyr) {
-                    *d += xi * g;
-                }
+        let n_out = self.outputs;
+        for (o, dy_o) in dy.chunks_exact(rows).enumerate() {
+            grads[self.bias + o] += sum(dy_o);
+            for (i, x_i) in x.chunks_exact(rows).enumerate() {
+                grads[self.weight + i * n_out + o] += dot(x_i, dy_o);
             }
         }
         if let Some(dx) = dx {
-            let w = self.weight(params);
+            let w = &params[self.weight..self.bias];
             dx.clear();
-            for r in 0..rows {
-                let dyr = &dy[r * n_out..(r + 1) * n_out];
-                for i in 0..n_in {
-                    let wi = &w[i * n_out..(i + 1) * n_out];
-                    dx.push(wi.iter().zip(dyr).map(|(w, g)| w * g).sum());
+            dx.resize(self.inputs * rows, 0.0);
+            for (i, dx_i) in dx.chunks_exact_mut(rows).enumerate() {
+                for (o, dy_o) in dy.chunks_exact(rows).enumerate() {
+                    axpy(dx_i, w[i * n_out + o], dy_o);
                 }
             }
+        }
+    }
+}
+
+/// `y += a · x`.
+#[inline]
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// Sums in eight lanes, then the lanes in order: vectorised, and the same order every time.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = (chunks_a.remainder().iter())
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[inline]
+fn sum(a: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = a.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for x in chunks {
+        for k in 0..8 {
+            lanes[k] += x[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `[rows][columns]` ⇄ `[columns][rows]`.
+fn transpose(from: &[f32], columns: usize, to: &mut Vec<f32>) {
+    let rows = from.len() / columns;
+    to.clear();
+    to.resize(from.len(), 0.0);
+    for (r, row) in from.chunks_exact(columns).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            to[c * rows + r] = *v;
         }
     }
 }
@@ -110,46 +141,55 @@ impl Layer {
 /// GELU in place; keeps each slope for the backward pass.
 fn gelu(values: &mut [f32], slopes: &mut Vec<f32>) {
     slopes.clear();
-    slopes.extend(values.iter_mut().map(|v| {
-        let (g, s) = gelu_and_slope_f32(*v);
-        *v = g;
-        s
-    }));
+    slopes.resize(values.len(), 0.0);
+    for (v, s) in values.iter_mut().zip(slopes.iter_mut()) {
+        (*v, *s) = gelu_and_slope_f32(*v);
+    }
 }
 
 /// Buffers one run's step writes, kept between steps so a step allocates nothing.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
+    input: Vec<f32>,
     hidden_1: Vec<f32>,
     slope_1: Vec<f32>,
     latents: Vec<f32>,
     hidden_2: Vec<f32>,
     slope_2: Vec<f32>,
     outputs: Vec<f32>,
+    /// Row-major copies for the loss terms, and their gradient.
+    latent_rows: Vec<f32>,
+    output_rows: Vec<f32>,
+    gradient: HostGradient,
     d_a: Vec<f32>,
     d_b: Vec<f32>,
     grads: Vec<f32>,
 }
 
-/// The model's latents and reconstructions of `rgb` (`[rows, 3]`), as
+/// The model's latents and reconstructions of `rgb` (`[rows, 3]`), as row-major
 /// `(outputs, latents)`.
 pub fn infer(params: &[f32], latent_dims: usize, rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let mut w = Workspace::default();
     forward(params, latent_dims, rgb, &mut w);
-    (w.outputs, w.latents)
+    (w.output_rows, w.latent_rows)
 }
 
+/// Runs `rgb` (row-major `[rows, 3]`) through the model, keeping what backward needs.
 fn forward(params: &[f32], latent_dims: usize, rgb: &[f32], w: &mut Workspace) {
+    let rows = rgb.len() / 3;
     let [encode_hidden, encode_latent, decode_hidden, decode_rgb] = Layer::all(latent_dims);
-    encode_hidden.forward(params, rgb, &mut w.hidden_1);
+    transpose(rgb, 3, &mut w.input);
+    encode_hidden.forward(params, &w.input, rows, &mut w.hidden_1);
     gelu(&mut w.hidden_1, &mut w.slope_1);
-    encode_latent.forward(params, &w.hidden_1, &mut w.latents);
-    decode_hidden.forward(params, &w.latents, &mut w.hidden_2);
+    encode_latent.forward(params, &w.hidden_1, rows, &mut w.latents);
+    decode_hidden.forward(params, &w.latents, rows, &mut w.hidden_2);
     gelu(&mut w.hidden_2, &mut w.slope_2);
-    decode_rgb.forward(params, &w.hidden_2, &mut w.outputs);
+    decode_rgb.forward(params, &w.hidden_2, rows, &mut w.outputs);
     for o in &mut w.outputs {
         *o = sigmoid_f32(*o);
     }
+    transpose(&w.latents, rows, &mut w.latent_rows);
+    transpose(&w.outputs, rows, &mut w.output_rows);
 }
 
 /// One run's Adam state beside its parameters.
@@ -178,7 +218,10 @@ impl RunState {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepLosses {
     pub total: f32,
+    /// 0 for a term not computed.
     pub terms: PerTerm<f32>,
+    /// Which terms were computed (weight ≠ 0 and the term applies).
+    pub computed: PerTerm<bool>,
     /// Whether the update was applied: the total was finite and > 0 (the reference's rule).
     pub updated: bool,
 }
@@ -206,18 +249,19 @@ pub fn train_step(
     };
     forward(&state.params, latent_dims, &input, w);
     let host = HostBatch {
-        outputs: &w.outputs,
-        latents: &w.latents,
+        outputs: &w.output_rows,
+        latents: &w.latent_rows,
         input: batch,
         anchor: if anchored { anchor.unwrap_or(&[]) } else { &[] },
         dims: latent_dims,
         batch: batch.len() / 3,
     };
     let on = PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(latent_dims, anchored));
-    let mut gradient = HostGradient {
-        outputs: vec![0.0; w.outputs.len()],
-        latents: vec![0.0; w.latents.len()],
-    };
+    let mut gradient = std::mem::take(&mut w.gradient);
+    gradient.outputs.clear();
+    gradient.outputs.resize(w.output_rows.len(), 0.0);
+    gradient.latents.clear();
+    gradient.latents.resize(w.latent_rows.len(), 0.0);
     let terms = PerTerm::from_fn(|t| {
         if on[t] {
             t.host(&host, weights[t] as f32, Some(&mut gradient)) as f32
@@ -228,7 +272,7 @@ pub fn train_step(
     let total: f32 = terms.iter().map(|(t, v)| v * weights[t] as f32).sum();
     let updated = on.0.contains(&true) && total.is_finite() && total > 0.0;
     if updated {
-        backward(state, latent_dims, &input, &gradient, w);
+        backward(state, latent_dims, &gradient, w);
         state.updates += 1;
         let RunState {
             params,
@@ -238,41 +282,62 @@ pub fn train_step(
         } = state;
         adam_update(params, &w.grads, moment_1, moment_2, lr as f32, *updates);
     }
+    w.gradient = gradient;
     StepLosses {
         total,
         terms,
+        computed: on,
         updated,
     }
 }
 
-/// d loss / d parameters into `w.grads`, from d loss / d outputs and d loss / d latents.
-fn backward(
-    state: &RunState,
-    latent_dims: usize,
-    input: &[f32],
-    gradient: &HostGradient,
-    w: &mut Workspace,
-) {
+/// d loss / d parameters into `w.grads`, from d loss / d outputs and d loss / d latents
+/// (row-major, as the loss terms write them).
+fn backward(state: &RunState, latent_dims: usize, gradient: &HostGradient, w: &mut Workspace) {
     let [encode_hidden, encode_latent, decode_hidden, decode_rgb] = Layer::all(latent_dims);
     let params = &state.params;
+    let rows = w.input.len() / 3;
     w.grads.clear();
     w.grads.resize(params.len(), 0.0);
     // Through the sigmoid: σ' = σ (1 − σ).
-    w.d_a.clear();
-    w.d_a
-        .extend((gradient.outputs.iter().zip(&w.outputs)).map(|(g, y)| g * (y * (1.0 - y))));
-    decode_rgb.backward(params, &w.hidden_2, &w.d_a, &mut w.grads, Some(&mut w.d_b));
+    transpose(&gradient.outputs, 3, &mut w.d_a);
+    for (d, y) in w.d_a.iter_mut().zip(&w.outputs) {
+        *d *= y * (1.0 - y);
+    }
+    decode_rgb.backward(
+        params,
+        &w.hidden_2,
+        &w.d_a,
+        rows,
+        &mut w.grads,
+        Some(&mut w.d_b),
+    );
     for (d, s) in w.d_b.iter_mut().zip(&w.slope_2) {
         *d *= s;
     }
-    decode_hidden.backward(params, &w.latents, &w.d_b, &mut w.grads, Some(&mut w.d_a));
+    decode_hidden.backward(
+        params,
+        &w.latents,
+        &w.d_b,
+        rows,
+        &mut w.grads,
+        Some(&mut w.d_a),
+    );
     // The latents also feel the regularisers directly.
-    for (d, g) in w.d_a.iter_mut().zip(&gradient.latents) {
+    transpose(&gradient.latents, latent_dims, &mut w.d_b);
+    for (d, g) in w.d_a.iter_mut().zip(&w.d_b) {
         *d += g;
     }
-    encode_latent.backward(params, &w.hidden_1, &w.d_a, &mut w.grads, Some(&mut w.d_b));
+    encode_latent.backward(
+        params,
+        &w.hidden_1,
+        &w.d_a,
+        rows,
+        &mut w.grads,
+        Some(&mut w.d_b),
+    );
     for (d, s) in w.d_b.iter_mut().zip(&w.slope_1) {
         *d *= s;
     }
-    encode_hidden.backward(params, input, &w.d_b, &mut w.grads, None);
+    encode_hidden.backward(params, &w.input, &w.d_b, rows, &mut w.grads, None);
 }

@@ -262,13 +262,10 @@ impl Run {
             &mut self.workspace,
         );
         if !losses.total.is_finite() {
-            let anchored = self.anchor.is_some();
-            let computed =
-                PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(shared.latent_dims, anchored));
             let host: Vec<f32> = std::iter::once(losses.total)
                 .chain(losses.terms.0)
                 .collect();
-            self.failure = Some(non_finite(step, &host, computed));
+            self.failure = Some(non_finite(step, &host, losses.computed));
             self.state.clone_from(&self.last_good);
         } else {
             std::mem::swap(&mut self.last_good, &mut self.this_step);

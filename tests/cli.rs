@@ -228,6 +228,53 @@ fn train_writes_every_result() {
     }
 }
 
+/// The default engine (the fused step) and Burn's operations (`--backend flex`) write the
+/// same losses: the same blanks, totals within 1e-4.
+#[test]
+fn both_engines_write_the_same_losses() {
+    let dir = tempdir("engines");
+    let sheet = dir.join("short.csv");
+    std::fs::write(
+        &sheet,
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n\
+         0,Primary & secondary,,0.01,1,0.1,0.2,0.1,,\n30,All hues,anchor,,,0,,,0.3,0\n60,,,,,,,,,\n",
+    )
+    .unwrap();
+    let losses = |backend: &str| {
+        let out = dir.join(backend);
+        succeed(
+            cli()
+                .args([
+                    "train",
+                    sheet.to_str().unwrap(),
+                    "--quiet",
+                    "--backend",
+                    backend,
+                    "--out",
+                ])
+                .arg(&out),
+        );
+        std::fs::read_to_string(out.join("losses.csv")).unwrap()
+    };
+    let (fused, flex) = (losses("fused"), losses("flex"));
+    assert_eq!(fused.lines().count(), flex.lines().count());
+    for (a, b) in fused.lines().zip(flex.lines()).skip(1) {
+        let (a, b): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
+        assert_eq!(a[..3], b[..3], "step, phase and lr");
+        for (x, y) in a[3..].iter().zip(&b[3..]) {
+            assert_eq!(
+                x.is_empty(),
+                y.is_empty(),
+                "the same terms computed: {a:?} vs {b:?}"
+            );
+            if !x.is_empty() {
+                let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{a:?} vs {b:?}");
+            }
+        }
+    }
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}-{}", std::process::id()));

@@ -54,6 +54,7 @@ impl HostBatch<'_> {
 }
 
 /// d total / d outputs and d total / d latents, laid out as the batch's values.
+#[derive(Debug, Default, Clone)]
 pub struct HostGradient {
     pub outputs: Vec<f32>,
     pub latents: Vec<f32>,
