@@ -145,6 +145,44 @@ impl Sweep {
         self.step >= self.shared.timeline.len()
     }
 
+    /// Swaps the schedule under the running models ("apply live"): training goes on at the
+    /// current step with the new sheet's values. Failed runs get another chance.
+    pub fn set_timeline(&mut self, timeline: Timeline) {
+        self.shared.columns = Columns::of(&timeline);
+        self.shared.timeline = timeline;
+        for run in &mut self.runs {
+            run.weights_fraction = None;
+            run.failure = None;
+        }
+    }
+
+    /// A sweep of one run that continues at `step` from saved parameters (another engine's,
+    /// after a lost GPU) and the anchor reference in force, if any. Adam's moments start
+    /// afresh.
+    pub fn resume_one(
+        timeline: Timeline,
+        config: SweepConfig,
+        parameters: &[f32],
+        anchor: Option<Vec<f32>>,
+        step: u64,
+    ) -> Result<Self, TrainError> {
+        let mut sweep = Sweep::new(timeline, SweepConfig { runs: 1, ..config })?;
+        let run = &mut sweep.runs[0];
+        if parameters.len() != run.state.params.len() {
+            return Err(TrainError::Parameters(parameters.len()));
+        }
+        run.state = RunState::new(parameters.to_vec());
+        run.last_good = run.state.clone();
+        run.anchor = anchor;
+        sweep.step = step.min(sweep.shared.timeline.len());
+        Ok(sweep)
+    }
+
+    /// The primaries' latents the anchor term holds run `run` to, if the action has fired.
+    pub fn anchor(&self, run: usize) -> Option<&[f32]> {
+        self.runs[run].anchor.as_deref()
+    }
+
     /// One step of every run.
     pub fn step(&mut self) {
         if self.is_finished() {

@@ -361,6 +361,16 @@ impl Trainer {
         &self.warnings
     }
 
+    /// The primaries' latents the anchor term holds the model to, once the action fired.
+    pub fn anchor_reference(&self) -> Option<&Tensor<2>> {
+        self.anchor_reference.as_ref()
+    }
+
+    /// Restores the anchor reference a resumed run had (e.g. on another device).
+    pub fn set_anchor_reference(&mut self, reference: Option<Tensor<2>>) {
+        self.anchor_reference = reference;
+    }
+
     /// What a trainer would warn about for `timeline`, without building one.
     pub fn warnings_of(timeline: &Timeline) -> Vec<Warning> {
         warnings_for(timeline)

@@ -10,6 +10,7 @@
 mod board;
 mod canvas;
 mod experiment;
+mod sweep_view;
 
 pub use board::Board;
 pub use experiment::Experiment;
@@ -67,6 +68,31 @@ pub struct Frame {
     pub latents: Vec<u8>,
     pub losses: Option<LossSample>,
     pub snapshots: Vec<Snapshot>,
+    /// Every run's state when several seeds train at once.
+    pub sweep: Option<SweepFrame>,
+}
+
+/// A sweep's runs in a frame.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SweepFrame {
+    pub seeds: Vec<u64>,
+    /// Each run's latents of the six primaries and the 36 hues ([`THUMBNAIL_POINTS`] rows),
+    /// run after run, little-endian f32.
+    #[serde(with = "serde_bytes")]
+    pub thumbnails: Vec<u8>,
+    /// Each run's verdict, in frames that judged them (a few times a second).
+    pub verdicts: Option<Vec<RunVerdict>>,
+}
+
+/// Rows of a sweep thumbnail: the verdict's primaries and hues.
+pub const THUMBNAIL_POINTS: usize = 6 + crate::verdict::HUES;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunVerdict {
+    /// "wheel", "crumpled", or "failed" (the run's loss went non-finite).
+    pub shape: String,
+    pub worst_gap_error: Option<f64>,
+    pub recon_mse: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

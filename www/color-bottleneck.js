@@ -2,7 +2,8 @@
 // training runs in a Web Worker (./trainer.js), drawing and validation in Rust (../src/web/).
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
-//   backend (auto | webgpu | cpu), autoplay, compact (no editor).
+//   backend (auto | webgpu | cpu), runs (seeds trained at once, on the CPU), autoplay,
+//   compact (no editor).
 // Properties: step, running, phase, backend, lastError, losses.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
 // Events: step (throttled), phaseend, error.
@@ -54,6 +55,8 @@ function showText(el, ...parts) {
   }));
 }
 
+const RUN_CHOICES = [1, 4, 16, 64];
+
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
 // The element's styles, one constructed sheet shared by every instance. A constructed sheet
@@ -85,6 +88,9 @@ const STYLES = `
   .notice { color: #ffd54f; font-size: 12px; min-height: 1.2em; }
   :host([compact]) .editor { display: none; }
   .loading { padding: 2em; text-align: center; color: #aaa; }
+  .sweep-box[hidden] { display: none; }
+  .sweep { cursor: pointer; margin-top: 4px; }
+  .tally { font: 13px ui-monospace, monospace; }
 `;
 let styleSheet = null;
 function elementStyles() {
@@ -105,11 +111,20 @@ TEMPLATE.innerHTML = `
   <button data-action="reset" title="start again with this seed">Reset</button>
   <label>seed <input type="number" min="0" step="1" data-field="seed"></label>
   <label>speed <select data-field="speed"></select></label>
+  <label>runs <select data-field="runs"></select></label>
   <span class="readout" data-field="backend-label"></span>
 </div>
 <div class="notice" data-field="notice"></div>
 <canvas class="latents" data-canvas="latents"></canvas>
 <canvas class="strip" data-canvas="strip"></canvas>
+<div class="sweep-box" hidden>
+  <div class="bar">
+    <span class="tally" data-field="tally" role="status"></span>
+    <button data-action="sweep-csv">Download sweep CSV</button>
+  </div>
+  <canvas class="sweep" data-canvas="sweep" tabindex="0"
+          title="click a seed to open it alone" aria-label="every seed's latent space, dims 0 and 1"></canvas>
+</div>
 <div class="readout" data-field="readout"></div>
 <div class="charts">
   <div class="schedule-box">
@@ -181,6 +196,17 @@ class ColorBottleneck extends HTMLElement {
     speed.value = 'Infinity';
     speed.onchange = () => this.#post({ type: 'speed', value: Number(speed.value) });
     this.field('seed').value = this.getAttribute('seed') ?? '1';
+    const runs = this.field('runs');
+    for (const n of RUN_CHOICES) runs.add(new Option(n === 1 ? '1 seed' : `${n} seeds`, String(n)));
+    runs.value = String(this.#runs());
+    runs.onchange = () => this.#openRuns(Number(runs.value), Number(this.field('seed').value) || 0);
+    this.canvas('sweep').addEventListener('click', (e) => {
+      const c = this.canvas('sweep');
+      const box = c.getBoundingClientRect();
+      const seed = this.#board?.sweep_seed_at(e.clientX - box.left, e.clientY - box.top, box.width, box.height);
+      if (seed !== undefined) this.#openRuns(1, seed);
+    });
+    this.$('[data-action=sweep-csv]').onclick = () => this.#download('sweep.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
     this.$('[data-action=toggle]').onclick = () => (this.#running ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
     this.$('[data-action=reset]').onclick = () => this.reset();
@@ -235,9 +261,33 @@ class ColorBottleneck extends HTMLElement {
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
 
+  /** Seeds to train at once: the `runs` attribute, 1 to 256. */
+  #runs() {
+    const n = Number(this.getAttribute('runs') ?? 1);
+    return Number.isInteger(n) && n >= 1 && n <= 256 ? n : 1;
+  }
+
+  /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
+  #openRuns(runs, seed) {
+    this.setAttribute('runs', String(runs));
+    this.field('runs').value = String(runs);
+    this.field('seed').value = String(seed);
+    this.#create(this.field('sheet').value).then(() => this.play()).catch((e) => this.#fail(e));
+  }
+
+  #download(name, text, type) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
   /** Starts a run of `csv` in the worker (loading the engine and the worker first if needed). */
   async #create(csv) {
     const seed = Number(this.field('seed').value) || 0;
+    const runs = this.#runs();
     const dims = Number(this.getAttribute('latent-dims') ?? 4);
     const batch = Number(this.getAttribute('batch-size') ?? 256);
     const backend = new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
@@ -250,7 +300,7 @@ class ColorBottleneck extends HTMLElement {
       this.#worker.onerror = (e) => this.#fail(e.message ?? 'the training worker failed');
       await this.#call({ type: 'init', glue: wasm.glue, module: wasm.module });
     }
-    const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend });
+    const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs });
     this.#restarted(reply.run);
     this.#board?.free();
     this.#board = new wasm.mod.Board(csv, dims);
@@ -331,6 +381,10 @@ class ColorBottleneck extends HTMLElement {
         const reply = await this.#call({ type: 'sheet', sheet: csv, live });
         this.#board.set_sheet(csv);
         if (!live) this.#restarted(reply.run);
+        // A run paused by an error goes on under the edited sheet (the worker kept its last
+        // good weights).
+        this.#error = null;
+        this.field('notice').textContent = '';
         this.#dirty = true;
       }
       this.field('sheet').value = csv;
@@ -353,8 +407,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #showProblem(problem) {
-    const where = problem.line ? `line ${problem.line}${problem.column ? `, column ${problem.column}` : ''}: ` : '';
-    this.field('error').textContent = `${where}${problem.message ?? problem}`;
+    // The engine's message names its line and column already.
+    this.field('error').textContent = String(problem.message ?? problem);
     this.field('error').dataset.line = problem.line ?? '';
     this.field('error').dataset.column = problem.column ?? '';
   }
@@ -410,6 +464,7 @@ class ColorBottleneck extends HTMLElement {
           const t0 = performance.now();
           const deferred = this.#board.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
           this.$('.playhead').style.left = `${this.#board.playhead_x() - 1}px`;
+          this.#drawSweep();
           this.#dirty = deferred;
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
@@ -419,6 +474,17 @@ class ColorBottleneck extends HTMLElement {
       }
     }
     this.#looping = false;
+  }
+
+  #drawSweep() {
+    const [columns, rows] = this.#board.sweep_grid();
+    const box = this.$('.sweep-box');
+    box.hidden = columns === 0;
+    if (columns === 0) return;
+    const c = this.canvas('sweep');
+    c.style.aspectRatio = `${columns} / ${rows}`;
+    this.#board.draw_sweep(c);
+    this.field('tally').textContent = this.#board.sweep_tally();
   }
 
   #tick(t) {

@@ -27,6 +27,7 @@ async function publish() {
   frame.type = 'frame';
   frame.run = run;
   const transfer = [frame.latents.buffer, ...frame.snapshots.map((s) => s.latents.buffer)];
+  if (frame.sweep) transfer.push(frame.sweep.thumbnails.buffer);
   self.postMessage(frame, transfer);
   if (frame.finished || frame.error) running = false;
 }
@@ -41,8 +42,8 @@ async function handle(msg) {
     case 'create': {
       exp?.free();
       exp = null;
-      const { sheet, seed, dims, batch, backend } = msg;
-      exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend);
+      const { sheet, seed, dims, batch, backend, runs } = msg;
+      exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend, runs);
       run++;
       await publish();
       return reply(msg, { run, backend: exp.backend() });

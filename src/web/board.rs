@@ -4,6 +4,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
 use super::canvas::{canvas_size, with_canvas, LayeredCanvas};
+use super::sweep_view::SweepView;
 use super::{from_bytes, now, parse, Frame, LossSample};
 use crate::data::ColorCube;
 use crate::loss::Term;
@@ -45,6 +46,8 @@ pub struct Board {
     strip_canvas: LayeredCanvas,
     /// Bumped whenever the schedule changes.
     generation: u64,
+    /// Every seed's thumbnail and verdict, when several train at once.
+    sweep: Option<SweepView>,
 }
 
 #[wasm_bindgen]
@@ -70,6 +73,7 @@ impl Board {
             latent_canvas: LayeredCanvas::default(),
             strip_canvas: LayeredCanvas::default(),
             generation: 0,
+            sweep: None,
         })
     }
 
@@ -88,6 +92,7 @@ impl Board {
         self.loss_history.clear();
         self.history.clear();
         self.snapshots.clear();
+        self.sweep = None;
         // A new run's first snapshot must not pass for the old run's.
         self.strip_canvas.invalidate();
     }
@@ -96,6 +101,12 @@ impl Board {
     pub fn accept(&mut self, frame: JsValue) -> Result<u32, JsValue> {
         let frame: Frame = serde_wasm_bindgen::from_value(frame)?;
         self.dims = frame.dims;
+        if let Some(sweep) = &frame.sweep {
+            match &mut self.sweep {
+                Some(view) => view.accept(sweep, frame.dims),
+                None => self.sweep = Some(SweepView::new(sweep, frame.dims)),
+            }
+        }
         for snap in &frame.snapshots {
             self.snapshots.push(PhaseSnapshot {
                 phase: snap.phase.clone(),
@@ -121,6 +132,39 @@ impl Board {
             }
         }
         Ok(frame.snapshots.len() as u32)
+    }
+
+    /// Draws the sweep's thumbnails, a grid of `sweep_grid()` cells.
+    pub fn draw_sweep(&self, canvas: HtmlCanvasElement) {
+        if let Some(view) = &self.sweep {
+            view.draw(&canvas);
+        }
+    }
+
+    /// `[columns, rows]` of the sweep's grid (`[0, 0]` for a single run).
+    pub fn sweep_grid(&self) -> Vec<u32> {
+        self.sweep.as_ref().map_or(vec![0, 0], |v| {
+            let (c, r) = v.grid();
+            vec![c as u32, r as u32]
+        })
+    }
+
+    /// The seed whose thumbnail is under (`x`, `y`) on a `w` × `h` sweep canvas (CSS pixels).
+    pub fn sweep_seed_at(&self, x: f64, y: f64, w: f64, h: f64) -> Option<u32> {
+        self.sweep
+            .as_ref()
+            .and_then(|v| v.seed_at(x, y, w, h))
+            .map(|s| s as u32)
+    }
+
+    /// The sweep's tally, e.g. `crumpled 3/16 (19%, 95% CI 7–43%)`; empty for a single run.
+    pub fn sweep_tally(&self) -> String {
+        self.sweep.as_ref().map_or(String::new(), SweepView::tally)
+    }
+
+    /// The sweep's table as CSV: seed, verdict, worst gap error, reconstruction MSE.
+    pub fn sweep_csv(&self) -> String {
+        self.sweep.as_ref().map_or(String::new(), SweepView::csv)
     }
 
     /// A copy of the latest latents of the 1,000-colour RGB grid (`1000 × dims`).

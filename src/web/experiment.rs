@@ -6,10 +6,19 @@ use std::rc::Rc;
 use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, now, parse, to_bytes, to_js, Frame, LossSample, Snapshot};
+use super::{
+    js_error, now, parse, to_bytes, to_js, Frame, LossSample, RunVerdict, Snapshot, SweepFrame,
+    THUMBNAIL_POINTS,
+};
+use crate::data::ColorCube;
 use crate::loss::{PerTerm, Term};
+use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{Event, Losses, StepReport, Trainer, TrainerConfig};
+use crate::train::{Event, Losses, StepReport, TrainError, Trainer, TrainerConfig};
+use crate::verdict::{probe_colors, Verdict};
+
+/// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
+const VERDICT_INTERVAL_MS: f64 = 250.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -33,32 +42,110 @@ pub struct Experiment {
     run: Rc<RefCell<Run>>,
 }
 
+/// How a run trains: on the CPU with the fused step (everything on the host), or with Burn's
+/// operations on a GPU (tensors stay on the device until a read-back).
+enum Engine {
+    Fused(Sweep),
+    Burn(Box<Trainer>),
+}
+
+impl Engine {
+    fn new(
+        timeline: Timeline,
+        config: &TrainerConfig,
+        runs: usize,
+        device: Option<&Device>,
+    ) -> Result<Self, TrainError> {
+        Ok(match device {
+            Some(device) => Engine::Burn(Box::new(Trainer::new(timeline, config.clone(), device)?)),
+            None => Engine::Fused(Sweep::new(timeline, sweep_config(config, runs))?),
+        })
+    }
+
+    fn timeline(&self) -> &Timeline {
+        match self {
+            Engine::Fused(s) => s.timeline(),
+            Engine::Burn(t) => t.timeline(),
+        }
+    }
+
+    /// The step the next call trains.
+    fn step_index(&self) -> u64 {
+        match self {
+            Engine::Fused(s) => s.step_index(),
+            Engine::Burn(t) => t.step_index(),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.step_index() >= self.timeline().len()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        Trainer::warnings_of(self.timeline())
+            .iter()
+            .map(|w| w.to_string())
+            .collect()
+    }
+}
+
+fn sweep_config(config: &TrainerConfig, runs: usize) -> SweepConfig {
+    SweepConfig {
+        first_seed: config.seed,
+        runs,
+        latent_dims: config.latent_dims,
+        batch_size: config.batch_size,
+    }
+}
+
+/// What a fused CPU step left for the next frame: all of it already on the host.
+#[derive(Default)]
+struct HostPending {
+    losses: Option<LossSample>,
+    snapshots: Vec<Snapshot>,
+}
+
+/// Weights (and the anchor reference in force) from the last good read-back: the way back
+/// after a lost GPU or a loss that went non-finite.
+struct Saved {
+    step: u64,
+    parameters: Vec<f32>,
+    anchor: Option<Vec<f32>>,
+}
+
 struct Run {
     sheet: String,
     config: TrainerConfig,
+    /// Seeds trained at once (from `config.seed` on); more than one only on the CPU.
+    runs: usize,
+    /// When the sweep's runs were last judged.
+    judged_at: f64,
     backend: Backend,
-    device: Device,
-    trainer: Trainer,
+    /// The GPU device, when the run is on one.
+    device: Option<Device>,
+    engine: Engine,
+    host_pending: HostPending,
     /// Phase-end latents still on the device, read at the next sync.
     pending_snapshots: Vec<(String, u64, Tensor<2>)>,
     /// The last step's report (its losses), read at the next sync.
     pending_losses: Option<StepReport>,
-    /// Host copy of the weights from the last good read-back (the way back after a lost GPU).
-    last_good: Option<(u64, Vec<f32>)>,
+    last_good: Option<Saved>,
     /// Steps queued per call on WebGPU, adapted to how long read-backs wait.
     gpu_steps: f64,
     last_error: Option<String>,
     notice: Option<String>,
 }
 
-async fn device_for(requested: &str) -> (Backend, Device, Option<String>) {
+/// The GPU device to train on, or `None` for the CPU, and a notice when the request could
+/// not be met.
+async fn device_for(requested: &str) -> (Backend, Option<Device>, Option<String>) {
     if requested == "cpu" {
-        return (Backend::Cpu, Device::flex(), None);
+        return (Backend::Cpu, None, None);
     }
     #[cfg(feature = "webgpu")]
     if has_webgpu() {
         return match Device::wgpu_options().init_async().await {
-            Ok(device) => (Backend::WebGpu, device, None),
+            Ok(device) => (Backend::WebGpu, Some(device), None),
             Err(e) => {
                 let e = e.to_string();
                 let note = if e.contains("No adapter") {
@@ -66,12 +153,12 @@ async fn device_for(requested: &str) -> (Backend, Device, Option<String>) {
                 } else {
                     format!("WebGPU failed to start ({e}); running on the CPU")
                 };
-                (Backend::Cpu, Device::flex(), Some(note))
+                (Backend::Cpu, None, Some(note))
             }
         };
     }
     let note = (requested == "webgpu").then(|| "no WebGPU here; running on the CPU".to_string());
-    (Backend::Cpu, Device::flex(), note)
+    (Backend::Cpu, None, note)
 }
 
 /// Whether this global (page or worker) has `navigator.gpu`.
@@ -85,16 +172,20 @@ fn has_webgpu() -> bool {
 
 #[wasm_bindgen]
 impl Experiment {
-    /// Starts an experiment. `backend` is `auto`, `webgpu` or `cpu`.
+    /// Starts an experiment. `backend` is `auto`, `webgpu` or `cpu`. With `runs` > 1, that
+    /// many seeds (from `seed` on) train at once, on the CPU.
     pub async fn create(
         sheet: String,
         seed: u32,
         latent_dims: u32,
         batch_size: u32,
         backend: String,
+        runs: u32,
     ) -> Result<Experiment, JsValue> {
         let timeline = parse(&sheet)?;
-        let (backend, device, notice) = device_for(&backend).await;
+        let runs = runs.max(1) as usize;
+        let requested = if runs > 1 { "cpu" } else { backend.as_str() };
+        let (backend, device, notice) = device_for(requested).await;
         let config = TrainerConfig {
             seed: seed as u64,
             latent_dims: latent_dims as usize,
@@ -102,14 +193,17 @@ impl Experiment {
             check_total_on_host: backend == Backend::Cpu,
             ..TrainerConfig::default()
         };
-        let trainer =
-            Trainer::new(timeline, config.clone(), &device).map_err(|e| js_error(e.to_string()))?;
+        let engine = Engine::new(timeline, &config, runs, device.as_ref())
+            .map_err(|e| js_error(e.to_string()))?;
         let mut run = Run {
             sheet,
             config,
+            runs,
+            judged_at: f64::NEG_INFINITY,
             backend,
             device,
-            trainer,
+            engine,
+            host_pending: HostPending::default(),
             pending_snapshots: Vec::new(),
             pending_losses: None,
             last_good: None,
@@ -128,7 +222,7 @@ impl Experiment {
     }
 
     pub fn finished(&self) -> bool {
-        self.run.borrow().trainer.is_finished()
+        self.run.borrow().engine.is_finished()
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -146,7 +240,13 @@ impl Experiment {
     /// one asynchronous read (a GPU is never stalled) and returns them as a [`Frame`]. On a
     /// failed read on WebGPU (a lost device), continues on the CPU from the last good weights.
     pub async fn sync(&self) -> JsValue {
-        let request = self.run.borrow_mut().read_request();
+        let request = {
+            let mut run = self.run.borrow_mut();
+            if matches!(run.engine, Engine::Fused(_)) {
+                return to_js(&run.host_frame());
+            }
+            run.read_request()
+        };
         let started = now();
         let result = request.tensor.into_data_async().await;
         let waited = now() - started;
@@ -181,23 +281,28 @@ impl Run {
             Backend::Cpu => max_steps,
             Backend::WebGpu => (self.gpu_steps.round() as u32).clamp(1, max_steps.max(1)),
         };
-        while ran < limit && !self.trainer.is_finished() && self.last_error.is_none() {
-            match self.trainer.step() {
-                Ok(mut report) => {
-                    for event in std::mem::take(&mut report.events) {
-                        if let Event::PhaseEnd {
-                            step,
-                            phase,
-                            latents,
-                            ..
-                        } = event
-                        {
-                            self.pending_snapshots.push((phase, step, latents));
-                        }
-                    }
-                    self.pending_losses = Some(report);
+        while ran < limit && !self.engine.is_finished() && self.last_error.is_none() {
+            match &mut self.engine {
+                Engine::Fused(sweep) => {
+                    fused_step(sweep, &mut self.host_pending, &mut self.last_error)
                 }
-                Err(e) => self.last_error = Some(e.to_string()),
+                Engine::Burn(trainer) => match trainer.step() {
+                    Ok(mut report) => {
+                        for event in std::mem::take(&mut report.events) {
+                            if let Event::PhaseEnd {
+                                step,
+                                phase,
+                                latents,
+                                ..
+                            } = event
+                            {
+                                self.pending_snapshots.push((phase, step, latents));
+                            }
+                        }
+                        self.pending_losses = Some(report);
+                    }
+                    Err(e) => self.last_error = Some(e.to_string()),
+                },
             }
             ran += 1;
             if self.backend == Backend::Cpu && now() - start >= budget_ms {
@@ -205,6 +310,29 @@ impl Run {
             }
         }
         ran
+    }
+
+    /// A frame straight from the host (the fused CPU engine: nothing to wait for).
+    fn host_frame(&mut self) -> Frame {
+        let mut frame = Frame::default();
+        if let Engine::Fused(sweep) = &self.engine {
+            let step = sweep.step_index().checked_sub(1);
+            let (_, latents) = sweep.infer(0, &ColorCube::rgb_grid().rgb_f32());
+            frame.latents = to_bytes(&latents);
+            frame.shown = step;
+            if self.runs > 1 {
+                let judge = now() - self.judged_at >= VERDICT_INTERVAL_MS || sweep.is_finished();
+                if judge {
+                    self.judged_at = now();
+                }
+                frame.sweep = Some(sweep_frame(sweep, judge));
+            }
+        }
+        let pending = std::mem::take(&mut self.host_pending);
+        frame.losses = pending.losses;
+        frame.snapshots = pending.snapshots;
+        self.describe(&mut frame);
+        frame
     }
 
     fn receive(
@@ -237,7 +365,15 @@ impl Run {
         let timeline = parse(&sheet)?;
         self.sheet = sheet;
         if live {
-            self.trainer.set_timeline(timeline);
+            match &mut self.engine {
+                Engine::Fused(sweep) => sweep.set_timeline(timeline),
+                Engine::Burn(trainer) => {
+                    trainer.set_timeline(timeline);
+                }
+            }
+            // A run paused by a non-finite loss goes on, from its last good weights, under
+            // the edited sheet.
+            self.last_error = None;
             self.warn_about_sheet();
             Ok(())
         } else {
@@ -259,14 +395,19 @@ struct ReadLayout {
     losses: Option<PerTerm<bool>>,
     snapshots: Vec<(String, u64, usize)>,
     params: usize,
+    anchor: Option<usize>,
 }
 
 impl Run {
+    /// Everything a frame needs from the GPU, in one tensor (the Burn engine only).
     fn read_request(&mut self) -> ReadRequest {
-        let (_, latents) = self.trainer.infer_rgb_grid();
+        let Engine::Burn(trainer) = &self.engine else {
+            unreachable!("the fused engine's frames come from the host");
+        };
+        let (_, latents) = trainer.infer_rgb_grid();
         let n_latents = latents.dims()[0] * latents.dims()[1];
         let mut parts: Vec<Tensor<1>> = vec![latents.reshape([n_latents])];
-        let step = self.trainer.step_index().checked_sub(1);
+        let step = trainer.step_index().checked_sub(1);
         let losses = self.pending_losses.take().map(|report| {
             parts.push(report.losses().inner());
             report.computed()
@@ -277,14 +418,15 @@ impl Run {
             parts.push(t.inner().reshape([n]));
             snapshots.push((phase, step, n));
         }
-        let params = if self.backend == Backend::WebGpu {
-            let p = self.trainer.model().parameters_flat().inner();
-            let n = p.dims()[0];
-            parts.push(p);
+        // The weights and the anchor reference, for the way back after a lost GPU.
+        let p = trainer.model().parameters_flat().inner();
+        let params = p.dims()[0];
+        parts.push(p);
+        let anchor = trainer.anchor_reference().map(|a| {
+            let n = a.dims()[0] * a.dims()[1];
+            parts.push(a.clone().inner().reshape([n]));
             n
-        } else {
-            0
-        };
+        });
         ReadRequest {
             tensor: Tensor::cat(parts, 0),
             layout: ReadLayout {
@@ -293,6 +435,7 @@ impl Run {
                 losses,
                 snapshots,
                 params,
+                anchor,
             },
         }
     }
@@ -322,9 +465,9 @@ impl Run {
                     "step {}: the total loss is {} — paused; weights restored from step {}",
                     layout.step.unwrap_or(0),
                     l.total,
-                    self.last_good.as_ref().map_or(0, |g| g.0)
+                    self.last_good.as_ref().map_or(0, |g| g.step)
                 ));
-                self.restore_last_good(self.device.clone());
+                self.restore_last_good();
                 return;
             }
             frame.losses = Some(LossSample {
@@ -334,8 +477,13 @@ impl Run {
             });
         }
         if let Some(step) = layout.step {
-            if layout.params > 0 && latents.iter().all(|v| v.is_finite()) {
-                self.last_good = Some((step, rest[..layout.params].to_vec()));
+            if latents.iter().all(|v| v.is_finite()) {
+                let (parameters, rest) = rest.split_at(layout.params);
+                self.last_good = Some(Saved {
+                    step,
+                    parameters: parameters.to_vec(),
+                    anchor: layout.anchor.map(|n| rest[..n].to_vec()),
+                });
             }
         }
         frame.shown = layout.step;
@@ -344,11 +492,11 @@ impl Run {
 
     /// The run's state, for the page's readouts.
     fn describe(&mut self, frame: &mut Frame) {
-        let t = self.trainer.timeline();
-        let state = t.state(self.trainer.step_index().min(t.len().saturating_sub(1)));
-        frame.step = self.trainer.step_index();
+        let t = self.engine.timeline();
+        let state = t.state(self.engine.step_index().min(t.len().saturating_sub(1)));
+        frame.step = self.engine.step_index();
         frame.total_steps = t.len();
-        frame.finished = self.trainer.is_finished();
+        frame.finished = self.engine.is_finished();
         frame.phase = state.phase.to_string();
         frame.lr = t.property_index("lr").map_or(0.0, |i| state.values[i]);
         frame.backend = self.backend.name().into();
@@ -363,36 +511,64 @@ impl Run {
         );
         self.notice = Some(format!(
             "WebGPU stopped working (the device was lost or a read-back failed); continuing on the CPU from step {}",
-            self.last_good.as_ref().map_or(0, |g| g.0)
+            self.last_good.as_ref().map_or(0, |g| g.step + 1)
         ));
         self.backend = Backend::Cpu;
-        self.device = Device::flex();
+        self.device = None;
         self.config.check_total_on_host = true;
         self.pending_losses = None;
         self.pending_snapshots.clear();
-        self.restore_last_good(Device::flex());
+        self.restore_last_good();
     }
 
-    /// Rebuilds the trainer on `device` from the last read-back weights (a fresh run if none).
-    fn restore_last_good(&mut self, device: Device) {
+    /// Rebuilds the engine from the last good read-back (a fresh run if there is none), on the
+    /// run's device: the GPU's, or the fused CPU step. The anchor reference comes along.
+    fn restore_last_good(&mut self) {
         let Ok(timeline) = parse(&self.sheet) else {
             return;
         };
-        let resumed = match &self.last_good {
-            Some((step, params)) => {
-                Trainer::resume(timeline, self.config.clone(), &device, params, step + 1)
+        let restored = match (&self.last_good, &self.device) {
+            (Some(saved), None) => Sweep::resume_one(
+                timeline,
+                sweep_config(&self.config, 1),
+                &saved.parameters,
+                saved.anchor.clone(),
+                saved.step + 1,
+            )
+            .map(Engine::Fused),
+            (Some(saved), Some(device)) => {
+                let anchor = saved.anchor.as_ref().map(|a| {
+                    let dims = self.config.latent_dims;
+                    Tensor::<2>::from_data(
+                        TensorData::new(a.clone(), [a.len() / dims, dims]),
+                        device,
+                    )
+                });
+                Trainer::resume(
+                    timeline,
+                    self.config.clone(),
+                    device,
+                    &saved.parameters,
+                    saved.step + 1,
+                )
+                .map(|mut t| {
+                    t.set_anchor_reference(anchor);
+                    Engine::Burn(Box::new(t))
+                })
             }
-            None => Trainer::new(timeline, self.config.clone(), &device),
+            (None, device) => Engine::new(timeline, &self.config, self.runs, device.as_ref()),
         };
-        match resumed {
-            Ok(t) => self.trainer = t,
+        match restored {
+            Ok(engine) => self.engine = engine,
             Err(e) => self.last_error = Some(e.to_string()),
         }
     }
 
     fn restart(&mut self, timeline: Timeline) -> Result<(), JsValue> {
-        self.trainer = Trainer::new(timeline, self.config.clone(), &self.device)
+        self.engine = Engine::new(timeline, &self.config, self.runs, self.device.as_ref())
             .map_err(|e| js_error(e.to_string()))?;
+        self.judged_at = f64::NEG_INFINITY;
+        self.host_pending = HostPending::default();
         self.pending_losses = None;
         self.pending_snapshots.clear();
         self.last_good = None;
@@ -402,14 +578,67 @@ impl Run {
     }
 
     fn warn_about_sheet(&mut self) {
-        let warnings: Vec<String> = self
-            .trainer
-            .warnings()
-            .iter()
-            .map(|w| w.to_string())
-            .collect();
+        let warnings = self.engine.warnings();
         if !warnings.is_empty() {
             self.notice = Some(warnings.join("; "));
         }
+    }
+}
+
+/// One fused step of the run, its losses and any phase end kept for the next frame.
+fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<String>) {
+    let step = sweep.step_index();
+    sweep.step();
+    let run = &sweep.runs()[0];
+    // In a sweep a failed run is one verdict among many; a single run stops.
+    if let Some(failure) = run.failure.as_ref().filter(|_| sweep.runs().len() == 1) {
+        *error = Some(format!(
+            "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
+        ));
+        return;
+    }
+    if let Some(l) = run.last {
+        pending.losses = Some(LossSample {
+            step,
+            total: l.total,
+            terms: PerTerm::from_fn(|t: Term| l.computed[t].then_some(l.terms[t])).0,
+        });
+    }
+    let state = sweep.timeline().state(step);
+    if state.is_phase_end {
+        let (_, latents) = sweep.infer(0, &ColorCube::rgb_grid().rgb_f32());
+        pending.snapshots.push(Snapshot {
+            phase: state.phase.to_string(),
+            step,
+            latents: to_bytes(&latents),
+        });
+    }
+}
+
+/// Every run's thumbnail latents, and their verdicts when `judge`.
+fn sweep_frame(sweep: &Sweep, judge: bool) -> SweepFrame {
+    let probe = probe_colors().rgb_f32();
+    let hues = &probe[..THUMBNAIL_POINTS * 3];
+    let mut thumbnails = Vec::new();
+    for r in 0..sweep.runs().len() {
+        thumbnails.extend(sweep.infer(r, hues).1);
+    }
+    let verdicts = judge.then(|| {
+        (sweep.verdicts().into_iter().zip(sweep.runs()))
+            .map(|(v, run)| verdict(&v, run.failure.is_some()))
+            .collect()
+    });
+    SweepFrame {
+        seeds: sweep.runs().iter().map(|r| r.seed).collect(),
+        thumbnails: to_bytes(&thumbnails),
+        verdicts,
+    }
+}
+
+fn verdict(v: &Verdict, failed: bool) -> RunVerdict {
+    RunVerdict {
+        shape: if failed { "failed" } else { v.shape.name() }.into(),
+        worst_gap_error: v.worst_gap_error,
+        recon_mse: v.recon_mse,
     }
 }
