@@ -4,6 +4,8 @@
 //! Everything is f64 and numpy-exact (checked against the golden cubes); the trainer
 //! rounds to f32 only when it builds tensors.
 
+use std::sync::Arc;
+
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::{Rng, SeedableRng};
@@ -190,8 +192,17 @@ pub fn data_fraction_weights(vibrancy: &[f64], fraction: f64) -> Vec<f64> {
 pub struct WeightedBatchSampler {
     bias: Vec<f64>,
     batch_size: usize,
-    distribution: Option<WeightedIndex<f64>>,
+    /// Shared: the runs of a sweep draw from one distribution, each with its own generator.
+    distribution: Option<Arc<WeightedIndex<f64>>>,
     rng: ChaCha8Rng,
+}
+
+/// The weighted index for `bias` × `weights` (`None` when nothing is left to sample: draws
+/// are then uniform), to share between samplers over the same colours.
+pub fn batch_distribution(bias: &[f64], weights: &[f64]) -> Option<Arc<WeightedIndex<f64>>> {
+    probabilities(bias, weights)
+        .and_then(|p| WeightedIndex::new(p).ok())
+        .map(Arc::new)
 }
 
 impl WeightedBatchSampler {
@@ -210,8 +221,16 @@ impl WeightedBatchSampler {
     pub fn set_weights(&mut self, weights: &[f64]) {
         // Called every step while `data-fraction` moves: the probabilities go straight into
         // the index, without collecting them first.
-        self.distribution =
-            probabilities(&self.bias, weights).and_then(|p| WeightedIndex::new(p).ok());
+        self.distribution = batch_distribution(&self.bias, weights);
+    }
+
+    /// Draws from a distribution made by [`batch_distribution`] for this sampler's bias.
+    pub fn set_distribution(&mut self, distribution: Option<Arc<WeightedIndex<f64>>>) {
+        self.distribution = distribution;
+    }
+
+    pub fn bias(&self) -> &[f64] {
+        &self.bias
     }
 
     /// Whether the current weights left nothing to sample, so draws are uniform.
@@ -225,7 +244,7 @@ impl WeightedBatchSampler {
 
     pub fn next_batch(&mut self) -> Vec<usize> {
         let n = self.bias.len();
-        match &self.distribution {
+        match self.distribution.as_deref() {
             Some(d) => (0..self.batch_size)
                 .map(|_| d.sample(&mut self.rng))
                 .collect(),

@@ -7,7 +7,11 @@
 //! computes for that seed, without Burn's per-operation cost (tests/fused_step.rs holds the
 //! two together). Runs are independent, so a sweep splits them over the machine's cores.
 
-use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
+use std::sync::Arc;
+
+use rand::distr::weighted::WeightedIndex;
+
+use crate::data::{batch_distribution, data_fraction_weights, ColorCube, WeightedBatchSampler};
 use crate::fused_step::{self, RunState, StepLosses, Workspace};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
@@ -35,6 +39,30 @@ struct Shared {
     cube_rgb: Vec<f32>,
     vibrancy: Vec<f64>,
     primaries: Vec<f32>,
+}
+
+/// The sampler's distribution for the last data-fraction asked for, shared by the runs that
+/// step together (one per thread): rebuilding it is 3,600 weights, every step of a ramp.
+#[derive(Default)]
+struct DistributionCache {
+    fraction: Option<f64>,
+    distribution: Option<Arc<WeightedIndex<f64>>>,
+}
+
+impl DistributionCache {
+    fn get(
+        &mut self,
+        shared: &Shared,
+        bias: &[f64],
+        fraction: f64,
+    ) -> Option<Arc<WeightedIndex<f64>>> {
+        if self.fraction != Some(fraction) {
+            let weights = data_fraction_weights(&shared.vibrancy, fraction);
+            self.distribution = batch_distribution(bias, &weights);
+            self.fraction = Some(fraction);
+        }
+        self.distribution.clone()
+    }
 }
 
 /// One seed's run.
@@ -188,8 +216,9 @@ impl Sweep {
         if self.is_finished() {
             return;
         }
+        let mut cache = DistributionCache::default();
         for run in &mut self.runs {
-            run.step(&self.shared, self.step);
+            run.step(&self.shared, self.step, &mut cache);
         }
         self.step += 1;
     }
@@ -206,9 +235,10 @@ impl Sweep {
         let shared = &self.shared;
         let chunk = self.runs.len().div_ceil(threads);
         let train = |runs: &mut [Run]| {
+            let mut cache = DistributionCache::default();
             for step in from..to {
                 for run in runs.iter_mut() {
-                    run.step(shared, step);
+                    run.step(shared, step, &mut cache);
                 }
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -254,7 +284,7 @@ impl Sweep {
 
 impl Run {
     /// The trainer's step for this run, in the trainer's order (spec §2.7).
-    fn step(&mut self, shared: &Shared, step: u64) {
+    fn step(&mut self, shared: &Shared, step: u64, cache: &mut DistributionCache) {
         if self.failure.is_some() {
             return;
         }
@@ -277,8 +307,8 @@ impl Run {
         if let Some(i) = shared.columns.data_fraction {
             let fraction = values[i];
             if self.weights_fraction != Some(fraction) {
-                self.sampler
-                    .set_weights(&data_fraction_weights(&shared.vibrancy, fraction));
+                let distribution = cache.get(shared, self.sampler.bias(), fraction);
+                self.sampler.set_distribution(distribution);
                 self.weights_fraction = Some(fraction);
             }
         }
