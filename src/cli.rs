@@ -369,22 +369,8 @@ fn train(
 /// `r,g,b,z0..z{E-1},out_r,out_g,out_b` for every colour of `cube`.
 fn write_latents(engine: &dyn Engine, cube: &ColorCube, path: &Path) -> Result<(), CliError> {
     let (outputs, latents) = engine.infer(&cube.rgb_f32())?;
-    let dims = engine.latent_dims();
-    let err = io(path);
-    let mut w = BufWriter::new(File::create(path).map_err(&err)?);
-    let z: Vec<String> = (0..dims).map(|i| format!("z{i}")).collect();
-    writeln!(w, "r,g,b,{},out_r,out_g,out_b", z.join(",")).map_err(&err)?;
-    for (i, rgb) in cube.rgb.iter().enumerate() {
-        let z = &latents[i * dims..(i + 1) * dims];
-        let o = &outputs[i * 3..i * 3 + 3];
-        let fields: Vec<String> = rgb
-            .iter()
-            .map(|c| (*c as f32).to_string())
-            .chain(z.iter().chain(o).map(|v| v.to_string()))
-            .collect();
-        writeln!(w, "{}", fields.join(",")).map_err(&err)?;
-    }
-    w.flush().map_err(err)
+    let csv = crate::data::latents_csv(cube, &latents, &outputs, engine.latent_dims());
+    std::fs::write(path, csv).map_err(io(path))
 }
 
 /// The error for a failed write to `path`, from any error that says what went wrong.

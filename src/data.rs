@@ -146,6 +146,25 @@ impl ColorCube {
     }
 }
 
+/// `r,g,b,z0..z{E-1},out_r,out_g,out_b`, a row per colour: the CLI's `latents.csv` and the
+/// page's latents export. `latents` and `outputs` are row-major, a row per colour.
+pub fn latents_csv(cube: &ColorCube, latents: &[f32], outputs: &[f32], dims: usize) -> String {
+    let z: Vec<String> = (0..dims).map(|i| format!("z{i}")).collect();
+    let mut out = format!("r,g,b,{},out_r,out_g,out_b\n", z.join(","));
+    for (i, rgb) in cube.rgb.iter().enumerate() {
+        let z = &latents[i * dims..(i + 1) * dims];
+        let o = &outputs[i * 3..i * 3 + 3];
+        let fields: Vec<String> = rgb
+            .iter()
+            .map(|c| (*c as f32).to_string())
+            .chain(z.iter().chain(o).map(|v| v.to_string()))
+            .collect();
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 /// `numpy.interp` for a single two-point segment, clamped outside it.
 pub fn interp(x: f64, xp: [f64; 2], fp: [f64; 2]) -> f64 {
     if x <= xp[0] {

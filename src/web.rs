@@ -20,6 +20,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::dopesheet::{Dopesheet, DopesheetError};
 use crate::loss::Term;
+use crate::share::{self, SharedRun};
 use crate::timeline::Timeline;
 
 extern "C" {
@@ -168,4 +169,90 @@ pub fn validate(sheet: &str) -> JsValue {
         Ok(_) => JsValue::NULL,
         Err(e) => sheet_problem(&e),
     }
+}
+
+/// The hash (`#run=…`) that reopens this run.
+#[wasm_bindgen]
+pub fn share_hash(
+    sheet: String,
+    seed: u32,
+    latent_dims: u32,
+    batch_size: u32,
+    runs: u32,
+) -> String {
+    shared_run(sheet, seed, latent_dims, batch_size, runs).to_hash()
+}
+
+fn shared_run(sheet: String, seed: u32, latent_dims: u32, batch_size: u32, runs: u32) -> SharedRun {
+    SharedRun {
+        sheet,
+        seed: seed as u64,
+        latent_dims: latent_dims as usize,
+        batch_size: batch_size as usize,
+        runs: runs as usize,
+    }
+}
+
+#[derive(Serialize)]
+struct OpenedRun {
+    sheet: String,
+    seed: u64,
+    latent_dims: usize,
+    batch_size: usize,
+    runs: usize,
+}
+
+/// Reads a share hash: `{sheet, seed, latent_dims, batch_size, runs}`, or `{error}` saying
+/// what is wrong with it (a sheet that does not parse included).
+#[wasm_bindgen]
+pub fn read_share_hash(hash: &str) -> JsValue {
+    #[derive(Serialize)]
+    struct Failure {
+        error: String,
+    }
+    let run = match SharedRun::from_hash(hash) {
+        Ok(run) => run,
+        Err(e) => {
+            return to_js(&Failure {
+                error: e.to_string(),
+            })
+        }
+    };
+    if let Err(e) = Dopesheet::parse(&run.sheet) {
+        return to_js(&Failure {
+            error: format!("the link's sheet is broken: {e}"),
+        });
+    }
+    to_js(&OpenedRun {
+        sheet: run.sheet,
+        seed: run.seed,
+        latent_dims: run.latent_dims,
+        batch_size: run.batch_size,
+        runs: run.runs,
+    })
+}
+
+/// `[module + element, iframe]` snippets that embed this run, for a site at `base`.
+#[wasm_bindgen]
+pub fn embed_snippets(
+    base: &str,
+    sheet: String,
+    seed: u32,
+    latent_dims: u32,
+    batch_size: u32,
+    runs: u32,
+) -> Vec<String> {
+    share::embed_snippets(
+        base,
+        &shared_run(sheet, seed, latent_dims, batch_size, runs),
+    )
+    .to_vec()
+}
+
+/// The sheet's keyframes as the seed's Markdown table.
+#[wasm_bindgen]
+pub fn markdown(sheet: &str) -> Result<String, JsValue> {
+    Dopesheet::parse(sheet)
+        .map(|s| s.to_markdown())
+        .map_err(|e| sheet_problem(&e))
 }

@@ -3,7 +3,7 @@
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
 //   backend (auto | webgpu | cpu), runs (seeds trained at once, on the CPU), autoplay,
-//   compact (no editor).
+//   compact (no editor), linkable (open the run a `#run=` link in the page's address carries).
 // Properties: step, running, phase, backend, lastError, losses.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
 // Events: step (throttled), phaseend, error.
@@ -88,7 +88,11 @@ const STYLES = `
   .notice { color: #ffd54f; font-size: 12px; min-height: 1.2em; }
   :host([compact]) .editor { display: none; }
   .loading { padding: 2em; text-align: center; color: #aaa; }
-  .sweep-box[hidden] { display: none; }
+  .sweep-box[hidden], .share[hidden], .snippets[hidden] { display: none; }
+  .share { display: grid; gap: 4px; margin-bottom: 6px; font-size: 12px; }
+  .share input { width: 100%; box-sizing: border-box; font: 12px ui-monospace, monospace; }
+  .share label { display: grid; gap: 2px; }
+  .share textarea { min-height: 4em; }
   .sweep { cursor: pointer; margin-top: 4px; }
   .tally { font: 13px ui-monospace, monospace; }
 `;
@@ -113,6 +117,21 @@ TEMPLATE.innerHTML = `
   <label>speed <select data-field="speed"></select></label>
   <label>runs <select data-field="runs"></select></label>
   <span class="readout" data-field="backend-label"></span>
+</div>
+<div class="bar">
+  <button data-action="share" title="a link that reopens this run">Copy link</button>
+  <button data-action="embed" title="snippets that put this run in a post">Embed</button>
+  <span>export</span>
+  <button data-action="export-png" title="the latent panels and the phase strip">PNG</button>
+  <button data-action="export-csv" title="the RGB grid's latents and reconstructions">Latents CSV</button>
+  <button data-action="export-md" title="the dopesheet as a Markdown table">Markdown</button>
+</div>
+<div class="share" hidden>
+  <label>link <input data-field="link" readonly aria-label="link to this run"></label>
+  <div class="snippets" hidden>
+    <label>module and element <textarea data-field="snippet-module" readonly rows="4"></textarea></label>
+    <label>iframe (for hosts that strip scripts) <textarea data-field="snippet-iframe" readonly rows="3"></textarea></label>
+  </div>
 </div>
 <div class="notice" data-field="notice"></div>
 <canvas class="latents" data-canvas="latents"></canvas>
@@ -163,6 +182,8 @@ class ColorBottleneck extends HTMLElement {
   #looping = false;
   #wired = false;
   #backendShown = null;
+  /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
+  #sheet = '';
 
   constructor() {
     super();
@@ -207,6 +228,11 @@ class ColorBottleneck extends HTMLElement {
       if (seed !== undefined) this.#openRuns(1, seed);
     });
     this.$('[data-action=sweep-csv]').onclick = () => this.#download('sweep.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
+    this.$('[data-action=share]').onclick = () => this.#share();
+    this.$('[data-action=embed]').onclick = () => this.#embed();
+    this.$('[data-action=export-png]').onclick = () => this.#exportPng();
+    this.$('[data-action=export-csv]').onclick = () => this.#exportLatents().catch((e) => this.#fail(e));
+    this.$('[data-action=export-md]').onclick = () => this.#exportMarkdown();
     this.$('[data-action=toggle]').onclick = () => (this.#running ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
     this.$('[data-action=reset]').onclick = () => this.reset();
@@ -236,11 +262,85 @@ class ColorBottleneck extends HTMLElement {
   }
 
   async #initialSheet() {
+    if (this.hasAttribute('linkable') && location.hash.startsWith('#run=')) {
+      const wasm = await loadWasm(await moduleKind(this.#requestedBackend()));
+      const run = wasm.mod.read_share_hash(location.hash);
+      if (run.error === undefined) {
+        this.field('seed').value = String(run.seed);
+        this.setAttribute('latent-dims', String(run.latent_dims));
+        this.setAttribute('batch-size', String(run.batch_size));
+        this.setAttribute('runs', String(run.runs));
+        this.field('runs').value = String(run.runs);
+        return run.sheet;
+      }
+      this.field('notice').textContent = `This link's run could not be opened: ${run.error}. Running the default sheet instead.`;
+      return this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href);
+    }
     if (this.hasAttribute('dopesheet')) return this.getAttribute('dopesheet');
-    const src = this.getAttribute('src') ?? new URL('dopesheets/ex-1.5.csv', here).href;
+    return this.#fetchSheet(this.getAttribute('src') ?? new URL('dopesheets/ex-1.5.csv', here).href);
+  }
+
+  async #fetchSheet(src) {
     const res = await fetch(src);
     if (!res.ok) throw new Error(`could not load dopesheet ${src}: HTTP ${res.status}`);
     return res.text();
+  }
+
+  #requestedBackend() {
+    return new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
+  }
+
+  /** What a link or a snippet needs to reopen the run: `[sheet, seed, dims, batch, runs]`. */
+  #runState() {
+    return [this.#sheet, Number(this.field('seed').value) || 0, Number(this.getAttribute('latent-dims') ?? 4),
+      Number(this.getAttribute('batch-size') ?? 256), this.#runs()];
+  }
+
+  #share() {
+    if (!this.#wasm) return;
+    const hash = this.#wasm.mod.share_hash(...this.#runState());
+    const link = new URL(`index.html${hash}`, here).href;
+    this.field('link').value = link;
+    this.$('.share').hidden = false;
+    if (this.hasAttribute('linkable')) history.replaceState(null, '', hash);
+    navigator.clipboard?.writeText(link).catch(() => { /* the link is on screen to copy */ });
+  }
+
+  #embed() {
+    if (!this.#wasm) return;
+    this.#share();
+    const [module, iframe] = this.#wasm.mod.embed_snippets(new URL('.', here).href, ...this.#runState());
+    this.field('snippet-module').value = module;
+    this.field('snippet-iframe').value = iframe;
+    this.$('.snippets').hidden = false;
+  }
+
+  #exportPng() {
+    const panels = this.canvas('latents');
+    const strip = this.canvas('strip');
+    const out = document.createElement('canvas');
+    out.width = Math.max(panels.width, strip.width);
+    out.height = panels.height + strip.height;
+    const ctx = out.getContext('2d');
+    ctx.fillStyle = '#2b2b2b';
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(panels, 0, 0);
+    ctx.drawImage(strip, 0, panels.height);
+    out.toBlob((blob) => blob && this.#download('color-bottleneck.png', blob));
+  }
+
+  async #exportLatents() {
+    const { csv } = await this.#call({ type: 'latents-csv' });
+    this.#download('latents.csv', csv, 'text/csv');
+  }
+
+  #exportMarkdown() {
+    if (!this.#wasm) return;
+    try {
+      this.#download('dopesheet.md', this.#wasm.mod.markdown(this.#sheet), 'text/markdown');
+    } catch (problem) {
+      this.#showProblem(problem);
+    }
   }
 
   async #loadPicker() {
@@ -275,8 +375,9 @@ class ColorBottleneck extends HTMLElement {
     this.#create(this.field('sheet').value).then(() => this.play()).catch((e) => this.#fail(e));
   }
 
-  #download(name, text, type) {
-    const url = URL.createObjectURL(new Blob([text], { type }));
+  #download(name, content, type) {
+    const blob = content instanceof Blob ? content : new Blob([content], { type });
+    const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;
     a.download = name;
@@ -290,7 +391,7 @@ class ColorBottleneck extends HTMLElement {
     const runs = this.#runs();
     const dims = Number(this.getAttribute('latent-dims') ?? 4);
     const batch = Number(this.getAttribute('batch-size') ?? 256);
-    const backend = new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
+    const backend = this.#requestedBackend();
     const wasm = await loadWasm(await moduleKind(backend));
     if (this.#wasm !== wasm || !this.#worker) {
       this.#worker?.terminate();
@@ -301,6 +402,7 @@ class ColorBottleneck extends HTMLElement {
       await this.#call({ type: 'init', glue: wasm.glue, module: wasm.module });
     }
     const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs });
+    this.#sheet = csv;
     this.#restarted(reply.run);
     this.#board?.free();
     this.#board = new wasm.mod.Board(csv, dims);
@@ -379,6 +481,7 @@ class ColorBottleneck extends HTMLElement {
         await this.#create(csv);
       } else {
         const reply = await this.#call({ type: 'sheet', sheet: csv, live });
+        this.#sheet = csv;
         this.#board.set_sheet(csv);
         if (!live) this.#restarted(reply.run);
         // A run paused by an error goes on under the edited sheet (the worker kept its last

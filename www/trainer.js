@@ -60,6 +60,8 @@ async function handle(msg) {
       run++;
       await publish();
       return reply(msg, { run });
+    case 'latents-csv':
+      return reply(msg, { csv: await exp.latents_csv() });
     case 'sheet':
       exp.set_dopesheet(msg.sheet, msg.live);
       if (!msg.live) run++;

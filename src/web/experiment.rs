@@ -257,6 +257,40 @@ impl Experiment {
         to_js(&frame)
     }
 
+    /// The RGB grid's latents and reconstructions under the current weights (run 0's in a
+    /// sweep), as the CLI's `latents.csv`.
+    pub async fn latents_csv(&self) -> Result<String, JsValue> {
+        let grid = ColorCube::rgb_grid();
+        let pending = {
+            let run = self.run.borrow();
+            let dims = run.config.latent_dims;
+            match &run.engine {
+                Engine::Fused(sweep) => {
+                    let (outputs, latents) = sweep.infer(0, &grid.rgb_f32());
+                    return Ok(crate::data::latents_csv(&grid, &latents, &outputs, dims));
+                }
+                Engine::Burn(trainer) => {
+                    let (outputs, latents) = trainer.infer_rgb_grid();
+                    let n = latents.dims()[0] * dims;
+                    let both = Tensor::cat(
+                        vec![latents.reshape([n]), outputs.reshape([n / dims * 3])],
+                        0,
+                    );
+                    (both, n, dims)
+                }
+            }
+        };
+        let (tensor, n, dims) = pending;
+        let values = tensor
+            .into_data_async()
+            .await
+            .map_err(|e| js_error(e.to_string()))?
+            .try_to_vec::<f32>()
+            .map_err(|e| js_error(format!("{e:?}")))?;
+        let (latents, outputs) = values.split_at(n);
+        Ok(crate::data::latents_csv(&grid, latents, outputs, dims))
+    }
+
     /// Replaces the schedule. `live`: keep the model and step ("apply live"); otherwise a
     /// fresh run with the same seed. A broken sheet is refused (with its located problem)
     /// and the run goes on.

@@ -95,7 +95,7 @@ test('loads, reports its backend, trains thousands of steps and draws coloured p
 test('a broken dopesheet shows a located error and training continues', async () => {
   const { page, errors } = await open('?backend=cpu');
   const host = page.locator('color-bottleneck');
-  const sheet = host.locator('textarea');
+  const sheet = host.locator('[data-field="sheet"]');
   const good = await sheet.inputValue();
   const broken = good.replace('+0.4,,,,0.8', '+0.4,,,,oops');
   await sheet.fill(broken);
@@ -195,9 +195,9 @@ test('dragging on the schedule scrubs the latent view back through history', asy
 test('the embed example runs a compact experiment inside a blog page', async () => {
   const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
   const errors = await watch(page);
-  await page.goto(`${BASE}/embed.html`);
+  await page.goto(`${BASE}/example-post.html`);
   await page.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 500, null, { timeout: 60_000 });
-  assert.equal(await page.locator('color-bottleneck').locator('textarea').isVisible(), false, 'compact hides the editor');
+  assert.equal(await page.locator('color-bottleneck').locator('[data-field="sheet"]').isVisible(), false, 'compact hides the editor');
   const total = await el(page, (e) => e.shadowRoot.querySelector('[data-field=readout]').textContent);
   assert.match(total, /\/ 5001/, 'the demo sheet (src attribute) is the one running');
   const { share } = await colouredShare(page);
@@ -287,7 +287,7 @@ test('text from a sheet, an attribute, a URL or an error never becomes markup', 
   assert.ok(seen.text['0:notice'].includes(payload('column')), 'the unknown column is named as text');
 
   // An error message quoting the bad cell.
-  await page.locator('color-bottleneck textarea').fill(sheet.replace(',0.01,', `,${payload('error')},`));
+  await page.locator('color-bottleneck [data-field="sheet"]').fill(sheet.replace(',0.01,', `,${payload('error')},`));
   await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=error]').textContent.length > 0);
   seen = await inspect(page);
   assert.ok(seen.text['0:error'].includes(payload('error')), `the error quotes the cell as text: ${seen.text['0:error']}`);
@@ -395,5 +395,114 @@ test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one ope
   assert.equal(await el(page, (e) => e.field('runs').value), '1');
   await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 100, null, { timeout: 30_000 });
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** Clicks `action` and returns the downloaded file's bytes. */
+async function downloaded(page, action) {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('color-bottleneck').first().locator(`[data-action="${action}"]`).click(),
+  ]);
+  return (await import('node:fs')).readFileSync(await download.path());
+}
+
+const finished = (page) => page.waitForFunction(() => {
+  const e = document.querySelector('color-bottleneck');
+  return e.losses && e.step === Number(e.shadowRoot.querySelector('[data-field=readout]').textContent.match(/\/ (\d+)/)?.[1]);
+}, null, { timeout: 60_000 });
+
+test('Copy link reopens the same run: the same latents at step 2,000', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  await host.locator('[data-action="share"]').click();
+  const exLink = await host.locator('[data-field="link"]').inputValue();
+  assert.ok(new URL(exLink).hash.startsWith('#run='), exLink);
+  assert.ok(exLink.length - exLink.indexOf('#') < 600, `the ex-1.5 link's hash is ${exLink.length - exLink.indexOf('#')} characters`);
+
+  // A 2,001-step curriculum (it ends after step 2,000) with another seed and batch.
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
+    '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
+  await el(page, (e) => { e.field('seed').value = '5'; });
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.reset());
+  await el(page, (e) => e.play());
+  await finished(page);
+  const original = await el(page, (e) => Array.from(e.latents()));
+  await host.locator('[data-action="share"]').click();
+  const link = await host.locator('[data-field="link"]').inputValue();
+  assert.equal(new URL(page.url()).hash, new URL(link).hash, 'the page address carries the run too');
+
+  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const openedErrors = await watch(opened);
+  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
+  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  assert.equal(await el(opened, (e) => e.field('seed').value), '5');
+  await finished(opened);
+  assert.equal(await el(opened, (e) => e.step), 2001);
+  assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), original, 'the same latents after step 2,000');
+  assert.deepEqual(openedErrors, []);
+  assert.deepEqual(errors, []);
+  await opened.close();
+  await page.close();
+});
+
+test('a garbled or truncated link says what is wrong and runs the default sheet', async () => {
+  for (const hash of ['#run=AAAAbogus', '#run=<svg/onload=alert(1)>']) {
+    const page = await browser.newPage();
+    const errors = await watch(page);
+    await page.goto(`${BASE}/index.html?backend=cpu${hash}`);
+    await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+    const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
+    assert.match(notice, /This link's run could not be opened: the link is (truncated or corrupt|garbled).*Running the default sheet/);
+    await page.waitForFunction(() => /\/ 20001/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=readout]').textContent));
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+});
+
+test('exports: a PNG of the panels and strip, the latents as CSV, the sheet as the seed\'s Markdown', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 3200, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  const png = await downloaded(page, 'export-png');
+  assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from('PNG')]);
+  const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  const sizes = await el(page, (e) => ['latents', 'strip'].map((n) => e.canvas(n)).map((c) => [c.width, c.height]));
+  assert.equal(w, Math.max(sizes[0][0], sizes[1][0]));
+  assert.equal(h, sizes[0][1] + sizes[1][1]);
+
+  const csv = (await downloaded(page, 'export-csv')).toString('utf8').trim().split('\n');
+  assert.equal(csv[0], 'r,g,b,z0,z1,z2,z3,out_r,out_g,out_b');
+  assert.equal(csv.length, 1001);
+  assert.ok(csv.slice(1).every((l) => l.split(',').length === 10 && l.split(',').every((v) => Number.isFinite(Number(v)))));
+
+  const md = (await downloaded(page, 'export-md')).toString('utf8');
+  const golden = (await import('node:fs')).readFileSync(new URL('../golden/dopesheet_markdown.md', import.meta.url), 'utf8');
+  assert.equal(md, golden, 'byte for byte the seed\'s table');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Embed shows both snippets, and the iframe route runs the run in its hash', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  await host.locator('[data-action="embed"]').click();
+  const module = await host.locator('[data-field="snippet-module"]').inputValue();
+  const iframe = await host.locator('[data-field="snippet-iframe"]').inputValue();
+  assert.match(module, /^<script type="module" src="http[^"]+\/color-bottleneck\.js"><\/script>\n<color-bottleneck autoplay compact seed="1" latent-dims="4" batch-size="256"/);
+  assert.match(module, /dopesheet="STEP,PHASE,ACTION,lr,/);
+  const src = /<iframe src="([^"]+)"/.exec(iframe)[1];
+  assert.match(src, /\/embed\.html#run=/);
+
+  const framed = await browser.newPage({ viewport: { width: 800, height: 720 } });
+  const framedErrors = await watch(framed);
+  await framed.goto(src.replace(/^https?:\/\/[^/]+/, BASE));
+  await framed.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 200, null, { timeout: 60_000 });
+  assert.match(await el(framed, (e) => e.shadowRoot.querySelector('[data-field=readout]').textContent), /\/ 20001/);
+  assert.equal(await framed.locator('color-bottleneck [data-field="sheet"]').isVisible(), false, 'compact');
+  assert.deepEqual(framedErrors, []);
+  assert.deepEqual(errors, []);
+  await framed.close();
   await page.close();
 });

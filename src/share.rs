@@ -1,0 +1,238 @@
+//! A run as a link: its sheet, seed, latent dims, batch size and seed count, deflated (raw
+//! deflate, as `CompressionStream("deflate-raw")` writes it) and in base64url, after `#run=`.
+//!
+//! A link is untrusted text: decoding checks every field and says what is wrong, and never
+//! inflates more than [`MAX_SHEET_BYTES`].
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+/// What a link restores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedRun {
+    pub sheet: String,
+    pub seed: u64,
+    pub latent_dims: usize,
+    pub batch_size: usize,
+    pub runs: usize,
+}
+
+/// The largest sheet a link may carry once inflated.
+pub const MAX_SHEET_BYTES: usize = 256 * 1024;
+
+/// The hash's prefix.
+pub const PREFIX: &str = "#run=";
+
+/// First line of the inflated text: the format and its version.
+const HEADER: &str = "color-bottleneck run v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShareError {
+    #[error("the link has no run in it (it should end in {PREFIX}…)")]
+    NoRun,
+    #[error("the link is garbled: {0:?} is not base64url")]
+    NotBase64(char),
+    #[error("the link is truncated or corrupt: it does not inflate")]
+    Corrupt,
+    #[error("the link's run is larger than {MAX_SHEET_BYTES} bytes")]
+    TooLarge,
+    #[error("the link is not a color-bottleneck run (or from a newer version)")]
+    NotARun,
+    #[error("the link's {field} is {value:?}, which is not {expected}")]
+    Field {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl SharedRun {
+    /// The hash, `#run=…`.
+    pub fn to_hash(&self) -> String {
+        let text = format!(
+            "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\n\n{}",
+            self.seed, self.latent_dims, self.batch_size, self.runs, self.sheet
+        );
+        let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
+    }
+
+    /// From a hash (with or without its `#`), or a whole URL ending in one.
+    pub fn from_hash(hash: &str) -> Result<SharedRun, ShareError> {
+        let encoded = hash
+            .rsplit_once(PREFIX)
+            .map(|(_, e)| e)
+            .or_else(|| hash.strip_prefix(&PREFIX[1..]))
+            .ok_or(ShareError::NoRun)?
+            .trim();
+        if let Some(bad) = encoded
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(ShareError::NotBase64(bad));
+        }
+        let deflated = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| ShareError::Corrupt)?;
+        let text = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_SHEET_BYTES)
+            .map_err(|e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ShareError::TooLarge,
+            _ => ShareError::Corrupt,
+        })?;
+        let text = String::from_utf8(text).map_err(|_| ShareError::NotARun)?;
+        let (head, sheet) = text.split_once("\n\n").ok_or(ShareError::NotARun)?;
+        let mut lines = head.lines();
+        if lines.next() != Some(HEADER) {
+            return Err(ShareError::NotARun);
+        }
+        let mut fields = std::collections::BTreeMap::new();
+        for line in lines {
+            let (k, v) = line.split_once('=').ok_or(ShareError::NotARun)?;
+            fields.insert(k, v);
+        }
+        let number = |field: &'static str, range: std::ops::RangeInclusive<u64>, expected| {
+            let value = fields.get(field).copied().unwrap_or("");
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or(ShareError::Field {
+                    field,
+                    value: value.to_string(),
+                    expected,
+                })
+        };
+        Ok(SharedRun {
+            seed: number("seed", 0..=u32::MAX as u64, "a seed (0 to 4294967295)")?,
+            latent_dims: number("latent-dims", 2..=64, "a latent size from 2 to 64")? as usize,
+            batch_size: number("batch-size", 1..=65_536, "a batch size from 1 to 65536")? as usize,
+            runs: number("runs", 1..=256, "a seed count from 1 to 256")? as usize,
+            sheet: sheet.to_string(),
+        })
+    }
+}
+
+/// `&`, `<`, `>` and `"` as character references, for text inside a quoted attribute.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The two ways to put `run` in a post, for a copy of the site at `base` (a URL ending in
+/// `/`): the module and the element (with the sheet inline), and an iframe for hosts that
+/// strip scripts.
+pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
+    let base = attribute(base);
+    let runs = if run.runs > 1 {
+        format!(" runs=\"{}\"", run.runs)
+    } else {
+        String::new()
+    };
+    let module = format!(
+        "<script type=\"module\" src=\"{base}color-bottleneck.js\"></script>\n\
+         <color-bottleneck autoplay compact seed=\"{}\" latent-dims=\"{}\" batch-size=\"{}\"{runs}\n  \
+         dopesheet=\"{}\"></color-bottleneck>",
+        run.seed,
+        run.latent_dims,
+        run.batch_size,
+        attribute(&run.sheet)
+    );
+    let iframe = format!(
+        "<iframe src=\"{base}embed.html{}\" width=\"100%\" height=\"720\" loading=\"lazy\"\n  \
+         title=\"color-bottleneck: a colour wheel forming in a 4-D bottleneck\"></iframe>",
+        run.to_hash()
+    );
+    [module, iframe]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dopesheet::EX_1_5;
+
+    fn ex_1_5() -> SharedRun {
+        SharedRun {
+            sheet: EX_1_5.to_string(),
+            seed: 7,
+            latent_dims: 4,
+            batch_size: 256,
+            runs: 1,
+        }
+    }
+
+    #[test]
+    fn a_run_survives_the_round_trip() {
+        let run = ex_1_5();
+        let hash = run.to_hash();
+        assert_eq!(SharedRun::from_hash(&hash), Ok(run.clone()));
+        let url = format!("https://example.org/color-bottleneck/index.html{hash}");
+        assert_eq!(SharedRun::from_hash(&url), Ok(run));
+    }
+
+    #[test]
+    fn the_ex_1_5_link_is_short() {
+        let hash = ex_1_5().to_hash();
+        assert!(hash.len() < 600, "{} characters", hash.len());
+    }
+
+    #[test]
+    fn a_broken_link_says_what_is_wrong() {
+        let hash = ex_1_5().to_hash();
+        let half = &hash[..hash.len() / 2];
+        assert_eq!(SharedRun::from_hash(half), Err(ShareError::Corrupt));
+        assert_eq!(SharedRun::from_hash("#seed=3"), Err(ShareError::NoRun));
+        assert_eq!(
+            SharedRun::from_hash("#run=abc<img>"),
+            Err(ShareError::NotBase64('<'))
+        );
+        let other = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(b"hello", 6));
+        assert_eq!(
+            SharedRun::from_hash(&format!("#run={other}")),
+            Err(ShareError::NotARun)
+        );
+        let bad_dims = SharedRun {
+            latent_dims: 99,
+            ..ex_1_5()
+        };
+        let e = SharedRun::from_hash(&bad_dims.to_hash()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the link's latent-dims is \"99\", which is not a latent size from 2 to 64"
+        );
+    }
+
+    #[test]
+    fn snippets_carry_the_run_and_escape_the_sheet() {
+        let run = SharedRun {
+            sheet: "STEP,PHASE,ACTION,lr\n0,\"<b>\" & co,,0.1\n9,,,\n".into(),
+            runs: 4,
+            ..ex_1_5()
+        };
+        let [module, iframe] = embed_snippets("https://example.org/cb/", &run);
+        assert!(module.starts_with(
+            "<script type=\"module\" src=\"https://example.org/cb/color-bottleneck.js\"></script>"
+        ));
+        assert!(module.contains(" seed=\"7\" latent-dims=\"4\" batch-size=\"256\" runs=\"4\""));
+        assert!(
+            module.contains("0,&quot;&lt;b&gt;&quot; &amp; co,,0.1"),
+            "{module}"
+        );
+        assert!(!module.contains("<b>"));
+        let src = iframe.split('"').nth(1).unwrap();
+        assert_eq!(SharedRun::from_hash(src), Ok(run));
+    }
+
+    #[test]
+    fn a_deflate_bomb_is_refused() {
+        let huge = format!("{HEADER}\nseed=1\n\n{}", "x".repeat(MAX_SHEET_BYTES * 4));
+        let bomb =
+            URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(huge.as_bytes(), 10));
+        assert!(bomb.len() < 20_000);
+        assert_eq!(
+            SharedRun::from_hash(&format!("#run={bomb}")),
+            Err(ShareError::TooLarge)
+        );
+    }
+}
