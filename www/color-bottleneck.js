@@ -63,7 +63,8 @@ const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 // needs no inline <style>, so a host page with a strict style-src still styles us.
 const STYLES = `
   :host { display: block; color: #e6e6e6; background: #2b2b2b; font: 14px system-ui, sans-serif;
-          border-radius: 8px; padding: 10px; box-sizing: border-box; }
+          border-radius: 8px; padding: 10px; box-sizing: border-box; container-type: inline-size; }
+  :focus-visible { outline: 2px solid #ffd54f; outline-offset: 2px; }
   .bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 8px; }
   button, select, input { background: #3a3a3a; color: #eee; border: 1px solid #555; border-radius: 4px;
           padding: 4px 8px; font: inherit; }
@@ -73,6 +74,8 @@ const STYLES = `
   .latents { aspect-ratio: 3 / 1.08; }
   .strip { height: 104px; margin-top: 4px; }
   .charts { display: grid; grid-template-columns: 3fr 2fr; gap: 6px; margin-top: 6px; }
+  /* A narrow column (a phone, a blog's sidebar): the charts stack. */
+  @container (max-width: 640px) { .charts { grid-template-columns: 1fr; } }
   .schedule-box { position: relative; }
   .schedule { height: 220px; cursor: ew-resize; touch-action: none; }
   .playhead { position: absolute; top: 8%; bottom: 10%; width: 2px; left: 0; background: #fff; opacity: .85;
@@ -134,8 +137,8 @@ TEMPLATE.innerHTML = `
   </div>
 </div>
 <div class="notice" data-field="notice"></div>
-<canvas class="latents" data-canvas="latents"></canvas>
-<canvas class="strip" data-canvas="strip"></canvas>
+<canvas class="latents" data-canvas="latents" role="img" aria-label="the latent space, dims 0 against 1, 2 and 3"></canvas>
+<canvas class="strip" data-canvas="strip" role="img" aria-label="the latent space at the end of each phase"></canvas>
 <div class="sweep-box" hidden>
   <div class="bar">
     <span class="tally" data-field="tally" role="status"></span>
@@ -147,10 +150,11 @@ TEMPLATE.innerHTML = `
 <div class="readout" data-field="readout"></div>
 <div class="charts">
   <div class="schedule-box">
-    <canvas class="schedule" data-canvas="schedule" title="drag to scrub back through the latent history"></canvas>
+    <canvas class="schedule" data-canvas="schedule" tabindex="0" role="slider" aria-label="schedule: drag, or use the arrow keys, to look back through the latent history"
+            title="drag (or use the arrow keys) to scrub back through the latent history"></canvas>
     <div class="playhead"></div>
   </div>
-  <canvas class="losses" data-canvas="losses"></canvas>
+  <canvas class="losses" data-canvas="losses" role="img" aria-label="loss curves"></canvas>
 </div>
 <div class="editor">
   <div class="bar">
@@ -172,6 +176,9 @@ class ColorBottleneck extends HTMLElement {
   #calls = new Map();
   #nextCall = 0;
   #running = false;
+  /** Play was asked for (autoplay or the button) and not taken back. */
+  #wantsToRun = false;
+  #inView = false;
   #frames = [];
   #stepRate = [];
   #lastStepEvent = 0;
@@ -198,6 +205,8 @@ class ColorBottleneck extends HTMLElement {
 
   get step() { return this.#frame?.step ?? 0; }
   get running() { return this.#running; }
+  /** Whether it trains when on screen (it may be waiting to be scrolled to). */
+  get playing() { return this.#wantsToRun; }
   get phase() { return this.#frame?.phase ?? null; }
   get backend() { return this.#frame?.backend ?? null; }
   get lastError() { return this.#error; }
@@ -233,7 +242,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
     this.$('[data-action=export-csv]').onclick = () => this.#exportLatents().catch((e) => this.#fail(e));
     this.$('[data-action=export-md]').onclick = () => this.#exportMarkdown();
-    this.$('[data-action=toggle]').onclick = () => (this.#running ? this.pause() : this.play());
+    this.$('[data-action=toggle]').onclick = () => (this.#wantsToRun ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
     this.$('[data-action=reset]').onclick = () => this.reset();
     this.$('[data-action=apply]').onclick = () => this.#apply(false);
@@ -242,7 +251,12 @@ class ColorBottleneck extends HTMLElement {
     sheet.oninput = () => this.#validate();
     this.#wireScrubbing();
     new ResizeObserver(() => { this.#dirty = true; }).observe(this);
-    document.addEventListener('visibilitychange', () => { if (document.hidden) this.pause(); });
+    document.addEventListener('visibilitychange', () => this.#followVisibility());
+    new IntersectionObserver((entries) => {
+      this.#inView = entries[entries.length - 1].isIntersecting;
+      this.#followVisibility();
+    }).observe(this);
+    this.#wireScrubKeys();
     this.#loop();
 
     try {
@@ -250,7 +264,9 @@ class ColorBottleneck extends HTMLElement {
       sheet.value = csv;
       await this.#loadPicker();
       await this.#create(csv);
-      if (this.hasAttribute('autoplay')) this.play();
+      // Reduced motion: no autoplay; the first frame stays up with a Play button.
+      const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
+      if (this.hasAttribute('autoplay') && !calm) this.play();
     } catch (e) {
       this.#fail(e);
     }
@@ -403,6 +419,9 @@ class ColorBottleneck extends HTMLElement {
     }
     const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs });
     this.#sheet = csv;
+    // A new worker starts paused: tell it again whether to run.
+    this.#running = false;
+    this.#followVisibility();
     this.#restarted(reply.run);
     this.#board?.free();
     this.#board = new wasm.mod.Board(csv, dims);
@@ -448,17 +467,27 @@ class ColorBottleneck extends HTMLElement {
     this.#dirty = true;
   }
 
+  /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). */
   play() {
     if (!this.#worker || this.#frame?.finished) return;
-    this.#running = true;
-    this.#post({ type: 'play' });
+    this.#wantsToRun = true;
     this.$('[data-action=toggle]').textContent = 'Pause';
+    this.#followVisibility();
   }
 
   pause() {
-    this.#running = false;
-    this.#post({ type: 'pause' });
+    this.#wantsToRun = false;
     this.$('[data-action=toggle]').textContent = 'Play';
+    this.#followVisibility();
+  }
+
+  /** Runs the worker only while wanted, in view and in a visible tab: a post with several
+   * experiments trains only those on screen. */
+  #followVisibility() {
+    const go = this.#wantsToRun && this.#inView && !document.hidden;
+    if (go === this.#running) return;
+    this.#running = go;
+    this.#post({ type: go ? 'play' : 'pause' });
   }
 
   async reset() {
@@ -523,6 +552,30 @@ class ColorBottleneck extends HTMLElement {
     this.dispatchEvent(new CustomEvent('error', { detail: { message: this.#error } }));
   }
 
+  /** Arrow keys scrub the focused schedule by a 50th of the run; Escape returns to live. */
+  #wireScrubKeys() {
+    const c = this.canvas('schedule');
+    let at = null;
+    c.addEventListener('keydown', (e) => {
+      const total = this.#frame?.total_steps ?? 0;
+      const live = this.#frame?.step ?? 0;
+      const stride = Math.max(1, Math.round(total / 50));
+      if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+        at = Math.min(live, Math.max(0, (at ?? live) + (e.key === 'ArrowLeft' ? -stride : stride)));
+        this.#board?.scrub(at);
+      } else if (e.key === 'Escape' || e.key === 'End') {
+        at = null;
+        this.#board?.scrub(-1);
+      } else {
+        return;
+      }
+      e.preventDefault();
+      c.setAttribute('aria-valuenow', String(at ?? live));
+      this.#dirty = true;
+    });
+    c.addEventListener('blur', () => { at = null; this.#board?.scrub(-1); this.#dirty = true; });
+  }
+
   #wireScrubbing() {
     const c = this.canvas('schedule');
     const at = (e) => this.#board?.step_at(e.clientX - c.getBoundingClientRect().left) ?? 0;
@@ -549,7 +602,7 @@ class ColorBottleneck extends HTMLElement {
       if (frame.notice) this.field('notice').textContent = frame.notice;
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
       if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
-      if (frame.finished && this.#running) this.pause();
+      if (frame.finished && this.#wantsToRun) this.pause();
       if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }
     this.#inbox = later;
@@ -565,7 +618,10 @@ class ColorBottleneck extends HTMLElement {
         const fresh = this.#drain();
         if (this.#board && (fresh || this.#dirty)) {
           const t0 = performance.now();
-          const deferred = this.#board.draw(this.canvas('latents'), this.canvas('strip'), this.canvas('schedule'), this.canvas('losses'));
+          const strip = this.canvas('strip');
+          const stripHeight = `${Math.round(this.#board.strip_height(strip.clientWidth))}px`;
+          if (strip.style.height !== stripHeight) strip.style.height = stripHeight;
+          const deferred = this.#board.draw(this.canvas('latents'), strip, this.canvas('schedule'), this.canvas('losses'));
           this.$('.playhead').style.left = `${this.#board.playhead_x() - 1}px`;
           this.#drawSweep();
           this.#dirty = deferred;
@@ -612,6 +668,11 @@ class ColorBottleneck extends HTMLElement {
       'step ', { bold: frame.step }, ` / ${frame.total_steps} · phase `, { bold: frame.phase },
       ' · lr ', { bold: f(frame.lr) }, ' · loss ', { bold: losses ? f(losses.total) : '–' }, ...terms,
       ' · ', { bold: Math.round(sps) }, ' steps/s · ', { bold: Math.round(fps) }, ` fps · ${frame.backend}`);
+    // The canvases' text alternative, as current as the readout.
+    const recon = losses?.terms['loss-recon'];
+    this.canvas('latents').setAttribute('aria-label',
+      `the latent space at step ${frame.step} of ${frame.total_steps}, phase ${frame.phase}` +
+      (recon === undefined ? '' : `, reconstruction loss ${f(recon)}`));
     this.dataset.fps = fps.toFixed(1);
     this.dataset.stepsPerSecond = sps.toFixed(0);
     if (t - this.#lastStepEvent > 250) {

@@ -13,6 +13,10 @@ use crate::timeline::Timeline;
 
 /// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
 const HISTORY_LIMIT: usize = 1200;
+/// Phase ends the strip shows (the last ones): 20 rows of three.
+const STRIP_LIMIT: usize = 60;
+/// Height of a strip row's labels, CSS pixels.
+const STRIP_LABEL_H: f32 = 14.0;
 /// Loss samples kept for the chart; halved when full.
 const LOSS_LIMIT: usize = 4000;
 /// The loss chart redraws at most this often while training (a redraw repaints thousands of
@@ -132,6 +136,12 @@ impl Board {
             }
         }
         Ok(frame.snapshots.len() as u32)
+    }
+
+    /// The height (CSS pixels) the phase strip needs at `width`: a row per three phase ends.
+    pub fn strip_height(&self, width: f64) -> f64 {
+        let rows = self.snapshots.len().clamp(1, STRIP_LIMIT).div_ceil(3);
+        rows as f64 * (width / 9.0 + STRIP_LABEL_H as f64)
     }
 
     /// Draws the sweep's thumbnails, a grid of `sweep_grid()` cells.
@@ -335,22 +345,25 @@ impl Board {
     }
 
     fn draw_strip(&mut self, canvas: &HtmlCanvasElement) {
-        // One group of three panels for each of the last three phase ends, labelled across
-        // the group.
-        const LABEL_H: f32 = 14.0;
-        let shown: Vec<&PhaseSnapshot> = self.snapshots.iter().rev().take(3).rev().collect();
+        // Every phase end (the last STRIP_LIMIT), three to a row, each a group of three
+        // panels labelled across the group.
+        let first = self.snapshots.len().saturating_sub(STRIP_LIMIT);
+        let shown: Vec<&PhaseSnapshot> = self.snapshots[first..].iter().collect();
         let shown = &shown;
-        let cells = move |w: f32, h: f32| {
-            let cell = (w / 9.0).min(h - LABEL_H);
+        let cells = move |w: f32| {
+            let cell = w / 9.0;
             (0..shown.len()).flat_map(move |i| {
+                let (row, group) = (i / 3, i % 3);
+                let top = row as f32 * (cell + STRIP_LABEL_H) + STRIP_LABEL_H;
                 plot::DIM_PAIRS.iter().enumerate().map(move |(j, pair)| {
-                    let area = Rect::new((i * 3 + j) as f32 * cell, LABEL_H, cell, cell)
+                    let area = Rect::new((group * 3 + j) as f32 * cell, top, cell, cell)
                         .inset(2.0, 2.0, 2.0, 2.0);
                     (shown[i], area, *pair)
                 })
             })
         };
         let colors = &self.colors;
+        let hidden = first;
         self.strip_canvas.draw(
             canvas,
             self.snapshots.len() as u64,
@@ -366,25 +379,25 @@ impl Board {
                         Align::Center,
                     );
                 }
-                let cell = (w / 9.0).min(h - LABEL_H);
+                let cell = w / 9.0;
                 for (i, snap) in shown.iter().enumerate() {
-                    let label = format!("{} (step {})", snap.phase, snap.step);
-                    let center = (i as f32 * 3.0 + 1.5) * cell;
-                    surface.text(
-                        center,
-                        LABEL_H / 2.0,
-                        &label,
-                        11.0,
-                        plot::TEXT,
-                        Align::Center,
-                    );
+                    let mut label = format!("{} (step {})", snap.phase, snap.step);
+                    if i == 0 && hidden > 0 {
+                        label = format!("… {hidden} earlier · {label}");
+                    }
+                    let (row, group) = (i / 3, i % 3);
+                    let center = (group as f32 * 3.0 + 1.5) * cell;
+                    let y = row as f32 * (cell + STRIP_LABEL_H) + STRIP_LABEL_H / 2.0;
+                    // Shrunk to its group's width: neighbouring labels never overprint.
+                    let fit = 3.0 * cell * 0.95 / (label.chars().count().max(1) as f32 * 0.6);
+                    surface.text(center, y, &label, fit.min(11.0), plot::TEXT, Align::Center);
                 }
-                for (snap, area, pair) in cells(w, h) {
+                for (snap, area, pair) in cells(w) {
                     plot::latent_frame(surface, area, snap.dims, pair, plot::LATENT_EXTENT, None);
                 }
             },
-            |raster, dpr, w, h| {
-                for (snap, area, pair) in cells(w, h) {
+            |raster, dpr, w, _| {
+                for (snap, area, pair) in cells(w) {
                     let cloud = PointCloud {
                         latents: &snap.latents,
                         dims: snap.dims,

@@ -506,3 +506,138 @@ test('Embed shows both snippets, and the iframe route runs the run in its hash',
   await framed.close();
   await page.close();
 });
+
+test('with prefers-reduced-motion there is no autoplay: a still first frame and a Play button', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, reducedMotion: 'reduce' });
+  const errors = await watch(page);
+  await page.goto(`${BASE}/?backend=cpu`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await el(page, (e) => e.step), 0, 'nothing trains by itself');
+  assert.equal(await el(page, (e) => e.playing), false);
+  await nextFrames(page, 3);
+  // The untrained model's points sit in one small cluster: a few hundred coloured pixels.
+  const { share } = await colouredShare(page);
+  assert.ok(share > 0.0002, `the first frame's points are drawn: ${share}`);
+  const toggle = page.locator('color-bottleneck').locator('[data-action="toggle"]');
+  assert.equal(await toggle.textContent(), 'Play');
+  await toggle.click();
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 200, null, { timeout: 30_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('three experiments in one post stay independent, and only the ones on screen train', { timeout: 120_000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 2000 } });
+  const errors = await watch(page);
+  await page.goto(`${BASE}/example-post.html`);
+  await page.evaluate(() => {
+    const add = (attrs, before) => {
+      const e = document.createElement('color-bottleneck');
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      document.body.append(...(before ? [before, e] : [e]));
+    };
+    add({ autoplay: '', compact: '', seed: '9', dopesheet: 'STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n3000,,,,,\n' });
+    const spacer = document.createElement('div');
+    spacer.className = 'spacer';
+    spacer.append(document.createTextNode('…a long stretch of post…'));
+    spacer.setAttribute('aria-hidden', 'true');
+    spacer.id = 'spacer';
+    add({ autoplay: '', compact: '', seed: '4', src: 'dopesheets/ex-1.5.csv' }, spacer);
+    spacer.style.height = '4000px';
+  });
+  const steps = () => page.evaluate(() => [...document.querySelectorAll('color-bottleneck')].map((e) => e.step));
+  await page.waitForFunction(() => [...document.querySelectorAll('color-bottleneck')].every((e) => e.ready), null, { timeout: 60_000 });
+  await page.waitForFunction(() => { const e = document.querySelectorAll('color-bottleneck'); return e[0].step > 300 && e[1].step > 300; }, null, { timeout: 60_000 });
+  let [a, b, c] = await steps();
+  assert.equal(c, 0, 'the third, below the fold, has not started');
+  assert.ok(await page.evaluate(() => document.querySelectorAll('color-bottleneck')[2].playing), 'it will when scrolled to');
+  const totals = await page.evaluate(() => [...document.querySelectorAll('color-bottleneck')].map((e) =>
+    e.shadowRoot.querySelector('[data-field=readout]').textContent.match(/\/ (\d+)/)[1]));
+  assert.deepEqual(totals, ['5001', '3001', '20001'], 'each runs its own sheet');
+
+  await page.evaluate(() => document.querySelectorAll('color-bottleneck')[2].scrollIntoView());
+  await page.waitForFunction(() => document.querySelectorAll('color-bottleneck')[2].step > 200, null, { timeout: 30_000 });
+  [a, b] = await steps();
+  await new Promise((r) => setTimeout(r, 700));
+  const [a2, b2, c2] = await steps();
+  assert.equal(a2, a, 'the first, scrolled away, paused');
+  assert.equal(b2, b, 'the second too');
+  assert.ok(c2 > 200);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('on a 390-pixel phone nothing overlaps: the charts stack and the strip wraps its phase ends', { timeout: 120_000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const errors = await watch(page);
+  await page.goto(`${BASE}/?backend=cpu`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  // Five phases in 1,000 steps: five phase ends to show.
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Primary,,0.01,1,0.1\n200,Two,,,,\n400,Three,,,,\n600,Four,,,,\n800,Five,,,,\n1000,,,,,\n';
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.play());
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step >= 1001, null, { timeout: 60_000 });
+  await nextFrames(page, 4);
+  const layout = await el(page, (e) => {
+    const box = (n) => e.shadowRoot.querySelector(`[data-canvas=${n}]`).getBoundingClientRect();
+    return { schedule: box('schedule').toJSON(), losses: box('losses').toJSON(), strip: box('strip').toJSON(),
+      scrollWidth: document.documentElement.scrollWidth };
+  });
+  assert.ok(layout.scrollWidth <= 390, `no sideways scrolling: ${layout.scrollWidth}`);
+  assert.ok(layout.losses.top >= layout.schedule.bottom - 1, `the loss chart sits below the schedule: ${JSON.stringify(layout)}`);
+  const rowHeight = layout.strip.width / 9 + 14;
+  assert.ok(Math.abs(layout.strip.height - 2 * rowHeight) < 2, `two rows for five phase ends: ${layout.strip.height} vs ${2 * rowHeight}`);
+  await page.screenshot({ path: `${ARTIFACTS}/phone-390.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  const wide = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await wide.goto(`${BASE}/?backend=cpu`);
+  await wide.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 3500, null, { timeout: 60_000 });
+  await wide.screenshot({ path: `${ARTIFACTS}/desktop-1280.png`, fullPage: true });
+  await wide.close();
+});
+
+test('every control works from the keyboard, with a visible focus ring; arrow keys scrub', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 3);
+  const reached = new Set();
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await el(page, (e) => {
+      const f = e.shadowRoot.activeElement;
+      if (!f) return null;
+      const style = getComputedStyle(f);
+      return { name: f.dataset.action ?? f.dataset.field ?? f.dataset.canvas ?? f.tagName, ring: style.outlineStyle !== 'none' && style.outlineWidth !== '0px' };
+    });
+    if (focused) {
+      assert.ok(focused.ring, `${focused.name} shows where the focus is`);
+      reached.add(focused.name);
+    }
+  }
+  for (const name of ['toggle', 'step', 'reset', 'seed', 'speed', 'runs', 'share', 'export-png', 'schedule', 'picker', 'apply', 'apply-live', 'sheet']) {
+    assert.ok(reached.has(name), `${name} is reachable by Tab: ${[...reached]}`);
+  }
+  // Space on the focused Play button starts training.
+  await el(page, (e) => e.shadowRoot.querySelector('[data-action=toggle]').focus());
+  const before = await el(page, (e) => e.step);
+  await page.keyboard.press('Space');
+  await page.waitForFunction((b) => document.querySelector('color-bottleneck').step > b + 100, before);
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 3);
+  const live = await latentPixels(page);
+  await el(page, (e) => e.shadowRoot.querySelector('[data-canvas=schedule]').focus());
+  for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowLeft');
+  await nextFrames(page, 3);
+  assert.notEqual(await latentPixels(page), live, 'arrow keys show an earlier step');
+  await page.keyboard.press('Escape');
+  await nextFrames(page, 3);
+  assert.equal(await latentPixels(page), live, 'Escape returns to live');
+  const label = await el(page, (e) => e.canvas('latents').getAttribute('aria-label'));
+  assert.match(label, /^the latent space at step \d+ of 20001, phase .+, reconstruction loss /);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
