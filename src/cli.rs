@@ -218,7 +218,7 @@ fn check(path: &Path, markdown: bool) -> Result<(), CliError> {
     eprintln!(
         "ok: {} steps, {} keyframes; phases: {}",
         timeline.len(),
-        sheet.keyframes.len(),
+        sheet.keyframes().len(),
         phases.join(", ")
     );
     for w in crate::train::Trainer::warnings_of(&timeline) {

@@ -148,8 +148,10 @@ pub struct Keyframe {
 /// A parsed and resolved dopesheet: keyframes sorted by step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dopesheet {
-    pub properties: Vec<Property>,
-    pub keyframes: Vec<Keyframe>,
+    // Private: a sheet is only ever made by the parser, so its invariants (keyframes sorted
+    // by step, one value per property, lr keyed) hold wherever one is passed.
+    properties: Vec<Property>,
+    keyframes: Vec<Keyframe>,
 }
 
 /// The ex-1.5 curriculum, compiled in so the CLI and the page work with no files.
@@ -262,6 +264,15 @@ impl Dopesheet {
             ));
         }
         Ok(sheet)
+    }
+
+    pub fn properties(&self) -> &[Property] {
+        &self.properties
+    }
+
+    /// Sorted by step.
+    pub fn keyframes(&self) -> &[Keyframe] {
+        &self.keyframes
     }
 
     pub fn property_index(&self, name: &str) -> Option<usize> {
@@ -393,6 +404,8 @@ impl Columns {
         };
         let (step, phase, action) = (find("STEP")?, find("PHASE")?, find("ACTION")?);
         let mut properties: Vec<(usize, Property)> = Vec::new();
+        // A set, not a scan of the columns so far: a header may have thousands.
+        let mut names = std::collections::HashSet::new();
         for (index, text) in header.iter().enumerate() {
             let at = |problem| DopesheetError::at(1, index, text, problem);
             if RESERVED.contains(&text) {
@@ -402,7 +415,7 @@ impl Columns {
                 continue;
             }
             let prop = parse_property(text).map_err(at)?;
-            if properties.iter().any(|(_, p)| p.name == prop.name) {
+            if !names.insert(prop.name.clone()) {
                 return Err(at(Problem::DuplicateColumn(prop.name)));
             }
             properties.push((index, prop));

@@ -53,14 +53,14 @@ pub struct State<'a> {
 impl Timeline {
     pub fn new(sheet: &Dopesheet) -> Self {
         let tracks = sheet
-            .properties
+            .properties()
             .iter()
             .enumerate()
             .map(|(i, p)| Track {
                 space: p.space,
                 timing: p.timing,
                 keys: sheet
-                    .keyframes
+                    .keyframes()
                     .iter()
                     .filter_map(|k| k.values[i].map(|v| (k.step, v)))
                     .collect(),
@@ -69,7 +69,7 @@ impl Timeline {
 
         let len = sheet.len();
         let rows: Vec<(u64, &str)> = sheet
-            .keyframes
+            .keyframes()
             .iter()
             .filter_map(|k| k.phase.as_deref().map(|p| (k.step, p)))
             .collect();
@@ -86,18 +86,18 @@ impl Timeline {
             .collect();
 
         let actions = sheet
-            .keyframes
+            .keyframes()
             .iter()
             .filter(|k| !k.actions.is_empty())
             .map(|k| (k.step, k.actions.clone()))
             .collect();
 
         Timeline {
-            properties: sheet.properties.iter().map(|p| p.name.clone()).collect(),
+            properties: sheet.properties().iter().map(|p| p.name.clone()).collect(),
             tracks,
             phases,
             actions,
-            keyframe_steps: sheet.keyframes.iter().map(|k| k.step).collect(),
+            keyframe_steps: sheet.keyframes().iter().map(|k| k.step).collect(),
             len,
         }
     }

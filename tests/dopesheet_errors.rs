@@ -310,7 +310,7 @@ fn integer_offsets_count_steps() {
         "0,A,,0.1,1\n+10,,,0.2,\n-1,B,,,\n100,,,0.3,\n",
     ))
     .unwrap();
-    let steps: Vec<u64> = sheet.keyframes.iter().map(|k| k.step).collect();
+    let steps: Vec<u64> = sheet.keyframes().iter().map(|k| k.step).collect();
     assert_eq!(steps, vec![0, 10, 99, 100]);
 }
 
@@ -320,7 +320,7 @@ fn fractional_offsets_round_half_to_even() {
         "0,A,,0.1,1\n+0.5,,,0.2,\n-0.25,,,,\n5,,,0.3,\n",
     ))
     .unwrap();
-    let steps: Vec<u64> = sheet.keyframes.iter().map(|k| k.step).collect();
+    let steps: Vec<u64> = sheet.keyframes().iter().map(|k| k.step).collect();
     // 0 + 0.5×5 = 2.5 → 2 (ties to even); 5 − 0.25×5 = 3.75 → 4.
     assert_eq!(steps, vec![0, 2, 4, 5]);
 }
@@ -332,7 +332,7 @@ fn header_modifiers() {
     )
     .unwrap();
     let kinds: Vec<(Space, Timing)> = sheet
-        .properties
+        .properties()
         .iter()
         .map(|p| (p.space, p.timing))
         .collect();
@@ -362,7 +362,7 @@ fn header_modifiers() {
 fn actions_split_without_trimming() {
     let sheet = Dopesheet::parse(&with_header("0,A,\"anchor, foo\",0.1,1\n")).unwrap();
     assert_eq!(
-        sheet.keyframes[0].actions,
+        sheet.keyframes()[0].actions,
         vec!["anchor".to_string(), " foo".to_string()]
     );
 }

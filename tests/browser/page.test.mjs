@@ -388,8 +388,9 @@ test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one ope
   assert.match(tally, new RegExp(`^crumpled ${crumpled}/16 \\(\\d+%, 95% CI \\d+–\\d+%\\)$`));
 
   // Clicking the third thumbnail opens seed 22 alone.
-  const box = await host.locator('[data-canvas="sweep"]').boundingBox();
-  await page.mouse.click(box.x + box.width * (2.5 / 4), box.y + box.height * (0.5 / 4));
+  const sweep = host.locator('[data-canvas="sweep"]');
+  const box = await sweep.boundingBox();
+  await sweep.click({ position: { x: box.width * (2.5 / 4), y: box.height * (0.5 / 4) } });
   await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('.sweep-box').hidden);
   assert.equal(await el(page, (e) => e.field('seed').value), '22');
   assert.equal(await el(page, (e) => e.field('runs').value), '1');

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("build-web") => build_web(args.iter().any(|a| a == "--profiling")).map(|_| ()),
         Some("bench-web") => bench_web(),
+        Some("fuzz") => seconds_arg(&args[1..]).and_then(fuzz),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -45,7 +46,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   serve [--port N]       build the page (release wasm) and serve it on http://127.0.0.1:8000
   build-web [--profiling]  write the self-contained static site to dist/ (--profiling keeps
                            function names in the wasm for browser profilers)
-  bench-web              headless-browser benchmark of the page, printed as a table";
+  bench-web              headless-browser benchmark of the page, printed as a table
+  fuzz [--seconds N]     generated and mutated sheets through the parser, resolver and
+                         timeline in release mode (default 60 s)";
 
 fn root() -> PathBuf {
     // Ask at run time: two checkouts sharing one CARGO_TARGET_DIR share one xtask binary, so
@@ -103,6 +106,7 @@ fn test(args: &[String]) -> Result {
         "cargo clippy -D warnings",
     )?;
     run(cargo().args(["test", "--workspace"]), "native tests")?;
+    fuzz(30)?;
     if !native_only {
         ensure_wasm_target()?;
         for module in &WEB_MODULES {
@@ -130,6 +134,33 @@ fn test(args: &[String]) -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn seconds_arg(args: &[String]) -> Result<u64> {
+    match args.iter().position(|a| a == "--seconds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| "--seconds needs a whole number".to_string()),
+        None => Ok(60),
+    }
+}
+
+/// The dopesheet fuzzer (examples/fuzz_sheets.rs) for `seconds`, in release mode.
+fn fuzz(seconds: u64) -> Result {
+    run(
+        cargo().args([
+            "run",
+            "--release",
+            "--quiet",
+            "--example",
+            "fuzz_sheets",
+            "--",
+            "--seconds",
+            &seconds.to_string(),
+        ]),
+        &format!("fuzz the dopesheet parser for {seconds} s"),
+    )
 }
 
 fn ensure_wasm_target() -> Result {
