@@ -12,6 +12,8 @@ pub use markdown::python_general;
 /// Longest curriculum we accept. The page keeps per-step state, so an accidental `1e12`
 /// must be refused rather than attempted.
 pub const MAX_STEPS: u64 = 10_000_000;
+/// The largest sheet read: ex-1.5 is 400 bytes; a megabyte is thousands of keyframes.
+pub const MAX_BYTES: usize = 1 << 20;
 
 const RESERVED: [&str; 3] = ["STEP", "PHASE", "ACTION"];
 
@@ -38,6 +40,8 @@ pub enum Problem {
     Empty,
     #[error("the sheet has a header but no keyframe rows")]
     NoRows,
+    #[error("the sheet is {0} bytes; at most {MAX_BYTES} are read")]
+    TooLarge(usize),
     #[error("missing required column {0}")]
     MissingColumn(&'static str),
     #[error("column name {0:?} appears twice")]
@@ -170,6 +174,9 @@ enum RawStep {
 
 impl Dopesheet {
     pub fn parse(text: &str) -> Result<Self, DopesheetError> {
+        if text.len() > MAX_BYTES {
+            return Err(DopesheetError::at_line(1, Problem::TooLarge(text.len())));
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader(text.as_bytes());

@@ -15,6 +15,7 @@ pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod plot;
+pub mod settings;
 pub mod share;
 pub mod sweep;
 pub mod timeline;

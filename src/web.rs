@@ -256,3 +256,42 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
         .map(|s| s.to_markdown())
         .map_err(|e| sheet_problem(&e))
 }
+
+/// The element's numeric attributes (`undefined` for an absent one):
+/// `{seed, latent_dims, batch_size, runs, problems: [message…]}`, a bad one replaced by its
+/// default and named in `problems`.
+#[wasm_bindgen]
+pub fn read_settings(
+    seed: Option<String>,
+    latent_dims: Option<String>,
+    batch_size: Option<String>,
+    runs: Option<String>,
+) -> JsValue {
+    #[derive(Serialize)]
+    struct Read {
+        seed: u64,
+        latent_dims: usize,
+        batch_size: usize,
+        runs: usize,
+        problems: Vec<String>,
+    }
+    let (s, problems) = crate::settings::Settings::read(
+        seed.as_deref(),
+        latent_dims.as_deref(),
+        batch_size.as_deref(),
+        runs.as_deref(),
+    );
+    to_js(&Read {
+        seed: s.seed,
+        latent_dims: s.latent_dims,
+        batch_size: s.batch_size,
+        runs: s.runs,
+        problems,
+    })
+}
+
+/// The largest sheet the engine reads, in bytes.
+#[wasm_bindgen]
+pub fn max_sheet_bytes() -> usize {
+    crate::dopesheet::MAX_BYTES
+}

@@ -275,6 +275,105 @@ fn both_engines_write_the_same_losses() {
     }
 }
 
+/// The README's bad-input table, command-line rows: each fails with its message on stderr
+/// and a non-zero exit, never a panic.
+#[test]
+fn bad_flags_get_clear_messages() {
+    let dir = tempdir("flags");
+    let unwritable = "/proc/color-bottleneck-cannot-write-here";
+    let cases: [(&[&str], &str); 11] = [
+        (&["train", "--seed", "-1"], "unexpected argument '-1'"),
+        (
+            &["train", "--seed", "18446744073709551616"],
+            "invalid value '18446744073709551616' for '--seed <SEED>': number too large",
+        ),
+        (
+            &["train", "--latent-dims", "0"],
+            "latent dims must be between 2 and 64 (the separation term uses dims 0 and 1), got 0",
+        ),
+        (
+            &["train", "--latent-dims", "1"],
+            "latent dims must be between 2 and 64 (the separation term uses dims 0 and 1), got 1",
+        ),
+        (
+            &["train", "--latent-dims", "99"],
+            "latent dims must be between 2 and 64 (the separation term uses dims 0 and 1), got 99",
+        ),
+        (
+            &["train", "--batch-size", "0"],
+            "batch size must be between 1 and 65536, got 0",
+        ),
+        (
+            &["train", "--batch-size", "1000000000"],
+            "batch size must be between 1 and 65536, got 1000000000",
+        ),
+        (
+            &["train", "--out", unwritable],
+            "writing /proc/color-bottleneck-cannot-write-here: No such file or directory",
+        ),
+        (
+            &["sweep", "--runs", "5000"],
+            "runs must be between 1 and 4096, got 5000",
+        ),
+        (
+            &["train", "no-such-sheet.csv"],
+            "no-such-sheet.csv: No such file or directory",
+        ),
+        (
+            &["timeline"],
+            "the following required arguments were not provided",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut command = cli();
+        command.current_dir(&dir).args(args);
+        if ["train", "sweep"].contains(&args[0]) {
+            command.arg("--quiet");
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// A sheet of 5,000 phases trains and draws: phases.png keeps the last 40 phase ends and
+/// says so; nothing overflows.
+#[test]
+fn five_thousand_phases_train_and_draw() {
+    let dir = tempdir("phases");
+    let sheet = dir.join("many.csv");
+    let mut text = String::from("STEP,PHASE,ACTION,lr,loss-recon\n");
+    for p in 0..5_000 {
+        text.push_str(&format!("{},Phase {p},,0.01,1\n", p * 2));
+    }
+    text.push_str("10000,,,,\n");
+    std::fs::write(&sheet, text).unwrap();
+    let out = succeed(
+        cli()
+            .args([
+                "train",
+                sheet.to_str().unwrap(),
+                "--quiet",
+                "--batch-size",
+                "8",
+                "--out",
+            ])
+            .arg(dir.join("out")),
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("phases.png shows the last 40 of 5000 phase ends"),
+        "{stderr}"
+    );
+    let png = std::fs::read(dir.join("out").join("phases.png")).unwrap();
+    assert_eq!(
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+        40 * 500
+    );
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}-{}", std::process::id()));

@@ -366,3 +366,12 @@ fn actions_split_without_trimming() {
         vec!["anchor".to_string(), " foo".to_string()]
     );
 }
+
+#[test]
+fn a_sheet_past_a_megabyte_is_refused_before_it_is_read() {
+    let huge = format!("STEP,PHASE,ACTION,lr\n{}", "0,A,,0.1\n".repeat(200_000));
+    let e = Dopesheet::parse(&huge).unwrap_err();
+    assert_eq!(e.location.line, 1);
+    assert_eq!(e.problem, Problem::TooLarge(huge.len()));
+    assert!(e.to_string().contains("at most 1048576 are read"), "{e}");
+}

@@ -116,7 +116,7 @@ TEMPLATE.innerHTML = `
   <button part="play" data-action="toggle">Play</button>
   <button data-action="step" title="one training step">Step</button>
   <button data-action="reset" title="start again with this seed">Reset</button>
-  <label>seed <input type="number" min="0" step="1" data-field="seed"></label>
+  <label>seed <input type="text" inputmode="numeric" size="10" data-field="seed" aria-label="seed"></label>
   <label>speed <select data-field="speed"></select></label>
   <label>runs <select data-field="runs"></select></label>
   <span class="readout" data-field="backend-label"></span>
@@ -260,8 +260,7 @@ class ColorBottleneck extends HTMLElement {
     this.#loop();
 
     try {
-      const csv = await this.#initialSheet();
-      sheet.value = csv;
+      const csv = await this.#startingSheet();
       await this.#loadPicker();
       await this.#create(csv);
       // Reduced motion: no autoplay; the first frame stays up with a Play button.
@@ -270,6 +269,41 @@ class ColorBottleneck extends HTMLElement {
     } catch (e) {
       this.#fail(e);
     }
+  }
+
+  /** The sheet to start with. A link, attribute or URL that gives no usable sheet is named
+   * in the notice and the default sheet runs; a broken sheet stays in the editor with its
+   * located problem, to be fixed. */
+  async #startingSheet() {
+    const fallback = () => this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href);
+    const editor = this.field('sheet');
+    let csv;
+    try {
+      csv = await this.#initialSheet();
+    } catch (e) {
+      this.#notify(`${e.message ?? e}; running the default sheet instead`);
+      editor.value = await fallback();
+      return editor.value;
+    }
+    const { mod } = await loadWasm(await moduleKind(this.#requestedBackend()));
+    const problem = mod.validate(csv);
+    if (!problem) {
+      editor.value = csv;
+      return csv;
+    }
+    this.#notify(`the dopesheet given is broken (${problem.message}); running the default sheet instead`);
+    const defaultSheet = await fallback();
+    // A sheet too large to edit is not put in the editor.
+    editor.value = csv.length <= mod.max_sheet_bytes() ? csv : defaultSheet;
+    if (editor.value === csv) this.#showProblem(problem);
+    return defaultSheet;
+  }
+
+  /** Adds a line to the notice (several things may go wrong at once: an attribute and a URL). */
+  #notify(text) {
+    const notice = this.field('notice');
+    if (notice.textContent.includes(text)) return;
+    notice.textContent = notice.textContent ? `${notice.textContent} · ${text}` : text;
   }
 
   disconnectedCallback() {
@@ -289,8 +323,7 @@ class ColorBottleneck extends HTMLElement {
         this.field('runs').value = String(run.runs);
         return run.sheet;
       }
-      this.field('notice').textContent = `This link's run could not be opened: ${run.error}. Running the default sheet instead.`;
-      return this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href);
+      throw new Error(`This link's run could not be opened: ${run.error}`);
     }
     if (this.hasAttribute('dopesheet')) return this.getAttribute('dopesheet');
     return this.#fetchSheet(this.getAttribute('src') ?? new URL('dopesheets/ex-1.5.csv', here).href);
@@ -299,6 +332,8 @@ class ColorBottleneck extends HTMLElement {
   async #fetchSheet(src) {
     const res = await fetch(src);
     if (!res.ok) throw new Error(`could not load dopesheet ${src}: HTTP ${res.status}`);
+    const type = res.headers.get('content-type') ?? '';
+    if (/html/i.test(type)) throw new Error(`could not load dopesheet ${src}: the server sent a web page (${type}), not a CSV`);
     return res.text();
   }
 
@@ -306,10 +341,17 @@ class ColorBottleneck extends HTMLElement {
     return new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
   }
 
+  /** The seed field and the numeric attributes, read (and checked) by the engine:
+   * `{seed, latent_dims, batch_size, runs, problems}`. */
+  #settings(mod = this.#wasm.mod) {
+    const attr = (name) => this.getAttribute(name) ?? undefined;
+    return mod.read_settings(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'));
+  }
+
   /** What a link or a snippet needs to reopen the run: `[sheet, seed, dims, batch, runs]`. */
   #runState() {
-    return [this.#sheet, Number(this.field('seed').value) || 0, Number(this.getAttribute('latent-dims') ?? 4),
-      Number(this.getAttribute('batch-size') ?? 256), this.#runs()];
+    const s = this.#settings();
+    return [this.#sheet, s.seed, s.latent_dims, s.batch_size, s.runs];
   }
 
   #share() {
@@ -403,12 +445,11 @@ class ColorBottleneck extends HTMLElement {
 
   /** Starts a run of `csv` in the worker (loading the engine and the worker first if needed). */
   async #create(csv) {
-    const seed = Number(this.field('seed').value) || 0;
-    const runs = this.#runs();
-    const dims = Number(this.getAttribute('latent-dims') ?? 4);
-    const batch = Number(this.getAttribute('batch-size') ?? 256);
     const backend = this.#requestedBackend();
     const wasm = await loadWasm(await moduleKind(backend));
+    const settings = this.#settings(wasm.mod);
+    for (const problem of settings.problems) this.#notify(problem);
+    const { seed, runs, latent_dims: dims, batch_size: batch } = settings;
     if (this.#wasm !== wasm || !this.#worker) {
       this.#worker?.terminate();
       this.#wasm = wasm;
@@ -492,7 +533,7 @@ class ColorBottleneck extends HTMLElement {
 
   async reset() {
     if (!this.#worker) return;
-    const reply = await this.#call({ type: 'reset', seed: Number(this.field('seed').value) || 0 });
+    const reply = await this.#call({ type: 'reset', seed: this.#settings().seed });
     this.#restarted(reply.run);
     this.field('error').textContent = '';
   }
@@ -502,7 +543,7 @@ class ColorBottleneck extends HTMLElement {
   /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
   async setDopesheet(csv, { live = false } = {}) {
     if (!this.#board) throw new Error('not ready');
-    const dims = Number(this.getAttribute('latent-dims') ?? 4);
+    const dims = this.#settings().latent_dims;
     try {
       const problem = this.#wasm.mod.validate(csv);
       if (problem) throw problem;

@@ -299,9 +299,10 @@ test('text from a sheet, an attribute, a URL or an error never becomes markup', 
     e.setAttribute('src', `dopesheets/${url}.csv`);
     document.body.append(e);
   }, [payload('seed'), payload('url')]);
-  await page.waitForFunction(() => document.querySelectorAll('color-bottleneck')[1]?.lastError);
+  await page.waitForFunction(() => /could not load.*is not a whole number/.test(document.querySelectorAll('color-bottleneck')[1]?.shadowRoot.querySelector('[data-field=notice]').textContent));
   seen = await inspect(page);
   assert.match(seen.text['1:notice'], /could not load dopesheet .*<img src=x onerror=.*HTTP 404/);
+  assert.match(seen.text['1:notice'], /seed="<img src=x onerror=.*" is not a whole number/);
   await nextFrames(page, 5);
   seen = await inspect(page);
   assert.equal(seen.images, 0, 'no <img> or inline <script> was created');
@@ -455,7 +456,7 @@ test('a garbled or truncated link says what is wrong and runs the default sheet'
     await page.goto(`${BASE}/index.html?backend=cpu${hash}`);
     await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
     const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
-    assert.match(notice, /This link's run could not be opened: the link is (truncated or corrupt|garbled).*Running the default sheet/);
+    assert.match(notice, /This link's run could not be opened: the link is (truncated or corrupt|garbled).*; running the default sheet instead/);
     await page.waitForFunction(() => /\/ 20001/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=readout]').textContent));
     assert.deepEqual(errors, []);
     await page.close();
@@ -641,4 +642,61 @@ test('every control works from the keyboard, with a visible focus ring; arrow ke
   assert.match(label, /^the latent space at step \d+ of 20001, phase .+, reconstruction loss /);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+/** Adds an autoplaying compact element per attribute set to `page`; resolves when every one
+ * has trained 50 steps, with what each shows. */
+async function elementsWith(page, attributeSets) {
+  const first = await page.evaluate(() => document.querySelectorAll('color-bottleneck').length);
+  await page.evaluate((sets) => {
+    for (const attrs of sets) {
+      const e = document.createElement('color-bottleneck');
+      e.setAttribute('autoplay', '');
+      e.setAttribute('compact', '');
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      document.body.append(e);
+    }
+  }, attributeSets);
+  await page.waitForFunction(([from, n]) => [...document.querySelectorAll('color-bottleneck')].slice(from)
+    .filter((e) => e.step > 50).length === n, [first, attributeSets.length], { timeout: 150_000 });
+  return page.evaluate((from) => [...document.querySelectorAll('color-bottleneck')].slice(from).map((e) => ({
+    notice: e.shadowRoot.querySelector('[data-field=notice]').textContent, error: e.lastError,
+    editor: e.shadowRoot.querySelector('[data-field=sheet]').value.length,
+    located: e.shadowRoot.querySelector('[data-field=error]').textContent,
+  })), first);
+}
+
+test('bad attributes and sources: each is named on screen, and the run goes on', { timeout: 240_000 }, async () => {
+  // Tall enough that every element is on screen (an element off screen waits to train).
+  const page = await browser.newPage({ viewport: { width: 1280, height: 8000 } });
+  const errors = await watch(page);
+  await page.goto(`${BASE}/example-post.html`);
+  const cases = [
+    [{ seed: '-1' }, /seed="-1" is not a whole number from 0 to 4294967295; using 1/],
+    [{ 'latent-dims': 'abc' }, /latent-dims="abc" is not a whole number from 2 to 64; using 4/],
+    [{ 'batch-size': '0' }, /batch-size="0" is not a whole number from 1 to 65536; using 256/],
+    [{ runs: '1000' }, /runs="1000" is not a whole number from 1 to 256; using 1/],
+    [{ src: 'dopesheets/missing.csv' }, /could not load dopesheet dopesheets\/missing\.csv: HTTP 404; running the default sheet instead/],
+    [{ src: 'index.html' }, /the server sent a web page \(text\/html.*\), not a CSV; running the default sheet instead/],
+    [{ dopesheet: 'STEP,PHASE,ACTION,lr\n0,A,,fast\n9,,,\n' }, /the dopesheet given is broken \(dopesheet line 2, column 4 \(lr\): "fast" is not a number\)/],
+  ];
+  const seen = await elementsWith(page, cases.map(([a]) => a));
+  for (const [i, [attrs, message]] of cases.entries()) {
+    assert.match(seen[i].notice, message, `${JSON.stringify(attrs)}: ${seen[i].notice}`);
+    assert.equal(seen[i].error, null, `${JSON.stringify(attrs)} keeps running`);
+  }
+  assert.match(seen[6].located, /line 2, column 4/, 'a broken inline sheet stays in the editor with its problem');
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  // A 50 MB sheet, served for this test only.
+  const big = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+  const bigErrors = await watch(big);
+  await big.route('**/huge.csv', (route) => route.fulfill({ contentType: 'text/csv', body: 'STEP,PHASE,ACTION,lr\n' + '0,A,,0.1\n'.repeat(6_000_000) }));
+  await big.goto(`${BASE}/example-post.html`);
+  const [huge] = await elementsWith(big, [{ src: 'huge.csv' }]);
+  assert.match(huge.notice, /the dopesheet given is broken \(dopesheet line 1: the sheet is \d+ bytes; at most 1048576 are read\); running the default sheet/);
+  assert.ok(huge.editor < 2_000, 'a 50 MB sheet is not put in the editor');
+  assert.deepEqual(bigErrors, []);
+  await big.close();
 });

@@ -1,0 +1,116 @@
+//! The element's numeric attributes, read as untrusted text: each bad one gets a message
+//! that names it and the value used instead, and the run goes on.
+
+use crate::sweep::MAX_RUNS;
+use crate::train::{TrainerConfig, MAX_BATCH_SIZE, MAX_LATENT_DIMS};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub seed: u64,
+    pub latent_dims: usize,
+    pub batch_size: usize,
+    pub runs: usize,
+}
+
+/// Seeds trained at once in a page (a sweep in a worker): fewer than the CLI's.
+pub const MAX_PAGE_RUNS: usize = 256;
+
+impl Settings {
+    /// From the attributes' text (`None` for an absent one). Returns the settings and a
+    /// message per attribute that could not be used.
+    pub fn read(
+        seed: Option<&str>,
+        latent_dims: Option<&str>,
+        batch_size: Option<&str>,
+        runs: Option<&str>,
+    ) -> (Settings, Vec<String>) {
+        let defaults = TrainerConfig::default();
+        let mut problems = Vec::new();
+        let mut number = |name: &str, text: Option<&str>, min: u64, max: u64, default: u64| {
+            let Some(text) = text else {
+                return default;
+            };
+            match text.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    problems.push(format!(
+                        "{name}={text:?} is not a whole number from {min} to {max}; using {default}"
+                    ));
+                    default
+                }
+            }
+        };
+        let settings = Settings {
+            seed: number("seed", seed, 0, u32::MAX as u64, defaults.seed),
+            latent_dims: number(
+                "latent-dims",
+                latent_dims,
+                2,
+                MAX_LATENT_DIMS as u64,
+                defaults.latent_dims as u64,
+            ) as usize,
+            batch_size: number(
+                "batch-size",
+                batch_size,
+                1,
+                MAX_BATCH_SIZE as u64,
+                defaults.batch_size as u64,
+            ) as usize,
+            runs: number("runs", runs, 1, MAX_PAGE_RUNS.min(MAX_RUNS) as u64, 1) as usize,
+        };
+        (settings, problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_attributes_are_used() {
+        let (s, problems) = Settings::read(Some("7"), Some("3"), Some("64"), Some("16"));
+        assert_eq!(
+            s,
+            Settings {
+                seed: 7,
+                latent_dims: 3,
+                batch_size: 64,
+                runs: 16
+            }
+        );
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn each_bad_attribute_is_named_and_replaced() {
+        let (s, problems) = Settings::read(Some("-1"), Some("abc"), Some("0"), Some("1000"));
+        assert_eq!(
+            s,
+            Settings {
+                seed: 1,
+                latent_dims: 4,
+                batch_size: 256,
+                runs: 1
+            }
+        );
+        assert_eq!(
+            problems,
+            [
+                "seed=\"-1\" is not a whole number from 0 to 4294967295; using 1",
+                "latent-dims=\"abc\" is not a whole number from 2 to 64; using 4",
+                "batch-size=\"0\" is not a whole number from 1 to 65536; using 256",
+                "runs=\"1000\" is not a whole number from 1 to 256; using 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn absent_attributes_take_the_defaults_quietly() {
+        let (s, problems) = Settings::read(None, None, None, None);
+        assert_eq!(
+            (s.seed, s.latent_dims, s.batch_size, s.runs),
+            (1, 4, 256, 1)
+        );
+        assert!(problems.is_empty());
+    }
+}
