@@ -342,7 +342,6 @@ fn train(
         &out.join("hues.csv"),
     )?;
 
-    let colors = rgb_grid.rgb_f32();
     if snapshots.len() < phase_ends {
         eprintln!(
             "note: phases.png shows the last {} of {phase_ends} phase ends",
@@ -352,7 +351,7 @@ fn train(
     let shown: Vec<PhaseSnapshot> = snapshots.into();
     let mut phases = Raster::new(1500, 500 * shown.len().max(1) as u32)?;
     let area = Rect::new(0.0, 0.0, phases.width as f32, phases.height as f32);
-    plot::phase_history(&mut phases, area, &shown, &colors);
+    plot::phase_history(&mut phases, area, &shown);
     write_png(&phases, &out.join("phases.png"))?;
 
     let mut chart = Raster::new(1500, 700)?;

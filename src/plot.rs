@@ -229,12 +229,14 @@ pub struct PhaseSnapshot {
     pub step: u64,
     pub latents: Vec<f32>,
     pub dims: usize,
+    /// Each point's RGB in [0, 1]: the phase's validation set.
+    pub colors: Vec<f32>,
 }
 
 pub const DIM_PAIRS: [(usize, usize); 3] = [(0, 1), (0, 2), (0, 3)];
 
 /// The seed's phase-history grid: a row per finished phase, a column per dim pair.
-pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot], colors: &[f32]) {
+pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot]) {
     s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
     if rows.is_empty() {
         s.text(
@@ -287,7 +289,7 @@ pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot], co
             let cloud = PointCloud {
                 latents: &row.latents,
                 dims: row.dims,
-                colors,
+                colors: &row.colors,
             };
             latent_panel(s, cell, cloud, *pair, LATENT_EXTENT, Some(&title));
         }

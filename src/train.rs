@@ -109,6 +109,16 @@ pub enum PhaseData {
 }
 
 impl PhaseData {
+    /// The colours a phase is judged and drawn on at its end, as the seed's phase-history
+    /// grid does: the six primaries and secondaries for a phase that trains on them, the
+    /// 10×10×10 RGB grid otherwise.
+    pub fn validation_set(self) -> ColorCube {
+        match self {
+            PhaseData::Primaries => ColorCube::primaries(),
+            PhaseData::Cube => ColorCube::rgb_grid(),
+        }
+    }
+
     /// Phases whose name starts with "Primary" (any case) train on the primaries, as ex-1.5's
     /// first phase does; every other phase samples the cube.
     pub fn for_phase(name: &str) -> Self {
@@ -133,10 +143,12 @@ pub enum Event {
         step: u64,
         action: String,
     },
-    /// After the step's update: the RGB grid's latents and reconstructions.
+    /// After the step's update: the latents and reconstructions of the phase's validation
+    /// set ([`PhaseData::validation_set`], whose colours `colors` holds).
     PhaseEnd {
         step: u64,
         phase: String,
+        colors: ColorCube,
         latents: Tensor<2>,
         outputs: Tensor<2>,
     },
@@ -470,10 +482,12 @@ impl Trainer {
         }
 
         if is_phase_end {
-            let (outputs, latents) = self.infer_rgb_grid();
+            let colors = PhaseData::for_phase(&phase).validation_set();
+            let (outputs, latents) = self.infer(self.colors(&colors));
             events.push(Event::PhaseEnd {
                 step,
                 phase,
+                colors,
                 latents,
                 outputs,
             });

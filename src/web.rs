@@ -104,13 +104,16 @@ pub struct LossSample {
     pub terms: [Option<f32>; Term::COUNT],
 }
 
-/// The RGB grid's latents at a phase end.
+/// The latents of a phase's validation set at its end.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Snapshot {
     pub phase: String,
     pub step: u64,
     #[serde(with = "serde_bytes")]
     pub latents: Vec<u8>,
+    /// Each point's RGB (the phase's validation set), little-endian f32.
+    #[serde(with = "serde_bytes")]
+    pub colors: Vec<u8>,
 }
 
 fn to_bytes(values: &[f32]) -> Vec<u8> {

@@ -1,5 +1,5 @@
 // The benchmark page: the same element as the page, configured from the query
-// (?backend=cpu&batch=4096&sheet=cube).
+// (?backend=cpu&batch=4096&sheet=cube&runs=16).
 import './color-bottleneck.js';
 
 const q = new URLSearchParams(location.search);
@@ -7,6 +7,7 @@ const el = document.createElement('color-bottleneck');
 el.setAttribute('batch-size', q.get('batch') ?? '256');
 el.setAttribute('backend', q.get('backend') ?? 'cpu');
 el.setAttribute('compact', '');
+el.setAttribute('runs', q.get('runs') ?? '1');
 // ?sheet=cube: every step trains on full batches from the HSV cube (no 6-colour phase), so
 // steps/s reflects the batch size.
 if (q.get('sheet') === 'cube') {

@@ -285,7 +285,7 @@ class ColorBottleneck extends HTMLElement {
       editor.value = await fallback();
       return editor.value;
     }
-    const { mod } = await loadWasm(await moduleKind(this.#requestedBackend()));
+    const { mod } = await this.#engine();
     const problem = mod.validate(csv);
     if (!problem) {
       editor.value = csv;
@@ -313,7 +313,7 @@ class ColorBottleneck extends HTMLElement {
 
   async #initialSheet() {
     if (this.hasAttribute('linkable') && location.hash.startsWith('#run=')) {
-      const wasm = await loadWasm(await moduleKind(this.#requestedBackend()));
+      const wasm = await this.#engine();
       const run = wasm.mod.read_share_hash(location.hash);
       if (run.error === undefined) {
         this.field('seed').value = String(run.seed);
@@ -335,6 +335,18 @@ class ColorBottleneck extends HTMLElement {
     const type = res.headers.get('content-type') ?? '';
     if (/html/i.test(type)) throw new Error(`could not load dopesheet ${src}: the server sent a web page (${type}), not a CSV`);
     return res.text();
+  }
+
+  /** The engine build for this element: WebGPU's where wanted and there is an adapter, else
+   * the CPU's (also when the WebGPU build cannot be loaded: `cargo xtask serve` serves the page
+   * before it is built). */
+  async #engine() {
+    const kind = await moduleKind(this.#requestedBackend());
+    return loadWasm(kind).catch((e) => {
+      if (kind !== 'webgpu') throw e;
+      this.#notify('the WebGPU engine could not be loaded; running on the CPU');
+      return loadWasm('cpu');
+    });
   }
 
   #requestedBackend() {
@@ -446,7 +458,7 @@ class ColorBottleneck extends HTMLElement {
   /** Starts a run of `csv` in the worker (loading the engine and the worker first if needed). */
   async #create(csv) {
     const backend = this.#requestedBackend();
-    const wasm = await loadWasm(await moduleKind(backend));
+    const wasm = await this.#engine();
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
     const { seed, runs, latent_dims: dims, batch_size: batch } = settings;

@@ -8,7 +8,7 @@ use super::CliError;
 use crate::plot::PhaseSnapshot;
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{read_f32, Event, Losses, Trainer, TrainerConfig, Warning};
+use crate::train::{read_f32, Event, Losses, PhaseData, Trainer, TrainerConfig, Warning};
 
 /// One finished step, as the CLI records it.
 pub(super) struct Record {
@@ -50,10 +50,6 @@ pub(super) fn engine(
     Ok((engine, warnings))
 }
 
-fn rgb_grid() -> Vec<f32> {
-    crate::data::ColorCube::rgb_grid().rgb_f32()
-}
-
 impl Engine for Sweep {
     fn timeline(&self) -> &Timeline {
         Sweep::timeline(self)
@@ -72,11 +68,15 @@ impl Engine for Sweep {
         }
         let last = run.last.expect("a step ran");
         let state = self.timeline().state(step);
-        let phase_end = state.is_phase_end.then(|| PhaseSnapshot {
-            phase: state.phase.to_string(),
-            step,
-            latents: self.infer(0, &rgb_grid()).1,
-            dims: self.latent_dims(),
+        let phase_end = state.is_phase_end.then(|| {
+            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
+            PhaseSnapshot {
+                phase: state.phase.to_string(),
+                step,
+                latents: self.infer(0, &colors).1,
+                dims: self.latent_dims(),
+                colors,
+            }
         });
         Ok(Record {
             step,
@@ -119,6 +119,7 @@ impl Engine for Trainer {
             if let Event::PhaseEnd {
                 step,
                 phase,
+                colors,
                 latents,
                 ..
             } = event
@@ -129,6 +130,7 @@ impl Engine for Trainer {
                     step,
                     latents: read_f32(latents)?,
                     dims,
+                    colors: colors.rgb_f32(),
                 });
             }
         }

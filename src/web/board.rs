@@ -117,6 +117,7 @@ impl Board {
                 step: snap.step,
                 latents: from_bytes(&snap.latents),
                 dims: frame.dims,
+                colors: from_bytes(&snap.colors),
             });
         }
         if let Some(l) = frame.losses {
@@ -362,7 +363,6 @@ impl Board {
                 })
             })
         };
-        let colors = &self.colors;
         let hidden = first;
         self.strip_canvas.draw(
             canvas,
@@ -401,7 +401,7 @@ impl Board {
                     let cloud = PointCloud {
                         latents: &snap.latents,
                         dims: snap.dims,
-                        colors,
+                        colors: &snap.colors,
                     };
                     draw_points(raster, dpr, area, false, cloud, pair);
                 }

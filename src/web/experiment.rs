@@ -14,7 +14,7 @@ use crate::data::ColorCube;
 use crate::loss::{PerTerm, Term};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{Event, Losses, StepReport, TrainError, Trainer, TrainerConfig};
+use crate::train::{Event, Losses, PhaseData, StepReport, TrainError, Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
@@ -126,7 +126,7 @@ struct Run {
     engine: Engine,
     host_pending: HostPending,
     /// Phase-end latents still on the device, read at the next sync.
-    pending_snapshots: Vec<(String, u64, Tensor<2>)>,
+    pending_snapshots: Vec<(String, u64, Vec<f32>, Tensor<2>)>,
     /// The last step's report (its losses), read at the next sync.
     pending_losses: Option<StepReport>,
     last_good: Option<Saved>,
@@ -326,11 +326,17 @@ impl Run {
                             if let Event::PhaseEnd {
                                 step,
                                 phase,
+                                colors,
                                 latents,
                                 ..
                             } = event
                             {
-                                self.pending_snapshots.push((phase, step, latents));
+                                self.pending_snapshots.push((
+                                    phase,
+                                    step,
+                                    colors.rgb_f32(),
+                                    latents,
+                                ));
                             }
                         }
                         self.pending_losses = Some(report);
@@ -427,7 +433,7 @@ struct ReadLayout {
     step: Option<u64>,
     latents: usize,
     losses: Option<PerTerm<bool>>,
-    snapshots: Vec<(String, u64, usize)>,
+    snapshots: Vec<(String, u64, Vec<f32>, usize)>,
     params: usize,
     anchor: Option<usize>,
 }
@@ -447,10 +453,10 @@ impl Run {
             report.computed()
         });
         let mut snapshots = Vec::new();
-        for (phase, step, t) in self.pending_snapshots.drain(..) {
+        for (phase, step, colors, t) in self.pending_snapshots.drain(..) {
             let n = t.dims()[0] * t.dims()[1];
             parts.push(t.inner().reshape([n]));
-            snapshots.push((phase, step, n));
+            snapshots.push((phase, step, colors, n));
         }
         // The weights and the anchor reference, for the way back after a lost GPU.
         let p = trainer.model().parameters_flat().inner();
@@ -482,12 +488,13 @@ impl Run {
             losses = Some(Losses::from_values(l, computed));
             rest = r;
         }
-        for (phase, step, n) in &layout.snapshots {
+        for (phase, step, colors, n) in &layout.snapshots {
             let (l, r) = rest.split_at(*n);
             frame.snapshots.push(Snapshot {
                 phase: phase.clone(),
                 step: *step,
                 latents: to_bytes(l),
+                colors: to_bytes(colors),
             });
             rest = r;
         }
@@ -640,11 +647,13 @@ fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<S
     }
     let state = sweep.timeline().state(step);
     if state.is_phase_end {
-        let (_, latents) = sweep.infer(0, &ColorCube::rgb_grid().rgb_f32());
+        let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
+        let (_, latents) = sweep.infer(0, &colors);
         pending.snapshots.push(Snapshot {
             phase: state.phase.to_string(),
             step,
             latents: to_bytes(&latents),
+            colors: to_bytes(&colors),
         });
     }
 }

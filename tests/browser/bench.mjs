@@ -29,13 +29,14 @@ async function rate(backend, batch, seconds) {
   await p.close();
 }
 
-async function curriculum() {
-  const p = await page({ backend: 'cpu', batch: 256 });
+/** The whole ex-1.5 curriculum for `runs` seeds at once (a sweep in the worker). */
+async function curriculum(runs = 1) {
+  const p = await page({ backend: 'cpu', batch: 256, runs });
   const t0 = Date.now();
   const samples = []; // [seconds since play, fps over the last second]
   await p.evaluate(() => document.querySelector('color-bottleneck').play());
   while (true) {
-    const [done, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [!e.running && e.step > 20000, Number(e.dataset.fps)]; });
+    const [done, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [!e.playing && e.step > 20000, Number(e.dataset.fps)]; });
     samples.push([(Date.now() - t0) / 1000, fps]);
     if (done) break;
     if (Date.now() - t0 > 600_000) throw new Error('curriculum did not finish in 10 minutes');
@@ -46,14 +47,17 @@ async function curriculum() {
   const all = samples.map(([, f]) => f).filter((f) => f > 0);
   // The first seconds are V8 compiling the wasm (it tiers up while it runs): shown apart.
   const warm = samples.filter(([t, f]) => t > 2 && f > 0).map(([, f]) => f);
-  rows.push(['cpu: whole ex-1.5 curriculum, drawing every frame', `${wall.toFixed(1)} s`,
+  const what = runs === 1 ? 'whole ex-1.5 curriculum' : `${runs}-seed sweep of ex-1.5 (${(runs * 20001 / wall).toFixed(0)} run-steps/s)`;
+  rows.push([`cpu: ${what}, drawing every frame`, `${wall.toFixed(1)} s`,
     `${mean(all).toFixed(0)} fps mean, ${Math.min(...all).toFixed(0)} min; after 2 s: ${mean(warm).toFixed(0)} mean, ${Math.min(...warm).toFixed(0)} min`]);
   await p.close();
 }
 
 await rate('cpu', 256, 5);
 await rate('cpu', 4096, 5);
-await curriculum();
+await curriculum(1);
+await curriculum(16);
+if (process.env.BENCH_64) await curriculum(64);
 if (process.env.BENCH_WEBGPU) {
   await rate('webgpu', 256, 20);
   await rate('webgpu', 4096, 20);

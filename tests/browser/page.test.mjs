@@ -700,3 +700,21 @@ test('bad attributes and sources: each is named on screen, and the run goes on',
   assert.deepEqual(bigErrors, []);
   await big.close();
 });
+
+test('while the WebGPU engine is not there yet (serve builds it second), the page runs on the CPU', { timeout: 120_000 }, async () => {
+  const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
+  try {
+    const page = await gpuBrowser.newPage();
+    const errors = await watch(page);
+    await page.route('**/pkg-webgpu/**', (route) => route.fulfill({ status: 404, body: 'not built yet' }));
+    await page.goto(`${BASE}/?backend=webgpu`);
+    await page.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 200, null, { timeout: 60_000 });
+    assert.equal(await el(page, (e) => e.backend), 'cpu');
+    const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
+    assert.match(notice, /the WebGPU engine could not be loaded; running on the CPU/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await gpuBrowser.close();
+  }
+});

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Some("build-web") => build_web(args.iter().any(|a| a == "--profiling")).map(|_| ()),
         Some("bench-web") => bench_web(),
         Some("fuzz") => seconds_arg(&args[1..]).and_then(fuzz),
+        Some("soak") => soak(),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -48,7 +49,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                            function names in the wasm for browser profilers)
   bench-web              headless-browser benchmark of the page, printed as a table
   fuzz [--seconds N]     generated and mutated sheets through the parser, resolver and
-                         timeline in release mode (default 60 s)";
+                         timeline in release mode (default 60 s)
+  soak                   the CLI trains a 1,000,000-step sheet; prints its resident memory
+                         every 50,000 steps' worth of time and the peak";
 
 fn root() -> PathBuf {
     // Ask at run time: two checkouts sharing one CARGO_TARGET_DIR share one xtask binary, so
@@ -163,6 +166,88 @@ fn fuzz(seconds: u64) -> Result {
     )
 }
 
+/// ex-1.5's curriculum 50 times over, a phase per segment: 1,000,050 steps.
+fn million_step_sheet() -> String {
+    let mut sheet = String::from(
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n",
+    );
+    for round in 0..50u64 {
+        let at = round * 20_001;
+        sheet.push_str(&format!(
+            "{at},Primary & secondary {round},,0.01,1.0,0.0,0.2,0.1,0,0\n\
+             {},All hues {round},anchor,,0.8,0.0,0.4,0.25,0.0,0.0\n\
+             {},Full color space {round},,,1.0,,0.0,,0.3,1.0\n",
+            at + 3_000,
+            at + 10_000
+        ));
+    }
+    sheet.push_str("1000050,,,0.001,,,,,0.75,\n");
+    sheet
+}
+
+/// Peak and a series of the CLI's resident memory over a 1,000,000-step run.
+fn soak() -> Result {
+    run(
+        cargo().args(["build", "--release", "--bin", "color-bottleneck"]),
+        "cargo build --release",
+    )?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    let dir = std::env::temp_dir().join(format!("color-bottleneck-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let sheet = dir.join("million.csv");
+    std::fs::write(&sheet, million_step_sheet()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut child = Command::new(target.join("release").join("color-bottleneck"))
+        .args(["train", "--quiet", "--out"])
+        .arg(dir.join("out"))
+        .arg(&sheet)
+        .spawn()
+        .map_err(|e| format!("starting the CLI: {e}"))?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let field = |status: &str, name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let mut series = Vec::new();
+    let mut peak_kb = 0;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            if !status.success() {
+                return Err(format!("the soak run failed ({status})"));
+            }
+            break;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            peak_kb = peak_kb.max(field(&text, "VmHWM:").unwrap_or(0));
+            series.push((
+                started.elapsed().as_secs(),
+                field(&text, "VmRSS:").unwrap_or(0),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    let losses = std::fs::metadata(dir.join("out").join("losses.csv")).map_or(0, |m| m.len());
+    eprintln!(
+        "xtask: soak: 1,000,051 steps in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (t, kb) in &series {
+        eprintln!("  {t:>5} s  RSS {:>6.1} MB", *kb as f64 / 1024.0);
+    }
+    eprintln!(
+        "xtask: soak: peak RSS {:.1} MB (target < 150 MB); losses.csv {:.0} MB, streamed",
+        peak_kb as f64 / 1024.0,
+        losses as f64 / 1e6
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    if peak_kb > 150 * 1024 {
+        return Err("peak RSS over 150 MB".into());
+    }
+    Ok(())
+}
+
 fn ensure_wasm_target() -> Result {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
@@ -222,6 +307,24 @@ const WEB_MODULES: [WebModule; 2] = [
 /// Builds both wasm modules in release mode, generates their JS bindings and assembles `dist/`.
 /// `keep_names`: keep function names in the wasm, for profiling (`build-web --profiling`).
 fn build_web(keep_names: bool) -> Result<PathBuf> {
+    let started = Instant::now();
+    let dist = prepare_dist()?;
+    for module in WEB_MODULES
+        .iter()
+        .filter(|m| std::env::var("XTASK_ONLY").map_or(true, |o| o == m.folder))
+    {
+        build_module(module, &dist, keep_names)?;
+    }
+    report_sizes(&dist)?;
+    eprintln!(
+        "xtask: dist/ ready in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(dist)
+}
+
+/// A fresh `dist/` with the page's files and the sheets, and no engine yet.
+fn prepare_dist() -> Result<PathBuf> {
     ensure_wasm_target()?;
     let locked = locked_wasm_bindgen()?;
     if locked != BINDGEN_VERSION {
@@ -230,59 +333,57 @@ fn build_web(keep_names: bool) -> Result<PathBuf> {
              set `wasm-bindgen-cli-support = \"={locked}\"` in xtask/Cargo.toml"
         ));
     }
-    let started = Instant::now();
-    let target_dir = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
     let dist = root().join("dist");
     let _ = std::fs::remove_dir_all(&dist);
-    for module in WEB_MODULES
-        .iter()
-        .filter(|m| std::env::var("XTASK_ONLY").map_or(true, |o| o == m.folder))
-    {
-        let features = module.features.join(",");
-        run(
-            cargo().args([
-                "build",
-                "--lib",
-                "--profile",
-                module.profile,
-                "--target",
-                WASM_TARGET,
-                "--features",
-                &features,
-            ]),
-            &format!("cargo build (wasm32, {} profile)", module.profile),
-        )?;
-        let wasm = target_dir
-            .join(WASM_TARGET)
-            .join(module.profile)
-            .join("color_bottleneck.wasm");
-        let pkg = dist.join(module.folder);
-        std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
-        wasm_bindgen_cli_support::Bindgen::new()
-            .input_path(&wasm)
-            .web(true)
-            .map_err(|e| format!("wasm-bindgen: {e}"))?
-            .omit_default_module_path(false)
-            // Function names only serve stack traces and profiles; they are megabytes of download.
-            .remove_name_section(!keep_names)
-            .remove_producers_section(true)
-            .typescript(false)
-            .generate(&pkg)
-            .map_err(|e| format!("wasm-bindgen: {e}"))?;
-    }
     copy_dir(&root().join("www"), &dist)?;
     check_csp_meta(&dist)?;
     let sheets = dist.join("dopesheets");
     copy_dir(&root().join("dopesheets"), &sheets)?;
     write_sheet_index(&sheets)?;
-    report_sizes(&dist)?;
-    eprintln!(
-        "xtask: dist/ ready in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
     Ok(dist)
+}
+
+/// One engine build: the wasm in release mode and its JS bindings in `dist/<folder>/`.
+fn build_module(module: &WebModule, dist: &Path, keep_names: bool) -> Result {
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    let features = module.features.join(",");
+    run(
+        cargo().args([
+            "build",
+            "--lib",
+            "--profile",
+            module.profile,
+            "--target",
+            WASM_TARGET,
+            "--features",
+            &features,
+        ]),
+        &format!("cargo build (wasm32, {} profile)", module.profile),
+    )?;
+    let wasm = target_dir
+        .join(WASM_TARGET)
+        .join(module.profile)
+        .join("color_bottleneck.wasm");
+    // Generated beside, then moved in: a page never loads half a module.
+    let staging = dist.join(format!(".{}", module.folder));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .omit_default_module_path(false)
+        // Function names only serve stack traces and profiles; they are megabytes of download.
+        .remove_name_section(!keep_names)
+        .remove_producers_section(true)
+        .typescript(false)
+        .generate(&staging)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    let pkg = dist.join(module.folder);
+    let _ = std::fs::remove_dir_all(&pkg);
+    std::fs::rename(&staging, &pkg).map_err(|e| format!("{}: {e}", pkg.display()))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result {
@@ -394,12 +495,28 @@ fn serve(args: &[String]) -> Result {
             .ok_or("--port needs a number")?,
         None => DEFAULT_PORT,
     };
-    let dist = build_web(false)?;
+    // The CPU engine first (every browser runs it), the page served as soon as it is there;
+    // the WebGPU engine is built while the page is up, and a reload picks it up.
+    let started = Instant::now();
+    let dist = prepare_dist()?;
+    let [cpu, webgpu] = &WEB_MODULES;
+    build_module(cpu, &dist, false)?;
     let server =
         tiny_http::Server::http(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
-    eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C to stop)");
-    serve_forever(server, dist);
-    Ok(())
+    let serving = dist.clone();
+    let thread = std::thread::spawn(move || serve_forever(server, serving));
+    eprintln!(
+        "xtask: serving http://127.0.0.1:{port}/ after {:.0} s (CPU engine; building the WebGPU one now, Ctrl-C to stop)",
+        started.elapsed().as_secs_f64()
+    );
+    match build_module(webgpu, &dist, false) {
+        Ok(()) => eprintln!("xtask: the WebGPU engine is ready: reload the page to use it"),
+        Err(e) => {
+            eprintln!("xtask: the WebGPU engine did not build ({e}); the page runs on the CPU")
+        }
+    }
+    report_sizes(&dist)?;
+    thread.join().map_err(|_| "the server stopped".to_string())
 }
 
 /// Serves `dist` on a background thread; returns the base URL.
