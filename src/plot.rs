@@ -546,7 +546,21 @@ pub fn loss_chart(
 ) {
     s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
     let font = (area.h * 0.06).clamp(9.0, 14.0);
-    let plot = area.inset(font * 4.0, font * 1.5, font, font * 1.8);
+    // The legend has a band of its own above the plot, wrapped to the width: on a phone it
+    // takes more rows instead of covering the curves.
+    let entry_w = |name: &str| font * (2.6 + 0.55 * name.chars().count() as f32);
+    let (left, right) = (area.x + font * 4.0, area.x + area.w - font);
+    let mut legend = Vec::new();
+    let (mut x, mut row) = (left, 0);
+    for (name, _) in series {
+        if x + entry_w(name) > right && x > left {
+            (x, row) = (left, row + 1);
+        }
+        legend.push((x, row));
+        x += entry_w(name);
+    }
+    let legend_h = (row + 1) as f32 * font * 1.3;
+    let plot = area.inset(font * 4.0, legend_h + font * 0.6, font, font * 1.8);
     s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
     let positive = series
         .iter()
@@ -601,8 +615,8 @@ pub fn loss_chart(
             .map(|(st, v)| (axis.x(*st as f64), to_y(*v)))
             .collect();
         s.polyline(&pts, 1.5, color);
-        let ly = plot.y + font * (0.9 + 1.2 * i as f32);
-        let lx = plot.x + plot.w - font * 9.0;
+        let (lx, row) = legend[i];
+        let ly = area.y + font * (0.9 + 1.3 * row as f32);
         s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
         s.text(lx + font * 2.0, ly, name, font * 0.85, TEXT, Align::Left);
     }

@@ -76,3 +76,36 @@ fn the_reference_trainer_learns_the_wheel_for_the_default_seed() {
     );
     assert!(v.recon_mse < 1e-3, "{}", describe(config.seed, &v));
 }
+
+/// Every run's verdict at the end of phase 1 (step 2,999), where the outcome is settled: over
+/// 256 seeds of ex-1.5, 253 kept their phase-1 verdict to the end.
+fn crumpled_after_phase_1(sheet: &str, seeds: usize) -> usize {
+    let timeline = Timeline::new(&Dopesheet::parse(sheet).unwrap());
+    let config = SweepConfig {
+        first_seed: 0,
+        runs: seeds,
+        latent_dims: 4,
+        batch_size: 256,
+    };
+    let mut sweep = Sweep::new(timeline, config).unwrap();
+    while sweep.step_index() < 3_000 {
+        sweep.step();
+    }
+    sweep
+        .verdicts()
+        .iter()
+        .filter(|v| v.shape == Shape::Crumpled)
+        .count()
+}
+
+/// The shipped robust curriculum crumples far less than ex-1.5 on the same seeds.
+#[test]
+fn the_robust_curriculum_crumples_less_than_ex_1_5() {
+    let robust = include_str!("../dopesheets/ex-1.5-robust.csv");
+    let (ex, better) = (
+        crumpled_after_phase_1(EX_1_5, 64),
+        crumpled_after_phase_1(robust, 64),
+    );
+    assert!(ex >= 10, "ex-1.5 crumples about 3 in 10 seeds: {ex}/64");
+    assert!(better * 3 <= ex, "robust {better}/64 vs ex-1.5 {ex}/64");
+}
