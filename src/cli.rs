@@ -276,15 +276,10 @@ fn train(
     writeln!(losses, "step,phase,lr,total,{columns}").map_err(io(&losses_path))?;
 
     let total_steps = engine.timeline().len();
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total_steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = progress_bar(
+        total_steps,
+        quiet,
+        "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
     );
     // The last phase ends only: phases.png draws no more rows than that.
     let mut snapshots = std::collections::VecDeque::new();
@@ -370,6 +365,21 @@ fn write_latents(engine: &dyn Engine, cube: &ColorCube, path: &Path) -> Result<(
     let (outputs, latents) = engine.infer(&cube.rgb_f32())?;
     let csv = crate::data::latents_csv(cube, &latents, &outputs, engine.latent_dims());
     std::fs::write(path, csv).map_err(io(path))
+}
+
+/// A progress bar on stderr (hidden with `--quiet`); `template` is a static indicatif one.
+fn progress_bar(len: u64, quiet: bool, template: &str) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 /// The error for a failed write to `path`, from any error that says what went wrong.

@@ -16,7 +16,7 @@ use crate::fused_step::{self, RunState, StepLosses, Workspace};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
 use crate::timeline::Timeline;
-use crate::train::{non_finite, Columns, PhaseData, TrainError, MAX_BATCH_SIZE, MAX_LATENT_DIMS};
+use crate::train::{check_model_size, non_finite, Columns, PhaseData, TrainError};
 use crate::verdict::{probe_colors, Verdict};
 
 /// The most runs one sweep trains.
@@ -95,18 +95,7 @@ pub struct Sweep {
 
 impl Sweep {
     pub fn new(timeline: Timeline, config: SweepConfig) -> Result<Self, TrainError> {
-        if !(2..=MAX_LATENT_DIMS).contains(&config.latent_dims) {
-            return Err(TrainError::LatentDims {
-                got: config.latent_dims,
-                max: MAX_LATENT_DIMS,
-            });
-        }
-        if !(1..=MAX_BATCH_SIZE).contains(&config.batch_size) {
-            return Err(TrainError::BatchSize {
-                got: config.batch_size,
-                max: MAX_BATCH_SIZE,
-            });
-        }
+        check_model_size(config.latent_dims, config.batch_size)?;
         if !(1..=MAX_RUNS).contains(&config.runs) {
             return Err(TrainError::Runs {
                 got: config.runs,

@@ -265,18 +265,7 @@ impl Trainer {
         config: TrainerConfig,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        if !(2..=MAX_LATENT_DIMS).contains(&config.latent_dims) {
-            return Err(TrainError::LatentDims {
-                got: config.latent_dims,
-                max: MAX_LATENT_DIMS,
-            });
-        }
-        if !(1..=MAX_BATCH_SIZE).contains(&config.batch_size) {
-            return Err(TrainError::BatchSize {
-                got: config.batch_size,
-                max: MAX_BATCH_SIZE,
-            });
-        }
+        check_model_size(config.latent_dims, config.batch_size)?;
         let device = if device.is_autodiff() {
             device.clone()
         } else {
@@ -535,6 +524,23 @@ impl Trainer {
             self.weights_fraction = Some(fraction);
         }
     }
+}
+
+/// Refuses a bottleneck or a batch the engines do not train.
+pub(crate) fn check_model_size(latent_dims: usize, batch_size: usize) -> Result<(), TrainError> {
+    if !(2..=MAX_LATENT_DIMS).contains(&latent_dims) {
+        return Err(TrainError::LatentDims {
+            got: latent_dims,
+            max: MAX_LATENT_DIMS,
+        });
+    }
+    if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+        return Err(TrainError::BatchSize {
+            got: batch_size,
+            max: MAX_BATCH_SIZE,
+        });
+    }
+    Ok(())
 }
 
 /// The error for a step whose total is not finite; `host` is `[total, term…]`.

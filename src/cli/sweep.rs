@@ -6,9 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
-use super::{io, load, write_png, CliError};
+use super::{io, load, progress_bar, write_png, CliError};
 use crate::data::ColorCube;
 use crate::plot::{self, Raster, Rect};
 use crate::sweep::{Sweep, SweepConfig};
@@ -25,15 +23,10 @@ pub(super) fn sweep(
     let mut sweep = Sweep::new(timeline, config.clone())?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let run_steps = sweep.timeline().len() * config.runs as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(run_steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = progress_bar(
+        run_steps,
+        quiet,
+        "{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}",
     );
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
