@@ -189,6 +189,8 @@ class ColorBottleneck extends HTMLElement {
   #looping = false;
   #wired = false;
   #backendShown = null;
+  /** The WebGPU engine could not be loaded: the CPU's is used, without asking again. */
+  #cpuOnly = false;
   /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
   #sheet = '';
 
@@ -345,11 +347,13 @@ class ColorBottleneck extends HTMLElement {
     return loadWasm(kind).catch((e) => {
       if (kind !== 'webgpu') throw e;
       this.#notify('the WebGPU engine could not be loaded; running on the CPU');
+      this.#cpuOnly = true;
       return loadWasm('cpu');
     });
   }
 
   #requestedBackend() {
+    if (this.#cpuOnly) return 'cpu';
     return new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
   }
 
@@ -457,8 +461,8 @@ class ColorBottleneck extends HTMLElement {
 
   /** Starts a run of `csv` in the worker (loading the engine and the worker first if needed). */
   async #create(csv) {
-    const backend = this.#requestedBackend();
     const wasm = await this.#engine();
+    const backend = this.#requestedBackend();
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
     const { seed, runs, latent_dims: dims, batch_size: batch } = settings;
@@ -652,7 +656,7 @@ class ColorBottleneck extends HTMLElement {
       board.accept(frame);
       this.#frame = frame;
       fresh = true;
-      if (frame.notice) this.field('notice').textContent = frame.notice;
+      if (frame.notice) this.#notify(frame.notice);
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
       if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
       if (frame.finished && this.#wantsToRun) this.pause();
