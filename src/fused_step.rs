@@ -15,6 +15,7 @@ use crate::activation::{gelu_and_slope_f32, sigmoid_f32};
 use crate::loss::{HostBatch, HostGradient, PerTerm, Term};
 use crate::model::layer_shapes;
 use crate::optimizer::adam_update;
+use crate::train::Losses;
 
 /// Where each layer's weight and bias sit in the flat parameters.
 ///
@@ -150,6 +151,8 @@ fn gelu(values: &mut [f32], slopes: &mut Vec<f32>) {
 /// Buffers one run's step writes, kept between steps so a step allocates nothing.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
+    /// The batch's rows, then the anchor colours' when the anchor term is on.
+    rows: Vec<f32>,
     input: Vec<f32>,
     hidden_1: Vec<f32>,
     slope_1: Vec<f32>,
@@ -226,6 +229,16 @@ pub struct StepLosses {
     pub updated: bool,
 }
 
+impl StepLosses {
+    /// As the trainer reports them: `None` for the terms not computed.
+    pub fn losses(&self) -> Losses {
+        Losses {
+            total: self.total,
+            terms: PerTerm::from_fn(|t| self.computed[t].then_some(self.terms[t])),
+        }
+    }
+}
+
 /// One training step of one run on `batch` (`[B, 3]`), followed, when `anchor` holds a
 /// reference (`[6, E]`), by the anchor colours' rows in `anchor_rgb`. Terms with weight 0 or
 /// that do not apply are not computed. The update is applied only when the total is finite
@@ -242,12 +255,14 @@ pub fn train_step(
     w: &mut Workspace,
 ) -> StepLosses {
     let anchored = anchor.is_some() && weights[Term::Anchor] != 0.0;
-    let input: std::borrow::Cow<[f32]> = if anchored {
-        [batch, anchor_rgb].concat().into()
-    } else {
-        batch.into()
-    };
-    forward(&state.params, latent_dims, &input, w);
+    let mut rows = std::mem::take(&mut w.rows);
+    rows.clear();
+    rows.extend_from_slice(batch);
+    if anchored {
+        rows.extend_from_slice(anchor_rgb);
+    }
+    forward(&state.params, latent_dims, &rows, w);
+    w.rows = rows;
     let host = HostBatch {
         outputs: &w.output_rows,
         latents: &w.latent_rows,

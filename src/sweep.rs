@@ -15,6 +15,7 @@ use crate::data::{batch_distribution, data_fraction_weights, ColorCube, Weighted
 use crate::fused_step::{self, RunState, StepLosses, Workspace};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
+use crate::plot::PhaseSnapshot;
 use crate::timeline::Timeline;
 use crate::train::{check_model_size, non_finite, Columns, PhaseData, TrainError};
 use crate::verdict::{probe_colors, Verdict};
@@ -195,19 +196,15 @@ impl Sweep {
         Ok(sweep)
     }
 
-    /// The primaries' latents the anchor term holds run `run` to, if the action has fired.
-    pub fn anchor(&self, run: usize) -> Option<&[f32]> {
-        self.runs[run].anchor.as_deref()
-    }
-
     /// One step of every run.
     pub fn step(&mut self) {
         if self.is_finished() {
             return;
         }
         let mut cache = DistributionCache::default();
+        let step = StepPlan::of(&self.shared, self.step);
         for run in &mut self.runs {
-            run.step(&self.shared, self.step, &mut cache);
+            run.step(&self.shared, &step, &mut cache);
         }
         self.step += 1;
     }
@@ -226,8 +223,9 @@ impl Sweep {
         let train = |runs: &mut [Run]| {
             let mut cache = DistributionCache::default();
             for step in from..to {
+                let plan = StepPlan::of(shared, step);
                 for run in runs.iter_mut() {
-                    run.step(shared, step, &mut cache);
+                    run.step(shared, &plan, &mut cache);
                 }
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -254,6 +252,22 @@ impl Sweep {
         fused_step::infer(&self.runs[run].state.params, self.shared.latent_dims, rgb)
     }
 
+    /// When `step` (already trained) ended a phase: run `run`'s latents of that phase's
+    /// validation set, as the CLI's phases.png and the page's strip draw them.
+    pub fn phase_end(&self, run: usize, step: u64) -> Option<PhaseSnapshot> {
+        let state = self.shared.timeline.state(step);
+        state.is_phase_end.then(|| {
+            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
+            PhaseSnapshot {
+                phase: state.phase.to_string(),
+                step,
+                latents: self.infer(run, &colors).1,
+                dims: self.shared.latent_dims,
+                colors,
+            }
+        })
+    }
+
     /// Run `run`'s parameters, in the flat layout.
     pub fn parameters(&self, run: usize) -> &[f32] {
         &self.runs[run].state.params
@@ -271,16 +285,38 @@ impl Sweep {
     }
 }
 
+/// What a step asks of every run, read from the timeline once for all of them.
+struct StepPlan {
+    step: u64,
+    values: Vec<f64>,
+    on_primaries: bool,
+    anchor_action: bool,
+    weights: PerTerm<f64>,
+}
+
+impl StepPlan {
+    fn of(shared: &Shared, step: u64) -> Self {
+        let state = shared.timeline.state(step);
+        let values = state.values;
+        StepPlan {
+            step,
+            on_primaries: PhaseData::for_phase(state.phase) == PhaseData::Primaries,
+            anchor_action: state.actions.iter().any(|a| a == "anchor"),
+            weights: PerTerm::from_fn(|t| shared.columns.terms[t].map_or(0.0, |i| values[i])),
+            values,
+        }
+    }
+}
+
 impl Run {
     /// The trainer's step for this run, in the trainer's order (spec §2.7).
-    fn step(&mut self, shared: &Shared, step: u64, cache: &mut DistributionCache) {
+    fn step(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
         if self.failure.is_some() {
             return;
         }
-        let state = shared.timeline.state(step);
-        let values = &state.values;
+        let values = &plan.values;
         // Drawn before this step's data-fraction applies: batch t uses step t−1's weights.
-        let on_primaries = PhaseData::for_phase(state.phase) == PhaseData::Primaries;
+        let on_primaries = plan.on_primaries;
         if !on_primaries {
             self.batch.clear();
             for i in self.sampler.next_batch() {
@@ -288,7 +324,7 @@ impl Run {
                     .extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
             }
         }
-        if state.actions.iter().any(|a| a == "anchor") {
+        if plan.anchor_action {
             let (_, latents) =
                 fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);
             self.anchor = Some(latents);
@@ -301,7 +337,6 @@ impl Run {
                 self.weights_fraction = Some(fraction);
             }
         }
-        let weights = PerTerm::from_fn(|t| shared.columns.terms[t].map_or(0.0, |i| values[i]));
         let batch = if on_primaries {
             &shared.primaries
         } else {
@@ -314,15 +349,12 @@ impl Run {
             batch,
             &shared.primaries,
             self.anchor.as_deref(),
-            &weights,
+            &plan.weights,
             values[shared.columns.lr],
             &mut self.workspace,
         );
         if !losses.total.is_finite() {
-            let host: Vec<f32> = std::iter::once(losses.total)
-                .chain(losses.terms.0)
-                .collect();
-            self.failure = Some(non_finite(step, &host, losses.computed));
+            self.failure = Some(non_finite(plan.step, &losses.losses()));
             self.state.clone_from(&self.last_good);
         } else {
             std::mem::swap(&mut self.last_good, &mut self.this_step);

@@ -455,7 +455,10 @@ impl Trainer {
                 let host = read_f32(objective.total.clone())?;
                 if !host[0].is_finite() {
                     let all = read_f32(objective.stacked())?;
-                    return Err(non_finite(step, &all, objective.computed));
+                    return Err(non_finite(
+                        step,
+                        &Losses::from_values(&all, objective.computed),
+                    ));
                 }
                 host[0] > 0.0
             } else {
@@ -543,9 +546,8 @@ pub(crate) fn check_model_size(latent_dims: usize, batch_size: usize) -> Result<
     Ok(())
 }
 
-/// The error for a step whose total is not finite; `host` is `[total, term…]`.
-pub(crate) fn non_finite(step: u64, host: &[f32], computed: PerTerm<bool>) -> TrainError {
-    let losses = Losses::from_values(host, computed);
+/// The error for a step whose total is not finite.
+pub(crate) fn non_finite(step: u64, losses: &Losses) -> TrainError {
     let computed: Vec<(Term, f32)> = (losses.terms.iter())
         .filter_map(|(term, v)| v.map(|v| (term, v)))
         .collect();

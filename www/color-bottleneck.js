@@ -230,8 +230,7 @@ class ColorBottleneck extends HTMLElement {
     this.field('seed').value = this.getAttribute('seed') ?? '1';
     const runs = this.field('runs');
     for (const n of RUN_CHOICES) runs.add(new Option(n === 1 ? '1 seed' : `${n} seeds`, String(n)));
-    runs.value = String(this.#runs());
-    runs.onchange = () => this.#openRuns(Number(runs.value), Number(this.field('seed').value) || 0);
+    runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().seed);
     this.canvas('sweep').addEventListener('click', (e) => {
       const c = this.canvas('sweep');
       const box = c.getBoundingClientRect();
@@ -322,7 +321,6 @@ class ColorBottleneck extends HTMLElement {
         this.setAttribute('latent-dims', String(run.latent_dims));
         this.setAttribute('batch-size', String(run.batch_size));
         this.setAttribute('runs', String(run.runs));
-        this.field('runs').value = String(run.runs);
         return run.sheet;
       }
       throw new Error(`This link's run could not be opened: ${run.error}`);
@@ -435,12 +433,6 @@ class ColorBottleneck extends HTMLElement {
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
 
-  /** Seeds to train at once: the `runs` attribute, 1 to 256. */
-  #runs() {
-    const n = Number(this.getAttribute('runs') ?? 1);
-    return Number.isInteger(n) && n >= 1 && n <= 256 ? n : 1;
-  }
-
   /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
   #openRuns(runs, seed) {
     this.setAttribute('runs', String(runs));
@@ -466,6 +458,7 @@ class ColorBottleneck extends HTMLElement {
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
     const { seed, runs, latent_dims: dims, batch_size: batch } = settings;
+    this.field('runs').value = String(runs);
     if (this.#wasm !== wasm || !this.#worker) {
       this.#worker?.terminate();
       this.#wasm = wasm;

@@ -8,7 +8,7 @@ use super::CliError;
 use crate::plot::PhaseSnapshot;
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{read_f32, Event, Losses, PhaseData, Trainer, TrainerConfig, Warning};
+use crate::train::{read_f32, Event, Losses, Trainer, TrainerConfig, Warning};
 
 /// One finished step, as the CLI records it.
 pub(super) struct Record {
@@ -66,18 +66,8 @@ impl Engine for Sweep {
         if let Some(failure) = &run.failure {
             return Err(failure.clone().into());
         }
-        let last = run.last.expect("a step ran");
+        let losses = run.last.expect("a step ran").losses();
         let state = self.timeline().state(step);
-        let phase_end = state.is_phase_end.then(|| {
-            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
-            PhaseSnapshot {
-                phase: state.phase.to_string(),
-                step,
-                latents: self.infer(0, &colors).1,
-                dims: self.latent_dims(),
-                colors,
-            }
-        });
         Ok(Record {
             step,
             phase_index: state.phase_index,
@@ -85,11 +75,8 @@ impl Engine for Sweep {
                 .timeline()
                 .property_index("lr")
                 .map_or(0.0, |i| state.values[i]),
-            losses: Losses {
-                total: last.total,
-                terms: crate::loss::PerTerm::from_fn(|t| last.computed[t].then_some(last.terms[t])),
-            },
-            phase_end,
+            losses,
+            phase_end: self.phase_end(0, step),
         })
     }
 

@@ -14,7 +14,7 @@ use crate::data::ColorCube;
 use crate::loss::{PerTerm, Term};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{Event, Losses, PhaseData, StepReport, TrainError, Trainer, TrainerConfig};
+use crate::train::{Event, Losses, StepReport, TrainError, Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
@@ -638,22 +638,19 @@ fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<S
         ));
         return;
     }
-    if let Some(l) = run.last {
+    if let Some(l) = run.last.map(|l| l.losses()) {
         pending.losses = Some(LossSample {
             step,
             total: l.total,
-            terms: PerTerm::from_fn(|t: Term| l.computed[t].then_some(l.terms[t])).0,
+            terms: l.terms.0,
         });
     }
-    let state = sweep.timeline().state(step);
-    if state.is_phase_end {
-        let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
-        let (_, latents) = sweep.infer(0, &colors);
+    if let Some(end) = sweep.phase_end(0, step) {
         pending.snapshots.push(Snapshot {
-            phase: state.phase.to_string(),
+            phase: end.phase,
             step,
-            latents: to_bytes(&latents),
-            colors: to_bytes(&colors),
+            latents: to_bytes(&end.latents),
+            colors: to_bytes(&end.colors),
         });
     }
 }
