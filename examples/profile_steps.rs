@@ -24,9 +24,10 @@ fn main() {
     let mut t = Trainer::new(timeline, config, &Device::flex()).unwrap();
     // Jump straight to `from` with the initial weights: the cost per step depends on the
     // phase, not on what the model has learnt.
-    let params = color_bottleneck::train::read_f32(t.model().parameters_flat()).unwrap();
+    let mut checkpoint = t.checkpoint().unwrap();
+    checkpoint.step = from;
     let timeline = t.timeline().clone();
-    t = Trainer::resume(timeline, t.config().clone(), &Device::flex(), &params, from).unwrap();
+    t = Trainer::resume(timeline, t.config().clone(), &Device::flex(), &checkpoint).unwrap();
     let start = std::time::Instant::now();
     for _ in 0..count {
         t.step().unwrap();

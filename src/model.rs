@@ -3,6 +3,7 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -114,6 +115,52 @@ impl ColorMlp {
             decode_rgb: linear(shapes[3]),
             normalize,
         })
+    }
+
+    /// A model whose parameters are slices of `flat` ([`ColorMlp::parameters_flat`]'s
+    /// layout, on the device's inner backend), each a fresh leaf that records gradients:
+    /// how the trainer puts Adam's flat update back into the model without a read-back.
+    pub fn from_flat(flat: Tensor<1>, latent_dims: usize, normalize: bool) -> Self {
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let part = flat.clone().slice(at..at + n);
+            at += n;
+            part
+        };
+        let mut linear = |(d_input, d_output): (usize, usize)| {
+            let w = take(d_input * d_output).reshape([d_input, d_output]);
+            let b = take(d_output);
+            Linear {
+                weight: Param::from_tensor(Tensor::from_inner(w)),
+                bias: Some(Param::from_tensor(Tensor::from_inner(b))),
+            }
+        };
+        let shapes = layer_shapes(latent_dims);
+        ColorMlp {
+            encode_hidden: linear(shapes[0]),
+            encode_latent: linear(shapes[1]),
+            decode_hidden: linear(shapes[2]),
+            decode_rgb: linear(shapes[3]),
+            normalize,
+        }
+    }
+
+    /// The gradient of every parameter in `grads`, in [`ColorMlp::parameters_flat`]'s layout,
+    /// on the inner backend. A parameter the loss did not reach gets zeros.
+    pub fn gradients_flat(&self, grads: &Gradients) -> Tensor<1> {
+        let parts = self
+            .layers()
+            .iter()
+            .flat_map(|l| {
+                let w = l.weight.val();
+                let [i, o] = w.dims();
+                let gw = w.grad(grads).unwrap_or_else(|| w.inner().zeros_like());
+                let b = l.bias.as_ref().expect("layers have biases").val();
+                let gb = b.grad(grads).unwrap_or_else(|| b.inner().zeros_like());
+                [gw.reshape([i * o]), gb]
+            })
+            .collect();
+        Tensor::cat(parts, 0)
     }
 
     fn layers(&self) -> [&Linear; 4] {

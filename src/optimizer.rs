@@ -1,100 +1,22 @@
-//! Adam, as one fused update per parameter on the CPU backend.
+//! Adam, written out: on host values for the fused CPU step ([`adam_update`]), and over the
+//! model's parameters as one flat tensor for the trainer ([`FlatAdam`]).
 //!
-//! Burn's Adam spends a dozen tensor operations on each parameter; ours are a few hundred
-//! floats, so on the CPU the bookkeeping around each operation costs far more than its
-//! arithmetic. Here one pass over the parameter updates the two moments and the weights
-//! together, with Burn's formulas in Burn's order of operations. Other backends run Burn's
-//! Adam itself; the state is Burn's `AdamState` either way.
+//! The trainer keeps Adam's state itself, as three tensors on its device, instead of in
+//! Burn's optimiser: the state can then be read back in the same read-back as the weights
+//! (to carry a run from a lost GPU to the CPU with its moments), and the skip rule can be
+//! applied on the device by masking the update, with no read-back per step. One update over
+//! 263 values is also a dozen kernels instead of a dozen per parameter tensor.
 
-use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Backend, Flex};
-use burn::optim::{
-    Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
-};
 use burn::prelude::*;
-use burn_flex::FlexTensor;
 
-use crate::flex_values::{f32_values, like};
+use crate::fused_step::RunState;
 
 const BETA_1: f32 = 0.9;
 const BETA_2: f32 = 0.999;
 const EPSILON: f32 = 1e-8;
 
-#[backend_extension(Flex)]
-pub trait FusedAdamStep: Backend {
-    /// Returns the updated `(param, moment_1, moment_2)`.
-    fn adam_step(
-        param: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        moment_1: FloatTensor<Self>,
-        moment_2: FloatTensor<Self>,
-        lr: f32,
-        time: i32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-}
-
-/// Adam with β = (0.9, 0.999) and ε = 1e-8 (PyTorch's defaults), no weight decay.
-#[derive(Clone)]
-pub struct FusedAdam {
-    fallback: Adam,
-}
-
-impl FusedAdam {
-    pub fn init() -> ModuleOptimizer {
-        let fallback = AdamConfig::new()
-            .with_beta_1(BETA_1)
-            .with_beta_2(BETA_2)
-            .with_epsilon(EPSILON)
-            .build();
-        ModuleOptimizer::from(FusedAdam { fallback })
-    }
-}
-
-impl Optimizer for FusedAdam {
-    type State<const D: usize> = AdamState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        if tensor.device() != Device::flex() || tensor.dtype() != burn::tensor::DType::F32 {
-            return self.fallback.step(lr, tensor, grad, state);
-        }
-        let (time, moment_1, moment_2) = match state {
-            Some(s) => (
-                s.momentum.time + 1,
-                s.momentum.moment_1,
-                s.momentum.moment_2,
-            ),
-            // Zero moments give exactly Burn's first-step moments: β·0 + (1 − β)·g.
-            None => (1, tensor.zeros_like(), tensor.zeros_like()),
-        };
-        let (param, moment_1, moment_2) = <burn::backend::Dispatch as FusedAdamStep>::adam_step(
-            tensor.into_dispatch(),
-            grad.into_dispatch(),
-            moment_1.into_dispatch(),
-            moment_2.into_dispatch(),
-            lr as f32,
-            time as i32,
-        );
-        let momentum = AdaptiveMomentumState::new(
-            time,
-            Tensor::from_dispatch(moment_1),
-            Tensor::from_dispatch(moment_2),
-        );
-        (Tensor::from_dispatch(param), Some(AdamState::new(momentum)))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        Adam::to_device(state, device)
-    }
-}
-
 /// One Adam update in place, with Burn's formulas in Burn's order of operations; `time`
-/// counts updates from 1.
+/// counts updates from 1. β = (0.9, 0.999), ε = 1e-8 (PyTorch's defaults), no weight decay.
 pub fn adam_update(
     params: &mut [f32],
     grads: &[f32],
@@ -115,28 +37,132 @@ pub fn adam_update(
     }
 }
 
-impl FusedAdamStep for Flex {
-    fn adam_step(
-        param: FlexTensor,
-        grad: FlexTensor,
-        moment_1: FlexTensor,
-        moment_2: FlexTensor,
-        lr: f32,
-        time: i32,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let (p, g, m1, m2) = (
-            f32_values(&param),
-            f32_values(&grad),
-            f32_values(&moment_1),
-            f32_values(&moment_2),
-        );
-        let (mut p_out, mut m1_out, mut m2_out) = (p.to_vec(), m1.to_vec(), m2.to_vec());
-        adam_update(&mut p_out, &g, &mut m1_out, &mut m2_out, lr, time);
-        (
-            like(&param, p_out),
-            like(&param, m1_out),
-            like(&param, m2_out),
+/// Adam's state for a flat parameter vector, on the device, with the same formulas as
+/// [`adam_update`].
+#[derive(Debug, Clone)]
+pub struct FlatAdam {
+    moment_1: Tensor<1>,
+    moment_2: Tensor<1>,
+    /// Updates applied so far, as a one-element tensor: a masked step must not count, and
+    /// whether it was masked is only known on the device.
+    updates: Tensor<1>,
+    /// The same count on the host, while every step so far was decided there: the
+    /// corrections are then host scalars, as in `adam_update`, which exp(t·ln β) on the
+    /// device only approximates.
+    host_updates: Option<i32>,
+}
+
+impl FlatAdam {
+    pub fn new(parameters: usize, device: &Device) -> Self {
+        FlatAdam {
+            moment_1: Tensor::zeros([parameters], device),
+            moment_2: Tensor::zeros([parameters], device),
+            updates: Tensor::zeros([1], device),
+            host_updates: Some(0),
+        }
+    }
+
+    /// The moments and update count of `state` (its parameters are the caller's).
+    pub fn from_state(state: &RunState, device: &Device) -> Self {
+        let tensor = |v: &[f32]| Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device);
+        FlatAdam {
+            moment_1: tensor(&state.moment_1),
+            moment_2: tensor(&state.moment_2),
+            updates: tensor(&[state.updates as f32]),
+            host_updates: Some(state.updates),
+        }
+    }
+
+    /// `[moment_1, moment_2, updates]` in one tensor, for a read-back beside the weights.
+    pub fn packed(&self) -> Tensor<1> {
+        Tensor::cat(
+            vec![
+                self.moment_1.clone(),
+                self.moment_2.clone(),
+                self.updates.clone(),
+            ],
+            0,
         )
+    }
+
+    /// Unpacks [`FlatAdam::packed`]'s values into `state`'s moments and update count.
+    pub fn unpack(values: &[f32], state: &mut RunState) -> Option<()> {
+        let n = state.params.len();
+        if values.len() != 2 * n + 1 {
+            return None;
+        }
+        state.moment_1 = values[..n].to_vec();
+        state.moment_2 = values[n..2 * n].to_vec();
+        state.updates = values[2 * n].round() as i32;
+        Some(())
+    }
+
+    /// The updated parameters, for a step the host decided to take.
+    pub fn step(&mut self, params: Tensor<1>, grads: Tensor<1>, lr: f32) -> Tensor<1> {
+        let (moment_1, moment_2) = self.moments(grads);
+        let time = match self.host_updates.as_mut() {
+            Some(updates) => {
+                *updates += 1;
+                *updates
+            }
+            None => 0,
+        };
+        let params = if time > 0 {
+            // The corrections as host scalars, computed as `adam_update` computes them.
+            let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
+            let combined = correction_2 / (1.0 - BETA_1.powi(time));
+            let epsilon = EPSILON * correction_2;
+            params - (moment_1.clone() * combined) / (moment_2.clone().sqrt() + epsilon) * lr
+        } else {
+            let time = self.updates.clone() + 1.0;
+            let update = Self::device_update(&time, &moment_1, &moment_2);
+            params - update * lr
+        };
+        self.updates = self.updates.clone() + 1.0;
+        self.moment_1 = moment_1;
+        self.moment_2 = moment_2;
+        params
+    }
+
+    /// The updated parameters, for a step taken only where `apply` (one element) is true,
+    /// as decided on the device. Where it is false the parameters, the moments and the update
+    /// count stay as they were, even if `grads` holds NaNs.
+    pub fn masked_step(
+        &mut self,
+        params: Tensor<1>,
+        grads: Tensor<1>,
+        lr: f32,
+        apply: Tensor<1, Bool>,
+    ) -> Tensor<1> {
+        // From here the count is known only on the device.
+        self.host_updates = None;
+        let n = params.dims()[0];
+        let (moment_1, moment_2) = self.moments(grads);
+        let time = self.updates.clone() + 1.0;
+        let stepped = params.clone() - Self::device_update(&time, &moment_1, &moment_2) * lr;
+        let keep = apply.bool_not();
+        let keep_n = keep.clone().expand([n]);
+        self.moment_1 = moment_1.mask_where(keep_n.clone(), self.moment_1.clone());
+        self.moment_2 = moment_2.mask_where(keep_n.clone(), self.moment_2.clone());
+        self.updates = time.mask_where(keep, self.updates.clone());
+        stepped.mask_where(keep_n, params)
+    }
+
+    fn moments(&self, grads: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
+        (
+            self.moment_1.clone() * BETA_1 + grads.clone() * (1.0 - BETA_1),
+            self.moment_2.clone() * BETA_2 + grads.square() * (1.0 - BETA_2),
+        )
+    }
+
+    /// The update before the learning rate, with the corrections for `time` (one element)
+    /// computed on the device: β^t as exp(t·ln β).
+    fn device_update(time: &Tensor<1>, moment_1: &Tensor<1>, moment_2: &Tensor<1>) -> Tensor<1> {
+        let power = |beta: f32| (time.clone() * beta.ln()).exp();
+        let correction_2 = (-power(BETA_2) + 1.0).sqrt();
+        let combined = correction_2.clone() / (-power(BETA_1) + 1.0);
+        let epsilon = correction_2 * EPSILON;
+        (moment_1.clone() * combined) / (moment_2.clone().sqrt() + epsilon)
     }
 }
 
@@ -146,9 +172,16 @@ mod tests {
     use crate::train::read_f32;
     use burn::module::Param;
     use burn::nn::{Linear, LinearConfig};
-    use burn::optim::GradientsParams;
+    use burn::optim::{AdamConfig, GradientsParams};
 
-    /// Twenty steps of a small regression with Burn's Adam and with ours, from the same model.
+    fn flat(layer: &Linear) -> Tensor<1> {
+        let w = layer.weight.val();
+        let n = w.dims()[0] * w.dims()[1];
+        Tensor::cat(vec![w.reshape([n]), layer.bias.as_ref().unwrap().val()], 0)
+    }
+
+    /// Twenty steps of a small regression with Burn's Adam and with ours on the flattened
+    /// layer, from the same start; a masked step in the middle changes nothing.
     #[test]
     fn matches_burns_adam_step_for_step() {
         let device = Device::flex().autodiff();
@@ -157,28 +190,76 @@ mod tests {
             TensorData::new((0..12).map(|i| (i as f32 * 0.37).sin()).collect(), [4, 3]),
             &device,
         );
-        let run = |mut optimizer: ModuleOptimizer| {
-            let mut layer = layer.clone();
-            for step in 0..20 {
-                let loss = (layer.forward(x.clone()) - 0.5).square().mean();
-                let grads = GradientsParams::from_grads(loss.backward(), &layer);
-                let lr = if step < 10 { 0.01 } else { 0.001 };
-                layer = optimizer.step(lr, layer, grads);
+        let loss_of = |layer: &Linear| (layer.forward(x.clone()) - 0.5).square().mean();
+        let lr_at = |step: usize| if step < 10 { 0.01 } else { 0.001 };
+
+        let mut burns = AdamConfig::new().with_epsilon(EPSILON).init();
+        let mut reference = layer.clone();
+        for step in 0..20 {
+            let grads = GradientsParams::from_grads(loss_of(&reference).backward(), &reference);
+            reference = burns.step(lr_at(step), reference, grads);
+        }
+
+        let inner = Device::flex();
+        let mut adam = FlatAdam::new(20, &inner);
+        let mut params = flat(&layer).inner();
+        let mut step = 0;
+        let mut calls = 0;
+        while step < 20 {
+            let w = Tensor::from_inner(params.clone().slice(0..15).reshape([3, 5])).require_grad();
+            let b = Tensor::from_inner(params.clone().slice(15..20)).require_grad();
+            let l = Linear {
+                weight: Param::from_tensor(w.clone()),
+                bias: Some(Param::from_tensor(b.clone())),
+            };
+            let grads = loss_of(&l).backward();
+            let g = Tensor::cat(
+                vec![
+                    l.weight.val().grad(&grads).unwrap().reshape([15]),
+                    l.bias.as_ref().unwrap().val().grad(&grads).unwrap(),
+                ],
+                0,
+            );
+            // From call 5 the decision is the device's; call 7 is masked and must leave
+            // everything as it was.
+            let apply = calls != 7;
+            let mask = Tensor::<1, Bool>::from_data(TensorData::new(vec![apply], [1]), &inner);
+            let lr = lr_at(step) as f32;
+            params = if calls < 5 {
+                adam.step(params, g, lr)
+            } else {
+                adam.masked_step(params, g, lr, mask)
+            };
+            calls += 1;
+            if apply {
+                step += 1;
             }
-            let weight: &Param<Tensor<2>> = &layer.weight;
-            read_f32(weight.val()).unwrap()
-        };
-        let ours = run(FusedAdam::init());
-        let burns = run(AdamConfig::new().with_epsilon(EPSILON).init());
-        let start = read_f32(layer.weight.val()).unwrap();
+        }
+        let ours = read_f32(params).unwrap();
+        let theirs = read_f32(flat(&reference)).unwrap();
+        let start = read_f32(flat(&layer)).unwrap();
         for i in 0..ours.len() {
             assert!(
-                (ours[i] - burns[i]).abs() < 1e-6,
+                (ours[i] - theirs[i]).abs() < 1e-6,
                 "weight {i}: {} vs {}",
                 ours[i],
-                burns[i]
+                theirs[i]
             );
             assert!((ours[i] - start[i]).abs() > 1e-3, "weight {i} did not move");
         }
+        assert_eq!(read_f32(adam.updates).unwrap(), vec![20.0]);
+    }
+
+    /// NaN gradients under a false mask leave the state untouched.
+    #[test]
+    fn a_masked_step_ignores_nan_gradients() {
+        let device = Device::flex();
+        let mut adam = FlatAdam::new(3, &device);
+        let params = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &device);
+        let grads = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN; 3], [3]), &device);
+        let mask = Tensor::<1, Bool>::from_data(TensorData::new(vec![false], [1]), &device);
+        let out = adam.masked_step(params, grads, 0.1, mask);
+        assert_eq!(read_f32(out).unwrap(), vec![1.0, 2.0, 3.0]);
+        assert_eq!(read_f32(adam.packed()).unwrap(), vec![0.0; 7]);
     }
 }

@@ -17,7 +17,7 @@ use crate::loss::PerTerm;
 use crate::model::initial_parameters;
 use crate::plot::PhaseSnapshot;
 use crate::timeline::Timeline;
-use crate::train::{check_model_size, non_finite, Columns, PhaseData, TrainError};
+use crate::train::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
 use crate::verdict::{probe_colors, Verdict};
 
 /// The most runs one sweep trains.
@@ -174,25 +174,28 @@ impl Sweep {
         }
     }
 
-    /// A sweep of one run that continues at `step` from saved parameters (another engine's,
-    /// after a lost GPU) and the anchor reference in force, if any. Adam's moments start
-    /// afresh.
+    /// A sweep of one run that continues from a [`Checkpoint`] (another engine's, after a
+    /// lost GPU): its weights, Adam's state, anchor reference and sampler stream.
     pub fn resume_one(
         timeline: Timeline,
         config: SweepConfig,
-        parameters: &[f32],
-        anchor: Option<Vec<f32>>,
-        step: u64,
+        checkpoint: &Checkpoint,
     ) -> Result<Self, TrainError> {
         let mut sweep = Sweep::new(timeline, SweepConfig { runs: 1, ..config })?;
         let run = &mut sweep.runs[0];
-        if parameters.len() != run.state.params.len() {
-            return Err(TrainError::Parameters(parameters.len()));
+        let state = &checkpoint.state;
+        let n = run.state.params.len();
+        if [&state.params, &state.moment_1, &state.moment_2]
+            .iter()
+            .any(|v| v.len() != n)
+        {
+            return Err(TrainError::Parameters(state.params.len()));
         }
-        run.state = RunState::new(parameters.to_vec());
+        run.state = state.clone();
         run.last_good = run.state.clone();
-        run.anchor = anchor;
-        sweep.step = step.min(sweep.shared.timeline.len());
+        run.anchor = checkpoint.anchor.clone();
+        run.sampler = checkpoint.sampler.clone();
+        sweep.step = checkpoint.step.min(sweep.shared.timeline.len());
         Ok(sweep)
     }
 

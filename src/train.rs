@@ -6,13 +6,13 @@
 
 use std::collections::BTreeSet;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
+use crate::fused_step::RunState;
 use crate::loss::{self, Objective, PerTerm, Term};
 use crate::model::ColorMlp;
-use crate::optimizer::FusedAdam;
+use crate::optimizer::FlatAdam;
 use crate::timeline::Timeline;
 
 /// Whether the trainer reads a property: `lr`, `data-fraction` and each loss term's weight.
@@ -239,12 +239,58 @@ impl Columns {
     }
 }
 
+/// Everything a run needs to go on elsewhere (another device, the fused CPU engine) as if
+/// nothing had happened: the step it trains next, its weights and Adam's state, the anchor
+/// reference in force and its sampler's stream.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub step: u64,
+    pub state: RunState,
+    /// The primaries' latents, row by row, once the `anchor` action fired.
+    pub anchor: Option<Vec<f32>>,
+    pub sampler: WeightedBatchSampler,
+}
+
+/// The host half of a checkpoint whose device half is still to be read back
+/// ([`Trainer::checkpoint_request`]).
+#[derive(Debug, Clone)]
+pub struct CheckpointRequest {
+    step: u64,
+    params: usize,
+    sampler: WeightedBatchSampler,
+}
+
+impl CheckpointRequest {
+    /// The step the checkpoint continues at.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The checkpoint, from the values of the request's tensor (`None` if they do not fit).
+    pub fn complete(self, values: &[f32]) -> Option<Checkpoint> {
+        let n = self.params;
+        let adam = 2 * n + 1;
+        if values.len() < n + adam {
+            return None;
+        }
+        let mut state = RunState::new(values[..n].to_vec());
+        FlatAdam::unpack(&values[n..n + adam], &mut state)?;
+        let anchor = &values[n + adam..];
+        Some(Checkpoint {
+            step: self.step,
+            state,
+            anchor: (!anchor.is_empty()).then(|| anchor.to_vec()),
+            sampler: self.sampler,
+        })
+    }
+}
+
 pub struct Trainer {
     config: TrainerConfig,
     device: Device,
     /// `None` only while the optimiser holds it during an update.
     model: Option<ColorMlp>,
-    optimizer: ModuleOptimizer,
+    adam: FlatAdam,
     timeline: Timeline,
     columns: Columns,
     step: u64,
@@ -285,7 +331,7 @@ impl Trainer {
             config.batch_size,
             config.seed ^ SAMPLER_STREAM,
         );
-        let optimizer = FusedAdam::init();
+        let adam = FlatAdam::new(model.parameter_count(), &device.clone().inner());
         let to_tensor = |cube: &ColorCube| {
             Tensor::<2>::from_data(TensorData::new(cube.rgb_f32(), [cube.len(), 3]), &device)
         };
@@ -300,7 +346,7 @@ impl Trainer {
             config,
             device,
             model: Some(model),
-            optimizer,
+            adam,
             timeline,
             step: 0,
             sampler,
@@ -309,17 +355,17 @@ impl Trainer {
         })
     }
 
-    /// Continues a run at `step` from weights read back earlier (e.g. on another device after
-    /// a GPU was lost). The optimiser's moments start afresh.
+    /// Continues a run from a [`Checkpoint`] (e.g. on another device after a GPU was lost):
+    /// its weights, Adam's moments, the anchor reference and the sampler's stream.
     pub fn resume(
         timeline: Timeline,
         config: TrainerConfig,
         device: &Device,
-        parameters: &[f32],
-        step: u64,
+        checkpoint: &Checkpoint,
     ) -> Result<Self, TrainError> {
         let mut trainer = Trainer::new(timeline, config, device)?;
         let c = &trainer.config;
+        let parameters = &checkpoint.state.params;
         let model = ColorMlp::from_parameters(
             parameters,
             c.latent_dims,
@@ -327,9 +373,43 @@ impl Trainer {
             &trainer.device,
         )
         .ok_or(TrainError::Parameters(parameters.len()))?;
+        let inner = trainer.device.clone().inner();
         trainer.model = Some(model);
-        trainer.step = step.min(trainer.timeline.len());
+        trainer.adam = FlatAdam::from_state(&checkpoint.state, &inner);
+        trainer.anchor_reference = checkpoint.anchor.as_ref().map(|a| {
+            let dims = c.latent_dims;
+            Tensor::from_data(TensorData::new(a.clone(), [a.len() / dims, dims]), &inner)
+        });
+        trainer.sampler = checkpoint.sampler.clone();
+        trainer.step = checkpoint.step.min(trainer.timeline.len());
         Ok(trainer)
+    }
+
+    /// The run's state as one tensor on the device (weights, Adam's state, the anchor
+    /// reference) and what it takes to make a [`Checkpoint`] of its values once read back.
+    /// The read-back can wait: the request holds the host half as of now.
+    pub fn checkpoint_request(&self) -> (Tensor<1>, CheckpointRequest) {
+        let params = self.model().parameters_flat().inner();
+        let n = params.dims()[0];
+        let mut parts = vec![params, self.adam.packed()];
+        if let Some(a) = &self.anchor_reference {
+            let [rows, dims] = a.dims();
+            parts.push(a.clone().reshape([rows * dims]));
+        }
+        let request = CheckpointRequest {
+            step: self.step,
+            params: n,
+            sampler: self.sampler.clone(),
+        };
+        (Tensor::cat(parts, 0), request)
+    }
+
+    /// The run's state, read back now.
+    pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
+        let (tensor, request) = self.checkpoint_request();
+        let values = read_f32(tensor)?;
+        let got = values.len();
+        request.complete(&values).ok_or(TrainError::Parameters(got))
     }
 
     pub fn step_index(&self) -> u64 {
@@ -365,11 +445,6 @@ impl Trainer {
     /// The primaries' latents the anchor term holds the model to, once the action fired.
     pub fn anchor_reference(&self) -> Option<&Tensor<2>> {
         self.anchor_reference.as_ref()
-    }
-
-    /// Restores the anchor reference a resumed run had (e.g. on another device).
-    pub fn set_anchor_reference(&mut self, reference: Option<Tensor<2>>) {
-        self.anchor_reference = reference;
     }
 
     /// What a trainer would warn about for `timeline`, without building one.
@@ -451,6 +526,8 @@ impl Trainer {
 
         let mut updated = false;
         if let Some(objective) = &mut objective {
+            // `Some(mask)`: where the total is only on the device, the rule (update only when
+            // it is > 0, which NaN is not) becomes a mask on the update, with no read-back.
             let apply = if self.config.check_total_on_host {
                 let host = read_f32(objective.total.clone())?;
                 if !host[0].is_finite() {
@@ -460,14 +537,26 @@ impl Trainer {
                         &Losses::from_values(&all, objective.computed),
                     ));
                 }
-                host[0] > 0.0
+                (host[0] > 0.0).then_some(None)
             } else {
-                true
+                Some(Some(objective.total.clone().inner().greater_elem(0.0)))
             };
-            if apply {
+            if let Some(apply) = apply {
                 let model = self.model.take().expect("model present between steps");
-                let grads = GradientsParams::from_grads(objective.total.backward(), &model);
-                self.model = Some(self.optimizer.step(lr, model, grads));
+                let grads = objective.total.backward();
+                let (params, grads) = (
+                    model.parameters_flat().inner(),
+                    model.gradients_flat(&grads),
+                );
+                let params = match apply {
+                    None => self.adam.step(params, grads, lr as f32),
+                    Some(mask) => self.adam.masked_step(params, grads, lr as f32, mask),
+                };
+                self.model = Some(ColorMlp::from_flat(
+                    params,
+                    self.config.latent_dims,
+                    self.config.normalize_bottleneck,
+                ));
                 updated = true;
             }
             objective.total = objective.total.clone().detach();

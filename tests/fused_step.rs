@@ -2,7 +2,8 @@
 //! `Trainer`, term by term. Same seed, same sheet: the same run, step by step.
 
 use burn::prelude::*;
-use color_bottleneck::dopesheet::Dopesheet;
+use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::fused_step::RunState;
 use color_bottleneck::loss::Term;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
 use color_bottleneck::timeline::Timeline;
@@ -85,6 +86,69 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
     // The anchor term was on after the action: the comparison reached it.
     assert!(sweep.runs()[0].last.unwrap().terms[Term::Anchor] > 0.0);
     eprintln!("largest parameter difference: {worst_params:e}");
+}
+
+/// A lost GPU after ex-1.5's anchor action (step 3,000): the run moves to the fused CPU
+/// engine at step 3,100 and goes on as if it had never moved. The checkpoint carries the
+/// weights, Adam's moments, the anchor reference and the sampler's stream; moving with the
+/// weights alone (as the page once did) lands measurably elsewhere.
+#[test]
+fn a_run_that_falls_back_after_the_anchor_matches_one_that_never_fell_back() {
+    let ex_1_5 = timeline(EX_1_5);
+    let config = TrainerConfig::default();
+    let mut never = Trainer::new(ex_1_5.clone(), config.clone(), &Device::flex()).unwrap();
+    while never.step_index() < 3_100 {
+        never.step().unwrap();
+    }
+    let checkpoint = never.checkpoint().unwrap();
+    assert_eq!(checkpoint.step, 3_100);
+    assert_eq!(checkpoint.anchor.as_ref().map(Vec::len), Some(6 * 4));
+    assert!(checkpoint.state.updates > 3_000);
+    assert!(checkpoint.state.moment_2.iter().any(|&v| v > 0.0));
+
+    let sweep_config = SweepConfig {
+        first_seed: config.seed,
+        runs: 1,
+        latent_dims: config.latent_dims,
+        batch_size: config.batch_size,
+    };
+    let mut fell_back =
+        Sweep::resume_one(ex_1_5.clone(), sweep_config.clone(), &checkpoint).unwrap();
+    let mut weights_only = checkpoint.clone();
+    weights_only.state = RunState::new(checkpoint.state.params.clone());
+    weights_only.anchor = None;
+    let mut naive = Sweep::resume_one(ex_1_5, sweep_config, &weights_only).unwrap();
+
+    for _ in 0..200 {
+        let reference = never.step().unwrap().read_losses().unwrap();
+        fell_back.step();
+        naive.step();
+        let fused = fell_back.runs()[0].last.unwrap();
+        let anchor = reference.terms[Term::Anchor].unwrap();
+        assert!(anchor > 0.0);
+        assert!(
+            (fused.terms[Term::Anchor] - anchor).abs() <= 1e-4 * (1.0 + anchor),
+            "anchor {} vs {anchor}",
+            fused.terms[Term::Anchor]
+        );
+        assert_eq!(naive.runs()[0].last.unwrap().terms[Term::Anchor], 0.0);
+    }
+    let reference = read_f32(never.model().parameters_flat()).unwrap();
+    let carried = max_difference(fell_back.parameters(0), &reference);
+    let lost = max_difference(naive.parameters(0), &reference);
+    eprintln!("after 200 steps on: carried state {carried:e}, weights only {lost:e}");
+    assert!(carried <= 1e-4, "parameters differ by {carried}");
+    assert!(lost > 100.0 * carried, "weights only: {lost}");
+
+    // The way back onto a device is the same checkpoint, into the trainer.
+    let checkpoint = never.checkpoint().unwrap();
+    let mut resumed =
+        Trainer::resume(timeline(EX_1_5), config, &Device::flex(), &checkpoint).unwrap();
+    for _ in 0..50 {
+        let a = never.step().unwrap().read_losses().unwrap().total;
+        let b = resumed.step().unwrap().read_losses().unwrap().total;
+        assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{a} vs {b}");
+    }
 }
 
 /// Runs do not interact: run r of a sweep is bit for bit a sweep of that seed alone.

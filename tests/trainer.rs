@@ -139,6 +139,65 @@ fn negative_total_skips_the_update() {
     assert!(!r.updated, "the reference only steps when the total is > 0");
 }
 
+/// Without a host read-back (the GPU path) the skip rule is a mask on the device: steps whose
+/// total is <= 0 (or NaN) leave the weights and Adam's state alone, and the run is the one the
+/// host-checked trainer makes.
+#[test]
+fn the_skip_rule_holds_on_the_device_without_a_read_back() {
+    let sheet =
+        "STEP,PHASE,ACTION,lr,loss-recon\n0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n30,,,,\n";
+    let run = |check_total_on_host| {
+        let timeline = Timeline::new(&Dopesheet::parse(sheet).unwrap());
+        let config = TrainerConfig {
+            seed: 4,
+            batch_size: 32,
+            check_total_on_host,
+            ..TrainerConfig::default()
+        };
+        let mut t = Trainer::new(timeline, config, &Device::flex()).unwrap();
+        let mut totals = Vec::new();
+        let mut params = Vec::new();
+        while !t.is_finished() {
+            totals.push(t.step().unwrap().read_losses().unwrap().total);
+            params.push(read_f32(t.model().parameters_flat()).unwrap());
+        }
+        (totals, params, t.checkpoint().unwrap().state.updates)
+    };
+    let (host_totals, host_params, host_updates) = run(true);
+    let (device_totals, device_params, device_updates) = run(false);
+    // Steps 6 to 19 have a negative total (loss-recon ramps from 1 to -1 and back): on
+    // either path nothing moves on those steps, and only the others count as Adam updates.
+    let skipped: Vec<usize> = (0..device_totals.len())
+        .filter(|&s| device_totals[s] <= 0.0)
+        .collect();
+    assert_eq!(skipped, (6..20).collect::<Vec<_>>());
+    for &step in &skipped {
+        assert_eq!(
+            device_params[step],
+            device_params[step - 1],
+            "step {step} moved"
+        );
+    }
+    assert_ne!(device_params[25], device_params[19]);
+    let taken = (device_totals.len() - skipped.len()) as i32;
+    assert_eq!(host_updates, taken);
+    assert_eq!(
+        device_updates, taken,
+        "masked steps must not count as Adam updates"
+    );
+    for (step, (a, b)) in host_totals.iter().zip(&device_totals).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-6 * (1.0 + a.abs()),
+            "step {step}: {a} vs {b}"
+        );
+    }
+    let last = host_params.len() - 1;
+    let apart = (host_params[last].iter().zip(&device_params[last]))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(apart <= 1e-6, "the two paths' weights differ by {apart}");
+}
+
 #[test]
 fn exploding_loss_stops_with_a_located_error() {
     let sheet = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Primary,,1e30,1,1\n100,,,,,\n";

@@ -14,7 +14,9 @@ use crate::data::ColorCube;
 use crate::loss::{PerTerm, Term};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{Event, Losses, StepReport, TrainError, Trainer, TrainerConfig};
+use crate::train::{
+    Checkpoint, CheckpointRequest, Event, Losses, StepReport, TrainError, Trainer, TrainerConfig,
+};
 use crate::verdict::{probe_colors, Verdict};
 
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
@@ -107,12 +109,6 @@ struct HostPending {
 
 /// Weights (and the anchor reference in force) from the last good read-back: the way back
 /// after a lost GPU or a loss that went non-finite.
-struct Saved {
-    step: u64,
-    parameters: Vec<f32>,
-    anchor: Option<Vec<f32>>,
-}
-
 struct Run {
     sheet: String,
     config: TrainerConfig,
@@ -129,7 +125,8 @@ struct Run {
     pending_snapshots: Vec<(String, u64, Vec<f32>, Tensor<2>)>,
     /// The last step's report (its losses), read at the next sync.
     pending_losses: Option<StepReport>,
-    last_good: Option<Saved>,
+    /// The run's state as of the last frame whose latents were finite.
+    last_good: Option<Checkpoint>,
     /// Steps queued per call on WebGPU, adapted to how long read-backs wait.
     gpu_steps: f64,
     last_error: Option<String>,
@@ -253,7 +250,7 @@ impl Experiment {
         let frame = self
             .run
             .borrow_mut()
-            .receive(&request.layout, result, waited);
+            .receive(request.layout, result, waited);
         to_js(&frame)
     }
 
@@ -377,7 +374,7 @@ impl Run {
 
     fn receive(
         &mut self,
-        layout: &ReadLayout,
+        layout: ReadLayout,
         result: Result<TensorData, impl std::fmt::Display>,
         waited_ms: f64,
     ) -> Frame {
@@ -434,8 +431,7 @@ struct ReadLayout {
     latents: usize,
     losses: Option<PerTerm<bool>>,
     snapshots: Vec<(String, u64, Vec<f32>, usize)>,
-    params: usize,
-    anchor: Option<usize>,
+    checkpoint: CheckpointRequest,
 }
 
 impl Run {
@@ -458,15 +454,10 @@ impl Run {
             parts.push(t.inner().reshape([n]));
             snapshots.push((phase, step, colors, n));
         }
-        // The weights and the anchor reference, for the way back after a lost GPU.
-        let p = trainer.model().parameters_flat().inner();
-        let params = p.dims()[0];
-        parts.push(p);
-        let anchor = trainer.anchor_reference().map(|a| {
-            let n = a.dims()[0] * a.dims()[1];
-            parts.push(a.clone().inner().reshape([n]));
-            n
-        });
+        // Weights, Adam's state and the anchor reference, for the way back after a lost GPU.
+        // Last, so that it is the rest of the values.
+        let (state, checkpoint) = trainer.checkpoint_request();
+        parts.push(state);
         ReadRequest {
             tensor: Tensor::cat(parts, 0),
             layout: ReadLayout {
@@ -474,13 +465,12 @@ impl Run {
                 latents: n_latents,
                 losses,
                 snapshots,
-                params,
-                anchor,
+                checkpoint,
             },
         }
     }
 
-    fn accept(&mut self, layout: &ReadLayout, values: &[f32], frame: &mut Frame) {
+    fn accept(&mut self, layout: ReadLayout, values: &[f32], frame: &mut Frame) {
         let (latents, mut rest) = values.split_at(layout.latents);
         let mut losses = None;
         if let Some(computed) = layout.losses {
@@ -517,14 +507,9 @@ impl Run {
                 terms: l.terms.0,
             });
         }
-        if let Some(step) = layout.step {
-            if latents.iter().all(|v| v.is_finite()) {
-                let (parameters, rest) = rest.split_at(layout.params);
-                self.last_good = Some(Saved {
-                    step,
-                    parameters: parameters.to_vec(),
-                    anchor: layout.anchor.map(|n| rest[..n].to_vec()),
-                });
+        if layout.step.is_some() && latents.iter().all(|v| v.is_finite()) {
+            if let Some(checkpoint) = layout.checkpoint.complete(rest) {
+                self.last_good = Some(checkpoint);
             }
         }
         frame.shown = layout.step;
@@ -552,7 +537,7 @@ impl Run {
         );
         self.notice = Some(format!(
             "WebGPU stopped working (the device was lost or a read-back failed); continuing on the CPU from step {}",
-            self.last_good.as_ref().map_or(0, |g| g.step + 1)
+            self.last_good.as_ref().map_or(0, |g| g.step)
         ));
         self.backend = Backend::Cpu;
         self.device = None;
@@ -563,39 +548,19 @@ impl Run {
     }
 
     /// Rebuilds the engine from the last good read-back (a fresh run if there is none), on the
-    /// run's device: the GPU's, or the fused CPU step. The anchor reference comes along.
+    /// run's device: the GPU's, or the fused CPU step. Adam's state, the anchor reference and
+    /// the sampler's stream come along.
     fn restore_last_good(&mut self) {
         let Ok(timeline) = parse(&self.sheet) else {
             return;
         };
         let restored = match (&self.last_good, &self.device) {
-            (Some(saved), None) => Sweep::resume_one(
-                timeline,
-                sweep_config(&self.config, 1),
-                &saved.parameters,
-                saved.anchor.clone(),
-                saved.step + 1,
-            )
-            .map(Engine::Fused),
+            (Some(saved), None) => {
+                Sweep::resume_one(timeline, sweep_config(&self.config, 1), saved).map(Engine::Fused)
+            }
             (Some(saved), Some(device)) => {
-                let anchor = saved.anchor.as_ref().map(|a| {
-                    let dims = self.config.latent_dims;
-                    Tensor::<2>::from_data(
-                        TensorData::new(a.clone(), [a.len() / dims, dims]),
-                        device,
-                    )
-                });
-                Trainer::resume(
-                    timeline,
-                    self.config.clone(),
-                    device,
-                    &saved.parameters,
-                    saved.step + 1,
-                )
-                .map(|mut t| {
-                    t.set_anchor_reference(anchor);
-                    Engine::Burn(Box::new(t))
-                })
+                Trainer::resume(timeline, self.config.clone(), device, saved)
+                    .map(|t| Engine::Burn(Box::new(t)))
             }
             (None, device) => Engine::new(timeline, &self.config, self.runs, device.as_ref()),
         };
