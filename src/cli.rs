@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::ColorCube;
 use crate::dopesheet::{csv_field, python_repr, Dopesheet, DopesheetError, EX_1_5};
+use crate::evolution::{self, Recorder, FRAMES_PER_SECOND, FRAME_SIZE};
 use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect};
 use crate::sweep::SweepConfig;
@@ -51,6 +52,10 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = Backend::Fused)]
         backend: Backend,
+        /// Also write the latent-evolution video (dims 0 and 1 every 10 steps, 30 fps) as
+        /// an animated PNG to this path.
+        #[arg(long)]
+        video: Option<PathBuf>,
         /// No progress bar (for logs and CI).
         #[arg(long)]
         quiet: bool,
@@ -146,6 +151,7 @@ pub fn main() -> ExitCode {
             batch_size,
             out,
             backend,
+            video,
             quiet,
         } => {
             let config = TrainerConfig {
@@ -154,7 +160,8 @@ pub fn main() -> ExitCode {
                 batch_size,
                 ..TrainerConfig::default()
             };
-            train(dopesheet.as_deref(), config, &out, backend, quiet)
+            let video = video.as_deref();
+            train(dopesheet.as_deref(), config, &out, backend, video, quiet)
         }
         Command::Sweep {
             dopesheet,
@@ -260,6 +267,7 @@ fn train(
     config: TrainerConfig,
     out: &Path,
     backend: Backend,
+    video: Option<&Path>,
     quiet: bool,
 ) -> Result<(), CliError> {
     let timeline = Timeline::new(&load(path)?);
@@ -268,6 +276,15 @@ fn train(
         eprintln!("warning: {w}");
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
+    // Opened now: a path that cannot be written fails before the training, not after it.
+    let video = match video {
+        Some(path) => Some((path, File::create(path).map_err(io(path))?)),
+        None => None,
+    };
+    let grid = ColorCube::rgb_grid().rgb_f32();
+    let mut recorder = video
+        .as_ref()
+        .map(|_| Recorder::for_rgb_grid(engine.latent_dims()));
 
     // Streamed: a run of millions of steps holds one line at a time.
     let losses_path = out.join("losses.csv");
@@ -286,6 +303,11 @@ fn train(
     let mut phase_ends = 0usize;
     let started = Instant::now();
     while !engine.is_finished() {
+        let step = engine.step_index();
+        if let Some(recorder) = recorder.as_mut().filter(|r| r.wants(step)) {
+            let (_, latents) = engine.infer(&grid)?;
+            recorder.record(step, latents);
+        }
         let record = engine.step()?;
         let phase = &engine.timeline().phases()[record.phase_index].name;
         write!(
@@ -356,6 +378,52 @@ fn train(
     eprintln!(
         "wrote latents.csv, hues.csv, losses.csv, phases.png, timeline.png to {}",
         out.display()
+    );
+    if let (Some((path, file)), Some(mut recorder)) = (video, recorder) {
+        let (_, latents) = engine.infer(&grid)?;
+        recorder.record_end(engine.step_index(), latents);
+        write_video(&recorder, engine.latent_dims(), path, file, quiet)?;
+    }
+    Ok(())
+}
+
+/// The recordings as an animated PNG at 30 frames a second, played once.
+fn write_video(
+    recorder: &Recorder,
+    dims: usize,
+    path: &Path,
+    file: File,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let recordings = recorder.recordings();
+    let bar = progress_bar(
+        recordings.len() as u64,
+        quiet,
+        "video {bar:30} {pos}/{len} frames",
+    );
+    let mut encoder = png::Encoder::new(BufWriter::new(file), FRAME_SIZE, FRAME_SIZE);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .set_animated(recordings.len() as u32, 1)
+        .map_err(io(path))?;
+    encoder
+        .set_frame_delay(1, FRAMES_PER_SECOND as u16)
+        .map_err(io(path))?;
+    let mut writer = encoder.write_header().map_err(io(path))?;
+    for (i, recording) in recordings.iter().enumerate() {
+        let frame = evolution::frame_raster(recording, dims)?;
+        writer.write_image_data(&frame.pixels).map_err(io(path))?;
+        bar.set_position(i as u64 + 1);
+    }
+    writer.finish().map_err(io(path))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote {} ({} frames, steps 0 to {} every {}, {FRAMES_PER_SECOND} fps)",
+        path.display(),
+        recordings.len(),
+        recordings.last().map_or(0, |r| r.step),
+        recorder.stride()
     );
     Ok(())
 }

@@ -298,3 +298,12 @@ pub fn read_settings(
 pub fn max_sheet_bytes() -> usize {
     crate::dopesheet::MAX_BYTES
 }
+
+/// The latent-evolution video's side, in pixels, and its frame rate.
+#[wasm_bindgen]
+pub fn video_format() -> Vec<u32> {
+    vec![
+        crate::evolution::FRAME_SIZE,
+        crate::evolution::FRAMES_PER_SECOND,
+    ]
+}

@@ -228,6 +228,68 @@ fn train_writes_every_result() {
     }
 }
 
+/// `train --video` writes the latent-evolution video as an animated PNG: a frame every 10
+/// steps and the end, 30 fps, dark, and the points move from frame to frame.
+#[test]
+fn train_writes_the_evolution_video_as_an_animated_png() {
+    let dir = tempdir("video");
+    let sheet = dir.join("short.csv");
+    std::fs::write(
+        &sheet,
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-norm\n0,All hues,,0.02,1,0.1,0.1\n95,,,,,,\n",
+    )
+    .unwrap();
+    let video = dir.join("evolution.png");
+    let out = succeed(
+        cli()
+            .args(["train", sheet.to_str().unwrap(), "--quiet", "--video"])
+            .arg(&video)
+            .arg("--out")
+            .arg(dir.join("out")),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(11 frames, steps 0 to 96 every 10, 30 fps)"),
+        "{stderr}"
+    );
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&video).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let info = reader.info();
+    assert_eq!((info.width, info.height), (480, 480));
+    assert_eq!(info.animation_control.unwrap().num_frames, 11);
+    let control = info.frame_control.unwrap();
+    assert_eq!((control.delay_num, control.delay_den), (1, 30));
+    let mut frames = Vec::new();
+    for _ in 0..11 {
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut buf).unwrap();
+        frames.push(buf);
+    }
+    for frame in &frames {
+        assert!(frame[..3].iter().all(|&c| c < 0x40), "dark corner");
+    }
+    assert_ne!(
+        frames[0], frames[10],
+        "the latents moved between the first and last frame"
+    );
+
+    // An unwritable video path fails before any training, with the path in the message.
+    let bad = cli()
+        .args(["train", sheet.to_str().unwrap(), "--quiet", "--video"])
+        .arg(dir.join("no/such/dir/v.png"))
+        .arg("--out")
+        .arg(dir.join("out2"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("no/such/dir/v.png"), "{stderr}");
+    assert!(!dir.join("out2/losses.csv").exists(), "no training ran");
+}
+
 /// The default engine (the fused step) and Burn's operations (`--backend flex`) write the
 /// same losses: the same blanks, totals within 1e-4.
 #[test]

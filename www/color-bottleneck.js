@@ -46,6 +46,22 @@ function startWorker() {
 }
 
 /** Replaces `el`'s content with `parts`: strings become text, `{ bold }` a <b> holding text. */
+/** localStorage, where the page may use it (not in some sandboxes and private modes). */
+function readStored(key) {
+  try {
+    const value = JSON.parse(localStorage.getItem(key) ?? 'null');
+    return typeof value?.backend === 'string' && typeof value?.race === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeStored(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch { /* not remembered: the next visit races again */ }
+}
+
 function showText(el, ...parts) {
   el.replaceChildren(...parts.map((part) => {
     if (typeof part !== 'object') return String(part);
@@ -128,6 +144,8 @@ TEMPLATE.innerHTML = `
   <button data-action="export-png" title="the latent panels and the phase strip">PNG</button>
   <button data-action="export-csv" title="the RGB grid's latents and reconstructions">Latents CSV</button>
   <button data-action="export-md" title="the dopesheet as a Markdown table">Markdown</button>
+  <button data-action="export-video" title="the latent-evolution video (WebM): dims 0 and 1 every 10 steps">Video</button>
+  <progress data-field="video-progress" max="1" value="0" hidden aria-label="video rendering"></progress>
 </div>
 <div class="share" hidden>
   <label>link <input data-field="link" readonly aria-label="link to this run"></label>
@@ -189,6 +207,8 @@ class ColorBottleneck extends HTMLElement {
   #looping = false;
   #wired = false;
   #backendShown = null;
+  /** What `auto` measured (or remembered) to pick the backend, for the readout. */
+  #race = '';
   /** The WebGPU engine could not be loaded: the CPU's is used, without asking again. */
   #cpuOnly = false;
   /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
@@ -243,6 +263,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
     this.$('[data-action=export-csv]').onclick = () => this.#exportLatents().catch((e) => this.#fail(e));
     this.$('[data-action=export-md]').onclick = () => this.#exportMarkdown();
+    this.$('[data-action=export-video]').onclick = () => this.#exportVideo().catch((e) => this.#fail(e));
     this.$('[data-action=toggle]').onclick = () => (this.#wantsToRun ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
     this.$('[data-action=reset]').onclick = () => this.reset();
@@ -415,6 +436,60 @@ class ColorBottleneck extends HTMLElement {
     }
   }
 
+  /**
+   * Plays the recorded frames (drawn by the engine in the worker) into a canvas at the
+   * video's frame rate, and records that canvas as WebM. MediaRecorder keeps wall-clock
+   * time, so this takes as long as the video lasts; the progress bar shows how far it is.
+   */
+  async #exportVideo() {
+    const button = this.$('[data-action=export-video]');
+    if (button.disabled) return;
+    if (typeof MediaRecorder === 'undefined') {
+      this.#notify('this browser cannot record video (no MediaRecorder)');
+      return;
+    }
+    const { frames } = await this.#call({ type: 'video-frames' });
+    if (!frames) {
+      this.#notify('no video frames yet: train a few steps first');
+      return;
+    }
+    const [size, fps] = this.#wasm.mod.video_format();
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = size;
+    const ctx = canvas.getContext('2d');
+    const type = ['video/webm;codecs=vp9', 'video/webm'].find((t) => MediaRecorder.isTypeSupported(t));
+    const recorder = new MediaRecorder(canvas.captureStream(fps), type ? { mimeType: type } : {});
+    const chunks = [];
+    recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+    const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+    const progress = this.field('video-progress');
+    progress.max = frames;
+    progress.value = 0;
+    progress.hidden = false;
+    button.disabled = true;
+    try {
+      const frame = (index) => this.#call({ type: 'video-frame', index });
+      let next = frame(0);
+      recorder.start();
+      const started = performance.now();
+      for (let i = 0; i < frames; i++) {
+        const { pixels } = await next;
+        if (i + 1 < frames) next = frame(i + 1);
+        ctx.putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), size, size), 0, 0);
+        progress.value = i + 1;
+        const due = started + ((i + 1) * 1000) / fps;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+      }
+      recorder.stop();
+      await stopped;
+      this.#download('evolution.webm', new Blob(chunks, { type: 'video/webm' }));
+    } finally {
+      if (recorder.state !== 'inactive') recorder.stop();
+      progress.hidden = true;
+      button.disabled = false;
+    }
+  }
+
   async #loadPicker() {
     const picker = this.field('picker');
     try {
@@ -467,7 +542,13 @@ class ColorBottleneck extends HTMLElement {
       this.#worker.onerror = (e) => this.#fail(e.message ?? 'the training worker failed');
       await this.#call({ type: 'init', glue: wasm.glue, module: wasm.module });
     }
-    const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs });
+    // `auto` races the backends once per origin and batch shape; later runs reuse the winner.
+    const key = `color-bottleneck:auto:${dims}d:b${batch}`;
+    const remembered = backend === 'auto' && runs === 1 ? readStored(key) : null;
+    const ask = remembered?.backend ?? backend;
+    const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend: ask, runs });
+    if (reply.race) writeStored(key, { backend: reply.backend, race: reply.race });
+    this.#race = reply.race ? reply.race : remembered ? `remembered: ${remembered.race}` : '';
     this.#sheet = csv;
     // A new worker starts paused: tell it again whether to run.
     this.#running = false;
@@ -480,7 +561,8 @@ class ColorBottleneck extends HTMLElement {
 
   #showBackend(name) {
     this.#backendShown = name;
-    showText(this.field('backend-label'), 'backend ', { bold: name });
+    const race = this.#race ? ` (${this.#race})` : '';
+    showText(this.field('backend-label'), 'backend ', { bold: name }, race);
   }
 
   #post(msg) { this.#worker?.postMessage(msg); }
@@ -550,6 +632,12 @@ class ColorBottleneck extends HTMLElement {
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
 
   /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
+  /** The worker's memory: `{ wasm, heap }` in bytes (the heap where the browser tells). */
+  async memory() {
+    const { wasm, heap } = await this.#call({ type: 'memory' });
+    return { wasm, heap };
+  }
+
   async setDopesheet(csv, { live = false } = {}) {
     if (!this.#board) throw new Error('not ready');
     const dims = this.#settings().latent_dims;

@@ -7,6 +7,7 @@
 const CHUNK_MS = 16;
 
 let wasm = null;
+let memory = null; // the wasm instance's linear memory, for the soak's measurements
 let exp = null;
 // Bumped by every fresh start, so the page can tell a new run's frames from the old one's.
 let run = 0;
@@ -20,7 +21,8 @@ self.onmessage = ({ data }) => {
   wake?.();
 };
 
-const reply = (msg, result) => self.postMessage({ type: 'reply', id: msg.id, ...result });
+const reply = (msg, result, transfer = []) =>
+  self.postMessage({ type: 'reply', id: msg.id, ...result }, transfer);
 
 async function publish() {
   const frame = await exp.sync();
@@ -36,7 +38,7 @@ async function handle(msg) {
   switch (msg.type) {
     case 'init': {
       wasm = await import(msg.glue);
-      await wasm.default({ module_or_path: msg.module });
+      ({ memory } = await wasm.default({ module_or_path: msg.module }));
       return reply(msg, {});
     }
     case 'create': {
@@ -46,7 +48,7 @@ async function handle(msg) {
       exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend, runs);
       run++;
       await publish();
-      return reply(msg, { run, backend: exp.backend() });
+      return reply(msg, { run, backend: exp.backend(), race: exp.race() ?? null });
     }
     case 'play': running = !exp.finished(); return;
     case 'pause': running = false; return;
@@ -62,6 +64,14 @@ async function handle(msg) {
       return reply(msg, { run });
     case 'latents-csv':
       return reply(msg, { csv: await exp.latents_csv() });
+    case 'memory':
+      return reply(msg, { wasm: memory?.buffer.byteLength ?? null, heap: performance.memory?.usedJSHeapSize ?? null });
+    case 'video-frames':
+      return reply(msg, { frames: exp.video_frames() });
+    case 'video-frame': {
+      const pixels = exp.video_frame(msg.index);
+      return reply(msg, { pixels }, [pixels.buffer]);
+    }
     case 'sheet':
       exp.set_dopesheet(msg.sheet, msg.live);
       if (!msg.live) run++;

@@ -23,6 +23,8 @@ pub(super) struct Record {
 pub(super) trait Engine {
     fn timeline(&self) -> &Timeline;
     fn is_finished(&self) -> bool;
+    /// The step the next call trains.
+    fn step_index(&self) -> u64;
     fn step(&mut self) -> Result<Record, CliError>;
     /// `(outputs, latents)` of `rgb` (`[rows, 3]`) under the current weights.
     fn infer(&self, rgb: &[f32]) -> Result<(Vec<f32>, Vec<f32>), CliError>;
@@ -57,6 +59,10 @@ impl Engine for Sweep {
 
     fn is_finished(&self) -> bool {
         Sweep::is_finished(self)
+    }
+
+    fn step_index(&self) -> u64 {
+        Sweep::step_index(self)
     }
 
     fn step(&mut self) -> Result<Record, CliError> {
@@ -96,6 +102,10 @@ impl Engine for Trainer {
 
     fn is_finished(&self) -> bool {
         Trainer::is_finished(self)
+    }
+
+    fn step_index(&self) -> u64 {
+        Trainer::step_index(self)
     }
 
     fn step(&mut self) -> Result<Record, CliError> {

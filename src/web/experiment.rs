@@ -11,6 +11,7 @@ use super::{
     THUMBNAIL_POINTS,
 };
 use crate::data::ColorCube;
+use crate::evolution::{self, Recorder};
 use crate::loss::{PerTerm, Term};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
@@ -127,10 +128,18 @@ struct Run {
     pending_losses: Option<StepReport>,
     /// The run's state as of the last frame whose latents were finite.
     last_good: Option<Checkpoint>,
+    /// The latent-evolution video's recordings (a single run only).
+    recorder: Recorder,
+    /// Recordings still on the device, read at the next sync: `(step, is the end, latents)`.
+    pending_recordings: Vec<(u64, bool, Tensor<2>)>,
+    /// The RGB grid, as the engines take colours.
+    grid: Vec<f32>,
     /// Steps queued per call on WebGPU, adapted to how long read-backs wait.
     gpu_steps: f64,
     last_error: Option<String>,
     notice: Option<String>,
+    /// What `auto` measured to choose the backend, if it raced them.
+    race: Option<Race>,
 }
 
 /// The GPU device to train on, or `None` for the CPU, and a notice when the request could
@@ -158,6 +167,101 @@ async fn device_for(requested: &str) -> (Backend, Option<Device>, Option<String>
     (Backend::Cpu, None, note)
 }
 
+/// Training speed on each backend, in steps per second, from a short burst of each.
+#[derive(Debug, Clone, Copy)]
+struct Race {
+    gpu: f64,
+    cpu: f64,
+}
+
+impl Race {
+    fn describe(self, chosen: Backend) -> String {
+        format!(
+            "webgpu {} · cpu {} steps/s → {}",
+            thousands(self.gpu),
+            thousands(self.cpu),
+            chosen.name()
+        )
+    }
+}
+
+fn thousands(rate: f64) -> String {
+    let digits = format!("{:.0}", rate.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A curriculum of one cube phase with every term on: what most of a run's steps cost at the
+/// configured batch (phase 1 trains on six colours whatever the batch).
+const RACE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm
+0,Full color space,,0.001,1,0.1,0.1,0.1
+100000,,,,,,,
+";
+
+/// Times a burst of training on the GPU and on the CPU: under half a second in all, after
+/// one step that compiles the GPU's kernels. Each burst ends in a read-back, so the GPU's
+/// figure counts its whole queue.
+async fn race_backends(config: &TrainerConfig, gpu: &Device) -> Race {
+    let timeline = parse(RACE_SHEET).expect("the race sheet parses");
+    let mut cpu = Sweep::new(timeline.clone(), sweep_config(config, 1)).expect("a valid config");
+    let started = now();
+    let mut steps = 0u32;
+    while now() - started < 150.0 {
+        cpu.step();
+        steps += 1;
+    }
+    let cpu_rate = steps as f64 * 1000.0 / (now() - started);
+
+    let gpu_config = TrainerConfig {
+        check_total_on_host: false,
+        ..config.clone()
+    };
+    let Ok(mut trainer) = Trainer::new(timeline, gpu_config, gpu) else {
+        return Race {
+            gpu: 0.0,
+            cpu: cpu_rate,
+        };
+    };
+    let burst = |trainer: &mut Trainer, n: u32| {
+        let mut last = None;
+        for _ in 0..n {
+            last = trainer.step().ok();
+        }
+        last.map(|r| r.losses())
+    };
+    // Kernels compile on first use: not part of the figure.
+    if let Some(t) = burst(&mut trainer, 2) {
+        let _ = t.into_data_async().await;
+    }
+    const BUDGET_MS: f64 = 250.0;
+    let (mut steps, mut n) = (0u32, 4u32);
+    let started = now();
+    while n > 0 {
+        let Some(t) = burst(&mut trainer, n) else {
+            break;
+        };
+        if t.into_data_async().await.is_err() {
+            break;
+        }
+        steps += n;
+        // As many as the rest of the budget holds at the speed so far, at most twice as many.
+        let elapsed = now() - started;
+        let per_step = elapsed / steps as f64;
+        n = (((BUDGET_MS - elapsed) / per_step).max(0.0) as u32).min(2 * n);
+    }
+    let elapsed = (now() - started).max(1.0);
+    Race {
+        gpu: steps as f64 * 1000.0 / elapsed,
+        cpu: cpu_rate,
+    }
+}
+
 /// Whether this global (page or worker) has `navigator.gpu`.
 #[cfg(feature = "webgpu")]
 fn has_webgpu() -> bool {
@@ -182,14 +286,27 @@ impl Experiment {
         let timeline = parse(&sheet)?;
         let runs = runs.max(1) as usize;
         let requested = if runs > 1 { "cpu" } else { backend.as_str() };
-        let (backend, device, notice) = device_for(requested).await;
-        let config = TrainerConfig {
+        let (mut backend, mut device, notice) = device_for(requested).await;
+        let mut config = TrainerConfig {
             seed: seed as u64,
             latent_dims: latent_dims as usize,
             batch_size: batch_size as usize,
             check_total_on_host: backend == Backend::Cpu,
             ..TrainerConfig::default()
         };
+        // `auto` with a GPU: train on whichever is faster here, at this batch.
+        let mut race = None;
+        if requested == "auto" {
+            if let Some(gpu) = device.clone() {
+                let rates = race_backends(&config, &gpu).await;
+                if rates.cpu > rates.gpu {
+                    backend = Backend::Cpu;
+                    device = None;
+                    config.check_total_on_host = true;
+                }
+                race = Some(rates);
+            }
+        }
         let engine = Engine::new(timeline, &config, runs, device.as_ref())
             .map_err(|e| js_error(e.to_string()))?;
         let mut run = Run {
@@ -204,9 +321,13 @@ impl Experiment {
             pending_snapshots: Vec::new(),
             pending_losses: None,
             last_good: None,
+            recorder: Recorder::for_rgb_grid(latent_dims as usize),
+            pending_recordings: Vec::new(),
+            grid: ColorCube::rgb_grid().rgb_f32(),
             gpu_steps: 1.0,
             last_error: None,
             notice,
+            race,
         };
         run.warn_about_sheet();
         Ok(Experiment {
@@ -216,6 +337,13 @@ impl Experiment {
 
     pub fn backend(&self) -> String {
         self.run.borrow().backend.name().into()
+    }
+
+    /// What `auto` measured, as the readout shows it (`webgpu 1,200 · cpu 4,100 steps/s →
+    /// cpu`); `None` when the backend was forced or there was no GPU to race.
+    pub fn race(&self) -> Option<String> {
+        let run = self.run.borrow();
+        run.race.map(|r| r.describe(run.backend))
     }
 
     pub fn finished(&self) -> bool {
@@ -295,6 +423,22 @@ impl Experiment {
         self.run.borrow_mut().set_dopesheet(sheet, live)
     }
 
+    /// Frames of the latent-evolution video recorded so far.
+    pub fn video_frames(&self) -> u32 {
+        self.run.borrow().recorder.recordings().len() as u32
+    }
+
+    /// Frame `index` of the latent-evolution video as RGBA pixels, [`FRAME_SIZE`] square.
+    pub fn video_frame(&self, index: u32) -> Result<Vec<u8>, JsValue> {
+        let run = self.run.borrow();
+        let recording = (run.recorder.recordings())
+            .get(index as usize)
+            .ok_or_else(|| js_error(format!("no video frame {index}")))?;
+        let raster = evolution::frame_raster(recording, run.config.latent_dims)
+            .map_err(|e| js_error(e.to_string()))?;
+        Ok(raster.pixels)
+    }
+
     /// A fresh run of the current sheet: same seed ⇒ same start.
     pub fn reset(&self, seed: u32) -> Result<(), JsValue> {
         let mut run = self.run.borrow_mut();
@@ -313,6 +457,7 @@ impl Run {
             Backend::WebGpu => (self.gpu_steps.round() as u32).clamp(1, max_steps.max(1)),
         };
         while ran < limit && !self.engine.is_finished() && self.last_error.is_none() {
+            self.record(self.engine.step_index(), false);
             match &mut self.engine {
                 Engine::Fused(sweep) => {
                     fused_step(sweep, &mut self.host_pending, &mut self.last_error)
@@ -342,6 +487,9 @@ impl Run {
                 },
             }
             ran += 1;
+            if self.engine.is_finished() {
+                self.record(self.engine.step_index(), true);
+            }
             if self.backend == Backend::Cpu && now() - start >= budget_ms {
                 break;
             }
@@ -349,12 +497,34 @@ impl Run {
         ran
     }
 
+    /// Records the grid's latents before `step` for the video, if the stride asks for them
+    /// (`end`: the run's last state, whatever the stride). A sweep records nothing.
+    fn record(&mut self, step: u64, end: bool) {
+        if self.runs > 1 || !(end || self.recorder.wants(step)) {
+            return;
+        }
+        match &self.engine {
+            Engine::Fused(sweep) => {
+                let (_, latents) = sweep.infer(0, &self.grid);
+                if end {
+                    self.recorder.record_end(step, latents);
+                } else {
+                    self.recorder.record(step, latents);
+                }
+            }
+            Engine::Burn(trainer) => {
+                let (_, latents) = trainer.infer_rgb_grid();
+                self.pending_recordings.push((step, end, latents));
+            }
+        }
+    }
+
     /// A frame straight from the host (the fused CPU engine: nothing to wait for).
     fn host_frame(&mut self) -> Frame {
         let mut frame = Frame::default();
         if let Engine::Fused(sweep) = &self.engine {
             let step = sweep.step_index().checked_sub(1);
-            let (_, latents) = sweep.infer(0, &ColorCube::rgb_grid().rgb_f32());
+            let (_, latents) = sweep.infer(0, &self.grid);
             frame.latents = to_bytes(&latents);
             frame.shown = step;
             if self.runs > 1 {
@@ -431,6 +601,8 @@ struct ReadLayout {
     latents: usize,
     losses: Option<PerTerm<bool>>,
     snapshots: Vec<(String, u64, Vec<f32>, usize)>,
+    /// `(step, is the end, values)` of the video's recordings.
+    recordings: Vec<(u64, bool, usize)>,
     checkpoint: CheckpointRequest,
 }
 
@@ -454,6 +626,12 @@ impl Run {
             parts.push(t.inner().reshape([n]));
             snapshots.push((phase, step, colors, n));
         }
+        let mut recordings = Vec::new();
+        for (step, end, t) in self.pending_recordings.drain(..) {
+            let n = t.dims()[0] * t.dims()[1];
+            parts.push(t.reshape([n]));
+            recordings.push((step, end, n));
+        }
         // Weights, Adam's state and the anchor reference, for the way back after a lost GPU.
         // Last, so that it is the rest of the values.
         let (state, checkpoint) = trainer.checkpoint_request();
@@ -465,6 +643,7 @@ impl Run {
                 latents: n_latents,
                 losses,
                 snapshots,
+                recordings,
                 checkpoint,
             },
         }
@@ -486,6 +665,15 @@ impl Run {
                 latents: to_bytes(l),
                 colors: to_bytes(colors),
             });
+            rest = r;
+        }
+        for &(step, end, n) in &layout.recordings {
+            let (l, r) = rest.split_at(n);
+            if end {
+                self.recorder.record_end(step, l.to_vec());
+            } else {
+                self.recorder.record(step, l.to_vec());
+            }
             rest = r;
         }
         if let Some(l) = losses {
@@ -544,6 +732,7 @@ impl Run {
         self.config.check_total_on_host = true;
         self.pending_losses = None;
         self.pending_snapshots.clear();
+        self.pending_recordings.clear();
         self.restore_last_good();
     }
 
@@ -577,6 +766,8 @@ impl Run {
         self.host_pending = HostPending::default();
         self.pending_losses = None;
         self.pending_snapshots.clear();
+        self.pending_recordings.clear();
+        self.recorder = Recorder::for_rgb_grid(self.config.latent_dims);
         self.last_good = None;
         self.last_error = None;
         self.warn_about_sheet();

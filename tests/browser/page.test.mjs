@@ -130,7 +130,7 @@ test('reset with the same seed reproduces the same latents', async () => {
   await page.close();
 });
 
-test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 300_000 }, async () => {
+test('the WebGPU backend matches the CPU backend over 50 steps; auto races them and shows both figures', { timeout: 400_000 }, async () => {
   const gpuBrowser = await chromium.launch({
     executablePath: EXECUTABLE,
     args: [...QUIET, '--enable-unsafe-webgpu'],
@@ -141,23 +141,52 @@ test('the WebGPU backend matches the CPU backend over a few steps', { timeout: 3
       // The benchmark page has no autoplay: no step runs before ours.
       const { page, errors } = await open(`?backend=${backend}`, { b, path: 'bench.html' });
       const actual = await el(page, (e) => e.backend);
-      for (let i = 0; i < 3; i++) await page.locator('color-bottleneck').locator('[data-action="step"]').click();
-      await page.waitForFunction(() => {
-        const l = document.querySelector('color-bottleneck').losses;
-        return l && l.step === 2;
-      }, null, { timeout: 240_000 });
-      const l = await el(page, (e) => e.losses);
+      const series = [];
+      for (let i = 0; i < 50; i++) {
+        await page.locator('color-bottleneck').locator('[data-action="step"]').click();
+        await page.waitForFunction((n) => document.querySelector('color-bottleneck').losses?.step === n, i, { timeout: 240_000 });
+        series.push(await el(page, (e) => e.losses));
+      }
       assert.deepEqual(errors, []);
       await page.close();
-      return { actual, l };
+      return { actual, series };
     };
     const gpu = await losses(gpuBrowser, 'webgpu');
     assert.equal(gpu.actual, 'webgpu', 'headless Chromium with --enable-unsafe-webgpu offers a (SwiftShader) adapter');
     const cpu = await losses(browser, 'cpu');
-    assert.ok(Math.abs(gpu.l.total - cpu.l.total) <= 1e-4 * Math.max(1, Math.abs(cpu.l.total)), `${gpu.l.total} vs ${cpu.l.total}`);
-    for (const [k, v] of Object.entries(cpu.l.terms)) {
-      assert.ok(Math.abs(gpu.l.terms[k] - v) <= 1e-4 * Math.max(1, Math.abs(v)), `${k}: ${gpu.l.terms[k]} vs ${v}`);
+    const close = (a, b) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
+    for (let i = 0; i < 50; i++) {
+      const [g, c] = [gpu.series[i], cpu.series[i]];
+      assert.ok(close(g.total, c.total), `step ${i}: total ${g.total} vs ${c.total}`);
+      for (const [k, v] of Object.entries(c.terms)) assert.ok(close(g.terms[k], v), `step ${i} ${k}: ${g.terms[k]} vs ${v}`);
     }
+
+    // auto: a burst on each, both figures in the readout, the winner trains; a second visit
+    // from the same origin reuses the choice.
+    const context = await gpuBrowser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const label = async () => {
+      const page = await context.newPage();
+      const errors = await watch(page);
+      await page.goto(`${BASE}/bench.html?backend=auto`);
+      await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 240_000 });
+      const text = await el(page, (e) => e.shadowRoot.querySelector('[data-field=backend-label]').textContent);
+      const backend = await el(page, (e) => e.backend);
+      assert.deepEqual(errors, []);
+      await page.close();
+      return { text, backend };
+    };
+    const first = await label();
+    const m = /^backend (cpu|webgpu) \(webgpu ([\d,]+) · cpu ([\d,]+) steps\/s → (cpu|webgpu)\)$/.exec(first.text);
+    assert.ok(m, first.text);
+    assert.equal(m[1], m[4], 'the readout names the winner it trains on');
+    assert.equal(first.backend, m[1]);
+    const [gpuRate, cpuRate] = [m[2], m[3]].map((v) => Number(v.replaceAll(',', '')));
+    assert.ok(cpuRate > 0, first.text);
+    assert.equal(m[4], gpuRate > cpuRate ? 'webgpu' : 'cpu', 'the faster one wins');
+    const second = await label();
+    assert.equal(second.backend, first.backend);
+    assert.ok(second.text.includes(`(remembered: ${m[0].slice(m[0].indexOf('(') + 1, -1)})`), second.text);
+    await context.close();
   } finally {
     await gpuBrowser.close();
   }
@@ -484,6 +513,88 @@ test('exports: a PNG of the panels and strip, the latents as CSV, the sheet as t
   assert.equal(md, golden, 'byte for byte the seed\'s table');
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('Video renders the latent evolution as WebM that plays: 480 px, dark, coloured points', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  // 300 steps: a frame every 10 steps and the end, 31 frames, about a second of video.
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-norm\n0,All hues,,0.02,1,0.1,0.1\n299,,,,,,\n';
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.play());
+  await finished(page);
+  const host = page.locator('color-bottleneck');
+  const progress = host.locator('[data-field="video-progress"]');
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 60_000 }),
+    host.locator('[data-action="export-video"]').click(),
+    progress.waitFor({ state: 'visible' }),
+  ]);
+  assert.equal(await progress.getAttribute('max'), '31', 'one frame per 10 steps and the end');
+  assert.equal(download.suggestedFilename(), 'evolution.webm');
+  const webm = (await import('node:fs')).readFileSync(await download.path());
+  assert.deepEqual([...webm.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'an EBML (WebM) header');
+  assert.ok(webm.length > 5_000, `${webm.length} bytes`);
+  await progress.waitFor({ state: 'hidden' });
+  assert.deepEqual(errors, []);
+
+  // Play it in a page of its own (the experiment's policy rightly refuses blob media).
+  const player = await browser.newPage();
+  const seen = await player.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const video = document.createElement('video');
+    video.muted = true;
+    video.src = URL.createObjectURL(new Blob([bytes], { type: 'video/webm' }));
+    document.body.append(video);
+    await video.play();
+    await new Promise((r) => setTimeout(r, 400));
+    video.pause();
+    const c = document.createElement('canvas');
+    [c.width, c.height] = [video.videoWidth, video.videoHeight];
+    const ctx = c.getContext('2d');
+    ctx.drawImage(video, 0, 0);
+    const { data } = ctx.getImageData(0, 0, c.width, c.height);
+    let coloured = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 80) coloured++;
+    }
+    return { w: c.width, h: c.height, corner: [...data.subarray(0, 3)], coloured, played: video.currentTime };
+  }, webm.toString('base64'));
+  assert.equal(seen.w, 480);
+  assert.equal(seen.h, 480);
+  assert.ok(seen.played > 0.2, `it played (${seen.played} s)`);
+  assert.ok(seen.corner.every((v) => v < 0x50), `dark background: ${seen.corner}`);
+  assert.ok(seen.coloured > 200, `coloured points: ${seen.coloured} pixels`);
+  await player.close();
+  await page.close();
+});
+
+test('on a touch screen, dragging a finger on the schedule scrubs and lifting it returns to live', async () => {
+  const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = await watch(page);
+  await page.goto(`${BASE}/?backend=cpu`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 4);
+  const live = await latentPixels(page);
+  const schedule = page.locator('color-bottleneck').locator('[data-canvas="schedule"]');
+  await schedule.scrollIntoViewIfNeeded();
+  const box = await schedule.boundingBox();
+  const cdp = await context.newCDPSession(page);
+  const touch = (type, x) => cdp.send('Input.dispatchTouchEvent', {
+    type, touchPoints: type === 'touchEnd' ? [] : [{ x, y: box.y + box.height / 2 }],
+  });
+  await touch('touchStart', box.x + box.width * 0.6);
+  await touch('touchMove', box.x + box.width * 0.3);
+  await touch('touchMove', box.x + box.width * 0.1);
+  await nextFrames(page, 4);
+  assert.notEqual(await latentPixels(page), live, 'the finger shows an earlier step');
+  await touch('touchEnd');
+  await nextFrames(page, 4);
+  assert.equal(await latentPixels(page), live, 'lifting the finger returns to the live view');
+  assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('Embed shows both snippets, and the iframe route runs the run in its hash', async () => {

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Some("build-web") => build_web(args.iter().any(|a| a == "--profiling")).map(|_| ()),
         Some("bench-web") => bench_web(),
         Some("fuzz") => seconds_arg(&args[1..]).and_then(fuzz),
-        Some("soak") => soak(),
+        Some("soak") => soak(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -50,8 +50,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench-web              headless-browser benchmark of the page, printed as a table
   fuzz [--seconds N]     generated and mutated sheets through the parser, resolver and
                          timeline in release mode (default 60 s)
-  soak                   the CLI trains a 1,000,000-step sheet; prints its resident memory
-                         every 50,000 steps' worth of time and the peak";
+  soak [--cli | --page]  1,000,000 steps each: the CLI on one long sheet (resident memory over
+                         time and its peak), and the page in headless Chromium (ex-1.5 again and
+                         again with Apply live; wasm memory and JS heaps every 50,000 steps)";
 
 fn root() -> PathBuf {
     // Ask at run time: two checkouts sharing one CARGO_TARGET_DIR share one xtask binary, so
@@ -186,7 +187,37 @@ fn million_step_sheet() -> String {
 }
 
 /// Peak and a series of the CLI's resident memory over a 1,000,000-step run.
-fn soak() -> Result {
+fn soak(args: &[String]) -> Result {
+    let (cli, page) = match args.first().map(String::as_str) {
+        None => (true, true),
+        Some("--cli") => (true, false),
+        Some("--page") => (false, true),
+        Some(other) => return Err(format!("soak: unknown option {other}\n{USAGE}")),
+    };
+    if cli {
+        soak_cli()?;
+    }
+    if page {
+        soak_page()?;
+    }
+    Ok(())
+}
+
+/// The page trains 1,000,000 steps in headless Chromium (tests/browser/soak.mjs).
+fn soak_page() -> Result {
+    let dist = build_web(false)?;
+    let chromium = chromium()?;
+    let dir = ensure_node_modules()?;
+    let base = spawn_server(dist)?;
+    let mut node = Command::new("node");
+    node.current_dir(&dir)
+        .arg("soak.mjs")
+        .env("BASE_URL", &base)
+        .env("CHROMIUM", &chromium);
+    run(&mut node, "page soak (headless Chromium)")
+}
+
+fn soak_cli() -> Result {
     run(
         cargo().args(["build", "--release", "--bin", "color-bottleneck"]),
         "cargo build --release",

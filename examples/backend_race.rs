@@ -1,0 +1,93 @@
+//! Times ex-1.5 on each backend this build has, the way the page drives them: the fused CPU
+//! step, Burn's flex backend, and (built with `--features wgpu`) Burn's wgpu backend with the
+//! total checked on the device and one read-back per `--frame` steps, as the page's frames
+//! do. `cargo run --release --example backend_race [--features wgpu] -- [STEPS] [FRAME]`.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::timeline::Timeline;
+use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
+
+fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).expect("ex-1.5 parses"));
+    let steps = args
+        .first()
+        .copied()
+        .unwrap_or(timeline.len())
+        .min(timeline.len());
+    let frame = args.get(1).copied().unwrap_or(50).max(1);
+    let batch_size = TrainerConfig::default().batch_size;
+    println!("ex-1.5, {steps} steps, batch {batch_size}, one read-back every {frame} steps");
+    println!("| backend | runs | seconds | run-steps/s |");
+    println!("|---|---|---|---|");
+
+    for runs in [1usize, 16, 64] {
+        let config = SweepConfig {
+            first_seed: 1,
+            runs,
+            latent_dims: 4,
+            batch_size,
+        };
+        let mut sweep = Sweep::new(timeline.clone(), config).expect("a valid sweep");
+        // One thread, as in the page's worker.
+        let start = Instant::now();
+        while sweep.step_index() < steps {
+            sweep.step();
+        }
+        report("fused CPU", runs, steps, start.elapsed().as_secs_f64());
+    }
+
+    let devices = [
+        Some(("Burn flex", Device::flex(), true)),
+        #[cfg(feature = "wgpu")]
+        Some((
+            "Burn wgpu",
+            Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+            false,
+        )),
+        #[cfg(not(feature = "wgpu"))]
+        None,
+    ];
+    for (name, device, check_total_on_host) in devices.into_iter().flatten() {
+        let config = TrainerConfig {
+            check_total_on_host,
+            ..TrainerConfig::default()
+        };
+        let mut trainer = Trainer::new(timeline.clone(), config, &device).expect("a trainer");
+        // Warm-up: the first steps compile kernels on a GPU.
+        for _ in 0..20 {
+            trainer.step().expect("a step");
+        }
+        read_f32(trainer.model().parameters_flat()).expect("a read-back");
+        let from = trainer.step_index();
+        let start = Instant::now();
+        while trainer.step_index() < steps {
+            let report = trainer.step().expect("a step");
+            if trainer.step_index().is_multiple_of(frame) {
+                let (_, latents) = trainer.infer_rgb_grid();
+                let values = read_f32(Tensor::cat(
+                    vec![latents.reshape([-1]), report.losses().inner()],
+                    0,
+                ))
+                .expect("a read-back");
+                assert!(values.iter().all(|v| v.is_finite()));
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        report(name, 1, steps - from, seconds);
+    }
+}
+
+fn report(name: &str, runs: usize, steps: u64, seconds: f64) {
+    println!(
+        "| {name} | {runs} | {seconds:.2} | {:.0} |",
+        (runs as u64 * steps) as f64 / seconds
+    );
+}
