@@ -154,11 +154,16 @@ test('the WebGPU backend matches the CPU backend over 50 steps; auto races them 
     const gpu = await losses(gpuBrowser, 'webgpu');
     assert.equal(gpu.actual, 'webgpu', 'headless Chromium with --enable-unsafe-webgpu offers a (SwiftShader) adapter');
     const cpu = await losses(browser, 'cpu');
-    const close = (a, b) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
+    // The total and every term within 1e-4 relative, but reg-separate: its 1/d² over the
+    // closest pair of primaries multiplies the engines' ~1e-7 differences in the latents by
+    // about 2·|z|/d, and measured 1.7e-4 at worst (step 13). It gets 5e-4.
+    const close = (a, b, tolerance = 1e-4) => Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(b));
     for (let i = 0; i < 50; i++) {
       const [g, c] = [gpu.series[i], cpu.series[i]];
       assert.ok(close(g.total, c.total), `step ${i}: total ${g.total} vs ${c.total}`);
-      for (const [k, v] of Object.entries(c.terms)) assert.ok(close(g.terms[k], v), `step ${i} ${k}: ${g.terms[k]} vs ${v}`);
+      for (const [k, v] of Object.entries(c.terms)) {
+        assert.ok(close(g.terms[k], v, k === 'reg-separate' ? 5e-4 : 1e-4), `step ${i} ${k}: ${g.terms[k]} vs ${v}`);
+      }
     }
 
     // auto: a burst on each, both figures in the readout, the winner trains; a second visit
