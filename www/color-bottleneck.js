@@ -21,8 +21,8 @@ function loadWasm(kind) {
       import(glue),
       WebAssembly.compileStreaming(fetch(new URL(`${dir}/color_bottleneck_bg.wasm`, here))),
     ]);
-    await mod.default({ module_or_path: module });
-    return { kind, glue, mod, module };
+    const { memory } = await mod.default({ module_or_path: module });
+    return { kind, glue, mod, module, memory };
   })();
   return modules[kind];
 }
@@ -632,10 +632,11 @@ class ColorBottleneck extends HTMLElement {
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
 
   /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
-  /** The worker's memory: `{ wasm, heap }` in bytes (the heap where the browser tells). */
+  /** Memory in bytes: the worker's wasm (the engine), the page's wasm (the history and
+   * drawing) and the worker's JS heap where the browser tells. */
   async memory() {
     const { wasm, heap } = await this.#call({ type: 'memory' });
-    return { wasm, heap };
+    return { wasm, heap, pageWasm: this.#wasm?.memory?.buffer.byteLength ?? null };
   }
 
   async setDopesheet(csv, { live = false } = {}) {
