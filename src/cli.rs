@@ -402,7 +402,8 @@ fn write_video(
         "video {bar:30} {pos}/{len} frames",
     );
     let mut encoder = png::Encoder::new(BufWriter::new(file), FRAME_SIZE, FRAME_SIZE);
-    encoder.set_color(png::ColorType::Rgba);
+    // The frames are opaque: RGB is a quarter less to store and compresses better.
+    encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder
         .set_animated(recordings.len() as u32, 1)
@@ -413,7 +414,10 @@ fn write_video(
     let mut writer = encoder.write_header().map_err(io(path))?;
     for (i, recording) in recordings.iter().enumerate() {
         let frame = evolution::frame_raster(recording, dims)?;
-        writer.write_image_data(&frame.pixels).map_err(io(path))?;
+        let rgb: Vec<u8> = (frame.pixels.chunks_exact(4))
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        writer.write_image_data(&rgb).map_err(io(path))?;
         bar.set_position(i as u64 + 1);
     }
     writer.finish().map_err(io(path))?;

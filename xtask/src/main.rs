@@ -205,16 +205,7 @@ fn soak(args: &[String]) -> Result {
 
 /// The page trains 1,000,000 steps in headless Chromium (tests/browser/soak.mjs).
 fn soak_page() -> Result {
-    let dist = build_web(false)?;
-    let chromium = chromium()?;
-    let dir = ensure_node_modules()?;
-    let base = spawn_server(dist)?;
-    let mut node = Command::new("node");
-    node.current_dir(&dir)
-        .arg("soak.mjs")
-        .env("BASE_URL", &base)
-        .env("CHROMIUM", &chromium);
-    run(&mut node, "page soak (headless Chromium)")
+    browser_script("soak.mjs", "page soak (headless Chromium)")
 }
 
 fn soak_cli() -> Result {
@@ -684,14 +675,19 @@ fn browser_tests(dist: &Path) -> Result {
 }
 
 fn bench_web() -> Result {
+    browser_script("bench.mjs", "browser benchmark")
+}
+
+/// Builds the site, serves it and runs `script` (in tests/browser) against it in Node.
+fn browser_script(script: &str, what: &str) -> Result {
     let dist = build_web(false)?;
     let chromium = chromium()?;
     let dir = ensure_node_modules()?;
     let base = spawn_server(dist)?;
     let mut node = Command::new("node");
     node.current_dir(&dir)
-        .arg("bench.mjs")
+        .arg(script)
         .env("BASE_URL", &base)
         .env("CHROMIUM", &chromium);
-    run(&mut node, "browser benchmark")
+    run(&mut node, what)
 }
