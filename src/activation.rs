@@ -65,7 +65,7 @@ const P: f32 = 0.327_591_1;
 
 /// `e^x` for `x ≤ 0`, to about one ulp, without branches or calls so that loops over it
 /// vectorise: x = k·ln 2 + r with |r| ≤ ln 2 / 2, then 2^k · (a degree-6 Taylor polynomial).
-#[inline]
+#[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
@@ -87,7 +87,7 @@ fn exp_nonpositive(x: f32) -> f32 {
 }
 
 /// `(gelu(x), gelu'(x))` for one value, sharing `exp(-x²/2)` between Φ and φ.
-#[inline]
+#[inline(always)]
 pub(crate) fn gelu_and_slope_f32(x: f32) -> (f32, f32) {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + P * z);

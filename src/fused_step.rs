@@ -45,6 +45,7 @@ impl Layer {
     }
 
     /// `y = x · W + b` for `rows` rows.
+    #[inline(always)]
     fn forward(&self, params: &[f32], x: &[f32], rows: usize, y: &mut Vec<f32>) {
         let w = &params[self.weight..self.bias];
         let b = &params[self.bias..self.bias + self.outputs];
@@ -60,6 +61,7 @@ impl Layer {
 
     /// From `dy` (d loss / d y): adds d loss / d W and d loss / d b into `grads`, and writes
     /// d loss / d x into `dx` when asked.
+    #[inline(always)]
     fn backward(
         &self,
         params: &[f32],
@@ -90,7 +92,7 @@ impl Layer {
 }
 
 /// `y += a · x`.
-#[inline]
+#[inline(always)]
 fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
@@ -98,7 +100,7 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 }
 
 /// Sums in eight lanes, then the lanes in order: vectorised, and the same order every time.
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -114,7 +116,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-#[inline]
+#[inline(always)]
 fn sum(a: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = a.chunks_exact(8);
@@ -128,6 +130,7 @@ fn sum(a: &[f32]) -> f32 {
 }
 
 /// `[rows][columns]` ⇄ `[columns][rows]`.
+#[inline(always)]
 fn transpose(from: &[f32], columns: usize, to: &mut Vec<f32>) {
     let rows = from.len() / columns;
     to.clear();
@@ -140,6 +143,7 @@ fn transpose(from: &[f32], columns: usize, to: &mut Vec<f32>) {
 }
 
 /// GELU in place; keeps each slope for the backward pass.
+#[inline(always)]
 fn gelu(values: &mut [f32], slopes: &mut Vec<f32>) {
     slopes.clear();
     slopes.resize(values.len(), 0.0);
@@ -178,6 +182,7 @@ pub fn infer(params: &[f32], latent_dims: usize, rgb: &[f32]) -> (Vec<f32>, Vec<
 }
 
 /// Runs `rgb` (row-major `[rows, 3]`) through the model, keeping what backward needs.
+#[inline(always)]
 fn forward(params: &[f32], latent_dims: usize, rgb: &[f32], w: &mut Workspace) {
     let rows = rgb.len() / 3;
     let [encode_hidden, encode_latent, decode_hidden, decode_rgb] = Layer::all(latent_dims);
@@ -254,6 +259,75 @@ pub fn train_step(
     lr: f64,
     w: &mut Workspace,
 ) -> StepLosses {
+    // The same code compiled for AVX2 where the CPU has it: twice the lanes of the x86-64
+    // baseline (SSE2) for the layers and GELU. Without FMA, which would round differently,
+    // every operation is the one the baseline build does, in the same order: the same bits
+    // (tested below).
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2; checked just above.
+        return unsafe {
+            train_step_avx2(
+                state,
+                latent_dims,
+                batch,
+                anchor_rgb,
+                anchor,
+                weights,
+                lr,
+                w,
+            )
+        };
+    }
+    train_step_portable(
+        state,
+        latent_dims,
+        batch,
+        anchor_rgb,
+        anchor,
+        weights,
+        lr,
+        w,
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn train_step_avx2(
+    state: &mut RunState,
+    latent_dims: usize,
+    batch: &[f32],
+    anchor_rgb: &[f32],
+    anchor: Option<&[f32]>,
+    weights: &PerTerm<f64>,
+    lr: f64,
+    w: &mut Workspace,
+) -> StepLosses {
+    train_step_portable(
+        state,
+        latent_dims,
+        batch,
+        anchor_rgb,
+        anchor,
+        weights,
+        lr,
+        w,
+    )
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn train_step_portable(
+    state: &mut RunState,
+    latent_dims: usize,
+    batch: &[f32],
+    anchor_rgb: &[f32],
+    anchor: Option<&[f32]>,
+    weights: &PerTerm<f64>,
+    lr: f64,
+    w: &mut Workspace,
+) -> StepLosses {
     let anchored = anchor.is_some() && weights[Term::Anchor] != 0.0;
     let mut rows = std::mem::take(&mut w.rows);
     rows.clear();
@@ -308,6 +382,7 @@ pub fn train_step(
 
 /// d loss / d parameters into `w.grads`, from d loss / d outputs and d loss / d latents
 /// (row-major, as the loss terms write them).
+#[inline(always)]
 fn backward(state: &RunState, latent_dims: usize, gradient: &HostGradient, w: &mut Workspace) {
     let [encode_hidden, encode_latent, decode_hidden, decode_rgb] = Layer::all(latent_dims);
     let params = &state.params;
@@ -355,4 +430,53 @@ fn backward(state: &RunState, latent_dims: usize, gradient: &HostGradient, w: &m
         *d *= s;
     }
     encode_hidden.backward(params, &w.input, &w.d_b, rows, &mut w.grads, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::initial_parameters;
+
+    /// Whichever build of the step this CPU runs (AVX2 or the baseline), it is the baseline's
+    /// step bit for bit: 300 steps with every term but the anchor, and the anchor after.
+    #[test]
+    fn the_dispatched_step_is_the_portable_step_bit_for_bit() {
+        let dims = 4;
+        let batch: Vec<f32> = (0..64 * 3)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
+        let anchor_rgb = crate::data::ColorCube::primaries().rgb_f32();
+        let anchor: Vec<f32> = (0..6 * dims).map(|i| (i as f32 * 0.3).sin()).collect();
+        let weights = PerTerm::from_fn(|t| if t == Term::Anchor { 0.5 } else { 0.3 });
+        let start = RunState::new(initial_parameters(dims, 9));
+        let (mut a, mut b) = (start.clone(), start);
+        let (mut wa, mut wb) = (Workspace::default(), Workspace::default());
+        for step in 0..300 {
+            let with_anchor = (step >= 150).then_some(anchor.as_slice());
+            let la = train_step(
+                &mut a,
+                dims,
+                &batch,
+                &anchor_rgb,
+                with_anchor,
+                &weights,
+                0.01,
+                &mut wa,
+            );
+            let lb = train_step_portable(
+                &mut b,
+                dims,
+                &batch,
+                &anchor_rgb,
+                with_anchor,
+                &weights,
+                0.01,
+                &mut wb,
+            );
+            assert_eq!(la, lb, "step {step}");
+        }
+        assert!(a.updates == 300);
+        assert_eq!(a.params, b.params);
+        assert_eq!(a.moment_2, b.moment_2);
+    }
 }
