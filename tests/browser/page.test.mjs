@@ -773,8 +773,15 @@ async function elementsWith(page, attributeSets) {
       document.body.append(e);
     }
   }, attributeSets);
-  await page.waitForFunction(([from, n]) => [...document.querySelectorAll('color-bottleneck')].slice(from)
-    .filter((e) => e.step > 50).length === n, [first, attributeSets.length], { timeout: 150_000 });
+  try {
+    await page.waitForFunction(([from, n]) => [...document.querySelectorAll('color-bottleneck')].slice(from)
+      .filter((e) => e.step > 50).length === n, [first, attributeSets.length], { timeout: 150_000 });
+  } catch (e) {
+    // Say which element stalled, and what it showed.
+    const states = await page.evaluate((from) => [...document.querySelectorAll('color-bottleneck')].slice(from)
+      .map((x) => `step ${x.step}, ready ${x.ready}, playing ${x.playing}, notice "${x.shadowRoot.querySelector('[data-field=notice]').textContent}", readout "${x.shadowRoot.querySelector('[data-field=readout]').textContent}"`), first);
+    throw new Error(`${e.message}\n${attributeSets.map((a, i) => `${JSON.stringify(a)}: ${states[i]}`).join('\n')}`);
+  }
   return page.evaluate((from) => [...document.querySelectorAll('color-bottleneck')].slice(from).map((e) => ({
     notice: e.shadowRoot.querySelector('[data-field=notice]').textContent, error: e.lastError,
     editor: e.shadowRoot.querySelector('[data-field=sheet]').value.length,
