@@ -244,21 +244,24 @@ impl StepLosses {
     }
 }
 
-/// One training step of one run on `batch` (`[B, 3]`), followed, when `anchor` holds a
-/// reference (`[6, E]`), by the anchor colours' rows in `anchor_rgb`. Terms with weight 0 or
-/// that do not apply are not computed. The update is applied only when the total is finite
-/// and > 0; a non-finite total leaves the state untouched (the caller reports it).
-#[allow(clippy::too_many_arguments)]
-pub fn train_step(
-    state: &mut RunState,
-    latent_dims: usize,
-    batch: &[f32],
-    anchor_rgb: &[f32],
-    anchor: Option<&[f32]>,
-    weights: &PerTerm<f64>,
-    lr: f64,
-    w: &mut Workspace,
-) -> StepLosses {
+/// What one step of one run trains on.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInput<'a> {
+    pub latent_dims: usize,
+    /// `[B, 3]`.
+    pub batch: &'a [f32],
+    /// The anchor colours (`[6, 3]`), whose rows follow the batch's when `anchor` holds a
+    /// reference (`[6, E]`).
+    pub anchor_rgb: &'a [f32],
+    pub anchor: Option<&'a [f32]>,
+    pub weights: &'a PerTerm<f64>,
+    pub lr: f64,
+}
+
+/// One training step of one run. Terms with weight 0 or that do not apply are not computed.
+/// The update is applied only when the total is finite and > 0; a non-finite total leaves
+/// the state untouched (the caller reports it).
+pub fn train_step(state: &mut RunState, input: &StepInput, w: &mut Workspace) -> StepLosses {
     // The same code compiled for AVX2 where the CPU has it: twice the lanes of the x86-64
     // baseline (SSE2) for the layers and GELU. Without FMA, which would round differently,
     // every operation is the one the baseline build does, in the same order: the same bits
@@ -266,68 +269,31 @@ pub fn train_step(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2; checked just above.
-        return unsafe {
-            train_step_avx2(
-                state,
-                latent_dims,
-                batch,
-                anchor_rgb,
-                anchor,
-                weights,
-                lr,
-                w,
-            )
-        };
+        return unsafe { train_step_avx2(state, input, w) };
     }
-    train_step_portable(
-        state,
-        latent_dims,
-        batch,
-        anchor_rgb,
-        anchor,
-        weights,
-        lr,
-        w,
-    )
+    train_step_portable(state, input, w)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn train_step_avx2(
     state: &mut RunState,
-    latent_dims: usize,
-    batch: &[f32],
-    anchor_rgb: &[f32],
-    anchor: Option<&[f32]>,
-    weights: &PerTerm<f64>,
-    lr: f64,
+    input: &StepInput,
     w: &mut Workspace,
 ) -> StepLosses {
-    train_step_portable(
-        state,
+    train_step_portable(state, input, w)
+}
+
+#[inline(always)]
+fn train_step_portable(state: &mut RunState, input: &StepInput, w: &mut Workspace) -> StepLosses {
+    let StepInput {
         latent_dims,
         batch,
         anchor_rgb,
         anchor,
         weights,
         lr,
-        w,
-    )
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn train_step_portable(
-    state: &mut RunState,
-    latent_dims: usize,
-    batch: &[f32],
-    anchor_rgb: &[f32],
-    anchor: Option<&[f32]>,
-    weights: &PerTerm<f64>,
-    lr: f64,
-    w: &mut Workspace,
-) -> StepLosses {
+    } = *input;
     let anchored = anchor.is_some() && weights[Term::Anchor] != 0.0;
     let mut rows = std::mem::take(&mut w.rows);
     rows.clear();
@@ -452,27 +418,16 @@ mod tests {
         let (mut a, mut b) = (start.clone(), start);
         let (mut wa, mut wb) = (Workspace::default(), Workspace::default());
         for step in 0..300 {
-            let with_anchor = (step >= 150).then_some(anchor.as_slice());
-            let la = train_step(
-                &mut a,
-                dims,
-                &batch,
-                &anchor_rgb,
-                with_anchor,
-                &weights,
-                0.01,
-                &mut wa,
-            );
-            let lb = train_step_portable(
-                &mut b,
-                dims,
-                &batch,
-                &anchor_rgb,
-                with_anchor,
-                &weights,
-                0.01,
-                &mut wb,
-            );
+            let input = StepInput {
+                latent_dims: dims,
+                batch: &batch,
+                anchor_rgb: &anchor_rgb,
+                anchor: (step >= 150).then_some(anchor.as_slice()),
+                weights: &weights,
+                lr: 0.01,
+            };
+            let la = train_step(&mut a, &input, &mut wa);
+            let lb = train_step_portable(&mut b, &input, &mut wb);
             assert_eq!(la, lb, "step {step}");
         }
         assert!(a.updates == 300);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rand::distr::weighted::WeightedIndex;
 
 use crate::data::{batch_distribution, data_fraction_weights, ColorCube, WeightedBatchSampler};
-use crate::fused_step::{self, RunState, StepLosses, Workspace};
+use crate::fused_step::{self, RunState, StepInput, StepLosses, Workspace};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
 use crate::plot::PhaseSnapshot;
@@ -346,16 +346,15 @@ impl Run {
             &self.batch
         };
         self.this_step.clone_from(&self.state);
-        let losses = fused_step::train_step(
-            &mut self.state,
-            shared.latent_dims,
+        let input = StepInput {
+            latent_dims: shared.latent_dims,
             batch,
-            &shared.primaries,
-            self.anchor.as_deref(),
-            &plan.weights,
-            values[shared.columns.lr],
-            &mut self.workspace,
-        );
+            anchor_rgb: &shared.primaries,
+            anchor: self.anchor.as_deref(),
+            weights: &plan.weights,
+            lr: values[shared.columns.lr],
+        };
+        let losses = fused_step::train_step(&mut self.state, &input, &mut self.workspace);
         if !losses.total.is_finite() {
             self.failure = Some(non_finite(plan.step, &losses.losses()));
             self.state.clone_from(&self.last_good);
