@@ -30,12 +30,20 @@ function loadWasm(kind) {
 /** The build to load: WebGPU's only where it is wanted and an adapter exists. */
 async function moduleKind(requested) {
   if (requested === 'cpu' || !navigator.gpu) return 'cpu';
+  // A wedged GPU process never answers: wait a few seconds, then train on the CPU.
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve('late'), ADAPTER_WAIT_MS); });
   try {
-    return (await navigator.gpu.requestAdapter()) ? 'webgpu' : 'cpu';
+    const adapter = await Promise.race([navigator.gpu.requestAdapter(), late]);
+    return adapter === 'late' ? 'late' : adapter ? 'webgpu' : 'cpu';
   } catch {
     return 'cpu';
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+const ADAPTER_WAIT_MS = 3000;
 
 function startWorker() {
   const url = new URL('trainer.js', here);
@@ -362,7 +370,12 @@ class ColorBottleneck extends HTMLElement {
    * the CPU's (also when the WebGPU build cannot be loaded: `cargo xtask serve` serves the page
    * before it is built). */
   async #engine() {
-    const kind = await moduleKind(this.#requestedBackend());
+    let kind = await moduleKind(this.#requestedBackend());
+    if (kind === 'late') {
+      this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
+      this.#cpuOnly = true;
+      kind = 'cpu';
+    }
     return loadWasm(kind).catch((e) => {
       if (kind !== 'webgpu') throw e;
       this.#notify('the WebGPU engine could not be loaded; running on the CPU');

@@ -824,6 +824,21 @@ test('bad attributes and sources: each is named on screen, and the run goes on',
   await big.close();
 });
 
+test('a WebGPU adapter request that never answers: the page trains on the CPU after 3 s and says why', { timeout: 120_000 }, async () => {
+  const page = await browser.newPage();
+  const errors = await watch(page);
+  await page.addInitScript(() => {
+    if (navigator.gpu) navigator.gpu.requestAdapter = () => new Promise(() => {});
+  });
+  await page.goto(`${BASE}/example-post.html`);
+  await page.waitForFunction(() => [...document.querySelectorAll('color-bottleneck')].some((e) => e.step > 50), null, { timeout: 60_000 });
+  const [backend, notice] = await el(page, (e) => [e.backend, e.shadowRoot.querySelector('[data-field=notice]').textContent]);
+  assert.equal(backend, 'cpu');
+  assert.match(notice, /WebGPU did not answer within 3 s; running on the CPU/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('while the WebGPU engine is not there yet (serve builds it second), the page runs on the CPU', { timeout: 120_000 }, async () => {
   const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
   try {
