@@ -93,12 +93,6 @@ impl Recorder {
     pub fn recordings(&self) -> &[Recording] {
         &self.recordings
     }
-
-    /// Forgets everything (a restarted run), back to `stride`.
-    pub fn clear(&mut self, stride: u64) {
-        self.recordings.clear();
-        self.stride = stride.max(1);
-    }
 }
 
 /// One frame of the video: dims 0 and 1 of the recording, axes ±1.5, "Step N" above.

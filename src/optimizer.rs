@@ -25,9 +25,7 @@ pub fn adam_update(
     lr: f32,
     time: i32,
 ) {
-    let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
-    let combined = correction_2 / (1.0 - BETA_1.powi(time));
-    let epsilon = EPSILON * correction_2;
+    let (combined, epsilon) = corrections(time);
     let moments = moment_1.iter_mut().zip(moment_2.iter_mut());
     for ((p, g), (m1, m2)) in params.iter_mut().zip(grads).zip(moments) {
         *m1 = *m1 * BETA_1 + g * (1.0 - BETA_1);
@@ -35,6 +33,16 @@ pub fn adam_update(
         let update = (*m1 * combined) / (m2.sqrt() + epsilon);
         *p -= update * lr;
     }
+}
+
+/// Burn's bias corrections for update `time` (from 1): the factor on the first moment and
+/// the ε beside √(second moment), both scaled by √(1 − β₂ᵗ).
+fn corrections(time: i32) -> (f32, f32) {
+    let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
+    (
+        correction_2 / (1.0 - BETA_1.powi(time)),
+        EPSILON * correction_2,
+    )
 }
 
 /// Adam's state for a flat parameter vector, on the device, with the same formulas as
@@ -100,24 +108,15 @@ impl FlatAdam {
     /// The updated parameters, for a step the host decided to take.
     pub fn step(&mut self, params: Tensor<1>, grads: Tensor<1>, lr: f32) -> Tensor<1> {
         let (moment_1, moment_2) = self.moments(grads);
-        let time = match self.host_updates.as_mut() {
+        let update = match self.host_updates.as_mut() {
             Some(updates) => {
                 *updates += 1;
-                *updates
+                let (combined, epsilon) = corrections(*updates);
+                (moment_1.clone() * combined) / (moment_2.clone().sqrt() + epsilon)
             }
-            None => 0,
+            None => Self::device_update(&(self.updates.clone() + 1.0), &moment_1, &moment_2),
         };
-        let params = if time > 0 {
-            // The corrections as host scalars, computed as `adam_update` computes them.
-            let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
-            let combined = correction_2 / (1.0 - BETA_1.powi(time));
-            let epsilon = EPSILON * correction_2;
-            params - (moment_1.clone() * combined) / (moment_2.clone().sqrt() + epsilon) * lr
-        } else {
-            let time = self.updates.clone() + 1.0;
-            let update = Self::device_update(&time, &moment_1, &moment_2);
-            params - update * lr
-        };
+        let params = params - update * lr;
         self.updates = self.updates.clone() + 1.0;
         self.moment_1 = moment_1;
         self.moment_2 = moment_2;

@@ -261,11 +261,6 @@ pub struct CheckpointRequest {
 }
 
 impl CheckpointRequest {
-    /// The step the checkpoint continues at.
-    pub fn step(&self) -> u64 {
-        self.step
-    }
-
     /// The checkpoint, from the values of the request's tensor (`None` if they do not fit).
     pub fn complete(self, values: &[f32]) -> Option<Checkpoint> {
         let n = self.params;
@@ -440,11 +435,6 @@ impl Trainer {
 
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
-    }
-
-    /// The primaries' latents the anchor term holds the model to, once the action fired.
-    pub fn anchor_reference(&self) -> Option<&Tensor<2>> {
-        self.anchor_reference.as_ref()
     }
 
     /// What a trainer would warn about for `timeline`, without building one.

@@ -506,11 +506,7 @@ impl Run {
         match &self.engine {
             Engine::Fused(sweep) => {
                 let (_, latents) = sweep.infer(0, &self.grid);
-                if end {
-                    self.recorder.record_end(step, latents);
-                } else {
-                    self.recorder.record(step, latents);
-                }
+                keep_recording(&mut self.recorder, step, end, latents);
             }
             Engine::Burn(trainer) => {
                 let (_, latents) = trainer.infer_rgb_grid();
@@ -669,11 +665,7 @@ impl Run {
         }
         for &(step, end, n) in &layout.recordings {
             let (l, r) = rest.split_at(n);
-            if end {
-                self.recorder.record_end(step, l.to_vec());
-            } else {
-                self.recorder.record(step, l.to_vec());
-            }
+            keep_recording(&mut self.recorder, step, end, l.to_vec());
             rest = r;
         }
         if let Some(l) = losses {
@@ -779,6 +771,15 @@ impl Run {
         if !warnings.is_empty() {
             self.notice = Some(warnings.join("; "));
         }
+    }
+}
+
+/// A recording for the video: `end` is the run's last state, kept whatever the stride.
+fn keep_recording(recorder: &mut Recorder, step: u64, end: bool, latents: Vec<f32>) {
+    if end {
+        recorder.record_end(step, latents);
+    } else {
+        recorder.record(step, latents);
     }
 }
 
