@@ -554,44 +554,51 @@ fn spawn_server(dist: PathBuf) -> Result<String> {
 }
 
 fn serve_forever(server: tiny_http::Server, dist: PathBuf) {
+    // A thread per request: a large body the browser reads slowly (a streamed wasm compile)
+    // must not hold up the small requests queued behind it.
+    let dist = std::sync::Arc::new(dist);
     for request in server.incoming_requests() {
-        let url = request
-            .url()
-            .split(['?', '#'])
-            .next()
-            .unwrap_or("/")
-            .to_string();
-        let relative = url.trim_start_matches('/');
-        let mut path = dist.join(if relative.is_empty() {
-            "index.html"
-        } else {
-            relative
-        });
-        if relative.split('/').any(|part| part == "..") {
-            let _ =
-                request.respond(tiny_http::Response::from_string("bad path").with_status_code(400));
-            continue;
-        }
-        if path.is_dir() {
-            path = path.join("index.html");
-        }
-        let response = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let header = tiny_http::Header::from_bytes("Content-Type", mime(&path))
-                    .expect("static header");
-                let no_cache = tiny_http::Header::from_bytes("Cache-Control", "no-cache")
-                    .expect("static header");
-                let csp = tiny_http::Header::from_bytes("Content-Security-Policy", CSP)
-                    .expect("static header");
-                tiny_http::Response::from_data(bytes)
-                    .with_header(header)
-                    .with_header(no_cache)
-                    .with_header(csp)
-            }
-            Err(_) => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
-        };
-        let _ = request.respond(response);
+        let dist = std::sync::Arc::clone(&dist);
+        std::thread::spawn(move || respond(request, &dist));
     }
+}
+
+fn respond(request: tiny_http::Request, dist: &Path) {
+    let url = request
+        .url()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("/")
+        .to_string();
+    let relative = url.trim_start_matches('/');
+    let mut path = dist.join(if relative.is_empty() {
+        "index.html"
+    } else {
+        relative
+    });
+    if relative.split('/').any(|part| part == "..") {
+        let _ = request.respond(tiny_http::Response::from_string("bad path").with_status_code(400));
+        return;
+    }
+    if path.is_dir() {
+        path = path.join("index.html");
+    }
+    let response = match std::fs::read(&path) {
+        Ok(bytes) => {
+            let header =
+                tiny_http::Header::from_bytes("Content-Type", mime(&path)).expect("static header");
+            let no_cache =
+                tiny_http::Header::from_bytes("Cache-Control", "no-cache").expect("static header");
+            let csp = tiny_http::Header::from_bytes("Content-Security-Policy", CSP)
+                .expect("static header");
+            tiny_http::Response::from_data(bytes)
+                .with_header(header)
+                .with_header(no_cache)
+                .with_header(csp)
+        }
+        Err(_) => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+    };
+    let _ = request.respond(response);
 }
 
 fn mime(path: &Path) -> &'static str {
