@@ -12,6 +12,8 @@ pub mod dopesheet;
 pub mod evolution;
 mod flex_values;
 pub mod fused_step;
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
+pub mod gpu_step;
 pub mod loss;
 pub mod model;
 pub mod optimizer;

@@ -295,6 +295,7 @@ struct StepPlan {
     on_primaries: bool,
     anchor_action: bool,
     weights: PerTerm<f64>,
+    lr: f64,
 }
 
 impl StepPlan {
@@ -306,6 +307,7 @@ impl StepPlan {
             on_primaries: PhaseData::for_phase(state.phase) == PhaseData::Primaries,
             anchor_action: state.actions.iter().any(|a| a == "anchor"),
             weights: PerTerm::from_fn(|t| shared.columns.terms[t].map_or(0.0, |i| values[i])),
+            lr: values[shared.columns.lr],
             values,
         }
     }
@@ -317,30 +319,13 @@ impl Run {
         if self.failure.is_some() {
             return;
         }
-        let values = &plan.values;
-        // Drawn before this step's data-fraction applies: batch t uses step t−1's weights.
-        let on_primaries = plan.on_primaries;
-        if !on_primaries {
-            self.batch.clear();
-            for i in self.sampler.next_batch() {
-                self.batch
-                    .extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
-            }
-        }
+        self.draw(shared, plan, cache);
         if plan.anchor_action {
             let (_, latents) =
                 fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);
             self.anchor = Some(latents);
         }
-        if let Some(i) = shared.columns.data_fraction {
-            let fraction = values[i];
-            if self.weights_fraction != Some(fraction) {
-                let distribution = cache.get(shared, self.sampler.bias(), fraction);
-                self.sampler.set_distribution(distribution);
-                self.weights_fraction = Some(fraction);
-            }
-        }
-        let batch = if on_primaries {
+        let batch = if plan.on_primaries {
             &shared.primaries
         } else {
             &self.batch
@@ -352,7 +337,7 @@ impl Run {
             anchor_rgb: &shared.primaries,
             anchor: self.anchor.as_deref(),
             weights: &plan.weights,
-            lr: values[shared.columns.lr],
+            lr: plan.lr,
         };
         let losses = fused_step::train_step(&mut self.state, &input, &mut self.workspace);
         if !losses.total.is_finite() {
@@ -362,5 +347,88 @@ impl Run {
             std::mem::swap(&mut self.last_good, &mut self.this_step);
         }
         self.last = Some(losses);
+    }
+
+    /// What the host decides of a step: the batch (drawn before this step's data-fraction
+    /// applies: batch t uses step t−1's weights), then the sampler's new weights.
+    fn draw(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
+        if !plan.on_primaries {
+            self.batch.clear();
+            for i in self.sampler.next_batch() {
+                self.batch
+                    .extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
+            }
+        }
+        if let Some(i) = shared.columns.data_fraction {
+            let fraction = plan.values[i];
+            if self.weights_fraction != Some(fraction) {
+                let distribution = cache.get(shared, self.sampler.bias(), fraction);
+                self.sampler.set_distribution(distribution);
+                self.weights_fraction = Some(fraction);
+            }
+        }
+    }
+}
+
+/// A step whose arithmetic runs elsewhere (on a GPU): what the host decided for it.
+#[derive(Debug, Clone)]
+pub struct DrawnStep {
+    pub step: u64,
+    pub weights: PerTerm<f64>,
+    pub lr: f64,
+    /// The `anchor` action fires: the anchor colours' latents, before this step's update,
+    /// become the reference.
+    pub anchor_action: bool,
+    /// Every run trains on the six primaries (phase 1); otherwise on its drawn batch.
+    pub on_primaries: bool,
+}
+
+impl Sweep {
+    /// Draws every run's batch for the next step and moves on to the step after, leaving the
+    /// arithmetic to the caller: the host half of [`Sweep::step`]. Failed runs draw too, so
+    /// their streams stay those of the CPU engine's runs until the failure is known.
+    pub fn draw_step(&mut self) -> Option<DrawnStep> {
+        if self.is_finished() {
+            return None;
+        }
+        let mut cache = DistributionCache::default();
+        let plan = StepPlan::of(&self.shared, self.step);
+        for run in &mut self.runs {
+            run.draw(&self.shared, &plan, &mut cache);
+        }
+        self.step += 1;
+        Some(DrawnStep {
+            step: plan.step,
+            weights: plan.weights,
+            lr: plan.lr,
+            anchor_action: plan.anchor_action,
+            on_primaries: plan.on_primaries,
+        })
+    }
+
+    /// Run `run`'s batch of the last drawn step (not the primaries, which the caller knows).
+    pub fn drawn_batch(&self, run: usize) -> &[f32] {
+        &self.runs[run].batch
+    }
+
+    /// Sets run `run` to what another engine computed for it.
+    pub fn mirror(
+        &mut self,
+        run: usize,
+        state: RunState,
+        anchor: Option<Vec<f32>>,
+        last: Option<StepLosses>,
+        failure: Option<TrainError>,
+    ) {
+        let r = &mut self.runs[run];
+        r.state = state;
+        r.anchor = anchor;
+        r.last = last;
+        r.failure = failure;
+    }
+
+    /// Run `run`'s state: weights, Adam's moments and update count.
+    pub fn state(&self, run: usize) -> &RunState {
+        &self.runs[run].state
     }
 }

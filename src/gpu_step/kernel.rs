@@ -1,0 +1,617 @@
+//! The whole training step of every run as one CubeCL kernel: one cube (workgroup) per run,
+//! its units striding over the batch's rows.
+//!
+//! Written as [`fused_step`](crate::fused_step) is written for the CPU, and held to it by
+//! tests (tests/gpu_step.rs): the same layers, the same loss terms with the same scales, the
+//! same Adam. The order of the sums differs (a tree over the cube, not lanes over the batch),
+//! so the two agree to float rounding, not bit for bit.
+//!
+//! Inside the kernel a step is five passes with a barrier between each:
+//! 1. when the `anchor` action fires, the anchor colours' latents become the reference;
+//! 2. every row's latents, to scratch (the separation term needs them all);
+//! 3. each row again: the forward pass, its share of every loss term, and its backward pass
+//!    down to each layer's output gradient (to scratch);
+//! 4. the loss terms summed over the cube;
+//! 5. each parameter's gradient summed over the rows, then Adam, when the total is finite
+//!    and > 0. A non-finite total puts the run back to the start of its previous step and
+//!    stops it, as the CPU sweep does.
+
+use cubecl::prelude::*;
+
+/// Units per cube. WebGPU promises at least 256 invocations per workgroup.
+pub const UNITS: u32 = 256;
+pub const HIDDEN: usize = 16;
+/// Floats of scratch per row: the input, latents, both hidden layers' outputs, and the
+/// gradient at each layer's output.
+pub const fn scratch_features(dims: usize) -> usize {
+    3 + dims + HIDDEN + HIDDEN + 3 + HIDDEN + dims + HIDDEN
+}
+/// Per run: the losses (total, five terms), whether the update was applied, and the step
+/// the run failed at plus one (0 while it has not).
+pub const LOSS_SLOTS: usize = 8;
+
+/// Where each feature sits in a run's scratch, feature-major (feature f of row k at
+/// f · rows + k); the input is at 0.
+#[derive(CubeType, Clone, Copy)]
+struct Features {
+    latents: usize,
+    hidden_1: usize,
+    hidden_2: usize,
+    d_outputs: usize,
+    d_hidden_2: usize,
+    d_latents: usize,
+    d_hidden_1: usize,
+}
+
+#[cube]
+fn features(#[comptime] dims: usize) -> Features {
+    let latents = 3usize;
+    let hidden_1 = latents + dims;
+    let hidden_2 = hidden_1 + HIDDEN;
+    let d_outputs = hidden_2 + HIDDEN;
+    let d_hidden_2 = d_outputs + 3;
+    let d_latents = d_hidden_2 + HIDDEN;
+    let d_hidden_1 = d_latents + dims;
+    Features {
+        latents,
+        hidden_1,
+        hidden_2,
+        d_outputs,
+        d_hidden_2,
+        d_latents,
+        d_hidden_1,
+    }
+}
+
+/// Where each layer's weight (`[inputs, outputs]`, row-major) and bias start in a run's
+/// flat parameters.
+#[derive(CubeType, Clone, Copy)]
+struct Layout {
+    w1: usize,
+    b1: usize,
+    w2: usize,
+    b2: usize,
+    w3: usize,
+    b3: usize,
+    w4: usize,
+    b4: usize,
+}
+
+#[cube]
+fn layout(#[comptime] dims: usize) -> Layout {
+    let w1 = 0usize;
+    let b1 = w1 + 3 * HIDDEN;
+    let w2 = b1 + HIDDEN;
+    let b2 = w2 + HIDDEN * dims;
+    let w3 = b2 + dims;
+    let b3 = w3 + dims * HIDDEN;
+    let w4 = b3 + HIDDEN;
+    let b4 = w4 + HIDDEN * 3;
+    Layout {
+        w1,
+        b1,
+        w2,
+        b2,
+        w3,
+        b3,
+        w4,
+        b4,
+    }
+}
+
+/// erf by Abramowitz and Stegun 7.1.26, as the CPU step computes it.
+#[cube]
+fn gelu_and_slope(x: f32) -> (f32, f32) {
+    let z: f32 = f32::abs(x) * 0.707_106_77f32;
+    let t: f32 = 1.0f32 / (1.0f32 + 0.327_591_1f32 * z);
+    let poly: f32 = t
+        * (0.254_829_6f32
+            + t * (-0.284_496_74f32
+                + t * (1.421_413_7f32 + t * (-1.453_152_1f32 + t * 1.061_405_4f32))));
+    let gauss: f32 = f32::exp(-0.5f32 * x * x);
+    let erf_abs: f32 = 1.0f32 - poly * gauss;
+    let mut erf: f32 = erf_abs;
+    if x < 0.0f32 {
+        erf = -erf_abs;
+    }
+    let cdf: f32 = 0.5f32 * (1.0f32 + erf);
+    let pdf: f32 = gauss * 0.398_942_3f32;
+    (x * cdf, cdf + x * pdf)
+}
+
+#[cube]
+fn sigmoid(x: f32) -> f32 {
+    let e = f32::exp(-f32::abs(x));
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 {
+        r
+    } else {
+        e * r
+    }
+}
+
+/// `base^exponent` by repeated squaring, as the CPU's `powi` computes it. Not `powf`: a GPU's
+/// is a few ulp off, and in Adam's 1 − β₂ᵗ that error is a thousand times larger.
+#[cube]
+fn powi(base: f32, exponent: u32) -> f32 {
+    let mut result = 1.0f32;
+    let mut square = base;
+    let mut rest = exponent;
+    while rest > 0 {
+        if (rest & 1) != 0 {
+            result *= square;
+        }
+        rest /= 2;
+        if rest > 0 {
+            square *= square;
+        }
+    }
+    result
+}
+
+/// Activations of one row through the model.
+#[derive(CubeType)]
+struct Row {
+    input: Array<f32>,
+    hidden_1: Array<f32>,
+    slope_1: Array<f32>,
+    latents: Array<f32>,
+    hidden_2: Array<f32>,
+    slope_2: Array<f32>,
+    outputs: Array<f32>,
+}
+
+#[cube]
+fn new_row(#[comptime] dims: usize) -> Row {
+    Row {
+        input: Array::new(3usize),
+        hidden_1: Array::new(HIDDEN),
+        slope_1: Array::new(HIDDEN),
+        latents: Array::new(dims),
+        hidden_2: Array::new(HIDDEN),
+        slope_2: Array::new(HIDDEN),
+        outputs: Array::new(3usize),
+    }
+}
+
+/// `row.input` through the model whose parameters start at `p`.
+#[cube]
+fn forward(params: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize) {
+    let l = layout(dims);
+    #[unroll]
+    for o in 0..HIDDEN {
+        let mut v = params[p + l.b1 + o];
+        #[unroll]
+        for i in 0..3usize {
+            v += row.input[i] * params[p + l.w1 + i * HIDDEN + o];
+        }
+        let (g, s) = gelu_and_slope(v);
+        row.hidden_1[o] = g;
+        row.slope_1[o] = s;
+    }
+    #[unroll]
+    for o in 0..dims {
+        let mut v = params[p + l.b2 + o];
+        #[unroll]
+        for i in 0..HIDDEN {
+            v += row.hidden_1[i] * params[p + l.w2 + i * dims + o];
+        }
+        row.latents[o] = v;
+    }
+    #[unroll]
+    for o in 0..HIDDEN {
+        let mut v = params[p + l.b3 + o];
+        #[unroll]
+        for i in 0..dims {
+            v += row.latents[i] * params[p + l.w3 + i * HIDDEN + o];
+        }
+        let (g, s) = gelu_and_slope(v);
+        row.hidden_2[o] = g;
+        row.slope_2[o] = s;
+    }
+    #[unroll]
+    for o in 0..3usize {
+        let mut v = params[p + l.b4 + o];
+        #[unroll]
+        for i in 0..HIDDEN {
+            v += row.hidden_2[i] * params[p + l.w4 + i * 3 + o];
+        }
+        row.outputs[o] = sigmoid(v);
+    }
+}
+
+/// Row `k`'s colour: the batch's rows, then the anchor colours'.
+#[cube]
+fn load_input(
+    batch: &[f32],
+    anchor_rgb: &[f32],
+    run_batch: usize,
+    batch_rows: usize,
+    k: usize,
+    row: &mut Row,
+) {
+    #[unroll]
+    for c in 0..3usize {
+        row.input[c] = if k < batch_rows {
+            batch[run_batch + k * 3 + c]
+        } else {
+            anchor_rgb[(k - batch_rows) * 3 + c]
+        };
+    }
+}
+
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn train_step(
+    params: &mut [f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    previous: &mut [f32],
+    updates: &mut [u32],
+    batch: &[f32],
+    anchor_rgb: &[f32],
+    anchor_reference: &mut [f32],
+    scratch: &mut [f32],
+    losses: &mut [f32],
+    // The timeline's values at this step, the same for every run.
+    batch_rows: u32,
+    batch_stride: u32,
+    scratch_rows: u32,
+    terms_on: u32,
+    anchored: u32,
+    record_anchor: u32,
+    step: u32,
+    w_reconstruction: f32,
+    w_separation: f32,
+    w_planarity: f32,
+    w_unit_norm: f32,
+    w_anchor: f32,
+    lr: f32,
+    #[comptime] dims: usize,
+) {
+    let run = CUBE_POS;
+    let unit = UNIT_POS as usize;
+    let units = CUBE_DIM as usize;
+    let n_params = comptime!(crate::gpu_step::kernel::parameter_count(dims));
+    let p = run * n_params;
+    let out = run * LOSS_SLOTS;
+    // A failed run stays where it was put back to.
+    if losses[out + 7] != 0.0f32 {
+        terminate!();
+    }
+    let l = layout(dims);
+    let f = features(dims);
+    let batch_rows = batch_rows as usize;
+    let rows = if anchored != 0 {
+        batch_rows + 6
+    } else {
+        batch_rows
+    };
+    let stride = scratch_rows as usize;
+    let scratch_at = run * stride * comptime!(scratch_features(dims));
+    let run_batch = run * batch_stride as usize;
+    let reference_at = run * 6 * dims;
+    let mut row = new_row(dims);
+
+    // 1. The anchor reference, before this step's update.
+    if record_anchor != 0 {
+        if unit < 6 {
+            #[unroll]
+            for c in 0..3usize {
+                row.input[c] = anchor_rgb[unit * 3 + c];
+            }
+            forward(params, p, &mut row, dims);
+            #[unroll]
+            for d in 0..dims {
+                anchor_reference[reference_at + unit * dims + d] = row.latents[d];
+            }
+        }
+        sync_storage();
+    }
+
+    // 2. Every row's latents.
+    for k in range_stepped(unit, rows, units) {
+        load_input(batch, anchor_rgb, run_batch, batch_rows, k, &mut row);
+        forward(params, p, &mut row, dims);
+        #[unroll]
+        for c in 0..3usize {
+            scratch[scratch_at + c * stride + k] = row.input[c];
+        }
+        #[unroll]
+        for d in 0..dims {
+            scratch[scratch_at + (f.latents + d) * stride + k] = row.latents[d];
+        }
+    }
+    sync_storage();
+
+    // 3. Each row's share of the loss terms, and its backward pass.
+    let on_reconstruction = (terms_on & 1) != 0;
+    let on_separation = (terms_on & 2) != 0;
+    let on_planarity = (terms_on & 4) != 0;
+    let on_unit_norm = (terms_on & 8) != 0;
+    let on_anchor = (terms_on & 16) != 0;
+    let b = f32::cast_from(batch_rows);
+    let reconstruction_slope = w_reconstruction * (2.0f32 / (3.0f32 * b));
+    let separation_k = w_separation * (-4.0f32 / (b * b));
+    let flattened = comptime!(if dims > 2 { (dims - 2) as f32 } else { 1.0f32 });
+    let planarity_slope = w_planarity * (2.0f32 / (b * flattened));
+    let unit_norm_scale = 2.0f32 / b;
+    let anchor_slope = w_anchor * (2.0f32 / comptime!((6 * dims) as f32));
+    let mut sums = Array::<f32>::new(5usize);
+    #[unroll]
+    for t in 0..5usize {
+        sums[t] = 0.0f32;
+    }
+    let mut d_latents = Array::<f32>::new(dims);
+    let mut d_outputs = Array::<f32>::new(3usize);
+    let mut d_hidden = Array::<f32>::new(HIDDEN);
+    for k in range_stepped(unit, rows, units) {
+        load_input(batch, anchor_rgb, run_batch, batch_rows, k, &mut row);
+        forward(params, p, &mut row, dims);
+        #[unroll]
+        for d in 0..dims {
+            d_latents[d] = 0.0f32;
+        }
+        #[unroll]
+        for c in 0..3usize {
+            d_outputs[c] = 0.0f32;
+        }
+        if k < batch_rows {
+            if on_reconstruction {
+                #[unroll]
+                for c in 0..3usize {
+                    let d = row.outputs[c] - row.input[c];
+                    sums[0] += d * d;
+                    d_outputs[c] = reconstruction_slope * d;
+                }
+            }
+            if on_separation {
+                let x = row.latents[0];
+                let y = row.latents[1];
+                let mut gx = 0.0f32;
+                let mut gy = 0.0f32;
+                for other in 0..batch_rows {
+                    if other != k {
+                        let dx = x - scratch[scratch_at + f.latents * stride + other];
+                        let dy = y - scratch[scratch_at + (f.latents + 1) * stride + other];
+                        let inverse = 1.0f32 / (dx * dx + dy * dy + 1e-6f32);
+                        sums[1] += inverse;
+                        let pull = inverse * inverse;
+                        gx += pull * dx;
+                        gy += pull * dy;
+                    }
+                }
+                d_latents[0] += separation_k * gx;
+                d_latents[1] += separation_k * gy;
+            }
+            if on_planarity {
+                #[unroll]
+                for d in 2..dims {
+                    let v = row.latents[d];
+                    sums[2] += v * v;
+                    d_latents[d] += planarity_slope * v;
+                }
+            }
+            if on_unit_norm {
+                let mut square = 0.0f32;
+                #[unroll]
+                for d in 0..dims {
+                    square += row.latents[d] * row.latents[d];
+                }
+                let length = f32::sqrt(square);
+                let excess = length - 1.0f32;
+                sums[3] += excess * excess;
+                if length > 0.0f32 {
+                    let k_norm = w_unit_norm * unit_norm_scale * excess / length;
+                    #[unroll]
+                    for d in 0..dims {
+                        d_latents[d] += k_norm * row.latents[d];
+                    }
+                }
+            }
+        } else if on_anchor {
+            #[unroll]
+            for d in 0..dims {
+                let diff =
+                    row.latents[d] - anchor_reference[reference_at + (k - batch_rows) * dims + d];
+                sums[4] += diff * diff;
+                d_latents[d] += anchor_slope * diff;
+            }
+        }
+        // Backward through the sigmoid and the decoder's output layer.
+        #[unroll]
+        for c in 0..3usize {
+            let y = row.outputs[c];
+            let d = d_outputs[c] * (y * (1.0f32 - y));
+            d_outputs[c] = d;
+            scratch[scratch_at + (f.d_outputs + c) * stride + k] = d;
+        }
+        #[unroll]
+        for j in 0..HIDDEN {
+            let mut v = 0.0f32;
+            #[unroll]
+            for c in 0..3usize {
+                v += params[p + l.w4 + j * 3 + c] * d_outputs[c];
+            }
+            let d = v * row.slope_2[j];
+            d_hidden[j] = d;
+            scratch[scratch_at + (f.hidden_2 + j) * stride + k] = row.hidden_2[j];
+            scratch[scratch_at + (f.d_hidden_2 + j) * stride + k] = d;
+        }
+        #[unroll]
+        for e in 0..dims {
+            let mut v = d_latents[e];
+            #[unroll]
+            for j in 0..HIDDEN {
+                v += params[p + l.w3 + e * HIDDEN + j] * d_hidden[j];
+            }
+            d_latents[e] = v;
+            scratch[scratch_at + (f.d_latents + e) * stride + k] = v;
+        }
+        #[unroll]
+        for j in 0..HIDDEN {
+            let mut v = 0.0f32;
+            #[unroll]
+            for e in 0..dims {
+                v += params[p + l.w2 + j * dims + e] * d_latents[e];
+            }
+            scratch[scratch_at + (f.hidden_1 + j) * stride + k] = row.hidden_1[j];
+            scratch[scratch_at + (f.d_hidden_1 + j) * stride + k] = v * row.slope_1[j];
+        }
+    }
+
+    // 4. The terms over the cube: a tree in shared memory.
+    let mut shared = Shared::<[f32]>::new_slice(comptime!(5 * UNITS as usize));
+    #[unroll]
+    for t in 0..5usize {
+        shared[t * units + unit] = sums[t];
+    }
+    sync_cube();
+    let mut half = units / 2;
+    while half > 0 {
+        if unit < half {
+            #[unroll]
+            for t in 0..5usize {
+                shared[t * units + unit] += shared[t * units + unit + half];
+            }
+        }
+        sync_cube();
+        half /= 2;
+    }
+    let reconstruction = shared[0] / (3.0f32 * b);
+    let separation = shared[units] / (b * b);
+    let planarity = shared[2 * units] / (b * flattened);
+    let unit_norm = shared[3 * units] / b;
+    let anchor = shared[4 * units] / comptime!((6 * dims) as f32);
+    let mut total = 0.0f32;
+    let mut any_on = false;
+    if on_reconstruction {
+        total += reconstruction * w_reconstruction;
+        any_on = true;
+    }
+    if on_separation {
+        total += separation * w_separation;
+        any_on = true;
+    }
+    if on_planarity {
+        total += planarity * w_planarity;
+        any_on = true;
+    }
+    if on_unit_norm {
+        total += unit_norm * w_unit_norm;
+        any_on = true;
+    }
+    if on_anchor {
+        total += anchor * w_anchor;
+        any_on = true;
+    }
+    let finite = !(f32::is_nan(total) || f32::is_inf(total));
+    let update = any_on && finite && total > 0.0f32;
+    if unit == 0 {
+        losses[out] = total;
+        losses[out + 1] = if on_reconstruction {
+            reconstruction
+        } else {
+            0.0f32
+        };
+        losses[out + 2] = if on_separation { separation } else { 0.0f32 };
+        losses[out + 3] = if on_planarity { planarity } else { 0.0f32 };
+        losses[out + 4] = if on_unit_norm { unit_norm } else { 0.0f32 };
+        losses[out + 5] = if on_anchor { anchor } else { 0.0f32 };
+        losses[out + 6] = if update { 1.0f32 } else { 0.0f32 };
+        if !finite {
+            losses[out + 7] = f32::cast_from(step) + 1.0f32;
+        }
+    }
+    let kept = n_params * 3;
+    let previous_at = run * (kept + 1);
+    if !finite {
+        // Back to the start of the previous step, whose loss was finite.
+        for q in range_stepped(unit, n_params, units) {
+            params[p + q] = previous[previous_at + q];
+            moment_1[p + q] = previous[previous_at + n_params + q];
+            moment_2[p + q] = previous[previous_at + 2 * n_params + q];
+        }
+        if unit == 0 {
+            updates[run] = u32::cast_from(previous[previous_at + kept]);
+        }
+        terminate!();
+    }
+    sync_storage();
+
+    // 5. Each parameter's gradient, then Adam.
+    let time = updates[run] + 1;
+    let beta_1 = 0.9f32;
+    let beta_2 = 0.999f32;
+    let correction_2 = f32::sqrt(1.0f32 - powi(beta_2, time));
+    let combined = correction_2 / (1.0f32 - powi(beta_1, time));
+    let epsilon = 1e-8f32 * correction_2;
+    for q in range_stepped(unit, n_params, units) {
+        // Which layer, and which input and output of it.
+        let mut x_feature = 0usize;
+        let mut d_feature = f.d_outputs;
+        let mut bias = false;
+        if q < l.b1 {
+            x_feature = q / HIDDEN;
+            d_feature = f.d_hidden_1 + q % HIDDEN;
+        } else if q < l.w2 {
+            bias = true;
+            d_feature = f.d_hidden_1 + (q - l.b1);
+        } else if q < l.b2 {
+            x_feature = f.hidden_1 + (q - l.w2) / dims;
+            d_feature = f.d_latents + (q - l.w2) % dims;
+        } else if q < l.w3 {
+            bias = true;
+            d_feature = f.d_latents + (q - l.b2);
+        } else if q < l.b3 {
+            x_feature = f.latents + (q - l.w3) / HIDDEN;
+            d_feature = f.d_hidden_2 + (q - l.w3) % HIDDEN;
+        } else if q < l.w4 {
+            bias = true;
+            d_feature = f.d_hidden_2 + (q - l.b3);
+        } else if q < l.b4 {
+            x_feature = f.hidden_2 + (q - l.w4) / 3;
+            d_feature = f.d_outputs + (q - l.w4) % 3;
+        } else {
+            bias = true;
+            d_feature += q - l.b4;
+        }
+        let d_at = scratch_at + d_feature * stride;
+        let x_at = scratch_at + x_feature * stride;
+        let mut g = 0.0f32;
+        if bias {
+            for k in 0..rows {
+                g += scratch[d_at + k];
+            }
+        } else {
+            for k in 0..rows {
+                g += scratch[x_at + k] * scratch[d_at + k];
+            }
+        }
+        let param = params[p + q];
+        let m1 = moment_1[p + q];
+        let m2 = moment_2[p + q];
+        previous[previous_at + q] = param;
+        previous[previous_at + n_params + q] = m1;
+        previous[previous_at + 2 * n_params + q] = m2;
+        if update {
+            let m1 = m1 * beta_1 + g * (1.0f32 - beta_1);
+            let m2 = m2 * beta_2 + g * g * (1.0f32 - beta_2);
+            moment_1[p + q] = m1;
+            moment_2[p + q] = m2;
+            params[p + q] = param - (m1 * combined) / (f32::sqrt(m2) + epsilon) * lr;
+        }
+    }
+    // Every unit has read the update count.
+    sync_cube();
+    if unit == 0 {
+        previous[previous_at + kept] = f32::cast_from(updates[run]);
+        if update {
+            updates[run] = time;
+        }
+    }
+}
+
+pub const fn parameter_count(dims: usize) -> usize {
+    3 * HIDDEN + HIDDEN + HIDDEN * dims + dims + dims * HIDDEN + HIDDEN + HIDDEN * 3 + 3
+}
