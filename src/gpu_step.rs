@@ -25,6 +25,7 @@ use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
 
 pub use cubecl::client::Client;
+pub use cubecl::server::Handle as DeviceValues;
 
 /// Where the GPU engine could not be used or went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +47,9 @@ pub fn client_of(device: &burn::prelude::Device) -> Result<Client, GpuError> {
 
 /// Every run's state on the device.
 struct DeviceRuns {
-    params: Handle,
-    moment_1: Handle,
-    moment_2: Handle,
-    /// Per run: params, moments and update count at the start of the last finite step.
-    previous: Handle,
-    updates: Handle,
+    /// Run after run, each in [`kernel::StateLayout`].
+    state: Handle,
     anchor_rgb: Handle,
-    anchor_reference: Handle,
     scratch: Handle,
     losses: Handle,
 }
@@ -163,7 +159,6 @@ impl GpuSweep {
         self.last_on = Some(on);
         let batch = handle_of(&self.client, &self.upload);
         let d = &self.device;
-        let n = parameter_count(dims);
         let arg =
             |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
         let w = |t: Term| drawn.weights[t] as f32;
@@ -171,14 +166,9 @@ impl GpuSweep {
             &self.client,
             CubeCount::Static(runs as u32, 1, 1),
             CubeDim::new_1d(kernel::UNITS),
-            arg(&d.params, runs * n),
-            arg(&d.moment_1, runs * n),
-            arg(&d.moment_2, runs * n),
-            arg(&d.previous, runs * (3 * n + 1)),
-            unsafe { BufferArg::from_raw_parts(d.updates.clone(), runs) },
+            arg(&d.state, runs * kernel::StateLayout::of(dims).len),
             arg(&batch, self.upload.len()),
             arg(&d.anchor_rgb, 18),
-            arg(&d.anchor_reference, runs * 6 * dims),
             arg(
                 &d.scratch,
                 runs * self.scratch_rows * kernel::scratch_features(dims),
@@ -202,51 +192,90 @@ impl GpuSweep {
         self.launches += 1;
     }
 
-    /// Brings every run's state back into the host sweep: weights, Adam's state, anchor
-    /// reference, the last step's losses, and a failure where a loss went non-finite.
-    pub async fn read(&mut self) -> Result<(), GpuError> {
+    /// The latents of `colors` (`[rows, 3]`) under run `run`'s weights as they stand after
+    /// the steps queued so far: one more launch, read with the next [`GpuSweep::read_with`].
+    pub fn queue_latents(&mut self, run: usize, colors: &[f32]) -> Handle {
+        let dims = self.host.latent_dims();
+        let rows = colors.len() / 3;
+        let input = handle_of(&self.client, colors);
+        let output = self.client.empty(rows * dims * 4);
+        let runs = self.host.runs().len();
+        let arg =
+            |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
+        kernel::infer_latents::launch(
+            &self.client,
+            CubeCount::Static(1, 1, 1),
+            CubeDim::new_1d(kernel::UNITS),
+            arg(&self.device.state, runs * kernel::StateLayout::of(dims).len),
+            arg(&input, colors.len()),
+            arg(&output, rows * dims),
+            run as u32,
+            rows as u32,
+            dims,
+        );
+        self.launches += 1;
+        output
+    }
+
+    /// A read of every run's state (weights, Adam's state, anchor reference, the last
+    /// step's losses and failures) and of `extra` (from [`GpuSweep::queue_latents`]), as raw
+    /// bytes, for [`GpuSweep::accept`]. Owns what it needs, so nothing of the sweep is
+    /// borrowed while it waits.
+    pub fn read_values(
+        &self,
+        extra: Vec<Handle>,
+    ) -> impl std::future::Future<Output = Result<Vec<Vec<u8>>, GpuError>> + 'static {
         let d = &self.device;
-        let handles = vec![
-            d.params.clone(),
-            d.moment_1.clone(),
-            d.moment_2.clone(),
-            d.updates.clone(),
-            d.anchor_reference.clone(),
-            d.losses.clone(),
-        ];
-        let bytes = self
-            .client
-            .read_async(handles)
-            .await
-            .map_err(|e| GpuError::Read(format!("{e:?}")))?;
-        self.mirror(&bytes);
+        let mut handles = vec![d.state.clone(), d.losses.clone()];
+        handles.extend(extra);
+        let client = self.client.clone();
+        async move {
+            let bytes = client
+                .read_async(handles)
+                .await
+                .map_err(|e| GpuError::Read(format!("{e:?}")))?;
+            Ok(bytes.iter().map(|b| b.to_vec()).collect())
+        }
+    }
+
+    /// Takes a read from [`GpuSweep::read_values`] into the host sweep; returns the extra
+    /// values, as floats.
+    pub fn accept(&mut self, values: &[Vec<u8>]) -> Vec<Vec<f32>> {
+        let (state, extra) = values.split_at(2);
+        self.mirror(state);
+        extra.iter().map(|b| f32::from_bytes(b).to_vec()).collect()
+    }
+
+    /// [`GpuSweep::read_values`] and [`GpuSweep::accept`], waiting for the read (not in a
+    /// browser, which cannot block).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn read_blocking(&mut self) -> Result<(), GpuError> {
+        let values = cubecl::future::block_on(self.read_values(Vec::new()))?;
+        self.accept(&values);
         Ok(())
     }
 
-    /// [`GpuSweep::read`], waiting for it (not in a browser, which cannot block).
-    #[cfg(not(target_family = "wasm"))]
-    pub fn read_blocking(&mut self) -> Result<(), GpuError> {
-        cubecl::future::block_on(self.read())
+    /// The host sweep, to go on on the CPU (after a lost GPU) from the last read.
+    pub fn into_host(self) -> Sweep {
+        self.host
     }
 
     fn mirror(&mut self, bytes: &[impl std::ops::Deref<Target = [u8]>]) {
         let dims = self.host.latent_dims();
         let n = parameter_count(dims);
-        let f = |i: usize| f32::from_bytes(&bytes[i]);
-        let (params, m1, m2) = (f(0), f(1), f(2));
-        let updates = u32::from_bytes(&bytes[3]);
-        let (reference, losses) = (f(4), f(5));
+        let layout = kernel::StateLayout::of(dims);
+        let (state, losses) = (f32::from_bytes(&bytes[0]), f32::from_bytes(&bytes[1]));
         for r in 0..self.host.runs().len() {
-            let span = r * n..(r + 1) * n;
-            let state = RunState {
-                params: params[span.clone()].to_vec(),
-                moment_1: m1[span.clone()].to_vec(),
-                moment_2: m2[span].to_vec(),
-                updates: updates[r] as i32,
+            let block = &state[r * layout.len..(r + 1) * layout.len];
+            let run_state = RunState {
+                params: block[layout.params..layout.params + n].to_vec(),
+                moment_1: block[layout.moment_1..layout.moment_1 + n].to_vec(),
+                moment_2: block[layout.moment_2..layout.moment_2 + n].to_vec(),
+                updates: block[layout.updates] as i32,
             };
-            let anchor = self
-                .has_anchor
-                .then(|| reference[r * 6 * dims..(r + 1) * 6 * dims].to_vec());
+            let anchor = self.has_anchor.then(|| {
+                block[layout.anchor_reference..layout.anchor_reference + 6 * dims].to_vec()
+            });
             let slots = &losses[r * kernel::LOSS_SLOTS..(r + 1) * kernel::LOSS_SLOTS];
             let last = self.last_on.map(|on| StepLosses {
                 total: slots[0],
@@ -257,35 +286,24 @@ impl GpuSweep {
             let failure = last
                 .filter(|_| slots[7] != 0.0)
                 .map(|l| non_finite(slots[7] as u64 - 1, &l.losses()));
-            self.host.mirror(r, state, anchor, last, failure);
+            self.host.mirror(r, run_state, anchor, last, failure);
         }
     }
 }
 
 fn upload(client: &Client, states: &[&RunState], dims: usize, scratch_len: usize) -> DeviceRuns {
-    let n = parameter_count(dims);
-    let gather = |f: &dyn Fn(&RunState) -> &[f32]| -> Vec<f32> {
-        states.iter().flat_map(|s| f(s).iter().copied()).collect()
-    };
-    let params = gather(&|s| &s.params);
-    let moment_1 = gather(&|s| &s.moment_1);
-    let moment_2 = gather(&|s| &s.moment_2);
-    let mut previous = Vec::with_capacity(states.len() * (3 * n + 1));
+    let layout = kernel::StateLayout::of(dims);
+    let mut state = Vec::with_capacity(states.len() * layout.len);
     for s in states {
-        previous.extend_from_slice(&s.params);
-        previous.extend_from_slice(&s.moment_1);
-        previous.extend_from_slice(&s.moment_2);
-        previous.push(s.updates as f32);
+        let current = [&s.params[..], &s.moment_1, &s.moment_2, &[s.updates as f32]].concat();
+        // The previous step's copy starts as the current state.
+        state.extend_from_slice(&current);
+        state.extend_from_slice(&current);
+        state.extend(std::iter::repeat_n(0.0, 6 * dims));
     }
-    let updates: Vec<u32> = states.iter().map(|s| s.updates as u32).collect();
     DeviceRuns {
-        params: handle_of(client, &params),
-        moment_1: handle_of(client, &moment_1),
-        moment_2: handle_of(client, &moment_2),
-        previous: handle_of(client, &previous),
-        updates: client.create_from_slice(u32::as_bytes(&updates)),
+        state: handle_of(client, &state),
         anchor_rgb: handle_of(client, &ColorCube::primaries().rgb_f32()),
-        anchor_reference: handle_of(client, &vec![0.0; states.len() * 6 * dims]),
         scratch: client.empty(scratch_len * 4),
         losses: handle_of(client, &vec![0.0; states.len() * kernel::LOSS_SLOTS]),
     }

@@ -258,17 +258,34 @@ impl Sweep {
     /// When `step` (already trained) ended a phase: run `run`'s latents of that phase's
     /// validation set, as the CLI's phases.png and the page's strip draw them.
     pub fn phase_end(&self, run: usize, step: u64) -> Option<PhaseSnapshot> {
-        let state = self.shared.timeline.state(step);
-        state.is_phase_end.then(|| {
-            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
-            PhaseSnapshot {
-                phase: state.phase.to_string(),
+        self.phase_end_set(step)
+            .map(|(phase, colors)| PhaseSnapshot {
+                phase,
                 step,
                 latents: self.infer(run, &colors).1,
                 dims: self.shared.latent_dims,
                 colors,
-            }
+            })
+    }
+
+    /// When `step` ended a phase: the phase's name and validation set (`[rows, 3]`).
+    pub fn phase_end_set(&self, step: u64) -> Option<(String, Vec<f32>)> {
+        let state = self.shared.timeline.state(step);
+        state.is_phase_end.then(|| {
+            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
+            (state.phase.to_string(), colors)
         })
+    }
+
+    /// Run `run` as it stands, to continue it elsewhere ([`Sweep::resume_one`]).
+    pub fn checkpoint(&self, run: usize) -> Checkpoint {
+        let r = &self.runs[run];
+        Checkpoint {
+            step: self.step,
+            state: r.state.clone(),
+            anchor: r.anchor.clone(),
+            sampler: r.sampler.clone(),
+        }
     }
 
     /// Run `run`'s parameters, in the flat layout.

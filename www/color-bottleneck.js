@@ -2,7 +2,7 @@
 // training runs in a Web Worker (./trainer.js), drawing and validation in Rust (../src/web/).
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
-//   backend (auto | webgpu | cpu), runs (seeds trained at once, on the CPU), autoplay,
+//   backend (auto | webgpu | cpu), runs (seeds trained at once), autoplay,
 //   compact (no editor), linkable (open the run a `#run=` link in the page's address carries).
 // Properties: step, running, phase, backend, lastError, losses.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
@@ -556,8 +556,8 @@ class ColorBottleneck extends HTMLElement {
       await this.#call({ type: 'init', glue: wasm.glue, module: wasm.module });
     }
     // `auto` races the backends once per origin and batch shape; later runs reuse the winner.
-    const key = `color-bottleneck:auto:${dims}d:b${batch}`;
-    const remembered = backend === 'auto' && runs === 1 ? readStored(key) : null;
+    const key = `color-bottleneck:auto:${dims}d:b${batch}:r${runs}`;
+    const remembered = backend === 'auto' ? readStored(key) : null;
     const ask = remembered?.backend ?? backend;
     const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend: ask, runs });
     if (reply.race) writeStored(key, { backend: reply.backend, race: reply.race });

@@ -30,6 +30,36 @@ pub const fn scratch_features(dims: usize) -> usize {
 /// the run failed at plus one (0 while it has not).
 pub const LOSS_SLOTS: usize = 8;
 
+/// One run's state, in one block of floats so that a step binds few buffers (WebGPU allows
+/// as few as 8 storage buffers per shader): the parameters, Adam's two moments and update
+/// count, the same four as they were at the start of the last finite step, and the anchor
+/// reference.
+#[derive(Debug, Clone, Copy)]
+pub struct StateLayout {
+    pub params: usize,
+    pub moment_1: usize,
+    pub moment_2: usize,
+    pub updates: usize,
+    pub previous: usize,
+    pub anchor_reference: usize,
+    pub len: usize,
+}
+
+impl StateLayout {
+    pub const fn of(dims: usize) -> Self {
+        let n = parameter_count(dims);
+        StateLayout {
+            params: 0,
+            moment_1: n,
+            moment_2: 2 * n,
+            updates: 3 * n,
+            previous: 3 * n + 1,
+            anchor_reference: 6 * n + 2,
+            len: 6 * n + 2 + 6 * dims,
+        }
+    }
+}
+
 /// Where each feature sits in a run's scratch, feature-major (feature f of row k at
 /// f · rows + k); the input is at 0.
 #[derive(CubeType, Clone, Copy)]
@@ -176,14 +206,14 @@ fn new_row(#[comptime] dims: usize) -> Row {
 
 /// `row.input` through the model whose parameters start at `p`.
 #[cube]
-fn forward(params: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize) {
+fn forward(state: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize) {
     let l = layout(dims);
     #[unroll]
     for o in 0..HIDDEN {
-        let mut v = params[p + l.b1 + o];
+        let mut v = state[p + l.b1 + o];
         #[unroll]
         for i in 0..3usize {
-            v += row.input[i] * params[p + l.w1 + i * HIDDEN + o];
+            v += row.input[i] * state[p + l.w1 + i * HIDDEN + o];
         }
         let (g, s) = gelu_and_slope(v);
         row.hidden_1[o] = g;
@@ -191,19 +221,19 @@ fn forward(params: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize)
     }
     #[unroll]
     for o in 0..dims {
-        let mut v = params[p + l.b2 + o];
+        let mut v = state[p + l.b2 + o];
         #[unroll]
         for i in 0..HIDDEN {
-            v += row.hidden_1[i] * params[p + l.w2 + i * dims + o];
+            v += row.hidden_1[i] * state[p + l.w2 + i * dims + o];
         }
         row.latents[o] = v;
     }
     #[unroll]
     for o in 0..HIDDEN {
-        let mut v = params[p + l.b3 + o];
+        let mut v = state[p + l.b3 + o];
         #[unroll]
         for i in 0..dims {
-            v += row.latents[i] * params[p + l.w3 + i * HIDDEN + o];
+            v += row.latents[i] * state[p + l.w3 + i * HIDDEN + o];
         }
         let (g, s) = gelu_and_slope(v);
         row.hidden_2[o] = g;
@@ -211,10 +241,10 @@ fn forward(params: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize)
     }
     #[unroll]
     for o in 0..3usize {
-        let mut v = params[p + l.b4 + o];
+        let mut v = state[p + l.b4 + o];
         #[unroll]
         for i in 0..HIDDEN {
-            v += row.hidden_2[i] * params[p + l.w4 + i * 3 + o];
+            v += row.hidden_2[i] * state[p + l.w4 + i * 3 + o];
         }
         row.outputs[o] = sigmoid(v);
     }
@@ -243,14 +273,9 @@ fn load_input(
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
-    params: &mut [f32],
-    moment_1: &mut [f32],
-    moment_2: &mut [f32],
-    previous: &mut [f32],
-    updates: &mut [u32],
+    state: &mut [f32],
     batch: &[f32],
     anchor_rgb: &[f32],
-    anchor_reference: &mut [f32],
     scratch: &mut [f32],
     losses: &mut [f32],
     // The timeline's values at this step, the same for every run.
@@ -272,13 +297,18 @@ pub fn train_step(
     let run = CUBE_POS;
     let unit = UNIT_POS as usize;
     let units = CUBE_DIM as usize;
-    let n_params = comptime!(crate::gpu_step::kernel::parameter_count(dims));
-    let p = run * n_params;
+    let n_params = comptime!(parameter_count(dims));
+    let block = comptime!(StateLayout::of(dims).len);
+    // The run's parameters, and everything else of its state after them.
+    let p = run * block;
+    let moments_1 = p + n_params;
+    let moments_2 = p + 2 * n_params;
+    let updates_at = p + 3 * n_params;
+    let previous_at = p + 3 * n_params + 1;
     let out = run * LOSS_SLOTS;
-    // A failed run stays where it was put back to.
-    if losses[out + 7] != 0.0f32 {
-        terminate!();
-    }
+    // A failed run stays where it was put back to. It still walks through every barrier:
+    // WGSL wants each reached by the whole workgroup, so no unit may leave early.
+    let failed = losses[out + 7] != 0.0f32;
     let l = layout(dims);
     let f = features(dims);
     let batch_rows = batch_rows as usize;
@@ -290,29 +320,29 @@ pub fn train_step(
     let stride = scratch_rows as usize;
     let scratch_at = run * stride * comptime!(scratch_features(dims));
     let run_batch = run * batch_stride as usize;
-    let reference_at = run * 6 * dims;
+    let reference_at = p + 6 * n_params + 2;
     let mut row = new_row(dims);
 
     // 1. The anchor reference, before this step's update.
-    if record_anchor != 0 {
+    if record_anchor != 0 && !failed {
         if unit < 6 {
             #[unroll]
             for c in 0..3usize {
                 row.input[c] = anchor_rgb[unit * 3 + c];
             }
-            forward(params, p, &mut row, dims);
+            forward(state, p, &mut row, dims);
             #[unroll]
             for d in 0..dims {
-                anchor_reference[reference_at + unit * dims + d] = row.latents[d];
+                state[reference_at + unit * dims + d] = row.latents[d];
             }
         }
-        sync_storage();
     }
+    sync_storage();
 
     // 2. Every row's latents.
     for k in range_stepped(unit, rows, units) {
         load_input(batch, anchor_rgb, run_batch, batch_rows, k, &mut row);
-        forward(params, p, &mut row, dims);
+        forward(state, p, &mut row, dims);
         #[unroll]
         for c in 0..3usize {
             scratch[scratch_at + c * stride + k] = row.input[c];
@@ -347,7 +377,7 @@ pub fn train_step(
     let mut d_hidden = Array::<f32>::new(HIDDEN);
     for k in range_stepped(unit, rows, units) {
         load_input(batch, anchor_rgb, run_batch, batch_rows, k, &mut row);
-        forward(params, p, &mut row, dims);
+        forward(state, p, &mut row, dims);
         #[unroll]
         for d in 0..dims {
             d_latents[d] = 0.0f32;
@@ -412,8 +442,7 @@ pub fn train_step(
         } else if on_anchor {
             #[unroll]
             for d in 0..dims {
-                let diff =
-                    row.latents[d] - anchor_reference[reference_at + (k - batch_rows) * dims + d];
+                let diff = row.latents[d] - state[reference_at + (k - batch_rows) * dims + d];
                 sums[4] += diff * diff;
                 d_latents[d] += anchor_slope * diff;
             }
@@ -431,7 +460,7 @@ pub fn train_step(
             let mut v = 0.0f32;
             #[unroll]
             for c in 0..3usize {
-                v += params[p + l.w4 + j * 3 + c] * d_outputs[c];
+                v += state[p + l.w4 + j * 3 + c] * d_outputs[c];
             }
             let d = v * row.slope_2[j];
             d_hidden[j] = d;
@@ -443,7 +472,7 @@ pub fn train_step(
             let mut v = d_latents[e];
             #[unroll]
             for j in 0..HIDDEN {
-                v += params[p + l.w3 + e * HIDDEN + j] * d_hidden[j];
+                v += state[p + l.w3 + e * HIDDEN + j] * d_hidden[j];
             }
             d_latents[e] = v;
             scratch[scratch_at + (f.d_latents + e) * stride + k] = v;
@@ -453,7 +482,7 @@ pub fn train_step(
             let mut v = 0.0f32;
             #[unroll]
             for e in 0..dims {
-                v += params[p + l.w2 + j * dims + e] * d_latents[e];
+                v += state[p + l.w2 + j * dims + e] * d_latents[e];
             }
             scratch[scratch_at + (f.hidden_1 + j) * stride + k] = row.hidden_1[j];
             scratch[scratch_at + (f.d_hidden_1 + j) * stride + k] = v * row.slope_1[j];
@@ -506,8 +535,8 @@ pub fn train_step(
         any_on = true;
     }
     let finite = !(f32::is_nan(total) || f32::is_inf(total));
-    let update = any_on && finite && total > 0.0f32;
-    if unit == 0 {
+    let update = any_on && finite && total > 0.0f32 && !failed;
+    if unit == 0 && !failed {
         losses[out] = total;
         losses[out + 1] = if on_reconstruction {
             reconstruction
@@ -524,94 +553,117 @@ pub fn train_step(
         }
     }
     let kept = n_params * 3;
-    let previous_at = run * (kept + 1);
-    if !finite {
-        // Back to the start of the previous step, whose loss was finite.
-        for q in range_stepped(unit, n_params, units) {
-            params[p + q] = previous[previous_at + q];
-            moment_1[p + q] = previous[previous_at + n_params + q];
-            moment_2[p + q] = previous[previous_at + 2 * n_params + q];
-        }
-        if unit == 0 {
-            updates[run] = u32::cast_from(previous[previous_at + kept]);
-        }
-        terminate!();
-    }
     sync_storage();
 
     // 5. Each parameter's gradient, then Adam.
-    let time = updates[run] + 1;
+    let time = u32::cast_from(state[updates_at]) + 1;
     let beta_1 = 0.9f32;
     let beta_2 = 0.999f32;
     let correction_2 = f32::sqrt(1.0f32 - powi(beta_2, time));
     let combined = correction_2 / (1.0f32 - powi(beta_1, time));
     let epsilon = 1e-8f32 * correction_2;
-    for q in range_stepped(unit, n_params, units) {
-        // Which layer, and which input and output of it.
-        let mut x_feature = 0usize;
-        let mut d_feature = f.d_outputs;
-        let mut bias = false;
-        if q < l.b1 {
-            x_feature = q / HIDDEN;
-            d_feature = f.d_hidden_1 + q % HIDDEN;
-        } else if q < l.w2 {
-            bias = true;
-            d_feature = f.d_hidden_1 + (q - l.b1);
-        } else if q < l.b2 {
-            x_feature = f.hidden_1 + (q - l.w2) / dims;
-            d_feature = f.d_latents + (q - l.w2) % dims;
-        } else if q < l.w3 {
-            bias = true;
-            d_feature = f.d_latents + (q - l.b2);
-        } else if q < l.b3 {
-            x_feature = f.latents + (q - l.w3) / HIDDEN;
-            d_feature = f.d_hidden_2 + (q - l.w3) % HIDDEN;
-        } else if q < l.w4 {
-            bias = true;
-            d_feature = f.d_hidden_2 + (q - l.b3);
-        } else if q < l.b4 {
-            x_feature = f.hidden_2 + (q - l.w4) / 3;
-            d_feature = f.d_outputs + (q - l.w4) % 3;
-        } else {
-            bias = true;
-            d_feature += q - l.b4;
+    if !finite && !failed {
+        // Back to the start of the previous step, whose loss was finite.
+        for q in range_stepped(unit, kept + 1, units) {
+            state[p + q] = state[previous_at + q];
         }
-        let d_at = scratch_at + d_feature * stride;
-        let x_at = scratch_at + x_feature * stride;
-        let mut g = 0.0f32;
-        if bias {
-            for k in 0..rows {
-                g += scratch[d_at + k];
+    }
+    let steps = finite && !failed;
+    if steps {
+        for q in range_stepped(unit, n_params, units) {
+            // Which layer, and which input and output of it.
+            let mut x_feature = 0usize;
+            let mut d_feature = f.d_outputs;
+            let mut bias = false;
+            if q < l.b1 {
+                x_feature = q / HIDDEN;
+                d_feature = f.d_hidden_1 + q % HIDDEN;
+            } else if q < l.w2 {
+                bias = true;
+                d_feature = f.d_hidden_1 + (q - l.b1);
+            } else if q < l.b2 {
+                x_feature = f.hidden_1 + (q - l.w2) / dims;
+                d_feature = f.d_latents + (q - l.w2) % dims;
+            } else if q < l.w3 {
+                bias = true;
+                d_feature = f.d_latents + (q - l.b2);
+            } else if q < l.b3 {
+                x_feature = f.latents + (q - l.w3) / HIDDEN;
+                d_feature = f.d_hidden_2 + (q - l.w3) % HIDDEN;
+            } else if q < l.w4 {
+                bias = true;
+                d_feature = f.d_hidden_2 + (q - l.b3);
+            } else if q < l.b4 {
+                x_feature = f.hidden_2 + (q - l.w4) / 3;
+                d_feature = f.d_outputs + (q - l.w4) % 3;
+            } else {
+                bias = true;
+                d_feature += q - l.b4;
             }
-        } else {
-            for k in 0..rows {
-                g += scratch[x_at + k] * scratch[d_at + k];
+            let d_at = scratch_at + d_feature * stride;
+            let x_at = scratch_at + x_feature * stride;
+            let mut g = 0.0f32;
+            if bias {
+                for k in 0..rows {
+                    g += scratch[d_at + k];
+                }
+            } else {
+                for k in 0..rows {
+                    g += scratch[x_at + k] * scratch[d_at + k];
+                }
             }
-        }
-        let param = params[p + q];
-        let m1 = moment_1[p + q];
-        let m2 = moment_2[p + q];
-        previous[previous_at + q] = param;
-        previous[previous_at + n_params + q] = m1;
-        previous[previous_at + 2 * n_params + q] = m2;
-        if update {
-            let m1 = m1 * beta_1 + g * (1.0f32 - beta_1);
-            let m2 = m2 * beta_2 + g * g * (1.0f32 - beta_2);
-            moment_1[p + q] = m1;
-            moment_2[p + q] = m2;
-            params[p + q] = param - (m1 * combined) / (f32::sqrt(m2) + epsilon) * lr;
+            let param = state[p + q];
+            let m1 = state[moments_1 + q];
+            let m2 = state[moments_2 + q];
+            state[previous_at + q] = param;
+            state[previous_at + n_params + q] = m1;
+            state[previous_at + 2 * n_params + q] = m2;
+            if update {
+                let m1 = m1 * beta_1 + g * (1.0f32 - beta_1);
+                let m2 = m2 * beta_2 + g * g * (1.0f32 - beta_2);
+                state[moments_1 + q] = m1;
+                state[moments_2 + q] = m2;
+                state[p + q] = param - (m1 * combined) / (f32::sqrt(m2) + epsilon) * lr;
+            }
         }
     }
     // Every unit has read the update count.
     sync_cube();
-    if unit == 0 {
-        previous[previous_at + kept] = f32::cast_from(updates[run]);
+    if unit == 0 && steps {
+        state[previous_at + kept] = state[updates_at];
         if update {
-            updates[run] = time;
+            state[updates_at] = f32::cast_from(time);
         }
     }
 }
 
 pub const fn parameter_count(dims: usize) -> usize {
     3 * HIDDEN + HIDDEN + HIDDEN * dims + dims + dims * HIDDEN + HIDDEN + HIDDEN * 3 + 3
+}
+
+/// The latents of `colors` (`[rows, 3]`) under run `run`'s weights, into `latents`
+/// (`[rows, dims]`): for the video's recordings and phase ends, between steps, without
+/// bringing the weights back.
+#[cube(launch)]
+pub fn infer_latents(
+    state: &mut [f32],
+    colors: &[f32],
+    latents: &mut [f32],
+    run: u32,
+    rows: u32,
+    #[comptime] dims: usize,
+) {
+    let p = run as usize * comptime!(StateLayout::of(dims).len);
+    let mut row = new_row(dims);
+    for k in range_stepped(UNIT_POS as usize, rows as usize, CUBE_DIM as usize) {
+        #[unroll]
+        for c in 0..3usize {
+            row.input[c] = colors[k * 3 + c];
+        }
+        forward(state, p, &mut row, dims);
+        #[unroll]
+        for d in 0..dims {
+            latents[k * dims + d] = row.latents[d];
+        }
+    }
 }

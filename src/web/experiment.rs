@@ -12,12 +12,11 @@ use super::{
 };
 use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
-use crate::loss::{PerTerm, Term};
+#[cfg(feature = "webgpu")]
+use crate::gpu_step::{client_of, GpuSweep};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{
-    Checkpoint, CheckpointRequest, Event, Losses, StepReport, TrainError, Trainer, TrainerConfig,
-};
+use crate::train::{Checkpoint, Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
@@ -26,6 +25,7 @@ const VERDICT_INTERVAL_MS: f64 = 250.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
     Cpu,
+    #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
     WebGpu,
 }
 
@@ -45,11 +45,18 @@ pub struct Experiment {
     run: Rc<RefCell<Run>>,
 }
 
-/// How a run trains: on the CPU with the fused step (everything on the host), or with Burn's
-/// operations on a GPU (tensors stay on the device until a read-back).
+/// Values still on the GPU, read at the next sync (nothing, in the CPU-only build).
+#[cfg(feature = "webgpu")]
+type DeviceValues = crate::gpu_step::DeviceValues;
+#[cfg(not(feature = "webgpu"))]
+type DeviceValues = std::convert::Infallible;
+
+/// How a run trains: on the CPU with the fused step (everything on the host), or on a GPU with
+/// the fused kernel (weights on the device until a read-back brings them into its host sweep).
 enum Engine {
     Fused(Sweep),
-    Burn(Box<Trainer>),
+    #[cfg(feature = "webgpu")]
+    Gpu(Box<GpuSweep>),
 }
 
 impl Engine {
@@ -58,26 +65,37 @@ impl Engine {
         config: &TrainerConfig,
         runs: usize,
         device: Option<&Device>,
-    ) -> Result<Self, TrainError> {
-        Ok(match device {
-            Some(device) => Engine::Burn(Box::new(Trainer::new(timeline, config.clone(), device)?)),
-            None => Engine::Fused(Sweep::new(timeline, sweep_config(config, runs))?),
-        })
+    ) -> Result<Self, String> {
+        let config = sweep_config(config, runs);
+        match device {
+            #[cfg(feature = "webgpu")]
+            Some(device) => {
+                let client = client_of(device).map_err(|e| e.to_string())?;
+                let gpu = GpuSweep::new(timeline, config, client).map_err(|e| e.to_string())?;
+                Ok(Engine::Gpu(Box::new(gpu)))
+            }
+            _ => Sweep::new(timeline, config)
+                .map(Engine::Fused)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The runs as the host knows them: on a GPU, as of the last read-back.
+    fn sweep(&self) -> &Sweep {
+        match self {
+            Engine::Fused(s) => s,
+            #[cfg(feature = "webgpu")]
+            Engine::Gpu(g) => g.host(),
+        }
     }
 
     fn timeline(&self) -> &Timeline {
-        match self {
-            Engine::Fused(s) => s.timeline(),
-            Engine::Burn(t) => t.timeline(),
-        }
+        self.sweep().timeline()
     }
 
     /// The step the next call trains.
     fn step_index(&self) -> u64 {
-        match self {
-            Engine::Fused(s) => s.step_index(),
-            Engine::Burn(t) => t.step_index(),
-        }
+        self.sweep().step_index()
     }
 
     fn is_finished(&self) -> bool {
@@ -108,12 +126,10 @@ struct HostPending {
     snapshots: Vec<Snapshot>,
 }
 
-/// Weights (and the anchor reference in force) from the last good read-back: the way back
-/// after a lost GPU or a loss that went non-finite.
 struct Run {
     sheet: String,
     config: TrainerConfig,
-    /// Seeds trained at once (from `config.seed` on); more than one only on the CPU.
+    /// Seeds trained at once (from `config.seed` on).
     runs: usize,
     /// When the sweep's runs were last judged.
     judged_at: f64,
@@ -123,15 +139,13 @@ struct Run {
     engine: Engine,
     host_pending: HostPending,
     /// Phase-end latents still on the device, read at the next sync.
-    pending_snapshots: Vec<(String, u64, Vec<f32>, Tensor<2>)>,
-    /// The last step's report (its losses), read at the next sync.
-    pending_losses: Option<StepReport>,
-    /// The run's state as of the last frame whose latents were finite.
+    pending_snapshots: Vec<(String, u64, Vec<f32>, DeviceValues)>,
+    /// A single run's state as of the last read-back: the way back after a lost GPU.
     last_good: Option<Checkpoint>,
     /// The latent-evolution video's recordings (a single run only).
     recorder: Recorder,
     /// Recordings still on the device, read at the next sync: `(step, is the end, latents)`.
-    pending_recordings: Vec<(u64, bool, Tensor<2>)>,
+    pending_recordings: Vec<(u64, bool, DeviceValues)>,
     /// The RGB grid, as the engines take colours.
     grid: Vec<f32>,
     /// Steps queued per call on WebGPU, adapted to how long read-backs wait.
@@ -197,6 +211,7 @@ fn thousands(rate: f64) -> String {
     out
 }
 
+#[cfg(feature = "webgpu")]
 /// A curriculum of one cube phase with every term on: what most of a run's steps cost at the
 /// configured batch (phase 1 trains on six colours whatever the batch).
 const RACE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm
@@ -204,12 +219,13 @@ const RACE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-plana
 100000,,,,,,,
 ";
 
-/// Times a burst of training on the GPU and on the CPU: under half a second in all, after
-/// one step that compiles the GPU's kernels. Each burst ends in a read-back, so the GPU's
-/// figure counts its whole queue.
-async fn race_backends(config: &TrainerConfig, gpu: &Device) -> Race {
+/// Times a burst of training on the GPU and on the CPU at the run's batch and number of runs:
+/// under half a second in all, after two steps that compile the GPU's kernel. Each GPU burst
+/// ends in a read-back, so its figure counts its whole queue.
+#[cfg(feature = "webgpu")]
+async fn race_backends(config: &TrainerConfig, runs: usize, gpu: &Device) -> Race {
     let timeline = parse(RACE_SHEET).expect("the race sheet parses");
-    let mut cpu = Sweep::new(timeline.clone(), sweep_config(config, 1)).expect("a valid config");
+    let mut cpu = Sweep::new(timeline.clone(), sweep_config(config, runs)).expect("a valid config");
     let started = now();
     let mut steps = 0u32;
     while now() - started < 150.0 {
@@ -217,37 +233,32 @@ async fn race_backends(config: &TrainerConfig, gpu: &Device) -> Race {
         steps += 1;
     }
     let cpu_rate = steps as f64 * 1000.0 / (now() - started);
-
-    let gpu_config = TrainerConfig {
-        check_total_on_host: false,
-        ..config.clone()
+    let lost = Race {
+        gpu: 0.0,
+        cpu: cpu_rate,
     };
-    let Ok(mut trainer) = Trainer::new(timeline, gpu_config, gpu) else {
-        return Race {
-            gpu: 0.0,
-            cpu: cpu_rate,
-        };
+    let Ok(client) = client_of(gpu) else {
+        return lost;
     };
-    let burst = |trainer: &mut Trainer, n: u32| {
-        let mut last = None;
+    let Ok(mut sweep) = GpuSweep::new(timeline, sweep_config(config, runs), client) else {
+        return lost;
+    };
+    let burst = async |sweep: &mut GpuSweep, n: u32| {
         for _ in 0..n {
-            last = trainer.step().ok();
+            sweep.step();
         }
-        last.map(|r| r.losses())
+        sweep.read_values(Vec::new()).await.is_ok()
     };
-    // Kernels compile on first use: not part of the figure.
-    if let Some(t) = burst(&mut trainer, 2) {
-        let _ = t.into_data_async().await;
+    // The kernel compiles on first use: not part of the figure.
+    if !burst(&mut sweep, 2).await {
+        return lost;
     }
     const BUDGET_MS: f64 = 250.0;
     let (mut steps, mut n) = (0u32, 4u32);
     let started = now();
     while n > 0 {
-        let Some(t) = burst(&mut trainer, n) else {
-            break;
-        };
-        if t.into_data_async().await.is_err() {
-            break;
+        if !burst(&mut sweep, n).await {
+            return lost;
         }
         steps += n;
         // As many as the rest of the budget holds at the speed so far, at most twice as many.
@@ -274,7 +285,7 @@ fn has_webgpu() -> bool {
 #[wasm_bindgen]
 impl Experiment {
     /// Starts an experiment. `backend` is `auto`, `webgpu` or `cpu`. With `runs` > 1, that
-    /// many seeds (from `seed` on) train at once, on the CPU.
+    /// many seeds (from `seed` on) train at once.
     pub async fn create(
         sheet: String,
         seed: u32,
@@ -285,30 +296,30 @@ impl Experiment {
     ) -> Result<Experiment, JsValue> {
         let timeline = parse(&sheet)?;
         let runs = runs.max(1) as usize;
-        let requested = if runs > 1 { "cpu" } else { backend.as_str() };
+        let requested = backend.as_str();
+        #[allow(unused_mut)]
         let (mut backend, mut device, notice) = device_for(requested).await;
-        let mut config = TrainerConfig {
+        let config = TrainerConfig {
             seed: seed as u64,
             latent_dims: latent_dims as usize,
             batch_size: batch_size as usize,
-            check_total_on_host: backend == Backend::Cpu,
             ..TrainerConfig::default()
         };
-        // `auto` with a GPU: train on whichever is faster here, at this batch.
+        // `auto` with a GPU: train on whichever is faster here, at this batch and runs.
+        #[allow(unused_mut)]
         let mut race = None;
+        #[cfg(feature = "webgpu")]
         if requested == "auto" {
             if let Some(gpu) = device.clone() {
-                let rates = race_backends(&config, &gpu).await;
+                let rates = race_backends(&config, runs, &gpu).await;
                 if rates.cpu > rates.gpu {
                     backend = Backend::Cpu;
                     device = None;
-                    config.check_total_on_host = true;
                 }
                 race = Some(rates);
             }
         }
-        let engine = Engine::new(timeline, &config, runs, device.as_ref())
-            .map_err(|e| js_error(e.to_string()))?;
+        let engine = Engine::new(timeline, &config, runs, device.as_ref()).map_err(js_error)?;
         let mut run = Run {
             sheet,
             config,
@@ -319,7 +330,6 @@ impl Experiment {
             engine,
             host_pending: HostPending::default(),
             pending_snapshots: Vec::new(),
-            pending_losses: None,
             last_good: None,
             recorder: Recorder::for_rgb_grid(latent_dims as usize),
             pending_recordings: Vec::new(),
@@ -361,59 +371,34 @@ impl Experiment {
         self.run.borrow_mut().train(budget_ms, max_steps)
     }
 
-    /// Reads back the current latents, the last step's losses and any phase-end snapshots in
-    /// one asynchronous read (a GPU is never stalled) and returns them as a [`Frame`]. On a
-    /// failed read on WebGPU (a lost device), continues on the CPU from the last good weights.
+    /// The frame to draw: the current latents, the last step's losses and any phase-end
+    /// snapshots. On a GPU they come in one asynchronous read (a GPU is never stalled); on a
+    /// failed read (a lost device) the run continues on the CPU from the last read.
     pub async fn sync(&self) -> JsValue {
-        let request = {
-            let mut run = self.run.borrow_mut();
-            if matches!(run.engine, Engine::Fused(_)) {
-                return to_js(&run.host_frame());
+        #[cfg(feature = "webgpu")]
+        {
+            let read = {
+                let mut run = self.run.borrow_mut();
+                run.gpu_read()
+            };
+            if let Some((read, layout)) = read {
+                let started = now();
+                let result = read.await;
+                let waited = now() - started;
+                let frame = self.run.borrow_mut().receive(layout, result, waited);
+                return to_js(&frame);
             }
-            run.read_request()
-        };
-        let started = now();
-        let result = request.tensor.into_data_async().await;
-        let waited = now() - started;
-        let frame = self
-            .run
-            .borrow_mut()
-            .receive(request.layout, result, waited);
-        to_js(&frame)
+        }
+        to_js(&self.run.borrow_mut().host_frame())
     }
 
     /// The RGB grid's latents and reconstructions under the current weights (run 0's in a
-    /// sweep), as the CLI's `latents.csv`.
-    pub async fn latents_csv(&self) -> Result<String, JsValue> {
+    /// sweep; on a GPU, as of the last frame), as the CLI's `latents.csv`.
+    pub fn latents_csv(&self) -> String {
         let grid = ColorCube::rgb_grid();
-        let pending = {
-            let run = self.run.borrow();
-            let dims = run.config.latent_dims;
-            match &run.engine {
-                Engine::Fused(sweep) => {
-                    let (outputs, latents) = sweep.infer(0, &grid.rgb_f32());
-                    return Ok(crate::data::latents_csv(&grid, &latents, &outputs, dims));
-                }
-                Engine::Burn(trainer) => {
-                    let (outputs, latents) = trainer.infer_rgb_grid();
-                    let n = latents.dims()[0] * dims;
-                    let both = Tensor::cat(
-                        vec![latents.reshape([n]), outputs.reshape([n / dims * 3])],
-                        0,
-                    );
-                    (both, n, dims)
-                }
-            }
-        };
-        let (tensor, n, dims) = pending;
-        let values = tensor
-            .into_data_async()
-            .await
-            .map_err(|e| js_error(e.to_string()))?
-            .try_to_vec::<f32>()
-            .map_err(|e| js_error(format!("{e:?}")))?;
-        let (latents, outputs) = values.split_at(n);
-        Ok(crate::data::latents_csv(&grid, latents, outputs, dims))
+        let run = self.run.borrow();
+        let (outputs, latents) = run.engine.sweep().infer(0, &grid.rgb_f32());
+        crate::data::latents_csv(&grid, &latents, &outputs, run.config.latent_dims)
     }
 
     /// Replaces the schedule. `live`: keep the model and step ("apply live"); otherwise a
@@ -462,29 +447,15 @@ impl Run {
                 Engine::Fused(sweep) => {
                     fused_step(sweep, &mut self.host_pending, &mut self.last_error)
                 }
-                Engine::Burn(trainer) => match trainer.step() {
-                    Ok(mut report) => {
-                        for event in std::mem::take(&mut report.events) {
-                            if let Event::PhaseEnd {
-                                step,
-                                phase,
-                                colors,
-                                latents,
-                                ..
-                            } = event
-                            {
-                                self.pending_snapshots.push((
-                                    phase,
-                                    step,
-                                    colors.rgb_f32(),
-                                    latents,
-                                ));
-                            }
-                        }
-                        self.pending_losses = Some(report);
+                #[cfg(feature = "webgpu")]
+                Engine::Gpu(gpu) => {
+                    let step = gpu.step_index();
+                    gpu.step();
+                    if let Some((phase, colors)) = gpu.host().phase_end_set(step) {
+                        let latents = gpu.queue_latents(0, &colors);
+                        self.pending_snapshots.push((phase, step, colors, latents));
                     }
-                    Err(e) => self.last_error = Some(e.to_string()),
-                },
+                }
             }
             ran += 1;
             if self.engine.is_finished() {
@@ -503,22 +474,24 @@ impl Run {
         if self.runs > 1 || !(end || self.recorder.wants(step)) {
             return;
         }
-        match &self.engine {
+        match &mut self.engine {
             Engine::Fused(sweep) => {
                 let (_, latents) = sweep.infer(0, &self.grid);
                 keep_recording(&mut self.recorder, step, end, latents);
             }
-            Engine::Burn(trainer) => {
-                let (_, latents) = trainer.infer_rgb_grid();
+            #[cfg(feature = "webgpu")]
+            Engine::Gpu(gpu) => {
+                let latents = gpu.queue_latents(0, &self.grid);
                 self.pending_recordings.push((step, end, latents));
             }
         }
     }
 
-    /// A frame straight from the host (the fused CPU engine: nothing to wait for).
+    /// A frame from the host's runs: the fused CPU engine's, or a GPU's after its read-back.
     fn host_frame(&mut self) -> Frame {
         let mut frame = Frame::default();
-        if let Engine::Fused(sweep) = &self.engine {
+        {
+            let sweep = self.engine.sweep();
             let step = sweep.step_index().checked_sub(1);
             let (_, latents) = sweep.infer(0, &self.grid);
             frame.latents = to_bytes(&latents);
@@ -538,30 +511,82 @@ impl Run {
         frame
     }
 
+    /// What a GPU frame needs read back: every run's state, and the phase ends' and video's
+    /// latents queued since the last frame.
+    #[cfg(feature = "webgpu")]
+    fn gpu_read(&mut self) -> Option<(GpuRead, GpuReadLayout)> {
+        let Engine::Gpu(gpu) = &self.engine else {
+            return None;
+        };
+        let mut extra = Vec::new();
+        let mut layout = GpuReadLayout::default();
+        for (phase, step, colors, latents) in self.pending_snapshots.drain(..) {
+            extra.push(latents);
+            layout.snapshots.push((phase, step, colors));
+        }
+        for (step, end, latents) in self.pending_recordings.drain(..) {
+            extra.push(latents);
+            layout.recordings.push((step, end));
+        }
+        Some((Box::pin(gpu.read_values(extra)), layout))
+    }
+
+    #[cfg(feature = "webgpu")]
     fn receive(
         &mut self,
-        layout: ReadLayout,
-        result: Result<TensorData, impl std::fmt::Display>,
+        layout: GpuReadLayout,
+        result: Result<Vec<Vec<u8>>, crate::gpu_step::GpuError>,
         waited_ms: f64,
     ) -> Frame {
-        let mut frame = Frame::default();
-        match result
-            .map_err(|e| e.to_string())
-            .and_then(|d| d.try_to_vec::<f32>().map_err(|e| format!("{e:?}")))
-        {
-            Ok(values) => {
-                self.accept(layout, &values, &mut frame);
-                if self.backend == Backend::WebGpu {
-                    // Keep the queue fed without letting the read-back wait dominate.
-                    let factor = if waited_ms < 8.0 { 1.25 } else { 0.8 };
-                    self.gpu_steps = (self.gpu_steps * factor).clamp(1.0, 500.0);
+        let values = match result {
+            Ok(values) => values,
+            Err(e) => {
+                self.fall_back_to_cpu(&e.to_string());
+                return self.host_frame();
+            }
+        };
+        let Engine::Gpu(gpu) = &mut self.engine else {
+            return self.host_frame();
+        };
+        let extra = gpu.accept(&values);
+        // Keep the queue fed without letting the read-back wait dominate.
+        let factor = if waited_ms < 8.0 { 1.25 } else { 0.8 };
+        self.gpu_steps = (self.gpu_steps * factor).clamp(1.0, 500.0);
+        let mut extra = extra.into_iter();
+        for ((phase, step, colors), latents) in layout.snapshots.into_iter().zip(&mut extra) {
+            self.host_pending.snapshots.push(Snapshot {
+                phase,
+                step,
+                latents: to_bytes(&latents),
+                colors: to_bytes(&colors),
+            });
+        }
+        for ((step, end), latents) in layout.recordings.into_iter().zip(&mut extra) {
+            keep_recording(&mut self.recorder, step, end, latents);
+        }
+        let sweep = gpu.host();
+        let run = &sweep.runs()[0];
+        match run.failure.as_ref().filter(|_| self.runs == 1) {
+            Some(failure) => {
+                self.last_error = Some(format!(
+                    "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
+                ));
+            }
+            None => {
+                if let (Some(step), Some(l)) = (sweep.step_index().checked_sub(1), run.last) {
+                    let l = l.losses();
+                    self.host_pending.losses = Some(LossSample {
+                        step,
+                        total: l.total,
+                        terms: l.terms.0,
+                    });
+                }
+                if self.runs == 1 {
+                    self.last_good = Some(sweep.checkpoint(0));
                 }
             }
-            Err(e) if self.backend == Backend::WebGpu => self.fall_back_to_cpu(&e),
-            Err(e) => self.last_error = Some(format!("reading results failed: {e}")),
         }
-        self.describe(&mut frame);
-        frame
+        self.host_frame()
     }
 
     fn set_dopesheet(&mut self, sheet: String, live: bool) -> Result<(), JsValue> {
@@ -570,9 +595,8 @@ impl Run {
         if live {
             match &mut self.engine {
                 Engine::Fused(sweep) => sweep.set_timeline(timeline),
-                Engine::Burn(trainer) => {
-                    trainer.set_timeline(timeline);
-                }
+                #[cfg(feature = "webgpu")]
+                Engine::Gpu(gpu) => gpu.set_timeline(timeline),
             }
             // A run paused by a non-finite loss goes on, from its last good weights, under
             // the edited sheet.
@@ -585,117 +609,22 @@ impl Run {
     }
 }
 
-/// What one read-back carries, packed into a single tensor.
-struct ReadRequest {
-    tensor: Tensor<1>,
-    layout: ReadLayout,
-}
+/// A GPU read-back in flight.
+#[cfg(feature = "webgpu")]
+type GpuRead = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, crate::gpu_step::GpuError>>>,
+>;
 
-struct ReadLayout {
-    /// The last step run (`None` before the first).
-    step: Option<u64>,
-    latents: usize,
-    losses: Option<PerTerm<bool>>,
-    snapshots: Vec<(String, u64, Vec<f32>, usize)>,
-    /// `(step, is the end, values)` of the video's recordings.
-    recordings: Vec<(u64, bool, usize)>,
-    checkpoint: CheckpointRequest,
+/// What a GPU read-back carries beyond the runs' state, in the order it was queued.
+#[cfg(feature = "webgpu")]
+#[derive(Default)]
+struct GpuReadLayout {
+    snapshots: Vec<(String, u64, Vec<f32>)>,
+    /// `(step, is the end)` of the video's recordings.
+    recordings: Vec<(u64, bool)>,
 }
 
 impl Run {
-    /// Everything a frame needs from the GPU, in one tensor (the Burn engine only).
-    fn read_request(&mut self) -> ReadRequest {
-        let Engine::Burn(trainer) = &self.engine else {
-            unreachable!("the fused engine's frames come from the host");
-        };
-        let (_, latents) = trainer.infer_rgb_grid();
-        let n_latents = latents.dims()[0] * latents.dims()[1];
-        let mut parts: Vec<Tensor<1>> = vec![latents.reshape([n_latents])];
-        let step = trainer.step_index().checked_sub(1);
-        let losses = self.pending_losses.take().map(|report| {
-            parts.push(report.losses().inner());
-            report.computed()
-        });
-        let mut snapshots = Vec::new();
-        for (phase, step, colors, t) in self.pending_snapshots.drain(..) {
-            let n = t.dims()[0] * t.dims()[1];
-            parts.push(t.inner().reshape([n]));
-            snapshots.push((phase, step, colors, n));
-        }
-        let mut recordings = Vec::new();
-        for (step, end, t) in self.pending_recordings.drain(..) {
-            let n = t.dims()[0] * t.dims()[1];
-            parts.push(t.reshape([n]));
-            recordings.push((step, end, n));
-        }
-        // Weights, Adam's state and the anchor reference, for the way back after a lost GPU.
-        // Last, so that it is the rest of the values.
-        let (state, checkpoint) = trainer.checkpoint_request();
-        parts.push(state);
-        ReadRequest {
-            tensor: Tensor::cat(parts, 0),
-            layout: ReadLayout {
-                step,
-                latents: n_latents,
-                losses,
-                snapshots,
-                recordings,
-                checkpoint,
-            },
-        }
-    }
-
-    fn accept(&mut self, layout: ReadLayout, values: &[f32], frame: &mut Frame) {
-        let (latents, mut rest) = values.split_at(layout.latents);
-        let mut losses = None;
-        if let Some(computed) = layout.losses {
-            let (l, r) = rest.split_at(Term::COUNT + 1);
-            losses = Some(Losses::from_values(l, computed));
-            rest = r;
-        }
-        for (phase, step, colors, n) in &layout.snapshots {
-            let (l, r) = rest.split_at(*n);
-            frame.snapshots.push(Snapshot {
-                phase: phase.clone(),
-                step: *step,
-                latents: to_bytes(l),
-                colors: to_bytes(colors),
-            });
-            rest = r;
-        }
-        for &(step, end, n) in &layout.recordings {
-            let (l, r) = rest.split_at(n);
-            keep_recording(&mut self.recorder, step, end, l.to_vec());
-            rest = r;
-        }
-        if let Some(l) = losses {
-            if !l.total.is_finite() {
-                // Only reachable without the per-step host check (the GPU path): go back to
-                // the last good weights and stop, rather than draw NaNs.
-                self.last_error = Some(format!(
-                    "step {}: the total loss is {} — paused; weights restored from step {}",
-                    layout.step.unwrap_or(0),
-                    l.total,
-                    self.last_good.as_ref().map_or(0, |g| g.step)
-                ));
-                self.restore_last_good();
-                return;
-            }
-            frame.losses = Some(LossSample {
-                step: layout.step.unwrap_or(0),
-                total: l.total,
-                terms: l.terms.0,
-            });
-        }
-        if layout.step.is_some() && latents.iter().all(|v| v.is_finite()) {
-            if let Some(checkpoint) = layout.checkpoint.complete(rest) {
-                self.last_good = Some(checkpoint);
-            }
-        }
-        frame.shown = layout.step;
-        frame.latents = to_bytes(latents);
-    }
-
     /// The run's state, for the page's readouts.
     fn describe(&mut self, frame: &mut Frame) {
         let t = self.engine.timeline();
@@ -711,52 +640,62 @@ impl Run {
         frame.dims = self.config.latent_dims;
     }
 
+    /// After a failed read-back on WebGPU: the fused CPU engine takes over from the last read
+    /// (a single run from its checkpoint; a sweep from its host runs), with Adam's state, the
+    /// anchor reference and the sampler's stream.
+    #[cfg(feature = "webgpu")]
     fn fall_back_to_cpu(&mut self, why: &str) {
         web_sys::console::warn_1(
             &format!("color-bottleneck: WebGPU read-back failed: {why}").into(),
         );
-        self.notice = Some(format!(
-            "WebGPU stopped working (the device was lost or a read-back failed); continuing on the CPU from step {}",
-            self.last_good.as_ref().map_or(0, |g| g.step)
-        ));
         self.backend = Backend::Cpu;
         self.device = None;
-        self.config.check_total_on_host = true;
-        self.pending_losses = None;
         self.pending_snapshots.clear();
         self.pending_recordings.clear();
-        self.restore_last_good();
-    }
-
-    /// Rebuilds the engine from the last good read-back (a fresh run if there is none), on the
-    /// run's device: the GPU's, or the fused CPU step. Adam's state, the anchor reference and
-    /// the sampler's stream come along.
-    fn restore_last_good(&mut self) {
         let Ok(timeline) = parse(&self.sheet) else {
             return;
         };
-        let restored = match (&self.last_good, &self.device) {
-            (Some(saved), None) => {
-                Sweep::resume_one(timeline, sweep_config(&self.config, 1), saved).map(Engine::Fused)
+        let resumed = match &self.last_good {
+            Some(saved) if self.runs == 1 => {
+                Sweep::resume_one(timeline, sweep_config(&self.config, 1), saved)
+                    .map(|sweep| (sweep, saved.step))
             }
-            (Some(saved), Some(device)) => {
-                Trainer::resume(timeline, self.config.clone(), device, saved)
-                    .map(|t| Engine::Burn(Box::new(t)))
-            }
-            (None, device) => Engine::new(timeline, &self.config, self.runs, device.as_ref()),
+            // A sweep goes on from its host runs as of the last read; swapped out for a
+            // moment by a one-run sweep of the same sheet.
+            _ => Sweep::new(timeline, sweep_config(&self.config, 1)).map(|stand_in| {
+                match std::mem::replace(&mut self.engine, Engine::Fused(stand_in)) {
+                    Engine::Gpu(gpu) => {
+                        let host = gpu.into_host();
+                        let step = host.step_index();
+                        (host, step)
+                    }
+                    Engine::Fused(sweep) => {
+                        let step = sweep.step_index();
+                        (sweep, step)
+                    }
+                }
+            }),
         };
-        match restored {
-            Ok(engine) => self.engine = engine,
-            Err(e) => self.last_error = Some(e.to_string()),
-        }
+        let from = match resumed {
+            Ok((sweep, step)) => {
+                self.engine = Engine::Fused(sweep);
+                step
+            }
+            Err(e) => {
+                self.last_error = Some(e.to_string());
+                0
+            }
+        };
+        self.notice = Some(format!(
+            "WebGPU stopped working (the device was lost or a read-back failed); continuing on the CPU from step {from}"
+        ));
     }
 
     fn restart(&mut self, timeline: Timeline) -> Result<(), JsValue> {
         self.engine = Engine::new(timeline, &self.config, self.runs, self.device.as_ref())
-            .map_err(|e| js_error(e.to_string()))?;
+            .map_err(js_error)?;
         self.judged_at = f64::NEG_INFINITY;
         self.host_pending = HostPending::default();
-        self.pending_losses = None;
         self.pending_snapshots.clear();
         self.pending_recordings.clear();
         self.recorder = Recorder::for_rgb_grid(self.config.latent_dims);
