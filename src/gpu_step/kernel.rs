@@ -324,17 +324,15 @@ pub fn train_step(
     let mut row = new_row(dims);
 
     // 1. The anchor reference, before this step's update.
-    if record_anchor != 0 && !failed {
-        if unit < 6 {
-            #[unroll]
-            for c in 0..3usize {
-                row.input[c] = anchor_rgb[unit * 3 + c];
-            }
-            forward(state, p, &mut row, dims);
-            #[unroll]
-            for d in 0..dims {
-                state[reference_at + unit * dims + d] = row.latents[d];
-            }
+    if record_anchor != 0 && !failed && unit < 6 {
+        #[unroll]
+        for c in 0..3usize {
+            row.input[c] = anchor_rgb[unit * 3 + c];
+        }
+        forward(state, p, &mut row, dims);
+        #[unroll]
+        for d in 0..dims {
+            state[reference_at + unit * dims + d] = row.latents[d];
         }
     }
     sync_storage();

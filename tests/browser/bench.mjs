@@ -1,6 +1,6 @@
 // `cargo xtask bench-web`: the page in headless Chromium, timed. Prints a table of steps/s per
-// backend and batch size, and the wall time of the whole ex-1.5 curriculum with the page
-// drawing every frame. Ratios within one run are what to compare: this machine is noisy.
+// backend and batch size, run-steps/s for 1, 16 and 64 seeds on each backend present, and the
+// wall time of the whole ex-1.5 curriculum with the page drawing every frame. Ratios within one run are what to compare: this machine is noisy.
 
 import { chromium } from 'playwright-core';
 
@@ -53,15 +53,32 @@ async function curriculum(runs = 1) {
   await p.close();
 }
 
+/** Run-steps/s of `runs` seeds at once on `backend`, batch 256, on the cube sheet. */
+async function runsRate(backend, runs, seconds) {
+  const p = await page({ backend, batch: 256, sheet: 'cube', runs });
+  const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
+  if (actual !== backend) {
+    rows.push([`${backend}, ${runs} run(s), batch 256`, 'absent', `(the page runs on ${actual} here)`]);
+    await p.close();
+    return;
+  }
+  await p.evaluate(() => document.querySelector('color-bottleneck').play());
+  await p.waitForTimeout(1000);
+  const s0 = await p.evaluate(() => document.querySelector('color-bottleneck').step);
+  await p.waitForTimeout(seconds * 1000);
+  const [s1, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [e.step, Number(e.dataset.fps)]; });
+  rows.push([`${actual}, ${runs} run(s), batch 256: run-steps/s`, ((s1 - s0) * runs / seconds).toFixed(0), `${fps.toFixed(0)} fps`]);
+  await p.close();
+}
+
 await rate('cpu', 256, 5);
 await rate('cpu', 4096, 5);
+for (const backend of ['cpu', 'webgpu']) {
+  for (const runs of [1, 16, 64]) await runsRate(backend, runs, 5);
+}
 await curriculum(1);
 await curriculum(16);
 if (process.env.BENCH_64) await curriculum(64);
-if (process.env.BENCH_WEBGPU) {
-  await rate('webgpu', 256, 20);
-  await rate('webgpu', 4096, 20);
-}
 await browser.close();
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`${'measure'.padEnd(w)}  ${'value'.padStart(10)}  frames`);

@@ -89,6 +89,7 @@ fn run(command: &mut Command, what: &str) -> Result {
 fn test(args: &[String]) -> Result {
     let native_only = args.iter().any(|a| a == "--native-only");
     let started = Instant::now();
+    require_vulkan()?;
     if !native_only {
         // Before anything compiles: a missing browser should cost seconds, not a build.
         chromium()?;
@@ -110,6 +111,19 @@ fn test(args: &[String]) -> Result {
         "cargo clippy -D warnings",
     )?;
     run(cargo().args(["test", "--workspace"]), "native tests")?;
+    // The GPU engine against the fused CPU step, on whatever Vulkan device there is (Mesa's
+    // lavapipe on a machine without a GPU). Release: the same build as the benchmarks.
+    run(
+        cargo().args([
+            "test",
+            "--release",
+            "--features",
+            "wgpu",
+            "--test",
+            "gpu_step",
+        ]),
+        "GPU engine test (wgpu)",
+    )?;
     fuzz(30)?;
     if !native_only {
         ensure_wasm_target()?;
@@ -632,6 +646,28 @@ fn chromium() -> Result<String> {
         }
     }
     Err(CHROMIUM_HINT.into())
+}
+
+/// The GPU engine's test needs a Vulkan driver; on Linux without a GPU, Mesa's lavapipe.
+fn require_vulkan() -> Result {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    let has_driver = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .flatten()
+        .any(|entry| entry.path().extension().is_some_and(|e| e == "json"));
+    if has_driver {
+        Ok(())
+    } else {
+        Err(
+            "the GPU engine's test needs a Vulkan driver: a GPU's, or Mesa's lavapipe on the \
+             CPU (`apt-get install -y mesa-vulkan-drivers`)"
+                .into(),
+        )
+    }
 }
 
 const NODE_HINT: &str =
