@@ -1,7 +1,8 @@
 //! Times ex-1.5 on each backend this build has, the way the page drives them: the fused CPU
-//! step, Burn's flex backend, and (built with `--features wgpu`) Burn's wgpu backend with the
-//! total checked on the device and one read-back per `--frame` steps, as the page's frames
-//! do. `cargo run --release --example backend_race [--features wgpu] -- [STEPS] [FRAME]`.
+//! step, Burn's flex backend, and (built with `--features wgpu`) the GPU engine (one kernel a
+//! step for every run) for 1 to 1,024 runs and Burn's wgpu backend with the total checked on
+//! the device, each with one read-back per `FRAME` steps, as the page's frames do.
+//! `cargo run --release --example backend_race [--features wgpu] -- [STEPS] [FRAME]`.
 
 use std::time::Instant;
 
@@ -42,6 +43,38 @@ fn main() {
             sweep.step();
         }
         report("fused CPU", runs, steps, start.elapsed().as_secs_f64());
+    }
+
+    #[cfg(feature = "wgpu")]
+    {
+        let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+        let client = color_bottleneck::gpu_step::client_of(&gpu).expect("a wgpu device");
+        for runs in [1usize, 16, 64, 256, 1024] {
+            let config = SweepConfig {
+                first_seed: 1,
+                runs,
+                latent_dims: 4,
+                batch_size,
+            };
+            let mut sweep =
+                color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), config, client.clone())
+                    .expect("a GPU sweep");
+            // Warm-up: the first steps compile the kernel.
+            for _ in 0..2 {
+                sweep.step();
+            }
+            sweep.read_blocking().expect("a read-back");
+            let from = sweep.step_index();
+            let start = Instant::now();
+            while sweep.step_index() < steps {
+                sweep.step();
+                if sweep.step_index().is_multiple_of(frame) {
+                    sweep.read_blocking().expect("a read-back");
+                }
+            }
+            sweep.read_blocking().expect("a read-back");
+            report("fused GPU kernel", runs, steps - from, start.elapsed().as_secs_f64());
+        }
     }
 
     let devices = [

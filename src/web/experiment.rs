@@ -156,6 +156,13 @@ struct Run {
     race: Option<Race>,
 }
 
+#[cfg(feature = "webgpu")]
+thread_local! {
+    /// The worker's GPU device once started: wgpu's runtime starts once per worker, and a
+    /// later experiment in the same worker (another number of runs) reuses it.
+    static GPU_DEVICE: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
 /// The GPU device to train on, or `None` for the CPU, and a notice when the request could
 /// not be met.
 async fn device_for(requested: &str) -> (Backend, Option<Device>, Option<String>) {
@@ -163,9 +170,16 @@ async fn device_for(requested: &str) -> (Backend, Option<Device>, Option<String>
         return (Backend::Cpu, None, None);
     }
     #[cfg(feature = "webgpu")]
+    if let Some(device) = GPU_DEVICE.with_borrow(|d| d.clone()) {
+        return (Backend::WebGpu, Some(device), None);
+    }
+    #[cfg(feature = "webgpu")]
     if has_webgpu() {
         return match Device::wgpu_options().init_async().await {
-            Ok(device) => (Backend::WebGpu, Some(device), None),
+            Ok(device) => {
+                GPU_DEVICE.set(Some(device.clone()));
+                (Backend::WebGpu, Some(device), None)
+            }
             Err(e) => {
                 let e = e.to_string();
                 let note = if e.contains("No adapter") {
@@ -650,6 +664,8 @@ impl Run {
         );
         self.backend = Backend::Cpu;
         self.device = None;
+        // A lost device stays lost: later experiments in this worker train on the CPU.
+        GPU_DEVICE.set(None);
         self.pending_snapshots.clear();
         self.pending_recordings.clear();
         let Ok(timeline) = parse(&self.sheet) else {

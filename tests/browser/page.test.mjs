@@ -217,6 +217,68 @@ test('the WebGPU backend matches the CPU backend over 50 steps in at most 4 disp
   }
 });
 
+test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed sweep matches the CPU\'s table', { timeout: 400_000 }, async () => {
+  const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
+  // Two phases of 60 steps: a phase end at 59 and at 119; a video frame every 10 steps and the
+  // end. No reg-separate: on the cube's batches its 1/d² over near-duplicate colours turns
+  // last-bit differences into different runs within five steps, on any two engines.
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-planar,reg-norm\n0,One,,0.02,1,0.1,0.1\n+60,Two,,,,,\n119,,,,,,\n';
+  const sweepTable = async (b, backend) => {
+    const { page, errors } = await open(`?backend=${backend}`, { b, autoplay: false });
+    await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+    const host = page.locator('color-bottleneck');
+    await host.locator('[data-field="runs"]').selectOption('4');
+    await page.waitForFunction(() => /crumpled \d+\/4/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=tally]').textContent), null, { timeout: 120_000 });
+    await el(page, (e) => e.play());
+    await finished(page);
+    await nextFrames(page, 30);
+    const [download] = await Promise.all([page.waitForEvent('download'), host.locator('[data-action="sweep-csv"]').click()]);
+    const rows = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    assert.equal(await el(page, (e) => e.backend), backend);
+    assert.deepEqual(errors, []);
+    await page.close();
+    return rows;
+  };
+  try {
+    const { page, errors } = await open('?backend=webgpu', { b: gpuBrowser, autoplay: false });
+    assert.equal(await el(page, (e) => e.backend), 'webgpu');
+    await el(page, (e, csv) => {
+      window.__ends = [];
+      e.addEventListener('phaseend', (event) => window.__ends.push(event.detail));
+      e.setDopesheet(csv);
+    }, sheet);
+    await el(page, (e) => e.play());
+    await finished(page);
+    await nextFrames(page, 10);
+    const ends = await page.evaluate(() => window.__ends.map((d) => [d.phase, d.step]));
+    assert.deepEqual(ends, [['One', 59], ['Two', 119]]);
+    const host = page.locator('color-bottleneck');
+    const progress = host.locator('[data-field="video-progress"]');
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      host.locator('[data-action="export-video"]').click(),
+      progress.waitFor({ state: 'visible' }),
+    ]);
+    assert.equal(await progress.getAttribute('max'), '13', 'one frame per 10 steps and the end');
+    const webm = (await import('node:fs')).readFileSync(await download.path());
+    assert.deepEqual([...webm.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'an EBML (WebM) header');
+    assert.equal(await el(page, (e) => e.backend), 'webgpu', 'no fallback on the way');
+    assert.deepEqual(errors, []);
+    await page.close();
+
+    const [gpu, cpu] = [await sweepTable(gpuBrowser, 'webgpu'), await sweepTable(browser, 'cpu')];
+    assert.equal(gpu.length, 4);
+    for (const [i, [g, c]] of gpu.map((g, i) => [g, cpu[i]]).entries()) {
+      assert.equal(g[0], c[0], 'the same seeds');
+      assert.equal(g[1], c[1], `seed ${c[0]}: the same verdict`);
+      assert.ok(Math.abs(g[2] - c[2]) <= 0.01 + 1e-3 * Math.abs(c[2]), `seed ${c[0]}: worst gap error ${g[2]} vs ${c[2]}`);
+      assert.ok(Math.abs(g[3] - c[3]) <= 1e-3 * Math.abs(c[3]), `row ${i}: reconstruction MSE ${g[3]} vs ${c[3]}`);
+    }
+  } finally {
+    await gpuBrowser.close();
+  }
+});
+
 /** A cheap fingerprint of what the latent canvas shows. */
 const latentPixels = (page) => el(page, (e) => {
   const c = e.shadowRoot.querySelector('[data-canvas=latents]');
