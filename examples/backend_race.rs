@@ -73,7 +73,12 @@ fn main() {
                 }
             }
             sweep.read_blocking().expect("a read-back");
-            report("fused GPU kernel", runs, steps - from, start.elapsed().as_secs_f64());
+            report(
+                "fused GPU kernel",
+                runs,
+                steps - from,
+                start.elapsed().as_secs_f64(),
+            );
         }
     }
 

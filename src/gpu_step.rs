@@ -34,7 +34,22 @@ pub enum GpuError {
     NotWgpu,
     #[error("reading the runs back from the GPU failed: {0}")]
     Read(String),
+    #[error(
+        "{runs} runs at batch {batch} need {bytes} bytes of GPU scratch, over the {limit} one \
+         buffer may hold"
+    )]
+    TooLarge {
+        runs: usize,
+        batch: usize,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error(transparent)]
+    Train(#[from] TrainError),
 }
+
+/// The most bytes one buffer of the engine takes: WebGPU's default storage binding limit.
+const MAX_BUFFER_BYTES: u64 = 128 << 20;
 
 /// The compute client of a Burn wgpu device.
 pub fn client_of(device: &burn::prelude::Device) -> Result<Client, GpuError> {
@@ -77,16 +92,30 @@ fn handle_of(client: &Client, values: &[f32]) -> Handle {
 }
 
 impl GpuSweep {
-    pub fn new(
-        timeline: Timeline,
-        config: SweepConfig,
-        client: Client,
-    ) -> Result<Self, TrainError> {
+    pub fn new(timeline: Timeline, config: SweepConfig, client: Client) -> Result<Self, GpuError> {
         let host = Sweep::new(timeline, config.clone())?;
         let runs = config.runs;
         let dims = config.latent_dims;
         let scratch_rows = config.batch_size.max(6) + 6;
         let scratch_len = runs * scratch_rows * kernel::scratch_features(dims);
+        let limit = MAX_BUFFER_BYTES.min(client.properties().memory.max_page_size);
+        let largest = [
+            scratch_len,
+            runs * kernel::StateLayout::of(dims).len,
+            runs * config.batch_size * 3,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0) as u64
+            * 4;
+        if largest > limit {
+            return Err(GpuError::TooLarge {
+                runs,
+                batch: config.batch_size,
+                bytes: largest,
+                limit,
+            });
+        }
         let states: Vec<&RunState> = (0..runs).map(|r| host.state(r)).collect();
         let device = upload(&client, &states, dims, scratch_len);
         Ok(GpuSweep {

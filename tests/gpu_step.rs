@@ -26,13 +26,18 @@ fn timeline(sheet: &str) -> Timeline {
     Timeline::new(&Dopesheet::parse(sheet).unwrap())
 }
 
+/// The wgpu runtime starts once per process; the tests share it.
 fn gpu() -> Device {
-    Device::wgpu_options().init().unwrap_or_else(|e| {
-        panic!(
-            "no wgpu adapter ({e}). On Debian, `apt install mesa-vulkan-drivers` gives a \
-             Vulkan device on the CPU (lavapipe)"
-        )
+    static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| {
+        Device::wgpu_options().init().unwrap_or_else(|e| {
+            panic!(
+                "no wgpu adapter ({e}). On Debian, `apt install mesa-vulkan-drivers` gives a \
+                 Vulkan device on the CPU (lavapipe)"
+            )
+        })
     })
+    .clone()
 }
 
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {
@@ -102,4 +107,65 @@ fn the_gpu_step_is_the_fused_cpu_step() {
     assert!(on_gpu.host().runs()[0].last.unwrap().terms[Term::Anchor] > 0.0);
     assert_eq!(on_gpu.launches, on_cpu.step_index());
     eprintln!("largest parameter difference {worst_params:e}, largest relative total difference {worst_loss:e}");
+}
+
+/// A loss that goes non-finite stops only its run, which goes back to the weights from before
+/// the update that broke it, and says where, as on the CPU.
+#[test]
+fn a_non_finite_loss_on_the_gpu_stops_its_run_with_finite_weights() {
+    let sheet =
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
+    let config = SweepConfig {
+        first_seed: 0,
+        runs: 2,
+        latent_dims: 4,
+        batch_size: 16,
+    };
+    let client = client_of(&gpu()).unwrap();
+    let mut on_gpu = GpuSweep::new(timeline(sheet), config.clone(), client).unwrap();
+    while !on_gpu.is_finished() {
+        on_gpu.step();
+    }
+    on_gpu.read_blocking().unwrap();
+    let mut on_cpu = Sweep::new(timeline(sheet), config).unwrap();
+    on_cpu.finish(1, &|_| {});
+    for r in 0..2 {
+        let run = &on_gpu.host().runs()[r];
+        let message = run
+            .failure
+            .as_ref()
+            .expect("lr 1e30 blows up every run")
+            .to_string();
+        assert!(
+            message.contains(": loss-recon is NaN (total = NaN"),
+            "{message}"
+        );
+        let cpu_message = on_cpu.runs()[r].failure.as_ref().unwrap().to_string();
+        assert_eq!(
+            message.split(':').next(),
+            cpu_message.split(':').next(),
+            "the same step as the CPU"
+        );
+        assert!(on_gpu.host().parameters(r).iter().all(|p| p.is_finite()));
+    }
+}
+
+/// A sweep too big for one GPU buffer is refused with its sizes, before anything is sent.
+#[test]
+fn a_sweep_too_big_for_the_gpu_is_refused() {
+    let config = SweepConfig {
+        first_seed: 0,
+        runs: 64,
+        latent_dims: 4,
+        batch_size: 65_536,
+    };
+    let client = client_of(&gpu()).unwrap();
+    let message = match GpuSweep::new(timeline(SHORT_EX_1_5), config, client) {
+        Ok(_) => panic!("64 runs at batch 65,536 fit in one buffer?"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.starts_with("64 runs at batch 65536 need "),
+        "{message}"
+    );
 }

@@ -311,7 +311,6 @@ impl Experiment {
         let timeline = parse(&sheet)?;
         let runs = runs.max(1) as usize;
         let requested = backend.as_str();
-        #[allow(unused_mut)]
         let (mut backend, mut device, notice) = device_for(requested).await;
         let config = TrainerConfig {
             seed: seed as u64,
@@ -333,7 +332,20 @@ impl Experiment {
                 race = Some(rates);
             }
         }
-        let engine = Engine::new(timeline, &config, runs, device.as_ref()).map_err(js_error)?;
+        let mut notice = notice;
+        let engine = match Engine::new(timeline.clone(), &config, runs, device.as_ref()) {
+            Ok(engine) => engine,
+            // Too big for the GPU (or its engine would not start): the CPU takes any size.
+            Err(e) if device.is_some() => {
+                notice = Some(format!(
+                    "the GPU cannot take this run ({e}); running on the CPU"
+                ));
+                backend = Backend::Cpu;
+                device = None;
+                Engine::new(timeline, &config, runs, None).map_err(js_error)?
+            }
+            Err(e) => return Err(js_error(e)),
+        };
         let mut run = Run {
             sheet,
             config,
