@@ -1,36 +1,15 @@
 //! The fused CPU step and the sweep against the reference: Burn's operations through
 //! `Trainer`, term by term. Same seed, same sheet: the same run, step by step.
 
+mod common;
+use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
+
 use burn::prelude::*;
-use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::dopesheet::EX_1_5;
 use color_bottleneck::fused_step::RunState;
 use color_bottleneck::loss::Term;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
-use color_bottleneck::timeline::Timeline;
 use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
-
-/// ex-1.5's shape in 500 steps: the primaries with every phase-1 term, then the anchor action
-/// and the weighted cube with a moving data-fraction and the anchor term.
-const SHORT_EX_1_5: &str = "\
-STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction
-0,Primary & secondary,,0.01,1.0,0.0,0.2,0.1,,
-+0.4,,,,0.8,0.3,,,,
-200,All hues,anchor,,,0.0,0.4,0.25,0.0,0.0
-+0.5,,,,,,,,0.3,0.25
-499,,,0.001,1.0,,,,0.5,1.0
-";
-
-fn timeline(sheet: &str) -> Timeline {
-    Timeline::new(&Dopesheet::parse(sheet).unwrap())
-}
-
-fn max_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 /// Run r of a sweep is the reference trainer's run with that seed: losses every step and the
 /// parameters (so every gradient and Adam update) within 1e-5, through the anchor action.
@@ -42,7 +21,7 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
         latent_dims: 4,
         batch_size: 64,
     };
-    let mut sweep = Sweep::new(timeline(SHORT_EX_1_5), config.clone()).unwrap();
+    let mut sweep = Sweep::new(timeline(&short_ex_1_5(200, 499)), config.clone()).unwrap();
     let mut trainers: Vec<Trainer> = (0..config.runs as u64)
         .map(|r| {
             let c = TrainerConfig {
@@ -50,7 +29,7 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
                 batch_size: config.batch_size,
                 ..TrainerConfig::default()
             };
-            Trainer::new(timeline(SHORT_EX_1_5), c, &Device::flex()).unwrap()
+            Trainer::new(timeline(&short_ex_1_5(200, 499)), c, &Device::flex()).unwrap()
         })
         .collect();
     let mut worst_params = 0.0f32;
@@ -160,10 +139,11 @@ fn runs_are_independent_of_each_other_and_of_threads() {
         latent_dims: 3,
         batch_size: 32,
     };
-    let mut together = Sweep::new(timeline(SHORT_EX_1_5), config(10, 4)).unwrap();
+    let mut together = Sweep::new(timeline(&short_ex_1_5(200, 499)), config(10, 4)).unwrap();
     together.finish(2, &|_| {});
     for r in 0..4 {
-        let mut alone = Sweep::new(timeline(SHORT_EX_1_5), config(10 + r as u64, 1)).unwrap();
+        let mut alone =
+            Sweep::new(timeline(&short_ex_1_5(200, 499)), config(10 + r as u64, 1)).unwrap();
         while !alone.is_finished() {
             alone.step();
         }
@@ -180,7 +160,7 @@ fn a_sweep_refuses_bad_sizes() {
             latent_dims,
             batch_size,
         };
-        Sweep::new(timeline(SHORT_EX_1_5), config)
+        Sweep::new(timeline(&short_ex_1_5(200, 499)), config)
             .err()
             .unwrap()
             .to_string()
@@ -194,14 +174,7 @@ fn a_sweep_refuses_bad_sizes() {
 /// as they were before it.
 #[test]
 fn a_non_finite_loss_stops_only_its_run() {
-    let sheet =
-        "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
-    let config = SweepConfig {
-        first_seed: 0,
-        runs: 2,
-        latent_dims: 4,
-        batch_size: 16,
-    };
+    let (sheet, config) = (BLOW_UP, blow_up_config());
     let mut sweep = Sweep::new(timeline(sheet), config).unwrap();
     sweep.finish(1, &|_| {});
     for run in sweep.runs() {

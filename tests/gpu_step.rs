@@ -4,27 +4,13 @@
 //! which is what CI has. Built with `--features wgpu`; `cargo xtask test` runs it so.
 #![cfg(feature = "wgpu")]
 
+mod common;
+use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
+
 use burn::prelude::*;
-use color_bottleneck::dopesheet::Dopesheet;
 use color_bottleneck::gpu_step::{client_of, GpuSweep};
 use color_bottleneck::loss::Term;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
-use color_bottleneck::timeline::Timeline;
-
-/// ex-1.5's shape in 260 steps: the primaries with every phase-1 term, then the anchor action
-/// and the weighted cube with a moving data-fraction and the anchor term.
-const SHORT_EX_1_5: &str = "\
-STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction
-0,Primary & secondary,,0.01,1.0,0.0,0.2,0.1,,
-+0.4,,,,0.8,0.3,,,,
-60,All hues,anchor,,,0.0,0.4,0.25,0.0,0.0
-+0.5,,,,,,,,0.3,0.25
-259,,,0.001,1.0,,,,0.5,1.0
-";
-
-fn timeline(sheet: &str) -> Timeline {
-    Timeline::new(&Dopesheet::parse(sheet).unwrap())
-}
 
 /// The wgpu runtime starts once per process; the tests share it.
 fn gpu() -> Device {
@@ -38,14 +24,6 @@ fn gpu() -> Device {
         })
     })
     .clone()
-}
-
-fn max_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Every step of every run: the losses within 1e-4 relative and the parameters within 1e-4
@@ -64,8 +42,9 @@ fn the_gpu_step_is_the_fused_cpu_step() {
         batch_size: 64,
     };
     let client = client_of(&gpu()).unwrap();
-    let mut on_gpu = GpuSweep::new(timeline(SHORT_EX_1_5), config.clone(), client).unwrap();
-    let mut on_cpu = Sweep::new(timeline(SHORT_EX_1_5), config.clone()).unwrap();
+    let mut on_gpu =
+        GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), client).unwrap();
+    let mut on_cpu = Sweep::new(timeline(&short_ex_1_5(60, 259)), config.clone()).unwrap();
     let (mut worst_params, mut worst_loss) = (0.0f32, 0.0f32);
     while !on_cpu.is_finished() {
         let step = on_cpu.step_index();
@@ -113,14 +92,7 @@ fn the_gpu_step_is_the_fused_cpu_step() {
 /// the update that broke it, and says where, as on the CPU.
 #[test]
 fn a_non_finite_loss_on_the_gpu_stops_its_run_with_finite_weights() {
-    let sheet =
-        "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
-    let config = SweepConfig {
-        first_seed: 0,
-        runs: 2,
-        latent_dims: 4,
-        batch_size: 16,
-    };
+    let (sheet, config) = (BLOW_UP, blow_up_config());
     let client = client_of(&gpu()).unwrap();
     let mut on_gpu = GpuSweep::new(timeline(sheet), config.clone(), client).unwrap();
     while !on_gpu.is_finished() {
@@ -160,7 +132,7 @@ fn a_sweep_too_big_for_the_gpu_is_refused() {
         batch_size: 65_536,
     };
     let client = client_of(&gpu()).unwrap();
-    let message = match GpuSweep::new(timeline(SHORT_EX_1_5), config, client) {
+    let message = match GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config, client) {
         Ok(_) => panic!("64 runs at batch 65,536 fit in one buffer?"),
         Err(e) => e.to_string(),
     };

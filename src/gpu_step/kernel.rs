@@ -204,49 +204,107 @@ fn new_row(#[comptime] dims: usize) -> Row {
     }
 }
 
+/// `y = x · W + b` for one row, `W` (`[inputs, outputs]`, row-major) at `weight` and `b` at
+/// `bias` in `state`.
+#[cube]
+fn dense(
+    state: &mut [f32],
+    weight: usize,
+    bias: usize,
+    x: &Array<f32>,
+    y: &mut Array<f32>,
+    #[comptime] inputs: usize,
+    #[comptime] outputs: usize,
+) {
+    #[unroll]
+    for o in 0..outputs {
+        let mut v = state[bias + o];
+        #[unroll]
+        for i in 0..inputs {
+            v += x[i] * state[weight + i * outputs + o];
+        }
+        y[o] = v;
+    }
+}
+
+/// `dx += W · dy` for one row: the gradient at a dense layer's input, from the one at its
+/// output.
+#[cube]
+fn dense_backward(
+    state: &mut [f32],
+    weight: usize,
+    dy: &Array<f32>,
+    dx: &mut Array<f32>,
+    #[comptime] inputs: usize,
+    #[comptime] outputs: usize,
+) {
+    #[unroll]
+    for i in 0..inputs {
+        let mut v = dx[i];
+        #[unroll]
+        for o in 0..outputs {
+            v += state[weight + i * outputs + o] * dy[o];
+        }
+        dx[i] = v;
+    }
+}
+
+/// GELU over `values` in place, keeping each slope.
+#[cube]
+fn gelu(values: &mut Array<f32>, slopes: &mut Array<f32>, #[comptime] n: usize) {
+    #[unroll]
+    for i in 0..n {
+        let (g, s) = gelu_and_slope(values[i]);
+        values[i] = g;
+        slopes[i] = s;
+    }
+}
+
 /// `row.input` through the model whose parameters start at `p`.
 #[cube]
 fn forward(state: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize) {
     let l = layout(dims);
+    dense(
+        state,
+        p + l.w1,
+        p + l.b1,
+        &row.input,
+        &mut row.hidden_1,
+        3usize,
+        HIDDEN,
+    );
+    gelu(&mut row.hidden_1, &mut row.slope_1, HIDDEN);
+    dense(
+        state,
+        p + l.w2,
+        p + l.b2,
+        &row.hidden_1,
+        &mut row.latents,
+        HIDDEN,
+        dims,
+    );
+    dense(
+        state,
+        p + l.w3,
+        p + l.b3,
+        &row.latents,
+        &mut row.hidden_2,
+        dims,
+        HIDDEN,
+    );
+    gelu(&mut row.hidden_2, &mut row.slope_2, HIDDEN);
+    dense(
+        state,
+        p + l.w4,
+        p + l.b4,
+        &row.hidden_2,
+        &mut row.outputs,
+        HIDDEN,
+        3usize,
+    );
     #[unroll]
-    for o in 0..HIDDEN {
-        let mut v = state[p + l.b1 + o];
-        #[unroll]
-        for i in 0..3usize {
-            v += row.input[i] * state[p + l.w1 + i * HIDDEN + o];
-        }
-        let (g, s) = gelu_and_slope(v);
-        row.hidden_1[o] = g;
-        row.slope_1[o] = s;
-    }
-    #[unroll]
-    for o in 0..dims {
-        let mut v = state[p + l.b2 + o];
-        #[unroll]
-        for i in 0..HIDDEN {
-            v += row.hidden_1[i] * state[p + l.w2 + i * dims + o];
-        }
-        row.latents[o] = v;
-    }
-    #[unroll]
-    for o in 0..HIDDEN {
-        let mut v = state[p + l.b3 + o];
-        #[unroll]
-        for i in 0..dims {
-            v += row.latents[i] * state[p + l.w3 + i * HIDDEN + o];
-        }
-        let (g, s) = gelu_and_slope(v);
-        row.hidden_2[o] = g;
-        row.slope_2[o] = s;
-    }
-    #[unroll]
-    for o in 0..3usize {
-        let mut v = state[p + l.b4 + o];
-        #[unroll]
-        for i in 0..HIDDEN {
-            v += row.hidden_2[i] * state[p + l.w4 + i * 3 + o];
-        }
-        row.outputs[o] = sigmoid(v);
+    for c in 0..3usize {
+        row.outputs[c] = sigmoid(row.outputs[c]);
     }
 }
 
@@ -455,35 +513,31 @@ pub fn train_step(
         }
         #[unroll]
         for j in 0..HIDDEN {
-            let mut v = 0.0f32;
-            #[unroll]
-            for c in 0..3usize {
-                v += state[p + l.w4 + j * 3 + c] * d_outputs[c];
-            }
-            let d = v * row.slope_2[j];
+            d_hidden[j] = 0.0f32;
+        }
+        dense_backward(state, p + l.w4, &d_outputs, &mut d_hidden, HIDDEN, 3usize);
+        #[unroll]
+        for j in 0..HIDDEN {
+            let d = d_hidden[j] * row.slope_2[j];
             d_hidden[j] = d;
             scratch[scratch_at + (f.hidden_2 + j) * stride + k] = row.hidden_2[j];
             scratch[scratch_at + (f.d_hidden_2 + j) * stride + k] = d;
         }
+        // The latents feel the regularisers directly and the decoder through its layer.
+        dense_backward(state, p + l.w3, &d_hidden, &mut d_latents, dims, HIDDEN);
         #[unroll]
         for e in 0..dims {
-            let mut v = d_latents[e];
-            #[unroll]
-            for j in 0..HIDDEN {
-                v += state[p + l.w3 + e * HIDDEN + j] * d_hidden[j];
-            }
-            d_latents[e] = v;
-            scratch[scratch_at + (f.d_latents + e) * stride + k] = v;
+            scratch[scratch_at + (f.d_latents + e) * stride + k] = d_latents[e];
         }
         #[unroll]
         for j in 0..HIDDEN {
-            let mut v = 0.0f32;
-            #[unroll]
-            for e in 0..dims {
-                v += state[p + l.w2 + j * dims + e] * d_latents[e];
-            }
+            d_hidden[j] = 0.0f32;
+        }
+        dense_backward(state, p + l.w2, &d_latents, &mut d_hidden, HIDDEN, dims);
+        #[unroll]
+        for j in 0..HIDDEN {
             scratch[scratch_at + (f.hidden_1 + j) * stride + k] = row.hidden_1[j];
-            scratch[scratch_at + (f.d_hidden_1 + j) * stride + k] = v * row.slope_1[j];
+            scratch[scratch_at + (f.d_hidden_1 + j) * stride + k] = d_hidden[j] * row.slope_1[j];
         }
     }
 

@@ -252,16 +252,8 @@ test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed swe
     await nextFrames(page, 10);
     const ends = await page.evaluate(() => window.__ends.map((d) => [d.phase, d.step]));
     assert.deepEqual(ends, [['One', 59], ['Two', 119]]);
-    const host = page.locator('color-bottleneck');
-    const progress = host.locator('[data-field="video-progress"]');
-    const [download] = await Promise.all([
-      page.waitForEvent('download', { timeout: 60_000 }),
-      host.locator('[data-action="export-video"]').click(),
-      progress.waitFor({ state: 'visible' }),
-    ]);
-    assert.equal(await progress.getAttribute('max'), '13', 'one frame per 10 steps and the end');
-    const webm = (await import('node:fs')).readFileSync(await download.path());
-    assert.deepEqual([...webm.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'an EBML (WebM) header');
+    const video = await exportVideo(page);
+    assert.equal(video.frames, '13', 'one frame per 10 steps and the end');
     assert.equal(await el(page, (e) => e.backend), 'webgpu', 'no fallback on the way');
     assert.deepEqual(errors, []);
     await page.close();
@@ -278,6 +270,21 @@ test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed swe
     await gpuBrowser.close();
   }
 });
+
+/** Clicks Video: the progress bar's frame count and the downloaded WebM (its header checked). */
+async function exportVideo(page) {
+  const host = page.locator('color-bottleneck');
+  const progress = host.locator('[data-field="video-progress"]');
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 60_000 }),
+    host.locator('[data-action="export-video"]').click(),
+    progress.waitFor({ state: 'visible' }),
+  ]);
+  const frames = await progress.getAttribute('max');
+  const webm = (await import('node:fs')).readFileSync(await download.path());
+  assert.deepEqual([...webm.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'an EBML (WebM) header');
+  return { frames, filename: download.suggestedFilename(), webm, progress };
+}
 
 /** A cheap fingerprint of what the latent canvas shows. */
 const latentPixels = (page) => el(page, (e) => {
@@ -609,17 +616,9 @@ test('Video renders the latent evolution as WebM that plays: 480 px, dark, colou
   await el(page, (e, csv) => e.setDopesheet(csv), sheet);
   await el(page, (e) => e.play());
   await finished(page);
-  const host = page.locator('color-bottleneck');
-  const progress = host.locator('[data-field="video-progress"]');
-  const [download] = await Promise.all([
-    page.waitForEvent('download', { timeout: 60_000 }),
-    host.locator('[data-action="export-video"]').click(),
-    progress.waitFor({ state: 'visible' }),
-  ]);
-  assert.equal(await progress.getAttribute('max'), '31', 'one frame per 10 steps and the end');
-  assert.equal(download.suggestedFilename(), 'evolution.webm');
-  const webm = (await import('node:fs')).readFileSync(await download.path());
-  assert.deepEqual([...webm.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'an EBML (WebM) header');
+  const { frames, filename, webm, progress } = await exportVideo(page);
+  assert.equal(frames, '31', 'one frame per 10 steps and the end');
+  assert.equal(filename, 'evolution.webm');
   assert.ok(webm.length > 5_000, `${webm.length} bytes`);
   await progress.waitFor({ state: 'hidden' });
   assert.deepEqual(errors, []);

@@ -1,0 +1,47 @@
+//! What the engine-agreement tests share.
+#![allow(dead_code)]
+
+use color_bottleneck::dopesheet::Dopesheet;
+use color_bottleneck::sweep::SweepConfig;
+use color_bottleneck::timeline::Timeline;
+
+/// lr ramping to 1e30: every run's loss goes NaN a few steps in.
+pub const BLOW_UP: &str =
+    "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
+
+/// Two small runs for [`BLOW_UP`].
+pub fn blow_up_config() -> SweepConfig {
+    SweepConfig {
+        first_seed: 0,
+        runs: 2,
+        latent_dims: 4,
+        batch_size: 16,
+    }
+}
+
+/// ex-1.5's shape in a few hundred steps: the primaries with every phase-1 term, then at
+/// `anchor` the anchor action and the weighted cube with a moving data-fraction and the anchor
+/// term, to `last`.
+pub fn short_ex_1_5(anchor: u64, last: u64) -> String {
+    format!(
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction
+0,Primary & secondary,,0.01,1.0,0.0,0.2,0.1,,
++0.4,,,,0.8,0.3,,,,
+{anchor},All hues,anchor,,,0.0,0.4,0.25,0.0,0.0
++0.5,,,,,,,,0.3,0.25
+{last},,,0.001,1.0,,,,0.5,1.0
+"
+    )
+}
+
+pub fn timeline(sheet: &str) -> Timeline {
+    Timeline::new(&Dopesheet::parse(sheet).unwrap())
+}
+
+pub fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
