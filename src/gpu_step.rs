@@ -4,8 +4,9 @@
 //! model, and that dispatch cost, not arithmetic, is what a step takes. Here the host draws
 //! every run's batch (the same [`Sweep`] the CPU engine uses, so the streams are the same)
 //! and one CubeCL kernel ([`kernel::train_step`]) does the rest for every run: forward, loss
-//! terms, backward, Adam. The weights stay on the device; [`GpuSweep::read`] brings them back
-//! into the host sweep, whose drawing, judging and checkpoints then work as on the CPU.
+//! terms, backward, Adam. The weights stay on the device; a read ([`GpuSweep::read_values`])
+//! brings them back into the host sweep, whose drawing, judging and checkpoints then work as
+//! on the CPU.
 //!
 //! The kernel runs on Burn's wgpu runtime (the same device, queue and memory pool as Burn's
 //! tensors), launched through CubeCL directly rather than as a Burn backend-extension op: its
@@ -83,7 +84,7 @@ pub struct GpuSweep {
     last_on: Option<PerTerm<bool>>,
     /// The batches of a step, gathered for one upload.
     upload: Vec<f32>,
-    /// Launches so far (one per step).
+    /// Kernel launches so far: one per step, and one per [`GpuSweep::queue_latents`].
     pub launches: u64,
 }
 
@@ -131,7 +132,7 @@ impl GpuSweep {
         })
     }
 
-    /// The host's view of the runs as of the last [`GpuSweep::read`].
+    /// The host's view of the runs as of the last read ([`GpuSweep::accept`]).
     pub fn host(&self) -> &Sweep {
         &self.host
     }
@@ -188,6 +189,8 @@ impl GpuSweep {
         self.last_on = Some(on);
         let batch = handle_of(&self.client, &self.upload);
         let d = &self.device;
+        // SAFETY: each buffer was made with at least `len` floats (`upload`, and this step's
+        // batch just above).
         let arg =
             |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
         let w = |t: Term| drawn.weights[t] as f32;
@@ -229,6 +232,7 @@ impl GpuSweep {
         let input = handle_of(&self.client, colors);
         let output = self.client.empty(rows * dims * 4);
         let runs = self.host.runs().len();
+        // SAFETY: the state holds `runs` blocks; `input` and `output` were made just above.
         let arg =
             |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
         kernel::infer_latents::launch(
