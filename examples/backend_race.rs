@@ -45,6 +45,32 @@ fn main() {
         report("fused CPU", runs, steps, start.elapsed().as_secs_f64());
     }
 
+    // What the GPU engine leaves on the host: drawing every run's batch (the samplers are the
+    // CPU engine's, so the runs are the same on both). Timed for 1,024 runs over 500 steps of
+    // phase 2, where data-fraction ramps.
+    {
+        let config = SweepConfig {
+            first_seed: 1,
+            runs: 1024,
+            latent_dims: 4,
+            batch_size,
+        };
+        let mut sweep = Sweep::new(timeline.clone(), config).expect("a valid sweep");
+        while sweep.step_index() < 3000 {
+            sweep.draw_step();
+        }
+        let start = Instant::now();
+        for _ in 0..500 {
+            sweep.draw_step();
+        }
+        let per_step = start.elapsed().as_secs_f64() / 500.0;
+        println!(
+            "host drawing for 1,024 runs: {:.2} ms a step ({:.0} s for ex-1.5's 17,001 cube steps)",
+            per_step * 1e3,
+            per_step * 17_001.0
+        );
+    }
+
     #[cfg(feature = "wgpu")]
     {
         let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
