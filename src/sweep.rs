@@ -81,7 +81,6 @@ pub struct Run {
     /// The primaries' latents when the `anchor` action last fired.
     anchor: Option<Vec<f32>>,
     batch: Vec<f32>,
-    workspace: Workspace,
     /// The last step's losses.
     pub last: Option<StepLosses>,
     /// Set when a step's loss was not finite; the run stops there, the others go on.
@@ -92,6 +91,9 @@ pub struct Sweep {
     shared: Shared,
     runs: Vec<Run>,
     step: u64,
+    /// The step's scratch buffers, shared by the runs in turn: one set stays in cache where a
+    /// set per run would not (64 runs' sets are several MB).
+    workspace: Workspace,
 }
 
 impl Sweep {
@@ -122,7 +124,6 @@ impl Sweep {
                     weights_fraction: None,
                     anchor: None,
                     batch: Vec::new(),
-                    workspace: Workspace::default(),
                     last: None,
                     failure: None,
                 }
@@ -139,6 +140,7 @@ impl Sweep {
             },
             runs,
             step: 0,
+            workspace: Workspace::default(),
         })
     }
 
@@ -207,7 +209,7 @@ impl Sweep {
         let mut cache = DistributionCache::default();
         let step = StepPlan::of(&self.shared, self.step);
         for run in &mut self.runs {
-            run.step(&self.shared, &step, &mut cache);
+            run.step(&self.shared, &step, &mut cache, &mut self.workspace);
         }
         self.step += 1;
     }
@@ -225,10 +227,11 @@ impl Sweep {
         let chunk = self.runs.len().div_ceil(threads);
         let train = |runs: &mut [Run]| {
             let mut cache = DistributionCache::default();
+            let mut workspace = Workspace::default();
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
                 for run in runs.iter_mut() {
-                    run.step(shared, &plan, &mut cache);
+                    run.step(shared, &plan, &mut cache, &mut workspace);
                 }
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -332,7 +335,13 @@ impl StepPlan {
 
 impl Run {
     /// The trainer's step for this run, in the trainer's order (spec §2.7).
-    fn step(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
+    fn step(
+        &mut self,
+        shared: &Shared,
+        plan: &StepPlan,
+        cache: &mut DistributionCache,
+        workspace: &mut Workspace,
+    ) {
         if self.failure.is_some() {
             return;
         }
@@ -356,7 +365,7 @@ impl Run {
             weights: &plan.weights,
             lr: plan.lr,
         };
-        let losses = fused_step::train_step(&mut self.state, &input, &mut self.workspace);
+        let losses = fused_step::train_step(&mut self.state, &input, workspace);
         if !losses.total.is_finite() {
             self.failure = Some(non_finite(plan.step, &losses.losses()));
             self.state.clone_from(&self.last_good);
