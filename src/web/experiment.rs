@@ -54,7 +54,7 @@ type DeviceValues = std::convert::Infallible;
 /// How a run trains: on the CPU with the fused step (everything on the host), or on a GPU with
 /// the fused kernel (weights on the device until a read-back brings them into its host sweep).
 enum Engine {
-    Fused(Sweep),
+    Fused(Box<Sweep>),
     #[cfg(feature = "webgpu")]
     Gpu(Box<GpuSweep>),
 }
@@ -75,7 +75,7 @@ impl Engine {
                 Ok(Engine::Gpu(Box::new(gpu)))
             }
             _ => Sweep::new(timeline, config)
-                .map(Engine::Fused)
+                .map(|s| Engine::Fused(Box::new(s)))
                 .map_err(|e| e.to_string()),
         }
     }
@@ -686,14 +686,14 @@ impl Run {
         let resumed = match &self.last_good {
             Some(saved) if self.runs == 1 => {
                 Sweep::resume_one(timeline, sweep_config(&self.config, 1), saved)
-                    .map(|sweep| (sweep, saved.step))
+                    .map(|sweep| (Box::new(sweep), saved.step))
             }
             // A sweep goes on from its host runs as of the last read; swapped out for a
             // moment by a one-run sweep of the same sheet.
             _ => Sweep::new(timeline, sweep_config(&self.config, 1)).map(|stand_in| {
-                match std::mem::replace(&mut self.engine, Engine::Fused(stand_in)) {
+                match std::mem::replace(&mut self.engine, Engine::Fused(Box::new(stand_in))) {
                     Engine::Gpu(gpu) => {
-                        let host = gpu.into_host();
+                        let host = Box::new(gpu.into_host());
                         let step = host.step_index();
                         (host, step)
                     }
