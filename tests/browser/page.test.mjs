@@ -449,12 +449,12 @@ test('the CSP watcher sees a violation (so its silence elsewhere means something
   await page.close();
 });
 
-test('a loss that goes non-finite pauses with its step and term; Apply live goes on from the last good weights', async () => {
-  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+/** A loss that goes non-finite pauses the run with its step and term; Apply live goes on. */
+async function pausesOnNonFinite(page, errors) {
   const blowUp = 'STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n400,,,,,\n';
   await el(page, (e, csv) => e.setDopesheet(csv), blowUp);
   await el(page, (e) => e.play());
-  await page.waitForFunction(() => document.querySelector('color-bottleneck').lastError, null, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').lastError, null, { timeout: 60_000 });
   const error = await el(page, (e) => e.lastError);
   assert.match(error, /^step \d+: loss-recon is NaN \(total = NaN.*paused with the weights from before it/);
   const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
@@ -465,12 +465,30 @@ test('a loss that goes non-finite pauses with its step and term; Apply live goes
 
   await el(page, (e, csv) => e.setDopesheet(csv, { live: true }), blowUp.replace('1e30', '0.001'));
   await el(page, (e) => e.play());
-  await page.waitForFunction((s) => document.querySelector('color-bottleneck').step > s + 100, stopped, { timeout: 30_000 });
+  await page.waitForFunction((s) => document.querySelector('color-bottleneck').step > s + 100, stopped, { timeout: 60_000 });
   assert.equal(await el(page, (e) => e.lastError), null);
   const latents = await el(page, (e) => Array.from(e.latents()));
   assert.ok(latents.length === 4000 && latents.every(Number.isFinite), 'training went on from finite weights');
   assert.deepEqual(errors, []);
+}
+
+test('a loss that goes non-finite pauses with its step and term; Apply live goes on from the last good weights', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  await pausesOnNonFinite(page, errors);
   await page.close();
+});
+
+test('on WebGPU too: the kernel puts a run whose loss went non-finite back, and Apply live goes on', { timeout: 180_000 }, async () => {
+  const gpuBrowser = await chromium.launch({ executablePath: EXECUTABLE, args: [...QUIET, '--enable-unsafe-webgpu'], headless: true });
+  try {
+    const { page, errors } = await open('?backend=webgpu', { b: gpuBrowser, autoplay: false });
+    assert.equal(await el(page, (e) => e.backend), 'webgpu');
+    await pausesOnNonFinite(page, errors);
+    assert.equal(await el(page, (e) => e.backend), 'webgpu', 'no fallback on the way');
+    await page.close();
+  } finally {
+    await gpuBrowser.close();
+  }
 });
 
 test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one opens that seed', { timeout: 180_000 }, async () => {
