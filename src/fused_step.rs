@@ -311,7 +311,7 @@ fn train_step_portable(state: &mut RunState, input: &StepInput, w: &mut Workspac
         dims: latent_dims,
         batch: batch.len() / 3,
     };
-    let on = PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(latent_dims, anchored));
+    let on = Term::computed(weights, latent_dims, anchored);
     let mut gradient = std::mem::take(&mut w.gradient);
     gradient.outputs.clear();
     gradient.outputs.resize(w.output_rows.len(), 0.0);

@@ -75,7 +75,6 @@ pub struct GpuSweep {
     host: Sweep,
     client: Client,
     device: DeviceRuns,
-    batch_size: usize,
     /// Rows of scratch per run.
     scratch_rows: usize,
     /// An `anchor` action has fired: the anchor term has its reference.
@@ -123,7 +122,6 @@ impl GpuSweep {
             host,
             client,
             device,
-            batch_size: config.batch_size,
             scratch_rows,
             has_anchor: false,
             last_on: None,
@@ -145,10 +143,6 @@ impl GpuSweep {
         self.host.is_finished()
     }
 
-    pub fn timeline(&self) -> &Timeline {
-        self.host.timeline()
-    }
-
     /// Swaps the schedule under the running models; failed runs get another chance.
     pub fn set_timeline(&mut self, timeline: Timeline) {
         self.host.set_timeline(timeline);
@@ -163,23 +157,15 @@ impl GpuSweep {
         };
         let runs = self.host.runs().len();
         let dims = self.host.latent_dims();
-        let primaries = ColorCube::primaries().rgb_f32();
-        let rows = if drawn.on_primaries {
-            6
-        } else {
-            self.batch_size
-        };
         self.upload.clear();
         for r in 0..runs {
-            if drawn.on_primaries {
-                self.upload.extend_from_slice(&primaries);
-            } else {
-                self.upload.extend_from_slice(self.host.drawn_batch(r));
-            }
+            self.upload
+                .extend_from_slice(self.host.drawn_batch(r, &drawn));
         }
+        let rows = self.upload.len() / (3 * runs);
         self.has_anchor |= drawn.anchor_action;
         let anchored = self.has_anchor && drawn.weights[Term::Anchor] != 0.0;
-        let on = PerTerm::from_fn(|t| drawn.weights[t] != 0.0 && t.applies(dims, anchored));
+        let on = Term::computed(&drawn.weights, dims, anchored);
         let terms_on = Term::ALL
             .iter()
             .enumerate()
@@ -225,7 +211,7 @@ impl GpuSweep {
     }
 
     /// The latents of `colors` (`[rows, 3]`) under run `run`'s weights as they stand after
-    /// the steps queued so far: one more launch, read with the next [`GpuSweep::read_with`].
+    /// the steps queued so far: one more launch, read with the next [`GpuSweep::read_values`].
     pub fn queue_latents(&mut self, run: usize, colors: &[f32]) -> Handle {
         let dims = self.host.latent_dims();
         let rows = colors.len() / 3;

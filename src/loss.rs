@@ -81,7 +81,7 @@ pub fn objective(
 ) -> Option<Objective> {
     let [_, dims] = latents.dims();
     let anchored = anchor_reference.is_some();
-    let computed = PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(dims, anchored));
+    let computed = Term::computed(weights, dims, anchored);
     if !computed.0.contains(&true) {
         return None;
     }

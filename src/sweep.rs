@@ -351,15 +351,10 @@ impl Run {
                 fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);
             self.anchor = Some(latents);
         }
-        let batch = if plan.on_primaries {
-            &shared.primaries
-        } else {
-            &self.batch
-        };
         self.this_step.clone_from(&self.state);
         let input = StepInput {
             latent_dims: shared.latent_dims,
-            batch,
+            batch: trained_on(shared, &self.batch, plan.on_primaries),
             anchor_rgb: &shared.primaries,
             anchor: self.anchor.as_deref(),
             weights: &plan.weights,
@@ -393,6 +388,15 @@ impl Run {
                 self.weights_fraction = Some(fraction);
             }
         }
+    }
+}
+
+/// What a step trains on: the six primaries in phase 1, else the run's drawn batch.
+fn trained_on<'a>(shared: &'a Shared, drawn: &'a [f32], on_primaries: bool) -> &'a [f32] {
+    if on_primaries {
+        &shared.primaries
+    } else {
+        drawn
     }
 }
 
@@ -432,9 +436,9 @@ impl Sweep {
         })
     }
 
-    /// Run `run`'s batch of the last drawn step (not the primaries, which the caller knows).
-    pub fn drawn_batch(&self, run: usize) -> &[f32] {
-        &self.runs[run].batch
+    /// What run `run` trains on in `drawn`, the step [`Sweep::draw_step`] drew last.
+    pub fn drawn_batch(&self, run: usize, drawn: &DrawnStep) -> &[f32] {
+        trained_on(&self.shared, &self.runs[run].batch, drawn.on_primaries)
     }
 
     /// Sets run `run` to what another engine computed for it.

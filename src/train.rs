@@ -251,35 +251,6 @@ pub struct Checkpoint {
     pub sampler: WeightedBatchSampler,
 }
 
-/// The host half of a checkpoint whose device half is still to be read back
-/// ([`Trainer::checkpoint_request`]).
-#[derive(Debug, Clone)]
-pub struct CheckpointRequest {
-    step: u64,
-    params: usize,
-    sampler: WeightedBatchSampler,
-}
-
-impl CheckpointRequest {
-    /// The checkpoint, from the values of the request's tensor (`None` if they do not fit).
-    pub fn complete(self, values: &[f32]) -> Option<Checkpoint> {
-        let n = self.params;
-        let adam = 2 * n + 1;
-        if values.len() < n + adam {
-            return None;
-        }
-        let mut state = RunState::new(values[..n].to_vec());
-        FlatAdam::unpack(&values[n..n + adam], &mut state)?;
-        let anchor = &values[n + adam..];
-        Some(Checkpoint {
-            step: self.step,
-            state,
-            anchor: (!anchor.is_empty()).then(|| anchor.to_vec()),
-            sampler: self.sampler,
-        })
-    }
-}
-
 pub struct Trainer {
     config: TrainerConfig,
     device: Device,
@@ -380,10 +351,9 @@ impl Trainer {
         Ok(trainer)
     }
 
-    /// The run's state as one tensor on the device (weights, Adam's state, the anchor
-    /// reference) and what it takes to make a [`Checkpoint`] of its values once read back.
-    /// The read-back can wait: the request holds the host half as of now.
-    pub fn checkpoint_request(&self) -> (Tensor<1>, CheckpointRequest) {
+    /// The run's state, read back now: weights, Adam's state, the anchor reference and the
+    /// sampler's stream.
+    pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
         let params = self.model().parameters_flat().inner();
         let n = params.dims()[0];
         let mut parts = vec![params, self.adam.packed()];
@@ -391,20 +361,19 @@ impl Trainer {
             let [rows, dims] = a.dims();
             parts.push(a.clone().reshape([rows * dims]));
         }
-        let request = CheckpointRequest {
+        let values = read_f32(Tensor::cat(parts, 0))?;
+        let adam = 2 * n + 1;
+        let misread = || TrainError::Parameters(values.len());
+        let moments = values.get(n..n + adam).ok_or_else(misread)?;
+        let mut state = RunState::new(values[..n].to_vec());
+        FlatAdam::unpack(moments, &mut state).ok_or_else(misread)?;
+        let anchor = &values[n + adam..];
+        Ok(Checkpoint {
             step: self.step,
-            params: n,
+            state,
+            anchor: (!anchor.is_empty()).then(|| anchor.to_vec()),
             sampler: self.sampler.clone(),
-        };
-        (Tensor::cat(parts, 0), request)
-    }
-
-    /// The run's state, read back now.
-    pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
-        let (tensor, request) = self.checkpoint_request();
-        let values = read_f32(tensor)?;
-        let got = values.len();
-        request.complete(&values).ok_or(TrainError::Parameters(got))
+        })
     }
 
     pub fn step_index(&self) -> u64 {

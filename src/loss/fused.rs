@@ -73,10 +73,9 @@ fn evaluate(b: &HostBatch, weights: PerTerm<f32>, with_grads: bool) -> Evaluatio
         outputs: vec![0.0; b.outputs.len()],
         latents: vec![0.0; b.latents.len()],
     });
-    let anchored = !b.anchor.is_empty();
+    let on = Term::computed(&weights, b.dims, !b.anchor.is_empty());
     let terms = PerTerm::from_fn(|term| {
-        let on = weights[term] != 0.0 && term.applies(b.dims, anchored);
-        if on {
+        if on[term] {
             term.host(b, weights[term], gradient.as_mut()) as f32
         } else {
             0.0
@@ -220,8 +219,7 @@ mod tests {
         let outputs = tensor(rows, 3, 0.2, &device).abs();
         let latents = tensor(rows, dims, 0.3, &device);
         let reference = (anchors > 0).then(|| tensor(anchors, dims, 0.4, &device));
-        let computed =
-            PerTerm::from_fn(|t| weights[t] != 0.0 && t.applies(dims, reference.is_some()));
+        let computed = Term::computed(&weights, dims, reference.is_some());
         type Evaluate = fn(
             Tensor<2>,
             Tensor<2>,

@@ -56,6 +56,15 @@ impl Term {
         }
     }
 
+    /// Which terms a step computes: those with weight ≠ 0 that apply (the rest read 0).
+    pub fn computed<W: Copy + PartialEq + Default>(
+        weights: &PerTerm<W>,
+        latent_dims: usize,
+        anchored: bool,
+    ) -> PerTerm<bool> {
+        PerTerm::from_fn(|t| weights[t] != W::default() && t.applies(latent_dims, anchored))
+    }
+
     /// The term with Burn's tensor operations (any backend, differentiable). `None` where it
     /// does not apply.
     pub(super) fn tensor(self, b: &TensorBatch) -> Option<Tensor<1>> {

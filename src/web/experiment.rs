@@ -591,25 +591,11 @@ impl Run {
             keep_recording(&mut self.recorder, step, end, latents);
         }
         let sweep = gpu.host();
-        let run = &sweep.runs()[0];
-        match run.failure.as_ref().filter(|_| self.runs == 1) {
-            Some(failure) => {
-                self.last_error = Some(format!(
-                    "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
-                ));
-            }
-            None => {
-                if let (Some(step), Some(l)) = (sweep.step_index().checked_sub(1), run.last) {
-                    let l = l.losses();
-                    self.host_pending.losses = Some(LossSample {
-                        step,
-                        total: l.total,
-                        terms: l.terms.0,
-                    });
-                }
-                if self.runs == 1 {
-                    self.last_good = Some(sweep.checkpoint(0));
-                }
+        if let Some(step) = sweep.step_index().checked_sub(1) {
+            let went_on =
+                report_last_step(sweep, step, &mut self.host_pending, &mut self.last_error);
+            if went_on && self.runs == 1 {
+                self.last_good = Some(sweep.checkpoint(0));
             }
         }
         self.host_frame()
@@ -754,20 +740,8 @@ fn keep_recording(recorder: &mut Recorder, step: u64, end: bool, latents: Vec<f3
 fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<String>) {
     let step = sweep.step_index();
     sweep.step();
-    let run = &sweep.runs()[0];
-    // In a sweep a failed run is one verdict among many; a single run stops.
-    if let Some(failure) = run.failure.as_ref().filter(|_| sweep.runs().len() == 1) {
-        *error = Some(format!(
-            "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
-        ));
+    if !report_last_step(sweep, step, pending, error) {
         return;
-    }
-    if let Some(l) = run.last.map(|l| l.losses()) {
-        pending.losses = Some(LossSample {
-            step,
-            total: l.total,
-            terms: l.terms.0,
-        });
     }
     if let Some(end) = sweep.phase_end(0, step) {
         pending.snapshots.push(Snapshot {
@@ -777,6 +751,32 @@ fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<S
             colors: to_bytes(&end.colors),
         });
     }
+}
+
+/// Run 0's `step` for the next frame: its losses, or, for a single run whose loss went
+/// non-finite, the error that pauses it. Whether the run went on.
+fn report_last_step(
+    sweep: &Sweep,
+    step: u64,
+    pending: &mut HostPending,
+    error: &mut Option<String>,
+) -> bool {
+    let run = &sweep.runs()[0];
+    // In a sweep a failed run is one verdict among many; a single run stops.
+    if let Some(failure) = run.failure.as_ref().filter(|_| sweep.runs().len() == 1) {
+        *error = Some(format!(
+            "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
+        ));
+        return false;
+    }
+    if let Some(l) = run.last.map(|l| l.losses()) {
+        pending.losses = Some(LossSample {
+            step,
+            total: l.total,
+            terms: l.terms.0,
+        });
+    }
+    true
 }
 
 /// Every run's thumbnail latents, and their verdicts when `judge`.
