@@ -45,9 +45,10 @@ fn main() {
         report("fused CPU", runs, steps, start.elapsed().as_secs_f64());
     }
 
-    // What the GPU engine leaves on the host: drawing every run's batch (the samplers are the
-    // CPU engine's, so the runs are the same on both). Timed for 1,024 runs over 500 steps of
-    // phase 2, where data-fraction ramps.
+    // What the GPU engine leaves on the host: reading the timeline, and the sampler's tables
+    // each time data-fraction moves (the runs draw their batches on the device). Timed for
+    // 1,024 runs over 500 steps of phase 2, where data-fraction ramps, so the tables are
+    // rebuilt every step.
     {
         let config = SweepConfig {
             first_seed: 1,
@@ -57,17 +58,22 @@ fn main() {
         };
         let mut sweep = Sweep::new(timeline.clone(), config).expect("a valid sweep");
         while sweep.step_index() < 3000 {
-            sweep.draw_step();
+            sweep.plan_step();
         }
         let start = Instant::now();
+        let mut table_words = 0;
         for _ in 0..500 {
-            sweep.draw_step();
+            sweep.plan_step();
+            let tables = sweep.batch_distribution().tables();
+            table_words += tables.iter().map(|t| t.len()).sum::<usize>();
         }
         let per_step = start.elapsed().as_secs_f64() / 500.0;
         println!(
-            "host drawing for 1,024 runs: {:.2} ms a step ({:.0} s for ex-1.5's 17,001 cube steps)",
-            per_step * 1e3,
-            per_step * 17_001.0
+            "host share of a 1,024-run GPU sweep: {:.1} µs a step ({:.2} s for ex-1.5's 17,001 \
+             cube steps), {} bytes of sampler tables a step",
+            per_step * 1e6,
+            per_step * 17_001.0,
+            table_words * 4 / 500
         );
     }
 
@@ -75,37 +81,15 @@ fn main() {
     {
         let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
         let client = color_bottleneck::gpu_step::client_of(&gpu).expect("a wgpu device");
-        for runs in [1usize, 16, 64, 256, 1024] {
-            let config = SweepConfig {
-                first_seed: 1,
-                runs,
-                latent_dims: 4,
-                batch_size,
-            };
-            let mut sweep =
-                color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), config, client.clone())
-                    .expect("a GPU sweep");
-            // Warm-up: the first steps compile the kernel.
-            for _ in 0..2 {
-                sweep.step();
-            }
-            sweep.read_blocking().expect("a read-back");
-            let from = sweep.step_index();
-            let start = Instant::now();
-            while sweep.step_index() < steps {
-                sweep.step();
-                if sweep.step_index().is_multiple_of(frame) {
-                    sweep.read_blocking().expect("a read-back");
-                }
-            }
-            sweep.read_blocking().expect("a read-back");
-            report(
-                "fused GPU kernel",
-                runs,
-                steps - from,
-                start.elapsed().as_secs_f64(),
-            );
-        }
+        time_gpu("phase 1 (primaries)", &timeline, steps, frame, &client);
+        let cube = Timeline::new(&Dopesheet::parse(CUBE_RAMP).expect("the cube sheet parses"));
+        time_gpu(
+            "cube batches, drawn on the device",
+            &cube,
+            steps,
+            frame,
+            &client,
+        );
     }
 
     let devices = [
@@ -146,6 +130,57 @@ fn main() {
         }
         let seconds = start.elapsed().as_secs_f64();
         report(name, 1, steps - from, seconds);
+    }
+}
+
+/// ex-1.5's second phase, whose batches are drawn from the cube as data-fraction ramps.
+#[cfg(feature = "wgpu")]
+const CUBE_RAMP: &str =
+    "STEP,PHASE,ACTION,lr,loss-recon,reg-planar,reg-norm,reg-anchor,data-fraction
+0,All hues,anchor,0.01,0.8,0.4,0.25,0.3,0.0
++1,,,,,,,,0.25
+100000,,,,,,,,
+";
+
+/// The GPU engine for 1 to 1,024 runs over the first `steps` of `timeline`.
+#[cfg(feature = "wgpu")]
+fn time_gpu(
+    what: &str,
+    timeline: &Timeline,
+    steps: u64,
+    frame: u64,
+    client: &color_bottleneck::gpu_step::Client,
+) {
+    for runs in [1usize, 16, 64, 256, 1024] {
+        let config = SweepConfig {
+            first_seed: 1,
+            runs,
+            latent_dims: 4,
+            batch_size: TrainerConfig::default().batch_size,
+        };
+        let mut sweep =
+            color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), config, client.clone())
+                .expect("a GPU sweep");
+        // Warm-up: the first steps compile the kernel.
+        for _ in 0..2 {
+            sweep.step();
+        }
+        sweep.read_blocking().expect("a read-back");
+        let from = sweep.step_index();
+        let start = Instant::now();
+        while sweep.step_index() < steps {
+            sweep.step();
+            if sweep.step_index().is_multiple_of(frame) {
+                sweep.read_blocking().expect("a read-back");
+            }
+        }
+        sweep.read_blocking().expect("a read-back");
+        report(
+            &format!("fused GPU kernel, {what}"),
+            runs,
+            steps - from,
+            start.elapsed().as_secs_f64(),
+        );
     }
 }
 

@@ -1,15 +1,9 @@
 //! Colour data: the HSV and RGB cubes, their sampling bias, vibrancy, the `levels` filter
-//! that turns `data-fraction` into sampler weights, and a seeded weighted batch sampler.
+//! that turns `data-fraction` into sampler weights, and the probabilities the sampler
+//! ([`crate::sampler`]) draws with.
 //!
 //! Everything is f64 and numpy-exact (checked against the golden cubes); the trainer
 //! rounds to f32 only when it builds tensors.
-
-use std::sync::Arc;
-
-use rand::distr::weighted::WeightedIndex;
-use rand::distr::Distribution;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// `numpy.arange(lower, upper, step)` wrapped into `[0, period)`, with the reference's
 /// defaults (upper = lower + period, exclusive).
@@ -205,75 +199,6 @@ pub fn data_fraction_weights(vibrancy: &[f64], fraction: f64) -> Vec<f64> {
     levels(vibrancy, in_low, 1.0, out_low, 1.0)
 }
 
-/// Draws batches of indices with replacement, with probability ∝ max(weight·bias, 0).
-/// Weights can change between batches; when they sum to ~0 it draws uniformly.
-#[derive(Debug, Clone)]
-pub struct WeightedBatchSampler {
-    bias: Vec<f64>,
-    batch_size: usize,
-    /// Shared: the runs of a sweep draw from one distribution, each with its own generator.
-    distribution: Option<Arc<WeightedIndex<f64>>>,
-    rng: ChaCha8Rng,
-}
-
-/// The weighted index for `bias` × `weights` (`None` when nothing is left to sample: draws
-/// are then uniform), to share between samplers over the same colours.
-pub fn batch_distribution(bias: &[f64], weights: &[f64]) -> Option<Arc<WeightedIndex<f64>>> {
-    probabilities(bias, weights)
-        .and_then(|p| WeightedIndex::new(p).ok())
-        .map(Arc::new)
-}
-
-impl WeightedBatchSampler {
-    pub fn new(bias: Vec<f64>, batch_size: usize, seed: u64) -> Self {
-        let ones = vec![1.0; bias.len()];
-        let mut sampler = WeightedBatchSampler {
-            bias,
-            batch_size,
-            distribution: None,
-            rng: ChaCha8Rng::seed_from_u64(seed),
-        };
-        sampler.set_weights(&ones);
-        sampler
-    }
-
-    pub fn set_weights(&mut self, weights: &[f64]) {
-        // Called every step while `data-fraction` moves: the probabilities go straight into
-        // the index, without collecting them first.
-        self.distribution = batch_distribution(&self.bias, weights);
-    }
-
-    /// Draws from a distribution made by [`batch_distribution`] for this sampler's bias.
-    pub fn set_distribution(&mut self, distribution: Option<Arc<WeightedIndex<f64>>>) {
-        self.distribution = distribution;
-    }
-
-    pub fn bias(&self) -> &[f64] {
-        &self.bias
-    }
-
-    /// Whether the current weights left nothing to sample, so draws are uniform.
-    pub fn is_uniform(&self) -> bool {
-        self.distribution.is_none()
-    }
-
-    pub fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-
-    pub fn next_batch(&mut self) -> Vec<usize> {
-        let n = self.bias.len();
-        match self.distribution.as_deref() {
-            Some(d) => (0..self.batch_size)
-                .map(|_| d.sample(&mut self.rng))
-                .collect(),
-            None => (0..self.batch_size)
-                .map(|_| self.rng.random_range(0..n))
-                .collect(),
-        }
-    }
-}
-
 /// Normalised max(weights·bias, 0), or `None` when the total is ≤ 1e-9.
 pub fn effective_probabilities(bias: &[f64], weights: &[f64]) -> Option<Vec<f64>> {
     probabilities(bias, weights).map(Iterator::collect)
@@ -283,9 +208,17 @@ fn probabilities<'a>(
     bias: &'a [f64],
     weights: &'a [f64],
 ) -> Option<impl Iterator<Item = f64> + 'a> {
+    effective_weights(bias, weights).map(|(w, total)| w.map(move |v| v / total))
+}
+
+/// max(weights·bias, 0), unnormalised, with their total, or `None` when that is ≤ 1e-9.
+pub(crate) fn effective_weights<'a>(
+    bias: &'a [f64],
+    weights: &'a [f64],
+) -> Option<(impl Iterator<Item = f64> + 'a, f64)> {
     let effective = move || bias.iter().zip(weights).map(|(b, w)| positive(w * b));
     let total: f64 = effective().sum();
-    (total > 1e-9).then(move || effective().map(move |v| v / total))
+    (total > 1e-9).then(move || (effective(), total))
 }
 
 /// `max(v, 0)` (NaN → 0) as a comparison: `f64::max` is a libm call in wasm.
@@ -294,28 +227,5 @@ fn positive(v: f64) -> f64 {
         v
     } else {
         0.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The sampler's index is built without collecting the probabilities; it must draw
-    /// exactly what an index built from `effective_probabilities` draws.
-    #[test]
-    fn sampler_draws_from_the_effective_probabilities() {
-        let cube = ColorCube::full();
-        let vibrancy = cube.vibrancy.clone().unwrap();
-        for fraction in [0.0, 0.1, 0.5, 0.9] {
-            let weights = data_fraction_weights(&vibrancy, fraction);
-            let mut sampler = WeightedBatchSampler::new(cube.bias.clone(), 64, 7);
-            sampler.set_weights(&weights);
-            let p = effective_probabilities(&cube.bias, &weights).unwrap();
-            let index = WeightedIndex::new(p).unwrap();
-            let mut rng = ChaCha8Rng::seed_from_u64(7);
-            let expected: Vec<usize> = (0..64).map(|_| index.sample(&mut rng)).collect();
-            assert_eq!(sampler.next_batch(), expected, "data-fraction {fraction}");
-        }
     }
 }

@@ -1,18 +1,21 @@
 //! Many runs' training step on a GPU, one kernel launch per step for all of them.
 //!
 //! Burn's operations on a GPU cost a dispatch each, some three hundred per step of this
-//! model, and that dispatch cost, not arithmetic, is what a step takes. Here the host draws
-//! every run's batch (the same [`Sweep`] the CPU engine uses, so the streams are the same)
-//! and one CubeCL kernel ([`kernel::train_step`]) does the rest for every run: forward, loss
-//! terms, backward, Adam. The weights stay on the device; a read ([`GpuSweep::read_values`])
-//! brings them back into the host sweep, whose drawing, judging and checkpoints then work as
-//! on the CPU.
+//! model, and that dispatch cost, not arithmetic, is what a step takes. Here one CubeCL
+//! kernel ([`kernel::train_step`]) does a whole step of every run: it draws each run's batch
+//! (the sampler is counter-based, [`crate::sampler`], so these are the rows the CPU engine
+//! draws), then forward, loss terms, backward, Adam. The host only reads the timeline (the
+//! same [`Sweep`] the CPU engine uses) and sends the sampler's tables when data-fraction
+//! moves. The weights stay on the device; a read ([`GpuSweep::read_values`]) brings them
+//! back into the host sweep, whose judging and checkpoints then work as on the CPU.
 //!
 //! The kernel runs on Burn's wgpu runtime (the same device, queue and memory pool as Burn's
 //! tensors), launched through CubeCL directly rather than as a Burn backend-extension op: its
 //! buffers are the engine's own and never become tensors.
 
 pub mod kernel;
+
+use std::sync::Arc;
 
 use cubecl::prelude::*;
 use cubecl::server::Handle;
@@ -21,6 +24,7 @@ use crate::data::ColorCube;
 use crate::fused_step::{RunState, StepLosses};
 use crate::loss::{PerTerm, Term};
 use crate::model::parameter_count;
+use crate::sampler::BatchDistribution;
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
@@ -65,6 +69,10 @@ pub fn client_of(device: &burn::prelude::Device) -> Result<Client, GpuError> {
 struct DeviceRuns {
     /// Run after run, each in [`kernel::StateLayout`].
     state: Handle,
+    cube_rgb: Handle,
+    /// Every run's sampler key, then the tables of [`DeviceRuns::distribution`].
+    draws: Handle,
+    distribution: Arc<BatchDistribution>,
     anchor_rgb: Handle,
     scratch: Handle,
     losses: Handle,
@@ -81,8 +89,8 @@ pub struct GpuSweep {
     has_anchor: bool,
     /// Which terms the last step computed.
     last_on: Option<PerTerm<bool>>,
-    /// The batches of a step, gathered for one upload.
-    upload: Vec<f32>,
+    batch_size: usize,
+    keys: Vec<u32>,
     /// Kernel launches so far: one per step, and one per [`GpuSweep::queue_latents`].
     pub launches: u64,
 }
@@ -99,15 +107,7 @@ impl GpuSweep {
         let scratch_rows = config.batch_size.max(6) + 6;
         let scratch_len = runs * scratch_rows * kernel::scratch_features(dims);
         let limit = MAX_BUFFER_BYTES.min(client.properties().memory.max_page_size);
-        let largest = [
-            scratch_len,
-            runs * kernel::StateLayout::of(dims).len,
-            runs * config.batch_size * 3,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(0) as u64
-            * 4;
+        let largest = scratch_len.max(runs * kernel::StateLayout::of(dims).len) as u64 * 4;
         if largest > limit {
             return Err(GpuError::TooLarge {
                 runs,
@@ -117,7 +117,9 @@ impl GpuSweep {
             });
         }
         let states: Vec<&RunState> = (0..runs).map(|r| host.state(r)).collect();
-        let device = upload(&client, &states, dims, scratch_len);
+        let keys: Vec<u32> = host.sampler_keys().into_iter().flatten().collect();
+        let distribution = host.batch_distribution().clone();
+        let device = upload(&client, &states, &keys, distribution, dims, scratch_len);
         Ok(GpuSweep {
             host,
             client,
@@ -125,7 +127,8 @@ impl GpuSweep {
             scratch_rows,
             has_anchor: false,
             last_on: None,
-            upload: Vec::new(),
+            batch_size: config.batch_size,
+            keys,
             launches: 0,
         })
     }
@@ -150,22 +153,28 @@ impl GpuSweep {
         self.device.losses = handle_of(&self.client, &vec![0.0; runs * kernel::LOSS_SLOTS]);
     }
 
-    /// Queues one step of every run: one upload of the batches and one kernel launch.
+    /// Queues one step of every run: one kernel launch, and an upload of the sampler's
+    /// tables when data-fraction moved.
     pub fn step(&mut self) {
-        let Some(drawn) = self.host.draw_step() else {
+        // Batch t is drawn with the weights of step t−1's data-fraction.
+        let distribution = self.host.batch_distribution().clone();
+        let Some(planned) = self.host.plan_step() else {
             return;
         };
+        if !Arc::ptr_eq(&distribution, &self.device.distribution) {
+            self.device.draws = draw_tables(&self.client, &self.keys, &distribution);
+            self.device.distribution = distribution;
+        }
         let runs = self.host.runs().len();
         let dims = self.host.latent_dims();
-        self.upload.clear();
-        for r in 0..runs {
-            self.upload
-                .extend_from_slice(self.host.drawn_batch(r, &drawn));
-        }
-        let rows = self.upload.len() / (3 * runs);
-        self.has_anchor |= drawn.anchor_action;
-        let anchored = self.has_anchor && drawn.weights[Term::Anchor] != 0.0;
-        let on = Term::computed(&drawn.weights, dims, anchored);
+        let rows = if planned.on_primaries {
+            6
+        } else {
+            self.batch_size
+        };
+        self.has_anchor |= planned.anchor_action;
+        let anchored = self.has_anchor && planned.weights[Term::Anchor] != 0.0;
+        let on = Term::computed(&planned.weights, dims, anchored);
         let terms_on = Term::ALL
             .iter()
             .enumerate()
@@ -173,38 +182,41 @@ impl GpuSweep {
             .map(|(i, _)| 1u32 << i)
             .sum();
         self.last_on = Some(on);
-        let batch = handle_of(&self.client, &self.upload);
         let d = &self.device;
-        // SAFETY: each buffer was made with at least `len` floats (`upload`, and this step's
-        // batch just above).
+        let table = &d.distribution;
+        // SAFETY: each buffer was made with at least `len` elements (`upload`, `draw_tables`).
         let arg =
             |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
-        let w = |t: Term| drawn.weights[t] as f32;
+        let w = |t: Term| planned.weights[t] as f32;
         kernel::train_step::launch(
             &self.client,
             CubeCount::Static(runs as u32, 1, 1),
             CubeDim::new_1d(kernel::UNITS),
             arg(&d.state, runs * kernel::StateLayout::of(dims).len),
-            arg(&batch, self.upload.len()),
+            arg(&d.cube_rgb, ColorCube::full().len() * 3),
+            arg(&d.draws, self.keys.len() + 3 * table.entries()),
             arg(&d.anchor_rgb, 18),
             arg(
                 &d.scratch,
                 runs * self.scratch_rows * kernel::scratch_features(dims),
             ),
             arg(&d.losses, runs * kernel::LOSS_SLOTS),
+            table.entries() as u32,
+            table.total(),
             rows as u32,
-            (rows * 3) as u32,
+            planned.on_primaries as u32,
             self.scratch_rows as u32,
             terms_on,
             anchored as u32,
-            drawn.anchor_action as u32,
-            drawn.step as u32,
+            planned.anchor_action as u32,
+            planned.step as u32,
+            (planned.step >> 32) as u32,
             w(Term::Reconstruction),
             w(Term::Separation),
             w(Term::Planarity),
             w(Term::UnitNorm),
             w(Term::Anchor),
-            drawn.lr as f32,
+            planned.lr as f32,
             dims,
         );
         self.launches += 1;
@@ -310,7 +322,14 @@ impl GpuSweep {
     }
 }
 
-fn upload(client: &Client, states: &[&RunState], dims: usize, scratch_len: usize) -> DeviceRuns {
+fn upload(
+    client: &Client,
+    states: &[&RunState],
+    keys: &[u32],
+    distribution: Arc<BatchDistribution>,
+    dims: usize,
+    scratch_len: usize,
+) -> DeviceRuns {
     let layout = kernel::StateLayout::of(dims);
     let mut state = Vec::with_capacity(states.len() * layout.len);
     for s in states {
@@ -322,8 +341,18 @@ fn upload(client: &Client, states: &[&RunState], dims: usize, scratch_len: usize
     }
     DeviceRuns {
         state: handle_of(client, &state),
+        cube_rgb: handle_of(client, &ColorCube::full().rgb_f32()),
+        draws: draw_tables(client, keys, &distribution),
+        distribution,
         anchor_rgb: handle_of(client, &ColorCube::primaries().rgb_f32()),
         scratch: client.empty(scratch_len * 4),
         losses: handle_of(client, &vec![0.0; states.len() * kernel::LOSS_SLOTS]),
     }
+}
+
+/// Every run's key, then the distribution's tables, as [`kernel::train_step`] reads them.
+fn draw_tables(client: &Client, keys: &[u32], distribution: &BatchDistribution) -> Handle {
+    let tables = distribution.tables();
+    let all = [keys, tables[0], tables[1], tables[2]].concat();
+    client.create_from_slice(u32::as_bytes(&all))
 }

@@ -18,6 +18,7 @@ pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod plot;
+pub mod sampler;
 pub mod settings;
 pub mod share;
 pub mod sweep;

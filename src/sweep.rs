@@ -1,6 +1,6 @@
 //! Many runs of one curriculum at once, on the CPU: one seed per run.
 //!
-//! Each run has its own initial weights and sampler stream (both from its seed), its own Adam
+//! Each run has its own initial weights and sampler key (both from its seed), its own Adam
 //! state and its own anchor reference, and applies the skip rule (total ≤ 0) on its own. All
 //! runs follow the same timeline step by step; a step of a run is one call of the fused step
 //! ([`fused_step::train_step`]), so a run here is what [`Trainer`](crate::train::Trainer)
@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 
-use rand::distr::weighted::WeightedIndex;
-
-use crate::data::{batch_distribution, data_fraction_weights, ColorCube, WeightedBatchSampler};
+use crate::data::{data_fraction_weights, ColorCube};
 use crate::fused_step::{self, RunState, StepInput, StepLosses, Workspace};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
 use crate::plot::PhaseSnapshot;
+use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
 use crate::timeline::Timeline;
 use crate::train::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
 use crate::verdict::{probe_colors, Verdict};
@@ -47,22 +46,21 @@ struct Shared {
 #[derive(Default)]
 struct DistributionCache {
     fraction: Option<f64>,
-    distribution: Option<Arc<WeightedIndex<f64>>>,
+    distribution: Option<Arc<BatchDistribution>>,
 }
 
 impl DistributionCache {
-    fn get(
-        &mut self,
-        shared: &Shared,
-        bias: &[f64],
-        fraction: f64,
-    ) -> Option<Arc<WeightedIndex<f64>>> {
-        if self.fraction != Some(fraction) {
-            let weights = data_fraction_weights(&shared.vibrancy, fraction);
-            self.distribution = batch_distribution(bias, &weights);
-            self.fraction = Some(fraction);
+    fn get(&mut self, shared: &Shared, bias: &[f64], fraction: f64) -> Arc<BatchDistribution> {
+        match &self.distribution {
+            Some(d) if self.fraction == Some(fraction) => d.clone(),
+            _ => {
+                let weights = data_fraction_weights(&shared.vibrancy, fraction);
+                let d = batch_distribution(bias, &weights);
+                self.distribution = Some(d.clone());
+                self.fraction = Some(fraction);
+                d
+            }
         }
-        self.distribution.clone()
     }
 }
 
@@ -115,7 +113,7 @@ impl Sweep {
                     last_good: state.clone(),
                     this_step: state.clone(),
                     state,
-                    // The trainer's sampler stream for this seed.
+                    // The trainer's sampler for this seed.
                     sampler: WeightedBatchSampler::new(
                         cube.bias.clone(),
                         config.batch_size,
@@ -177,7 +175,7 @@ impl Sweep {
     }
 
     /// A sweep of one run that continues from a [`Checkpoint`] (another engine's, after a
-    /// lost GPU): its weights, Adam's state, anchor reference and sampler stream.
+    /// lost GPU): its weights, Adam's state, anchor reference and sampler.
     pub fn resume_one(
         timeline: Timeline,
         config: SweepConfig,
@@ -375,11 +373,21 @@ impl Run {
     fn draw(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
         if !plan.on_primaries {
             self.batch.clear();
-            for i in self.sampler.next_batch() {
+            for i in self.sampler.batch(plan.step) {
                 self.batch
                     .extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
             }
         }
+        self.follow_data_fraction(shared, plan, cache);
+    }
+
+    /// The sampler's weights after this step's data-fraction.
+    fn follow_data_fraction(
+        &mut self,
+        shared: &Shared,
+        plan: &StepPlan,
+        cache: &mut DistributionCache,
+    ) {
         if let Some(i) = shared.columns.data_fraction {
             let fraction = plan.values[i];
             if self.weights_fraction != Some(fraction) {
@@ -400,34 +408,37 @@ fn trained_on<'a>(shared: &'a Shared, drawn: &'a [f32], on_primaries: bool) -> &
     }
 }
 
-/// A step whose arithmetic runs elsewhere (on a GPU): what the host decided for it.
+/// A step whose arithmetic and drawing run elsewhere (on a GPU): what the host decided
+/// for it.
 #[derive(Debug, Clone)]
-pub struct DrawnStep {
+pub struct PlannedStep {
     pub step: u64,
     pub weights: PerTerm<f64>,
     pub lr: f64,
     /// The `anchor` action fires: the anchor colours' latents, before this step's update,
     /// become the reference.
     pub anchor_action: bool,
-    /// Every run trains on the six primaries (phase 1); otherwise on its drawn batch.
+    /// Every run trains on the six primaries (phase 1); otherwise on a batch drawn with
+    /// [`Sweep::batch_distribution`] and its key.
     pub on_primaries: bool,
 }
 
 impl Sweep {
-    /// Draws every run's batch for the next step and moves on to the step after, leaving the
-    /// arithmetic to the caller: the host half of [`Sweep::step`]. Failed runs draw too, so
-    /// their streams stay those of the CPU engine's runs until the failure is known.
-    pub fn draw_step(&mut self) -> Option<DrawnStep> {
+    /// Reads the next step off the timeline and moves on to the step after, leaving the
+    /// drawing and the arithmetic to the caller: the host half of [`Sweep::step`]. The
+    /// batches are a function of each run's key and the step ([`crate::sampler`]), so the
+    /// caller draws what the CPU engine would.
+    pub fn plan_step(&mut self) -> Option<PlannedStep> {
         if self.is_finished() {
             return None;
         }
         let mut cache = DistributionCache::default();
         let plan = StepPlan::of(&self.shared, self.step);
         for run in &mut self.runs {
-            run.draw(&self.shared, &plan, &mut cache);
+            run.follow_data_fraction(&self.shared, &plan, &mut cache);
         }
         self.step += 1;
-        Some(DrawnStep {
+        Some(PlannedStep {
             step: plan.step,
             weights: plan.weights,
             lr: plan.lr,
@@ -436,9 +447,14 @@ impl Sweep {
         })
     }
 
-    /// What run `run` trains on in `drawn`, the step [`Sweep::draw_step`] drew last.
-    pub fn drawn_batch(&self, run: usize, drawn: &DrawnStep) -> &[f32] {
-        trained_on(&self.shared, &self.runs[run].batch, drawn.on_primaries)
+    /// The distribution the runs draw their next batch from (the same for every run).
+    pub fn batch_distribution(&self) -> &Arc<BatchDistribution> {
+        self.runs[0].sampler.distribution()
+    }
+
+    /// Every run's sampler key, run by run.
+    pub fn sampler_keys(&self) -> Vec<[u32; 2]> {
+        self.runs.iter().map(|r| r.sampler.key()).collect()
     }
 
     /// Sets run `run` to what another engine computed for it.

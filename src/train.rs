@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 
 use burn::prelude::*;
 
-use crate::data::{data_fraction_weights, ColorCube, WeightedBatchSampler};
+use crate::data::{data_fraction_weights, ColorCube};
 use crate::fused_step::RunState;
 use crate::loss::{self, Objective, PerTerm, Term};
 use crate::model::ColorMlp;
 use crate::optimizer::FlatAdam;
+use crate::sampler::WeightedBatchSampler;
 use crate::timeline::Timeline;
 
 /// Whether the trainer reads a property: `lr`, `data-fraction` and each loss term's weight.
@@ -241,7 +242,7 @@ impl Columns {
 
 /// Everything a run needs to go on elsewhere (another device, the fused CPU engine) as if
 /// nothing had happened: the step it trains next, its weights and Adam's state, the anchor
-/// reference in force and its sampler's stream.
+/// reference in force and its sampler (key and weights).
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub step: u64,
@@ -322,7 +323,7 @@ impl Trainer {
     }
 
     /// Continues a run from a [`Checkpoint`] (e.g. on another device after a GPU was lost):
-    /// its weights, Adam's moments, the anchor reference and the sampler's stream.
+    /// its weights, Adam's moments, the anchor reference and the sampler.
     pub fn resume(
         timeline: Timeline,
         config: TrainerConfig,
@@ -352,7 +353,7 @@ impl Trainer {
     }
 
     /// The run's state, read back now: weights, Adam's state, the anchor reference and the
-    /// sampler's stream.
+    /// sampler.
     pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
         let params = self.model().parameters_flat().inner();
         let n = params.dims()[0];
@@ -458,7 +459,7 @@ impl Trainer {
         // from step t−1's data-fraction, as the reference's lazy DataLoader does.
         let batch = match PhaseData::for_phase(&phase) {
             PhaseData::Primaries => self.primaries.clone(),
-            PhaseData::Cube => self.draw_batch(),
+            PhaseData::Cube => self.draw_batch(step),
         };
 
         let mut events = Vec::new();
@@ -558,13 +559,13 @@ impl Trainer {
         loss::objective(batch, outputs, latents, anchor_reference, weights)
     }
 
-    fn draw_batch(&mut self) -> Tensor<2> {
-        let indices = self.sampler.next_batch();
-        let mut rgb = Vec::with_capacity(indices.len() * 3);
-        for i in &indices {
+    fn draw_batch(&mut self, step: u64) -> Tensor<2> {
+        let mut rgb = Vec::with_capacity(self.sampler.batch_size() * 3);
+        for i in self.sampler.batch(step) {
             rgb.extend_from_slice(&self.cube_rgb[i * 3..i * 3 + 3]);
         }
-        Tensor::from_data(TensorData::new(rgb, [indices.len(), 3]), &self.device)
+        let rows = rgb.len() / 3;
+        Tensor::from_data(TensorData::new(rgb, [rows, 3]), &self.device)
     }
 
     fn update_sampler_weights(&mut self, fraction: f64) {

@@ -69,7 +69,7 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
 
 /// A lost GPU after ex-1.5's anchor action (step 3,000): the run moves to the fused CPU
 /// engine at step 3,100 and goes on as if it had never moved. The checkpoint carries the
-/// weights, Adam's moments, the anchor reference and the sampler's stream; moving with the
+/// weights, Adam's moments, the anchor reference and the sampler; moving with the
 /// weights alone (as the page once did) lands measurably elsewhere.
 #[test]
 fn a_run_that_falls_back_after_the_anchor_matches_one_that_never_fell_back() {

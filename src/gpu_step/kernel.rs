@@ -305,42 +305,96 @@ fn forward(state: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize) 
     }
 }
 
-/// Row `k`'s colour: the batch's rows, then the anchor colours'.
+/// [`sampler::mix`](crate::sampler::mix), on the device.
 #[cube]
+fn mix(x: u32) -> u32 {
+    let mut h = x;
+    h = h ^ (h >> 17u32);
+    h *= 0xed5a_d4bbu32;
+    h = h ^ (h >> 11u32);
+    h *= 0xac4c_1b51u32;
+    h = h ^ (h >> 15u32);
+    h *= 0x3184_8babu32;
+    h ^ (h >> 14u32)
+}
+
+/// The cube index drawn by `bits`: [`BatchDistribution::draw`](crate::sampler::BatchDistribution::draw)
+/// over the tables at `at` (running totals, cube indices, guide; `entries` each).
+#[cube]
+fn draw_colour(draws: &[u32], at: usize, entries: u32, total: u32, bits: u32) -> usize {
+    let n = entries as usize;
+    let target = u32::mul_hi(bits, total);
+    let mut e = draws[at + 2 * n + u32::mul_hi(bits, entries) as usize] as usize;
+    loop {
+        if draws[at + e] > target {
+            break;
+        }
+        e += 1;
+    }
+    draws[at + n + e] as usize
+}
+
+/// Row `k`'s colour: drawn from the cube with the run's key, or in phase 1 the primaries;
+/// after the batch, the anchor colours (the primaries too).
+#[cube]
+#[allow(clippy::too_many_arguments)]
 fn load_input(
-    batch: &[f32],
+    cube_rgb: &[f32],
+    draws: &[u32],
     anchor_rgb: &[f32],
-    run_batch: usize,
+    draw: &Draw,
     batch_rows: usize,
+    on_primaries: bool,
     k: usize,
     row: &mut Row,
 ) {
-    #[unroll]
-    for c in 0..3usize {
-        row.input[c] = if k < batch_rows {
-            batch[run_batch + k * 3 + c]
-        } else {
-            anchor_rgb[(k - batch_rows) * 3 + c]
-        };
+    if k < batch_rows && !on_primaries {
+        let bits = mix(mix(k as u32 ^ draw.step_seed));
+        let colour = draw_colour(draws, draw.tables_at, draw.entries, draw.total, bits);
+        #[unroll]
+        for c in 0..3usize {
+            row.input[c] = cube_rgb[colour * 3 + c];
+        }
+    } else {
+        let primary = if k < batch_rows { k } else { k - batch_rows };
+        #[unroll]
+        for c in 0..3usize {
+            row.input[c] = anchor_rgb[primary * 3 + c];
+        }
     }
+}
+
+/// Where a run's rows come from this step.
+#[derive(CubeType)]
+struct Draw {
+    /// [`sampler::step_seed`](crate::sampler::step_seed) of the run's key and the step.
+    step_seed: u32,
+    tables_at: usize,
+    entries: u32,
+    total: u32,
 }
 
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     state: &mut [f32],
-    batch: &[f32],
+    cube_rgb: &[f32],
+    // Every run's sampler key (two words each), then the batch distribution's tables.
+    draws: &[u32],
     anchor_rgb: &[f32],
     scratch: &mut [f32],
     losses: &mut [f32],
+    entries: u32,
+    total: u32,
     // The timeline's values at this step, the same for every run.
     batch_rows: u32,
-    batch_stride: u32,
+    on_primaries: u32,
     scratch_rows: u32,
     terms_on: u32,
     anchored: u32,
     record_anchor: u32,
     step: u32,
+    step_high: u32,
     w_reconstruction: f32,
     w_separation: f32,
     w_planarity: f32,
@@ -374,7 +428,14 @@ pub fn train_step(
     };
     let stride = scratch_rows as usize;
     let scratch_at = run * stride * comptime!(scratch_features(dims));
-    let run_batch = run * batch_stride as usize;
+    let key = run * 2;
+    let draw = Draw {
+        step_seed: mix(mix(draws[key] ^ step) ^ draws[key + 1] ^ step_high),
+        tables_at: CUBE_COUNT * 2,
+        entries,
+        total,
+    };
+    let on_primaries = on_primaries != 0;
     let reference_at = p + 6 * n_params + 2;
     let mut row = new_row(dims);
 
@@ -394,7 +455,16 @@ pub fn train_step(
 
     // 2. Every row's latents.
     for k in range_stepped(unit, rows, units) {
-        load_input(batch, anchor_rgb, run_batch, batch_rows, k, &mut row);
+        load_input(
+            cube_rgb,
+            draws,
+            anchor_rgb,
+            &draw,
+            batch_rows,
+            on_primaries,
+            k,
+            &mut row,
+        );
         forward(state, p, &mut row, dims);
         #[unroll]
         for c in 0..3usize {
@@ -429,7 +499,11 @@ pub fn train_step(
     let mut d_outputs = Array::<f32>::new(3usize);
     let mut d_hidden = Array::<f32>::new(HIDDEN);
     for k in range_stepped(unit, rows, units) {
-        load_input(batch, anchor_rgb, run_batch, batch_rows, k, &mut row);
+        // Pass 2 left the row's colour in scratch.
+        #[unroll]
+        for c in 0..3usize {
+            row.input[c] = scratch[scratch_at + c * stride + k];
+        }
         forward(state, p, &mut row, dims);
         #[unroll]
         for d in 0..dims {
