@@ -13,7 +13,7 @@ pub struct Settings {
 }
 
 /// Seeds trained at once in a page (a sweep in a worker): fewer than the CLI's.
-pub const MAX_PAGE_RUNS: usize = 256;
+pub const MAX_PAGE_RUNS: usize = 1024;
 
 impl Settings {
     /// From the attributes' text (`None` for an absent one). Returns the settings and a
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn each_bad_attribute_is_named_and_replaced() {
-        let (s, problems) = Settings::read(Some("-1"), Some("abc"), Some("0"), Some("1000"));
+        let (s, problems) = Settings::read(Some("-1"), Some("abc"), Some("0"), Some("5000"));
         assert_eq!(
             s,
             Settings {
@@ -99,7 +99,7 @@ mod tests {
                 "seed=\"-1\" is not a whole number from 0 to 4294967295; using 1",
                 "latent-dims=\"abc\" is not a whole number from 2 to 64; using 4",
                 "batch-size=\"0\" is not a whole number from 1 to 65536; using 256",
-                "runs=\"1000\" is not a whole number from 1 to 256; using 1",
+                "runs=\"5000\" is not a whole number from 1 to 1024; using 1",
             ]
         );
     }

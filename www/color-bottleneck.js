@@ -79,7 +79,7 @@ function showText(el, ...parts) {
   }));
 }
 
-const RUN_CHOICES = [1, 4, 16, 64];
+const RUN_CHOICES = [1, 4, 16, 64, 256, 1024];
 
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
@@ -546,7 +546,9 @@ class ColorBottleneck extends HTMLElement {
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
     const { seed, runs, latent_dims: dims, batch_size: batch } = settings;
-    this.field('runs').value = String(runs);
+    const runsField = this.field('runs');
+    if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
+    runsField.value = String(runs);
     if (this.#wasm !== wasm || !this.#worker) {
       this.#worker?.terminate();
       this.#wasm = wasm;

@@ -146,8 +146,8 @@ impl Board {
     }
 
     /// Draws the sweep's thumbnails, a grid of `sweep_grid()` cells.
-    pub fn draw_sweep(&self, canvas: HtmlCanvasElement) {
-        if let Some(view) = &self.sweep {
+    pub fn draw_sweep(&mut self, canvas: HtmlCanvasElement) {
+        if let Some(view) = &mut self.sweep {
             view.draw(&canvas);
         }
     }
@@ -439,7 +439,7 @@ impl Board {
 }
 
 /// A latent panel's points on the backing store's pixels, for a panel laid out in CSS pixels.
-fn draw_points(
+pub(super) fn draw_points(
     raster: &mut Raster,
     dpr: f32,
     area: Rect,

@@ -20,7 +20,10 @@ use crate::train::{Checkpoint, Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
+/// A big sweep judges less often, so that judging takes at most a fifth of the worker's
+/// time (1,024 runs take a few hundred ms).
 const VERDICT_INTERVAL_MS: f64 = 250.0;
+const VERDICT_SHARE: f64 = 0.2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -133,6 +136,8 @@ struct Run {
     runs: usize,
     /// When the sweep's runs were last judged.
     judged_at: f64,
+    /// How long the last judging took.
+    judge_ms: f64,
     backend: Backend,
     /// The GPU device, when the run is on one.
     device: Option<Device>,
@@ -351,6 +356,7 @@ impl Experiment {
             config,
             runs,
             judged_at: f64::NEG_INFINITY,
+            judge_ms: 0.0,
             backend,
             device,
             engine,
@@ -523,11 +529,14 @@ impl Run {
             frame.latents = to_bytes(&latents);
             frame.shown = step;
             if self.runs > 1 {
-                let judge = now() - self.judged_at >= VERDICT_INTERVAL_MS || sweep.is_finished();
+                let interval = VERDICT_INTERVAL_MS.max(self.judge_ms / VERDICT_SHARE);
+                let judge = now() - self.judged_at >= interval || sweep.is_finished();
+                let start = now();
+                frame.sweep = Some(sweep_frame(sweep, judge));
                 if judge {
                     self.judged_at = now();
+                    self.judge_ms = self.judged_at - start;
                 }
-                frame.sweep = Some(sweep_frame(sweep, judge));
             }
         }
         let pending = std::mem::take(&mut self.host_pending);
@@ -654,7 +663,7 @@ impl Run {
 
     /// After a failed read-back on WebGPU: the fused CPU engine takes over from the last read
     /// (a single run from its checkpoint; a sweep from its host runs), with Adam's state, the
-    /// anchor reference and the sampler's stream.
+    /// anchor reference and the sampler.
     #[cfg(feature = "webgpu")]
     fn fall_back_to_cpu(&mut self, why: &str) {
         web_sys::console::warn_1(
