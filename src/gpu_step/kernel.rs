@@ -8,7 +8,8 @@
 //!
 //! Inside the kernel a step is five passes with a barrier between each:
 //! 1. when the `anchor` action fires, the anchor colours' latents become the reference;
-//! 2. every row's latents, to scratch (the separation term needs them all);
+//! 2. every row's colour, drawn as [`crate::sampler`] draws it (the primaries in phase 1), and
+//!    its latents, to scratch (the separation term needs them all);
 //! 3. each row again: the forward pass, its share of every loss term, and its backward pass
 //!    down to each layer's output gradient (to scratch);
 //! 4. the loss terms summed over the cube;

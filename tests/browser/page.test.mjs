@@ -491,6 +491,24 @@ test('on WebGPU too: the kernel puts a run whose loss went non-finite back, and 
   }
 });
 
+/** Clearly coloured pixels in each cell of the sweep's `side` × `side` grid, row by row. Only
+ * the middle of a cell counts: its edges carry the verdict's colour, points or not. */
+const colouredPerCell = (page, side) => el(page, (e, n) => {
+  const c = e.shadowRoot.querySelector('[data-canvas=sweep]');
+  const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+  const counts = new Array(n * n).fill(0);
+  for (let y = 0; y < c.height; y++) {
+    for (let x = 0; x < c.width; x++) {
+      const [u, v] = [x / c.width * n, y / c.height * n];
+      if (Math.min(u % 1, 1 - (u % 1), v % 1, 1 - (v % 1)) < 0.15) continue;
+      const i = (y * c.width + x) * 4;
+      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+      if (Math.max(r, g, b) - Math.min(r, g, b) > 100) counts[Math.floor(v) * n + Math.floor(u)]++;
+    }
+  }
+  return counts;
+}, side);
+
 test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one opens that seed', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
@@ -502,19 +520,7 @@ test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one ope
   await nextFrames(page, 4);
 
   // Every cell of the 4 × 4 grid shows coloured points.
-  const cells = await el(page, (e) => {
-    const c = e.shadowRoot.querySelector('[data-canvas=sweep]');
-    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-    const counts = new Array(16).fill(0);
-    for (let y = 0; y < c.height; y++) {
-      for (let x = 0; x < c.width; x++) {
-        const i = (y * c.width + x) * 4;
-        const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
-        if (Math.max(r, g, b) - Math.min(r, g, b) > 100) counts[Math.floor(y / c.height * 4) * 4 + Math.floor(x / c.width * 4)]++;
-      }
-    }
-    return counts;
-  });
+  const cells = await colouredPerCell(page, 4);
   assert.ok(cells.every((n) => n > 20), `coloured points in every thumbnail: ${cells}`);
   await page.screenshot({ path: `${ARTIFACTS}/sweep.png`, fullPage: true });
 
@@ -556,20 +562,8 @@ test('1,024 seeds, the most a page takes: a thumbnail and a verdict for every on
   await el(page, (e) => e.pause());
   await nextFrames(page, 4);
   // Coloured points in every cell of the 32 × 32 grid.
-  const empty = await el(page, (e) => {
-    const c = e.shadowRoot.querySelector('[data-canvas=sweep]');
-    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-    const counts = new Array(1024).fill(0);
-    for (let y = 0; y < c.height; y++) {
-      for (let x = 0; x < c.width; x++) {
-        const i = (y * c.width + x) * 4;
-        const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
-        if (Math.max(r, g, b) - Math.min(r, g, b) > 100) counts[Math.floor(y / c.height * 32) * 32 + Math.floor(x / c.width * 32)]++;
-      }
-    }
-    return counts.flatMap((n, i) => (n > 0 ? [] : [i]));
-  });
-  assert.deepEqual(empty, [], 'thumbnails without points');
+  const cells = await colouredPerCell(page, 32);
+  assert.deepEqual(cells.flatMap((n, i) => (n > 0 ? [] : [i])), [], 'thumbnails without points');
   await page.screenshot({ path: `${ARTIFACTS}/sweep-1024.png`, fullPage: true });
   const tally = await el(page, (e) => e.shadowRoot.querySelector('[data-field=tally]').textContent);
   const [download] = await Promise.all([page.waitForEvent('download'), host.locator('[data-action="sweep-csv"]').click()]);
