@@ -175,11 +175,19 @@ fn time_gpu(
             }
         }
         sweep.read_blocking().expect("a read-back");
+        let seconds = start.elapsed().as_secs_f64();
+        // What a page frame reads of a sweep, with nothing left queued: the cost of a frame
+        // beside the steps.
+        let read = Instant::now();
+        sweep.read_blocking().expect("a read-back");
         report(
-            &format!("fused GPU kernel, {what}"),
+            &format!(
+                "fused GPU kernel, {what} (a read-back alone: {:.1} ms)",
+                read.elapsed().as_secs_f64() * 1e3
+            ),
             runs,
             steps - from,
-            start.elapsed().as_secs_f64(),
+            seconds,
         );
     }
 }
