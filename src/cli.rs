@@ -467,6 +467,9 @@ fn write_png(raster: &Raster, path: &Path) -> Result<(), CliError> {
     let mut encoder = png::Encoder::new(BufWriter::new(file), raster.width, raster.height);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
+    // Flat charts: fdeflate's fast mode packs them nearly as small, in a fraction of the time
+    // (it was 6% of a whole `train` run).
+    encoder.set_compression(png::Compression::Fast);
     let mut writer = encoder.write_header().map_err(io(path))?;
     writer.write_image_data(&raster.pixels).map_err(io(path))?;
     writer.finish().map_err(io(path))

@@ -73,8 +73,8 @@ impl BatchDistribution {
     pub fn new(weights: impl Iterator<Item = f64>, sum: f64) -> Self {
         // One division, not one per colour: this is rebuilt every step of a ramp.
         let scale = WEIGHT_SCALE / sum;
-        let mut cumulative = Vec::new();
-        let mut colour = Vec::new();
+        let mut cumulative = Vec::with_capacity(weights.size_hint().0);
+        let mut colour = Vec::with_capacity(weights.size_hint().0);
         let mut total = 0u64;
         for (i, w) in weights.enumerate() {
             let weight = (w * scale) as u64;
