@@ -341,6 +341,9 @@ impl Run {
         workspace: &mut Workspace,
     ) {
         if self.failure.is_some() {
+            // Its sampler keeps up, so that after Apply live it draws what the GPU engine
+            // (which follows data-fraction for every run) draws.
+            self.follow_data_fraction(shared, plan, cache);
             return;
         }
         self.draw(shared, plan, cache);

@@ -122,6 +122,47 @@ fn a_non_finite_loss_on_the_gpu_stops_its_run_with_finite_weights() {
     }
 }
 
+/// Apply live after a failure: the failed runs go on from their restored weights, drawing from
+/// the weights data-fraction has reached meanwhile, on the GPU as on the CPU.
+#[test]
+fn after_a_failure_apply_live_goes_on_alike_on_the_gpu_and_the_cpu() {
+    let broken = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm,data-fraction
+0,Cube,,0.01,1,0.1,0
++0.5,,,1e30,,,0.5
+40,,,,,,
+";
+    let mended = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm,data-fraction
+0,Cube,,0.01,1,0.1,0
+40,,,,,,0.5
+99,,,,,,1
+";
+    let config = blow_up_config();
+    let client = client_of(&gpu()).unwrap();
+    let mut on_gpu = GpuSweep::new(timeline(broken), config.clone(), client).unwrap();
+    let mut on_cpu = Sweep::new(timeline(broken), config).unwrap();
+    while !on_gpu.is_finished() {
+        on_gpu.step();
+    }
+    on_gpu.read_blocking().unwrap();
+    on_cpu.finish(1, &|_| {});
+    assert!(on_cpu.runs().iter().all(|r| r.failure.is_some()));
+    on_gpu.set_timeline(timeline(mended));
+    on_cpu.set_timeline(timeline(mended));
+    while !on_gpu.is_finished() {
+        on_gpu.step();
+    }
+    on_gpu.read_blocking().unwrap();
+    on_cpu.finish(1, &|_| {});
+    for r in 0..2 {
+        assert!(on_gpu.host().runs()[r].failure.is_none());
+        let difference = max_difference(on_gpu.host().parameters(r), on_cpu.parameters(r));
+        assert!(
+            difference < 1e-4,
+            "run {r}: parameters differ by {difference:e} after 60 steps past Apply live"
+        );
+    }
+}
+
 /// A sweep too big for one GPU buffer is refused with its sizes, before anything is sent.
 #[test]
 fn a_sweep_too_big_for_the_gpu_is_refused() {
