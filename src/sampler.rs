@@ -176,7 +176,8 @@ pub fn batch_distribution(bias: &[f64], weights: &[f64]) -> Arc<BatchDistributio
 /// Weights can change between batches; when they sum to ~0 it draws uniformly.
 #[derive(Debug, Clone)]
 pub struct WeightedBatchSampler {
-    bias: Vec<f64>,
+    /// Shared, like the distribution: the same 3,600 weights for every run of a sweep.
+    bias: Arc<[f64]>,
     batch_size: usize,
     /// Shared: the runs of a sweep draw from one distribution, each with its own key.
     distribution: Arc<BatchDistribution>,
@@ -184,7 +185,8 @@ pub struct WeightedBatchSampler {
 }
 
 impl WeightedBatchSampler {
-    pub fn new(bias: Vec<f64>, batch_size: usize, seed: u64) -> Self {
+    pub fn new(bias: impl Into<Arc<[f64]>>, batch_size: usize, seed: u64) -> Self {
+        let bias = bias.into();
         WeightedBatchSampler {
             distribution: batch_distribution(&bias, &vec![1.0; bias.len()]),
             bias,

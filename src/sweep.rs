@@ -78,7 +78,6 @@ pub struct Run {
     weights_fraction: Option<f64>,
     /// The primaries' latents when the `anchor` action last fired.
     anchor: Option<Vec<f32>>,
-    batch: Vec<f32>,
     /// The last step's losses.
     pub last: Option<StepLosses>,
     /// Set when a step's loss was not finite; the run stops there, the others go on.
@@ -89,9 +88,16 @@ pub struct Sweep {
     shared: Shared,
     runs: Vec<Run>,
     step: u64,
-    /// The step's scratch buffers, shared by the runs in turn: one set stays in cache where a
-    /// set per run would not (64 runs' sets are several MB).
-    workspace: Workspace,
+    scratch: Scratch,
+}
+
+/// The buffers of a step, used by a thread's runs in turn: one set stays in cache where a set
+/// per run would not (64 runs' sets are several MB), and 1,024 runs at batch 65,536 would
+/// keep 0.8 GB of drawn batches.
+#[derive(Default)]
+struct Scratch {
+    batch: Vec<f32>,
+    step: Workspace,
 }
 
 impl Sweep {
@@ -104,6 +110,7 @@ impl Sweep {
             });
         }
         let cube = ColorCube::full();
+        let bias: Arc<[f64]> = cube.bias.clone().into();
         let seeds = (0..config.runs as u64).map(|r| config.first_seed.wrapping_add(r));
         let runs = seeds
             .map(|seed| {
@@ -115,13 +122,12 @@ impl Sweep {
                     state,
                     // The trainer's sampler for this seed.
                     sampler: WeightedBatchSampler::new(
-                        cube.bias.clone(),
+                        bias.clone(),
                         config.batch_size,
                         seed ^ crate::train::SAMPLER_STREAM,
                     ),
                     weights_fraction: None,
                     anchor: None,
-                    batch: Vec::new(),
                     last: None,
                     failure: None,
                 }
@@ -138,7 +144,7 @@ impl Sweep {
             },
             runs,
             step: 0,
-            workspace: Workspace::default(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -207,7 +213,7 @@ impl Sweep {
         let mut cache = DistributionCache::default();
         let step = StepPlan::of(&self.shared, self.step);
         for run in &mut self.runs {
-            run.step(&self.shared, &step, &mut cache, &mut self.workspace);
+            run.step(&self.shared, &step, &mut cache, &mut self.scratch);
         }
         self.step += 1;
     }
@@ -225,11 +231,11 @@ impl Sweep {
         let chunk = self.runs.len().div_ceil(threads);
         let train = |runs: &mut [Run]| {
             let mut cache = DistributionCache::default();
-            let mut workspace = Workspace::default();
+            let mut scratch = Scratch::default();
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
                 for run in runs.iter_mut() {
-                    run.step(shared, &plan, &mut cache, &mut workspace);
+                    run.step(shared, &plan, &mut cache, &mut scratch);
                 }
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -338,7 +344,7 @@ impl Run {
         shared: &Shared,
         plan: &StepPlan,
         cache: &mut DistributionCache,
-        workspace: &mut Workspace,
+        scratch: &mut Scratch,
     ) {
         if self.failure.is_some() {
             // Its sampler keeps up, so that after Apply live it draws what the GPU engine
@@ -346,7 +352,7 @@ impl Run {
             self.follow_data_fraction(shared, plan, cache);
             return;
         }
-        self.draw(shared, plan, cache);
+        self.draw(shared, plan, cache, &mut scratch.batch);
         if plan.anchor_action {
             let (_, latents) =
                 fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);
@@ -355,13 +361,13 @@ impl Run {
         self.this_step.clone_from(&self.state);
         let input = StepInput {
             latent_dims: shared.latent_dims,
-            batch: trained_on(shared, &self.batch, plan.on_primaries),
+            batch: trained_on(shared, &scratch.batch, plan.on_primaries),
             anchor_rgb: &shared.primaries,
             anchor: self.anchor.as_deref(),
             weights: &plan.weights,
             lr: plan.lr,
         };
-        let losses = fused_step::train_step(&mut self.state, &input, workspace);
+        let losses = fused_step::train_step(&mut self.state, &input, &mut scratch.step);
         if !losses.total.is_finite() {
             self.failure = Some(non_finite(plan.step, &losses.losses()));
             self.state.clone_from(&self.last_good);
@@ -373,12 +379,17 @@ impl Run {
 
     /// What the host decides of a step: the batch (drawn before this step's data-fraction
     /// applies: batch t uses step t−1's weights), then the sampler's new weights.
-    fn draw(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
+    fn draw(
+        &mut self,
+        shared: &Shared,
+        plan: &StepPlan,
+        cache: &mut DistributionCache,
+        batch: &mut Vec<f32>,
+    ) {
         if !plan.on_primaries {
-            self.batch.clear();
+            batch.clear();
             for i in self.sampler.batch(plan.step) {
-                self.batch
-                    .extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
+                batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
             }
         }
         self.follow_data_fraction(shared, plan, cache);
