@@ -352,6 +352,13 @@ fn upload(
 
 /// Every run's key, then the distribution's tables, as [`kernel::train_step`] reads them.
 fn draw_tables(client: &Client, keys: &[u32], distribution: &BatchDistribution) -> Handle {
+    let guided;
+    let distribution = if distribution.has_guide() {
+        distribution
+    } else {
+        guided = distribution.clone().with_guide();
+        &guided
+    };
     let tables = distribution.tables();
     let all = [keys, tables[0], tables[1], tables[2]].concat();
     client.create_from_slice(u32::as_bytes(&all))

@@ -6,8 +6,11 @@
 //! ([`crate::gpu_step`] does, for every run at once, with nothing sent from the host per
 //! step), and a run's batches do not depend on what else was drawn before them.
 //!
-//! [`BatchDistribution::draw_slow`] is the plain definition; [`BatchDistribution::draw`]
-//! finds the same row through a guide table, and the tests hold the two together.
+//! [`BatchDistribution::draw_slow`] is the plain definition, a binary search;
+//! [`BatchDistribution::draw`] finds the same row through a guide table where one was built,
+//! and the tests hold the two together. The guide costs a pass over the colours, so it is
+//! built where a distribution serves more draws than it has colours (a sweep's runs, the GPU),
+//! not for one run, which rebuilds it every step of a data-fraction ramp for 256 draws.
 
 use std::sync::Arc;
 
@@ -63,7 +66,8 @@ pub struct BatchDistribution {
     /// The cube index each entry stands for.
     colour: Vec<u32>,
     /// `guide[b]`: the entry drawn by the smallest bits of bucket `b` (bits·entries / 2³²),
-    /// where the search for any bits of that bucket can start.
+    /// where the search for any bits of that bucket can start. Empty until
+    /// [`BatchDistribution::with_guide`].
     guide: Vec<u32>,
 }
 
@@ -84,13 +88,23 @@ impl BatchDistribution {
                 colour.push(i as u32);
             }
         }
-        let mut distribution = BatchDistribution {
+        BatchDistribution {
             cumulative,
             colour,
             guide: Vec::new(),
-        };
-        distribution.guide = distribution.guide_table();
-        distribution
+        }
+    }
+
+    /// With the guide table that [`BatchDistribution::draw`] starts from.
+    pub fn with_guide(mut self) -> Self {
+        if self.guide.is_empty() {
+            self.guide = self.guide_table();
+        }
+        self
+    }
+
+    pub fn has_guide(&self) -> bool {
+        !self.guide.is_empty()
     }
 
     /// Every one of `n` colours alike.
@@ -108,7 +122,8 @@ impl BatchDistribution {
         self.cumulative.last().copied().unwrap_or(0)
     }
 
-    /// The tables as the GPU kernel reads them: running totals, cube indices, guide.
+    /// The tables as the GPU kernel reads them: running totals, cube indices, guide (empty
+    /// without [`BatchDistribution::with_guide`]).
     pub fn tables(&self) -> [&[u32]; 3] {
         [&self.cumulative, &self.colour, &self.guide]
     }
@@ -130,8 +145,12 @@ impl BatchDistribution {
         self.colour[self.cumulative.partition_point(|&c| c <= target)] as usize
     }
 
-    /// [`BatchDistribution::draw_slow`], starting from the guide: about two comparisons.
+    /// [`BatchDistribution::draw_slow`], starting from the guide (about two comparisons)
+    /// where there is one.
     pub fn draw(&self, bits: u32) -> usize {
+        if self.guide.is_empty() {
+            return self.draw_slow(bits);
+        }
         let target = scale(bits, self.total());
         let mut e = self.guide[scale(bits, self.entries() as u32) as usize] as usize;
         while self.cumulative[e] <= target {
@@ -164,11 +183,16 @@ fn scale(bits: u32, n: u32) -> u32 {
 }
 
 /// The distribution for `bias` × `weights`: ∝ max(weight·bias, 0), uniform when that sums
-/// to ~0.
-pub fn batch_distribution(bias: &[f64], weights: &[f64]) -> Arc<BatchDistribution> {
-    Arc::new(match effective_weights(bias, weights) {
+/// to ~0. With a guide table when it will serve at least `draws` ≥ its colours.
+pub fn batch_distribution(bias: &[f64], weights: &[f64], draws: usize) -> Arc<BatchDistribution> {
+    let d = match effective_weights(bias, weights) {
         Some((w, sum)) => BatchDistribution::new(w, sum),
         None => BatchDistribution::uniform(bias.len()),
+    };
+    Arc::new(if draws >= d.entries() {
+        d.with_guide()
+    } else {
+        d
     })
 }
 
@@ -188,7 +212,7 @@ impl WeightedBatchSampler {
     pub fn new(bias: impl Into<Arc<[f64]>>, batch_size: usize, seed: u64) -> Self {
         let bias = bias.into();
         WeightedBatchSampler {
-            distribution: batch_distribution(&bias, &vec![1.0; bias.len()]),
+            distribution: batch_distribution(&bias, &vec![1.0; bias.len()], batch_size),
             bias,
             batch_size,
             key: key_of(seed),
@@ -196,7 +220,7 @@ impl WeightedBatchSampler {
     }
 
     pub fn set_weights(&mut self, weights: &[f64]) {
-        self.distribution = batch_distribution(&self.bias, weights);
+        self.distribution = batch_distribution(&self.bias, weights, self.batch_size);
     }
 
     /// Draws from a distribution made by [`batch_distribution`] for this sampler's bias.
@@ -239,7 +263,8 @@ mod tests {
             .into_iter()
             .map(|fraction| {
                 let weights = data_fraction_weights(&vibrancy, fraction);
-                let d = batch_distribution(&cube.bias, &weights);
+                let d = batch_distribution(&cube.bias, &weights, usize::MAX);
+                assert!(d.has_guide());
                 (fraction, (*d).clone())
             })
             .collect()
@@ -272,7 +297,7 @@ mod tests {
         for fraction in [0.0, 0.1, 0.5, 1.0] {
             let weights = data_fraction_weights(&vibrancy, fraction);
             let p = effective_probabilities(&cube.bias, &weights).unwrap();
-            let d = batch_distribution(&cube.bias, &weights);
+            let d = batch_distribution(&cube.bias, &weights, 0);
             let drawable: Vec<usize> = d.colour.iter().map(|&c| c as usize).collect();
             let expected: Vec<usize> = (0..p.len()).filter(|&i| p[i] > 0.0).collect();
             assert_eq!(drawable, expected, "data-fraction {fraction}");

@@ -43,19 +43,33 @@ struct Shared {
 
 /// The sampler's distribution for the last data-fraction asked for, shared by the runs that
 /// step together (one per thread): rebuilding it is 3,600 weights, every step of a ramp.
-#[derive(Default)]
 struct DistributionCache {
     fraction: Option<f64>,
     distribution: Option<Arc<BatchDistribution>>,
+    /// How many rows each distribution will draw: whether a guide table pays.
+    draws: usize,
 }
 
 impl DistributionCache {
+    /// For `runs` stepping together on the host.
+    fn serving(runs: &[Run]) -> Self {
+        Self::drawing(runs.len() * runs.first().map_or(0, |r| r.sampler.batch_size()))
+    }
+
+    fn drawing(draws: usize) -> Self {
+        DistributionCache {
+            fraction: None,
+            distribution: None,
+            draws,
+        }
+    }
+
     fn get(&mut self, shared: &Shared, bias: &[f64], fraction: f64) -> Arc<BatchDistribution> {
         match &self.distribution {
             Some(d) if self.fraction == Some(fraction) => d.clone(),
             _ => {
                 let weights = data_fraction_weights(&shared.vibrancy, fraction);
-                let d = batch_distribution(bias, &weights);
+                let d = batch_distribution(bias, &weights, self.draws);
                 self.distribution = Some(d.clone());
                 self.fraction = Some(fraction);
                 d
@@ -210,7 +224,7 @@ impl Sweep {
         if self.is_finished() {
             return;
         }
-        let mut cache = DistributionCache::default();
+        let mut cache = DistributionCache::serving(&self.runs);
         let step = StepPlan::of(&self.shared, self.step);
         for run in &mut self.runs {
             run.step(&self.shared, &step, &mut cache, &mut self.scratch);
@@ -230,7 +244,7 @@ impl Sweep {
         let shared = &self.shared;
         let chunk = self.runs.len().div_ceil(threads);
         let train = |runs: &mut [Run]| {
-            let mut cache = DistributionCache::default();
+            let mut cache = DistributionCache::serving(runs);
             let mut scratch = Scratch::default();
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
@@ -446,7 +460,8 @@ impl Sweep {
         if self.is_finished() {
             return None;
         }
-        let mut cache = DistributionCache::default();
+        // The caller draws every run's batch from it, on a GPU that needs the guide.
+        let mut cache = DistributionCache::drawing(usize::MAX);
         let plan = StepPlan::of(&self.shared, self.step);
         for run in &mut self.runs {
             run.follow_data_fraction(&self.shared, &plan, &mut cache);

@@ -6,9 +6,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use web_sys::HtmlCanvasElement;
 
 use super::board::draw_points;
-use super::canvas::LayeredCanvas;
+use super::canvas::{with_canvas, LayeredCanvas};
 use super::{from_bytes, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
-use crate::plot::{self, PointCloud, Raster, Rect, Surface};
+use crate::plot::{self, PointCloud, Rect, Surface};
 use crate::verdict::{probe_colors, wilson_interval};
 
 /// What the page last heard of every run.
@@ -59,22 +59,13 @@ impl SweepView {
         (columns, n.div_ceil(columns))
     }
 
-    /// The cells' frames (and titles, where a cell is big enough to read one) are drawn with
-    /// the 2-D context only when they change; the points and verdict edges are rasterised in
-    /// wasm and put in one call. 1,024 thumbnails as context calls (43,000 dots) held the
-    /// page's thread for 400 ms a frame.
+    /// Few big cells (up to about 64 on a desktop) are drawn with the 2-D context, titles and
+    /// all. Many small ones have their frames drawn once, kept as pixels, and their points
+    /// rasterised in wasm over them and put in one call: 1,024 thumbnails as context calls
+    /// (43,000 dots) held the page's thread 400 ms a frame, while putting a whole canvas of
+    /// pixels every frame costs a few cells' worth of context calls many times over.
     pub fn draw(&mut self, canvas: &HtmlCanvasElement) {
         let (columns, rows) = self.grid();
-        let dims = self.dims;
-        let titled = canvas.client_width() as f32 / columns as f32 >= TITLED_CELL;
-        let key = {
-            let mut h = DefaultHasher::new();
-            (columns, rows, dims, titled, &self.seeds).hash(&mut h);
-            if titled {
-                (0..self.seeds.len()).for_each(|i| self.shape(i).0.hash(&mut h));
-            }
-            h.finish()
-        };
         let cells = move |w: f32, h: f32| {
             let (cell_w, cell_h) = (w / columns as f32, h / rows as f32);
             (0..columns * rows).map(move |i| {
@@ -82,6 +73,33 @@ impl SweepView {
                 Rect::new(c as f32 * cell_w, r as f32 * cell_h, cell_w, cell_h)
                     .inset(2.0, 2.0, 2.0, 2.0)
             })
+        };
+        let n = self.seeds.len();
+        if canvas.client_width() as f32 / columns as f32 >= TITLED_CELL {
+            with_canvas(canvas, |s, w, h| {
+                s.fill_rect(0.0, 0.0, w, h, [32, 32, 32, 255]);
+                for (i, cell) in cells(w, h).enumerate().take(n) {
+                    if let Some(cloud) = self.cloud(i) {
+                        let title = format!("seed {} · {}", self.seeds[i], self.shape(i).0);
+                        plot::latent_panel(
+                            s,
+                            cell,
+                            cloud,
+                            (0, 1),
+                            plot::LATENT_EXTENT,
+                            Some(&title),
+                        );
+                        self.badge(s, cell, 1.0, i);
+                    }
+                }
+            });
+            return;
+        }
+        let dims = self.dims;
+        let key = {
+            let mut h = DefaultHasher::new();
+            (columns, rows, dims, &self.seeds).hash(&mut h);
+            h.finish()
         };
         // Out of `self` while the layers draw from the rest of it.
         let mut layers = std::mem::take(&mut self.layers);
@@ -91,22 +109,16 @@ impl SweepView {
             key,
             |s, w, h| {
                 s.fill_rect(0.0, 0.0, w, h, [32, 32, 32, 255]);
-                for (i, cell) in cells(w, h).enumerate().take(view.seeds.len()) {
-                    let title =
-                        titled.then(|| format!("seed {} · {}", view.seeds[i], view.shape(i).0));
-                    plot::latent_frame(
-                        s,
-                        cell,
-                        dims,
-                        (0, 1),
-                        plot::LATENT_EXTENT,
-                        title.as_deref(),
-                    );
+                for cell in cells(w, h).take(n) {
+                    plot::latent_frame(s, cell, dims, (0, 1), plot::LATENT_EXTENT, None);
                 }
             },
             |raster, dpr, w, h| {
-                for (i, cell) in cells(w, h).enumerate().take(view.seeds.len()) {
-                    view.draw_cell(raster, dpr, cell, i, titled);
+                for (i, cell) in cells(w, h).enumerate().take(n) {
+                    if let Some(cloud) = view.cloud(i) {
+                        draw_points(raster, dpr, cell, false, cloud, (0, 1));
+                        view.badge(raster, cell, dpr, i);
+                    }
                 }
             },
             |_, _, _| {},
@@ -124,24 +136,30 @@ impl SweepView {
         }
     }
 
-    /// A cell's points and its badge (the cell's edge in the verdict's colour), in device
-    /// pixels.
-    fn draw_cell(&self, raster: &mut Raster, dpr: f32, cell: Rect, run: usize, titled: bool) {
+    /// Run `run`'s thumbnail points.
+    fn cloud(&self, run: usize) -> Option<PointCloud<'_>> {
         let points = THUMBNAIL_POINTS * self.dims;
-        let Some(latents) = self.thumbnails.get(run * points..(run + 1) * points) else {
-            return;
-        };
-        let cloud = PointCloud {
+        let latents = self.thumbnails.get(run * points..(run + 1) * points)?;
+        Some(PointCloud {
             latents,
             dims: self.dims,
             colors: &self.colors,
-        };
-        draw_points(raster, dpr, cell, titled, cloud, (0, 1));
+        })
+    }
+
+    /// The verdict's badge: the cell's left and bottom edges in its colour. `cell` is in CSS
+    /// pixels, drawn at `scale` surface pixels each.
+    fn badge(&self, s: &mut dyn Surface, cell: Rect, scale: f32, run: usize) {
         let color = self.shape(run).1;
-        let edge = (3.0 * dpr).round();
-        let (x, y, w, h) = (cell.x * dpr, cell.y * dpr, cell.w * dpr, cell.h * dpr);
-        raster.fill_rect(x, y + h - edge, w, edge, color);
-        raster.fill_rect(x, y, edge, h, color);
+        let edge = (3.0 * scale).round();
+        let (x, y, w, h) = (
+            cell.x * scale,
+            cell.y * scale,
+            cell.w * scale,
+            cell.h * scale,
+        );
+        s.fill_rect(x, y + h - edge, w, edge, color);
+        s.fill_rect(x, y, edge, h, color);
     }
 
     /// The run under a point of the canvas (CSS pixels, the canvas `w` × `h`).
