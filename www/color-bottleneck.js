@@ -80,6 +80,8 @@ function showText(el, ...parts) {
 }
 
 const RUN_CHOICES = [1, 4, 16, 64, 256, 1024];
+/** How long a `src` sheet may take to arrive. */
+const SHEET_TIMEOUT_MS = 10_000;
 
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
@@ -359,11 +361,16 @@ class ColorBottleneck extends HTMLElement {
   }
 
   async #fetchSheet(src) {
-    const res = await fetch(src);
+    // A server that never answers must not leave the element waiting with nothing said.
+    const signal = AbortSignal.timeout(SHEET_TIMEOUT_MS);
+    const late = (e) => {
+      throw e?.name === 'TimeoutError' ? new Error(`could not load dopesheet ${src}: no answer in ${SHEET_TIMEOUT_MS / 1000} s`) : e;
+    };
+    const res = await fetch(src, { signal }).catch(late);
     if (!res.ok) throw new Error(`could not load dopesheet ${src}: HTTP ${res.status}`);
     const type = res.headers.get('content-type') ?? '';
     if (/html/i.test(type)) throw new Error(`could not load dopesheet ${src}: the server sent a web page (${type}), not a CSV`);
-    return res.text();
+    return res.text().catch(late);
   }
 
   /** The engine build for this element: WebGPU's where wanted and there is an adapter, else
