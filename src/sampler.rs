@@ -58,7 +58,8 @@ pub fn row_bits(step_seed: u32, row: u32) -> u32 {
     mix(mix(row ^ step_seed))
 }
 
-/// Integer weights over the colours that can be drawn, with a guide table for the search.
+/// Integer weights over the colours that can be drawn, and where it pays a guide table for
+/// the search ([`BatchDistribution::with_guide`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchDistribution {
     /// Running totals of the weights of the colours with a non-zero weight, in cube order.
