@@ -3,7 +3,7 @@
 //! Counter-based. Row `k` of step `t` of a run is a pure function of the run's key, `t` and
 //! `k`: a 32-bit integer hash, mapped through a table of integer weights. There is no stream
 //! to carry and nothing is floating point, so a GPU kernel draws the very rows the CPU draws
-//! ([`crate::gpu_step`] does, for every run at once, with nothing sent from the host per
+//! (`gpu_step` does, for every run at once, with nothing sent from the host per
 //! step), and a run's batches do not depend on what else was drawn before them.
 //!
 //! [`BatchDistribution::draw_slow`] is the plain definition, a binary search;
