@@ -80,15 +80,14 @@ fn main() {
     #[cfg(feature = "wgpu")]
     {
         let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-        let client = color_bottleneck::gpu_step::client_of(&gpu).expect("a wgpu device");
-        time_gpu("phase 1 (primaries)", &timeline, steps, frame, &client);
+        time_gpu("phase 1 (primaries)", &timeline, steps, frame, &gpu);
         let cube = Timeline::new(&Dopesheet::parse(CUBE_RAMP).expect("the cube sheet parses"));
         time_gpu(
             "cube batches, drawn on the device",
             &cube,
             steps,
             frame,
-            &client,
+            &gpu,
         );
     }
 
@@ -144,13 +143,7 @@ const CUBE_RAMP: &str =
 
 /// The GPU engine for 1 to 1,024 runs over the first `steps` of `timeline`.
 #[cfg(feature = "wgpu")]
-fn time_gpu(
-    what: &str,
-    timeline: &Timeline,
-    steps: u64,
-    frame: u64,
-    client: &color_bottleneck::gpu_step::Client,
-) {
+fn time_gpu(what: &str, timeline: &Timeline, steps: u64, frame: u64, gpu: &Device) {
     for runs in [1usize, 16, 64, 256, 1024] {
         let config = SweepConfig {
             first_seed: 1,
@@ -158,9 +151,8 @@ fn time_gpu(
             latent_dims: 4,
             batch_size: TrainerConfig::default().batch_size,
         };
-        let mut sweep =
-            color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), config, client.clone())
-                .expect("a GPU sweep");
+        let mut sweep = color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), config, gpu)
+            .expect("a GPU sweep");
         // Warm-up: the first steps compile the kernel.
         for _ in 0..2 {
             sweep.step();

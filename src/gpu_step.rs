@@ -9,16 +9,20 @@
 //! moves. The weights stay on the device; a read ([`GpuSweep::read_values`]) brings them
 //! back into the host sweep, whose judging and checkpoints then work as on the CPU.
 //!
-//! The kernel runs on Burn's wgpu runtime (the same device, queue and memory pool as Burn's
-//! tensors), launched through CubeCL directly rather than as a Burn backend-extension op: its
-//! buffers are the engine's own and never become tensors.
+//! The kernel is a Burn backend-extension operation on the CubeCL backend ([`FusedTrainStep`],
+//! `op.rs`): the engine's buffers are Burn tensors on the page's or the CLI's wgpu device, in
+//! that backend's memory pool and on its queue.
 
 pub mod kernel;
+mod op;
 
 use std::sync::Arc;
 
-use cubecl::prelude::*;
-use cubecl::server::Handle;
+use burn::backend::{Cube, DType, Shape};
+use burn::prelude::*;
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::CubeDevice;
+use cubecl::CubeElement;
 
 use crate::data::ColorCube;
 use crate::fused_step::{RunState, StepLosses};
@@ -30,7 +34,12 @@ use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
 
 pub use cubecl::client::Client;
-pub use cubecl::server::Handle as DeviceValues;
+pub use op::{FusedTrainStep, StepArgs};
+
+/// Values still on the device, read at the next [`GpuSweep::read_values`].
+pub type DeviceValues = Tensor<1>;
+
+type Dispatch = burn::backend::Dispatch;
 
 /// Where the GPU engine could not be used or went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -57,32 +66,96 @@ pub enum GpuError {
 const MAX_BUFFER_BYTES: u64 = 128 << 20;
 
 /// The compute client of a Burn wgpu device.
-pub fn client_of(device: &burn::prelude::Device) -> Result<Client, GpuError> {
-    match device.clone().without_autodiff().as_dispatch() {
-        burn::backend::DispatchDevice::Cube(cube) => Ok(cube.client()),
-        #[allow(unreachable_patterns)]
-        _ => Err(GpuError::NotWgpu),
+pub fn client_of(device: &Device) -> Result<Client, GpuError> {
+    Gpu::of(device).map(|gpu| gpu.client)
+}
+
+/// A device of Burn's CubeCL backend and its compute client. The engine makes its tensors
+/// from their bytes and reads their buffers here rather than through `Tensor::from_data` and a
+/// read `Transaction`, whose dtype conversions for every backend made the page's WebGPU module
+/// 1.51 MB gzipped against 1.34 (measured).
+#[derive(Clone)]
+struct Gpu {
+    client: Client,
+    device: CubeDevice,
+}
+
+impl Gpu {
+    fn of(device: &Device) -> Result<Self, GpuError> {
+        match device.clone().without_autodiff().as_dispatch() {
+            burn::backend::DispatchDevice::Cube(cube) => Ok(Gpu {
+                client: cube.client(),
+                device: cube.clone(),
+            }),
+            #[allow(unreachable_patterns)]
+            _ => Err(GpuError::NotWgpu),
+        }
+    }
+
+    fn primitive(&self, bytes: &[u8], len: usize, dtype: DType) -> CubeTensor {
+        CubeTensor::new_contiguous(
+            self.client.clone(),
+            self.device.clone(),
+            Shape::new([len]),
+            self.client.create_from_slice(bytes),
+            dtype,
+        )
+    }
+
+    fn floats(&self, values: &[f32]) -> Tensor<1> {
+        Tensor::from_primitive::<Cube>(self.primitive(
+            f32::as_bytes(values),
+            values.len(),
+            DType::F32,
+        ))
+    }
+
+    /// As they are: the sampler's keys and totals use every bit, and the kernel reads u32.
+    fn words(&self, values: &[u32]) -> Tensor<1, Int> {
+        Tensor::from_primitive::<Cube>(self.primitive(
+            u32::as_bytes(values),
+            values.len(),
+            DType::U32,
+        ))
     }
 }
 
-/// Every run's state on the device.
+/// The buffer behind a tensor the engine made.
+fn buffer(tensor: &Tensor<1>) -> cubecl::server::Handle {
+    let primitive = tensor.clone().try_into_primitive::<Cube>();
+    primitive
+        .expect("the engine's tensors are on its GPU")
+        .handle
+}
+
+/// Every run's state on the device, as flat tensors.
 struct DeviceRuns {
-    /// Run after run, each in [`kernel::StateLayout`].
-    state: Handle,
-    cube_rgb: Handle,
+    /// Run after run, each in [`kernel::StateLayout`]. Taken by each step and given back.
+    state: Option<Tensor<1>>,
+    cube_rgb: Tensor<1>,
     /// Every run's sampler key, then the tables of [`DeviceRuns::distribution`].
-    draws: Handle,
+    draws: Tensor<1, Int>,
     distribution: Arc<BatchDistribution>,
-    anchor_rgb: Handle,
-    scratch: Handle,
-    losses: Handle,
+    anchor_rgb: Tensor<1>,
+    /// [`kernel::LOSS_SLOTS`] per run: the last step's losses, and the step a run failed at.
+    losses: Option<Tensor<1>>,
+}
+
+impl DeviceRuns {
+    fn state(&self) -> &Tensor<1> {
+        self.state.as_ref().expect("a step gives the state back")
+    }
+
+    fn losses(&self) -> &Tensor<1> {
+        self.losses.as_ref().expect("a step gives the losses back")
+    }
 }
 
 /// A sweep whose steps run on a GPU.
 pub struct GpuSweep {
     host: Sweep,
-    client: Client,
-    device: DeviceRuns,
+    gpu: Gpu,
+    runs: DeviceRuns,
     /// Rows of scratch per run.
     scratch_rows: usize,
     /// An `anchor` action has fired: the anchor term has its reference.
@@ -95,18 +168,15 @@ pub struct GpuSweep {
     pub launches: u64,
 }
 
-fn handle_of(client: &Client, values: &[f32]) -> Handle {
-    client.create_from_slice(f32::as_bytes(values))
-}
-
 impl GpuSweep {
-    pub fn new(timeline: Timeline, config: SweepConfig, client: Client) -> Result<Self, GpuError> {
+    pub fn new(timeline: Timeline, config: SweepConfig, device: &Device) -> Result<Self, GpuError> {
+        let gpu = Gpu::of(device)?;
         let host = Sweep::new(timeline, config.clone())?;
         let runs = config.runs;
         let dims = config.latent_dims;
         let scratch_rows = config.batch_size.max(6) + 6;
         let scratch_len = runs * scratch_rows * kernel::scratch_features(dims);
-        let limit = MAX_BUFFER_BYTES.min(client.properties().memory.max_page_size);
+        let limit = MAX_BUFFER_BYTES.min(gpu.client.properties().memory.max_page_size);
         let largest = scratch_len.max(runs * kernel::StateLayout::of(dims).len) as u64 * 4;
         if largest > limit {
             return Err(GpuError::TooLarge {
@@ -119,11 +189,11 @@ impl GpuSweep {
         let states: Vec<&RunState> = (0..runs).map(|r| host.state(r)).collect();
         let keys: Vec<u32> = host.sampler_keys().into_iter().flatten().collect();
         let distribution = host.batch_distribution().clone();
-        let device = upload(&client, &states, &keys, distribution, dims, scratch_len);
+        let device_runs = upload(&gpu, &states, &keys, distribution, dims);
         Ok(GpuSweep {
             host,
-            client,
-            device,
+            gpu,
+            runs: device_runs,
             scratch_rows,
             has_anchor: false,
             last_on: None,
@@ -150,7 +220,7 @@ impl GpuSweep {
     pub fn set_timeline(&mut self, timeline: Timeline) {
         self.host.set_timeline(timeline);
         let runs = self.host.runs().len();
-        self.device.losses = handle_of(&self.client, &vec![0.0; runs * kernel::LOSS_SLOTS]);
+        self.runs.losses = Some(self.gpu.floats(&vec![0.0; runs * kernel::LOSS_SLOTS]));
     }
 
     /// Queues one step of every run: one kernel launch, and an upload of the sampler's
@@ -161,91 +231,66 @@ impl GpuSweep {
         let Some(planned) = self.host.plan_step() else {
             return;
         };
-        if !Arc::ptr_eq(&distribution, &self.device.distribution) {
-            self.device.draws = draw_tables(&self.client, &self.keys, &distribution);
-            self.device.distribution = distribution;
+        if !Arc::ptr_eq(&distribution, &self.runs.distribution) {
+            self.runs.draws = draw_tables(&self.gpu, &self.keys, &distribution);
+            self.runs.distribution = distribution;
         }
-        let runs = self.host.runs().len();
         let dims = self.host.latent_dims();
-        let rows = if planned.on_primaries {
-            6
-        } else {
-            self.batch_size
-        };
         self.has_anchor |= planned.anchor_action;
         let anchored = self.has_anchor && planned.weights[Term::Anchor] != 0.0;
         let on = Term::computed(&planned.weights, dims, anchored);
-        let terms_on = Term::ALL
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| on[**t])
-            .map(|(i, _)| 1u32 << i)
-            .sum();
         self.last_on = Some(on);
-        let d = &self.device;
-        let table = &d.distribution;
-        // SAFETY: each buffer was made with at least `len` elements (`upload`, `draw_tables`).
-        let arg =
-            |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
-        let w = |t: Term| planned.weights[t] as f32;
-        kernel::train_step::launch(
-            &self.client,
-            CubeCount::Static(runs as u32, 1, 1),
-            CubeDim::new_1d(kernel::UNITS),
-            arg(&d.state, runs * kernel::StateLayout::of(dims).len),
-            arg(&d.cube_rgb, ColorCube::full().len() * 3),
-            arg(&d.draws, self.keys.len() + 3 * table.entries()),
-            arg(&d.anchor_rgb, 18),
-            arg(
-                &d.scratch,
-                runs * self.scratch_rows * kernel::scratch_features(dims),
-            ),
-            arg(&d.losses, runs * kernel::LOSS_SLOTS),
-            table.entries() as u32,
-            table.total(),
-            rows as u32,
-            planned.on_primaries as u32,
-            self.scratch_rows as u32,
-            terms_on,
-            anchored as u32,
-            planned.anchor_action as u32,
-            planned.step as u32,
-            (planned.step >> 32) as u32,
-            w(Term::Reconstruction),
-            w(Term::Separation),
-            w(Term::Planarity),
-            w(Term::UnitNorm),
-            w(Term::Anchor),
-            planned.lr as f32,
-            dims,
+        let table = &self.runs.distribution;
+        let args = StepArgs {
+            runs: self.host.runs().len() as u32,
+            latent_dims: dims,
+            rows: if planned.on_primaries {
+                6
+            } else {
+                self.batch_size as u32
+            },
+            on_primaries: planned.on_primaries,
+            scratch_rows: self.scratch_rows as u32,
+            terms_on: (Term::ALL.iter().enumerate())
+                .filter(|(_, t)| on[**t])
+                .map(|(i, _)| 1u32 << i)
+                .sum(),
+            anchored,
+            record_anchor: planned.anchor_action,
+            step: planned.step,
+            weights: Term::ALL.map(|t| planned.weights[t] as f32),
+            lr: planned.lr as f32,
+            entries: table.entries() as u32,
+            total: table.total(),
+        };
+        let d = &mut self.runs;
+        let (state, losses) = (d.state.take(), d.losses.take());
+        let (state, losses) = Dispatch::fused_train_step(
+            state.expect("a step gives the state back").into_dispatch(),
+            losses
+                .expect("a step gives the losses back")
+                .into_dispatch(),
+            d.cube_rgb.clone().into_dispatch(),
+            d.draws.clone().into_dispatch(),
+            d.anchor_rgb.clone().into_dispatch(),
+            args,
         );
+        d.state = Some(Tensor::from_dispatch(state));
+        d.losses = Some(Tensor::from_dispatch(losses));
         self.launches += 1;
     }
 
     /// The latents of `colors` (`[rows, 3]`) under run `run`'s weights as they stand after
     /// the steps queued so far: one more launch, read with the next [`GpuSweep::read_values`].
-    pub fn queue_latents(&mut self, run: usize, colors: &[f32]) -> Handle {
-        let dims = self.host.latent_dims();
-        let rows = colors.len() / 3;
-        let input = handle_of(&self.client, colors);
-        let output = self.client.empty(rows * dims * 4);
-        let runs = self.host.runs().len();
-        // SAFETY: the state holds `runs` blocks; `input` and `output` were made just above.
-        let arg =
-            |handle: &Handle, len: usize| unsafe { BufferArg::from_raw_parts(handle.clone(), len) };
-        kernel::infer_latents::launch(
-            &self.client,
-            CubeCount::Static(1, 1, 1),
-            CubeDim::new_1d(kernel::UNITS),
-            arg(&self.device.state, runs * kernel::StateLayout::of(dims).len),
-            arg(&input, colors.len()),
-            arg(&output, rows * dims),
-            run as u32,
-            rows as u32,
-            dims,
-        );
+    pub fn queue_latents(&mut self, run: usize, colors: &[f32]) -> DeviceValues {
+        let colors = self.gpu.floats(colors);
         self.launches += 1;
-        output
+        Tensor::from_dispatch(Dispatch::fused_latents(
+            self.runs.state().clone().into_dispatch(),
+            colors.into_dispatch(),
+            run as u32,
+            self.host.latent_dims(),
+        ))
     }
 
     /// A read of every run's state (weights, Adam's state, anchor reference, the last
@@ -254,12 +299,11 @@ impl GpuSweep {
     /// borrowed while it waits.
     pub fn read_values(
         &self,
-        extra: Vec<Handle>,
+        extra: Vec<DeviceValues>,
     ) -> impl std::future::Future<Output = Result<Vec<Vec<u8>>, GpuError>> + 'static {
-        let d = &self.device;
-        let mut handles = vec![d.state.clone(), d.losses.clone()];
-        handles.extend(extra);
-        let client = self.client.clone();
+        let mut handles = vec![buffer(self.runs.state()), buffer(self.runs.losses())];
+        handles.extend(extra.iter().map(buffer));
+        let client = self.gpu.client.clone();
         async move {
             let bytes = client
                 .read_async(handles)
@@ -323,12 +367,11 @@ impl GpuSweep {
 }
 
 fn upload(
-    client: &Client,
+    gpu: &Gpu,
     states: &[&RunState],
     keys: &[u32],
     distribution: Arc<BatchDistribution>,
     dims: usize,
-    scratch_len: usize,
 ) -> DeviceRuns {
     let layout = kernel::StateLayout::of(dims);
     let mut state = Vec::with_capacity(states.len() * layout.len);
@@ -340,18 +383,17 @@ fn upload(
         state.extend(std::iter::repeat_n(0.0, 6 * dims));
     }
     DeviceRuns {
-        state: handle_of(client, &state),
-        cube_rgb: handle_of(client, &ColorCube::full().rgb_f32()),
-        draws: draw_tables(client, keys, &distribution),
+        state: Some(gpu.floats(&state)),
+        cube_rgb: gpu.floats(&ColorCube::full().rgb_f32()),
+        draws: draw_tables(gpu, keys, &distribution),
         distribution,
-        anchor_rgb: handle_of(client, &ColorCube::primaries().rgb_f32()),
-        scratch: client.empty(scratch_len * 4),
-        losses: handle_of(client, &vec![0.0; states.len() * kernel::LOSS_SLOTS]),
+        anchor_rgb: gpu.floats(&ColorCube::primaries().rgb_f32()),
+        losses: Some(gpu.floats(&vec![0.0; states.len() * kernel::LOSS_SLOTS])),
     }
 }
 
 /// Every run's key, then the distribution's tables, as [`kernel::train_step`] reads them.
-fn draw_tables(client: &Client, keys: &[u32], distribution: &BatchDistribution) -> Handle {
+fn draw_tables(gpu: &Gpu, keys: &[u32], distribution: &BatchDistribution) -> Tensor<1, Int> {
     let guided;
     let distribution = if distribution.has_guide() {
         distribution
@@ -361,5 +403,5 @@ fn draw_tables(client: &Client, keys: &[u32], distribution: &BatchDistribution) 
     };
     let tables = distribution.tables();
     let all = [keys, tables[0], tables[1], tables[2]].concat();
-    client.create_from_slice(u32::as_bytes(&all))
+    gpu.words(&all)
 }

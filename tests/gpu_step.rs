@@ -8,7 +8,7 @@ mod common;
 use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
 
 use burn::prelude::*;
-use color_bottleneck::gpu_step::{client_of, GpuSweep};
+use color_bottleneck::gpu_step::GpuSweep;
 use color_bottleneck::loss::Term;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
 
@@ -41,9 +41,8 @@ fn the_gpu_step_is_the_fused_cpu_step() {
         latent_dims: 4,
         batch_size: 64,
     };
-    let client = client_of(&gpu()).unwrap();
     let mut on_gpu =
-        GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), client).unwrap();
+        GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), &gpu()).unwrap();
     let mut on_cpu = Sweep::new(timeline(&short_ex_1_5(60, 259)), config.clone()).unwrap();
     let (mut worst_params, mut worst_loss) = (0.0f32, 0.0f32);
     while !on_cpu.is_finished() {
@@ -93,8 +92,7 @@ fn the_gpu_step_is_the_fused_cpu_step() {
 #[test]
 fn a_non_finite_loss_on_the_gpu_stops_its_run_with_finite_weights() {
     let (sheet, config) = (BLOW_UP, blow_up_config());
-    let client = client_of(&gpu()).unwrap();
-    let mut on_gpu = GpuSweep::new(timeline(sheet), config.clone(), client).unwrap();
+    let mut on_gpu = GpuSweep::new(timeline(sheet), config.clone(), &gpu()).unwrap();
     while !on_gpu.is_finished() {
         on_gpu.step();
     }
@@ -137,8 +135,7 @@ fn after_a_failure_apply_live_goes_on_alike_on_the_gpu_and_the_cpu() {
 99,,,,,,1
 ";
     let config = blow_up_config();
-    let client = client_of(&gpu()).unwrap();
-    let mut on_gpu = GpuSweep::new(timeline(broken), config.clone(), client).unwrap();
+    let mut on_gpu = GpuSweep::new(timeline(broken), config.clone(), &gpu()).unwrap();
     let mut on_cpu = Sweep::new(timeline(broken), config).unwrap();
     while !on_gpu.is_finished() {
         on_gpu.step();
@@ -172,8 +169,7 @@ fn a_sweep_too_big_for_the_gpu_is_refused() {
         latent_dims: 4,
         batch_size: 65_536,
     };
-    let client = client_of(&gpu()).unwrap();
-    let message = match GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config, client) {
+    let message = match GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config, &gpu()) {
         Ok(_) => panic!("64 runs at batch 65,536 fit in one buffer?"),
         Err(e) => e.to_string(),
     };
@@ -181,4 +177,30 @@ fn a_sweep_too_big_for_the_gpu_is_refused() {
         message.starts_with("64 runs at batch 65536 need "),
         "{message}"
     );
+}
+
+/// The step is an operation on tensors: a state something else still holds (here a read not
+/// yet made) is not overwritten, and the read sees the weights from before the step.
+#[test]
+fn a_step_leaves_a_state_held_elsewhere_as_it_was() {
+    let config = SweepConfig {
+        first_seed: 5,
+        runs: 2,
+        latent_dims: 4,
+        batch_size: 16,
+    };
+    let mut on_gpu =
+        GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), &gpu()).unwrap();
+    let before: Vec<f32> = on_gpu.host().parameters(1).to_vec();
+    let held = on_gpu.read_values(Vec::new());
+    for _ in 0..3 {
+        on_gpu.step();
+    }
+    let mut earlier = GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config, &gpu()).unwrap();
+    earlier.accept(&cubecl::future::block_on(held).unwrap());
+    let moved = max_difference(earlier.host().parameters(1), &before);
+    assert!(moved == 0.0, "the held read saw weights moved by {moved:e}");
+    on_gpu.read_blocking().unwrap();
+    assert!(max_difference(on_gpu.host().parameters(1), &before) > 0.0);
+    assert_eq!(on_gpu.host().state(1).updates, 3);
 }

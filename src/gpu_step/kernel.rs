@@ -791,3 +791,12 @@ pub fn infer_latents(
         }
     }
 }
+
+/// `to` = `from`: where a step must not write over a state something else still holds.
+#[cube(launch)]
+pub fn copy_values(from: &[f32], to: &mut [f32]) {
+    let stride = CUBE_COUNT * CUBE_DIM as usize;
+    for i in range_stepped(ABSOLUTE_POS, from.len(), stride) {
+        to[i] = from[i];
+    }
+}

@@ -13,7 +13,7 @@ use super::{
 use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
 #[cfg(feature = "webgpu")]
-use crate::gpu_step::{client_of, GpuSweep};
+use crate::gpu_step::GpuSweep;
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{Checkpoint, Trainer, TrainerConfig};
@@ -73,8 +73,7 @@ impl Engine {
         match device {
             #[cfg(feature = "webgpu")]
             Some(device) => {
-                let client = client_of(device).map_err(|e| e.to_string())?;
-                let gpu = GpuSweep::new(timeline, config, client).map_err(|e| e.to_string())?;
+                let gpu = GpuSweep::new(timeline, config, device).map_err(|e| e.to_string())?;
                 Ok(Engine::Gpu(Box::new(gpu)))
             }
             _ => Sweep::new(timeline, config)
@@ -256,10 +255,7 @@ async fn race_backends(config: &TrainerConfig, runs: usize, gpu: &Device) -> Rac
         gpu: 0.0,
         cpu: cpu_rate,
     };
-    let Ok(client) = client_of(gpu) else {
-        return lost;
-    };
-    let Ok(mut sweep) = GpuSweep::new(timeline, sweep_config(config, runs), client) else {
+    let Ok(mut sweep) = GpuSweep::new(timeline, sweep_config(config, runs), gpu) else {
         return lost;
     };
     let burst = async |sweep: &mut GpuSweep, n: u32| {

@@ -170,6 +170,9 @@ test('the WebGPU backend matches the CPU backend over 50 steps in at most 4 disp
     // and a phase end add one each.
     assert.ok(gpu.dispatches >= 50, `the steps ran on the GPU (${gpu.dispatches} dispatches)`);
     assert.ok(gpu.dispatches <= 4 * 50, `${gpu.dispatches} compute dispatches for 50 steps`);
+    // One a step and the video's few recordings: the step writes the weights in place. A step
+    // that copied them first (something else still holding them) would be 150.
+    assert.ok(gpu.dispatches <= 50 + 10, `${gpu.dispatches} dispatches: a step copies its state`);
     console.log(`# WebGPU: ${gpu.dispatches} compute dispatches for 50 training steps`);
     const cpu = await losses(browser, 'cpu');
     assert.equal(cpu.dispatches, 0);
