@@ -696,6 +696,14 @@ impl Raster {
         // Integer arithmetic in 0–255: the page rasterises thousands of dots every frame.
         let a = (color[3] as f32 * coverage.clamp(0.0, 1.0) + 0.5) as u32;
         let dst_a = self.pixels[i + 3] as u32;
+        if dst_a == 255 {
+            // Over an opaque pixel (nearly every one the page draws points on) the divisor
+            // below is 255² and the same bytes come from one division by a constant.
+            for (dst, &src) in self.pixels[i..i + 3].iter_mut().zip(&color[..3]) {
+                *dst = over_opaque(src, *dst, a);
+            }
+            return;
+        }
         let out_a = a * 255 + dst_a * (255 - a);
         if out_a == 0 {
             return;
@@ -706,6 +714,12 @@ impl Raster {
         }
         self.pixels[i + 3] = ((out_a + 127) / 255) as u8;
     }
+}
+
+/// `src` with alpha `a` over the opaque `dst`, rounded as [`Raster`]'s general blend rounds.
+#[inline(always)]
+fn over_opaque(src: u8, dst: u8, a: u32) -> u8 {
+    ((src as u32 * a + dst as u32 * (255 - a) + 127) / 255) as u8
 }
 
 impl Surface for Raster {
@@ -850,6 +864,20 @@ mod tests {
             (covered - area).abs() < 0.05 * area,
             "covered {covered} px², disc {area}"
         );
+    }
+
+    #[test]
+    fn over_an_opaque_pixel_the_shortcut_is_the_general_blend() {
+        for a in 0..=255u32 {
+            for src in 0..=255u8 {
+                for dst in 0..=255u8 {
+                    let out_a = a * 255 + 255 * (255 - a);
+                    let mixed = src as u32 * a * 255 + dst as u32 * 255 * (255 - a);
+                    let general = ((mixed + out_a / 2) / out_a) as u8;
+                    assert_eq!(over_opaque(src, dst, a), general, "{src} over {dst} at {a}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 // and the wall time of the whole ex-1.5 curriculum with the page drawing every frame. Ratios
 // within one run are what to compare: this machine is noisy.
 // BENCH_64=1 adds a 64-seed sweep on the CPU; BENCH_GPU_1024=1, on a machine with a GPU, the
-// whole curriculum for 1,024 seeds on WebGPU (the target: 60 s).
+// whole curriculum for 1,024 seeds on WebGPU (the target: 60 s); BENCH_ONLY (below) picks parts.
 
 import { chromium } from 'playwright-core';
 
@@ -86,13 +86,20 @@ async function runsRate(backend, runs, seconds) {
   await p.close();
 }
 
-await rate('cpu', 256, 5);
-await rate('cpu', 4096, 5);
-for (const backend of ['cpu', 'webgpu']) {
-  for (const runs of [1, 16, 64, 1024]) await runsRate(backend, runs, 5);
+// BENCH_ONLY=rates,runs,one,sixteen (any of them) times only those parts.
+const only = process.env.BENCH_ONLY?.split(',');
+const part = (name) => !only || only.includes(name);
+if (part('rates')) {
+  await rate('cpu', 256, 5);
+  await rate('cpu', 4096, 5);
 }
-await curriculum(1);
-await curriculum(16);
+if (part('runs')) {
+  for (const backend of ['cpu', 'webgpu']) {
+    for (const runs of [1, 16, 64, 1024]) await runsRate(backend, runs, 5);
+  }
+}
+if (part('one')) await curriculum(1);
+if (part('sixteen')) await curriculum(16);
 if (process.env.BENCH_64) await curriculum(64);
 if (process.env.BENCH_GPU_1024) await curriculum(1024, 'webgpu', 30);
 await browser.close();
