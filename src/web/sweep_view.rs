@@ -6,8 +6,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use web_sys::HtmlCanvasElement;
 
 use super::board::draw_points;
-use super::canvas::{with_canvas, LayeredCanvas};
-use super::{from_bytes, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
+use super::canvas::{canvas_size, LayeredCanvas};
+use super::{from_bytes, now, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
 use crate::plot::{self, PointCloud, Rect, Surface};
 use crate::verdict::{probe_colors, wilson_interval};
 
@@ -19,11 +19,17 @@ pub(super) struct SweepView {
     verdicts: Option<Vec<RunVerdict>>,
     colors: Vec<f32>,
     layers: LayeredCanvas,
+    /// When, and at what canvas size, the thumbnails were last drawn.
+    drawn: Option<(f64, (u32, u32))>,
 }
 
 /// The narrowest cell (CSS pixels) that gets a title: below it the text cannot be read, and
 /// the edge's colour alone tells the verdict.
 const TITLED_CELL: f32 = 90.0;
+
+/// The thumbnails are redrawn at most this often (30 a second): a sweep's canvas is put
+/// whole, megapixels each time, while the page's own panels go on at the display's rate.
+const THUMBNAIL_INTERVAL_MS: f64 = 33.0;
 
 const WHEEL: plot::Rgba = [76, 175, 80, 255];
 const CRUMPLED: plot::Rgba = [239, 83, 80, 255];
@@ -38,6 +44,7 @@ impl SweepView {
             verdicts: None,
             colors: probe_colors().rgb_f32()[..THUMBNAIL_POINTS * 3].to_vec(),
             layers: LayeredCanvas::default(),
+            drawn: None,
         };
         view.accept(frame, dims);
         view
@@ -59,12 +66,20 @@ impl SweepView {
         (columns, n.div_ceil(columns))
     }
 
-    /// Few big cells (up to about 64 on a desktop) are drawn with the 2-D context, titles and
-    /// all. Many small ones have their frames drawn once, kept as pixels, and their points
-    /// rasterised in wasm over them and put in one call: 1,024 thumbnails as context calls
-    /// (43,000 dots) held the page's thread 400 ms a frame, while putting a whole canvas of
-    /// pixels every frame costs a few cells' worth of context calls many times over.
+    /// Every cell's frame (with its title where cells are big enough to read one) is drawn
+    /// once, kept as pixels, and the points are rasterised in wasm over it and put in one
+    /// call. Drawn with the 2-D context, 1,024 thumbnails (43,000 dots) held the page's
+    /// thread 400 ms a frame; 16 titled ones, frame, title and dots every frame, took half
+    /// of it (Chromium's profile of a 16-seed sweep: 50% in the context's drawing, 7% idle,
+    /// against 16% and 50% for one run), and the worker beside it trained slower.
     pub fn draw(&mut self, canvas: &HtmlCanvasElement) {
+        let (t, size) = (now(), canvas_size(canvas));
+        if let Some((at, drawn_size)) = self.drawn {
+            if drawn_size == size && t - at < THUMBNAIL_INTERVAL_MS {
+                return;
+            }
+        }
+        self.drawn = Some((t, size));
         let (columns, rows) = self.grid();
         let cells = move |w: f32, h: f32| {
             let (cell_w, cell_h) = (w / columns as f32, h / rows as f32);
@@ -75,30 +90,19 @@ impl SweepView {
             })
         };
         let n = self.seeds.len();
-        if canvas.client_width() as f32 / columns as f32 >= TITLED_CELL {
-            with_canvas(canvas, |s, w, h| {
-                s.fill_rect(0.0, 0.0, w, h, [32, 32, 32, 255]);
-                for (i, cell) in cells(w, h).enumerate().take(n) {
-                    if let Some(cloud) = self.cloud(i) {
-                        let title = format!("seed {} · {}", self.seeds[i], self.shape(i).0);
-                        plot::latent_panel(
-                            s,
-                            cell,
-                            cloud,
-                            (0, 1),
-                            plot::LATENT_EXTENT,
-                            Some(&title),
-                        );
-                        self.badge(s, cell, 1.0, i);
-                    }
-                }
-            });
-            return;
-        }
+        let titled = canvas.client_width() as f32 / columns as f32 >= TITLED_CELL;
+        let titles: Vec<String> = if titled {
+            (0..n)
+                .map(|i| format!("seed {} · {}", self.seeds[i], self.shape(i).0))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let dims = self.dims;
+        // The still layer holds the titles: drawn again when a verdict changes one.
         let key = {
             let mut h = DefaultHasher::new();
-            (columns, rows, dims, &self.seeds).hash(&mut h);
+            (columns, rows, dims, &self.seeds, &titles).hash(&mut h);
             h.finish()
         };
         // Out of `self` while the layers draw from the rest of it.
@@ -109,14 +113,15 @@ impl SweepView {
             key,
             |s, w, h| {
                 s.fill_rect(0.0, 0.0, w, h, [32, 32, 32, 255]);
-                for cell in cells(w, h).take(n) {
-                    plot::latent_frame(s, cell, dims, (0, 1), plot::LATENT_EXTENT, None);
+                for (i, cell) in cells(w, h).take(n).enumerate() {
+                    let title = titles.get(i).map(String::as_str);
+                    plot::latent_frame(s, cell, dims, (0, 1), plot::LATENT_EXTENT, title);
                 }
             },
             |raster, dpr, w, h| {
                 for (i, cell) in cells(w, h).enumerate().take(n) {
                     if let Some(cloud) = view.cloud(i) {
-                        draw_points(raster, dpr, cell, false, cloud, (0, 1));
+                        draw_points(raster, dpr, cell, titled, cloud, (0, 1));
                         view.badge(raster, cell, dpr, i);
                     }
                 }
