@@ -798,6 +798,12 @@ impl Surface for Raster {
                 if d2 >= outside {
                     continue;
                 }
+                if d2 <= inside && color[3] == 255 {
+                    // Fully covered by an opaque colour: the blend's answer is the colour.
+                    let i = self.offset(px as u32, py as u32);
+                    self.pixels[i..i + 4].copy_from_slice(&color);
+                    continue;
+                }
                 let coverage = if d2 <= inside {
                     1.0
                 } else {
@@ -864,6 +870,20 @@ mod tests {
             (covered - area).abs() < 0.05 * area,
             "covered {covered} px², disc {area}"
         );
+    }
+
+    /// What `dot` and `fill_rect` write directly for fully covered opaque pixels.
+    #[test]
+    fn an_opaque_colour_fully_covering_any_pixel_blends_to_itself() {
+        let colour = [201, 7, 99, 255];
+        for dst_a in 0..=255u8 {
+            for dst in [0u8, 1, 128, 254, 255] {
+                let mut r = Raster::new(1, 1).unwrap();
+                r.pixels.copy_from_slice(&[dst, 255 - dst, dst / 2, dst_a]);
+                r.blend(0, 0, colour, 1.0);
+                assert_eq!(r.pixel(0, 0), colour, "over {dst} at alpha {dst_a}");
+            }
+        }
     }
 
     #[test]
