@@ -26,6 +26,20 @@ fn gpu() -> Device {
     .clone()
 }
 
+fn config(first_seed: u64, runs: usize, batch_size: usize) -> SweepConfig {
+    SweepConfig {
+        first_seed,
+        runs,
+        latent_dims: 4,
+        batch_size,
+    }
+}
+
+/// ex-1.5 in 259 steps, the anchor action at step 60 ([`short_ex_1_5`]).
+fn short_ex_1_5_on_gpu(config: &SweepConfig) -> GpuSweep {
+    GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), &gpu()).unwrap()
+}
+
 /// Every step of every run: the losses within 1e-4 relative and the parameters within 1e-4
 /// every 20 steps, through the anchor action; and one launch per step for all runs.
 ///
@@ -35,14 +49,8 @@ fn gpu() -> Device {
 /// within 1.9e-5, totals within 1.2e-5 relative over these 260 steps.
 #[test]
 fn the_gpu_step_is_the_fused_cpu_step() {
-    let config = SweepConfig {
-        first_seed: 3,
-        runs: 3,
-        latent_dims: 4,
-        batch_size: 64,
-    };
-    let mut on_gpu =
-        GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), &gpu()).unwrap();
+    let config = config(3, 3, 64);
+    let mut on_gpu = short_ex_1_5_on_gpu(&config);
     let mut on_cpu = Sweep::new(timeline(&short_ex_1_5(60, 259)), config.clone()).unwrap();
     let (mut worst_params, mut worst_loss) = (0.0f32, 0.0f32);
     while !on_cpu.is_finished() {
@@ -183,20 +191,14 @@ fn a_sweep_too_big_for_the_gpu_is_refused() {
 /// yet made) is not overwritten, and the read sees the weights from before the step.
 #[test]
 fn a_step_leaves_a_state_held_elsewhere_as_it_was() {
-    let config = SweepConfig {
-        first_seed: 5,
-        runs: 2,
-        latent_dims: 4,
-        batch_size: 16,
-    };
-    let mut on_gpu =
-        GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), &gpu()).unwrap();
+    let config = config(5, 2, 16);
+    let mut on_gpu = short_ex_1_5_on_gpu(&config);
     let before: Vec<f32> = on_gpu.host().parameters(1).to_vec();
     let held = on_gpu.read_values(Vec::new());
     for _ in 0..3 {
         on_gpu.step();
     }
-    let mut earlier = GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config, &gpu()).unwrap();
+    let mut earlier = short_ex_1_5_on_gpu(&config);
     earlier.accept(&cubecl::future::block_on(held).unwrap());
     let moved = max_difference(earlier.host().parameters(1), &before);
     assert!(moved == 0.0, "the held read saw weights moved by {moved:e}");
