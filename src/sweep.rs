@@ -296,6 +296,19 @@ impl Sweep {
         if from >= to {
             return;
         }
+        #[cfg(not(target_family = "wasm"))]
+        if self.runs.len() == 1 && threads > 1 {
+            // One run, two threads: the second draws its batches.
+            self.prefetch_batches();
+            while !self.is_finished() {
+                self.step();
+                if self.step.is_multiple_of(256) {
+                    progress(self.step - from);
+                }
+            }
+            progress(to - from);
+            return;
+        }
         let threads = threads.clamp(1, self.runs.len());
         let done = std::sync::atomic::AtomicU64::new(0);
         let shared = &self.shared;

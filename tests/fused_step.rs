@@ -194,6 +194,26 @@ fn batches_drawn_ahead_make_the_same_run() {
     assert_eq!(ahead.batch_distribution(), drawn.batch_distribution());
 }
 
+/// `finish` on two threads with one run draws the batches on the second: the same run.
+#[test]
+fn one_run_finished_on_two_threads_is_the_run_on_one() {
+    let config = SweepConfig {
+        first_seed: 11,
+        runs: 1,
+        latent_dims: 4,
+        batch_size: 32,
+    };
+    let sweep = || Sweep::new(timeline(&short_ex_1_5(150, 499)), config.clone()).unwrap();
+    let (mut one, mut two) = (sweep(), sweep());
+    one.finish(1, &|_| {});
+    let done = std::sync::atomic::AtomicU64::new(0);
+    two.finish(2, &|n| done.store(n, std::sync::atomic::Ordering::Relaxed));
+    assert!(two.is_finished());
+    assert_eq!(done.into_inner(), 500, "progress counts every step");
+    assert_eq!(two.state(0), one.state(0));
+    assert_eq!(two.runs()[0].last, one.runs()[0].last);
+}
+
 #[test]
 fn a_sweep_refuses_bad_sizes() {
     let bad = |runs, latent_dims, batch_size| {
