@@ -254,7 +254,8 @@ impl Sweep {
     }
 
     /// From now on a single run's batches are drawn ahead on another thread, and its steps
-    /// do only the arithmetic: the same run, bit for bit, 17–19% sooner on a second core.
+    /// do only the arithmetic: the same run, bit for bit, in 11–16% less time (`train` on
+    /// ex-1.5, alternating with the build before).
     /// Nothing for a sweep of several runs ([`Sweep::finish`] splits those over threads).
     #[cfg(not(target_family = "wasm"))]
     pub fn prefetch_batches(&mut self) {
