@@ -181,15 +181,22 @@ pub fn infer(params: &[f32], latent_dims: usize, rgb: &[f32]) -> (Vec<f32>, Vec<
     (w.output_rows, w.latent_rows)
 }
 
+/// The model's latents of `rgb` (`[rows, 3]`), row-major: [`infer`]'s encoder half, for what
+/// shows or records latents only (the page's panels, thumbnails and video, phase ends), at
+/// half the cost.
+pub fn encode(params: &[f32], latent_dims: usize, rgb: &[f32]) -> Vec<f32> {
+    let mut w = Workspace::default();
+    encode_into(params, latent_dims, rgb, &mut w);
+    transpose(&w.latents, rgb.len() / 3, &mut w.latent_rows);
+    w.latent_rows
+}
+
 /// Runs `rgb` (row-major `[rows, 3]`) through the model, keeping what backward needs.
 #[inline(always)]
 fn forward(params: &[f32], latent_dims: usize, rgb: &[f32], w: &mut Workspace) {
     let rows = rgb.len() / 3;
-    let [encode_hidden, encode_latent, decode_hidden, decode_rgb] = Layer::all(latent_dims);
-    transpose(rgb, 3, &mut w.input);
-    encode_hidden.forward(params, &w.input, rows, &mut w.hidden_1);
-    gelu(&mut w.hidden_1, &mut w.slope_1);
-    encode_latent.forward(params, &w.hidden_1, rows, &mut w.latents);
+    let [_, _, decode_hidden, decode_rgb] = Layer::all(latent_dims);
+    encode_into(params, latent_dims, rgb, w);
     decode_hidden.forward(params, &w.latents, rows, &mut w.hidden_2);
     gelu(&mut w.hidden_2, &mut w.slope_2);
     decode_rgb.forward(params, &w.hidden_2, rows, &mut w.outputs);
@@ -198,6 +205,17 @@ fn forward(params: &[f32], latent_dims: usize, rgb: &[f32], w: &mut Workspace) {
     }
     transpose(&w.latents, rows, &mut w.latent_rows);
     transpose(&w.outputs, rows, &mut w.output_rows);
+}
+
+/// The encoder: `rgb` to feature-major latents in `w.latents`.
+#[inline(always)]
+fn encode_into(params: &[f32], latent_dims: usize, rgb: &[f32], w: &mut Workspace) {
+    let rows = rgb.len() / 3;
+    let [encode_hidden, encode_latent, _, _] = Layer::all(latent_dims);
+    transpose(rgb, 3, &mut w.input);
+    encode_hidden.forward(params, &w.input, rows, &mut w.hidden_1);
+    gelu(&mut w.hidden_1, &mut w.slope_1);
+    encode_latent.forward(params, &w.hidden_1, rows, &mut w.latents);
 }
 
 /// One run's Adam state beside its parameters.
@@ -402,6 +420,18 @@ fn backward(state: &RunState, latent_dims: usize, gradient: &HostGradient, w: &m
 mod tests {
     use super::*;
     use crate::model::initial_parameters;
+
+    #[test]
+    fn encode_gives_infers_latents_bit_for_bit() {
+        let rgb: Vec<f32> = (0..97 * 3).map(|i| ((i * 53) % 89) as f32 / 88.0).collect();
+        for dims in 2..=5 {
+            let params = initial_parameters(dims, 21);
+            let (_, latents) = infer(&params, dims, &rgb);
+            let encoded = encode(&params, dims, &rgb);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&encoded), bits(&latents), "E = {dims}");
+        }
+    }
 
     /// Whichever build of the step this CPU runs (AVX2 or the baseline), it is the baseline's
     /// step bit for bit: 300 steps with every term but the anchor, and the anchor after.

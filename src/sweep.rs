@@ -347,6 +347,11 @@ impl Sweep {
         fused_step::infer(&self.runs[run].state.params, self.shared.latent_dims, rgb)
     }
 
+    /// Run `run`'s latents for `rgb` (`[rows, 3]`): [`Sweep::infer`] without the decoder.
+    pub fn latents(&self, run: usize, rgb: &[f32]) -> Vec<f32> {
+        fused_step::encode(&self.runs[run].state.params, self.shared.latent_dims, rgb)
+    }
+
     /// When `step` (already trained) ended a phase: run `run`'s latents of that phase's
     /// validation set, as the CLI's phases.png and the page's strip draw them.
     pub fn phase_end(&self, run: usize, step: u64) -> Option<PhaseSnapshot> {
@@ -354,7 +359,7 @@ impl Sweep {
             .map(|(phase, colors)| PhaseSnapshot {
                 phase,
                 step,
-                latents: self.infer(run, &colors).1,
+                latents: self.latents(run, &colors),
                 dims: self.shared.latent_dims,
                 colors,
             })
@@ -444,8 +449,8 @@ impl Run {
     /// The step's arithmetic, on the batch in `scratch`.
     fn train(&mut self, shared: &Shared, plan: &StepPlan, scratch: &mut Scratch) {
         if plan.anchor_action {
-            let (_, latents) =
-                fused_step::infer(&self.state.params, shared.latent_dims, &shared.primaries);
+            let latents =
+                fused_step::encode(&self.state.params, shared.latent_dims, &shared.primaries);
             self.anchor = Some(latents);
         }
         self.this_step.clone_from(&self.state);

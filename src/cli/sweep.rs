@@ -100,7 +100,7 @@ fn write_contact_sheet(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Resu
     let grid = ColorCube::rgb_grid().rgb_f32();
     let panels: Vec<(String, Vec<f32>)> = (0..sweep.runs().len())
         .map(|r| {
-            let (_, latents) = sweep.infer(r, &grid);
+            let latents = sweep.latents(r, &grid);
             (
                 format!("seed {} · {}", sweep.runs()[r].seed, verdicts[r].shape),
                 latents,

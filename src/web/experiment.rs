@@ -504,7 +504,7 @@ impl Run {
         }
         match &mut self.engine {
             Engine::Fused(sweep) => {
-                let (_, latents) = sweep.infer(0, &self.grid);
+                let latents = sweep.latents(0, &self.grid);
                 keep_recording(&mut self.recorder, step, end, latents);
             }
             #[cfg(feature = "webgpu")]
@@ -521,7 +521,7 @@ impl Run {
         {
             let sweep = self.engine.sweep();
             let step = sweep.step_index().checked_sub(1);
-            let (_, latents) = sweep.infer(0, &self.grid);
+            let latents = sweep.latents(0, &self.grid);
             frame.latents = to_bytes(&latents);
             frame.shown = step;
             if self.runs > 1 {
@@ -790,7 +790,7 @@ fn sweep_frame(sweep: &Sweep, judge: bool) -> SweepFrame {
     let hues = &probe[..THUMBNAIL_POINTS * 3];
     let mut thumbnails = Vec::new();
     for r in 0..sweep.runs().len() {
-        thumbnails.extend(sweep.infer(r, hues).1);
+        thumbnails.extend(sweep.latents(r, hues));
     }
     let verdicts = judge.then(|| {
         (sweep.verdicts().into_iter().zip(sweep.runs()))
