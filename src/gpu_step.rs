@@ -22,6 +22,7 @@ use burn::backend::{Cube, DType, Shape};
 use burn::prelude::*;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeDevice;
+use cubecl::client::Client;
 use cubecl::CubeElement;
 
 use crate::data::ColorCube;
@@ -33,7 +34,6 @@ use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
 
-pub use cubecl::client::Client;
 pub use op::{FusedTrainStep, StepArgs};
 
 /// Values still on the device, read at the next [`GpuSweep::read_values`].
@@ -64,11 +64,6 @@ pub enum GpuError {
 
 /// The most bytes one buffer of the engine takes: WebGPU's default storage binding limit.
 const MAX_BUFFER_BYTES: u64 = 128 << 20;
-
-/// The compute client of a Burn wgpu device.
-pub fn client_of(device: &Device) -> Result<Client, GpuError> {
-    Gpu::of(device).map(|gpu| gpu.client)
-}
 
 /// A device of Burn's CubeCL backend and its compute client. The engine makes its tensors
 /// from their bytes and reads their buffers here rather than through `Tensor::from_data` and a

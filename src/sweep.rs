@@ -481,12 +481,7 @@ impl Run {
         cache: &mut DistributionCache,
         batch: &mut Vec<f32>,
     ) {
-        if !plan.on_primaries {
-            batch.clear();
-            for i in self.sampler.batch(plan.step) {
-                batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
-            }
-        }
+        draw_batch(shared, plan, &self.sampler, batch);
         self.follow_data_fraction(shared, plan, cache);
     }
 
@@ -497,15 +492,49 @@ impl Run {
         plan: &StepPlan,
         cache: &mut DistributionCache,
     ) {
-        if let Some(i) = shared.columns.data_fraction {
-            let fraction = plan.values[i];
-            if self.weights_fraction != Some(fraction) {
-                let distribution = cache.get(shared, self.sampler.bias(), fraction);
-                self.sampler.set_distribution(distribution);
-                self.weights_fraction = Some(fraction);
-            }
+        follow_data_fraction(
+            shared,
+            plan,
+            cache,
+            &mut self.sampler,
+            &mut self.weights_fraction,
+        );
+    }
+}
+
+/// Step `plan.step`'s batch drawn with `sampler`, as colours into `batch` (left as it is on
+/// the primaries, which are not drawn). The run and the prefetch thread both draw here.
+fn draw_batch(
+    shared: &Shared,
+    plan: &StepPlan,
+    sampler: &WeightedBatchSampler,
+    batch: &mut Vec<f32>,
+) {
+    if !plan.on_primaries {
+        batch.clear();
+        for i in sampler.batch(plan.step) {
+            batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
         }
     }
+}
+
+/// Moves `sampler`'s weights to this step's data-fraction (`weights_fraction`: the one they
+/// follow now); the new distribution and its fraction when they moved.
+fn follow_data_fraction(
+    shared: &Shared,
+    plan: &StepPlan,
+    cache: &mut DistributionCache,
+    sampler: &mut WeightedBatchSampler,
+    weights_fraction: &mut Option<f64>,
+) -> Option<(f64, Arc<BatchDistribution>)> {
+    let fraction = plan.values[shared.columns.data_fraction?];
+    if *weights_fraction == Some(fraction) {
+        return None;
+    }
+    let distribution = cache.get(shared, sampler.bias(), fraction);
+    sampler.set_distribution(distribution.clone());
+    *weights_fraction = Some(fraction);
+    Some((fraction, distribution))
 }
 
 /// What a step trains on: the six primaries in phase 1, else the run's drawn batch.

@@ -3,8 +3,8 @@
 //! one run's latents for a set of colours ([`FusedTrainStep::fused_latents`]).
 //!
 //! Their tensors are the engine's flat buffers ([`kernel::StateLayout`] run after run, the
-//! losses' [`kernel::LOSS_SLOTS`] per run), so the rest of Burn (memory pool, queue, reads in
-//! one transaction) serves them as it serves any tensor. The CPU engine's step is a plain
+//! losses' [`kernel::LOSS_SLOTS`] per run), in the backend's memory pool and on its queue like
+//! any of its tensors. The CPU engine's step is a plain
 //! function over a run's vectors (`fused_step::train_step`): its state never needs to be a
 //! tensor, and wrapping it as one would add a copy in and out of every step.
 

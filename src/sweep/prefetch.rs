@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::{DistributionCache, Shared, StepPlan};
+use super::{draw_batch, follow_data_fraction, DistributionCache, Shared, StepPlan};
 use crate::sampler::{BatchDistribution, WeightedBatchSampler};
 
 /// Steps sent at a time: the threads meet once per chunk, not once per step.
@@ -51,21 +51,14 @@ impl Prefetch {
             for step in from..shared.timeline.len() {
                 let plan = StepPlan::of(&shared, step);
                 let mut batch = Vec::new();
-                if !plan.on_primaries {
-                    for i in sampler.batch(step) {
-                        batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
-                    }
-                }
-                let mut distribution = None;
-                if let Some(column) = shared.columns.data_fraction {
-                    let fraction = plan.values[column];
-                    if weights_fraction != Some(fraction) {
-                        let d = cache.get(&shared, sampler.bias(), fraction);
-                        sampler.set_distribution(d.clone());
-                        weights_fraction = Some(fraction);
-                        distribution = Some((fraction, d));
-                    }
-                }
+                draw_batch(&shared, &plan, &sampler, &mut batch);
+                let distribution = follow_data_fraction(
+                    &shared,
+                    &plan,
+                    &mut cache,
+                    &mut sampler,
+                    &mut weights_fraction,
+                );
                 chunk.push(Prepared {
                     step,
                     batch,
