@@ -9,7 +9,13 @@
 //! is held to (tests/fused_step.rs).
 //!
 //! Parameters are in [`ColorMlp::parameters_flat`](crate::model::ColorMlp)'s layout: layer by
-//! layer, the `[inputs, outputs]` weight (row-major) then the bias.
+//! layer, the `[inputs, outputs]` weight (row-major) then the bias. A run's state is one
+//! buffer: the parameters, then Adam's two moments ([`RunState::packed`]).
+//!
+//! The engine calls the step as a Burn backend extension on the CPU backend ([`op`]), on a
+//! tensor holding that buffer.
+
+pub mod op;
 
 use crate::activation::{gelu_and_slope_f32, sigmoid_f32};
 use crate::loss::{HostBatch, HostGradient, PerTerm, Term};
@@ -238,6 +244,30 @@ impl RunState {
             updates: 0,
         }
     }
+
+    /// The parameters, then the first moment, then the second: what [`train_step`] updates.
+    pub fn packed(&self) -> Vec<f32> {
+        [&self.params[..], &self.moment_1, &self.moment_2].concat()
+    }
+
+    /// The state [`RunState::packed`] gave, after `updates` updates.
+    pub fn from_packed(values: &[f32], updates: i32) -> Self {
+        let n = values.len() / 3;
+        RunState {
+            params: values[..n].to_vec(),
+            moment_1: values[n..2 * n].to_vec(),
+            moment_2: values[2 * n..3 * n].to_vec(),
+            updates,
+        }
+    }
+}
+
+/// A packed state's parameters, first moment and second moment.
+fn split_packed(values: &mut [f32]) -> (&mut [f32], &mut [f32], &mut [f32]) {
+    let n = values.len() / 3;
+    let (params, moments) = values.split_at_mut(n);
+    let (moment_1, moment_2) = moments.split_at_mut(n);
+    (params, moment_1, &mut moment_2[..n])
 }
 
 /// What one step computed.
@@ -252,7 +282,33 @@ pub struct StepLosses {
     pub updated: bool,
 }
 
+/// Floats of [`StepLosses::slots`]: the total, each term, whether the update was applied,
+/// and which terms were computed (a bit each).
+pub const LOSS_SLOTS: usize = Term::COUNT + 3;
+
 impl StepLosses {
+    /// The losses as the backend extension's output tensor holds them.
+    pub fn slots(&self) -> [f32; LOSS_SLOTS] {
+        let mut slots = [0.0; LOSS_SLOTS];
+        slots[0] = self.total;
+        slots[1..=Term::COUNT].copy_from_slice(&self.terms.0);
+        slots[Term::COUNT + 1] = f32::from(u8::from(self.updated));
+        let computed = (0..Term::COUNT).filter(|&i| self.computed.0[i]);
+        slots[Term::COUNT + 2] = computed.map(|i| 1u8 << i).sum::<u8>().into();
+        slots
+    }
+
+    /// What [`StepLosses::slots`] wrote.
+    pub fn from_slots(slots: &[f32]) -> Self {
+        let computed = slots[Term::COUNT + 2] as u8;
+        StepLosses {
+            total: slots[0],
+            terms: PerTerm(std::array::from_fn(|i| slots[1 + i])),
+            computed: PerTerm(std::array::from_fn(|i| computed & (1 << i) != 0)),
+            updated: slots[Term::COUNT + 1] != 0.0,
+        }
+    }
+
     /// As the trainer reports them: `None` for the terms not computed.
     pub fn losses(&self) -> Losses {
         Losses {
@@ -276,10 +332,16 @@ pub struct StepInput<'a> {
     pub lr: f64,
 }
 
-/// One training step of one run. Terms with weight 0 or that do not apply are not computed.
-/// The update is applied only when the total is finite and > 0; a non-finite total leaves
-/// the state untouched (the caller reports it).
-pub fn train_step(state: &mut RunState, input: &StepInput, w: &mut Workspace) -> StepLosses {
+/// One training step of one run, on its packed state ([`RunState::packed`]) after `updates`
+/// updates. Terms with weight 0 or that do not apply are not computed. The update is applied
+/// only when the total is finite and > 0 (`updated`: the caller counts it); a non-finite
+/// total leaves the state untouched (the caller reports it).
+pub fn train_step(
+    state: &mut [f32],
+    updates: i32,
+    input: &StepInput,
+    w: &mut Workspace,
+) -> StepLosses {
     // The same code compiled for AVX2 where the CPU has it: twice the lanes of the x86-64
     // baseline (SSE2) for the layers and GELU. Without FMA, which would round differently,
     // every operation is the one the baseline build does, in the same order: the same bits
@@ -287,23 +349,30 @@ pub fn train_step(state: &mut RunState, input: &StepInput, w: &mut Workspace) ->
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2; checked just above.
-        return unsafe { train_step_avx2(state, input, w) };
+        return unsafe { train_step_avx2(state, updates, input, w) };
     }
-    train_step_portable(state, input, w)
+    train_step_portable(state, updates, input, w)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn train_step_avx2(
-    state: &mut RunState,
+    state: &mut [f32],
+    updates: i32,
     input: &StepInput,
     w: &mut Workspace,
 ) -> StepLosses {
-    train_step_portable(state, input, w)
+    train_step_portable(state, updates, input, w)
 }
 
 #[inline(always)]
-fn train_step_portable(state: &mut RunState, input: &StepInput, w: &mut Workspace) -> StepLosses {
+fn train_step_portable(
+    state: &mut [f32],
+    updates: i32,
+    input: &StepInput,
+    w: &mut Workspace,
+) -> StepLosses {
+    let (params, moment_1, moment_2) = split_packed(state);
     let StepInput {
         latent_dims,
         batch,
@@ -319,7 +388,7 @@ fn train_step_portable(state: &mut RunState, input: &StepInput, w: &mut Workspac
     if anchored {
         rows.extend_from_slice(anchor_rgb);
     }
-    forward(&state.params, latent_dims, &rows, w);
+    forward(params, latent_dims, &rows, w);
     w.rows = rows;
     let host = HostBatch {
         outputs: &w.output_rows,
@@ -345,15 +414,8 @@ fn train_step_portable(state: &mut RunState, input: &StepInput, w: &mut Workspac
     let total: f32 = terms.iter().map(|(t, v)| v * weights[t] as f32).sum();
     let updated = on.0.contains(&true) && total.is_finite() && total > 0.0;
     if updated {
-        backward(state, latent_dims, &gradient, w);
-        state.updates += 1;
-        let RunState {
-            params,
-            moment_1,
-            moment_2,
-            updates,
-        } = state;
-        adam_update(params, &w.grads, moment_1, moment_2, lr as f32, *updates);
+        backward(params, latent_dims, &gradient, w);
+        adam_update(params, &w.grads, moment_1, moment_2, lr as f32, updates + 1);
     }
     w.gradient = gradient;
     StepLosses {
@@ -367,9 +429,8 @@ fn train_step_portable(state: &mut RunState, input: &StepInput, w: &mut Workspac
 /// d loss / d parameters into `w.grads`, from d loss / d outputs and d loss / d latents
 /// (row-major, as the loss terms write them).
 #[inline(always)]
-fn backward(state: &RunState, latent_dims: usize, gradient: &HostGradient, w: &mut Workspace) {
+fn backward(params: &[f32], latent_dims: usize, gradient: &HostGradient, w: &mut Workspace) {
     let [encode_hidden, encode_latent, decode_hidden, decode_rgb] = Layer::all(latent_dims);
-    let params = &state.params;
     let rows = w.input.len() / 3;
     w.grads.clear();
     w.grads.resize(params.len(), 0.0);
@@ -444,8 +505,8 @@ mod tests {
         let anchor_rgb = crate::data::ColorCube::primaries().rgb_f32();
         let anchor: Vec<f32> = (0..6 * dims).map(|i| (i as f32 * 0.3).sin()).collect();
         let weights = PerTerm::from_fn(|t| if t == Term::Anchor { 0.5 } else { 0.3 });
-        let start = RunState::new(initial_parameters(dims, 9));
-        let (mut a, mut b) = (start.clone(), start);
+        let start = RunState::new(initial_parameters(dims, 9)).packed();
+        let (mut a, mut b) = (start.clone(), start.clone());
         let (mut wa, mut wb) = (Workspace::default(), Workspace::default());
         for step in 0..300 {
             let input = StepInput {
@@ -456,12 +517,12 @@ mod tests {
                 weights: &weights,
                 lr: 0.01,
             };
-            let la = train_step(&mut a, &input, &mut wa);
-            let lb = train_step_portable(&mut b, &input, &mut wb);
+            let la = train_step(&mut a, step, &input, &mut wa);
+            let lb = train_step_portable(&mut b, step, &input, &mut wb);
             assert_eq!(la, lb, "step {step}");
+            assert!(la.updated, "step {step}");
         }
-        assert!(a.updates == 300);
-        assert_eq!(a.params, b.params);
-        assert_eq!(a.moment_2, b.moment_2);
+        assert_ne!(a, start);
+        assert_eq!(a, b);
     }
 }

@@ -181,7 +181,7 @@ impl GpuSweep {
                 limit,
             });
         }
-        let states: Vec<&RunState> = (0..runs).map(|r| host.state(r)).collect();
+        let states: Vec<RunState> = (0..runs).map(|r| host.state(r)).collect();
         let keys: Vec<u32> = host.sampler_keys().into_iter().flatten().collect();
         let distribution = host.batch_distribution().clone();
         let device_runs = upload(&gpu, &states, &keys, distribution, dims);
@@ -363,7 +363,7 @@ impl GpuSweep {
 
 fn upload(
     gpu: &Gpu,
-    states: &[&RunState],
+    states: &[RunState],
     keys: &[u32],
     distribution: Arc<BatchDistribution>,
     dims: usize,

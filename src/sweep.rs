@@ -2,18 +2,21 @@
 //!
 //! Each run has its own initial weights and sampler key (both from its seed), its own Adam
 //! state and its own anchor reference, and applies the skip rule (total ≤ 0) on its own. All
-//! runs follow the same timeline step by step; a step of a run is one call of the fused step
-//! ([`fused_step::train_step`]), so a run here is what [`Trainer`](crate::train::Trainer)
-//! computes for that seed, without Burn's per-operation cost (tests/fused_step.rs holds the
-//! two together). Runs are independent, so a sweep splits them over the machine's cores.
+//! runs follow the same timeline step by step; a step of a run is one call of the fused step,
+//! a Burn backend extension on the CPU backend ([`fused_step::op`]), so a run here is what
+//! [`Trainer`](crate::train::Trainer) computes for that seed, without Burn's per-operation
+//! cost (tests/fused_step.rs holds the two together). Runs are independent, so a sweep splits
+//! them over the machine's cores.
 
 #[cfg(not(target_family = "wasm"))]
 mod prefetch;
 
+use burn::prelude::*;
 use std::sync::Arc;
 
 use crate::data::{data_fraction_weights, ColorCube};
-use crate::fused_step::{self, RunState, StepInput, StepLosses, Workspace};
+use crate::fused_step::op::{cpu_tensor, run_step, StateTensor};
+use crate::fused_step::{self, RunState, StepLosses};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
 use crate::plot::PhaseSnapshot;
@@ -43,6 +46,10 @@ struct Shared {
     cube_rgb: Vec<f32>,
     vibrancy: Vec<f64>,
     primaries: Vec<f32>,
+    /// The primaries as the step's tensor: the anchor colours, and phase 1's batch.
+    primaries_tensor: Tensor<1>,
+    /// The anchor reference before the `anchor` action: none.
+    no_anchor: Tensor<1>,
 }
 
 /// The sampler's distribution for the last data-fraction asked for, shared by the runs that
@@ -85,17 +92,16 @@ impl DistributionCache {
 /// One seed's run.
 pub struct Run {
     pub seed: u64,
-    state: RunState,
+    state: StateTensor,
     /// The state at the start of the previous step, whose loss was finite: where a run goes
-    /// back to when an update leads to a non-finite loss.
-    last_good: RunState,
-    /// The state at the start of this step, until its loss is known.
-    this_step: RunState,
+    /// back to when an update leads to a non-finite loss. It shares the buffer of a state
+    /// that is still current.
+    last_good: StateTensor,
     sampler: WeightedBatchSampler,
     /// data-fraction the sampler's weights were last computed for.
     weights_fraction: Option<f64>,
     /// The primaries' latents when the `anchor` action last fired.
-    anchor: Option<Vec<f32>>,
+    anchor: Option<Tensor<1>>,
     /// The last step's losses.
     pub last: Option<StepLosses>,
     /// Set when a step's loss was not finite; the run stops there, the others go on.
@@ -112,13 +118,11 @@ pub struct Sweep {
     prefetch: Option<prefetch::Prefetch>,
 }
 
-/// The buffers of a step, used by a thread's runs in turn: one set stays in cache where a set
-/// per run would not (64 runs' sets are several MB), and 1,024 runs at batch 65,536 would
+/// The batch a run draws, used by a thread's runs in turn: 1,024 runs at batch 65,536 would
 /// keep 0.8 GB of drawn batches.
 #[derive(Default)]
 struct Scratch {
     batch: Vec<f32>,
-    step: Workspace,
 }
 
 impl Sweep {
@@ -135,11 +139,11 @@ impl Sweep {
         let seeds = (0..config.runs as u64).map(|r| config.first_seed.wrapping_add(r));
         let runs = seeds
             .map(|seed| {
-                let state = RunState::new(initial_parameters(config.latent_dims, seed));
+                let state =
+                    StateTensor::of(&RunState::new(initial_parameters(config.latent_dims, seed)));
                 Run {
                     seed,
                     last_good: state.clone(),
-                    this_step: state.clone(),
                     state,
                     // The trainer's sampler for this seed.
                     sampler: WeightedBatchSampler::new(
@@ -162,6 +166,8 @@ impl Sweep {
                 cube_rgb: cube.rgb_f32(),
                 vibrancy: cube.vibrancy.clone().expect("an HSV cube has vibrancy"),
                 primaries: ColorCube::primaries().rgb_f32(),
+                primaries_tensor: cpu_tensor(ColorCube::primaries().rgb_f32()),
+                no_anchor: cpu_tensor(Vec::new()),
             },
             runs,
             step: 0,
@@ -217,16 +223,16 @@ impl Sweep {
         let mut sweep = Sweep::new(timeline, SweepConfig { runs: 1, ..config })?;
         let run = &mut sweep.runs[0];
         let state = &checkpoint.state;
-        let n = run.state.params.len();
+        let n = crate::model::parameter_count(config.latent_dims);
         if [&state.params, &state.moment_1, &state.moment_2]
             .iter()
             .any(|v| v.len() != n)
         {
             return Err(TrainError::Parameters(state.params.len()));
         }
-        run.state = state.clone();
+        run.state = StateTensor::of(state);
         run.last_good = run.state.clone();
-        run.anchor = checkpoint.anchor.clone();
+        run.anchor = checkpoint.anchor.clone().map(cpu_tensor);
         run.sampler = checkpoint.sampler.clone();
         sweep.step = checkpoint.step.min(sweep.shared.timeline.len());
         Ok(sweep)
@@ -344,12 +350,13 @@ impl Sweep {
 
     /// Run `run`'s `(outputs, latents)` for `rgb` (`[rows, 3]`).
     pub fn infer(&self, run: usize, rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        fused_step::infer(&self.runs[run].state.params, self.shared.latent_dims, rgb)
+        let dims = self.shared.latent_dims;
+        (self.runs[run].state).with_params(|params| fused_step::infer(params, dims, rgb))
     }
 
     /// Run `run`'s latents for `rgb` (`[rows, 3]`): [`Sweep::infer`] without the decoder.
     pub fn latents(&self, run: usize, rgb: &[f32]) -> Vec<f32> {
-        fused_step::encode(&self.runs[run].state.params, self.shared.latent_dims, rgb)
+        self.runs[run].latents(self.shared.latent_dims, rgb)
     }
 
     /// When `step` (already trained) ended a phase: run `run`'s latents of that phase's
@@ -379,15 +386,15 @@ impl Sweep {
         let r = &self.runs[run];
         Checkpoint {
             step: self.step,
-            state: r.state.clone(),
-            anchor: r.anchor.clone(),
+            state: r.state.to_run_state(),
+            anchor: r.anchor.as_ref().map(read_values),
             sampler: r.sampler.clone(),
         }
     }
 
     /// Run `run`'s parameters, in the flat layout.
-    pub fn parameters(&self, run: usize) -> &[f32] {
-        &self.runs[run].state.params
+    pub fn parameters(&self, run: usize) -> Vec<f32> {
+        self.runs[run].state.with_params(<[f32]>::to_vec)
     }
 
     /// Every run's verdict under its current weights.
@@ -446,30 +453,40 @@ impl Run {
         self.train(shared, plan, scratch);
     }
 
-    /// The step's arithmetic, on the batch in `scratch`.
+    /// The step's arithmetic, on the batch in `scratch` (taken).
     fn train(&mut self, shared: &Shared, plan: &StepPlan, scratch: &mut Scratch) {
         if plan.anchor_action {
-            let latents =
-                fused_step::encode(&self.state.params, shared.latent_dims, &shared.primaries);
-            self.anchor = Some(latents);
+            let latents = self.latents(shared.latent_dims, &shared.primaries);
+            self.anchor = Some(cpu_tensor(latents));
         }
-        self.this_step.clone_from(&self.state);
-        let input = StepInput {
-            latent_dims: shared.latent_dims,
-            batch: trained_on(shared, &scratch.batch, plan.on_primaries),
-            anchor_rgb: &shared.primaries,
-            anchor: self.anchor.as_deref(),
-            weights: &plan.weights,
-            lr: plan.lr,
+        let batch = if plan.on_primaries {
+            shared.primaries_tensor.clone()
+        } else {
+            cpu_tensor(std::mem::take(&mut scratch.batch))
         };
-        let losses = fused_step::train_step(&mut self.state, &input, &mut scratch.step);
+        // `self.state` keeps the buffer the step started from: the step writes a copy.
+        let (state, losses) = run_step(
+            self.state.clone(),
+            batch,
+            shared.primaries_tensor.clone(),
+            self.anchor
+                .clone()
+                .unwrap_or_else(|| shared.no_anchor.clone()),
+            shared.latent_dims,
+            plan.weights,
+            plan.lr,
+        );
         if !losses.total.is_finite() {
             self.failure = Some(non_finite(plan.step, &losses.losses()));
-            self.state.clone_from(&self.last_good);
+            self.state = self.last_good.clone();
         } else {
-            std::mem::swap(&mut self.last_good, &mut self.this_step);
+            self.last_good = std::mem::replace(&mut self.state, state);
         }
         self.last = Some(losses);
+    }
+
+    fn latents(&self, latent_dims: usize, rgb: &[f32]) -> Vec<f32> {
+        (self.state).with_params(|params| fused_step::encode(params, latent_dims, rgb))
     }
 
     /// What the host decides of a step: the batch (drawn before this step's data-fraction
@@ -512,6 +529,8 @@ fn draw_batch(
 ) {
     if !plan.on_primaries {
         batch.clear();
+        // The step took the last batch's buffer.
+        batch.reserve(sampler.batch_size() * 3);
         for i in sampler.batch(plan.step) {
             batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
         }
@@ -537,13 +556,13 @@ fn follow_data_fraction(
     Some((fraction, distribution))
 }
 
-/// What a step trains on: the six primaries in phase 1, else the run's drawn batch.
-fn trained_on<'a>(shared: &'a Shared, drawn: &'a [f32], on_primaries: bool) -> &'a [f32] {
-    if on_primaries {
-        &shared.primaries
-    } else {
-        drawn
-    }
+/// A 1-D tensor's values, on the host.
+fn read_values(tensor: &Tensor<1>) -> Vec<f32> {
+    tensor
+        .clone()
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("the step's tensors are f32")
 }
 
 /// A step whose arithmetic and drawing run elsewhere (on a GPU): what the host decided
@@ -606,14 +625,14 @@ impl Sweep {
         failure: Option<TrainError>,
     ) {
         let r = &mut self.runs[run];
-        r.state = state;
-        r.anchor = anchor;
+        r.state = StateTensor::of(&state);
+        r.anchor = anchor.map(cpu_tensor);
         r.last = last;
         r.failure = failure;
     }
 
     /// Run `run`'s state: weights, Adam's moments and update count.
-    pub fn state(&self, run: usize) -> &RunState {
-        &self.runs[run].state
+    pub fn state(&self, run: usize) -> RunState {
+        self.runs[run].state.to_run_state()
     }
 }

@@ -56,7 +56,7 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
             }
             if step.is_multiple_of(50) || sweep.is_finished() {
                 let params = read_f32(trainer.model().parameters_flat()).unwrap();
-                let d = max_difference(sweep.parameters(r), &params);
+                let d = max_difference(&sweep.parameters(r), &params);
                 worst_params = worst_params.max(d);
                 assert!(d <= 1e-5, "run {r} step {step}: parameters differ by {d}");
             }
@@ -113,8 +113,8 @@ fn a_run_that_falls_back_after_the_anchor_matches_one_that_never_fell_back() {
         assert_eq!(naive.runs()[0].last.unwrap().terms[Term::Anchor], 0.0);
     }
     let reference = read_f32(never.model().parameters_flat()).unwrap();
-    let carried = max_difference(fell_back.parameters(0), &reference);
-    let lost = max_difference(naive.parameters(0), &reference);
+    let carried = max_difference(&fell_back.parameters(0), &reference);
+    let lost = max_difference(&naive.parameters(0), &reference);
     eprintln!("after 200 steps on: carried state {carried:e}, weights only {lost:e}");
     assert!(carried <= 1e-4, "parameters differ by {carried}");
     assert!(lost > 100.0 * carried, "weights only: {lost}");
