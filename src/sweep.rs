@@ -15,7 +15,7 @@ use burn::prelude::*;
 use std::sync::Arc;
 
 use crate::data::{data_fraction_weights, ColorCube};
-use crate::fused_step::op::{cpu_tensor, run_step, StateTensor};
+use crate::fused_step::op::{cpu_tensor, cpu_values, run_step, StateTensor};
 use crate::fused_step::{self, RunState, StepLosses};
 use crate::loss::PerTerm;
 use crate::model::initial_parameters;
@@ -387,7 +387,7 @@ impl Sweep {
         Checkpoint {
             step: self.step,
             state: r.state.to_run_state(),
-            anchor: r.anchor.as_ref().map(read_values),
+            anchor: r.anchor.as_ref().map(cpu_values),
             sampler: r.sampler.clone(),
         }
     }
@@ -554,15 +554,6 @@ fn follow_data_fraction(
     sampler.set_distribution(distribution.clone());
     *weights_fraction = Some(fraction);
     Some((fraction, distribution))
-}
-
-/// A 1-D tensor's values, on the host.
-fn read_values(tensor: &Tensor<1>) -> Vec<f32> {
-    tensor
-        .clone()
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("the step's tensors are f32")
 }
 
 /// A step whose arithmetic and drawing run elsewhere (on a GPU): what the host decided

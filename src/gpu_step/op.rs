@@ -4,9 +4,8 @@
 //!
 //! Their tensors are the engine's flat buffers ([`kernel::StateLayout`] run after run, the
 //! losses' [`kernel::LOSS_SLOTS`] per run), in the backend's memory pool and on its queue like
-//! any of its tensors. The CPU engine's step is a plain
-//! function over a run's vectors (`fused_step::train_step`): its state never needs to be a
-//! tensor, and wrapping it as one would add a copy in and out of every step.
+//! any of its tensors. The CPU engine's step is the same kind of extension on the CPU backend
+//! (`fused_step::op`), one run a call.
 
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{backend_extension, Backend, Cube, DType, Shape};
