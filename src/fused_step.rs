@@ -282,33 +282,7 @@ pub struct StepLosses {
     pub updated: bool,
 }
 
-/// Floats of [`StepLosses::slots`]: the total, each term, whether the update was applied,
-/// and which terms were computed (a bit each).
-pub const LOSS_SLOTS: usize = Term::COUNT + 3;
-
 impl StepLosses {
-    /// The losses as the backend extension's output tensor holds them.
-    pub fn slots(&self) -> [f32; LOSS_SLOTS] {
-        let mut slots = [0.0; LOSS_SLOTS];
-        slots[0] = self.total;
-        slots[1..=Term::COUNT].copy_from_slice(&self.terms.0);
-        slots[Term::COUNT + 1] = f32::from(u8::from(self.updated));
-        let computed = (0..Term::COUNT).filter(|&i| self.computed.0[i]);
-        slots[Term::COUNT + 2] = computed.map(|i| 1u8 << i).sum::<u8>().into();
-        slots
-    }
-
-    /// What [`StepLosses::slots`] wrote.
-    pub fn from_slots(slots: &[f32]) -> Self {
-        let computed = slots[Term::COUNT + 2] as u8;
-        StepLosses {
-            total: slots[0],
-            terms: PerTerm(std::array::from_fn(|i| slots[1 + i])),
-            computed: PerTerm(std::array::from_fn(|i| computed & (1 << i) != 0)),
-            updated: slots[Term::COUNT + 1] != 0.0,
-        }
-    }
-
     /// As the trainer reports them: `None` for the terms not computed.
     pub fn losses(&self) -> Losses {
         Losses {

@@ -18,7 +18,7 @@ use burn::backend::{backend_extension, Backend, Flex, Shape};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
 
-use super::{train_step, RunState, StepInput, StepLosses, Workspace, LOSS_SLOTS};
+use super::{train_step, RunState, StepInput, StepLosses, Workspace};
 use crate::flex_values::{dense_f32, from_values};
 use crate::loss::PerTerm;
 
@@ -36,15 +36,15 @@ pub struct RunStepArgs {
 pub trait FusedRunStep: Backend {
     /// One step of one run. `state` (packed) is taken and given back updated; `batch` is the
     /// rows it trains on (`[B, 3]`, flat), `anchor_rgb` the six anchor colours and `anchor`
-    /// their reference latents (empty before the `anchor` action). The second tensor is the
-    /// step's losses ([`StepLosses::slots`]).
+    /// their reference latents (empty before the `anchor` action). Also gives what the step
+    /// computed.
     fn fused_run_step(
         state: FloatTensor<Self>,
         batch: FloatTensor<Self>,
         anchor_rgb: FloatTensor<Self>,
         anchor: FloatTensor<Self>,
         args: RunStepArgs,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    ) -> (FloatTensor<Self>, StepLosses);
 }
 
 thread_local! {
@@ -60,8 +60,9 @@ impl FusedRunStep for Flex {
         anchor_rgb: FlexTensor,
         anchor: FlexTensor,
         args: RunStepArgs,
-    ) -> (FlexTensor, FlexTensor) {
-        dense(&state);
+    ) -> (FlexTensor, StepLosses) {
+        // `storage_mut` below is the whole buffer, which is the state only for a dense tensor.
+        let _ = dense(&state);
         let (batch, anchor_rgb, anchor) = (dense(&batch), dense(&anchor_rgb), dense(&anchor));
         let input = StepInput {
             latent_dims: args.latent_dims,
@@ -73,7 +74,6 @@ impl FusedRunStep for Flex {
         };
         let values = state.storage_mut::<f32>();
         let losses = WORKSPACE.with_borrow_mut(|w| train_step(values, args.updates, &input, w));
-        let losses = from_values(losses.slots().to_vec(), Shape::new([LOSS_SLOTS]));
         (state, losses)
     }
 }
@@ -133,7 +133,6 @@ pub fn run_step(
         anchor.into_dispatch(),
         args,
     );
-    let losses = StepLosses::from_slots(dense(&cpu_primitive(&Tensor::from_dispatch(losses))));
     let state = StateTensor {
         values: Tensor::from_dispatch(values),
         updates: state.updates + i32::from(losses.updated),
