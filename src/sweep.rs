@@ -11,8 +11,9 @@
 #[cfg(not(target_family = "wasm"))]
 mod prefetch;
 
-use burn::prelude::*;
 use std::sync::Arc;
+
+use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube};
 use crate::fused_step::op::{cpu_tensor, cpu_values, run_step, StateTensor};
@@ -94,8 +95,8 @@ pub struct Run {
     pub seed: u64,
     state: StateTensor,
     /// The state at the start of the previous step, whose loss was finite: where a run goes
-    /// back to when an update leads to a non-finite loss. It shares the buffer of a state
-    /// that is still current.
+    /// back to when an update leads to a non-finite loss: a handle on the buffer that step
+    /// started from, which the step left as it was (it wrote a copy).
     last_good: StateTensor,
     sampler: WeightedBatchSampler,
     /// data-fraction the sampler's weights were last computed for.
