@@ -623,7 +623,8 @@ class ColorBottleneck extends HTMLElement {
 
   /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). */
   play() {
-    if (!this.#worker || this.#frame?.finished) return;
+    // The last frame may still be the finished end of the run before a Reset or a restart.
+    if (!this.#worker || (this.#frame?.finished && this.#frame.run === this.#run)) return;
     this.#wantsToRun = true;
     this.$('[data-action=toggle]').textContent = 'Pause';
     this.#followVisibility();

@@ -130,6 +130,28 @@ test('reset with the same seed reproduces the same latents', async () => {
   await page.close();
 });
 
+test('after a run ends, Reset and then Play at once train the new run', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const short = 'STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Full color space,,0.01,1,0.1\n300,,,,,\n';
+  await el(page, (e, csv) => e.setDopesheet(csv), short);
+  await el(page, (e) => e.play());
+  const finished = () => page.waitForFunction(() => {
+    const e = document.querySelector('color-bottleneck');
+    return !e.playing && e.step >= 300;
+  }, null, { timeout: 30_000 });
+  await finished();
+  // No frame of the new run has come yet when Play is pressed.
+  await el(page, async (e) => { await e.reset(); e.play(); });
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step >= 150, null, { timeout: 20_000 });
+  assert.equal(await el(page, (e) => e.playing), true);
+  await finished();
+  await nextFrames(page);
+  const { share } = await colouredShare(page);
+  assert.ok(share > 0.01, `the new run's points are drawn, got ${(share * 100).toFixed(2)}% coloured pixels`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the WebGPU backend matches the CPU backend over 50 steps in at most 4 dispatches a step; auto races them and shows both figures', { timeout: 400_000 }, async () => {
   const gpuBrowser = await chromium.launch({
     executablePath: EXECUTABLE,
