@@ -4,6 +4,8 @@
 //! the wasm-bindgen version pinned in Cargo.lock (as a library, no CLI install), serves the
 //! page, and drives headless Chromium for the browser tests.
 
+mod server;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -537,10 +539,9 @@ fn serve(args: &[String]) -> Result {
     let dist = prepare_dist()?;
     let [cpu, webgpu] = &WEB_MODULES;
     build_module(cpu, &dist, false)?;
-    let server =
-        tiny_http::Server::http(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
+    let listener = server::bind(port).map_err(|e| format!("port {port}: {e}"))?;
     let serving = dist.clone();
-    let thread = std::thread::spawn(move || serve_forever(server, serving));
+    let thread = std::thread::spawn(move || server::serve_forever(listener, serving));
     eprintln!(
         "xtask: serving http://127.0.0.1:{port}/ after {:.0} s (CPU engine; building the WebGPU one now, Ctrl-C to stop)",
         started.elapsed().as_secs_f64()
@@ -557,76 +558,13 @@ fn serve(args: &[String]) -> Result {
 
 /// Serves `dist` on a background thread; returns the base URL.
 fn spawn_server(dist: PathBuf) -> Result<String> {
-    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("test server: {e}"))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .ok_or("test server has no port")?;
-    std::thread::spawn(move || serve_forever(server, dist));
+    let listener = server::bind(0).map_err(|e| format!("test server: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("test server: {e}"))?
+        .port();
+    std::thread::spawn(move || server::serve_forever(listener, dist));
     Ok(format!("http://127.0.0.1:{port}"))
-}
-
-fn serve_forever(server: tiny_http::Server, dist: PathBuf) {
-    // A thread per request: a large body the browser reads slowly (a streamed wasm compile)
-    // must not hold up the small requests queued behind it.
-    let dist = std::sync::Arc::new(dist);
-    for request in server.incoming_requests() {
-        let dist = std::sync::Arc::clone(&dist);
-        std::thread::spawn(move || respond(request, &dist));
-    }
-}
-
-fn respond(request: tiny_http::Request, dist: &Path) {
-    let url = request
-        .url()
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("/")
-        .to_string();
-    let relative = url.trim_start_matches('/');
-    let mut path = dist.join(if relative.is_empty() {
-        "index.html"
-    } else {
-        relative
-    });
-    if relative.split('/').any(|part| part == "..") {
-        let _ = request.respond(tiny_http::Response::from_string("bad path").with_status_code(400));
-        return;
-    }
-    if path.is_dir() {
-        path = path.join("index.html");
-    }
-    let response = match std::fs::read(&path) {
-        Ok(bytes) => {
-            let header =
-                tiny_http::Header::from_bytes("Content-Type", mime(&path)).expect("static header");
-            let no_cache =
-                tiny_http::Header::from_bytes("Cache-Control", "no-cache").expect("static header");
-            let csp = tiny_http::Header::from_bytes("Content-Security-Policy", CSP)
-                .expect("static header");
-            tiny_http::Response::from_data(bytes)
-                .with_header(header)
-                .with_header(no_cache)
-                .with_header(csp)
-        }
-        Err(_) => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
-    };
-    let _ = request.respond(response);
-}
-
-fn mime(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
-        Some("wasm") => "application/wasm",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") => "application/json",
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("png") => "image/png",
-        Some("svg") => "image/svg+xml",
-        _ => "application/octet-stream",
-    }
 }
 
 const CHROMIUM_HINT: &str = "headless Chromium is needed for the browser tests: \
