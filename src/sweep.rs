@@ -46,9 +46,8 @@ struct Shared {
     latent_dims: usize,
     cube_rgb: Vec<f32>,
     vibrancy: Vec<f64>,
-    primaries: Vec<f32>,
-    /// The primaries as the step's tensor: the anchor colours, and phase 1's batch.
-    primaries_tensor: Tensor<1>,
+    /// The primaries: the anchor colours, and phase 1's batch.
+    primaries: Tensor<1>,
     /// The anchor reference before the `anchor` action: none.
     no_anchor: Tensor<1>,
 }
@@ -113,17 +112,9 @@ pub struct Sweep {
     shared: Shared,
     runs: Vec<Run>,
     step: u64,
-    scratch: Scratch,
     /// A single run's batches, drawn ahead on another thread ([`Sweep::prefetch_batches`]).
     #[cfg(not(target_family = "wasm"))]
     prefetch: Option<prefetch::Prefetch>,
-}
-
-/// The batch a run draws, used by a thread's runs in turn: 1,024 runs at batch 65,536 would
-/// keep 0.8 GB of drawn batches.
-#[derive(Default)]
-struct Scratch {
-    batch: Vec<f32>,
 }
 
 impl Sweep {
@@ -166,13 +157,11 @@ impl Sweep {
                 latent_dims: config.latent_dims,
                 cube_rgb: cube.rgb_f32(),
                 vibrancy: cube.vibrancy.clone().expect("an HSV cube has vibrancy"),
-                primaries: ColorCube::primaries().rgb_f32(),
-                primaries_tensor: cpu_tensor(ColorCube::primaries().rgb_f32()),
+                primaries: cpu_tensor(ColorCube::primaries().rgb_f32()),
                 no_anchor: cpu_tensor(Vec::new()),
             },
             runs,
             step: 0,
-            scratch: Scratch::default(),
             #[cfg(not(target_family = "wasm"))]
             prefetch: None,
         })
@@ -248,14 +237,14 @@ impl Sweep {
         #[cfg(not(target_family = "wasm"))]
         if let Some(prepared) = self.prefetched() {
             let run = &mut self.runs[0];
-            run.accept(prepared, &mut self.scratch.batch);
-            run.train(&self.shared, &step, &mut self.scratch);
+            let batch = run.accept(prepared);
+            run.train(&self.shared, &step, batch);
             self.step += 1;
             return;
         }
         let mut cache = DistributionCache::serving(&self.runs);
         for run in &mut self.runs {
-            run.step(&self.shared, &step, &mut cache, &mut self.scratch);
+            run.step(&self.shared, &step, &mut cache);
         }
         self.step += 1;
     }
@@ -323,11 +312,10 @@ impl Sweep {
         let chunk = self.runs.len().div_ceil(threads);
         let train = |runs: &mut [Run]| {
             let mut cache = DistributionCache::serving(runs);
-            let mut scratch = Scratch::default();
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
                 for run in runs.iter_mut() {
-                    run.step(shared, &plan, &mut cache, &mut scratch);
+                    run.step(shared, &plan, &mut cache);
                 }
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -437,39 +425,33 @@ impl StepPlan {
 
 impl Run {
     /// The trainer's step for this run, in the trainer's order (spec §2.7).
-    fn step(
-        &mut self,
-        shared: &Shared,
-        plan: &StepPlan,
-        cache: &mut DistributionCache,
-        scratch: &mut Scratch,
-    ) {
+    fn step(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
         if self.failure.is_some() {
             // Its sampler keeps up, so that after Apply live it draws what the GPU engine
             // (which follows data-fraction for every run) draws.
             self.follow_data_fraction(shared, plan, cache);
             return;
         }
-        self.draw(shared, plan, cache, &mut scratch.batch);
-        self.train(shared, plan, scratch);
+        let batch = self.draw(shared, plan, cache);
+        self.train(shared, plan, batch);
     }
 
-    /// The step's arithmetic, on the batch in `scratch` (taken).
-    fn train(&mut self, shared: &Shared, plan: &StepPlan, scratch: &mut Scratch) {
+    /// The step's arithmetic, on the drawn `batch` (unused on the primaries).
+    fn train(&mut self, shared: &Shared, plan: &StepPlan, batch: Vec<f32>) {
         if plan.anchor_action {
-            let latents = self.latents(shared.latent_dims, &shared.primaries);
+            let latents = self.latents(shared.latent_dims, &cpu_values(&shared.primaries));
             self.anchor = Some(cpu_tensor(latents));
         }
         let batch = if plan.on_primaries {
-            shared.primaries_tensor.clone()
+            shared.primaries.clone()
         } else {
-            cpu_tensor(std::mem::take(&mut scratch.batch))
+            cpu_tensor(batch)
         };
         // `self.state` keeps the buffer the step started from: the step writes a copy.
         let (state, losses) = run_step(
             self.state.clone(),
             batch,
-            shared.primaries_tensor.clone(),
+            shared.primaries.clone(),
             self.anchor
                 .clone()
                 .unwrap_or_else(|| shared.no_anchor.clone()),
@@ -497,10 +479,10 @@ impl Run {
         shared: &Shared,
         plan: &StepPlan,
         cache: &mut DistributionCache,
-        batch: &mut Vec<f32>,
-    ) {
-        draw_batch(shared, plan, &self.sampler, batch);
+    ) -> Vec<f32> {
+        let batch = draw_batch(shared, plan, &self.sampler);
         self.follow_data_fraction(shared, plan, cache);
+        batch
     }
 
     /// The sampler's weights after this step's data-fraction.
@@ -520,22 +502,17 @@ impl Run {
     }
 }
 
-/// Step `plan.step`'s batch drawn with `sampler`, as colours into `batch` (left as it is on
-/// the primaries, which are not drawn). The run and the prefetch thread both draw here.
-fn draw_batch(
-    shared: &Shared,
-    plan: &StepPlan,
-    sampler: &WeightedBatchSampler,
-    batch: &mut Vec<f32>,
-) {
-    if !plan.on_primaries {
-        batch.clear();
-        // The step took the last batch's buffer.
-        batch.reserve(sampler.batch_size() * 3);
-        for i in sampler.batch(plan.step) {
-            batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
-        }
+/// Step `plan.step`'s batch drawn with `sampler`, as colours (`[B, 3]`; empty on the
+/// primaries, which are not drawn). The run and the prefetch thread both draw here.
+fn draw_batch(shared: &Shared, plan: &StepPlan, sampler: &WeightedBatchSampler) -> Vec<f32> {
+    if plan.on_primaries {
+        return Vec::new();
     }
+    let mut batch = Vec::with_capacity(sampler.batch_size() * 3);
+    for i in sampler.batch(plan.step) {
+        batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
+    }
+    batch
 }
 
 /// Moves `sampler`'s weights to this step's data-fraction (`weights_fraction`: the one they

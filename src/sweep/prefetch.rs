@@ -50,8 +50,7 @@ impl Prefetch {
             let mut chunk = Vec::with_capacity(CHUNK);
             for step in from..shared.timeline.len() {
                 let plan = StepPlan::of(&shared, step);
-                let mut batch = Vec::new();
-                draw_batch(&shared, &plan, &sampler, &mut batch);
+                let batch = draw_batch(&shared, &plan, &sampler);
                 let distribution = follow_data_fraction(
                     &shared,
                     &plan,
@@ -86,15 +85,13 @@ impl Prefetch {
 }
 
 impl super::Run {
-    /// Takes a prepared step's batch and the sampler's distribution after it, as
-    /// [`super::Run::draw`] would have left them.
-    pub(super) fn accept(&mut self, prepared: Prepared, batch: &mut Vec<f32>) {
-        if !prepared.batch.is_empty() {
-            *batch = prepared.batch;
-        }
+    /// A prepared step's batch, with the sampler's distribution after it set as
+    /// [`super::Run::draw`] would have left it.
+    pub(super) fn accept(&mut self, prepared: Prepared) -> Vec<f32> {
         if let Some((fraction, distribution)) = prepared.distribution {
             self.sampler.set_distribution(distribution);
             self.weights_fraction = Some(fraction);
         }
+        prepared.batch
     }
 }
