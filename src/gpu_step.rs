@@ -28,7 +28,6 @@ use cubecl::CubeElement;
 use crate::data::ColorCube;
 use crate::fused_step::{RunState, StepLosses};
 use crate::loss::{PerTerm, Term};
-use crate::model::parameter_count;
 use crate::sampler::BatchDistribution;
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
@@ -332,17 +331,12 @@ impl GpuSweep {
 
     fn mirror(&mut self, bytes: &[impl std::ops::Deref<Target = [u8]>]) {
         let dims = self.host.latent_dims();
-        let n = parameter_count(dims);
         let layout = kernel::StateLayout::of(dims);
         let (state, losses) = (f32::from_bytes(&bytes[0]), f32::from_bytes(&bytes[1]));
         for r in 0..self.host.runs().len() {
             let block = &state[r * layout.len..(r + 1) * layout.len];
-            let run_state = RunState {
-                params: block[layout.params..layout.params + n].to_vec(),
-                moment_1: block[layout.moment_1..layout.moment_1 + n].to_vec(),
-                moment_2: block[layout.moment_2..layout.moment_2 + n].to_vec(),
-                updates: block[layout.updates] as i32,
-            };
+            let run_state =
+                RunState::from_packed(&block[..layout.updates], block[layout.updates] as i32);
             let anchor = self.has_anchor.then(|| {
                 block[layout.anchor_reference..layout.anchor_reference + 6 * dims].to_vec()
             });
@@ -371,7 +365,8 @@ fn upload(
     let layout = kernel::StateLayout::of(dims);
     let mut state = Vec::with_capacity(states.len() * layout.len);
     for s in states {
-        let current = [&s.params[..], &s.moment_1, &s.moment_2, &[s.updates as f32]].concat();
+        let mut current = s.packed();
+        current.push(s.updates as f32);
         // The previous step's copy starts as the current state.
         state.extend_from_slice(&current);
         state.extend_from_slice(&current);
