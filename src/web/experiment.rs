@@ -248,7 +248,7 @@ async fn race_backends(config: &TrainerConfig, runs: usize, gpu: &Device) -> Rac
     // V8 first runs the step as baseline code and swaps in optimised code once it is hot: the
     // first 50 ms ran at 40–60% of the later speed in 5 runs (Node, batch 256), which tilted
     // `auto` towards the GPU. Not part of the figure.
-    let burst = |cpu: &mut Sweep, ms: f64| {
+    let time_cpu = |cpu: &mut Sweep, ms: f64| {
         let (started, mut steps) = (now(), 0u32);
         while now() - started < ms {
             cpu.step();
@@ -256,8 +256,8 @@ async fn race_backends(config: &TrainerConfig, runs: usize, gpu: &Device) -> Rac
         }
         steps as f64 * 1000.0 / (now() - started)
     };
-    burst(&mut cpu, 50.0);
-    let cpu_rate = burst(&mut cpu, 150.0);
+    time_cpu(&mut cpu, 50.0);
+    let cpu_rate = time_cpu(&mut cpu, 150.0);
     let lost = Race {
         gpu: 0.0,
         cpu: cpu_rate,

@@ -539,9 +539,8 @@ fn serve(args: &[String]) -> Result {
     let dist = prepare_dist()?;
     let [cpu, webgpu] = &WEB_MODULES;
     build_module(cpu, &dist, false)?;
-    let listener = server::bind(port).map_err(|e| format!("port {port}: {e}"))?;
-    let serving = dist.clone();
-    let thread = std::thread::spawn(move || server::serve_forever(listener, serving));
+    let (port, thread) =
+        server::spawn(port, dist.clone()).map_err(|e| format!("port {port}: {e}"))?;
     eprintln!(
         "xtask: serving http://127.0.0.1:{port}/ after {:.0} s (CPU engine; building the WebGPU one now, Ctrl-C to stop)",
         started.elapsed().as_secs_f64()
@@ -558,12 +557,7 @@ fn serve(args: &[String]) -> Result {
 
 /// Serves `dist` on a background thread; returns the base URL.
 fn spawn_server(dist: PathBuf) -> Result<String> {
-    let listener = server::bind(0).map_err(|e| format!("test server: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("test server: {e}"))?
-        .port();
-    std::thread::spawn(move || server::serve_forever(listener, dist));
+    let (port, _) = server::spawn(0, dist).map_err(|e| format!("test server: {e}"))?;
     Ok(format!("http://127.0.0.1:{port}"))
 }
 

@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::CSP;
@@ -16,12 +17,18 @@ use super::CSP;
 /// The most a request's head may take: the browser's are a few hundred bytes.
 const MAX_HEAD: usize = 64 * 1024;
 
-/// Listens on 127.0.0.1:`port` (0: any free port).
-pub fn bind(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(("127.0.0.1", port))
+/// Serves `dist` on 127.0.0.1:`port` (0: any free port) from a thread of its own; the port
+/// it listens on, and the thread.
+pub fn spawn(port: u16, dist: PathBuf) -> std::io::Result<(u16, JoinHandle<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    let port = listener.local_addr()?.port();
+    Ok((
+        port,
+        std::thread::spawn(move || serve_forever(listener, dist)),
+    ))
 }
 
-pub fn serve_forever(listener: TcpListener, dist: PathBuf) {
+fn serve_forever(listener: TcpListener, dist: PathBuf) {
     // A thread per connection: a large body the browser reads slowly (a streamed wasm compile)
     // must not hold up the small requests behind it.
     let dist = Arc::new(dist);
