@@ -2,24 +2,28 @@
 //!
 //! Each run has its own initial weights and sampler key (both from its seed), its own Adam
 //! state and its own anchor reference, and applies the skip rule (total ≤ 0) on its own. All
-//! runs follow the same timeline step by step; a step of a run is one call of the fused step,
-//! a Burn backend extension on the CPU backend ([`fused_step::op`]), so a run here is what
+//! runs follow the same timeline step by step. Their states lie in blocks, one tensor each,
+//! and a step of a block's runs is one call of the fused step, a Burn backend extension on
+//! the CPU backend ([`fused_step::op`]), so a run here is what
 //! [`Trainer`](crate::train::Trainer) computes for that seed, without Burn's per-operation
 //! cost (tests/fused_step.rs holds the two together). Runs are independent, so a sweep splits
-//! them over the machine's cores.
+//! them over the machine's cores, a block per thread.
 
 #[cfg(not(target_family = "wasm"))]
 mod prefetch;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube};
-use crate::fused_step::op::{cpu_tensor, cpu_values, run_step, StateTensor};
+use crate::fused_step::op::{
+    block_step, cpu_tensor, cpu_values, with_values, write_values, BlockStepArgs, RunArgs,
+};
 use crate::fused_step::{self, RunState, StepLosses};
 use crate::loss::PerTerm;
-use crate::model::initial_parameters;
+use crate::model::{initial_parameters, parameter_count};
 use crate::plot::PhaseSnapshot;
 use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
 use crate::timeline::Timeline;
@@ -48,8 +52,10 @@ struct Shared {
     vibrancy: Vec<f64>,
     /// The primaries: the anchor colours, and phase 1's batch.
     primaries: Tensor<1>,
-    /// The anchor reference before the `anchor` action: none.
-    no_anchor: Tensor<1>,
+    /// The length of a run's packed state ([`RunState::packed`]), and of its anchor
+    /// reference (the six anchor colours' latents).
+    state_len: usize,
+    anchor_len: usize,
 }
 
 /// The sampler's distribution for the last data-fraction asked for, shared by the runs that
@@ -89,28 +95,43 @@ impl DistributionCache {
     }
 }
 
-/// One seed's run.
+/// One seed's run. Its weights and Adam's moments lie in its [`Block`].
 pub struct Run {
     pub seed: u64,
-    state: StateTensor,
-    /// The state at the start of the previous step, whose loss was finite: where a run goes
-    /// back to when an update leads to a non-finite loss: a handle on the buffer that step
-    /// started from, which the step left as it was (it wrote a copy).
-    last_good: StateTensor,
+    /// Updates applied so far (Adam's time step), and as many as its last good state had.
+    updates: i32,
+    good_updates: i32,
     sampler: WeightedBatchSampler,
     /// data-fraction the sampler's weights were last computed for.
     weights_fraction: Option<f64>,
-    /// The primaries' latents when the `anchor` action last fired.
-    anchor: Option<Tensor<1>>,
+    /// Whether its anchor reference (the primaries' latents when the `anchor` action last
+    /// fired) is set, in its block's `anchors`.
+    anchored: bool,
     /// The last step's losses.
     pub last: Option<StepLosses>,
     /// Set when a step's loss was not finite; the run stops there, the others go on.
     pub failure: Option<TrainError>,
 }
 
+/// Runs trained together: their states one after another in one tensor, stepped by one call
+/// of the fused step. A sweep on one thread is one block; split over threads, one a thread.
+struct Block {
+    /// The sweep's runs it holds.
+    runs: Range<usize>,
+    /// Every run's packed state ([`RunState::packed`]), run by run.
+    state: Tensor<1>,
+    /// The states at the start of the previous step, whose loss was finite: where a run goes
+    /// back to when an update leads to a non-finite loss. A handle on the buffer that step
+    /// started from, which the step left as it was (it wrote a copy).
+    last_good: Tensor<1>,
+    /// Every run's anchor reference, `[6, E]` each; read for anchored runs only.
+    anchors: Tensor<1>,
+}
+
 pub struct Sweep {
     shared: Shared,
     runs: Vec<Run>,
+    blocks: Vec<Block>,
     step: u64,
     /// A single run's batches, drawn ahead on another thread ([`Sweep::prefetch_batches`]).
     #[cfg(not(target_family = "wasm"))]
@@ -129,14 +150,12 @@ impl Sweep {
         let cube = ColorCube::full();
         let bias: Arc<[f64]> = cube.bias.clone().into();
         let seeds = (0..config.runs as u64).map(|r| config.first_seed.wrapping_add(r));
-        let runs = seeds
+        let runs: Vec<Run> = seeds
             .map(|seed| {
-                let state =
-                    StateTensor::of(&RunState::new(initial_parameters(config.latent_dims, seed)));
                 Run {
                     seed,
-                    last_good: state.clone(),
-                    state,
+                    updates: 0,
+                    good_updates: 0,
                     // The trainer's sampler for this seed.
                     sampler: WeightedBatchSampler::new(
                         bias.clone(),
@@ -144,12 +163,18 @@ impl Sweep {
                         seed ^ crate::train::SAMPLER_STREAM,
                     ),
                     weights_fraction: None,
-                    anchor: None,
+                    anchored: false,
                     last: None,
                     failure: None,
                 }
             })
             .collect();
+        let dims = config.latent_dims;
+        let states = (runs.iter())
+            .flat_map(|run| RunState::new(initial_parameters(dims, run.seed)).packed())
+            .collect();
+        let anchor_len = 6 * dims;
+        let block = Block::new(0..runs.len(), states, vec![0.0; anchor_len * runs.len()]);
         Ok(Sweep {
             shared: Shared {
                 columns: Columns::of(&timeline),
@@ -158,9 +183,11 @@ impl Sweep {
                 cube_rgb: cube.rgb_f32(),
                 vibrancy: cube.vibrancy.clone().expect("an HSV cube has vibrancy"),
                 primaries: cpu_tensor(ColorCube::primaries().rgb_f32()),
-                no_anchor: cpu_tensor(Vec::new()),
+                state_len: 3 * parameter_count(dims),
+                anchor_len,
             },
             runs,
+            blocks: vec![block],
             step: 0,
             #[cfg(not(target_family = "wasm"))]
             prefetch: None,
@@ -211,19 +238,21 @@ impl Sweep {
         checkpoint: &Checkpoint,
     ) -> Result<Self, TrainError> {
         let mut sweep = Sweep::new(timeline, SweepConfig { runs: 1, ..config })?;
-        let run = &mut sweep.runs[0];
         let state = &checkpoint.state;
-        let n = crate::model::parameter_count(config.latent_dims);
+        let n = parameter_count(config.latent_dims);
+        let anchor_len = sweep.shared.anchor_len;
         if [&state.params, &state.moment_1, &state.moment_2]
             .iter()
             .any(|v| v.len() != n)
         {
             return Err(TrainError::Parameters(state.params.len()));
         }
-        run.state = StateTensor::of(state);
-        run.last_good = run.state.clone();
-        run.anchor = checkpoint.anchor.clone().map(cpu_tensor);
-        run.sampler = checkpoint.sampler.clone();
+        if let Some(anchor) = checkpoint.anchor.as_ref().filter(|a| a.len() != anchor_len) {
+            return Err(TrainError::Parameters(anchor.len()));
+        }
+        let anchor = checkpoint.anchor.clone();
+        sweep.mirror(0, state.clone(), anchor, None, None);
+        sweep.runs[0].sampler = checkpoint.sampler.clone();
         sweep.step = checkpoint.step.min(sweep.shared.timeline.len());
         Ok(sweep)
     }
@@ -233,18 +262,19 @@ impl Sweep {
         if self.is_finished() {
             return;
         }
-        let step = StepPlan::of(&self.shared, self.step);
+        let plan = StepPlan::of(&self.shared, self.step);
         #[cfg(not(target_family = "wasm"))]
         if let Some(prepared) = self.prefetched() {
-            let run = &mut self.runs[0];
-            let batch = run.accept(prepared);
-            run.train(&self.shared, &step, batch);
+            let batch = self.runs[0].accept(prepared);
+            let block = &mut self.blocks[0];
+            train_block(&self.shared, &plan, &mut self.runs, block, batch);
             self.step += 1;
             return;
         }
         let mut cache = DistributionCache::serving(&self.runs);
-        for run in &mut self.runs {
-            run.step(&self.shared, &step, &mut cache);
+        for block in &mut self.blocks {
+            let runs = &mut self.runs[block.runs.clone()];
+            step_block(&self.shared, &plan, &mut cache, runs, block);
         }
         self.step += 1;
     }
@@ -306,17 +336,20 @@ impl Sweep {
             progress(to - from);
             return;
         }
-        let threads = threads.clamp(1, self.runs.len());
+        let threads = if cfg!(target_family = "wasm") {
+            1
+        } else {
+            threads.clamp(1, self.runs.len())
+        };
+        let chunk = self.runs.len().div_ceil(threads);
+        self.regroup(chunk);
         let done = std::sync::atomic::AtomicU64::new(0);
         let shared = &self.shared;
-        let chunk = self.runs.len().div_ceil(threads);
-        let train = |runs: &mut [Run]| {
+        let train = |runs: &mut [Run], block: &mut Block| {
             let mut cache = DistributionCache::serving(runs);
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
-                for run in runs.iter_mut() {
-                    run.step(shared, &plan, &mut cache);
-                }
+                step_block(shared, &plan, &mut cache, runs, block);
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if step.is_multiple_of(256) {
@@ -324,12 +357,12 @@ impl Sweep {
                 }
             }
         };
-        if threads == 1 || cfg!(target_family = "wasm") {
-            train(&mut self.runs);
+        if threads == 1 {
+            train(&mut self.runs, &mut self.blocks[0]);
         } else {
             std::thread::scope(|scope| {
-                for runs in self.runs.chunks_mut(chunk) {
-                    scope.spawn(|| train(runs));
+                for (runs, block) in self.runs.chunks_mut(chunk).zip(&mut self.blocks) {
+                    scope.spawn(|| train(runs, block));
                 }
             });
         }
@@ -337,15 +370,64 @@ impl Sweep {
         self.step = to;
     }
 
+    /// Blocks of `per_block` runs (the last may have fewer), the states as they were.
+    fn regroup(&mut self, per_block: usize) {
+        let total = self.runs.len();
+        let ranges = (0..total)
+            .step_by(per_block.max(1))
+            .map(|first| first..(first + per_block).min(total));
+        if ranges
+            .clone()
+            .eq(self.blocks.iter().map(|b| b.runs.clone()))
+        {
+            return;
+        }
+        let joined = |part: fn(&Block) -> &Tensor<1>| -> Vec<f32> {
+            (self.blocks.iter())
+                .flat_map(|b| cpu_values(part(b)))
+                .collect()
+        };
+        let states = joined(|b| &b.state);
+        let last_good = joined(|b| &b.last_good);
+        let anchors = joined(|b| &b.anchors);
+        let (s, a) = (self.shared.state_len, self.shared.anchor_len);
+        self.blocks = ranges
+            .map(|runs| {
+                let (states, anchors) = (
+                    &states[runs.start * s..runs.end * s],
+                    &anchors[runs.start * a..runs.end * a],
+                );
+                let mut block = Block::new(runs.clone(), states.to_vec(), anchors.to_vec());
+                block.last_good = cpu_tensor(last_good[runs.start * s..runs.end * s].to_vec());
+                block
+            })
+            .collect();
+    }
+
+    /// The block holding run `run`, and the run's place in it.
+    fn locate(&self, run: usize) -> (usize, usize) {
+        let b = (self.blocks.iter())
+            .position(|b| b.runs.contains(&run))
+            .expect("a run of this sweep");
+        (b, run - self.blocks[b].runs.start)
+    }
+
+    /// `f` of run `run`'s parameters, read where they lie.
+    fn with_params<T>(&self, run: usize, f: impl FnOnce(&[f32]) -> T) -> T {
+        let (b, i) = self.locate(run);
+        self.blocks[b].with_params(&self.shared, i, f)
+    }
+
     /// Run `run`'s `(outputs, latents)` for `rgb` (`[rows, 3]`).
     pub fn infer(&self, run: usize, rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let dims = self.shared.latent_dims;
-        (self.runs[run].state).with_params(|params| fused_step::infer(params, dims, rgb))
+        self.with_params(run, |params| fused_step::infer(params, dims, rgb))
     }
 
     /// Run `run`'s latents for `rgb` (`[rows, 3]`): [`Sweep::infer`] without the decoder.
     pub fn latents(&self, run: usize, rgb: &[f32]) -> Vec<f32> {
-        self.runs[run].latents(self.shared.latent_dims, rgb)
+        let dims = self.shared.latent_dims;
+        self.with_params(run, |params| fused_step::encode(params, dims, rgb))
     }
 
     /// When `step` (already trained) ended a phase: run `run`'s latents of that phase's
@@ -373,17 +455,20 @@ impl Sweep {
     /// Run `run` as it stands, to continue it elsewhere ([`Sweep::resume_one`]).
     pub fn checkpoint(&self, run: usize) -> Checkpoint {
         let r = &self.runs[run];
+        let (b, i) = self.locate(run);
+        let a = self.shared.anchor_len;
+        let anchor = with_values(&self.blocks[b].anchors, |v| v[i * a..][..a].to_vec());
         Checkpoint {
             step: self.step,
-            state: r.state.to_run_state(),
-            anchor: r.anchor.as_ref().map(cpu_values),
+            state: self.state(run),
+            anchor: r.anchored.then_some(anchor),
             sampler: r.sampler.clone(),
         }
     }
 
     /// Run `run`'s parameters, in the flat layout.
     pub fn parameters(&self, run: usize) -> Vec<f32> {
-        self.runs[run].state.with_params(<[f32]>::to_vec)
+        self.with_params(run, <[f32]>::to_vec)
     }
 
     /// Every run's verdict under its current weights.
@@ -423,68 +508,126 @@ impl StepPlan {
     }
 }
 
+impl Block {
+    fn new(runs: Range<usize>, states: Vec<f32>, anchors: Vec<f32>) -> Self {
+        let state = cpu_tensor(states);
+        Block {
+            runs,
+            last_good: state.clone(),
+            state,
+            anchors: cpu_tensor(anchors),
+        }
+    }
+
+    /// `f` of its `i`-th run's parameters, read where they lie.
+    fn with_params<T>(&self, shared: &Shared, i: usize, f: impl FnOnce(&[f32]) -> T) -> T {
+        let s = shared.state_len;
+        with_values(&self.state, |v| f(&v[i * s..][..s / 3]))
+    }
+}
+
+/// The trainer's step for a block's runs, in the trainer's order (spec §2.7): every run
+/// draws its batch, then one call trains them all.
+fn step_block(
+    shared: &Shared,
+    plan: &StepPlan,
+    cache: &mut DistributionCache,
+    runs: &mut [Run],
+    block: &mut Block,
+) {
+    let batch_len = runs.first().map_or(0, |r| r.sampler.batch_size() * 3);
+    let mut batches = Vec::new();
+    if !plan.on_primaries {
+        batches.reserve(runs.len() * batch_len);
+    }
+    for run in runs.iter_mut() {
+        if run.failure.is_some() {
+            // It sits the step out, but its sampler keeps up, so that after Apply live it
+            // draws what the GPU engine (which follows data-fraction for every run) draws.
+            if !plan.on_primaries {
+                batches.resize(batches.len() + batch_len, 0.0);
+            }
+        } else {
+            // Drawn before this step's data-fraction applies: batch t uses step t−1's weights.
+            draw_batch_into(shared, plan, &run.sampler, &mut batches);
+        }
+        run.follow_data_fraction(shared, plan, cache);
+    }
+    train_block(shared, plan, runs, block, batches);
+}
+
+/// The step's arithmetic for a block's runs, on their drawn `batches` (unused on the
+/// primaries).
+fn train_block(
+    shared: &Shared,
+    plan: &StepPlan,
+    runs: &mut [Run],
+    block: &mut Block,
+    batches: Vec<f32>,
+) {
+    let (s, a) = (shared.state_len, shared.anchor_len);
+    if plan.anchor_action {
+        let primaries = cpu_values(&shared.primaries);
+        for (i, run) in runs.iter_mut().enumerate() {
+            if run.failure.is_none() {
+                let dims = shared.latent_dims;
+                let latents =
+                    block.with_params(shared, i, |p| fused_step::encode(p, dims, &primaries));
+                write_values(&mut block.anchors, i * a, &latents);
+                run.anchored = true;
+            }
+        }
+    }
+    let args = BlockStepArgs {
+        latent_dims: shared.latent_dims,
+        weights: plan.weights,
+        lr: plan.lr,
+        one_batch: plan.on_primaries,
+        runs: (runs.iter())
+            .map(|run| RunArgs {
+                updates: run.failure.is_none().then_some(run.updates),
+                anchored: run.anchored,
+            })
+            .collect(),
+    };
+    let batches = if plan.on_primaries {
+        shared.primaries.clone()
+    } else {
+        cpu_tensor(batches)
+    };
+    // `block.state` keeps the buffer the step started from: the step writes a copy.
+    let (state, losses) = block_step(
+        block.state.clone(),
+        batches,
+        shared.primaries.clone(),
+        block.anchors.clone(),
+        args,
+    );
+    let mut failed = Vec::new();
+    for (i, (run, losses)) in runs.iter_mut().zip(losses).enumerate() {
+        let Some(losses) = losses else { continue };
+        if losses.total.is_finite() {
+            run.good_updates = run.updates;
+            run.updates += i32::from(losses.updated);
+        } else {
+            run.failure = Some(non_finite(plan.step, &losses.losses()));
+            run.updates = run.good_updates;
+            failed.push(i);
+        }
+        run.last = Some(losses);
+    }
+    let started_from = std::mem::replace(&mut block.state, state);
+    let older = std::mem::replace(&mut block.last_good, started_from);
+    // A run whose loss went non-finite goes back to the start of the previous step, and
+    // stays there (as its last good state too) until Apply live lets it go on.
+    for i in failed {
+        let good = with_values(&older, |v| v[i * s..][..s].to_vec());
+        write_values(&mut block.state, i * s, &good);
+        write_values(&mut block.last_good, i * s, &good);
+    }
+}
+
 impl Run {
-    /// The trainer's step for this run, in the trainer's order (spec §2.7).
-    fn step(&mut self, shared: &Shared, plan: &StepPlan, cache: &mut DistributionCache) {
-        if self.failure.is_some() {
-            // Its sampler keeps up, so that after Apply live it draws what the GPU engine
-            // (which follows data-fraction for every run) draws.
-            self.follow_data_fraction(shared, plan, cache);
-            return;
-        }
-        let batch = self.draw(shared, plan, cache);
-        self.train(shared, plan, batch);
-    }
-
-    /// The step's arithmetic, on the drawn `batch` (unused on the primaries).
-    fn train(&mut self, shared: &Shared, plan: &StepPlan, batch: Vec<f32>) {
-        if plan.anchor_action {
-            let latents = self.latents(shared.latent_dims, &cpu_values(&shared.primaries));
-            self.anchor = Some(cpu_tensor(latents));
-        }
-        let batch = if plan.on_primaries {
-            shared.primaries.clone()
-        } else {
-            cpu_tensor(batch)
-        };
-        // `self.state` keeps the buffer the step started from: the step writes a copy.
-        let (state, losses) = run_step(
-            self.state.clone(),
-            batch,
-            shared.primaries.clone(),
-            self.anchor
-                .clone()
-                .unwrap_or_else(|| shared.no_anchor.clone()),
-            shared.latent_dims,
-            plan.weights,
-            plan.lr,
-        );
-        if !losses.total.is_finite() {
-            self.failure = Some(non_finite(plan.step, &losses.losses()));
-            self.state = self.last_good.clone();
-        } else {
-            self.last_good = std::mem::replace(&mut self.state, state);
-        }
-        self.last = Some(losses);
-    }
-
-    fn latents(&self, latent_dims: usize, rgb: &[f32]) -> Vec<f32> {
-        (self.state).with_params(|params| fused_step::encode(params, latent_dims, rgb))
-    }
-
-    /// What the host decides of a step: the batch (drawn before this step's data-fraction
-    /// applies: batch t uses step t−1's weights), then the sampler's new weights.
-    fn draw(
-        &mut self,
-        shared: &Shared,
-        plan: &StepPlan,
-        cache: &mut DistributionCache,
-    ) -> Vec<f32> {
-        let batch = draw_batch(shared, plan, &self.sampler);
-        self.follow_data_fraction(shared, plan, cache);
-        batch
-    }
-
     /// The sampler's weights after this step's data-fraction.
     fn follow_data_fraction(
         &mut self,
@@ -503,16 +646,28 @@ impl Run {
 }
 
 /// Step `plan.step`'s batch drawn with `sampler`, as colours (`[B, 3]`; empty on the
-/// primaries, which are not drawn). The run and the prefetch thread both draw here.
+/// primaries, which are not drawn). The prefetch thread draws here.
+#[cfg(not(target_family = "wasm"))]
 fn draw_batch(shared: &Shared, plan: &StepPlan, sampler: &WeightedBatchSampler) -> Vec<f32> {
-    if plan.on_primaries {
-        return Vec::new();
-    }
     let mut batch = Vec::with_capacity(sampler.batch_size() * 3);
-    for i in sampler.batch(plan.step) {
-        batch.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
-    }
+    draw_batch_into(shared, plan, sampler, &mut batch);
     batch
+}
+
+/// [`draw_batch`] onto the end of `batches`: how a block's runs draw theirs, one after
+/// another.
+fn draw_batch_into(
+    shared: &Shared,
+    plan: &StepPlan,
+    sampler: &WeightedBatchSampler,
+    batches: &mut Vec<f32>,
+) {
+    if plan.on_primaries {
+        return;
+    }
+    for i in sampler.batch(plan.step) {
+        batches.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
+    }
 }
 
 /// Moves `sampler`'s weights to this step's data-fraction (`weights_fraction`: the one they
@@ -593,15 +748,30 @@ impl Sweep {
         last: Option<StepLosses>,
         failure: Option<TrainError>,
     ) {
+        let (b, i) = self.locate(run);
+        let (s, a) = (self.shared.state_len, self.shared.anchor_len);
+        let block = &mut self.blocks[b];
+        let packed = state.packed();
+        write_values(&mut block.state, i * s, &packed);
+        write_values(&mut block.last_good, i * s, &packed);
+        if let Some(anchor) = &anchor {
+            write_values(&mut block.anchors, i * a, anchor);
+        }
         let r = &mut self.runs[run];
-        r.state = StateTensor::of(&state);
-        r.anchor = anchor.map(cpu_tensor);
+        r.updates = state.updates;
+        r.good_updates = state.updates;
+        r.anchored = anchor.is_some();
         r.last = last;
         r.failure = failure;
     }
 
     /// Run `run`'s state: weights, Adam's moments and update count.
     pub fn state(&self, run: usize) -> RunState {
-        self.runs[run].state.to_run_state()
+        let (b, i) = self.locate(run);
+        let s = self.shared.state_len;
+        let updates = self.runs[run].updates;
+        with_values(&self.blocks[b].state, |v| {
+            RunState::from_packed(&v[i * s..][..s], updates)
+        })
     }
 }

@@ -256,3 +256,94 @@ fn a_non_finite_loss_stops_only_its_run() {
         assert!(sweep.parameters(r).iter().all(|p| p.is_finite()));
     }
 }
+
+/// Runs of one block that go non-finite at different steps each go back to where the step
+/// before the one that broke started, while the others train on; a run that breaks again
+/// at once after Apply live stays there; after Apply live with a sane sheet each goes on as
+/// it would alone, bit for bit.
+#[test]
+fn runs_that_fail_at_different_steps_each_roll_back_on_their_own() {
+    let ramp = "STEP,PHASE,ACTION,lr:log,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n150,,,1e30,,\n400,,,,,\n";
+    let still_broken = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,1e38\n400,,,,,\n";
+    let calm = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.001,1,0.1\n400,,,,,\n";
+    let config = |first_seed, runs| SweepConfig {
+        first_seed,
+        runs,
+        latent_dims: 4,
+        batch_size: 16,
+    };
+    let runs = 6;
+    let mut together = Sweep::new(timeline(ramp), config(0, runs)).unwrap();
+    // The states before each step, and the step each run broke at.
+    let mut before: Vec<Vec<RunState>> = Vec::new();
+    let mut broke_at = vec![None; runs];
+    for _ in 0..200 {
+        let step = together.step_index();
+        before.push((0..runs).map(|r| together.state(r)).collect());
+        together.step();
+        for (r, run) in together.runs().iter().enumerate() {
+            if run.failure.is_some() && broke_at[r].is_none() {
+                broke_at[r] = Some(step as usize);
+            }
+        }
+    }
+    let steps: std::collections::BTreeSet<_> = broke_at.iter().flatten().collect();
+    assert!(
+        steps.len() >= 2 && broke_at.iter().all(Option::is_some),
+        "the ramp should break every run, at different steps: {broke_at:?}"
+    );
+    let rolled_back: Vec<RunState> = (0..runs)
+        .map(|r| before[broke_at[r].unwrap() - 1][r].clone())
+        .collect();
+    for r in 0..runs {
+        let broke = broke_at[r].unwrap();
+        assert_eq!(
+            together.state(r),
+            rolled_back[r],
+            "run {r}, broken at step {broke}"
+        );
+        assert_ne!(together.state(r), before[broke][r], "run {r}");
+    }
+
+    together.set_timeline(timeline(still_broken));
+    together.step();
+    for (r, state) in rolled_back.iter().enumerate() {
+        assert!(together.runs()[r].failure.is_some(), "run {r}");
+        assert_eq!(&together.state(r), state, "run {r}, broken again");
+    }
+
+    together.set_timeline(timeline(calm));
+    for _ in 0..50 {
+        together.step();
+    }
+    for r in 0..runs {
+        let mut alone = Sweep::new(timeline(ramp), config(r as u64, 1)).unwrap();
+        for _ in 0..200 {
+            alone.step();
+        }
+        alone.set_timeline(timeline(still_broken));
+        alone.step();
+        alone.set_timeline(timeline(calm));
+        for _ in 0..50 {
+            alone.step();
+        }
+        assert_eq!(together.state(r), alone.state(0), "run {r}");
+        assert!(together.runs()[r].failure.is_none(), "run {r}");
+        assert!(together.parameters(r).iter().all(|p| p.is_finite()));
+    }
+
+    // The page pauses a run at the step that broke it: Apply live straight after, into a
+    // sheet that breaks it again at once, leaves it where it went back to.
+    let mut paused = Sweep::new(timeline(ramp), config(3, 1)).unwrap();
+    let mut history = vec![paused.state(0)];
+    while paused.runs()[0].failure.is_none() {
+        paused.step();
+        history.push(paused.state(0));
+    }
+    let went_back = history[history.len() - 3].clone();
+    assert_eq!(paused.state(0), went_back);
+    paused.set_timeline(timeline(still_broken));
+    paused.step();
+    assert!(paused.runs()[0].failure.is_some());
+    assert_eq!(paused.state(0), went_back, "broken again straight after");
+}

@@ -1,15 +1,15 @@
 //! The CPU engine's training step as a Burn backend extension on the CPU backend (Flex): one
-//! operation per step of a run, the whole of [`train_step`] (forward, objective, backward,
-//! Adam), vectorised over the batch.
+//! operation per step of a block of runs, the whole of [`train_step`] (forward, objective,
+//! backward, Adam) for each, vectorised over the batch.
 //!
-//! Its state is a tensor holding the run's packed buffer ([`RunState::packed`]). The step
-//! takes it and gives it back: in place when nothing else holds the buffer (Flex's
-//! copy-on-write), after a copy when something does, so a state kept aside (the sweep's
-//! last good step, a read) stays as it was.
+//! The block's state is one tensor: its runs' packed buffers ([`RunState::packed`]) one after
+//! another. The step takes it and gives it back: in place when nothing else holds the buffer
+//! (Flex's copy-on-write), after a copy when something does, so a state kept aside (the
+//! sweep's last good step, a read) stays as it was.
 //!
-//! The operation steps one run, not all of them at once as the GPU's does
-//! ([`crate::gpu_step`]): a sweep's runs are split over threads that each train theirs to the
-//! end with no meeting per step, and each thread's call is one run's step.
+//! A sweep on one thread (the page's worker) is one block, so one call steps every run, as
+//! the GPU's operation does ([`crate::gpu_step`]). A sweep split over threads is a block per
+//! thread: each thread trains its runs to the end with no meeting per step, one call a step.
 
 use std::cell::RefCell;
 
@@ -18,33 +18,47 @@ use burn::backend::{backend_extension, Backend, Flex, Shape};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
 
-use super::{train_step, RunState, StepInput, StepLosses, Workspace};
+use super::{train_step, StepInput, StepLosses, Workspace};
 use crate::flex_values::{dense_f32, from_values};
 use crate::loss::PerTerm;
 
-/// What a step takes besides its tensors.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RunStepArgs {
+/// What a block's step takes besides its tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockStepArgs {
     pub latent_dims: usize,
     pub weights: PerTerm<f64>,
     pub lr: f64,
-    /// Updates the state has had so far (Adam's time step before this one).
-    pub updates: i32,
+    /// Every run trains on the one batch `batches` holds (phase 1's primaries), not on a
+    /// batch of its own.
+    pub one_batch: bool,
+    /// The block's runs, in order.
+    pub runs: Vec<RunArgs>,
+}
+
+/// One run of a block's step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunArgs {
+    /// Updates the run has had so far (Adam's time step before this one); `None`: the run
+    /// sits the step out (a non-finite loss stopped it), its state left as it is.
+    pub updates: Option<i32>,
+    /// Its rows of `anchors` hold its anchor reference (the `anchor` action has fired).
+    pub anchored: bool,
 }
 
 #[backend_extension(Flex)]
-pub trait FusedRunStep: Backend {
-    /// One step of one run. `state` (packed) is taken and given back updated; `batch` is the
-    /// rows it trains on (`[B, 3]`, flat), `anchor_rgb` the six anchor colours and `anchor`
-    /// their reference latents (empty before the `anchor` action). Also gives what the step
-    /// computed.
-    fn fused_run_step(
-        state: FloatTensor<Self>,
-        batch: FloatTensor<Self>,
+pub trait FusedBlockStep: Backend {
+    /// One step of every run of a block. `states` (the runs' packed states one after
+    /// another) is taken and given back updated; `batches` the rows each trains on (`[R, B,
+    /// 3]`, flat, or one `[B, 3]` for all with `one_batch`), `anchor_rgb` the six anchor
+    /// colours and `anchors` the runs' reference latents (`[R, 6, E]`, read for the runs
+    /// anchored). Also gives what each run's step computed (`None` for a run sitting out).
+    fn fused_block_step(
+        states: FloatTensor<Self>,
+        batches: FloatTensor<Self>,
         anchor_rgb: FloatTensor<Self>,
-        anchor: FloatTensor<Self>,
-        args: RunStepArgs,
-    ) -> (FloatTensor<Self>, StepLosses);
+        anchors: FloatTensor<Self>,
+        args: BlockStepArgs,
+    ) -> (FloatTensor<Self>, Vec<Option<StepLosses>>);
 }
 
 thread_local! {
@@ -53,91 +67,74 @@ thread_local! {
     static WORKSPACE: RefCell<Workspace> = RefCell::default();
 }
 
-impl FusedRunStep for Flex {
-    fn fused_run_step(
-        mut state: FlexTensor,
-        batch: FlexTensor,
+impl FusedBlockStep for Flex {
+    fn fused_block_step(
+        mut states: FlexTensor,
+        batches: FlexTensor,
         anchor_rgb: FlexTensor,
-        anchor: FlexTensor,
-        args: RunStepArgs,
-    ) -> (FlexTensor, StepLosses) {
+        anchors: FlexTensor,
+        args: BlockStepArgs,
+    ) -> (FlexTensor, Vec<Option<StepLosses>>) {
+        let runs = args.runs.len();
         // `storage_mut` below is the whole buffer, which is the state only for a dense tensor.
-        let _ = dense(&state);
-        let (batch, anchor_rgb, anchor) = (dense(&batch), dense(&anchor_rgb), dense(&anchor));
-        let input = StepInput {
-            latent_dims: args.latent_dims,
-            batch,
-            anchor_rgb,
-            anchor: (!anchor.is_empty()).then_some(anchor),
-            weights: &args.weights,
-            lr: args.lr,
+        let state_len = dense(&states).len() / runs.max(1);
+        let (batches, anchor_rgb, anchors) = (dense(&batches), dense(&anchor_rgb), dense(&anchors));
+        let batch_len = if args.one_batch {
+            batches.len()
+        } else {
+            batches.len() / runs.max(1)
         };
-        let values = state.storage_mut::<f32>();
-        let losses = WORKSPACE.with_borrow_mut(|w| train_step(values, args.updates, &input, w));
-        (state, losses)
+        let anchor_len = anchors.len() / runs.max(1);
+        let values = &mut states.storage_mut::<f32>()[..state_len * runs];
+        let losses = WORKSPACE.with_borrow_mut(|w| {
+            (values
+                .chunks_exact_mut(state_len)
+                .zip(&args.runs)
+                .enumerate())
+            .map(|(r, (state, run))| {
+                let updates = run.updates?;
+                let batch = if args.one_batch {
+                    batches
+                } else {
+                    &batches[r * batch_len..][..batch_len]
+                };
+                let input = StepInput {
+                    latent_dims: args.latent_dims,
+                    batch,
+                    anchor_rgb,
+                    anchor: run
+                        .anchored
+                        .then(|| &anchors[r * anchor_len..][..anchor_len]),
+                    weights: &args.weights,
+                    lr: args.lr,
+                };
+                Some(train_step(state, updates, &input, w))
+            })
+            .collect()
+        });
+        (states, losses)
     }
 }
 
 type Dispatch = burn::backend::Dispatch;
 
-/// A run's packed state as a tensor on the CPU backend, and the updates it has had. Cloning
-/// it shares the buffer.
-#[derive(Clone)]
-pub struct StateTensor {
-    pub values: Tensor<1>,
-    pub updates: i32,
-}
-
-impl StateTensor {
-    pub fn of(state: &RunState) -> Self {
-        StateTensor {
-            values: cpu_tensor(state.packed()),
-            updates: state.updates,
-        }
-    }
-
-    pub fn to_run_state(&self) -> RunState {
-        RunState::from_packed(dense(&cpu_primitive(&self.values)), self.updates)
-    }
-
-    /// `f` of the run's parameters, read where they lie.
-    pub fn with_params<T>(&self, f: impl FnOnce(&[f32]) -> T) -> T {
-        let values = cpu_primitive(&self.values);
-        let values = dense(&values);
-        f(&values[..values.len() / 3])
-    }
-}
-
-/// One step of a run ([`FusedRunStep::fused_run_step`] on the CPU backend): the state after
-/// it and what it computed. Pass `anchor` empty ([`cpu_tensor`] of nothing) before the
-/// `anchor` action.
-pub fn run_step(
-    state: StateTensor,
-    batch: Tensor<1>,
+/// One step of a block of runs ([`FusedBlockStep::fused_block_step`] on the CPU backend):
+/// the states after it and what each run's step computed.
+pub fn block_step(
+    states: Tensor<1>,
+    batches: Tensor<1>,
     anchor_rgb: Tensor<1>,
-    anchor: Tensor<1>,
-    latent_dims: usize,
-    weights: PerTerm<f64>,
-    lr: f64,
-) -> (StateTensor, StepLosses) {
-    let args = RunStepArgs {
-        latent_dims,
-        weights,
-        lr,
-        updates: state.updates,
-    };
-    let (values, losses) = Dispatch::fused_run_step(
-        state.values.into_dispatch(),
-        batch.into_dispatch(),
+    anchors: Tensor<1>,
+    args: BlockStepArgs,
+) -> (Tensor<1>, Vec<Option<StepLosses>>) {
+    let (states, losses) = Dispatch::fused_block_step(
+        states.into_dispatch(),
+        batches.into_dispatch(),
         anchor_rgb.into_dispatch(),
-        anchor.into_dispatch(),
+        anchors.into_dispatch(),
         args,
     );
-    let state = StateTensor {
-        values: Tensor::from_dispatch(values),
-        updates: state.updates + i32::from(losses.updated),
-    };
-    (state, losses)
+    (Tensor::from_dispatch(states), losses)
 }
 
 /// `values` as a tensor on the CPU backend, without a copy.
@@ -148,7 +145,23 @@ pub fn cpu_tensor(values: Vec<f32>) -> Tensor<1> {
 
 /// A tensor of [`cpu_tensor`]'s, or the step's, read back.
 pub fn cpu_values(tensor: &Tensor<1>) -> Vec<f32> {
-    dense(&cpu_primitive(tensor)).to_vec()
+    with_values(tensor, <[f32]>::to_vec)
+}
+
+/// `f` of a tensor's values, read where they lie.
+pub fn with_values<T>(tensor: &Tensor<1>, f: impl FnOnce(&[f32]) -> T) -> T {
+    f(dense(&cpu_primitive(tensor)))
+}
+
+/// Writes `values` into `tensor` from `at` on: in place when nothing else holds its buffer,
+/// in a copy when something does.
+pub fn write_values(tensor: &mut Tensor<1>, at: usize, values: &[f32]) {
+    let held = std::mem::replace(tensor, cpu_tensor(Vec::new()));
+    let mut primitive =
+        (held.try_into_primitive::<Flex>()).expect("the CPU step's tensors are on the CPU backend");
+    let _ = dense(&primitive);
+    primitive.storage_mut::<f32>()[at..at + values.len()].copy_from_slice(values);
+    *tensor = Tensor::from_primitive::<Flex>(primitive);
 }
 
 /// The values of one of the step's tensors: all are dense f32, made by [`cpu_tensor`] or the
@@ -170,53 +183,94 @@ fn cpu_primitive(tensor: &Tensor<1>) -> FlexTensor {
 mod tests {
     use super::*;
     use crate::data::ColorCube;
+    use crate::fused_step::RunState;
     use crate::loss::Term;
     use crate::model::initial_parameters;
 
-    fn batch() -> Vec<f32> {
-        (0..64 * 3)
-            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+    const ROWS: usize = 64;
+
+    /// Run `r`'s batch: each run's rows differ.
+    fn batch(r: usize) -> Vec<f32> {
+        (0..ROWS * 3)
+            .map(|i| ((i * 37 + r * 11) % 101) as f32 / 100.0)
             .collect()
     }
 
-    /// The operation is the kernel: the same losses and state bit for bit, step after step,
-    /// through the anchor.
+    /// The operation is the kernel, run by run: the same losses and states bit for bit, step
+    /// after step, with a batch each and one batch for all, through the anchor (set for two
+    /// runs of three), and with a run sitting steps out.
     #[test]
-    fn the_operation_is_the_kernel_bit_for_bit() {
+    fn the_operation_is_each_runs_kernel_bit_for_bit() {
         let dims = 4;
+        let runs = 3;
         let anchor_rgb = ColorCube::primaries().rgb_f32();
-        let anchor: Vec<f32> = (0..6 * dims).map(|i| (i as f32 * 0.3).sin()).collect();
+        let anchors: Vec<f32> = (0..runs * 6 * dims)
+            .map(|i| (i as f32 * 0.3).sin())
+            .collect();
         let weights = PerTerm::from_fn(|t| if t == Term::Anchor { 0.5 } else { 0.3 });
-        let mut host = RunState::new(initial_parameters(dims, 5));
-        let mut held = StateTensor::of(&host);
+        let mut host: Vec<RunState> = (0..runs)
+            .map(|r| RunState::new(initial_parameters(dims, 5 + r as u64)))
+            .collect();
+        let mut held = cpu_tensor(host.iter().flat_map(RunState::packed).collect());
         let mut w = Workspace::default();
         for step in 0..100 {
-            let anchor = if step >= 50 { anchor.clone() } else { vec![] };
-            let input = StepInput {
-                latent_dims: dims,
-                batch: &batch(),
-                anchor_rgb: &anchor_rgb,
-                anchor: (!anchor.is_empty()).then_some(&anchor[..]),
-                weights: &weights,
-                lr: 0.01,
+            let one_batch = step < 20;
+            let anchored = |r: usize| step >= 50 && r != 1;
+            let sits_out = |r: usize| (30..40).contains(&step) && r == 1;
+            let updates_before: Vec<i32> = host.iter().map(|s| s.updates).collect();
+            let mut expected = Vec::new();
+            for (r, state) in host.iter_mut().enumerate() {
+                if sits_out(r) {
+                    expected.push(None);
+                    continue;
+                }
+                let own = batch(if one_batch { 0 } else { r });
+                let input = StepInput {
+                    latent_dims: dims,
+                    batch: &own,
+                    anchor_rgb: &anchor_rgb,
+                    anchor: anchored(r).then(|| &anchors[r * 6 * dims..][..6 * dims]),
+                    weights: &weights,
+                    lr: 0.01,
+                };
+                let mut packed = state.packed();
+                let losses = train_step(&mut packed, state.updates, &input, &mut w);
+                *state = RunState::from_packed(&packed, state.updates + i32::from(losses.updated));
+                expected.push(Some(losses));
+            }
+            let batches: Vec<f32> = if one_batch {
+                batch(0)
+            } else {
+                (0..runs).flat_map(batch).collect()
             };
-            let mut packed = host.packed();
-            let expected = train_step(&mut packed, host.updates, &input, &mut w);
-            host = RunState::from_packed(&packed, host.updates + i32::from(expected.updated));
-            let (next, losses) = run_step(
-                held,
-                cpu_tensor(batch()),
-                cpu_tensor(anchor_rgb.clone()),
-                cpu_tensor(anchor),
-                dims,
+            let args = BlockStepArgs {
+                latent_dims: dims,
                 weights,
-                0.01,
+                lr: 0.01,
+                one_batch,
+                runs: (0..runs)
+                    .map(|r| RunArgs {
+                        updates: (!sits_out(r)).then_some(updates_before[r]),
+                        anchored: anchored(r),
+                    })
+                    .collect(),
+            };
+            let (next, losses) = block_step(
+                held,
+                cpu_tensor(batches),
+                cpu_tensor(anchor_rgb.clone()),
+                cpu_tensor(anchors.clone()),
+                args,
             );
             held = next;
             assert_eq!(losses, expected, "step {step}");
-            assert_eq!(held.to_run_state(), host, "step {step}");
+            let packed: Vec<f32> = host.iter().flat_map(RunState::packed).collect();
+            assert_eq!(cpu_values(&held), packed, "step {step}");
         }
-        assert_eq!(host.updates, 100);
+        assert_eq!(
+            host.iter().map(|s| s.updates).collect::<Vec<_>>(),
+            [100, 90, 100]
+        );
     }
 
     /// A state held elsewhere (a copy kept for a rollback) is left as it was; one held nowhere
@@ -224,34 +278,45 @@ mod tests {
     #[test]
     fn a_step_leaves_a_state_held_elsewhere_as_it_was() {
         let dims = 3;
-        let start = StateTensor::of(&RunState::new(initial_parameters(dims, 2)));
-        let before = start.to_run_state();
+        let start: Vec<f32> = (0..2)
+            .flat_map(|r| RunState::new(initial_parameters(dims, 2 + r)).packed())
+            .collect();
         let weights = PerTerm::from_fn(|t| if t == Term::Anchor { 0.0 } else { 1.0 });
-        let step = |state: StateTensor| {
-            run_step(
-                state,
-                cpu_tensor(batch()),
-                cpu_tensor(ColorCube::primaries().rgb_f32()),
-                cpu_tensor(vec![]),
-                dims,
+        let step = |states: Tensor<1>, updates: i32| {
+            let args = BlockStepArgs {
+                latent_dims: dims,
                 weights,
-                0.05,
-            )
-            .0
+                lr: 0.05,
+                one_batch: false,
+                runs: vec![
+                    RunArgs {
+                        updates: Some(updates),
+                        anchored: false,
+                    };
+                    2
+                ],
+            };
+            let batches = [batch(0), batch(1)].concat();
+            let anchors = cpu_tensor(vec![0.0; 2 * 6 * dims]);
+            let primaries = cpu_tensor(ColorCube::primaries().rgb_f32());
+            block_step(states, cpu_tensor(batches), primaries, anchors, args).0
         };
-        let kept = start.clone();
-        let after = step(start);
-        assert_eq!(kept.to_run_state(), before);
-        assert_ne!(after.to_run_state().params, before.params);
+        let kept = cpu_tensor(start.clone());
+        let after = step(kept.clone(), 0);
+        assert_eq!(cpu_values(&kept), start);
+        assert_ne!(cpu_values(&after), start);
 
-        let address = |s: &StateTensor| cpu_primitive(&s.values).bytes().as_ptr();
+        let address = |s: &Tensor<1>| cpu_primitive(s).bytes().as_ptr();
         let at = address(&after);
-        let again = step(after);
+        let again = step(after, 1);
         assert_eq!(
             address(&again),
             at,
             "a step of an unshared state copies nothing"
         );
-        assert_eq!(again.updates, 2);
+        let mut written = again;
+        write_values(&mut written, 3, &[7.0]);
+        assert_eq!(address(&written), at, "nor does a write to one");
+        assert_eq!(cpu_values(&written)[3], 7.0);
     }
 }

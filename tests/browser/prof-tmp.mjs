@@ -1,0 +1,18 @@
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-dev-shm-usage'] });
+const p = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+await p.goto(`http://127.0.0.1:8124/bench.html?backend=cpu&batch=256&runs=16`);
+await p.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 180_000 });
+const cdp = await p.context().newCDPSession(p);
+await cdp.send('Profiler.enable');
+await p.evaluate(() => document.querySelector('color-bottleneck').play());
+await p.waitForTimeout(3000);
+await cdp.send('Profiler.start');
+const s0 = await p.evaluate(() => document.querySelector('color-bottleneck').step);
+await p.waitForTimeout(6000);
+const s1 = await p.evaluate(() => document.querySelector('color-bottleneck').step);
+const { profile } = await cdp.send('Profiler.stop');
+console.log('steps/s', (s1 - s0) / 6, 'fps', await p.evaluate(() => document.querySelector('color-bottleneck').dataset.fps));
+writeFileSync('/tmp/nb/main.cpuprofile', JSON.stringify(profile));
+await browser.close();
