@@ -3,6 +3,12 @@
 //! step for every run) for 1 to 1,024 runs and Burn's wgpu backend with the total checked on
 //! the device, each with one read-back per `FRAME` steps, as the page's frames do.
 //! `cargo run --release --example backend_race [--features wgpu] -- [STEPS] [FRAME]`.
+//!
+//! `… -- targets [SECONDS]` times the GPU targets instead: the whole ex-1.5 for one run on the
+//! fused CPU step and on the GPU engine, and for 1,024 runs on the GPU engine (each stopped
+//! after SECONDS, default 240, with the whole curriculum's time projected from the steps
+//! done). A GPU machine lent to a session has no Rust toolchain: `cargo xtask gpu-kit` packs
+//! this program, built, with what it needs there.
 
 use std::time::Instant;
 
@@ -13,6 +19,11 @@ use color_bottleneck::timeline::Timeline;
 use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("targets") {
+        let seconds = std::env::args().nth(2).and_then(|a| a.parse().ok());
+        targets(seconds.unwrap_or(240.0));
+        return;
+    }
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -182,6 +193,110 @@ fn time_gpu(what: &str, timeline: &Timeline, steps: u64, frame: u64, gpu: &Devic
             seconds,
         );
     }
+}
+
+/// The page's GPU targets, timed natively: the same kernel through wgpu (Vulkan here, where
+/// Chromium's WebGPU runs on Dawn), with one read-back every 50 steps as the page's frames do.
+fn targets(limit: f64) {
+    let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).expect("ex-1.5 parses"));
+    let steps = timeline.len();
+    println!("the whole ex-1.5 ({steps} steps, batch 256); each stopped after {limit} s");
+    println!("| engine | runs | steps timed | seconds | whole curriculum, s |");
+    println!("|---|---|---|---|---|");
+    let config = SweepConfig {
+        first_seed: 1,
+        runs: 1,
+        latent_dims: 4,
+        batch_size: TrainerConfig::default().batch_size,
+    };
+    let mut cpu = Sweep::new(timeline.clone(), config).expect("a valid sweep");
+    let start = Instant::now();
+    while !cpu.is_finished() && start.elapsed().as_secs_f64() < limit {
+        cpu.step();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu_whole = seconds * steps as f64 / cpu.step_index() as f64;
+    let note = if cpu.is_finished() {
+        ""
+    } else {
+        " (projected)"
+    };
+    println!(
+        "| fused CPU step, one thread | 1 | {} | {seconds:.2} | {cpu_whole:.1}{note} |",
+        cpu.step_index()
+    );
+    #[cfg(feature = "wgpu")]
+    {
+        let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+        let one = gpu_whole(&timeline, 1, limit, &gpu);
+        let many = gpu_whole(&timeline, 1024, limit, &gpu);
+        println!(
+            "GPU, one run: {one:.1} s against {cpu_whole:.1} s on the CPU (target: no slower)"
+        );
+        println!("GPU, 1,024 runs: {many:.1} s (target: 60 s in Chromium)");
+    }
+    #[cfg(not(feature = "wgpu"))]
+    println!("(built without --features wgpu: no GPU figures)");
+}
+
+#[cfg(feature = "wgpu")]
+fn whole_config(runs: usize) -> SweepConfig {
+    SweepConfig {
+        first_seed: 1,
+        runs,
+        latent_dims: 4,
+        batch_size: TrainerConfig::default().batch_size,
+    }
+}
+
+/// The GPU engine's time for the whole of `timeline` with `runs` runs. Stopped after `limit`
+/// seconds, the rest is projected: phase 1's steps (six colours) at the rate so far, the
+/// cube's at the rate of [`CUBE_RAMP`] timed for up to `limit` seconds more.
+#[cfg(feature = "wgpu")]
+fn gpu_whole(timeline: &Timeline, runs: usize, limit: f64, gpu: &Device) -> f64 {
+    let (done, seconds) = gpu_steps(timeline, runs, limit, gpu);
+    let steps = timeline.len() - 1;
+    if done >= steps {
+        println!("| fused GPU kernel | {runs} | {done} | {seconds:.2} | {seconds:.1} |");
+        return seconds;
+    }
+    let phase_1 = (0..timeline.len())
+        .find(|&s| timeline.state(s).phase != timeline.state(0).phase)
+        .unwrap_or(timeline.len())
+        - 1;
+    let cube = Timeline::new(&Dopesheet::parse(CUBE_RAMP).expect("the cube sheet parses"));
+    let (cube_done, cube_seconds) = gpu_steps(&cube, runs, limit, gpu);
+    let per_cube_step = cube_seconds / cube_done.max(1) as f64;
+    let rest_of_phase_1 = phase_1.saturating_sub(done) as f64 * seconds / done.max(1) as f64;
+    let rest = (steps - done.max(phase_1)) as f64 * per_cube_step;
+    let whole = seconds + rest_of_phase_1 + rest;
+    println!(
+        "| fused GPU kernel | {runs} | {done} of ex-1.5, {cube_done} of cube batches | {:.2} | \
+         {whole:.1} (projected) |",
+        seconds + cube_seconds
+    );
+    whole
+}
+
+/// Steps of `timeline` the GPU engine trains in `limit` seconds (after a first step that
+/// compiles the kernel, not counted), with a read-back every 50 steps: the steps and the
+/// seconds.
+#[cfg(feature = "wgpu")]
+fn gpu_steps(timeline: &Timeline, runs: usize, limit: f64, gpu: &Device) -> (u64, f64) {
+    let mut sweep =
+        color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), whole_config(runs), gpu)
+            .expect("a GPU sweep");
+    sweep.step();
+    sweep.read_blocking().expect("a read-back");
+    let start = Instant::now();
+    while !sweep.is_finished() && start.elapsed().as_secs_f64() < limit {
+        sweep.step();
+        if sweep.step_index().is_multiple_of(50) {
+            sweep.read_blocking().expect("a read-back");
+        }
+    }
+    sweep.read_blocking().expect("a read-back");
+    (sweep.step_index() - 1, start.elapsed().as_secs_f64())
 }
 
 fn report(name: &str, runs: usize, steps: u64, seconds: f64) {

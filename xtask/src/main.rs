@@ -1,9 +1,10 @@
-//! Project tasks: `cargo xtask <test|serve|build-web|bench-web>`.
+//! Project tasks: `cargo xtask <test|serve|build-web|bench-web|fuzz|soak|gpu-kit>`.
 //!
 //! One entry point for a fresh machine: it adds the wasm target, generates the bindings with
 //! the wasm-bindgen version pinned in Cargo.lock (as a library, no CLI install), serves the
 //! page, and drives headless Chromium for the browser tests.
 
+mod gpu_kit;
 mod server;
 
 use std::io::Write;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Some("bench-web") => bench_web(),
         Some("fuzz") => seconds_arg(&args[1..]).and_then(fuzz),
         Some("soak") => soak(&args[1..]),
+        Some("gpu-kit") => gpu_kit::gpu_kit(),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -54,7 +56,10 @@ const USAGE: &str = "usage: cargo xtask <command>
                          timeline in release mode (default 60 s)
   soak [--cli | --page]  1,000,000 steps each: the CLI on one long sheet (resident memory over
                          time and its peak), and the page in headless Chromium (ex-1.5 again and
-                         again with Apply live; wasm memory and JS heaps every 50,000 steps)";
+                         again with Apply live; wasm memory and JS heaps every 50,000 steps)
+  gpu-kit                pack .gpu-kit/ for a lent GPU machine (no Rust there): the timing
+                         program built, the Vulkan loader, and the script that times the
+                         GPU targets (`bash .gpu-kit/run.sh`)";
 
 fn root() -> PathBuf {
     // Ask at run time: two checkouts sharing one CARGO_TARGET_DIR share one xtask binary, so
