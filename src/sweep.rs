@@ -132,6 +132,8 @@ pub struct Sweep {
     shared: Shared,
     runs: Vec<Run>,
     blocks: Vec<Block>,
+    /// The most batch values one call of the step takes ([`CALL_VALUES`]; less in tests).
+    call_values: usize,
     step: u64,
     /// A single run's batches, drawn ahead on another thread ([`Sweep::prefetch_batches`]).
     #[cfg(not(target_family = "wasm"))]
@@ -188,6 +190,7 @@ impl Sweep {
             },
             runs,
             blocks: vec![block],
+            call_values: CALL_VALUES,
             step: 0,
             #[cfg(not(target_family = "wasm"))]
             prefetch: None,
@@ -274,7 +277,14 @@ impl Sweep {
         let mut cache = DistributionCache::serving(&self.runs);
         for block in &mut self.blocks {
             let runs = &mut self.runs[block.runs.clone()];
-            step_block(&self.shared, &plan, &mut cache, runs, block);
+            step_block(
+                &self.shared,
+                &plan,
+                &mut cache,
+                runs,
+                block,
+                self.call_values,
+            );
         }
         self.step += 1;
     }
@@ -344,12 +354,12 @@ impl Sweep {
         let chunk = self.runs.len().div_ceil(threads);
         self.regroup(chunk);
         let done = std::sync::atomic::AtomicU64::new(0);
-        let shared = &self.shared;
+        let (shared, call_values) = (&self.shared, self.call_values);
         let train = |runs: &mut [Run], block: &mut Block| {
             let mut cache = DistributionCache::serving(runs);
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
-                step_block(shared, &plan, &mut cache, runs, block);
+                step_block(shared, &plan, &mut cache, runs, block, call_values);
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if step.is_multiple_of(256) {
@@ -526,38 +536,55 @@ impl Block {
     }
 }
 
-/// The trainer's step for a block's runs, in the trainer's order (spec §2.7): every run
-/// draws its batch, then one call trains them all.
+/// The most batch values one call of the step takes: a sweep of many runs at a large batch
+/// steps its block in several calls rather than hold every run's batch at once (1,024 runs at
+/// batch 65,536 would be 805 MB). 1 Mi values (4 MiB): at batch 256, 1,365 runs a call, so the
+/// page's sweeps (up to 1,024 runs) are one call a step there.
+const CALL_VALUES: usize = 1 << 20;
+
+/// The trainer's step for a block's runs, in the trainer's order (spec §2.7): the runs draw
+/// their batches, then one call trains them all (or, at large batches, one call per group of
+/// runs whose batches fit in `call_values`).
 fn step_block(
     shared: &Shared,
     plan: &StepPlan,
     cache: &mut DistributionCache,
     runs: &mut [Run],
     block: &mut Block,
+    call_values: usize,
 ) {
     let batch_len = runs.first().map_or(0, |r| r.sampler.batch_size() * 3);
-    let mut batches = Vec::new();
-    if !plan.on_primaries {
-        batches.reserve(runs.len() * batch_len);
-    }
-    for run in runs.iter_mut() {
-        if run.failure.is_some() {
-            // It sits the step out, but its sampler keeps up, so that after Apply live it
-            // draws what the GPU engine (which follows data-fraction for every run) draws.
-            if !plan.on_primaries {
-                batches.resize(batches.len() + batch_len, 0.0);
-            }
-        } else {
-            // Drawn before this step's data-fraction applies: batch t uses step t−1's weights.
-            draw_batch_into(shared, plan, &run.sampler, &mut batches);
+    let per_call = (call_values / batch_len.max(1)).max(1);
+    let started_from = begin_step(shared, plan, runs, block);
+    let mut failed = Vec::new();
+    for (group, runs) in runs.chunks_mut(per_call).enumerate() {
+        let mut batches = Vec::new();
+        if !plan.on_primaries {
+            batches.reserve(runs.len() * batch_len);
         }
-        run.follow_data_fraction(shared, plan, cache);
+        for run in runs.iter_mut() {
+            if run.failure.is_some() {
+                // It sits the step out, but its sampler keeps up, so that after Apply live it
+                // draws what the GPU engine (which follows data-fraction for every run) draws.
+                if !plan.on_primaries {
+                    batches.resize(batches.len() + batch_len, 0.0);
+                }
+            } else {
+                // Drawn before this step's data-fraction applies: batch t uses step t−1's
+                // weights.
+                draw_batch_into(shared, plan, &run.sampler, &mut batches);
+            }
+            run.follow_data_fraction(shared, plan, cache);
+        }
+        let first = group * per_call;
+        train_runs(shared, plan, runs, first, block, batches, &mut failed);
     }
-    train_block(shared, plan, runs, block, batches);
+    end_step(shared, block, started_from, &failed);
 }
 
-/// The step's arithmetic for a block's runs, on their drawn `batches` (unused on the
-/// primaries).
+/// [`step_block`] for a block of runs whose batches were drawn already (`batches`, unused on
+/// the primaries).
+#[cfg(not(target_family = "wasm"))]
 fn train_block(
     shared: &Shared,
     plan: &StepPlan,
@@ -565,12 +592,20 @@ fn train_block(
     block: &mut Block,
     batches: Vec<f32>,
 ) {
-    let (s, a) = (shared.state_len, shared.anchor_len);
+    let started_from = begin_step(shared, plan, runs, block);
+    let mut failed = Vec::new();
+    train_runs(shared, plan, runs, 0, block, batches, &mut failed);
+    end_step(shared, block, started_from, &failed);
+}
+
+/// Before a step's calls: the `anchor` action, if it fires. Gives a handle on the states
+/// the step starts from, which keeps them as they are while the calls write a copy.
+fn begin_step(shared: &Shared, plan: &StepPlan, runs: &mut [Run], block: &mut Block) -> Tensor<1> {
     if plan.anchor_action {
+        let (a, dims) = (shared.anchor_len, shared.latent_dims);
         let primaries = cpu_values(&shared.primaries);
         for (i, run) in runs.iter_mut().enumerate() {
             if run.failure.is_none() {
-                let dims = shared.latent_dims;
                 let latents =
                     block.with_params(shared, i, |p| fused_step::encode(p, dims, &primaries));
                 write_values(&mut block.anchors, i * a, &latents);
@@ -578,11 +613,26 @@ fn train_block(
             }
         }
     }
+    block.state.clone()
+}
+
+/// One call of the step for `runs`, the block's runs from `first` on, on their `batches`;
+/// the runs whose loss went non-finite are added to `failed` (by their place in the block).
+fn train_runs(
+    shared: &Shared,
+    plan: &StepPlan,
+    runs: &mut [Run],
+    first: usize,
+    block: &mut Block,
+    batches: Vec<f32>,
+    failed: &mut Vec<usize>,
+) {
     let args = BlockStepArgs {
         latent_dims: shared.latent_dims,
         weights: plan.weights,
         lr: plan.lr,
         one_batch: plan.on_primaries,
+        first_run: first,
         runs: (runs.iter())
             .map(|run| RunArgs {
                 updates: run.failure.is_none().then_some(run.updates),
@@ -595,15 +645,15 @@ fn train_block(
     } else {
         cpu_tensor(batches)
     };
-    // `block.state` keeps the buffer the step started from: the step writes a copy.
-    let (state, losses) = block_step(
-        block.state.clone(),
+    let states = std::mem::replace(&mut block.state, cpu_tensor(Vec::new()));
+    let (states, losses) = block_step(
+        states,
         batches,
         shared.primaries.clone(),
         block.anchors.clone(),
         args,
     );
-    let mut failed = Vec::new();
+    block.state = states;
     for (i, (run, losses)) in runs.iter_mut().zip(losses).enumerate() {
         let Some(losses) = losses else { continue };
         if losses.total.is_finite() {
@@ -612,15 +662,19 @@ fn train_block(
         } else {
             run.failure = Some(non_finite(plan.step, &losses.losses()));
             run.updates = run.good_updates;
-            failed.push(i);
+            failed.push(first + i);
         }
         run.last = Some(losses);
     }
-    let started_from = std::mem::replace(&mut block.state, state);
+}
+
+/// After a step's calls: the states it started from become the last good ones, and a run
+/// whose loss went non-finite goes back to the start of the previous step, and stays there
+/// (as its last good state too) until Apply live lets it go on.
+fn end_step(shared: &Shared, block: &mut Block, started_from: Tensor<1>, failed: &[usize]) {
+    let s = shared.state_len;
     let older = std::mem::replace(&mut block.last_good, started_from);
-    // A run whose loss went non-finite goes back to the start of the previous step, and
-    // stays there (as its last good state too) until Apply live lets it go on.
-    for i in failed {
+    for &i in failed {
         let good = with_values(&older, |v| v[i * s..][..s].to_vec());
         write_values(&mut block.state, i * s, &good);
         write_values(&mut block.last_good, i * s, &good);
@@ -773,5 +827,49 @@ impl Sweep {
         with_values(&self.blocks[b].state, |v| {
             RunState::from_packed(&v[i * s..][..s], updates)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dopesheet::Dopesheet;
+
+    fn timeline(sheet: &str) -> Timeline {
+        Timeline::new(&Dopesheet::parse(sheet).expect("the test sheet parses"))
+    }
+
+    /// A block stepped in several calls (its runs' batches over the limit for one) trains as
+    /// one call does, bit for bit: through phase 1, cube batches, runs breaking at different
+    /// steps and Apply live.
+    #[test]
+    fn a_block_stepped_in_several_calls_is_the_block_stepped_in_one() {
+        let ramp = "STEP,PHASE,ACTION,lr:log,loss-recon,reg-separate,reg-norm\n\
+            0,Primary & secondary,,0.01,1,0.3,0.1\n20,All hues,anchor,,,0,\n\
+            +1,Full color space,,,,,\n150,,,1e30,,,\n400,,,,,,\n";
+        let calm = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.001,1,0.1\n400,,,,,\n";
+        let config = SweepConfig {
+            first_seed: 0,
+            runs: 5,
+            latent_dims: 3,
+            batch_size: 16,
+        };
+        let train = |call_values: usize| {
+            let mut sweep = Sweep::new(timeline(ramp), config.clone()).unwrap();
+            sweep.call_values = call_values;
+            for _ in 0..120 {
+                sweep.step();
+            }
+            assert!(sweep.runs.iter().any(|r| r.failure.is_some()));
+            sweep.set_timeline(timeline(calm));
+            for _ in 0..20 {
+                sweep.step();
+            }
+            (0..config.runs).map(|r| sweep.state(r)).collect::<Vec<_>>()
+        };
+        let whole = train(CALL_VALUES);
+        // 48 values a run: two runs a call, then one.
+        assert_eq!(train(100), whole);
+        assert_eq!(train(1), whole);
     }
 }

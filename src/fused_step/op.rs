@@ -21,6 +21,7 @@ use burn_flex::FlexTensor;
 use super::{train_step, StepInput, StepLosses, Workspace};
 use crate::flex_values::{dense_f32, from_values};
 use crate::loss::PerTerm;
+use crate::model::parameter_count;
 
 /// What a block's step takes besides its tensors.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +32,8 @@ pub struct BlockStepArgs {
     /// Every run trains on the one batch `batches` holds (phase 1's primaries), not on a
     /// batch of its own.
     pub one_batch: bool,
-    /// The block's runs, in order.
+    /// The runs stepped: the block's runs from `first_run` on, in order.
+    pub first_run: usize,
     pub runs: Vec<RunArgs>,
 }
 
@@ -47,10 +49,11 @@ pub struct RunArgs {
 
 #[backend_extension(Flex)]
 pub trait FusedBlockStep: Backend {
-    /// One step of every run of a block. `states` (the runs' packed states one after
-    /// another) is taken and given back updated; `batches` the rows each trains on (`[R, B,
-    /// 3]`, flat, or one `[B, 3]` for all with `one_batch`), `anchor_rgb` the six anchor
-    /// colours and `anchors` the runs' reference latents (`[R, 6, E]`, read for the runs
+    /// One step of runs of a block (all of them, or the `args.runs.len()` from
+    /// `args.first_run` on). `states` (every run's packed state, one after another) is taken
+    /// and given back updated; `batches` the rows each run stepped trains on (`[n, B, 3]`,
+    /// flat, or one `[B, 3]` for all with `one_batch`), `anchor_rgb` the six anchor colours
+    /// and `anchors` every run's reference latents (`[R, 6, E]`, read for the runs
     /// anchored). Also gives what each run's step computed (`None` for a run sitting out).
     fn fused_block_step(
         states: FloatTensor<Self>,
@@ -76,16 +79,19 @@ impl FusedBlockStep for Flex {
         args: BlockStepArgs,
     ) -> (FlexTensor, Vec<Option<StepLosses>>) {
         let runs = args.runs.len();
+        let state_len = 3 * parameter_count(args.latent_dims);
+        let anchor_len = 6 * args.latent_dims;
         // `storage_mut` below is the whole buffer, which is the state only for a dense tensor.
-        let state_len = dense(&states).len() / runs.max(1);
+        let _ = dense(&states);
         let (batches, anchor_rgb, anchors) = (dense(&batches), dense(&anchor_rgb), dense(&anchors));
+        let anchors = &anchors[(args.first_run * anchor_len).min(anchors.len())..];
         let batch_len = if args.one_batch {
             batches.len()
         } else {
             batches.len() / runs.max(1)
         };
-        let anchor_len = anchors.len() / runs.max(1);
-        let values = &mut states.storage_mut::<f32>()[..state_len * runs];
+        let stepped = args.first_run * state_len..(args.first_run + runs) * state_len;
+        let values = &mut states.storage_mut::<f32>()[stepped];
         let losses = WORKSPACE.with_borrow_mut(|w| {
             (values
                 .chunks_exact_mut(state_len)
@@ -198,7 +204,8 @@ mod tests {
 
     /// The operation is the kernel, run by run: the same losses and states bit for bit, step
     /// after step, with a batch each and one batch for all, through the anchor (set for two
-    /// runs of three), and with a run sitting steps out.
+    /// runs of three), with a run sitting steps out, and with the block stepped in one call
+    /// or in two.
     #[test]
     fn the_operation_is_each_runs_kernel_bit_for_bit() {
         let dims = 4;
@@ -238,31 +245,42 @@ mod tests {
                 *state = RunState::from_packed(&packed, state.updates + i32::from(losses.updated));
                 expected.push(Some(losses));
             }
-            let batches: Vec<f32> = if one_batch {
-                batch(0)
+            // Odd steps take two calls: runs 0 and 1, then run 2.
+            let bounds: &[usize] = if step % 2 == 1 {
+                &[0, 2, runs]
             } else {
-                (0..runs).flat_map(batch).collect()
+                &[0, runs]
             };
-            let args = BlockStepArgs {
-                latent_dims: dims,
-                weights,
-                lr: 0.01,
-                one_batch,
-                runs: (0..runs)
-                    .map(|r| RunArgs {
-                        updates: (!sits_out(r)).then_some(updates_before[r]),
-                        anchored: anchored(r),
-                    })
-                    .collect(),
-            };
-            let (next, losses) = block_step(
-                held,
-                cpu_tensor(batches),
-                cpu_tensor(anchor_rgb.clone()),
-                cpu_tensor(anchors.clone()),
-                args,
-            );
-            held = next;
+            let mut losses = Vec::new();
+            for stepped in bounds.windows(2).map(|b| b[0]..b[1]) {
+                let batches: Vec<f32> = if one_batch {
+                    batch(0)
+                } else {
+                    stepped.clone().flat_map(batch).collect()
+                };
+                let args = BlockStepArgs {
+                    latent_dims: dims,
+                    weights,
+                    lr: 0.01,
+                    one_batch,
+                    first_run: stepped.start,
+                    runs: (stepped.clone())
+                        .map(|r| RunArgs {
+                            updates: (!sits_out(r)).then_some(updates_before[r]),
+                            anchored: anchored(r),
+                        })
+                        .collect(),
+                };
+                let (next, these) = block_step(
+                    held,
+                    cpu_tensor(batches),
+                    cpu_tensor(anchor_rgb.clone()),
+                    cpu_tensor(anchors.clone()),
+                    args,
+                );
+                held = next;
+                losses.extend(these);
+            }
             assert_eq!(losses, expected, "step {step}");
             let packed: Vec<f32> = host.iter().flat_map(RunState::packed).collect();
             assert_eq!(cpu_values(&held), packed, "step {step}");
@@ -288,6 +306,7 @@ mod tests {
                 weights,
                 lr: 0.05,
                 one_batch: false,
+                first_run: 0,
                 runs: vec![
                     RunArgs {
                         updates: Some(updates),
