@@ -95,7 +95,7 @@ impl DistributionCache {
     }
 }
 
-/// One seed's run. Its weights and Adam's moments lie in its [`Block`].
+/// One seed's run. Its weights and Adam's moments lie in its block's state tensor.
 pub struct Run {
     pub seed: u64,
     /// Updates applied so far (Adam's time step), and as many as its last good state had.

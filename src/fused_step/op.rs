@@ -2,14 +2,16 @@
 //! operation per step of a block of runs, the whole of [`train_step`] (forward, objective,
 //! backward, Adam) for each, vectorised over the batch.
 //!
-//! The block's state is one tensor: its runs' packed buffers ([`RunState::packed`]) one after
-//! another. The step takes it and gives it back: in place when nothing else holds the buffer
-//! (Flex's copy-on-write), after a copy when something does, so a state kept aside (the
-//! sweep's last good step, a read) stays as it was.
+//! The block's state is one tensor: its runs' packed buffers
+//! ([`super::RunState::packed`]) one after another. The step takes it and gives it back: in
+//! place when nothing else holds the buffer (Flex's copy-on-write), after a copy when
+//! something does, so a state kept aside (the sweep's last good step, a read) stays as it was.
 //!
 //! A sweep on one thread (the page's worker) is one block, so one call steps every run, as
-//! the GPU's operation does ([`crate::gpu_step`]). A sweep split over threads is a block per
+//! the GPU's operation does (`gpu_step`). A sweep split over threads is a block per
 //! thread: each thread trains its runs to the end with no meeting per step, one call a step.
+//! At large batches a call steps a group of a block's runs (`first_run` on), so that a step
+//! never holds every run's batch at once.
 
 use std::cell::RefCell;
 
