@@ -41,12 +41,7 @@ fn main() {
     println!("|---|---|---|---|");
 
     for runs in [1usize, 16, 64] {
-        let config = SweepConfig {
-            first_seed: 1,
-            runs,
-            latent_dims: 4,
-            batch_size,
-        };
+        let config = sweep_config(runs);
         let mut sweep = Sweep::new(timeline.clone(), config).expect("a valid sweep");
         // One thread, as in the page's worker.
         let start = Instant::now();
@@ -61,12 +56,7 @@ fn main() {
     // 1,024 runs over 500 steps of phase 2, where data-fraction ramps, so the tables are
     // rebuilt every step.
     {
-        let config = SweepConfig {
-            first_seed: 1,
-            runs: 1024,
-            latent_dims: 4,
-            batch_size,
-        };
+        let config = sweep_config(1024);
         let mut sweep = Sweep::new(timeline.clone(), config).expect("a valid sweep");
         while sweep.step_index() < 3000 {
             sweep.plan_step();
@@ -156,12 +146,7 @@ const CUBE_RAMP: &str =
 #[cfg(feature = "wgpu")]
 fn time_gpu(what: &str, timeline: &Timeline, steps: u64, frame: u64, gpu: &Device) {
     for runs in [1usize, 16, 64, 256, 1024] {
-        let config = SweepConfig {
-            first_seed: 1,
-            runs,
-            latent_dims: 4,
-            batch_size: TrainerConfig::default().batch_size,
-        };
+        let config = sweep_config(runs);
         let mut sweep = color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), config, gpu)
             .expect("a GPU sweep");
         // Warm-up: the first steps compile the kernel.
@@ -203,12 +188,7 @@ fn targets(limit: f64) {
     println!("the whole ex-1.5 ({steps} steps, batch 256); each stopped after {limit} s");
     println!("| engine | runs | steps timed | seconds | whole curriculum, s |");
     println!("|---|---|---|---|---|");
-    let config = SweepConfig {
-        first_seed: 1,
-        runs: 1,
-        latent_dims: 4,
-        batch_size: TrainerConfig::default().batch_size,
-    };
+    let config = sweep_config(1);
     let mut cpu = Sweep::new(timeline.clone(), config).expect("a valid sweep");
     let start = Instant::now();
     while !cpu.is_finished() && start.elapsed().as_secs_f64() < limit {
@@ -237,16 +217,6 @@ fn targets(limit: f64) {
     }
     #[cfg(not(feature = "wgpu"))]
     println!("(built without --features wgpu: no GPU figures)");
-}
-
-#[cfg(feature = "wgpu")]
-fn whole_config(runs: usize) -> SweepConfig {
-    SweepConfig {
-        first_seed: 1,
-        runs,
-        latent_dims: 4,
-        batch_size: TrainerConfig::default().batch_size,
-    }
 }
 
 /// The GPU engine's time for the whole of `timeline` with `runs` runs. Stopped after `limit`
@@ -284,7 +254,7 @@ fn gpu_whole(timeline: &Timeline, runs: usize, limit: f64, gpu: &Device) -> f64 
 #[cfg(feature = "wgpu")]
 fn gpu_steps(timeline: &Timeline, runs: usize, limit: f64, gpu: &Device) -> (u64, f64) {
     let mut sweep =
-        color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), whole_config(runs), gpu)
+        color_bottleneck::gpu_step::GpuSweep::new(timeline.clone(), sweep_config(runs), gpu)
             .expect("a GPU sweep");
     sweep.step();
     sweep.read_blocking().expect("a read-back");
@@ -297,6 +267,16 @@ fn gpu_steps(timeline: &Timeline, runs: usize, limit: f64, gpu: &Device) -> (u64
     }
     sweep.read_blocking().expect("a read-back");
     (sweep.step_index() - 1, start.elapsed().as_secs_f64())
+}
+
+/// Seeds 1 on, 4-D, at the trainer's batch size: what every row of the tables times.
+fn sweep_config(runs: usize) -> SweepConfig {
+    SweepConfig {
+        first_seed: 1,
+        runs,
+        latent_dims: 4,
+        batch_size: TrainerConfig::default().batch_size,
+    }
 }
 
 fn report(name: &str, runs: usize, steps: u64, seconds: f64) {

@@ -3,8 +3,8 @@
 //! [`Term`] is the table of terms: each has a file here with its tensor form (Burn's
 //! operations, any backend) beside its value and gradient on host values (the fused CPU
 //! kernel's). [`objective`] weighs and sums the terms a step needs, with the tensor forms on
-//! any backend and as one fused operation (`loss/fused.rs`) on the CPU backend; tests hold the two
-//! to each other, term by term.
+//! any backend and as one fused operation (`loss/fused.rs`) on the CPU backend; tests hold
+//! the two to each other, term by term.
 
 use burn::prelude::*;
 

@@ -467,11 +467,12 @@ impl Sweep {
         let r = &self.runs[run];
         let (b, i) = self.locate(run);
         let a = self.shared.anchor_len;
-        let anchor = with_values(&self.blocks[b].anchors, |v| v[i * a..][..a].to_vec());
+        let anchor = (r.anchored)
+            .then(|| with_values(&self.blocks[b].anchors, |v| v[i * a..][..a].to_vec()));
         Checkpoint {
             step: self.step,
             state: self.state(run),
-            anchor: r.anchored.then_some(anchor),
+            anchor,
             sampler: r.sampler.clone(),
         }
     }
@@ -572,7 +573,7 @@ fn step_block(
             } else {
                 // Drawn before this step's data-fraction applies: batch t uses step t−1's
                 // weights.
-                draw_batch_into(shared, plan, &run.sampler, &mut batches);
+                draw_batch(shared, plan, &run.sampler, &mut batches);
             }
             run.follow_data_fraction(shared, plan, cache);
         }
@@ -699,18 +700,10 @@ impl Run {
     }
 }
 
-/// Step `plan.step`'s batch drawn with `sampler`, as colours (`[B, 3]`; empty on the
-/// primaries, which are not drawn). The prefetch thread draws here.
-#[cfg(not(target_family = "wasm"))]
-fn draw_batch(shared: &Shared, plan: &StepPlan, sampler: &WeightedBatchSampler) -> Vec<f32> {
-    let mut batch = Vec::with_capacity(sampler.batch_size() * 3);
-    draw_batch_into(shared, plan, sampler, &mut batch);
-    batch
-}
-
-/// [`draw_batch`] onto the end of `batches`: how a block's runs draw theirs, one after
-/// another.
-fn draw_batch_into(
+/// Step `plan.step`'s batch drawn with `sampler`, as colours (`[B, 3]`) onto the end of
+/// `batches` (nothing on the primaries, which are not drawn). A block's runs draw theirs one
+/// after another here, and the prefetch thread a run's.
+fn draw_batch(
     shared: &Shared,
     plan: &StepPlan,
     sampler: &WeightedBatchSampler,

@@ -263,7 +263,8 @@ fn a_non_finite_loss_stops_only_its_run() {
 /// it would alone, bit for bit.
 #[test]
 fn runs_that_fail_at_different_steps_each_roll_back_on_their_own() {
-    let ramp = "STEP,PHASE,ACTION,lr:log,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n150,,,1e30,,\n400,,,,,\n";
+    let ramp = "STEP,PHASE,ACTION,lr:log,loss-recon,reg-norm\n\
+        0,Cube,,0.01,1,0.1\n150,,,1e30,,\n400,,,,,\n";
     let still_broken = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,1e38\n400,,,,,\n";
     let calm = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.001,1,0.1\n400,,,,,\n";
     let config = |first_seed, runs| SweepConfig {

@@ -33,8 +33,8 @@ pub const LOSS_SLOTS: usize = 8;
 
 /// One run's state, in one block of floats so that a step binds few buffers (WebGPU allows
 /// as few as 8 storage buffers per shader): the parameters and Adam's two moments (in
-/// `RunState::packed`'s order) and the update count, the same four as they were at the start of the last finite step, and the anchor
-/// reference.
+/// `RunState::packed`'s order) and the update count, the same four as they were at the start
+/// of the last finite step, and the anchor reference.
 #[derive(Debug, Clone, Copy)]
 pub struct StateLayout {
     pub params: usize,

@@ -5,7 +5,7 @@
 //! Their tensors are the engine's flat buffers ([`kernel::StateLayout`] run after run, the
 //! losses' [`kernel::LOSS_SLOTS`] per run), in the backend's memory pool and on its queue like
 //! any of its tensors. The CPU engine's step is the same kind of extension on the CPU backend
-//! (`fused_step::op`), one run a call.
+//! (`fused_step::op`), one call a step for a block of runs.
 
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{backend_extension, Backend, Cube, DType, Shape};

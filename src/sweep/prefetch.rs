@@ -50,7 +50,8 @@ impl Prefetch {
             let mut chunk = Vec::with_capacity(CHUNK);
             for step in from..shared.timeline.len() {
                 let plan = StepPlan::of(&shared, step);
-                let batch = draw_batch(&shared, &plan, &sampler);
+                let mut batch = Vec::new();
+                draw_batch(&shared, &plan, &sampler, &mut batch);
                 let distribution = follow_data_fraction(
                     &shared,
                     &plan,
@@ -85,8 +86,8 @@ impl Prefetch {
 }
 
 impl super::Run {
-    /// A prepared step's batch, with the sampler's distribution after it set as
-    /// [`super::Run::draw`] would have left it.
+    /// A prepared step's batch, with the sampler's distribution after it set as drawing the
+    /// batch in the step would have left it.
     pub(super) fn accept(&mut self, prepared: Prepared) -> Vec<f32> {
         if let Some((fraction, distribution)) = prepared.distribution {
             self.sampler.set_distribution(distribution);

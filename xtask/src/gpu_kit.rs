@@ -5,10 +5,9 @@
 //! (`xtask/gpu-check.sh`).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{cargo, root, run, Result};
+use crate::{cargo, root, run, target_dir, Result};
 
 const KIT: &str = ".gpu-kit";
 
@@ -73,12 +72,6 @@ pub fn gpu_kit() -> Result {
         dir_size(&kit) as f64 / 1e6
     );
     Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {

@@ -73,6 +73,13 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR` (CI keeps one warm) or the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     // `cargo run` hands its own (empty) flags down; drop them so .cargo/config.toml's
@@ -234,9 +241,7 @@ fn soak_cli() -> Result {
         cargo().args(["build", "--release", "--bin", "color-bottleneck"]),
         "cargo build --release",
     )?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
+    let target = target_dir();
     let dir = std::env::temp_dir().join(format!("color-bottleneck-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let sheet = dir.join("million.csv");
@@ -388,9 +393,7 @@ fn prepare_dist() -> Result<PathBuf> {
 
 /// One engine build: the wasm in release mode and its JS bindings in `dist/<folder>/`.
 fn build_module(module: &WebModule, dist: &Path, keep_names: bool) -> Result {
-    let target_dir = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
+    let target_dir = target_dir();
     let features = module.features.join(",");
     run(
         cargo().args([
