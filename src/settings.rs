@@ -10,19 +10,28 @@ pub struct Settings {
     pub latent_dims: usize,
     pub batch_size: usize,
     pub runs: usize,
+    /// Page workers a CPU sweep may train in at once.
+    pub workers: usize,
 }
 
 /// Seeds trained at once in a page (a sweep in a worker): fewer than the CLI's.
 pub const MAX_PAGE_RUNS: usize = 1024;
 
+/// Workers a page's CPU sweep may share its runs among: each is a thread and a copy of the
+/// engine, so a many-core machine gets some of its cores, not a hundred threads.
+pub const MAX_PAGE_WORKERS: usize = 16;
+
 impl Settings {
-    /// From the attributes' text (`None` for an absent one). Returns the settings and a
-    /// message per attribute that could not be used.
+    /// From the attributes' text (`None` for an absent one); `cores` is what the browser
+    /// reports (`navigator.hardwareConcurrency`), the number of workers unless `workers`
+    /// says fewer. Returns the settings and a message per attribute that could not be used.
     pub fn read(
         seed: Option<&str>,
         latent_dims: Option<&str>,
         batch_size: Option<&str>,
         runs: Option<&str>,
+        workers: Option<&str>,
+        cores: usize,
     ) -> (Settings, Vec<String>) {
         let defaults = TrainerConfig::default();
         let mut problems = Vec::new();
@@ -57,6 +66,13 @@ impl Settings {
                 defaults.batch_size as u64,
             ) as usize,
             runs: number("runs", runs, 1, MAX_PAGE_RUNS.min(MAX_RUNS) as u64, 1) as usize,
+            workers: number(
+                "workers",
+                workers,
+                1,
+                MAX_PAGE_WORKERS as u64,
+                cores.clamp(1, MAX_PAGE_WORKERS) as u64,
+            ) as usize,
         };
         (settings, problems)
     }
@@ -68,14 +84,16 @@ mod tests {
 
     #[test]
     fn good_attributes_are_used() {
-        let (s, problems) = Settings::read(Some("7"), Some("3"), Some("64"), Some("16"));
+        let (s, problems) =
+            Settings::read(Some("7"), Some("3"), Some("64"), Some("16"), Some("2"), 8);
         assert_eq!(
             s,
             Settings {
                 seed: 7,
                 latent_dims: 3,
                 batch_size: 64,
-                runs: 16
+                runs: 16,
+                workers: 2,
             }
         );
         assert!(problems.is_empty());
@@ -83,14 +101,22 @@ mod tests {
 
     #[test]
     fn each_bad_attribute_is_named_and_replaced() {
-        let (s, problems) = Settings::read(Some("-1"), Some("abc"), Some("0"), Some("5000"));
+        let (s, problems) = Settings::read(
+            Some("-1"),
+            Some("abc"),
+            Some("0"),
+            Some("5000"),
+            Some("all"),
+            64,
+        );
         assert_eq!(
             s,
             Settings {
                 seed: 1,
                 latent_dims: 4,
                 batch_size: 256,
-                runs: 1
+                runs: 1,
+                workers: 16,
             }
         );
         assert_eq!(
@@ -100,17 +126,20 @@ mod tests {
                 "latent-dims=\"abc\" is not a whole number from 2 to 64; using 4",
                 "batch-size=\"0\" is not a whole number from 1 to 65536; using 256",
                 "runs=\"5000\" is not a whole number from 1 to 1024; using 1",
+                "workers=\"all\" is not a whole number from 1 to 16; using 16",
             ]
         );
     }
 
     #[test]
     fn absent_attributes_take_the_defaults_quietly() {
-        let (s, problems) = Settings::read(None, None, None, None);
+        let (s, problems) = Settings::read(None, None, None, None, None, 4);
         assert_eq!(
-            (s.seed, s.latent_dims, s.batch_size, s.runs),
-            (1, 4, 256, 1)
+            (s.seed, s.latent_dims, s.batch_size, s.runs, s.workers),
+            (1, 4, 256, 1, 4)
         );
+        // A browser that does not say (0) gets one worker.
+        assert_eq!(Settings::read(None, None, None, None, None, 0).0.workers, 1);
         assert!(problems.is_empty());
     }
 }

@@ -351,8 +351,7 @@ impl Sweep {
         } else {
             threads.clamp(1, self.runs.len())
         };
-        let chunk = self.runs.len().div_ceil(threads);
-        self.regroup(chunk);
+        self.regroup(split_runs(self.runs.len(), threads));
         let done = std::sync::atomic::AtomicU64::new(0);
         let (shared, call_values) = (&self.shared, self.call_values);
         let train = |runs: &mut [Run], block: &mut Block| {
@@ -371,7 +370,10 @@ impl Sweep {
             train(&mut self.runs, &mut self.blocks[0]);
         } else {
             std::thread::scope(|scope| {
-                for (runs, block) in self.runs.chunks_mut(chunk).zip(&mut self.blocks) {
+                let mut rest = &mut self.runs[..];
+                for block in &mut self.blocks {
+                    let (runs, later) = rest.split_at_mut(block.runs.len());
+                    rest = later;
                     scope.spawn(|| train(runs, block));
                 }
             });
@@ -380,12 +382,9 @@ impl Sweep {
         self.step = to;
     }
 
-    /// Blocks of `per_block` runs (the last may have fewer), the states as they were.
-    fn regroup(&mut self, per_block: usize) {
-        let total = self.runs.len();
-        let ranges = (0..total)
-            .step_by(per_block.max(1))
-            .map(|first| first..(first + per_block).min(total));
+    /// Blocks of the runs in `ranges` (consecutive, covering them all), the states as they were.
+    fn regroup(&mut self, ranges: Vec<Range<usize>>) {
+        let ranges = ranges.into_iter();
         if ranges
             .clone()
             .eq(self.blocks.iter().map(|b| b.runs.clone()))
@@ -542,6 +541,22 @@ impl Block {
 /// batch 65,536 would be 805 MB). 1 Mi values (4 MiB): at batch 256, 1,365 runs a call, so the
 /// page's sweeps (up to 1,024 runs) are one call a step there.
 const CALL_VALUES: usize = 1 << 20;
+
+/// `runs` runs shared among up to `workers` threads or page workers: consecutive ranges, as
+/// even as can be, none empty. Runs are independent, so how they are shared changes no
+/// run's numbers, only how fast they come.
+pub fn split_runs(runs: usize, workers: usize) -> Vec<Range<usize>> {
+    let parts = workers.clamp(1, runs.max(1));
+    let (each, longer) = (runs / parts, runs % parts);
+    let mut first = 0;
+    (0..parts)
+        .map(|i| {
+            let len = each + usize::from(i < longer);
+            first += len;
+            first - len..first
+        })
+        .collect()
+}
 
 /// The trainer's step for a block's runs, in the trainer's order (spec §2.7): the runs draw
 /// their batches, then one call trains them all (or, at large batches, one call per group of
@@ -830,6 +845,27 @@ mod tests {
 
     fn timeline(sheet: &str) -> Timeline {
         Timeline::new(&Dopesheet::parse(sheet).expect("the test sheet parses"))
+    }
+
+    #[test]
+    fn runs_are_split_into_consecutive_even_nonempty_ranges() {
+        assert_eq!(split_runs(16, 2), vec![0..8, 8..16]);
+        assert_eq!(split_runs(16, 3), vec![0..6, 6..11, 11..16]);
+        assert_eq!(split_runs(2, 8), vec![0..1, 1..2]);
+        assert_eq!(split_runs(5, 1), vec![0..5]);
+        assert_eq!(split_runs(1, 0), vec![0..1]);
+        for runs in 1..70 {
+            for workers in 1..20 {
+                let parts = split_runs(runs, workers);
+                assert_eq!(parts.len(), workers.min(runs));
+                assert!(parts.iter().all(|p| !p.is_empty()));
+                assert_eq!(parts.first().map(|p| p.start), Some(0));
+                assert_eq!(parts.last().map(|p| p.end), Some(runs));
+                assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+                let sizes = parts.iter().map(|p| p.len());
+                assert!(sizes.clone().max().unwrap() - sizes.min().unwrap() <= 1);
+            }
+        }
     }
 
     /// A block stepped in several calls (its runs' batches over the limit for one) trains as

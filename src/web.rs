@@ -73,9 +73,12 @@ pub struct Frame {
     pub sweep: Option<SweepFrame>,
 }
 
-/// A sweep's runs in a frame.
+/// A sweep's runs in a frame: all of them, or one worker's part of a sweep shared among
+/// workers (runs `first_run..first_run + seeds.len()` of `total_runs`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SweepFrame {
+    pub first_run: usize,
+    pub total_runs: usize,
     pub seeds: Vec<u64>,
     /// Each run's latents of the six primaries and the 36 hues ([`THUMBNAIL_POINTS`] rows),
     /// run after run, little-endian f32.
@@ -260,15 +263,18 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
         .map_err(|e| sheet_problem(&e))
 }
 
-/// The element's numeric attributes (`undefined` for an absent one):
-/// `{seed, latent_dims, batch_size, runs, problems: [message…]}`, a bad one replaced by its
-/// default and named in `problems`.
+/// The element's numeric attributes (`undefined` for an absent one) and the browser's core
+/// count: `{seed, latent_dims, batch_size, runs, parts: [[first run, runs]…], problems:
+/// [message…]}`, a bad attribute replaced by its default and named in `problems`. `parts`
+/// shares a CPU sweep's runs among workers, one part each.
 #[wasm_bindgen]
 pub fn read_settings(
     seed: Option<String>,
     latent_dims: Option<String>,
     batch_size: Option<String>,
     runs: Option<String>,
+    workers: Option<String>,
+    cores: u32,
 ) -> JsValue {
     #[derive(Serialize)]
     struct Read {
@@ -276,6 +282,7 @@ pub fn read_settings(
         latent_dims: usize,
         batch_size: usize,
         runs: usize,
+        parts: Vec<(usize, usize)>,
         problems: Vec<String>,
     }
     let (s, problems) = crate::settings::Settings::read(
@@ -283,12 +290,17 @@ pub fn read_settings(
         latent_dims.as_deref(),
         batch_size.as_deref(),
         runs.as_deref(),
+        workers.as_deref(),
+        cores as usize,
     );
     to_js(&Read {
         seed: s.seed,
         latent_dims: s.latent_dims,
         batch_size: s.batch_size,
         runs: s.runs,
+        parts: (crate::sweep::split_runs(s.runs, s.workers).iter())
+            .map(|p| (p.start, p.len()))
+            .collect(),
         problems,
     })
 }

@@ -1,5 +1,5 @@
 // The benchmark page: the same element as the page, configured from the query
-// (?backend=cpu&batch=4096&sheet=cube&runs=16).
+// (?backend=cpu&batch=4096&sheet=cube&runs=16&workers=1).
 import './color-bottleneck.js';
 
 const q = new URLSearchParams(location.search);
@@ -8,6 +8,7 @@ el.setAttribute('batch-size', q.get('batch') ?? '256');
 el.setAttribute('backend', q.get('backend') ?? 'cpu');
 el.setAttribute('compact', '');
 el.setAttribute('runs', q.get('runs') ?? '1');
+if (q.has('workers')) el.setAttribute('workers', q.get('workers'));
 // ?sheet=cube: every step trains on full batches from the HSV cube (no 6-colour phase), so
 // steps/s reflects the batch size.
 if (q.get('sheet') === 'cube') {

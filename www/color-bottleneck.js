@@ -2,7 +2,8 @@
 // training runs in a Web Worker (./trainer.js), drawing and validation in Rust (../src/web/).
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
-//   backend (auto | webgpu | cpu), runs (seeds trained at once), autoplay,
+//   backend (auto | webgpu | cpu), runs (seeds trained at once), workers (most workers a
+//   sweep on the CPU is shared among; the browser's core count by default), autoplay,
 //   compact (no editor), linkable (open the run a `#run=` link in the page's address carries).
 // Properties: step, running, phase, backend, lastError, losses.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
@@ -196,7 +197,11 @@ TEMPLATE.innerHTML = `
 
 class ColorBottleneck extends HTMLElement {
   #wasm = null;
-  #worker = null;
+  /** Training workers: the first trains the run shown (and the first part of a sweep on the
+   * CPU); any others, the other parts of that sweep. */
+  #workers = [];
+  /** The number of the latest fresh start, which the workers stamp on their frames. */
+  #generation = 0;
   #board = null;
   #frame = null;
   #inbox = [];
@@ -249,7 +254,7 @@ class ColorBottleneck extends HTMLElement {
     if (this.#wired) {
       // Moved in the document: start again where it was.
       this.#loop();
-      if (!this.#worker && this.#wasm) this.#create(this.field('sheet').value).catch((e) => this.#fail(e));
+      if (!this.#workers.length && this.#wasm) this.#create(this.field('sheet').value).catch((e) => this.#fail(e));
       return;
     }
     this.#wired = true;
@@ -339,8 +344,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   disconnectedCallback() {
-    this.#worker?.terminate();
-    this.#worker = null;
+    for (const w of this.#workers) w.terminate();
+    this.#workers = [];
   }
 
   async #initialSheet() {
@@ -400,7 +405,8 @@ class ColorBottleneck extends HTMLElement {
    * `{seed, latent_dims, batch_size, runs, problems}`. */
   #settings(mod = this.#wasm.mod) {
     const attr = (name) => this.getAttribute(name) ?? undefined;
-    return mod.read_settings(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'));
+    return mod.read_settings(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'),
+      attr('workers'), navigator.hardwareConcurrency ?? 1);
   }
 
   /** What a link or a snippet needs to reopen the run: `[sheet, seed, dims, batch, runs]`. */
@@ -552,30 +558,34 @@ class ColorBottleneck extends HTMLElement {
     const backend = this.#requestedBackend();
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
-    const { seed, runs, latent_dims: dims, batch_size: batch } = settings;
+    const { seed, runs, parts, latent_dims: dims, batch_size: batch } = settings;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
     runsField.value = String(runs);
-    if (this.#wasm !== wasm || !this.#worker) {
-      this.#worker?.terminate();
-      this.#wasm = wasm;
-      this.#worker = startWorker();
-      this.#worker.onmessage = ({ data }) => this.#receive(data);
-      this.#worker.onerror = (e) => this.#fail(e.message ?? 'the training worker failed');
-      await this.#call({ type: 'init', glue: wasm.glue, module: wasm.module });
-    }
+    if (this.#wasm !== wasm) this.#setWorkers(0);
+    this.#wasm = wasm;
+    await this.#setWorkers(1);
     // `auto` races the backends once per origin and batch shape; later runs reuse the winner.
     const key = `color-bottleneck:auto:${dims}d:b${batch}:r${runs}`;
     const remembered = backend === 'auto' ? readStored(key) : null;
     const ask = remembered?.backend ?? backend;
-    const reply = await this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend: ask, runs });
+    const run = ++this.#generation;
+    const start = (worker, backend, [first, count]) =>
+      this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs: count, first, total: runs, run }, worker);
+    // A sweep on the CPU is shared among workers, a part each; a GPU trains it whole.
+    const onCpu = wasm.kind === 'cpu' || ask === 'cpu';
+    let reply = await start(0, ask, onCpu ? parts[0] : [0, runs]);
+    if (!onCpu && reply.backend === 'cpu' && parts.length > 1) reply = { ...(await start(0, 'cpu', parts[0])), race: reply.race };
+    const shared = reply.backend === 'cpu' ? parts : [[0, runs]];
+    await this.#setWorkers(shared.length);
+    await Promise.all(shared.slice(1).map((part, i) => start(i + 1, 'cpu', part)));
     if (reply.race) writeStored(key, { backend: reply.backend, race: reply.race });
     this.#race = reply.race ? reply.race : remembered ? `remembered: ${remembered.race}` : '';
     this.#sheet = csv;
     // A new worker starts paused: tell it again whether to run.
     this.#running = false;
     this.#followVisibility();
-    this.#restarted(reply.run);
+    this.#restarted(run);
     this.#board?.free();
     this.#board = new wasm.mod.Board(csv, dims);
     this.#showBackend(reply.backend);
@@ -587,17 +597,37 @@ class ColorBottleneck extends HTMLElement {
     showText(this.field('backend-label'), 'backend ', { bold: name }, race);
   }
 
-  #post(msg) { this.#worker?.postMessage(msg); }
+  /** Starts or stops workers until there are `n`, each with the engine loaded. */
+  async #setWorkers(n) {
+    for (const w of this.#workers.splice(n)) w.terminate();
+    const loading = [];
+    while (this.#workers.length < n) {
+      const w = startWorker();
+      w.onmessage = ({ data }) => this.#receive(data);
+      w.onerror = (e) => this.#fail(e.message ?? 'a training worker failed');
+      this.#workers.push(w);
+      loading.push(this.#call({ type: 'init', glue: this.#wasm.glue, module: this.#wasm.module }, this.#workers.length - 1));
+    }
+    await Promise.all(loading);
+  }
 
-  /** Sends a command to the worker; resolves with its reply, rejects with its problem. */
-  #call(msg) {
-    if (!this.#worker) return Promise.reject(new Error('not ready'));
+  /** Tells every worker. */
+  #post(msg) { for (const w of this.#workers) w.postMessage(msg); }
+
+  /** Sends a command to a worker (the first by default); resolves with its reply, rejects
+   * with its problem. */
+  #call(msg, worker = 0) {
+    const w = this.#workers[worker];
+    if (!w) return Promise.reject(new Error('not ready'));
     const id = this.#nextCall++;
     return new Promise((resolve, reject) => {
       this.#calls.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...msg, id });
+      w.postMessage({ ...msg, id });
     });
   }
+
+  /** Sends a command to every worker; resolves when all have replied. */
+  #callAll(msg) { return Promise.all(this.#workers.map((_, i) => this.#call(msg, i))); }
 
   #receive(data) {
     if (data.type === 'frame') {
@@ -624,7 +654,7 @@ class ColorBottleneck extends HTMLElement {
   /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). */
   play() {
     // The last frame may still be the finished end of the run before a Reset or a restart.
-    if (!this.#worker || (this.#frame?.finished && this.#frame.run === this.#run)) return;
+    if (!this.#workers.length || this.#board?.finished()) return;
     this.#wantsToRun = true;
     this.$('[data-action=toggle]').textContent = 'Pause';
     this.#followVisibility();
@@ -646,9 +676,10 @@ class ColorBottleneck extends HTMLElement {
   }
 
   async reset() {
-    if (!this.#worker) return;
-    const reply = await this.#call({ type: 'reset', seed: this.#settings().seed });
-    this.#restarted(reply.run);
+    if (!this.#workers.length) return;
+    const run = ++this.#generation;
+    await this.#callAll({ type: 'reset', seed: this.#settings().seed, run });
+    this.#restarted(run);
     this.field('error').textContent = '';
   }
 
@@ -671,10 +702,11 @@ class ColorBottleneck extends HTMLElement {
       if (!live && dims !== this.#frame?.dims) {
         await this.#create(csv);
       } else {
-        const reply = await this.#call({ type: 'sheet', sheet: csv, live });
+        const run = live ? this.#generation : ++this.#generation;
+        await this.#callAll({ type: 'sheet', sheet: csv, live, run });
         this.#sheet = csv;
         this.#board.set_sheet(csv);
-        if (!live) this.#restarted(reply.run);
+        if (!live) this.#restarted(run);
         // A run paused by an error goes on under the edited sheet (the worker kept its last
         // good weights).
         this.#error = null;
@@ -758,16 +790,17 @@ class ColorBottleneck extends HTMLElement {
     for (const frame of this.#inbox) {
       if (frame.run > this.#run) later.push(frame);
       if (frame.run !== this.#run) continue;
-      board.accept(frame);
-      this.#frame = frame;
       fresh = true;
+      if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
+      // Another worker's part of a sweep brings only its runs' thumbnails and verdicts.
+      if (!board.accept(frame)) continue;
+      this.#frame = frame;
       if (frame.notice) this.#notify(frame.notice);
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
-      if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
-      if (frame.finished && this.#wantsToRun) this.pause();
       if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }
     this.#inbox = later;
+    if (fresh && board.finished() && this.#wantsToRun) this.pause();
     return fresh;
   }
 

@@ -9,7 +9,8 @@ const CHUNK_MS = 16;
 let wasm = null;
 let memory = null; // the wasm instance's linear memory, for the soak's measurements
 let exp = null;
-// Bumped by every fresh start, so the page can tell a new run's frames from the old one's.
+// The page's number for the run now training (it changes with every fresh start), so the
+// page can tell a new run's frames from an old one's.
 let run = 0;
 let running = false;
 let speed = Infinity; // steps per frame
@@ -44,9 +45,9 @@ async function handle(msg) {
     case 'create': {
       exp?.free();
       exp = null;
-      const { sheet, seed, dims, batch, backend, runs } = msg;
-      exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend, runs);
-      run++;
+      const { sheet, seed, dims, batch, backend, runs, first, total } = msg;
+      exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend, runs, first, total);
+      run = msg.run;
       await publish();
       return reply(msg, { run, backend: exp.backend(), race: exp.race() ?? null });
     }
@@ -59,7 +60,7 @@ async function handle(msg) {
       return publish();
     case 'reset':
       exp.reset(msg.seed);
-      run++;
+      run = msg.run;
       await publish();
       return reply(msg, { run });
     case 'latents-csv':
@@ -74,7 +75,7 @@ async function handle(msg) {
     }
     case 'sheet':
       exp.set_dopesheet(msg.sheet, msg.live);
-      if (!msg.live) run++;
+      run = msg.run;
       await publish();
       return reply(msg, { run });
   }

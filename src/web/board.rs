@@ -52,6 +52,8 @@ pub struct Board {
     generation: u64,
     /// Every seed's thumbnail and verdict, when several train at once.
     sweep: Option<SweepView>,
+    /// Whether the last frame of the run shown said it was done.
+    finished: bool,
 }
 
 #[wasm_bindgen]
@@ -78,6 +80,7 @@ impl Board {
             strip_canvas: LayeredCanvas::default(),
             generation: 0,
             sweep: None,
+            finished: false,
         })
     }
 
@@ -97,20 +100,25 @@ impl Board {
         self.history.clear();
         self.snapshots.clear();
         self.sweep = None;
+        self.finished = false;
         // A new run's first snapshot must not pass for the old run's.
         self.strip_canvas.invalidate();
     }
 
-    /// Takes in a frame from the worker. Returns how many phase-end snapshots it brought.
-    pub fn accept(&mut self, frame: JsValue) -> Result<u32, JsValue> {
+    /// Takes in a frame from a worker. Returns whether it is the shown run's (false for
+    /// another worker's part of a sweep, which brings only its runs' thumbnails and
+    /// verdicts).
+    pub fn accept(&mut self, frame: JsValue) -> Result<bool, JsValue> {
         let frame: Frame = serde_wasm_bindgen::from_value(frame)?;
-        self.dims = frame.dims;
         if let Some(sweep) = &frame.sweep {
-            match &mut self.sweep {
-                Some(view) => view.accept(sweep, frame.dims),
-                None => self.sweep = Some(SweepView::new(sweep, frame.dims)),
+            let view = self.sweep.get_or_insert_with(SweepView::new);
+            view.accept(sweep, frame.dims, frame.finished);
+            if sweep.first_run > 0 {
+                return Ok(false);
             }
         }
+        self.dims = frame.dims;
+        self.finished = frame.finished;
         for snap in &frame.snapshots {
             self.snapshots.push(PhaseSnapshot {
                 phase: snap.phase.clone(),
@@ -136,7 +144,14 @@ impl Board {
                 );
             }
         }
-        Ok(frame.snapshots.len() as u32)
+        Ok(true)
+    }
+
+    /// Whether the run is done: a sweep when every worker's part of it is.
+    pub fn finished(&self) -> bool {
+        self.sweep
+            .as_ref()
+            .map_or(self.finished, SweepView::finished)
     }
 
     /// The height (CSS pixels) the phase strip needs at `width`: a row per three phase ends.

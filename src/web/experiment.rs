@@ -133,6 +133,11 @@ struct Run {
     config: TrainerConfig,
     /// Seeds trained at once (from `config.seed` on).
     runs: usize,
+    /// Where these runs sit in the sweep: runs `first_run..first_run + runs` of
+    /// `total_runs`, when the page shares a sweep among workers (`config.seed` is the seed
+    /// of `first_run`).
+    first_run: usize,
+    total_runs: usize,
     /// When the sweep's runs were last judged.
     judged_at: f64,
     /// How long the last judging took.
@@ -307,7 +312,10 @@ fn has_webgpu() -> bool {
 #[wasm_bindgen]
 impl Experiment {
     /// Starts an experiment. `backend` is `auto`, `webgpu` or `cpu`. With `runs` > 1, that
-    /// many seeds (from `seed` on) train at once.
+    /// many seeds (from `seed` on) train at once. A worker's part of a sweep the page shares
+    /// among workers trains runs `first_run..first_run + runs` of `total_runs` (seeds from
+    /// `seed + first_run` on); a whole sweep is `first_run` 0 of `total_runs` = `runs`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create(
         sheet: String,
         seed: u32,
@@ -315,13 +323,17 @@ impl Experiment {
         batch_size: u32,
         backend: String,
         runs: u32,
+        first_run: u32,
+        total_runs: u32,
     ) -> Result<Experiment, JsValue> {
         let timeline = parse(&sheet)?;
         let runs = runs.max(1) as usize;
+        let first_run = first_run as usize;
+        let total_runs = (total_runs as usize).max(first_run + runs);
         let requested = backend.as_str();
         let (mut backend, mut device, notice) = device_for(requested).await;
         let config = TrainerConfig {
-            seed: seed as u64,
+            seed: seed as u64 + first_run as u64,
             latent_dims: latent_dims as usize,
             batch_size: batch_size as usize,
             ..TrainerConfig::default()
@@ -358,6 +370,8 @@ impl Experiment {
             sheet,
             config,
             runs,
+            first_run,
+            total_runs,
             judged_at: f64::NEG_INFINITY,
             judge_ms: 0.0,
             backend,
@@ -459,10 +473,11 @@ impl Experiment {
         Ok(raster.pixels)
     }
 
-    /// A fresh run of the current sheet: same seed ⇒ same start.
+    /// A fresh run of the current sheet: same seed ⇒ same start. `seed` is the whole sweep's
+    /// first, as for [`create`](Self::create).
     pub fn reset(&self, seed: u32) -> Result<(), JsValue> {
         let mut run = self.run.borrow_mut();
-        run.config.seed = seed as u64;
+        run.config.seed = seed as u64 + run.first_run as u64;
         let timeline = parse(&run.sheet)?;
         run.restart(timeline)
     }
@@ -479,9 +494,12 @@ impl Run {
         while ran < limit && !self.engine.is_finished() && self.last_error.is_none() {
             self.record(self.engine.step_index(), false);
             match &mut self.engine {
-                Engine::Fused(sweep) => {
-                    fused_step(sweep, &mut self.host_pending, &mut self.last_error)
-                }
+                Engine::Fused(sweep) => fused_step(
+                    sweep,
+                    self.total_runs == 1,
+                    &mut self.host_pending,
+                    &mut self.last_error,
+                ),
                 #[cfg(feature = "webgpu")]
                 Engine::Gpu(gpu) => {
                     let step = gpu.step_index();
@@ -506,7 +524,7 @@ impl Run {
     /// Records the grid's latents before `step` for the video, if the stride asks for them
     /// (`end`: the run's last state, whatever the stride). A sweep records nothing.
     fn record(&mut self, step: u64, end: bool) {
-        if self.runs > 1 || !(end || self.recorder.wants(step)) {
+        if self.total_runs > 1 || !(end || self.recorder.wants(step)) {
             return;
         }
         match &mut self.engine {
@@ -528,14 +546,16 @@ impl Run {
         {
             let sweep = self.engine.sweep();
             let step = sweep.step_index().checked_sub(1);
-            let latents = sweep.latents(0, &self.grid);
-            frame.latents = to_bytes(&latents);
+            // Another worker's part of a sweep: the page shows the whole sweep's first run.
+            if self.first_run == 0 {
+                frame.latents = to_bytes(&sweep.latents(0, &self.grid));
+            }
             frame.shown = step;
-            if self.runs > 1 {
+            if self.total_runs > 1 {
                 let interval = VERDICT_INTERVAL_MS.max(self.judge_ms / VERDICT_SHARE);
                 let judge = now() - self.judged_at >= interval || sweep.is_finished();
                 let start = now();
-                frame.sweep = Some(sweep_frame(sweep, judge));
+                frame.sweep = Some(sweep_frame(sweep, judge, self.first_run, self.total_runs));
                 if judge {
                     self.judged_at = now();
                     self.judge_ms = self.judged_at - start;
@@ -604,8 +624,13 @@ impl Run {
         }
         let sweep = gpu.host();
         if let Some(step) = sweep.step_index().checked_sub(1) {
-            let went_on =
-                report_last_step(sweep, step, &mut self.host_pending, &mut self.last_error);
+            let went_on = report_last_step(
+                sweep,
+                step,
+                self.runs == 1,
+                &mut self.host_pending,
+                &mut self.last_error,
+            );
             if went_on && self.runs == 1 {
                 self.last_good = Some(sweep.checkpoint(0));
             }
@@ -748,11 +773,17 @@ fn keep_recording(recorder: &mut Recorder, step: u64, end: bool, latents: Vec<f3
     }
 }
 
-/// One fused step of the run, its losses and any phase end kept for the next frame.
-fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<String>) {
+/// One fused step of the run, its losses and any phase end kept for the next frame. `alone`:
+/// a single run, not one of a sweep.
+fn fused_step(
+    sweep: &mut Sweep,
+    alone: bool,
+    pending: &mut HostPending,
+    error: &mut Option<String>,
+) {
     let step = sweep.step_index();
     sweep.step();
-    if !report_last_step(sweep, step, pending, error) {
+    if !report_last_step(sweep, step, alone, pending, error) {
         return;
     }
     if let Some(end) = sweep.phase_end(0, step) {
@@ -765,17 +796,18 @@ fn fused_step(sweep: &mut Sweep, pending: &mut HostPending, error: &mut Option<S
     }
 }
 
-/// Run 0's `step` for the next frame: its losses, or, for a single run whose loss went
-/// non-finite, the error that pauses it. Whether the run went on.
+/// Run 0's `step` for the next frame: its losses, or, for a single run (`alone`) whose loss
+/// went non-finite, the error that pauses it. Whether the run went on.
 fn report_last_step(
     sweep: &Sweep,
     step: u64,
+    alone: bool,
     pending: &mut HostPending,
     error: &mut Option<String>,
 ) -> bool {
     let run = &sweep.runs()[0];
     // In a sweep a failed run is one verdict among many; a single run stops.
-    if let Some(failure) = run.failure.as_ref().filter(|_| sweep.runs().len() == 1) {
+    if let Some(failure) = run.failure.as_ref().filter(|_| alone) {
         *error = Some(format!(
             "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
         ));
@@ -791,8 +823,9 @@ fn report_last_step(
     true
 }
 
-/// Every run's thumbnail latents, and their verdicts when `judge`.
-fn sweep_frame(sweep: &Sweep, judge: bool) -> SweepFrame {
+/// Every run's thumbnail latents, and their verdicts when `judge`: runs `first_run..` of
+/// `total_runs`.
+fn sweep_frame(sweep: &Sweep, judge: bool, first_run: usize, total_runs: usize) -> SweepFrame {
     let probe = probe_colors().rgb_f32();
     let hues = &probe[..THUMBNAIL_POINTS * 3];
     let mut thumbnails = Vec::new();
@@ -805,6 +838,8 @@ fn sweep_frame(sweep: &Sweep, judge: bool) -> SweepFrame {
             .collect()
     });
     SweepFrame {
+        first_run,
+        total_runs,
         seeds: sweep.runs().iter().map(|r| r.seed).collect(),
         thumbnails: to_bytes(&thumbnails),
         verdicts,

@@ -11,12 +11,20 @@ use super::{from_bytes, now, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
 use crate::plot::{self, PointCloud, Rect, Surface};
 use crate::verdict::{probe_colors, wilson_interval};
 
-/// What the page last heard of every run.
+/// What the page last heard of every run, from one worker or from several that share the
+/// sweep (each sends its part: consecutive runs, consecutive seeds).
+#[derive(Default)]
 pub(super) struct SweepView {
-    seeds: Vec<u64>,
+    /// The seed of run 0; run `r` trains with `first_seed + r`.
+    first_seed: u64,
+    total_runs: usize,
+    /// `THUMBNAIL_POINTS × dims` values a run, for every run.
     thumbnails: Vec<f32>,
+    /// Whether each run's thumbnail has arrived.
+    heard: Vec<bool>,
     dims: usize,
-    verdicts: Option<Vec<RunVerdict>>,
+    verdicts: Vec<Option<RunVerdict>>,
+    finished: Vec<bool>,
     colors: Vec<f32>,
     layers: LayeredCanvas,
     /// When, and at what canvas size, the thumbnails were last drawn.
@@ -36,32 +44,54 @@ const CRUMPLED: plot::Rgba = [239, 83, 80, 255];
 const UNDECIDED: plot::Rgba = [140, 140, 140, 255];
 
 impl SweepView {
-    pub fn new(frame: &SweepFrame, dims: usize) -> Self {
-        let mut view = SweepView {
-            seeds: Vec::new(),
-            thumbnails: Vec::new(),
-            dims,
-            verdicts: None,
+    pub fn new() -> Self {
+        SweepView {
             colors: probe_colors().rgb_f32()[..THUMBNAIL_POINTS * 3].to_vec(),
-            layers: LayeredCanvas::default(),
-            drawn: None,
-        };
-        view.accept(frame, dims);
-        view
+            ..SweepView::default()
+        }
     }
 
-    pub fn accept(&mut self, frame: &SweepFrame, dims: usize) {
-        self.seeds.clone_from(&frame.seeds);
-        self.thumbnails = from_bytes(&frame.thumbnails);
-        self.dims = dims;
-        if let Some(v) = &frame.verdicts {
-            self.verdicts = Some(v.clone());
+    /// Takes in a worker's part of the sweep (`finished`: that worker is done).
+    pub fn accept(&mut self, frame: &SweepFrame, dims: usize, finished: bool) {
+        let runs = frame.first_run..frame.first_run + frame.seeds.len();
+        let total = frame.total_runs.max(runs.end);
+        if (total, dims) != (self.total_runs, self.dims) {
+            self.total_runs = total;
+            self.dims = dims;
+            self.thumbnails = vec![0.0; total * THUMBNAIL_POINTS * dims];
+            self.heard = vec![false; total];
+            self.verdicts = vec![None; total];
+            self.finished = vec![false; total];
         }
+        if let Some(seed) = frame.seeds.first() {
+            self.first_seed = seed - frame.first_run as u64;
+        }
+        let points = THUMBNAIL_POINTS * dims;
+        let thumbnails = from_bytes(&frame.thumbnails);
+        if thumbnails.len() == runs.len() * points {
+            self.thumbnails[runs.start * points..runs.end * points].copy_from_slice(&thumbnails);
+            self.heard[runs.clone()].fill(true);
+        }
+        if let Some(verdicts) = &frame.verdicts {
+            for (slot, v) in self.verdicts[runs.clone()].iter_mut().zip(verdicts) {
+                *slot = Some(v.clone());
+            }
+        }
+        self.finished[runs].fill(finished);
+    }
+
+    /// Whether every run has finished.
+    pub fn finished(&self) -> bool {
+        !self.finished.is_empty() && self.finished.iter().all(|&f| f)
+    }
+
+    fn seed(&self, run: usize) -> u64 {
+        self.first_seed + run as u64
     }
 
     /// Columns and rows of the grid.
     pub fn grid(&self) -> (usize, usize) {
-        let n = self.seeds.len().max(1);
+        let n = self.total_runs.max(1);
         let columns = (n as f64).sqrt().ceil() as usize;
         (columns, n.div_ceil(columns))
     }
@@ -89,11 +119,11 @@ impl SweepView {
                     .inset(2.0, 2.0, 2.0, 2.0)
             })
         };
-        let n = self.seeds.len();
+        let n = self.total_runs;
         let titled = canvas.client_width() as f32 / columns as f32 >= TITLED_CELL;
         let titles: Vec<String> = if titled {
             (0..n)
-                .map(|i| format!("seed {} · {}", self.seeds[i], self.shape(i).0))
+                .map(|i| format!("seed {} · {}", self.seed(i), self.shape(i).0))
                 .collect()
         } else {
             Vec::new()
@@ -102,7 +132,7 @@ impl SweepView {
         // The still layer holds the titles: drawn again when a verdict changes one.
         let key = {
             let mut h = DefaultHasher::new();
-            (columns, rows, dims, &self.seeds, &titles).hash(&mut h);
+            (columns, rows, dims, self.first_seed, &titles).hash(&mut h);
             h.finish()
         };
         // Out of `self` while the layers draw from the rest of it.
@@ -133,7 +163,7 @@ impl SweepView {
 
     /// The verdict's word and colour for run `run`.
     fn shape(&self, run: usize) -> (&str, plot::Rgba) {
-        let verdict = self.verdicts.as_ref().and_then(|v| v.get(run));
+        let verdict = self.verdicts.get(run).and_then(Option::as_ref);
         match verdict.map(|v| v.shape.as_str()) {
             Some("wheel") => ("wheel", WHEEL),
             Some(shape @ ("crumpled" | "failed")) => (shape, CRUMPLED),
@@ -141,8 +171,11 @@ impl SweepView {
         }
     }
 
-    /// Run `run`'s thumbnail points.
+    /// Run `run`'s thumbnail points, once they have arrived.
     fn cloud(&self, run: usize) -> Option<PointCloud<'_>> {
+        if !self.heard.get(run).copied().unwrap_or(false) {
+            return None;
+        }
         let points = THUMBNAIL_POINTS * self.dims;
         let latents = self.thumbnails.get(run * points..(run + 1) * points)?;
         Some(PointCloud {
@@ -175,14 +208,16 @@ impl SweepView {
         }
         let c = (x / w * columns as f64) as usize;
         let r = (y / h * rows as f64) as usize;
-        self.seeds.get(r * columns + c).copied()
+        let run = r * columns + c;
+        (run < self.total_runs).then(|| self.seed(run))
     }
 
     /// `crumpled 3/16 (19%, 95% CI 7–43%)`, over the runs judged so far.
     pub fn tally(&self) -> String {
-        let Some(verdicts) = &self.verdicts else {
-            return format!("{} seeds training…", self.seeds.len());
-        };
+        let verdicts: Vec<&RunVerdict> = self.verdicts.iter().flatten().collect();
+        if verdicts.is_empty() {
+            return format!("{} seeds training…", self.total_runs);
+        }
         let n = verdicts.len();
         let k = verdicts.iter().filter(|v| v.shape != "wheel").count();
         let (low, high) = wilson_interval(k, n);
@@ -198,8 +233,8 @@ impl SweepView {
     /// The CLI's `sweep.csv` columns that a page knows: seed, verdict and figures.
     pub fn csv(&self) -> String {
         let mut out = String::from("seed,verdict,worst_gap_error_deg,recon_mse\n");
-        for (i, seed) in self.seeds.iter().enumerate() {
-            let v = self.verdicts.as_ref().and_then(|v| v.get(i));
+        for (i, v) in self.verdicts.iter().enumerate() {
+            let (seed, v) = (self.seed(i), v.as_ref());
             let shape = v.map_or("", |v| v.shape.as_str());
             let gap = v
                 .and_then(|v| v.worst_gap_error)

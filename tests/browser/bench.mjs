@@ -32,9 +32,10 @@ async function rate(backend, batch, seconds) {
   await p.close();
 }
 
-/** The whole ex-1.5 curriculum for `runs` seeds at once (a sweep in the worker). */
-async function curriculum(runs = 1, backend = 'cpu', minutes = 10) {
-  const p = await page({ backend, batch: 256, runs });
+/** The whole ex-1.5 curriculum for `runs` seeds at once (a sweep, shared among up to
+ * `workers` workers on the CPU: by default as many as the browser reports cores). */
+async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined) {
+  const p = await page({ backend, batch: 256, runs, ...(workers ? { workers } : {}) });
   const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
   if (actual !== backend) {
     rows.push([`${backend}: ${runs}-seed sweep of ex-1.5`, 'absent', `(the page runs on ${actual} here)`]);
@@ -52,11 +53,13 @@ async function curriculum(runs = 1, backend = 'cpu', minutes = 10) {
     await p.waitForTimeout(250);
   }
   const wall = (Date.now() - t0) / 1000;
+  const trainers = p.workers().length;
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const all = samples.map(([, f]) => f).filter((f) => f > 0);
   // The first seconds are V8 compiling the wasm (it tiers up while it runs): shown apart.
   const warm = samples.filter(([t, f]) => t > 2 && f > 0).map(([, f]) => f);
-  const what = runs === 1 ? 'whole ex-1.5 curriculum' : `${runs}-seed sweep of ex-1.5 (${(runs * 20001 / wall).toFixed(0)} run-steps/s)`;
+  const what = runs === 1 ? 'whole ex-1.5 curriculum'
+    : `${runs}-seed sweep of ex-1.5 in ${trainers} worker${trainers === 1 ? '' : 's'} (${(runs * 20001 / wall).toFixed(0)} run-steps/s)`;
   rows.push([`${actual}: ${what}, drawing every frame`, `${wall.toFixed(1)} s`,
     `${mean(all).toFixed(0)} fps mean, ${Math.min(...all).toFixed(0)} min; after 2 s: ${mean(warm).toFixed(0)} mean, ${Math.min(...warm).toFixed(0)} min`]);
   await p.close();
@@ -99,7 +102,11 @@ if (part('runs')) {
   }
 }
 if (part('one')) await curriculum(1);
-if (part('sixteen')) await curriculum(16);
+if (part('sixteen')) {
+  await curriculum(16);
+  // The same sweep in one worker, for the ratio on this machine.
+  await curriculum(16, 'cpu', 10, 1);
+}
 if (process.env.BENCH_64) await curriculum(64);
 if (process.env.BENCH_GPU_1024) await curriculum(1024, 'webgpu', 30);
 await browser.close();

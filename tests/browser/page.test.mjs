@@ -244,10 +244,15 @@ test('the WebGPU backend matches the CPU backend over 50 steps in at most 4 disp
 });
 
 /** A sweep of `runs` seeds of `sheet` on `backend`, trained to the end: its downloaded table's
- * rows (seed, verdict, worst gap error, MSE). */
-async function sweepTable(b, backend, sheet, runs, batch = 256) {
+ * `rows` (seed, verdict, worst gap error, MSE), and how many `workers` trained it (`workers`
+ * given: the most the element may use). */
+async function sweepTable(b, backend, sheet, runs, { batch = 256, workers } = {}) {
   const { page, errors } = await open(`?backend=${backend}`, { b, autoplay: false });
-  await el(page, (e, [csv, size]) => { e.setAttribute('batch-size', String(size)); return e.setDopesheet(csv); }, [sheet, batch]);
+  await el(page, (e, [csv, size, most]) => {
+    e.setAttribute('batch-size', String(size));
+    if (most) e.setAttribute('workers', String(most));
+    return e.setDopesheet(csv);
+  }, [sheet, batch, workers]);
   const host = page.locator('color-bottleneck');
   await host.locator('[data-field="runs"]').selectOption(String(runs));
   await page.waitForFunction((n) => new RegExp(`crumpled \\d+/${n} `).test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=tally]').textContent), runs, { timeout: 120_000 });
@@ -258,8 +263,9 @@ async function sweepTable(b, backend, sheet, runs, batch = 256) {
   const rows = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
   assert.equal(await el(page, (e) => e.backend), backend);
   assert.deepEqual(errors, []);
+  const trainedBy = page.workers().length;
   await page.close();
-  return rows;
+  return { rows, workers: trainedBy };
 }
 
 test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed sweep matches the CPU\'s table', { timeout: 400_000 }, async () => {
@@ -287,7 +293,7 @@ test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed swe
     assert.deepEqual(errors, []);
     await page.close();
 
-    const [gpu, cpu] = [await sweepTable(gpuBrowser, 'webgpu', sheet, 4), await sweepTable(browser, 'cpu', sheet, 4)];
+    const [{ rows: gpu }, { rows: cpu }] = [await sweepTable(gpuBrowser, 'webgpu', sheet, 4), await sweepTable(browser, 'cpu', sheet, 4)];
     assert.equal(gpu.length, 4);
     for (const [i, [g, c]] of gpu.map((g, i) => [g, cpu[i]]).entries()) {
       assert.equal(g[0], c[0], 'the same seeds');
@@ -520,6 +526,19 @@ test('on WebGPU too: the kernel puts a run whose loss went non-finite back, and 
   }
 });
 
+test('a sweep on the CPU shared among workers gives the table one worker gives, to the last digit', { timeout: 300_000 }, async () => {
+  // Phase 1's six colours, the anchor action and cube batches, 4 seeds: over three workers
+  // they go 2 + 1 + 1, so a worker holds a lone run of a sweep too.
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n' +
+    '0,Primary & secondary,,0.02,1,0.2,0.1,0.1,,\n60,All hues,anchor,,,0,,,0.3,0\n120,Full color space,,,,,,,,1\n180,,,,,,,,,\n';
+  const alone = await sweepTable(browser, 'cpu', sheet, 4, { workers: 1 });
+  const shared = await sweepTable(browser, 'cpu', sheet, 4, { workers: 3 });
+  assert.equal(alone.workers, 1);
+  assert.equal(shared.workers, 3, 'one worker a part');
+  assert.equal(shared.rows.length, 4);
+  assert.deepEqual(shared.rows, alone.rows);
+});
+
 /** Clearly coloured pixels in each cell of the sweep's `side` × `side` grid, row by row. Only
  * the middle of a cell counts: its edges carry the verdict's colour, points or not. */
 const colouredPerCell = (page, side) => el(page, (e, n) => {
@@ -612,7 +631,7 @@ test('1,024 seeds on WebGPU: every run trains on the GPU, its batches drawn ther
   // would part by far more than the summation order's 1e-6.
   const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-planar,reg-norm,data-fraction\n0,Cube,,0.02,1,0.1,0.1,0\n11,,,,,,,1\n';
   try {
-    const [gpu, cpu] = [await sweepTable(gpuBrowser, 'webgpu', sheet, 1024, 8), await sweepTable(browser, 'cpu', sheet, 1024, 8)];
+    const [{ rows: gpu }, { rows: cpu }] = [await sweepTable(gpuBrowser, 'webgpu', sheet, 1024, { batch: 8 }), await sweepTable(browser, 'cpu', sheet, 1024, { batch: 8 })];
     assert.equal(gpu.length, 1024);
     assert.deepEqual(gpu.map((r) => r[0]), cpu.map((r) => r[0]));
     const verdicts = gpu.filter((r, i) => r[1] !== cpu[i][1]).map((r) => r[0]);
@@ -636,7 +655,8 @@ async function downloaded(page, action) {
 
 const finished = (page) => page.waitForFunction(() => {
   const e = document.querySelector('color-bottleneck');
-  return e.losses && e.step === Number(e.shadowRoot.querySelector('[data-field=readout]').textContent.match(/\/ (\d+)/)?.[1]);
+  // A sweep shared among workers is done when the last of them is: the element stops playing.
+  return e.losses && !e.playing && e.step === Number(e.shadowRoot.querySelector('[data-field=readout]').textContent.match(/\/ (\d+)/)?.[1]);
 }, null, { timeout: 60_000 });
 
 test('Copy link reopens the same run: the same latents at step 2,000', { timeout: 180_000 }, async () => {
