@@ -571,7 +571,7 @@ class ColorBottleneck extends HTMLElement {
     const ask = remembered?.backend ?? backend;
     const run = ++this.#generation;
     const start = (worker, backend, [first, count]) =>
-      this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs: count, first, total: runs, run }, worker);
+      this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs: count, first, total: runs, workers: parts.length, run }, worker);
     // A sweep on the CPU is shared among workers, a part each; a GPU trains it whole.
     const onCpu = wasm.kind === 'cpu' || ask === 'cpu';
     let reply = await start(0, ask, onCpu ? parts[0] : [0, runs]);

@@ -45,8 +45,7 @@ async function handle(msg) {
     case 'create': {
       exp?.free();
       exp = null;
-      const { sheet, seed, dims, batch, backend, runs, first, total } = msg;
-      exp = await wasm.Experiment.create(sheet, seed, dims, batch, backend, runs, first, total);
+      exp = await wasm.Experiment.create(msg.sheet, msg);
       run = msg.run;
       await publish();
       return reply(msg, { run, backend: exp.backend(), race: exp.race() ?? null });

@@ -41,6 +41,32 @@ impl Backend {
     }
 }
 
+/// What the page asks [`Experiment::create`] for.
+#[derive(Debug, serde::Deserialize)]
+pub struct Options {
+    seed: u32,
+    dims: usize,
+    batch: usize,
+    /// `auto`, `webgpu` or `cpu`.
+    backend: String,
+    /// Seeds trained at once: with `runs` > 1, seeds `seed + first..` of a sweep.
+    runs: usize,
+    /// Where these runs sit in a sweep the page shares among workers: runs
+    /// `first..first + runs` of `total` (a whole sweep or a single run: 0 of `runs`).
+    #[serde(default)]
+    first: usize,
+    #[serde(default)]
+    total: usize,
+    /// Workers the page would share the sweep among on the CPU (what `auto` times).
+    #[serde(default = "one")]
+    #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
+    workers: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
 /// A training run in the worker. Shared behind `Rc<RefCell<…>>` because `sync` is async:
 /// its future must own what it touches, and no borrow is held across the wait.
 #[wasm_bindgen]
@@ -242,14 +268,15 @@ const RACE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-plana
 100000,,,,,,,
 ";
 
-/// Times a burst of training on the GPU and on the CPU at the run's batch and number of runs:
-/// under half a second in all, after two steps that compile the GPU's kernel and 50 ms that
-/// warm the CPU's code. Each GPU burst ends in a read-back, so its figure counts its whole
-/// queue.
+/// Times a burst of training on the GPU and on the CPU at the run's batch, `runs` on the GPU
+/// and `cpu_runs` (a worker's part) on the CPU: under half a second in all, after two steps
+/// that compile the GPU's kernel and 50 ms that warm the CPU's code. Each GPU burst ends in a
+/// read-back, so its figure counts its whole queue.
 #[cfg(feature = "webgpu")]
-async fn race_backends(config: &TrainerConfig, runs: usize, gpu: &Device) -> Race {
+async fn race_backends(config: &TrainerConfig, runs: usize, cpu_runs: usize, gpu: &Device) -> Race {
     let timeline = parse(RACE_SHEET).expect("the race sheet parses");
-    let mut cpu = Sweep::new(timeline.clone(), sweep_config(config, runs)).expect("a valid config");
+    let mut cpu =
+        Sweep::new(timeline.clone(), sweep_config(config, cpu_runs)).expect("a valid config");
     // V8 first runs the step as baseline code and swaps in optimised code once it is hot: the
     // first 50 ms ran at 40–60% of the later speed in 5 runs (Node, batch 256), which tilted
     // `auto` towards the GPU. Not part of the figure.
@@ -311,31 +338,19 @@ fn has_webgpu() -> bool {
 
 #[wasm_bindgen]
 impl Experiment {
-    /// Starts an experiment. `backend` is `auto`, `webgpu` or `cpu`. With `runs` > 1, that
-    /// many seeds (from `seed` on) train at once. A worker's part of a sweep the page shares
-    /// among workers trains runs `first_run..first_run + runs` of `total_runs` (seeds from
-    /// `seed + first_run` on); a whole sweep is `first_run` 0 of `total_runs` = `runs`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create(
-        sheet: String,
-        seed: u32,
-        latent_dims: u32,
-        batch_size: u32,
-        backend: String,
-        runs: u32,
-        first_run: u32,
-        total_runs: u32,
-    ) -> Result<Experiment, JsValue> {
+    /// Starts an experiment of `sheet` as `options` ([`Options`]) ask: the worker passes
+    /// the page's message through.
+    pub async fn create(sheet: String, options: JsValue) -> Result<Experiment, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)?;
         let timeline = parse(&sheet)?;
-        let runs = runs.max(1) as usize;
-        let first_run = first_run as usize;
-        let total_runs = (total_runs as usize).max(first_run + runs);
-        let requested = backend.as_str();
+        let (runs, first_run, latent_dims) = (options.runs.max(1), options.first, options.dims);
+        let total_runs = options.total.max(first_run + runs);
+        let requested = options.backend.as_str();
         let (mut backend, mut device, notice) = device_for(requested).await;
         let config = TrainerConfig {
-            seed: seed as u64 + first_run as u64,
-            latent_dims: latent_dims as usize,
-            batch_size: batch_size as usize,
+            seed: options.seed as u64 + first_run as u64,
+            latent_dims,
+            batch_size: options.batch,
             ..TrainerConfig::default()
         };
         // `auto` with a GPU: train on whichever is faster here, at this batch and runs.
@@ -344,7 +359,10 @@ impl Experiment {
         #[cfg(feature = "webgpu")]
         if requested == "auto" {
             if let Some(gpu) = device.clone() {
-                let rates = race_backends(&config, runs, &gpu).await;
+                // On the CPU the sweep would be shared among workers, training side by side:
+                // its speed is one worker's, at its part of the runs.
+                let cpu_runs = crate::sweep::split_runs(runs, options.workers)[0].len();
+                let rates = race_backends(&config, runs, cpu_runs, &gpu).await;
                 if rates.cpu > rates.gpu {
                     backend = Backend::Cpu;
                     device = None;
@@ -380,7 +398,7 @@ impl Experiment {
             host_pending: HostPending::default(),
             pending_snapshots: Vec::new(),
             last_good: None,
-            recorder: Recorder::for_rgb_grid(latent_dims as usize),
+            recorder: Recorder::for_rgb_grid(latent_dims),
             pending_recordings: Vec::new(),
             grid: ColorCube::rgb_grid().rgb_f32(),
             gpu_steps: 1.0,
