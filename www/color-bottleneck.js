@@ -71,6 +71,15 @@ function writeStored(key, value) {
   } catch { /* not remembered: the next visit races again */ }
 }
 
+// Written only when they change: each write invalidates the page's layout.
+function setStyle(el, property, value) {
+  if (el.style[property] !== value) el.style[property] = value;
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 function showText(el, ...parts) {
   el.replaceChildren(...parts.map((part) => {
     if (typeof part !== 'object') return String(part);
@@ -558,7 +567,7 @@ class ColorBottleneck extends HTMLElement {
     const backend = this.#requestedBackend();
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
-    const { seed, runs, parts, latent_dims: dims, batch_size: batch } = settings;
+    const { seed, runs, parts, rests, latent_dims: dims, batch_size: batch } = settings;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
     runsField.value = String(runs);
@@ -570,15 +579,17 @@ class ColorBottleneck extends HTMLElement {
     const remembered = backend === 'auto' ? readStored(key) : null;
     const ask = remembered?.backend ?? backend;
     const run = ++this.#generation;
-    const start = (worker, backend, [first, count]) =>
-      this.#call({ type: 'create', sheet: csv, seed, dims, batch, backend, runs: count, first, total: runs, workers: parts.length, run }, worker);
+    const start = (worker, backend, [first, count], shared = false) => this.#call({
+      type: 'create', sheet: csv, seed, dims, batch, backend, runs: count, first, total: runs, workers: parts.length,
+      rests: shared && rests, run,
+    }, worker);
     // A sweep on the CPU is shared among workers, a part each; a GPU trains it whole.
     const onCpu = wasm.kind === 'cpu' || ask === 'cpu';
-    let reply = await start(0, ask, onCpu ? parts[0] : [0, runs]);
-    if (!onCpu && reply.backend === 'cpu' && parts.length > 1) reply = { ...(await start(0, 'cpu', parts[0])), race: reply.race };
+    let reply = await start(0, ask, onCpu ? parts[0] : [0, runs], onCpu);
+    if (!onCpu && reply.backend === 'cpu' && parts.length > 1) reply = { ...(await start(0, 'cpu', parts[0], true)), race: reply.race };
     const shared = reply.backend === 'cpu' ? parts : [[0, runs]];
     await this.#setWorkers(shared.length);
-    await Promise.all(shared.slice(1).map((part, i) => start(i + 1, 'cpu', part)));
+    await Promise.all(shared.slice(1).map((part, i) => start(i + 1, 'cpu', part, true)));
     if (reply.race) writeStored(key, { backend: reply.backend, race: reply.race });
     this.#race = reply.race ? reply.race : remembered ? `remembered: ${remembered.race}` : '';
     this.#sheet = csv;
@@ -817,8 +828,9 @@ class ColorBottleneck extends HTMLElement {
           const stripHeight = `${Math.round(this.#board.strip_height(strip.clientWidth))}px`;
           if (strip.style.height !== stripHeight) strip.style.height = stripHeight;
           const deferred = this.#board.draw(this.canvas('latents'), strip, this.canvas('schedule'), this.canvas('losses'));
-          this.$('.playhead').style.left = `${this.#board.playhead_x() - 1}px`;
+          // After every read of a size: a style written before one would force a layout.
           this.#drawSweep();
+          setStyle(this.$('.playhead'), 'left', `${this.#board.playhead_x() - 1}px`);
           this.#dirty = deferred;
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
@@ -836,9 +848,9 @@ class ColorBottleneck extends HTMLElement {
     box.hidden = columns === 0;
     if (columns === 0) return;
     const c = this.canvas('sweep');
-    c.style.aspectRatio = `${columns} / ${rows}`;
+    setStyle(c, 'aspectRatio', `${columns} / ${rows}`);
     this.#board.draw_sweep(c);
-    this.field('tally').textContent = this.#board.sweep_tally();
+    setText(this.field('tally'), this.#board.sweep_tally());
   }
 
   #tick(t) {

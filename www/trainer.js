@@ -14,6 +14,11 @@ let exp = null;
 let run = 0;
 let running = false;
 let speed = Infinity; // steps per frame
+// One of a sweep's workers that use every core: it rests REST_MS every other chunk, so the
+// page finds a core free to draw on (4 ms is the least a worker's repeated timer waits).
+let rests = false;
+let chunks = 0;
+const REST_MS = 4;
 const inbox = [];
 let wake = null;
 
@@ -46,6 +51,7 @@ async function handle(msg) {
       exp?.free();
       exp = null;
       exp = await wasm.Experiment.create(msg.sheet, msg);
+      rests = Boolean(msg.rests);
       run = msg.run;
       await publish();
       return reply(msg, { run, backend: exp.backend(), race: exp.race() ?? null });
@@ -108,7 +114,7 @@ async function pump() {
         self.postMessage({ type: 'failure', message: String(e?.message ?? e) });
       }
       // A finite speed is steps per display frame: wait out the rest of the frame.
-      const rest = speed === Infinity ? 0 : 16.7 - (performance.now() - started);
+      const rest = speed === Infinity ? (rests && ++chunks % 2 === 0 ? REST_MS : 0) : 16.7 - (performance.now() - started);
       await (rest > 1 ? sleep(rest) : yieldNow());
     } else {
       await new Promise((resolve) => { wake = resolve; });

@@ -54,6 +54,11 @@ pub struct Board {
     sweep: Option<SweepView>,
     /// Whether the last frame of the run shown said it was done.
     finished: bool,
+    /// Bumped whenever the live latents change; with the scrub and the canvas size it says
+    /// whether the latent panels need drawing again (frames from a sweep's other workers
+    /// bring none).
+    latents_version: u64,
+    latents_drawn: Option<(u64, Option<u64>, (u32, u32))>,
 }
 
 #[wasm_bindgen]
@@ -81,6 +86,8 @@ impl Board {
             generation: 0,
             sweep: None,
             finished: false,
+            latents_version: 0,
+            latents_drawn: None,
         })
     }
 
@@ -95,6 +102,7 @@ impl Board {
     pub fn clear(&mut self) {
         self.shown = None;
         self.latents.clear();
+        self.latents_version += 1;
         self.losses = None;
         self.loss_history.clear();
         self.history.clear();
@@ -134,6 +142,7 @@ impl Board {
         }
         if !frame.latents.is_empty() {
             self.latents = from_bytes(&frame.latents);
+            self.latents_version += 1;
             self.shown = frame.shown;
             let step = frame.shown.unwrap_or(0);
             if self.history.last().is_none_or(|(s, _)| *s < step) {
@@ -250,7 +259,10 @@ impl Board {
         losses: Option<HtmlCanvasElement>,
     ) -> bool {
         if let Some(canvas) = latents {
-            self.draw_latents(&canvas);
+            let key = (self.latents_version, self.scrub, canvas_size(&canvas));
+            if self.latents_drawn.replace(key) != Some(key) {
+                self.draw_latents(&canvas);
+            }
         }
         if let Some(canvas) = strip {
             // Nothing on the strip moves: it is drawn only when a phase ends or it resizes.
