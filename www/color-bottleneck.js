@@ -211,6 +211,8 @@ class ColorBottleneck extends HTMLElement {
   #workers = [];
   /** The number of the latest fresh start, which the workers stamp on their frames. */
   #generation = 0;
+  /** The start under way (`#create`), or a settled promise. */
+  #starting = Promise.resolve();
   #board = null;
   #frame = null;
   #inbox = [];
@@ -561,8 +563,16 @@ class ColorBottleneck extends HTMLElement {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
-  /** Starts a run of `csv` in the worker (loading the engine and the worker first if needed). */
-  async #create(csv) {
+  /** Starts a run of `csv` in the workers (loading the engine and the workers first if
+   * needed), after any start still under way: a start waits on several workers, and two
+   * interleaved would mix their workers. */
+  #create(csv) {
+    const started = this.#starting.then(() => this.#start(csv));
+    this.#starting = started.catch(() => {});
+    return started;
+  }
+
+  async #start(csv) {
     const wasm = await this.#engine();
     const backend = this.#requestedBackend();
     const settings = this.#settings(wasm.mod);
