@@ -21,6 +21,11 @@ pub const MAX_PAGE_RUNS: usize = 1024;
 /// engine, so a many-core machine gets some of its cores, not a hundred threads.
 pub const MAX_PAGE_WORKERS: usize = 16;
 
+/// Workers a sweep gets unless the `workers` attribute asks for more: each holds about 17 MB
+/// of wasm memory (a sweep part of 1 to 64 runs, measured in Node) beside its JS heap, and a
+/// blog post should not take half a gigabyte on a 16-core machine.
+pub const DEFAULT_PAGE_WORKERS: usize = 8;
+
 impl Settings {
     /// From the attributes' text (`None` for an absent one); `cores` is what the browser
     /// reports (`navigator.hardwareConcurrency`), the number of workers unless `workers`
@@ -71,7 +76,7 @@ impl Settings {
                 workers,
                 1,
                 MAX_PAGE_WORKERS as u64,
-                cores.clamp(1, MAX_PAGE_WORKERS) as u64,
+                cores.clamp(1, DEFAULT_PAGE_WORKERS) as u64,
             ) as usize,
         };
         (settings, problems)
@@ -117,6 +122,7 @@ mod tests {
             Some("all"),
             64,
         );
+        // A bad value falls back to the default: the cores, at most DEFAULT_PAGE_WORKERS.
         assert_eq!(
             s,
             Settings {
@@ -124,7 +130,7 @@ mod tests {
                 latent_dims: 4,
                 batch_size: 256,
                 runs: 1,
-                workers: 16,
+                workers: 8,
             }
         );
         assert_eq!(
@@ -134,7 +140,7 @@ mod tests {
                 "latent-dims=\"abc\" is not a whole number from 2 to 64; using 4",
                 "batch-size=\"0\" is not a whole number from 1 to 65536; using 256",
                 "runs=\"5000\" is not a whole number from 1 to 1024; using 1",
-                "workers=\"all\" is not a whole number from 1 to 16; using 16",
+                "workers=\"all\" is not a whole number from 1 to 16; using 8",
             ]
         );
     }

@@ -3,7 +3,7 @@
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
 //   backend (auto | webgpu | cpu), runs (seeds trained at once), workers (most workers a
-//   sweep on the CPU is shared among; the browser's core count by default), autoplay,
+//   sweep on the CPU is shared among; the browser's core count, at most 8, by default), autoplay,
 //   compact (no editor), linkable (open the run a `#run=` link in the page's address carries).
 // Properties: step, running, phase, backend, lastError, losses.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().

@@ -1027,6 +1027,7 @@ test('bad attributes and sources: each is named on screen, and the run goes on',
     [{ src: 'dopesheets/missing.csv' }, /could not load dopesheet dopesheets\/missing\.csv: HTTP 404; running the default sheet instead/],
     [{ src: 'index.html' }, /the server sent a web page \(text\/html.*\), not a CSV; running the default sheet instead/],
     [{ dopesheet: 'STEP,PHASE,ACTION,lr\n0,A,,fast\n9,,,\n' }, /the dopesheet given is broken \(dopesheet line 2, column 4 \(lr\): "fast" is not a number\)/],
+    [{ workers: '0', runs: '4' }, /workers="0" is not a whole number from 1 to 16; using \d+/],
   ];
   const seen = await elementsWith(page, cases.map(([a]) => a));
   for (const [i, [attrs, message]] of cases.entries()) {
