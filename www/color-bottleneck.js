@@ -90,6 +90,9 @@ function showText(el, ...parts) {
 }
 
 const RUN_CHOICES = [1, 4, 16, 64, 256, 1024];
+/** What a call to a worker that was stopped (a newer start, the element removed) rejects
+ * with: not an error to show. */
+const STOPPED = new Error('the training worker was stopped');
 /** How long a `src` sheet may take to arrive. */
 const SHEET_TIMEOUT_MS = 10_000;
 
@@ -292,7 +295,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=export-video]').onclick = () => this.#exportVideo().catch((e) => this.#fail(e));
     this.$('[data-action=toggle]').onclick = () => (this.#wantsToRun ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
-    this.$('[data-action=reset]').onclick = () => this.reset();
+    this.$('[data-action=reset]').onclick = () => this.reset().catch((e) => this.#fail(e));
     this.$('[data-action=apply]').onclick = () => this.#apply(false);
     this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
     const sheet = this.field('sheet');
@@ -310,7 +313,8 @@ class ColorBottleneck extends HTMLElement {
     try {
       const csv = await this.#startingSheet();
       await this.#loadPicker();
-      await this.#create(csv);
+      // Moved in the document while starting: the start it made there is the one to play.
+      await this.#create(csv).catch((e) => { if (e === STOPPED) return this.#starting; throw e; });
       // Reduced motion: no autoplay; the first frame stays up with a Play button.
       const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
       if (this.hasAttribute('autoplay') && !calm) this.play();
@@ -355,8 +359,7 @@ class ColorBottleneck extends HTMLElement {
   }
 
   disconnectedCallback() {
-    for (const w of this.#workers) w.terminate();
-    this.#workers = [];
+    this.#setWorkers(0);
   }
 
   async #initialSheet() {
@@ -573,7 +576,10 @@ class ColorBottleneck extends HTMLElement {
   }
 
   async #start(csv) {
+    // Removed from the document: no workers for it (it starts again if put back).
+    if (!this.isConnected) return;
     const wasm = await this.#engine();
+    if (!this.isConnected) return;
     const backend = this.#requestedBackend();
     const settings = this.#settings(wasm.mod);
     for (const problem of settings.problems) this.#notify(problem);
@@ -620,7 +626,15 @@ class ColorBottleneck extends HTMLElement {
 
   /** Starts or stops workers until there are `n`, each with the engine loaded. */
   async #setWorkers(n) {
-    for (const w of this.#workers.splice(n)) w.terminate();
+    for (const w of this.#workers.splice(n)) {
+      w.terminate();
+      // Its unanswered calls never will be: a start waiting on one gives way to the next.
+      for (const [id, call] of this.#calls) {
+        if (call.worker !== w) continue;
+        this.#calls.delete(id);
+        call.reject(STOPPED);
+      }
+    }
     const loading = [];
     while (this.#workers.length < n) {
       const w = startWorker();
@@ -642,7 +656,7 @@ class ColorBottleneck extends HTMLElement {
     if (!w) return Promise.reject(new Error('not ready'));
     const id = this.#nextCall++;
     return new Promise((resolve, reject) => {
-      this.#calls.set(id, { resolve, reject });
+      this.#calls.set(id, { resolve, reject, worker: w });
       w.postMessage({ ...msg, id });
     });
   }
@@ -761,6 +775,7 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #fail(e) {
+    if (e === STOPPED) return;
     this.#error = String(e?.message ?? e);
     this.pause();
     this.field('notice').textContent = `error: ${this.#error}`;

@@ -350,6 +350,37 @@ test('dragging on the schedule scrubs the latent view back through history', asy
   await page.close();
 });
 
+test('a sweep moved in the page while it starts still plays, and one removed leaves no worker behind', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const before = page.workers().length;
+  // Taken out and put back at once, several times while its workers start.
+  await page.evaluate(async () => {
+    const e = document.createElement('color-bottleneck');
+    for (const [k, v] of [['id', 'moved'], ['runs', '16'], ['autoplay', ''], ['backend', 'cpu'], ['compact', '']]) e.setAttribute(k, v);
+    document.body.prepend(e);
+    for (const ms of [5, 50, 200, 400]) {
+      await new Promise((r) => setTimeout(r, ms));
+      e.remove();
+      document.body.prepend(e);
+    }
+  });
+  await page.waitForFunction(() => document.getElementById('moved').step > 500, null, { timeout: 60_000 });
+  assert.equal(await page.evaluate(() => document.getElementById('moved').playing), true, 'autoplay survives the moves');
+  assert.match(await page.evaluate(() => document.getElementById('moved').shadowRoot.querySelector('[data-field=tally]').textContent), /16/);
+  // A new number of seeds asked for, and the element removed before it starts.
+  await page.evaluate(() => {
+    const e = document.getElementById('moved');
+    const runs = e.shadowRoot.querySelector('[data-field=runs]');
+    runs.value = '4';
+    runs.dispatchEvent(new Event('change'));
+    e.remove();
+  });
+  await page.waitForTimeout(2000);
+  assert.equal(page.workers().length, before, 'only the page\'s own element trains');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the embed example runs a compact experiment inside a blog page', async () => {
   const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
   const errors = await watch(page);
