@@ -85,8 +85,9 @@ impl Settings {
 
 /// Whether a sweep's workers should now and then leave their cores to the page: when there
 /// are several and they use every core the browser reports, the page's thread would
-/// otherwise wait for one to draw each frame. On 2 cores, 16 seeds in 2 workers drew at 53–55
-/// fps, and at 58–59 fps resting 4 ms in every 36, 5–10% slower.
+/// otherwise wait for one to draw each frame. On 2 cores, 16 seeds in 2 workers drew at
+/// 53–58 fps; resting 4 ms after every other 16 ms chunk, at 56–58 (least 47–54); after
+/// every chunk, at 59 (least 55–56), 5–12% slower than every other.
 pub fn sweep_rests(workers: usize, cores: usize) -> bool {
     workers > 1 && workers >= cores
 }

@@ -14,10 +14,9 @@ let exp = null;
 let run = 0;
 let running = false;
 let speed = Infinity; // steps per frame
-// One of a sweep's workers that use every core: it rests REST_MS every other chunk, so the
+// One of a sweep's workers that use every core: it rests REST_MS after each chunk, so the
 // page finds a core free to draw on (4 ms is the least a worker's repeated timer waits).
 let rests = false;
-let chunks = 0;
 const REST_MS = 4;
 const inbox = [];
 let wake = null;
@@ -114,7 +113,7 @@ async function pump() {
         self.postMessage({ type: 'failure', message: String(e?.message ?? e) });
       }
       // A finite speed is steps per display frame: wait out the rest of the frame.
-      const rest = speed === Infinity ? (rests && ++chunks % 2 === 0 ? REST_MS : 0) : 16.7 - (performance.now() - started);
+      const rest = speed === Infinity ? (rests ? REST_MS : 0) : 16.7 - (performance.now() - started);
       await (rest > 1 ? sleep(rest) : yieldNow());
     } else {
       await new Promise((resolve) => { wake = resolve; });
