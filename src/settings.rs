@@ -28,8 +28,10 @@ pub const DEFAULT_PAGE_WORKERS: usize = 8;
 
 impl Settings {
     /// From the attributes' text (`None` for an absent one); `cores` is what the browser
-    /// reports (`navigator.hardwareConcurrency`), the number of workers unless `workers`
-    /// says fewer. Returns the settings and a message per attribute that could not be used.
+    /// reports (`navigator.hardwareConcurrency`): the number of workers, at most
+    /// [`DEFAULT_PAGE_WORKERS`], unless `workers` says otherwise (up to
+    /// [`MAX_PAGE_WORKERS`]). Returns the settings and a message per attribute that could not
+    /// be used.
     pub fn read(
         seed: Option<&str>,
         latent_dims: Option<&str>,

@@ -416,7 +416,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** The seed field and the numeric attributes, read (and checked) by the engine:
-   * `{seed, latent_dims, batch_size, runs, problems}`. */
+   * `{seed, latent_dims, batch_size, runs, parts, rests, problems}` (`read_settings` in
+   * src/web.rs). */
   #settings(mod = this.#wasm.mod) {
     const attr = (name) => this.getAttribute(name) ?? undefined;
     return mod.read_settings(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'),
@@ -851,7 +852,7 @@ class ColorBottleneck extends HTMLElement {
           const t0 = performance.now();
           const strip = this.canvas('strip');
           const stripHeight = `${Math.round(this.#board.strip_height(strip.clientWidth))}px`;
-          if (strip.style.height !== stripHeight) strip.style.height = stripHeight;
+          setStyle(strip, 'height', stripHeight);
           const deferred = this.#board.draw(this.canvas('latents'), strip, this.canvas('schedule'), this.canvas('losses'));
           // After every read of a size: a style written before one would force a layout.
           this.#drawSweep();
