@@ -16,7 +16,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::ColorCube;
-use crate::dopesheet::{csv_field, python_repr, Dopesheet, DopesheetError, EX_1_5};
+use crate::dopesheet::{python_repr, Dopesheet, DopesheetError, EX_1_5};
+use crate::escape::csv_cell;
 use crate::evolution::{self, Recorder, FRAMES_PER_SECOND, FRAME_SIZE};
 use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect};
@@ -241,13 +242,14 @@ fn print_timeline(path: &Path) -> Result<(), CliError> {
     let write_err = io(Path::new("stdout"));
     write!(out, "step,phase,actions,is_phase_start,is_phase_end").map_err(&write_err)?;
     for p in timeline.properties() {
-        write!(out, ",{p}").map_err(&write_err)?;
+        write!(out, ",{}", csv_cell(p)).map_err(&write_err)?;
     }
     writeln!(out).map_err(&write_err)?;
     for step in 0..=timeline.len() {
         let s = timeline.state(step);
-        let phase = csv_field(s.phase);
-        let actions = csv_field(&s.actions.join(";"));
+        let phase = csv_cell(s.phase);
+        let actions = s.actions.join(";");
+        let actions = csv_cell(&actions);
         write!(
             out,
             "{step},{phase},{actions},{},{}",
@@ -314,7 +316,7 @@ fn train(
             losses,
             "{},{},{},{}",
             record.step,
-            csv_field(phase),
+            csv_cell(phase),
             python_repr(record.lr),
             record.losses.total
         )

@@ -9,6 +9,7 @@ pub mod activation;
 pub mod cli;
 pub mod data;
 pub mod dopesheet;
+pub mod escape;
 pub mod evolution;
 mod flex_values;
 pub mod fused_step;

@@ -7,6 +7,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use crate::escape::xml_text;
+
 /// What a link restores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedRun {
@@ -112,19 +114,15 @@ impl SharedRun {
     }
 }
 
-/// `&`, `<`, `>` and `"` as character references, for text inside a quoted attribute.
-fn attribute(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The two ways to put `run` in a post, for a copy of the site at `base` (a URL ending in
 /// `/`): the module and the element (with the sheet inline), and an iframe for hosts that
 /// strip scripts.
+///
+/// `base` comes from the page's address and the sheet from whoever wrote it: every value
+/// goes into its attribute through [`xml_text`], so none can close the attribute or open a
+/// tag in the post.
 pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
-    let base = attribute(base);
+    let base = xml_text(base);
     let runs = if run.runs > 1 {
         format!(" runs=\"{}\"", run.runs)
     } else {
@@ -137,12 +135,12 @@ pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
         run.seed,
         run.latent_dims,
         run.batch_size,
-        attribute(&run.sheet)
+        xml_text(&run.sheet)
     );
     let iframe = format!(
         "<iframe src=\"{base}embed.html{}\" width=\"100%\" height=\"720\" loading=\"lazy\"\n  \
          title=\"color-bottleneck: a colour wheel forming in a 4-D bottleneck\"></iframe>",
-        run.to_hash()
+        xml_text(&run.to_hash())
     );
     [module, iframe]
 }

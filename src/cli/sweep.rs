@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::{io, load, progress_bar, write_png, CliError};
 use crate::data::ColorCube;
+use crate::escape::csv_cell;
 use crate::plot::{self, Raster, Rect};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
@@ -79,9 +80,8 @@ fn write_table(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), C
             .map_or(String::new(), |g| format!("{g:.3}"));
         let angles: Vec<String> = v.primary_angles.iter().map(|a| format!("{a:.2}")).collect();
         let total = run.last.map_or(String::new(), |l| l.total.to_string());
-        let failure = run.failure.as_ref().map_or(String::new(), |f| {
-            crate::dopesheet::csv_field(&f.to_string())
-        });
+        let failure =
+            (run.failure.as_ref()).map_or(String::new(), |f| csv_cell(&f.to_string()).into_owned());
         writeln!(
             w,
             "{},{},{gap},{:e},{},{total},{failure}",

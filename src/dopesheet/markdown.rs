@@ -5,15 +5,20 @@
 //! number is right-aligned with the decimal points lined up, any other column is left-aligned;
 //! floats print as Python's `format(v, "g")`; a column is at least its header plus two wide.
 //! A missing value takes part in the widths as the text `nan`, which the seed then blanks.
+//!
+//! Names come from the sheet: each is escaped for a table cell ([`markdown_cell`]) before it
+//! is measured, so a `|` or a tag in one shows as text and the columns still line up.
 
 use super::{header_name, Dopesheet};
+use crate::escape::markdown_cell;
 
 /// tabulate's `MIN_PADDING`: a header is padded by at least this much.
 const HEADER_PADDING: usize = 2;
 
 struct Column {
+    /// Escaped, as the table shows it.
     header: String,
-    /// `None` where the table has no value.
+    /// Escaped; `None` where the table has no value.
     cells: Vec<Option<String>>,
     numeric: bool,
 }
@@ -36,19 +41,21 @@ impl Dopesheet {
                 numeric: true,
             },
             text(
-                self.keyframes.iter().map(|k| k.phase.clone()).collect(),
+                (self.keyframes.iter())
+                    .map(|k| k.phase.as_deref().map(markdown_cell))
+                    .collect(),
                 "PHASE",
             ),
             text(
                 (self.keyframes.iter())
-                    .map(|k| (!k.actions.is_empty()).then(|| k.actions.join(",")))
+                    .map(|k| (!k.actions.is_empty()).then(|| markdown_cell(&k.actions.join(","))))
                     .collect(),
                 "ACTION",
             ),
         ];
         for (i, property) in self.properties.iter().enumerate() {
             columns.push(Column {
-                header: header_name(property),
+                header: markdown_cell(&header_name(property)),
                 cells: (self.keyframes.iter())
                     .map(|k| k.values[i].map(python_general))
                     .collect(),

@@ -8,6 +8,7 @@ use web_sys::HtmlCanvasElement;
 use super::board::draw_points;
 use super::canvas::{canvas_size, LayeredCanvas};
 use super::{from_bytes, now, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
+use crate::escape::csv_cell;
 use crate::plot::{self, PointCloud, Rect, Surface};
 use crate::verdict::{probe_colors, wilson_interval};
 
@@ -235,7 +236,8 @@ impl SweepView {
         let mut out = String::from("seed,verdict,worst_gap_error_deg,recon_mse\n");
         for (i, v) in self.verdicts.iter().enumerate() {
             let (seed, v) = (self.seed(i), v.as_ref());
-            let shape = v.map_or("", |v| v.shape.as_str());
+            // The shape comes in a worker's message: text, so written as text.
+            let shape = csv_cell(v.map_or("", |v| v.shape.as_str()));
             let gap = v
                 .and_then(|v| v.worst_gap_error)
                 .map_or(String::new(), |g| format!("{g:.3}"));
