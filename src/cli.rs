@@ -136,7 +136,14 @@ enum CliError {
     Write { path: PathBuf, message: String },
     #[error(transparent)]
     Draw(#[from] plot::TooLarge),
+    /// Whoever read our standard output stopped (`… | head`): not an error to report.
+    #[error("standard output was closed")]
+    StdoutClosed,
 }
+
+/// The exit status of a program that a closed pipe ended, as a shell reports `cat`'s
+/// (128 + SIGPIPE).
+const CLOSED_PIPE_STATUS: u8 = 141;
 
 /// Rows of `phases.png`: 500 pixels each, 20,000 in all at most. A longer run keeps only the
 /// last phase ends' latents.
@@ -189,6 +196,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::StdoutClosed) => ExitCode::from(CLOSED_PIPE_STATUS),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -214,9 +222,9 @@ fn check(path: &Path, markdown: bool) -> Result<(), CliError> {
     let sheet = load(Some(path))?;
     let timeline = Timeline::new(&sheet);
     if markdown {
-        print!("{}", sheet.to_markdown());
+        print_out(&sheet.to_markdown())?;
     } else {
-        print!("{}", sheet.resolved_csv());
+        print_out(&sheet.resolved_csv())?;
     }
     let phases: Vec<String> = timeline
         .phases()
@@ -239,7 +247,7 @@ fn print_timeline(path: &Path) -> Result<(), CliError> {
     let timeline = Timeline::new(&load(Some(path))?);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let write_err = io(Path::new("stdout"));
+    let write_err = stdout_error;
     write!(out, "step,phase,actions,is_phase_start,is_phase_end").map_err(&write_err)?;
     for p in timeline.properties() {
         write!(out, ",{}", csv_cell(p)).map_err(&write_err)?;
@@ -457,6 +465,27 @@ fn progress_bar(len: u64, quiet: bool, template: &str) -> ProgressBar {
 }
 
 /// The error for a failed write to `path`, from any error that says what went wrong.
+/// Writes `text` to standard output, all of it.
+fn print_out(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+/// A failed write to standard output: a reader that went away ends the program quietly, as
+/// `cat` and `grep` end; anything else is reported.
+fn stdout_error(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        CliError::StdoutClosed
+    } else {
+        CliError::Write {
+            path: "stdout".into(),
+            message: e.to_string(),
+        }
+    }
+}
+
 fn io<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> CliError + '_ {
     move |e| CliError::Write {
         path: path.into(),

@@ -443,3 +443,38 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `timeline SHEET | head` and `check SHEET | head`: the reader goes away after a few lines,
+/// and the program ends quietly, as `cat` does (status 141, 128 + SIGPIPE, as a shell reports
+/// cat's), not with an error message.
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    for args in [
+        vec!["timeline", "dopesheets/ex-1.5.csv"],
+        vec!["check", "dopesheets/ex-1.5.csv"],
+    ] {
+        let mut child = cli()
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The read end is closed here: every later write meets a broken pipe.
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        // The schedule (2 MB) outlasts any pipe's buffer; the table may fit in one.
+        let closed = Some(141);
+        if args[0] == "timeline" {
+            assert_eq!(out.status.code(), closed, "{args:?}");
+        } else {
+            assert!(out.status.success() || out.status.code() == closed);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::{io, load, progress_bar, write_png, CliError};
+use super::{io, load, print_out, progress_bar, write_png, CliError};
 use crate::data::ColorCube;
 use crate::escape::csv_cell;
 use crate::plot::{self, Raster, Rect};
@@ -44,7 +44,7 @@ pub(super) fn sweep(
     let verdicts = sweep.verdicts();
     write_table(&sweep, &verdicts, &out.join("sweep.csv"))?;
     write_contact_sheet(&sweep, &verdicts, &out.join("contact.png"))?;
-    println!("{}", summary(&verdicts));
+    print_out(&format!("{}\n", summary(&verdicts)))?;
     eprintln!("wrote sweep.csv, contact.png to {}", out.display());
     Ok(())
 }
