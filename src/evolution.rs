@@ -14,7 +14,7 @@ pub const FRAMES_PER_SECOND: u32 = 30;
 pub const FRAME_SIZE: u32 = 480;
 
 /// The RGB grid's latents before one step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recording {
     pub step: u64,
     /// `colours × dims`, row-major, in [`ColorCube::rgb_grid`]'s order.
@@ -24,7 +24,7 @@ pub struct Recording {
 /// Recordings every `stride` steps within a fixed budget: when it is full, every other
 /// recording goes and the stride doubles, so a run of any length fits and keeps an even
 /// spacing in time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Recorder {
     stride: u64,
     max_recordings: usize,

@@ -29,7 +29,7 @@ use crate::data::ColorCube;
 use crate::fused_step::{RunState, StepLosses};
 use crate::loss::{PerTerm, Term};
 use crate::sampler::BatchDistribution;
-use crate::sweep::{Sweep, SweepConfig};
+use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
 
@@ -59,6 +59,8 @@ pub enum GpuError {
     },
     #[error(transparent)]
     Train(#[from] TrainError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// The most bytes one buffer of the engine takes: WebGPU's default storage binding limit.
@@ -164,34 +166,50 @@ pub struct GpuSweep {
 
 impl GpuSweep {
     pub fn new(timeline: Timeline, config: SweepConfig, device: &Device) -> Result<Self, GpuError> {
+        Self::on_device(Sweep::new(timeline, config)?, device)
+    }
+
+    /// The runs of `checkpoint` (saved by either engine), going on on `device` from where they
+    /// stood.
+    pub fn restore(
+        timeline: Timeline,
+        checkpoint: &SweepCheckpoint,
+        device: &Device,
+    ) -> Result<Self, GpuError> {
+        Self::on_device(Sweep::restore(timeline, checkpoint)?, device)
+    }
+
+    /// The runs of `host`, as they stand, uploaded to `device`.
+    fn on_device(host: Sweep, device: &Device) -> Result<Self, GpuError> {
         let gpu = Gpu::of(device)?;
-        let host = Sweep::new(timeline, config.clone())?;
-        let runs = config.runs;
-        let dims = config.latent_dims;
-        let scratch_rows = config.batch_size.max(6) + 6;
+        let runs = host.runs().len();
+        let dims = host.latent_dims();
+        let batch_size = host.batch_size();
+        let scratch_rows = batch_size.max(6) + 6;
         let scratch_len = runs * scratch_rows * kernel::scratch_features(dims);
         let limit = MAX_BUFFER_BYTES.min(gpu.client.properties().memory.max_page_size);
         let largest = scratch_len.max(runs * kernel::StateLayout::of(dims).len) as u64 * 4;
         if largest > limit {
             return Err(GpuError::TooLarge {
                 runs,
-                batch: config.batch_size,
+                batch: batch_size,
                 bytes: largest,
                 limit,
             });
         }
-        let states: Vec<RunState> = (0..runs).map(|r| host.state(r)).collect();
+        let saved = host.save();
         let keys: Vec<u32> = host.sampler_keys().into_iter().flatten().collect();
         let distribution = host.batch_distribution().clone();
-        let device_runs = upload(&gpu, &states, &keys, distribution, dims);
+        let device_runs = upload(&gpu, &saved, &keys, distribution);
+        let has_anchor = saved.runs.iter().any(|r| r.anchor.is_some());
         Ok(GpuSweep {
             host,
             gpu,
             runs: device_runs,
             scratch_rows,
-            has_anchor: false,
+            has_anchor,
             last_on: None,
-            batch_size: config.batch_size,
+            batch_size,
             keys,
             launches: 0,
         })
@@ -357,20 +375,34 @@ impl GpuSweep {
 
 fn upload(
     gpu: &Gpu,
-    states: &[RunState],
+    saved: &SweepCheckpoint,
     keys: &[u32],
     distribution: Arc<BatchDistribution>,
-    dims: usize,
 ) -> DeviceRuns {
+    let dims = saved.latent_dims;
     let layout = kernel::StateLayout::of(dims);
-    let mut state = Vec::with_capacity(states.len() * layout.len);
-    for s in states {
-        let mut current = s.packed();
-        current.push(s.updates as f32);
+    let mut state = Vec::with_capacity(saved.runs.len() * layout.len);
+    let mut losses = vec![0.0; saved.runs.len() * kernel::LOSS_SLOTS];
+    for (run, slots) in saved.runs.iter().zip(losses.chunks_mut(kernel::LOSS_SLOTS)) {
+        let mut current = run.state.clone();
+        current.push(run.updates as f32);
         // The previous step's copy starts as the current state.
         state.extend_from_slice(&current);
         state.extend_from_slice(&current);
-        state.extend(std::iter::repeat_n(0.0, 6 * dims));
+        match &run.anchor {
+            Some(anchor) => state.extend_from_slice(anchor),
+            None => state.extend(std::iter::repeat_n(0.0, 6 * dims)),
+        }
+        // A run that failed stays where it was put back to, as the kernel keeps it.
+        if let (Some(step), Some(last)) = (run.failed_at, run.last) {
+            let last = StepLosses::from(last);
+            slots[0] = last.total;
+            for (t, value) in last.terms.iter() {
+                slots[1 + t as usize] = *value;
+            }
+            slots[6] = f32::from(u8::from(last.updated));
+            slots[7] = step as f32 + 1.0;
+        }
     }
     DeviceRuns {
         state: Some(gpu.floats(&state)),
@@ -378,7 +410,7 @@ fn upload(
         draws: draw_tables(gpu, keys, &distribution),
         distribution,
         anchor_rgb: gpu.floats(&ColorCube::primaries().rgb_f32()),
-        losses: Some(gpu.floats(&vec![0.0; states.len() * kernel::LOSS_SLOTS])),
+        losses: Some(gpu.floats(&losses)),
     }
 }
 

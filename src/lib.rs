@@ -5,6 +5,7 @@
 //! whatever Burn `Device` they are handed.
 
 pub mod activation;
+pub mod backend_choice;
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
 pub mod data;

@@ -9,8 +9,11 @@
 //! cost (tests/fused_step.rs holds the two together). Runs are independent, so a sweep splits
 //! them over the machine's cores, a block per thread.
 
+mod checkpoint;
 #[cfg(not(target_family = "wasm"))]
 mod prefetch;
+
+pub use checkpoint::{CheckpointError, RunCheckpoint, SweepCheckpoint};
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -207,6 +210,11 @@ impl Sweep {
 
     pub fn latent_dims(&self) -> usize {
         self.shared.latent_dims
+    }
+
+    /// Colours in each run's batch (phase 1 trains on the six primaries whatever it is).
+    pub fn batch_size(&self) -> usize {
+        self.runs[0].sampler.batch_size()
     }
 
     /// The step the next call trains.

@@ -61,6 +61,9 @@ pub struct Frame {
     pub error: Option<String>,
     /// A one-off message (a fallback, a warning about the sheet).
     pub notice: Option<String>,
+    /// Why the GPU stopped working: the run waits, as of its last read-back, to be moved to
+    /// the CPU engine.
+    pub gpu_lost: Option<String>,
     pub dims: usize,
     /// Latents of the 1,000-colour RGB grid after step `shown` (`None` before the first
     /// step's read-back), little-endian f32.
@@ -305,6 +308,31 @@ pub fn read_settings(
         parts: parts.iter().map(|p| (p.start, p.len())).collect(),
         problems,
     })
+}
+
+/// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`
+/// ([`backend_choice::moves_to_gpu`](crate::backend_choice::moves_to_gpu)).
+#[wasm_bindgen]
+pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
+    crate::backend_choice::moves_to_gpu(cpu, gpu)
+}
+
+/// The race as the readout shows it.
+#[wasm_bindgen]
+pub fn race_label(gpu: f64, cpu: f64, chosen: &str) -> String {
+    crate::backend_choice::race_label(gpu, cpu, chosen)
+}
+
+/// Where this origin remembers the engine chosen for a run shape.
+#[wasm_bindgen]
+pub fn choice_key(latent_dims: usize, batch_size: usize, runs: usize) -> String {
+    crate::backend_choice::memory_key(latent_dims, batch_size, runs)
+}
+
+/// Whether a remembered choice still holds (the same adapter, at most 30 days old).
+#[wasm_bindgen]
+pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapter: &str) -> bool {
+    crate::backend_choice::choice_is_current(saved_ms, now_ms, saved_adapter, adapter)
 }
 
 /// The largest sheet the engine reads, in bytes.

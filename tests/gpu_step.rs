@@ -10,7 +10,7 @@ use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
 use burn::prelude::*;
 use color_bottleneck::gpu_step::GpuSweep;
 use color_bottleneck::loss::Term;
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::sweep::{Sweep, SweepCheckpoint, SweepConfig};
 
 /// The wgpu runtime starts once per process; the tests share it.
 fn gpu() -> Device {
@@ -205,4 +205,74 @@ fn a_step_leaves_a_state_held_elsewhere_as_it_was() {
     on_gpu.read_blocking().unwrap();
     assert!(max_difference(&on_gpu.host().parameters(1), &before) > 0.0);
     assert_eq!(on_gpu.host().state(1).updates, 3);
+}
+
+/// A run handed over mid-curriculum goes on as if it had not moved: from the CPU engine to the
+/// GPU's at a step (as bytes, as the page's workers pass it) and from the GPU's to the CPU's,
+/// before and after the anchor action and through data-fraction's ramp, it ends within the
+/// engines' tolerance of a run that never moved.
+#[test]
+fn a_run_handed_over_between_the_engines_goes_on_as_if_it_had_not_moved() {
+    let sheet = short_ex_1_5(60, 259);
+    let config = config(3, 3, 64);
+    let mut straight = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    straight.finish(1, &|_| {});
+    let close_to_straight = |sweep: &Sweep, what: &str| {
+        for r in 0..config.runs {
+            let d = max_difference(&sweep.parameters(r), &straight.parameters(r));
+            assert!(d <= 1e-4, "{what}, run {r}: parameters differ by {d:e}");
+            assert_eq!(sweep.state(r).updates, straight.state(r).updates, "{what}");
+        }
+    };
+    for at in [30, 150] {
+        let mut cpu = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+        for _ in 0..at {
+            cpu.step();
+        }
+        let saved = SweepCheckpoint::from_bytes(&cpu.save().to_bytes()).unwrap();
+        let mut moved = GpuSweep::restore(timeline(&sheet), &saved, &gpu()).unwrap();
+        assert_eq!(moved.step_index(), at);
+        while !moved.is_finished() {
+            moved.step();
+        }
+        moved.read_blocking().unwrap();
+        close_to_straight(moved.host(), &format!("CPU to GPU at step {at}"));
+
+        let mut gpu_first = short_ex_1_5_on_gpu(&config);
+        for _ in 0..at {
+            gpu_first.step();
+        }
+        gpu_first.read_blocking().unwrap();
+        let saved = SweepCheckpoint::from_bytes(&gpu_first.host().save().to_bytes()).unwrap();
+        assert_eq!(saved.step, at);
+        let mut back = Sweep::restore(timeline(&sheet), &saved).unwrap();
+        back.finish(1, &|_| {});
+        close_to_straight(&back, &format!("GPU to CPU at step {at}"));
+    }
+}
+
+/// Runs that failed on the CPU reach the GPU failed, and Apply live lets them go on there as
+/// on the CPU.
+#[test]
+fn failed_runs_handed_to_the_gpu_stay_failed_until_apply_live() {
+    let mended = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.001,1,0.1\n80,,,,,\n";
+    let mut on_cpu = Sweep::new(timeline(BLOW_UP), blow_up_config()).unwrap();
+    on_cpu.finish(1, &|_| {});
+    assert!(on_cpu.runs().iter().all(|r| r.failure.is_some()));
+    let mut on_gpu = GpuSweep::restore(timeline(BLOW_UP), &on_cpu.save(), &gpu()).unwrap();
+    on_gpu.set_timeline(timeline(mended));
+    on_cpu.set_timeline(timeline(mended));
+    while !on_gpu.is_finished() {
+        on_gpu.step();
+    }
+    on_gpu.read_blocking().unwrap();
+    on_cpu.finish(1, &|_| {});
+    for r in 0..2 {
+        assert!(on_gpu.host().runs()[r].failure.is_none());
+        let d = max_difference(&on_gpu.host().parameters(r), &on_cpu.parameters(r));
+        assert!(
+            d < 1e-4,
+            "run {r}: parameters differ by {d:e} after Apply live"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 // training runs in a Web Worker (./trainer.js), drawing and validation in Rust (../src/web/).
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
-//   backend (auto | webgpu | cpu), runs (seeds trained at once), workers (most workers a
+//   backend (auto | webgpu | cpu; changing it mid-run moves the live run to that engine),
+//   runs (seeds trained at once), workers (most workers a
 //   sweep on the CPU is shared among; the browser's core count, at most 8, by default), autoplay,
 //   compact (no editor), linkable (open the run a `#run=` link in the page's address carries).
 // Properties: step, running, phase, backend, lastError, losses.
@@ -28,23 +29,33 @@ function loadWasm(kind) {
   return modules[kind];
 }
 
-/** The build to load: WebGPU's only where it is wanted and an adapter exists. */
-async function moduleKind(requested) {
-  if (requested === 'cpu' || !navigator.gpu) return 'cpu';
-  // A wedged GPU process never answers: wait a few seconds, then train on the CPU.
-  let timer;
-  const late = new Promise((resolve) => { timer = setTimeout(() => resolve('late'), ADAPTER_WAIT_MS); });
-  try {
-    const adapter = await Promise.race([navigator.gpu.requestAdapter(), late]);
-    return adapter === 'late' ? 'late' : adapter ? 'webgpu' : 'cpu';
-  } catch {
-    return 'cpu';
-  } finally {
-    clearTimeout(timer);
-  }
+/** The WebGPU adapter, as `vendor|architecture|device|description` (what a remembered choice
+ * is tied to); `null` where there is none, `'late'` where the request never answers (a wedged
+ * GPU process): after a few seconds the page stays on the CPU. Asked once per page. */
+let adapterAsked = null;
+function gpuAdapter() {
+  adapterAsked ??= (async () => {
+    if (!navigator.gpu) return null;
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(() => resolve('late'), ADAPTER_WAIT_MS); });
+    try {
+      const adapter = await Promise.race([navigator.gpu.requestAdapter(), late]);
+      if (!adapter || adapter === 'late') return adapter ?? null;
+      const info = adapter.info ?? {};
+      return [info.vendor, info.architecture, info.device, info.description].map((v) => v ?? '').join('|');
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return adapterAsked;
 }
 
 const ADAPTER_WAIT_MS = 3000;
+
+/** The GPU engine's steps/s per run shape (the choice key), timed once per page. */
+const gpuTimings = new Map();
 
 function startWorker() {
   const url = new URL('trainer.js', here);
@@ -54,12 +65,13 @@ function startWorker() {
   return new Worker(URL.createObjectURL(shim), { type: 'module' });
 }
 
-/** Replaces `el`'s content with `parts`: strings become text, `{ bold }` a <b> holding text. */
-/** localStorage, where the page may use it (not in some sandboxes and private modes). */
+/** A remembered engine choice, where the page may use localStorage (not in some sandboxes
+ * and private modes): `{backend, race, adapter, at}`, or null. */
 function readStored(key) {
   try {
     const value = JSON.parse(localStorage.getItem(key) ?? 'null');
-    return typeof value?.backend === 'string' && typeof value?.race === 'string' ? value : null;
+    const fields = { backend: 'string', race: 'string', adapter: 'string', at: 'number' };
+    return Object.entries(fields).every(([k, t]) => typeof value?.[k] === t) ? value : null;
   } catch {
     return null;
   }
@@ -80,6 +92,7 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
+/** Replaces `el`'s content with `parts`: strings become text, `{ bold }` a <b> holding text. */
 function showText(el, ...parts) {
   el.replaceChildren(...parts.map((part) => {
     if (typeof part !== 'object') return String(part);
@@ -208,7 +221,11 @@ TEMPLATE.innerHTML = `
 </div>`;
 
 class ColorBottleneck extends HTMLElement {
+  /** The engine module the page draws with (the workers may run the other one). */
   #wasm = null;
+  #pageEngine = null;
+  /** The engine the workers train on: 'cpu' or 'webgpu'. */
+  #engineKind = null;
   /** Training workers: the first trains the run shown (and the first part of a sweep on the
    * CPU); any others, the other parts of that sweep. */
   #workers = [];
@@ -236,10 +253,13 @@ class ColorBottleneck extends HTMLElement {
   #looping = false;
   #wired = false;
   #backendShown = null;
-  /** What `auto` measured (or remembered) to pick the backend, for the readout. */
+  /** What `auto` measured (or remembered) to pick the backend, or why the run moved, for
+   * the readout. */
   #race = '';
   /** The WebGPU engine could not be loaded: the CPU's is used, without asking again. */
   #cpuOnly = false;
+  /** The run whose lost GPU is being left behind. */
+  #leaving = -1;
   /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
   #sheet = '';
 
@@ -359,7 +379,23 @@ class ColorBottleneck extends HTMLElement {
   }
 
   disconnectedCallback() {
-    this.#setWorkers(0);
+    for (const w of this.#workers.splice(0)) this.#stop(w);
+  }
+
+  static get observedAttributes() { return ['backend']; }
+
+  /** A new `backend` mid-run moves the live run to that engine, with its checkpoint. */
+  attributeChangedCallback(name, before, after) {
+    if (name !== 'backend' || before === after || !this.#workers.length) return;
+    const run = this.#generation;
+    if (after === 'cpu' || after === 'webgpu') {
+      if (after === 'webgpu') this.#cpuOnly = false;
+      if (after === this.#engineKind) return;
+      const why = (step) => `moved at step ${step}, as the backend attribute asks`;
+      this.#queue(() => this.#moveTo(after, run, why)).catch((e) => this.#fail(e));
+    } else if (this.#engineKind === 'cpu' && navigator.gpu) {
+      this.#timeGpu(run, null).catch((e) => this.#fail(e));
+    }
   }
 
   async #initialSheet() {
@@ -390,24 +426,6 @@ class ColorBottleneck extends HTMLElement {
     const type = res.headers.get('content-type') ?? '';
     if (/html/i.test(type)) throw new Error(`could not load dopesheet ${src}: the server sent a web page (${type}), not a CSV`);
     return res.text().catch(late);
-  }
-
-  /** The engine build for this element: WebGPU's where wanted and there is an adapter, else
-   * the CPU's (also when the WebGPU build cannot be loaded: `cargo xtask serve` serves the page
-   * before it is built). */
-  async #engine() {
-    let kind = await moduleKind(this.#requestedBackend());
-    if (kind === 'late') {
-      this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
-      this.#cpuOnly = true;
-      kind = 'cpu';
-    }
-    return loadWasm(kind).catch((e) => {
-      if (kind !== 'webgpu') throw e;
-      this.#notify('the WebGPU engine could not be loaded; running on the CPU');
-      this.#cpuOnly = true;
-      return loadWasm('cpu');
-    });
   }
 
   #requestedBackend() {
@@ -567,56 +585,249 @@ class ColorBottleneck extends HTMLElement {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
+  /** Runs `job` after any start or move still under way: each waits on several workers, and
+   * two interleaved would mix their workers. */
+  #queue(job) {
+    const done = this.#starting.then(job);
+    this.#starting = done.catch(() => {});
+    return done;
+  }
+
   /** Starts a run of `csv` in the workers (loading the engine and the workers first if
-   * needed), after any start still under way: a start waits on several workers, and two
-   * interleaved would mix their workers. */
-  #create(csv) {
-    const started = this.#starting.then(() => this.#start(csv));
-    this.#starting = started.catch(() => {});
-    return started;
+   * needed). */
+  #create(csv) { return this.#queue(() => this.#start(csv)); }
+
+  /** Where this origin remembers the engine chosen for the run's shape, as the attributes
+   * spell it (read before any engine is loaded, to load only the one that will train). */
+  #choiceKey() {
+    const attr = (name) => this.getAttribute(name) ?? '';
+    return `color-bottleneck:auto:${attr('latent-dims')}:${attr('batch-size')}:${attr('runs')}`;
+  }
+
+  /** Which engine a start trains on at first: `{kind, stored, adapter, time}`; `time`: the
+   * GPU is to be timed in the background while the CPU trains. */
+  async #plan() {
+    const requested = this.#requestedBackend();
+    if (requested === 'cpu' || !navigator.gpu) {
+      if (requested === 'webgpu') this.#notify('no WebGPU here; running on the CPU');
+      return { kind: 'cpu' };
+    }
+    const stored = requested === 'auto' ? readStored(this.#choiceKey()) : null;
+    // Every visitor starts on the CPU engine at once, unless the GPU won here before.
+    if (requested === 'auto' && stored?.backend !== 'webgpu') return { kind: 'cpu', stored, time: true };
+    const adapter = await gpuAdapter();
+    if (adapter === 'late') {
+      this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
+      this.#cpuOnly = true;
+      return { kind: 'cpu' };
+    }
+    if (!adapter) {
+      if (requested === 'webgpu') this.#notify('this browser offers WebGPU but no adapter; running on the CPU');
+      return { kind: 'cpu' };
+    }
+    const gpu = await loadWasm('webgpu').catch(() => null);
+    if (!gpu) {
+      this.#notify('the WebGPU engine could not be loaded; running on the CPU');
+      this.#cpuOnly = true;
+      return { kind: 'cpu' };
+    }
+    if (stored && !gpu.mod.choice_is_current(stored.at, Date.now(), stored.adapter, adapter)) {
+      return { kind: 'cpu', time: true };
+    }
+    return { kind: 'webgpu', stored };
+  }
+
+  /** The module the page itself draws and checks sheets with: the first one a start needs
+   * (`cargo xtask serve` serves the page before the WebGPU module is built). */
+  #engine() {
+    this.#pageEngine ??= this.#plan().then(({ kind }) => loadWasm(kind));
+    return this.#pageEngine;
   }
 
   async #start(csv) {
     // Removed from the document: no workers for it (it starts again if put back).
     if (!this.isConnected) return;
-    const wasm = await this.#engine();
+    const page = await this.#engine();
+    const plan = await this.#plan();
     if (!this.isConnected) return;
-    const backend = this.#requestedBackend();
-    const settings = this.#settings(wasm.mod);
+    this.#wasm = page;
+    const settings = this.#settings();
     for (const problem of settings.problems) this.#notify(problem);
-    const { seed, runs, parts, rests, latent_dims: dims, batch_size: batch } = settings;
+    const { runs } = settings;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
     runsField.value = String(runs);
-    if (this.#wasm !== wasm) this.#setWorkers(0);
-    this.#wasm = wasm;
-    await this.#setWorkers(1);
-    // `auto` races the backends once per origin and batch shape; later runs reuse the winner.
-    const key = `color-bottleneck:auto:${dims}d:b${batch}:r${runs}`;
-    const remembered = backend === 'auto' ? readStored(key) : null;
-    const ask = remembered?.backend ?? backend;
     const run = ++this.#generation;
-    const start = (worker, backend, [first, count], shared = false) => this.#call({
-      type: 'create', sheet: csv, seed, dims, batch, backend, runs: count, first, total: runs, workers: parts.length,
-      rests: shared && rests, run,
-    }, worker);
-    // A sweep on the CPU is shared among workers, a part each; a GPU trains it whole.
-    const onCpu = wasm.kind === 'cpu' || ask === 'cpu';
-    let reply = await start(0, ask, onCpu ? parts[0] : [0, runs], onCpu);
-    if (!onCpu && reply.backend === 'cpu' && parts.length > 1) reply = { ...(await start(0, 'cpu', parts[0], true)), race: reply.race };
-    const shared = reply.backend === 'cpu' ? parts : [[0, runs]];
-    await this.#setWorkers(shared.length);
-    await Promise.all(shared.slice(1).map((part, i) => start(i + 1, 'cpu', part, true)));
-    if (reply.race) writeStored(key, { backend: reply.backend, race: reply.race });
-    this.#race = reply.race ? reply.race : remembered ? `remembered: ${remembered.race}` : '';
+    let started = null;
+    if (plan.kind === 'webgpu') {
+      started = await this.#startOn('webgpu', { sheet: csv, run }).catch((e) => {
+        if (e === STOPPED) throw e;
+        this.#notify(`${e.message ?? e}; running on the CPU`);
+        return null;
+      });
+    }
+    started ??= await this.#startOn('cpu', { sheet: csv, run });
+    // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
+    this.#race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
     this.#sheet = csv;
-    // A new worker starts paused: tell it again whether to run.
-    this.#running = false;
-    this.#followVisibility();
     this.#restarted(run);
     this.#board?.free();
-    this.#board = new wasm.mod.Board(csv, dims);
-    this.#showBackend(reply.backend);
+    this.#board = new page.mod.Board(csv, settings.latent_dims);
+    this.#showBackend(started.kind);
+    if (plan.time) this.#timeGpu(run, plan.stored).catch((e) => this.#fail(e));
+  }
+
+  /** Replaces the workers with new ones on the `kind` engine, each training its part of the
+   * run: a fresh run of `sheet`, or (`parts` given) the run other workers handed over. A sweep
+   * on the CPU is shared among workers; a GPU trains it whole. */
+  async #startOn(kind, { sheet, run, parts = null, worker = null }) {
+    const s = this.#settings();
+    const shares = kind === 'cpu' ? s.parts : [[0, s.runs]];
+    const message = (first, count) => ({
+      type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
+      backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
+    });
+    const workers = [];
+    try {
+      await Promise.all(shares.map(async ([first, count], i) => {
+        const w = i === 0 && worker ? worker : await this.#spawn(kind);
+        workers[i] = w;
+        await this.#ask(w, message(first, count));
+      }));
+    } catch (e) {
+      for (const w of workers) if (w && w !== worker) this.#stop(w);
+      throw e;
+    }
+    for (const w of this.#workers) if (!workers.includes(w)) this.#stop(w);
+    this.#workers = workers;
+    this.#engineKind = kind;
+    // New workers start paused: tell them again whether to run.
+    this.#running = false;
+    this.#followVisibility();
+    return { kind };
+  }
+
+  /** A worker with the `kind` engine loaded. */
+  async #spawn(kind) {
+    const wasm = await loadWasm(kind);
+    const w = startWorker();
+    w.onmessage = ({ data }) => this.#receive(data);
+    w.onerror = (e) => this.#fail(e.message ?? 'a training worker failed');
+    try {
+      await this.#ask(w, { type: 'init', glue: wasm.glue, module: wasm.module });
+    } catch (e) {
+      this.#stop(w);
+      throw e;
+    }
+    return w;
+  }
+
+  /** Ends a worker; its unanswered calls never will be: a start waiting on one gives way. */
+  #stop(w) {
+    w.terminate();
+    for (const [id, call] of this.#calls) {
+      if (call.worker !== w) continue;
+      this.#calls.delete(id);
+      call.reject(STOPPED);
+    }
+  }
+
+  /** Times the GPU engine at the run's shape in a worker of its own while the CPU trains,
+   * then the CPU engine at one worker's part; moves the run to the GPU when it wins clearly
+   * (the rule is `moves_to_gpu` in src/backend_choice.rs), and remembers the choice. */
+  async #timeGpu(run, stored) {
+    const current = () => run === this.#generation && this.isConnected;
+    const adapter = await gpuAdapter();
+    if (adapter === 'late') {
+      this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
+      return;
+    }
+    if (!adapter || !current()) return;
+    const mod = this.#wasm.mod;
+    if (stored && mod.choice_is_current(stored.at, Date.now(), stored.adapter, adapter)) {
+      this.#race = `remembered: ${stored.race}`;
+      this.#showBackend(this.#engineKind);
+      return;
+    }
+    this.#race = 'timing webgpu…';
+    this.#showBackend(this.#engineKind);
+    const s = this.#settings();
+    const shape = { seed: s.seed, dims: s.latent_dims, batch: s.batch_size, first: 0 };
+    // Elements of one shape on a page share one timing; the element that timed keeps its
+    // worker, to move into.
+    const key = this.#choiceKey();
+    let probe = null;
+    let gpu = 0;
+    try {
+      let timing = gpuTimings.get(key);
+      if (!timing) {
+        timing = (async () => {
+          probe = await this.#spawn('webgpu');
+          return (await this.#ask(probe, { type: 'gpu-rate', ...shape, backend: 'webgpu', runs: s.runs })).rate;
+        })();
+        gpuTimings.set(key, timing);
+        timing.catch(() => gpuTimings.delete(key));
+      }
+      gpu = await timing;
+    } catch (e) {
+      if (e === STOPPED) return;
+      // No GPU engine, or it cannot take this run: the CPU's engine goes on.
+      if (!this.#workers.includes(probe) && probe) this.#stop(probe);
+      this.#race = '';
+      this.#showBackend(this.#engineKind);
+      return;
+    }
+    if (!current()) { if (probe) this.#stop(probe); return; }
+    // On the CPU a sweep's parts train side by side: its speed is one worker's at its part.
+    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', runs: s.parts[0][1] }).catch(() => ({ rate: 0 }))).rate;
+    const moves = mod.moves_to_gpu(cpu, gpu);
+    const race = mod.race_label(gpu, cpu, moves ? 'webgpu' : 'cpu');
+    writeStored(key, { backend: moves ? 'webgpu' : 'cpu', race, adapter, at: Date.now() });
+    if (!current() || !moves || this.#board?.finished()) {
+      if (probe) this.#stop(probe);
+      if (current()) { this.#race = race; this.#showBackend(this.#engineKind); }
+      return;
+    }
+    await this.#queue(() => this.#moveTo('webgpu', run, (step) => `moved at step ${step}: ${race}`, probe));
+  }
+
+  /** Moves the live run to the `kind` engine: every worker stops at one step and hands over
+   * its part (weights, Adam's moments, anchor, sampler, video so far), and new workers go on
+   * from there; the history on the page stays. `why(step)` is what the readout says. */
+  async #moveTo(kind, run, why, worker = null) {
+    if (run !== this.#generation || !this.#workers.length) {
+      if (worker) this.#stop(worker);
+      return;
+    }
+    const held = await this.#callAll({ type: 'hold' });
+    const at = Math.max(...held.map((h) => h.step));
+    const parts = (await this.#callAll({ type: 'checkpoint', at })).map((p) => p.bytes);
+    const next = ++this.#generation;
+    let started;
+    try {
+      started = await this.#startOn(kind, { sheet: this.#sheet, run: next, parts, worker });
+    } catch (e) {
+      if (e === STOPPED) throw e;
+      if (kind === 'cpu') throw e;
+      this.#notify(`${e.message ?? e}; staying on the CPU`);
+      started = await this.#startOn('cpu', { sheet: this.#sheet, run: next, parts });
+    }
+    this.#run = next;
+    this.#inbox = this.#inbox.filter((f) => f.run >= next);
+    this.#race = started.kind === kind ? why(at.toLocaleString('en-US')) : '';
+    this.#showBackend(started.kind);
+  }
+
+  /** The GPU stopped working: the run goes on on the CPU engine from its last read-back. */
+  #leaveLostGpu(reason) {
+    const run = this.#generation;
+    if (this.#leaving === run) return;
+    this.#leaving = run;
+    const why = (step) => `WebGPU stopped working (${reason}); continuing on the CPU from step ${step}`;
+    this.#queue(async () => {
+      await this.#moveTo('cpu', run, why);
+      if (this.#engineKind === 'cpu') this.#notify(this.#race);
+    }).catch((e) => this.#fail(e));
   }
 
   #showBackend(name) {
@@ -625,36 +836,11 @@ class ColorBottleneck extends HTMLElement {
     showText(this.field('backend-label'), 'backend ', { bold: name }, race);
   }
 
-  /** Starts or stops workers until there are `n`, each with the engine loaded. */
-  async #setWorkers(n) {
-    for (const w of this.#workers.splice(n)) {
-      w.terminate();
-      // Its unanswered calls never will be: a start waiting on one gives way to the next.
-      for (const [id, call] of this.#calls) {
-        if (call.worker !== w) continue;
-        this.#calls.delete(id);
-        call.reject(STOPPED);
-      }
-    }
-    const loading = [];
-    while (this.#workers.length < n) {
-      const w = startWorker();
-      w.onmessage = ({ data }) => this.#receive(data);
-      w.onerror = (e) => this.#fail(e.message ?? 'a training worker failed');
-      this.#workers.push(w);
-      loading.push(this.#call({ type: 'init', glue: this.#wasm.glue, module: this.#wasm.module }, this.#workers.length - 1));
-    }
-    await Promise.all(loading);
-  }
-
   /** Tells every worker. */
   #post(msg) { for (const w of this.#workers) w.postMessage(msg); }
 
-  /** Sends a command to a worker (the first by default); resolves with its reply, rejects
-   * with its problem. */
-  #call(msg, worker = 0) {
-    const w = this.#workers[worker];
-    if (!w) return Promise.reject(new Error('not ready'));
+  /** Sends a command to worker `w`; resolves with its reply, rejects with its problem. */
+  #ask(w, msg) {
     const id = this.#nextCall++;
     return new Promise((resolve, reject) => {
       this.#calls.set(id, { resolve, reject, worker: w });
@@ -662,8 +848,14 @@ class ColorBottleneck extends HTMLElement {
     });
   }
 
+  /** Sends a command to a worker of the run (the first by default). */
+  #call(msg, worker = 0) {
+    const w = this.#workers[worker];
+    return w ? this.#ask(w, msg) : Promise.reject(new Error('not ready'));
+  }
+
   /** Sends a command to every worker; resolves when all have replied. */
-  #callAll(msg) { return Promise.all(this.#workers.map((_, i) => this.#call(msg, i))); }
+  #callAll(msg) { return Promise.all(this.#workers.map((w) => this.#ask(w, msg))); }
 
   #receive(data) {
     if (data.type === 'frame') {
@@ -833,6 +1025,7 @@ class ColorBottleneck extends HTMLElement {
       if (!board.accept(frame)) continue;
       this.#frame = frame;
       if (frame.notice) this.#notify(frame.notice);
+      if (frame.gpu_lost) this.#leaveLostGpu(frame.gpu_lost);
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
       if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }

@@ -20,6 +20,8 @@ let rests = false;
 const REST_MS = 4;
 const inbox = [];
 let wake = null;
+// The GPU stopped working: the engine waits, as of its last read-back, to be handed over.
+let lost = false;
 
 self.onmessage = ({ data }) => {
   inbox.push(data);
@@ -36,7 +38,8 @@ async function publish() {
   const transfer = [frame.latents.buffer, ...frame.snapshots.map((s) => s.latents.buffer)];
   if (frame.sweep) transfer.push(frame.sweep.thumbnails.buffer);
   self.postMessage(frame, transfer);
-  if (frame.finished || frame.error) running = false;
+  if (frame.finished || frame.error || frame.gpu_lost) running = false;
+  lost = Boolean(frame.gpu_lost);
 }
 
 async function handle(msg) {
@@ -46,16 +49,39 @@ async function handle(msg) {
       ({ memory } = await wasm.default({ module_or_path: msg.module }));
       return reply(msg, {});
     }
-    case 'create': {
+    case 'create':
+    case 'resume': {
       exp?.free();
       exp = null;
-      exp = await wasm.Experiment.create(msg.sheet, msg);
+      lost = false;
+      exp = msg.type === 'resume'
+        ? await wasm.Experiment.resume(msg.sheet, msg, msg.parts)
+        : await wasm.Experiment.create(msg.sheet, msg);
       rests = Boolean(msg.rests);
       run = msg.run;
       await publish();
-      return reply(msg, { run, backend: exp.backend(), race: exp.race() ?? null });
+      return reply(msg, { run, backend: exp.backend() });
     }
-    case 'play': running = !exp.finished(); return;
+    // A hand-over: every worker stops, then each trains on to the latest one's step and hands
+    // over its runs there.
+    case 'hold':
+      running = false;
+      return reply(msg, { step: exp ? exp.step_index() : 0 });
+    case 'checkpoint': {
+      running = false;
+      if (exp.backend() === 'cpu') {
+        while (exp.step_index() < msg.at && !exp.finished() && !exp.last_error()) exp.train(1e9, msg.at - exp.step_index());
+      } else if (!lost) {
+        await publish();
+      }
+      const bytes = exp.checkpoint();
+      return reply(msg, { bytes }, [bytes.buffer]);
+    }
+    case 'cpu-rate':
+      return reply(msg, { rate: wasm.Experiment.cpu_rate(msg) });
+    case 'gpu-rate':
+      return reply(msg, { rate: await wasm.Experiment.gpu_rate(msg) });
+    case 'play': running = !exp.finished() && !lost; return;
     case 'pause': running = false; return;
     case 'speed': speed = msg.value; return;
     case 'step':

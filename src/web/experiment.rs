@@ -14,9 +14,9 @@ use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
 #[cfg(feature = "webgpu")]
 use crate::gpu_step::GpuSweep;
-use crate::sweep::{Sweep, SweepConfig};
+use crate::sweep::{Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{Checkpoint, Trainer, TrainerConfig};
+use crate::train::{Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
@@ -49,7 +49,8 @@ pub struct Options {
     batch: usize,
     /// `auto`, `webgpu` or `cpu`.
     backend: String,
-    /// Seeds trained at once: with `runs` > 1, seeds `seed + first..` of a sweep.
+    /// Seeds trained at once: with `runs` > 1, seeds `seed + first..` of a sweep (a resumed
+    /// run takes its runs from its checkpoint).
     runs: usize,
     /// Where these runs sit in a sweep the page shares among workers: runs
     /// `first..first + runs` of `total` (a whole sweep or a single run: 0 of `runs`).
@@ -57,14 +58,6 @@ pub struct Options {
     first: usize,
     #[serde(default)]
     total: usize,
-    /// Workers the page would share the sweep among on the CPU (what `auto` times).
-    #[serde(default = "one")]
-    #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
-    workers: usize,
-}
-
-fn one() -> usize {
-    1
 }
 
 /// A training run in the worker. Shared behind `Rc<RefCell<…>>` because `sync` is async:
@@ -89,22 +82,29 @@ enum Engine {
 }
 
 impl Engine {
+    /// A fresh sweep, or the runs of `saved` going on from where they stood.
     fn new(
         timeline: Timeline,
         config: &TrainerConfig,
         runs: usize,
         device: Option<&Device>,
+        saved: Option<&SweepCheckpoint>,
     ) -> Result<Self, String> {
         let config = sweep_config(config, runs);
         match device {
             #[cfg(feature = "webgpu")]
             Some(device) => {
-                let gpu = GpuSweep::new(timeline, config, device).map_err(|e| e.to_string())?;
-                Ok(Engine::Gpu(Box::new(gpu)))
+                let gpu = match saved {
+                    Some(saved) => GpuSweep::restore(timeline, saved, device),
+                    None => GpuSweep::new(timeline, config, device),
+                };
+                Ok(Engine::Gpu(Box::new(gpu.map_err(|e| e.to_string())?)))
             }
-            _ => Sweep::new(timeline, config)
-                .map(|s| Engine::Fused(Box::new(s)))
-                .map_err(|e| e.to_string()),
+            _ => match saved {
+                Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
+                None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
+            }
+            .map(|s| Engine::Fused(Box::new(s))),
         }
     }
 
@@ -175,8 +175,14 @@ struct Run {
     host_pending: HostPending,
     /// Phase-end latents still on the device, read at the next sync.
     pending_snapshots: Vec<(String, u64, Vec<f32>, DeviceValues)>,
-    /// A single run's state as of the last read-back: the way back after a lost GPU.
-    last_good: Option<Checkpoint>,
+    /// On a GPU, the step the host's runs stand at as of the last read-back (the host plans
+    /// steps ahead of it), and the step the read under way will bring them to.
+    read_step: u64,
+    #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
+    reading_step: u64,
+    /// Why the GPU stopped working, once it has: the run waits, as of the last read-back, for
+    /// the page to move it to the CPU engine.
+    gpu_lost: Option<String>,
     /// The latent-evolution video's recordings (a single run only).
     recorder: Recorder,
     /// Recordings still on the device, read at the next sync: `(step, is the end, latents)`.
@@ -187,8 +193,14 @@ struct Run {
     gpu_steps: f64,
     last_error: Option<String>,
     notice: Option<String>,
-    /// What `auto` measured to choose the backend, if it raced them.
-    race: Option<Race>,
+}
+
+/// What a worker hands to another to carry a run over: the runs, and a single run's video
+/// recordings so far.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Handover {
+    sweep: SweepCheckpoint,
+    recorder: Option<Recorder>,
 }
 
 #[cfg(feature = "webgpu")]
@@ -199,88 +211,54 @@ thread_local! {
 }
 
 /// The GPU device to train on, or `None` for the CPU, and a notice when the request could
-/// not be met.
-async fn device_for(requested: &str) -> (Backend, Option<Device>, Option<String>) {
+/// not be met. The WebGPU build trains on a GPU only: without one it refuses, and the page
+/// trains on the CPU build, which is built for speed.
+async fn device_for(requested: &str) -> Result<(Backend, Option<Device>, Option<String>), String> {
     if requested == "cpu" {
-        return (Backend::Cpu, None, None);
+        return Ok((Backend::Cpu, None, None));
     }
     #[cfg(feature = "webgpu")]
-    if let Some(device) = GPU_DEVICE.with_borrow(|d| d.clone()) {
-        return (Backend::WebGpu, Some(device), None);
-    }
-    #[cfg(feature = "webgpu")]
-    if has_webgpu() {
-        return match Device::wgpu_options().init_async().await {
+    {
+        if let Some(device) = GPU_DEVICE.with_borrow(|d| d.clone()) {
+            return Ok((Backend::WebGpu, Some(device), None));
+        }
+        if !has_webgpu() {
+            return Err("no WebGPU here".to_string());
+        }
+        match Device::wgpu_options().init_async().await {
             Ok(device) => {
                 GPU_DEVICE.set(Some(device.clone()));
-                (Backend::WebGpu, Some(device), None)
+                Ok((Backend::WebGpu, Some(device), None))
             }
-            Err(e) => {
-                let e = e.to_string();
-                let note = if e.contains("No adapter") {
-                    "this browser offers WebGPU but no adapter; running on the CPU".to_string()
-                } else {
-                    format!("WebGPU failed to start ({e}); running on the CPU")
-                };
-                (Backend::Cpu, None, Some(note))
+            Err(e) if e.to_string().contains("No adapter") => {
+                Err("this browser offers WebGPU but no adapter".to_string())
             }
-        };
-    }
-    let note = (requested == "webgpu").then(|| "no WebGPU here; running on the CPU".to_string());
-    (Backend::Cpu, None, note)
-}
-
-/// Training speed on each backend, in steps per second, from a short burst of each.
-#[derive(Debug, Clone, Copy)]
-struct Race {
-    gpu: f64,
-    cpu: f64,
-}
-
-impl Race {
-    fn describe(self, chosen: Backend) -> String {
-        format!(
-            "webgpu {} · cpu {} steps/s → {}",
-            thousands(self.gpu),
-            thousands(self.cpu),
-            chosen.name()
-        )
-    }
-}
-
-fn thousands(rate: f64) -> String {
-    let digits = format!("{:.0}", rate.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
+            Err(e) => Err(format!("WebGPU failed to start ({e})")),
         }
-        out.push(c);
     }
-    out
+    #[cfg(not(feature = "webgpu"))]
+    {
+        let note =
+            (requested == "webgpu").then(|| "no WebGPU here; running on the CPU".to_string());
+        Ok((Backend::Cpu, None, note))
+    }
 }
 
-#[cfg(feature = "webgpu")]
 /// A curriculum of one cube phase with every term on: what most of a run's steps cost at the
-/// configured batch (phase 1 trains on six colours whatever the batch).
-const RACE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm
+/// configured batch (phase 1 trains on six colours whatever the batch). Both engines are
+/// timed on it, so their figures compare like with like.
+const RATE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm
 0,Full color space,,0.001,1,0.1,0.1,0.1
 100000,,,,,,,
 ";
 
-/// Times a burst of training on the GPU and on the CPU at the run's batch, `runs` on the GPU
-/// and `cpu_runs` (a worker's part) on the CPU: under half a second in all, after two steps
-/// that compile the GPU's kernel and 50 ms that warm the CPU's code. Each GPU burst ends in a
-/// read-back, so its figure counts its whole queue.
-#[cfg(feature = "webgpu")]
-async fn race_backends(config: &TrainerConfig, runs: usize, cpu_runs: usize, gpu: &Device) -> Race {
-    let timeline = parse(RACE_SHEET).expect("the race sheet parses");
-    let mut cpu =
-        Sweep::new(timeline.clone(), sweep_config(config, cpu_runs)).expect("a valid config");
-    // V8 first runs the step as baseline code and swaps in optimised code once it is hot: the
-    // first 50 ms ran at 40–60% of the later speed in 5 runs (Node, batch 256), which tilted
-    // `auto` towards the GPU. Not part of the figure.
-    let time_cpu = |cpu: &mut Sweep, ms: f64| {
+/// Steps per second of `runs` runs at `batch` on this module's CPU engine: 50 ms of warm-up,
+/// then 150 ms timed. V8 first runs new code as baseline code and swaps in optimised code
+/// once it is hot (the first 50 ms ran at 40–60% of the later speed, in Node at batch 256).
+fn cpu_steps_per_second(config: &TrainerConfig, runs: usize) -> Result<f64, String> {
+    let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
+    let mut cpu = Sweep::new(timeline, sweep_config(config, runs)).map_err(|e| e.to_string())?;
+    let mut time = |ms: f64| {
         let (started, mut steps) = (now(), 0u32);
         while now() - started < ms {
             cpu.step();
@@ -288,43 +266,44 @@ async fn race_backends(config: &TrainerConfig, runs: usize, cpu_runs: usize, gpu
         }
         steps as f64 * 1000.0 / (now() - started)
     };
-    time_cpu(&mut cpu, 50.0);
-    let cpu_rate = time_cpu(&mut cpu, 150.0);
-    let lost = Race {
-        gpu: 0.0,
-        cpu: cpu_rate,
-    };
-    let Ok(mut sweep) = GpuSweep::new(timeline, sweep_config(config, runs), gpu) else {
-        return lost;
-    };
+    time(50.0);
+    Ok(time(150.0))
+}
+
+/// Steps per second of `runs` runs at `batch` on the GPU engine, over about a quarter of a
+/// second, after two steps that compile its kernel. Each burst ends in a read-back, so the
+/// figure counts its whole queue.
+#[cfg(feature = "webgpu")]
+async fn gpu_steps_per_second(
+    config: &TrainerConfig,
+    runs: usize,
+    gpu: &Device,
+) -> Result<f64, String> {
+    let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
+    let mut sweep =
+        GpuSweep::new(timeline, sweep_config(config, runs), gpu).map_err(|e| e.to_string())?;
     let burst = async |sweep: &mut GpuSweep, n: u32| {
         for _ in 0..n {
             sweep.step();
         }
-        sweep.read_values(Vec::new()).await.is_ok()
+        sweep
+            .read_values(Vec::new())
+            .await
+            .map_err(|e| e.to_string())
     };
-    // The kernel compiles on first use: not part of the figure.
-    if !burst(&mut sweep, 2).await {
-        return lost;
-    }
+    burst(&mut sweep, 2).await?;
     const BUDGET_MS: f64 = 250.0;
     let (mut steps, mut n) = (0u32, 4u32);
     let started = now();
     while n > 0 {
-        if !burst(&mut sweep, n).await {
-            return lost;
-        }
+        burst(&mut sweep, n).await?;
         steps += n;
         // As many as the rest of the budget holds at the speed so far, at most twice as many.
         let elapsed = now() - started;
         let per_step = elapsed / steps as f64;
         n = (((BUDGET_MS - elapsed) / per_step).max(0.0) as u32).min(2 * n);
     }
-    let elapsed = (now() - started).max(1.0);
-    Race {
-        gpu: steps as f64 * 1000.0 / elapsed,
-        cpu: cpu_rate,
-    }
+    Ok(steps as f64 * 1000.0 / (now() - started).max(1.0))
 }
 
 /// Whether this global (page or worker) has `navigator.gpu`.
@@ -336,91 +315,94 @@ fn has_webgpu() -> bool {
         .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
+fn trainer_config(options: &Options) -> TrainerConfig {
+    TrainerConfig {
+        seed: options.seed as u64 + options.first as u64,
+        latent_dims: options.dims,
+        batch_size: options.batch,
+        ..TrainerConfig::default()
+    }
+}
+
 #[wasm_bindgen]
 impl Experiment {
     /// Starts an experiment of `sheet` as `options` ([`Options`]) ask: the worker passes
     /// the page's message through.
     pub async fn create(sheet: String, options: JsValue) -> Result<Experiment, JsValue> {
-        let options: Options = serde_wasm_bindgen::from_value(options)?;
-        let timeline = parse(&sheet)?;
-        let (runs, first_run, latent_dims) = (options.runs.max(1), options.first, options.dims);
-        let total_runs = options.total.max(first_run + runs);
-        let requested = options.backend.as_str();
-        let (mut backend, mut device, notice) = device_for(requested).await;
-        let config = TrainerConfig {
-            seed: options.seed as u64 + first_run as u64,
-            latent_dims,
-            batch_size: options.batch,
-            ..TrainerConfig::default()
-        };
-        // `auto` with a GPU: train on whichever is faster here, at this batch and runs.
-        #[allow(unused_mut)]
-        let mut race = None;
-        #[cfg(feature = "webgpu")]
-        if requested == "auto" {
-            if let Some(gpu) = device.clone() {
-                // On the CPU the sweep would be shared among workers, training side by side:
-                // its speed is one worker's, at its part of the runs.
-                let cpu_runs = crate::sweep::split_runs(runs, options.workers)[0].len();
-                let rates = race_backends(&config, runs, cpu_runs, &gpu).await;
-                if rates.cpu > rates.gpu {
-                    backend = Backend::Cpu;
-                    device = None;
-                }
-                race = Some(rates);
-            }
+        Self::start(sheet, options, None).await
+    }
+
+    /// Goes on with the run other workers handed over ([`Experiment::checkpoint`]: a whole
+    /// sweep, or its parts in order), from the step it stood at, on the backend `options` ask
+    /// for. Of a sweep it takes runs `first..first + runs` (all of them with `runs` 0).
+    pub async fn resume(
+        sheet: String,
+        options: JsValue,
+        parts: js_sys::Array,
+    ) -> Result<Experiment, JsValue> {
+        let unreadable =
+            |e: String| js_error(format!("the run handed over could not be read: {e}"));
+        let mut recorder = None;
+        let mut sweeps = Vec::new();
+        for part in parts.iter() {
+            let bytes = js_sys::Uint8Array::new(&part).to_vec();
+            let handover: Handover =
+                postcard::from_bytes(&bytes).map_err(|e| unreadable(e.to_string()))?;
+            recorder = recorder.or(handover.recorder);
+            sweeps.push(handover.sweep);
         }
-        let mut notice = notice;
-        let engine = match Engine::new(timeline.clone(), &config, runs, device.as_ref()) {
-            Ok(engine) => engine,
-            // Too big for the GPU (or its engine would not start): the CPU takes any size.
-            Err(e) if device.is_some() => {
-                notice = Some(format!(
-                    "the GPU cannot take this run ({e}); running on the CPU"
-                ));
-                backend = Backend::Cpu;
-                device = None;
-                Engine::new(timeline, &config, runs, None).map_err(js_error)?
-            }
-            Err(e) => return Err(js_error(e)),
-        };
-        let mut run = Run {
-            sheet,
-            config,
-            runs,
-            first_run,
-            total_runs,
-            judged_at: f64::NEG_INFINITY,
-            judge_ms: 0.0,
-            backend,
-            device,
-            engine,
-            host_pending: HostPending::default(),
-            pending_snapshots: Vec::new(),
-            last_good: None,
-            recorder: Recorder::for_rgb_grid(latent_dims),
-            pending_recordings: Vec::new(),
-            grid: ColorCube::rgb_grid().rgb_f32(),
-            gpu_steps: 1.0,
-            last_error: None,
-            notice,
-            race,
-        };
-        run.warn_about_sheet();
-        Ok(Experiment {
-            run: Rc::new(RefCell::new(run)),
-        })
+        let whole = SweepCheckpoint::join(sweeps).map_err(|e| unreadable(e.to_string()))?;
+        let o: Options = serde_wasm_bindgen::from_value(options.clone())?;
+        let len = whole.runs.len();
+        let end = if o.runs == 0 { len } else { o.first + o.runs };
+        if o.first >= end || end > len {
+            return Err(unreadable(format!(
+                "it holds {len} runs, not runs {} to {end}",
+                o.first
+            )));
+        }
+        let sweep = whole.part(o.first..end);
+        Self::start(sheet, options, Some(Handover { sweep, recorder })).await
+    }
+
+    /// The run as it stands (on a GPU, as of the last read-back), for another worker to go on
+    /// with ([`Experiment::resume`]).
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let run = self.run.borrow();
+        let mut sweep = run.engine.sweep().save();
+        if run.backend == Backend::WebGpu {
+            sweep.step = run.read_step;
+        }
+        let recorder = (run.total_runs == 1).then(|| run.recorder.clone());
+        postcard::to_allocvec(&Handover { sweep, recorder }).expect("a handover serialises")
+    }
+
+    /// Steps per second of a worker's runs on this module's CPU engine, at `options`' batch
+    /// and runs (its part of a sweep), on a sheet of full batches.
+    pub fn cpu_rate(options: JsValue) -> Result<f64, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)?;
+        cpu_steps_per_second(&trainer_config(&options), options.runs.max(1)).map_err(js_error)
+    }
+
+    /// Steps per second of `options`' runs at its batch on the GPU engine, on a sheet of full
+    /// batches; an error where there is no GPU or it cannot take them.
+    #[cfg(feature = "webgpu")]
+    pub async fn gpu_rate(options: JsValue) -> Result<f64, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)?;
+        let (_, device, _) = device_for("webgpu").await.map_err(js_error)?;
+        let device = device.ok_or_else(|| js_error("no GPU"))?;
+        gpu_steps_per_second(&trainer_config(&options), options.runs.max(1), &device)
+            .await
+            .map_err(js_error)
     }
 
     pub fn backend(&self) -> String {
         self.run.borrow().backend.name().into()
     }
 
-    /// What `auto` measured, as the readout shows it (`webgpu 1,200 · cpu 4,100 steps/s →
-    /// cpu`); `None` when the backend was forced or there was no GPU to race.
-    pub fn race(&self) -> Option<String> {
-        let run = self.run.borrow();
-        run.race.map(|r| r.describe(run.backend))
+    /// The step the next training call runs.
+    pub fn step_index(&self) -> f64 {
+        self.run.borrow().engine.step_index() as f64
     }
 
     pub fn finished(&self) -> bool {
@@ -501,6 +483,59 @@ impl Experiment {
     }
 }
 
+impl Experiment {
+    async fn start(
+        sheet: String,
+        options: JsValue,
+        handover: Option<Handover>,
+    ) -> Result<Experiment, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)?;
+        let timeline = parse(&sheet)?;
+        let saved = handover.as_ref().map(|h| &h.sweep);
+        let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
+        let (first_run, latent_dims) = (options.first, options.dims);
+        let total_runs = options.total.max(first_run + runs);
+        let (backend, device, notice) = device_for(&options.backend).await.map_err(js_error)?;
+        let config = trainer_config(&options);
+        let engine =
+            Engine::new(timeline, &config, runs, device.as_ref(), saved).map_err(
+                |e| match device {
+                    Some(_) => js_error(format!("the GPU cannot take this run ({e})")),
+                    None => js_error(e),
+                },
+            )?;
+        let mut run = Run {
+            sheet,
+            config,
+            runs,
+            first_run,
+            total_runs,
+            judged_at: f64::NEG_INFINITY,
+            judge_ms: 0.0,
+            backend,
+            device,
+            host_pending: HostPending::default(),
+            pending_snapshots: Vec::new(),
+            read_step: engine.step_index(),
+            reading_step: engine.step_index(),
+            gpu_lost: None,
+            engine,
+            recorder: handover
+                .and_then(|h| h.recorder)
+                .unwrap_or_else(|| Recorder::for_rgb_grid(latent_dims)),
+            pending_recordings: Vec::new(),
+            grid: ColorCube::rgb_grid().rgb_f32(),
+            gpu_steps: 1.0,
+            last_error: None,
+            notice,
+        };
+        run.warn_about_sheet();
+        Ok(Experiment {
+            run: Rc::new(RefCell::new(run)),
+        })
+    }
+}
+
 impl Run {
     fn train(&mut self, budget_ms: f64, max_steps: u32) -> u32 {
         let start = now();
@@ -509,7 +544,11 @@ impl Run {
             Backend::Cpu => max_steps,
             Backend::WebGpu => (self.gpu_steps.round() as u32).clamp(1, max_steps.max(1)),
         };
-        while ran < limit && !self.engine.is_finished() && self.last_error.is_none() {
+        while ran < limit
+            && !self.engine.is_finished()
+            && self.last_error.is_none()
+            && self.gpu_lost.is_none()
+        {
             self.record(self.engine.step_index(), false);
             match &mut self.engine {
                 Engine::Fused(sweep) => fused_step(
@@ -591,6 +630,7 @@ impl Run {
     /// latents queued since the last frame.
     #[cfg(feature = "webgpu")]
     fn gpu_read(&mut self) -> Option<(GpuRead, GpuReadLayout)> {
+        self.reading_step = self.engine.step_index();
         let Engine::Gpu(gpu) = &self.engine else {
             return None;
         };
@@ -617,7 +657,15 @@ impl Run {
         let values = match result {
             Ok(values) => values,
             Err(e) => {
-                self.fall_back_to_cpu(&e.to_string());
+                web_sys::console::warn_1(
+                    &format!("color-bottleneck: WebGPU read-back failed: {e}").into(),
+                );
+                // The error's text is a backtrace: the console has it, the page a summary.
+                self.gpu_lost = Some("the device was lost or a read-back failed".into());
+                // A lost device stays lost: later experiments in this worker do not ask it.
+                GPU_DEVICE.set(None);
+                self.pending_snapshots.clear();
+                self.pending_recordings.clear();
                 return self.host_frame();
             }
         };
@@ -625,6 +673,7 @@ impl Run {
             return self.host_frame();
         };
         let extra = gpu.accept(&values);
+        self.read_step = self.reading_step;
         // Keep the queue fed without letting the read-back wait dominate.
         let factor = if waited_ms < 8.0 { 1.25 } else { 0.8 };
         self.gpu_steps = (self.gpu_steps * factor).clamp(1.0, 500.0);
@@ -642,16 +691,13 @@ impl Run {
         }
         let sweep = gpu.host();
         if let Some(step) = sweep.step_index().checked_sub(1) {
-            let went_on = report_last_step(
+            report_last_step(
                 sweep,
                 step,
                 self.runs == 1,
                 &mut self.host_pending,
                 &mut self.last_error,
             );
-            if went_on && self.runs == 1 {
-                self.last_good = Some(sweep.checkpoint(0));
-            }
         }
         self.host_frame()
     }
@@ -704,72 +750,29 @@ impl Run {
         frame.backend = self.backend.name().into();
         frame.error = self.last_error.clone();
         frame.notice = self.notice.take();
+        frame.gpu_lost = self.gpu_lost.clone();
+        if self.gpu_lost.is_some() {
+            frame.step = self.read_step;
+        }
         frame.dims = self.config.latent_dims;
     }
 
-    /// After a failed read-back on WebGPU: the fused CPU engine takes over from the last read
-    /// (a single run from its checkpoint; a sweep from its host runs), with Adam's state, the
-    /// anchor reference and the sampler.
-    #[cfg(feature = "webgpu")]
-    fn fall_back_to_cpu(&mut self, why: &str) {
-        web_sys::console::warn_1(
-            &format!("color-bottleneck: WebGPU read-back failed: {why}").into(),
-        );
-        self.backend = Backend::Cpu;
-        self.device = None;
-        // A lost device stays lost: later experiments in this worker train on the CPU.
-        GPU_DEVICE.set(None);
-        self.pending_snapshots.clear();
-        self.pending_recordings.clear();
-        let Ok(timeline) = parse(&self.sheet) else {
-            return;
-        };
-        let resumed = match &self.last_good {
-            Some(saved) if self.runs == 1 => {
-                Sweep::resume_one(timeline, sweep_config(&self.config, 1), saved)
-                    .map(|sweep| (Box::new(sweep), saved.step))
-            }
-            // A sweep goes on from its host runs as of the last read; swapped out for a
-            // moment by a one-run sweep of the same sheet.
-            _ => Sweep::new(timeline, sweep_config(&self.config, 1)).map(|stand_in| {
-                match std::mem::replace(&mut self.engine, Engine::Fused(Box::new(stand_in))) {
-                    Engine::Gpu(gpu) => {
-                        let host = Box::new(gpu.into_host());
-                        let step = host.step_index();
-                        (host, step)
-                    }
-                    Engine::Fused(sweep) => {
-                        let step = sweep.step_index();
-                        (sweep, step)
-                    }
-                }
-            }),
-        };
-        let from = match resumed {
-            Ok((sweep, step)) => {
-                self.engine = Engine::Fused(sweep);
-                step
-            }
-            Err(e) => {
-                self.last_error = Some(e.to_string());
-                0
-            }
-        };
-        self.notice = Some(format!(
-            "WebGPU stopped working (the device was lost or a read-back failed); continuing on the CPU from step {from}"
-        ));
-    }
-
     fn restart(&mut self, timeline: Timeline) -> Result<(), JsValue> {
-        self.engine = Engine::new(timeline, &self.config, self.runs, self.device.as_ref())
-            .map_err(js_error)?;
+        self.engine = Engine::new(
+            timeline,
+            &self.config,
+            self.runs,
+            self.device.as_ref(),
+            None,
+        )
+        .map_err(js_error)?;
         self.judged_at = f64::NEG_INFINITY;
         self.host_pending = HostPending::default();
         self.pending_snapshots.clear();
         self.pending_recordings.clear();
         self.recorder = Recorder::for_rgb_grid(self.config.latent_dims);
-        self.last_good = None;
         self.last_error = None;
+        self.read_step = self.engine.step_index();
         self.warn_about_sheet();
         Ok(())
     }

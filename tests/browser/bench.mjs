@@ -89,9 +89,68 @@ async function runsRate(backend, runs, seconds) {
   await p.close();
 }
 
-// BENCH_ONLY=rates,runs,one,sixteen (any of them) times only those parts.
+/** One visit to the default page (index.html, autoplay) in `context`, from the request to the
+ * last step of ex-1.5: the wall time, when the first step was drawn, the engine and readout at
+ * the end, and whether pkg-webgpu/ was requested. */
+async function visit(context, query = '') {
+  const p = await context.newPage({ viewport: { width: 1280, height: 1000 } });
+  const requests = [];
+  p.on('request', (r) => requests.push(new URL(r.url()).pathname));
+  const t0 = Date.now();
+  await p.goto(`${BASE}/index.html${query}`);
+  await p.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 0, null, { timeout: 120_000, polling: 10 });
+  const first = (Date.now() - t0) / 1000;
+  await p.waitForFunction(() => { const e = document.querySelector('color-bottleneck'); return !e.playing && e.step > 20000; }, null, { timeout: 600_000, polling: 20 });
+  const wall = (Date.now() - t0) / 1000;
+  const [backend, label] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [e.backend, e.shadowRoot.querySelector('[data-field=backend-label]').textContent]; });
+  await p.close();
+  return { wall, first, backend, label, webgpu: requests.some((u) => u.includes('/pkg-webgpu/')) };
+}
+
+/** The default page against `?backend=cpu`, alternating, each in a fresh profile (a first
+ * visit) and then again in the same profile (a remembered visit), `rounds` times. */
+async function visits(rounds = 3) {
+  const ratios = { first: [], remembered: [], start: [] };
+  for (let i = 0; i < rounds; i++) {
+    const fresh = await browser.newContext();
+    const cpu = await visit(fresh, '?backend=cpu');
+    await fresh.close();
+    const context = await browser.newContext();
+    const firstVisit = await visit(context);
+    const remembered = await visit(context);
+    await context.close();
+    ratios.first.push(firstVisit.wall / cpu.wall);
+    ratios.remembered.push(remembered.wall / cpu.wall);
+    ratios.start.push(firstVisit.first - cpu.first);
+    const row = (what, v, ratio) => rows.push([`${what} (round ${i + 1})`, `${v.wall.toFixed(1)} s`,
+      `${ratio ?? ''}first step at ${v.first.toFixed(2)} s · ${v.label} · pkg-webgpu/ ${v.webgpu ? 'requested' : 'not requested'}`]);
+    row('?backend=cpu: ex-1.5 from load to the last step', cpu);
+    row('default page, first visit', firstVisit, `${(firstVisit.wall / cpu.wall).toFixed(2)}× cpu · `);
+    row('default page, remembered visit', remembered, `${(remembered.wall / cpu.wall).toFixed(2)}× cpu · `);
+  }
+  const span = (xs, unit = '×') => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}${unit}`;
+  rows.push(['default page / ?backend=cpu, first visits', span(ratios.first), 'target ≤ 1.25×']);
+  rows.push(['default page / ?backend=cpu, remembered visits', span(ratios.remembered), 'target ≤ 1.1×, no pkg-webgpu/']);
+  rows.push(['first step, default page minus ?backend=cpu', span(ratios.start, ' s'), 'target ≤ 0.3 s']);
+}
+
+/** A 64-seed sweep of ex-1.5 on the default `auto`: where the GPU may win, the engines'
+ * figures and the step the run moved at, as the readout says. */
+async function handover64() {
+  const p = await page({ backend: 'auto', batch: 256, runs: 64 });
+  const t0 = Date.now();
+  await p.evaluate(() => document.querySelector('color-bottleneck').play());
+  await p.waitForFunction(() => /→|remembered/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=backend-label]').textContent), null, { timeout: 300_000 });
+  const label = await p.evaluate(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=backend-label]').textContent);
+  rows.push(['auto, 64-seed sweep of ex-1.5: the choice', `${((Date.now() - t0) / 1000).toFixed(1)} s`, label]);
+  await p.close();
+}
+
+// BENCH_ONLY=visits,rates,runs,one,sixteen,handover (any of them) times only those parts.
 const only = process.env.BENCH_ONLY?.split(',');
 const part = (name) => !only || only.includes(name);
+if (part('visits')) await visits(Number(process.env.BENCH_ROUNDS ?? 3));
+if (part('handover')) await handover64();
 if (part('rates')) {
   await rate('cpu', 256, 5);
   await rate('cpu', 4096, 5);

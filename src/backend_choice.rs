@@ -1,0 +1,112 @@
+//! Which engine trains a page's run: the page starts on the CPU engine at once and times the
+//! GPU's in the background; these rules decide whether the run moves, and for how long the
+//! choice is remembered.
+
+/// How many times faster than the CPU the GPU must train a run's shape for the page to move
+/// the run there: a hand-over pauses the run for a moment, and a close race is within what a
+/// quarter-second burst can tell apart.
+pub const HANDOVER_MARGIN: f64 = 1.5;
+
+/// How long a choice is remembered, in days: drivers and browsers change under it.
+pub const REMEMBER_DAYS: f64 = 30.0;
+
+const DAY_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
+
+/// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu` at the
+/// same shape. An unmeasured or broken figure (zero, NaN) never moves it.
+pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
+    cpu.is_finite() && gpu.is_finite() && cpu > 0.0 && gpu >= HANDOVER_MARGIN * cpu
+}
+
+/// The race as the readout shows it: `webgpu 1,200 · cpu 4,100 steps/s → cpu`.
+pub fn race_label(gpu: f64, cpu: f64, chosen: &str) -> String {
+    format!(
+        "webgpu {} · cpu {} steps/s → {chosen}",
+        thousands(gpu),
+        thousands(cpu)
+    )
+}
+
+/// The key under which a choice is remembered for an origin: one per run shape, since the
+/// winner depends on it.
+pub fn memory_key(latent_dims: usize, batch_size: usize, runs: usize) -> String {
+    format!("color-bottleneck:auto:{latent_dims}d:b{batch_size}:r{runs}")
+}
+
+/// Whether a choice remembered at `saved_ms` (ms since the epoch) for the adapter described as
+/// `saved_adapter` still holds at `now_ms` with `adapter`: the same adapter (vendor and name),
+/// and at most [`REMEMBER_DAYS`] old. A clock set back counts as stale too.
+pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapter: &str) -> bool {
+    let age = now_ms - saved_ms;
+    saved_adapter == adapter && age.is_finite() && (0.0..=REMEMBER_DAYS * DAY_MS).contains(&age)
+}
+
+fn thousands(rate: f64) -> String {
+    let digits = format!("{:.0}", if rate.is_finite() { rate.max(0.0) } else { 0.0 });
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gpu_takes_over_only_when_clearly_faster() {
+        assert!(moves_to_gpu(1000.0, 1500.0), "1.5x moves");
+        assert!(moves_to_gpu(1000.0, 40_000.0));
+        assert!(!moves_to_gpu(1000.0, 1499.0), "just under 1.5x stays");
+        assert!(
+            !moves_to_gpu(1644.0, 207.0),
+            "SwiftShader against the CPU stays"
+        );
+        assert!(!moves_to_gpu(0.0, 100.0), "no CPU figure: no move");
+        assert!(!moves_to_gpu(f64::NAN, 100.0));
+        assert!(!moves_to_gpu(100.0, f64::NAN));
+        assert!(!moves_to_gpu(100.0, f64::INFINITY), "a broken burst");
+    }
+
+    #[test]
+    fn the_readout_names_both_figures_and_the_winner() {
+        assert_eq!(
+            race_label(207.4, 1644.0, "cpu"),
+            "webgpu 207 · cpu 1,644 steps/s → cpu"
+        );
+        assert_eq!(
+            race_label(1_234_567.0, 0.0, "webgpu"),
+            "webgpu 1,234,567 · cpu 0 steps/s → webgpu"
+        );
+        assert_eq!(
+            race_label(f64::NAN, -3.0, "cpu"),
+            "webgpu 0 · cpu 0 steps/s → cpu"
+        );
+    }
+
+    #[test]
+    fn a_remembered_choice_expires_with_its_adapter_or_after_thirty_days() {
+        let saved = 1_700_000_000_000.0;
+        let a = "google|swiftshader";
+        assert!(choice_is_current(saved, saved, a, a));
+        assert!(choice_is_current(saved, saved + 29.9 * DAY_MS, a, a));
+        assert!(!choice_is_current(saved, saved + 30.1 * DAY_MS, a, a));
+        assert!(!choice_is_current(saved, saved + 1.0, a, "nvidia|h200"));
+        assert!(
+            !choice_is_current(saved, saved - DAY_MS, a, a),
+            "from the future"
+        );
+        assert!(!choice_is_current(f64::NAN, saved, a, a), "a garbled date");
+    }
+
+    #[test]
+    fn each_shape_has_its_own_key() {
+        assert_eq!(memory_key(4, 256, 1), "color-bottleneck:auto:4d:b256:r1");
+        assert_ne!(memory_key(4, 256, 16), memory_key(4, 256, 1));
+        assert_ne!(memory_key(3, 256, 1), memory_key(4, 256, 1));
+    }
+}
