@@ -7,6 +7,12 @@
 /// quarter-second burst can tell apart.
 pub const HANDOVER_MARGIN: f64 = 1.5;
 
+/// How much of a run must be left, in seconds at its current speed, for the GPU to be timed
+/// while it trains: timing costs a second or two of the machine (loading the WebGPU engine,
+/// compiling its kernel, a burst on each engine), which a move can only win back on a long
+/// run. A shorter run is timed when it ends or pauses, for the next run and the next visit.
+pub const TIME_WHILE_TRAINING_IF_SECONDS_LEFT: f64 = 10.0;
+
 /// How long a choice is remembered, in days: drivers and browsers change under it.
 pub const REMEMBER_DAYS: f64 = 30.0;
 
@@ -16,6 +22,14 @@ const DAY_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
 /// same shape. An unmeasured or broken figure (zero, NaN) never moves it.
 pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
     cpu.is_finite() && gpu.is_finite() && cpu > 0.0 && gpu >= HANDOVER_MARGIN * cpu
+}
+
+/// Whether to time the GPU now: the run is `idle` (paused, not started or finished), or it has
+/// enough left at `steps_per_second` for a move to pay ([`TIME_WHILE_TRAINING_IF_SECONDS_LEFT`]).
+/// Without a speed yet, not.
+pub fn time_gpu_now(remaining_steps: f64, steps_per_second: f64, idle: bool) -> bool {
+    idle || (steps_per_second > 0.0
+        && remaining_steps / steps_per_second > TIME_WHILE_TRAINING_IF_SECONDS_LEFT)
 }
 
 /// The race as the readout shows it: `webgpu 1,200 · cpu 4,100 steps/s → cpu`.
@@ -70,6 +84,17 @@ mod tests {
         assert!(!moves_to_gpu(f64::NAN, 100.0));
         assert!(!moves_to_gpu(100.0, f64::NAN));
         assert!(!moves_to_gpu(100.0, f64::INFINITY), "a broken burst");
+    }
+
+    #[test]
+    fn the_gpu_is_timed_mid_run_only_when_a_move_could_pay() {
+        // ex-1.5, one run, a second in: about three seconds left on the CPU.
+        assert!(!time_gpu_now(15_000.0, 5_000.0, false));
+        // A 64-seed sweep: a minute left.
+        assert!(time_gpu_now(19_000.0, 300.0, false));
+        assert!(!time_gpu_now(19_000.0, 0.0, false), "no speed measured yet");
+        assert!(time_gpu_now(0.0, 0.0, true), "finished or paused: at once");
+        assert!(time_gpu_now(15_000.0, 5_000.0, true));
     }
 
     #[test]

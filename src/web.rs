@@ -317,16 +317,16 @@ pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
     crate::backend_choice::moves_to_gpu(cpu, gpu)
 }
 
+/// Whether to time the GPU now ([`backend_choice::time_gpu_now`](crate::backend_choice::time_gpu_now)).
+#[wasm_bindgen]
+pub fn time_gpu_now(remaining_steps: f64, steps_per_second: f64, idle: bool) -> bool {
+    crate::backend_choice::time_gpu_now(remaining_steps, steps_per_second, idle)
+}
+
 /// The race as the readout shows it.
 #[wasm_bindgen]
 pub fn race_label(gpu: f64, cpu: f64, chosen: &str) -> String {
     crate::backend_choice::race_label(gpu, cpu, chosen)
-}
-
-/// Where this origin remembers the engine chosen for a run shape.
-#[wasm_bindgen]
-pub fn choice_key(latent_dims: usize, batch_size: usize, runs: usize) -> String {
-    crate::backend_choice::memory_key(latent_dims, batch_size, runs)
 }
 
 /// Whether a remembered choice still holds (the same adapter, at most 30 days old).

@@ -258,6 +258,8 @@ class ColorBottleneck extends HTMLElement {
   #race = '';
   /** The WebGPU engine could not be loaded: the CPU's is used, without asking again. */
   #cpuOnly = false;
+  /** A GPU timing still to start: `{run, stored}`. */
+  #pendingTiming = null;
   /** The run whose lost GPU is being left behind. */
   #leaving = -1;
   /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
@@ -674,7 +676,9 @@ class ColorBottleneck extends HTMLElement {
     this.#board?.free();
     this.#board = new page.mod.Board(csv, settings.latent_dims);
     this.#showBackend(started.kind);
-    if (plan.time) this.#timeGpu(run, plan.stored).catch((e) => this.#fail(e));
+    // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
+    // (`time_gpu_now`, checked every frame in #tick).
+    this.#pendingTiming = plan.time ? { run, stored: plan.stored } : null;
   }
 
   /** Replaces the workers with new ones on the `kind` engine, each training its part of the
@@ -872,6 +876,8 @@ class ColorBottleneck extends HTMLElement {
 
   /** A new run began in the worker: frames of older runs are stale. */
   #restarted(run) {
+    // A GPU timing still due goes with the run that replaces this one (a reset, a new sheet).
+    if (this.#pendingTiming) this.#pendingTiming.run = run;
     this.#run = run;
     this.#inbox = this.#inbox.filter((f) => f.run >= run);
     this.#board?.clear();
@@ -1083,6 +1089,15 @@ class ColorBottleneck extends HTMLElement {
     const fps = this.#frames.length > 1 ? ((this.#frames.length - 1) * 1000) / span : 0;
     const first = this.#stepRate[0];
     const sps = this.#stepRate.length > 1 ? (Math.max(0, frame.step - first[1]) * 1000) / Math.max(1, t - first[0]) : 0;
+    const timing = this.#pendingTiming;
+    if (timing?.run === this.#generation && timing.run === this.#run) {
+      const idle = !this.#wantsToRun || this.#board.finished();
+      const measured = t - first[0] >= 500 ? sps : 0;
+      if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, measured, idle)) {
+        this.#pendingTiming = null;
+        this.#timeGpu(timing.run, timing.stored).catch((e) => this.#fail(e));
+      }
+    }
     // Text that changes sixty times a second cannot be read, and rewriting it costs a layout
     // each time: ten updates a second.
     if (t - this.#lastReadout < 100) return;

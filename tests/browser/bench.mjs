@@ -102,6 +102,11 @@ async function visit(context, query = '') {
   const first = (Date.now() - t0) / 1000;
   await p.waitForFunction(() => { const e = document.querySelector('color-bottleneck'); return !e.playing && e.step > 20000; }, null, { timeout: 600_000, polling: 20 });
   const wall = (Date.now() - t0) / 1000;
+  // A run too short for a move to pay is timed after its end: wait for the choice, so that the
+  // next visit has it to remember (a reader's tab stays open that long).
+  if (!query.includes('backend=cpu')) {
+    await p.waitForFunction(() => /→/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=backend-label]').textContent), null, { timeout: 120_000 });
+  }
   const [backend, label] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [e.backend, e.shadowRoot.querySelector('[data-field=backend-label]').textContent]; });
   await p.close();
   return { wall, first, backend, label, webgpu: requests.some((u) => u.includes('/pkg-webgpu/')) };
