@@ -269,6 +269,30 @@ test('the WebGPU backend matches the CPU backend over 50 steps in at most 4 disp
     await stale.close();
     const third = await visit();
     assert.ok(!third.text.includes('remembered'), `a 31-day-old choice is timed again: ${third.text}`);
+
+    // A remembered `webgpu` (as a machine whose GPU won would have it) loads only the WebGPU
+    // module and starts on it; the same choice made with another adapter is timed again.
+    const remember = async (adapter) => {
+      const setter = await context.newPage();
+      await setter.goto(`${BASE}/bench.html?backend=cpu`);
+      await setter.evaluate(async ([key, other]) => {
+        const a = await navigator.gpu.requestAdapter();
+        const info = a.info ?? {};
+        const id = [info.vendor, info.architecture, info.device, info.description].map((v) => v ?? '').join('|');
+        const race = 'webgpu 9,999 · cpu 1 steps/s → webgpu';
+        localStorage.setItem(key, JSON.stringify({ backend: 'webgpu', race, adapter: other ?? id, at: Date.now() }));
+      }, [keys[0], adapter]);
+      await setter.close();
+    };
+    await remember(null);
+    const onGpu = await visit();
+    assert.equal(onGpu.firstBackend, 'webgpu', 'a remembered webgpu starts on the GPU');
+    assert.ok(onGpu.text.endsWith('(remembered: webgpu 9,999 · cpu 1 steps/s → webgpu)'), onGpu.text);
+    assert.deepEqual(onGpu.requests.filter((u) => u.includes('/pkg/')), [], 'and loads no CPU module');
+    await remember('another vendor|another gpu||');
+    const otherAdapter = await visit();
+    assert.equal(otherAdapter.firstBackend, 'cpu', 'a choice made with another adapter starts on the CPU');
+    assert.ok(!otherAdapter.text.includes('remembered'), otherAdapter.text);
     await context.close();
   } finally {
     await gpuBrowser.close();
