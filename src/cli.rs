@@ -224,7 +224,7 @@ fn check(path: &Path, markdown: bool) -> Result<(), CliError> {
     if markdown {
         print_out(&sheet.to_markdown())?;
     } else {
-        print_out(&sheet.resolved_csv())?;
+        print_out(&guard_csv(&sheet.resolved_csv()))?;
     }
     let phases: Vec<String> = timeline
         .phases()
@@ -241,6 +241,24 @@ fn check(path: &Path, markdown: bool) -> Result<(), CliError> {
         eprintln!("warning: {w}");
     }
     Ok(())
+}
+
+/// `csv` (RFC 4180, a record a line) with every field written again through [`csv_cell`], so
+/// that no name in it starts a formula in a spreadsheet. Fields that need no care, as all of
+/// the seed's do, come out as they went in.
+fn guard_csv(csv: &str) -> String {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv.as_bytes());
+    let mut out = String::with_capacity(csv.len());
+    for record in reader.records() {
+        let record = record.expect("a CSV this program wrote reads back");
+        let fields: Vec<_> = record.iter().map(csv_cell).collect();
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
 }
 
 fn print_timeline(path: &Path) -> Result<(), CliError> {

@@ -3,7 +3,6 @@
 //! Parsing is strict where the reference only warned: every problem is a [`DopesheetError`]
 //! that names the line and column it was found at, so the page can point at it.
 
-use crate::escape::csv_cell;
 use std::fmt;
 
 mod markdown;
@@ -302,15 +301,15 @@ impl Dopesheet {
         let mut out = String::from("STEP,PHASE,ACTION");
         for p in &self.properties {
             out.push(',');
-            out.push_str(&csv_cell(&header_name(p)));
+            out.push_str(&csv_field(&header_name(p)));
         }
         out.push('\n');
         for k in &self.keyframes {
             out.push_str(&k.step.to_string());
             out.push(',');
-            out.push_str(&csv_cell(k.phase.as_deref().unwrap_or("")));
+            out.push_str(&csv_field(k.phase.as_deref().unwrap_or("")));
             out.push(',');
-            out.push_str(&csv_cell(&k.actions.join(",")));
+            out.push_str(&csv_field(&k.actions.join(",")));
             for v in &k.values {
                 out.push(',');
                 if let Some(v) = v {
@@ -320,6 +319,17 @@ impl Dopesheet {
             out.push('\n');
         }
         out
+    }
+}
+
+/// Quotes a CSV field when it needs quoting (RFC 4180). The resolved table reads back as the
+/// same sheet, so text is written as it is: `check` guards it for spreadsheets
+/// ([`crate::escape::csv_cell`]) as it prints it.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
     }
 }
 
