@@ -1,5 +1,6 @@
 //! The native command line: run any dopesheet headless and write what it learnt.
 
+mod compare;
 mod engine;
 mod sweep;
 
@@ -77,6 +78,31 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
         #[arg(long, default_value = "sweep")]
+        out: PathBuf,
+        /// No progress bar (for logs and CI).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Train two curricula on the same seeds (each pair shares its initial weights) and
+    /// compare them seed by seed. Writes compare.csv (a row per seed, both verdicts) and
+    /// compare.png (the seeds they disagree on, A above B; not written when they agree on
+    /// every seed), and prints the paired table, each crumple rate with its 95% interval, the
+    /// difference with Newcombe's paired interval and the exact McNemar p-value.
+    Compare {
+        /// Dopesheet CSV of curriculum A.
+        a: PathBuf,
+        /// Dopesheet CSV of curriculum B.
+        b: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        runs: usize,
+        /// Run r of each trains with seed first-seed + r.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+        #[arg(long, default_value_t = 4)]
+        latent_dims: usize,
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        #[arg(long, default_value = "compare")]
         out: PathBuf,
         /// No progress bar (for logs and CI).
         #[arg(long)]
@@ -187,6 +213,24 @@ pub fn main() -> ExitCode {
                 batch_size,
             };
             sweep::sweep(dopesheet.as_deref(), config, &out, quiet)
+        }
+        Command::Compare {
+            a,
+            b,
+            runs,
+            first_seed,
+            latent_dims,
+            batch_size,
+            out,
+            quiet,
+        } => {
+            let config = SweepConfig {
+                first_seed,
+                runs,
+                latent_dims,
+                batch_size,
+            };
+            compare::compare(&a, &b, config, &out, quiet)
         }
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
         Command::Check {

@@ -23,6 +23,7 @@ pub mod plot;
 pub mod sampler;
 pub mod settings;
 pub mod share;
+pub mod stats;
 pub mod sweep;
 pub mod timeline;
 pub mod train;

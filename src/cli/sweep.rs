@@ -75,24 +75,34 @@ fn write_table(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), C
     )
     .map_err(&err)?;
     for (run, v) in sweep.runs().iter().zip(verdicts) {
-        let gap = v
-            .worst_gap_error
-            .map_or(String::new(), |g| format!("{g:.3}"));
+        let gap = gap_cell(v);
         let angles: Vec<String> = v.primary_angles.iter().map(|a| format!("{a:.2}")).collect();
         let total = run.last.map_or(String::new(), |l| l.total.to_string());
         let failure =
             (run.failure.as_ref()).map_or(String::new(), |f| csv_cell(&f.to_string()).into_owned());
         writeln!(
             w,
-            "{},{},{gap},{:e},{},{total},{failure}",
+            "{},{},{gap},{},{},{total},{failure}",
             run.seed,
             v.shape,
-            v.recon_mse,
+            mse_cell(v),
             angles.join(",")
         )
         .map_err(&err)?;
     }
     w.flush().map_err(err)
+}
+
+/// A verdict's worst gap error as `sweep.csv` (and `compare.csv`) writes it: blank when the
+/// primaries are out of order.
+pub(super) fn gap_cell(v: &Verdict) -> String {
+    v.worst_gap_error
+        .map_or(String::new(), |g| format!("{g:.3}"))
+}
+
+/// A verdict's reconstruction error as `sweep.csv` (and `compare.csv`) writes it.
+pub(super) fn mse_cell(v: &Verdict) -> String {
+    format!("{:e}", v.recon_mse)
 }
 
 /// Every run's dims (0, 1) at the end, one panel each, labelled with its seed and verdict.

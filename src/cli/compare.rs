@@ -1,0 +1,203 @@
+//! `color-bottleneck compare`: two curricula trained on the same seeds, so that each pair of
+//! runs shares its initial weights and sampler, compared seed by seed: the paired table of
+//! verdicts, each sheet's crumple rate, the difference with Newcombe's paired interval, and
+//! the exact McNemar test (see [`stats`](crate::stats)).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use super::sweep::{gap_cell, mse_cell, summary};
+use super::{io, load, print_out, progress_bar, write_png, CliError};
+use crate::data::ColorCube;
+use crate::plot::{self, Raster, Rect};
+use crate::stats::{mcnemar_exact_p, newcombe_paired_difference, PairedTable};
+use crate::sweep::{Sweep, SweepConfig};
+use crate::timeline::Timeline;
+use crate::verdict::{Shape, Verdict};
+
+pub(super) fn compare(
+    a: &Path,
+    b: &Path,
+    config: SweepConfig,
+    out: &Path,
+    quiet: bool,
+) -> Result<(), CliError> {
+    // Both sheets are read, and both sweeps built (which checks the configuration), before
+    // any training.
+    let mut sweep_a = Sweep::new(Timeline::new(&load(Some(a))?), config.clone())?;
+    let mut sweep_b = Sweep::new(Timeline::new(&load(Some(b))?), config.clone())?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let steps_a = sweep_a.timeline().len() * config.runs as u64;
+    let steps_b = sweep_b.timeline().len() * config.runs as u64;
+    let bar = progress_bar(
+        steps_a + steps_b,
+        quiet,
+        "{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}",
+    );
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    sweep_a.finish(threads, &|done| bar.set_position(done));
+    sweep_b.finish(threads, &|done| bar.set_position(steps_a + done));
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "trained {} runs of A ({} steps) and of B ({} steps) in {seconds:.2} s ({:.0} run-steps/s)",
+        config.runs,
+        sweep_a.timeline().len(),
+        sweep_b.timeline().len(),
+        (steps_a + steps_b) as f64 / seconds
+    );
+
+    let verdicts_a = sweep_a.verdicts();
+    let verdicts_b = sweep_b.verdicts();
+    write_table(&sweep_a, &verdicts_a, &verdicts_b, &out.join("compare.csv"))?;
+    let crumpled =
+        |vs: &[Verdict]| -> Vec<bool> { vs.iter().map(|v| v.shape == Shape::Crumpled).collect() };
+    let table = PairedTable::from_crumpled(&crumpled(&verdicts_a), &crumpled(&verdicts_b));
+    print_out(&report(&table, &verdicts_a, &verdicts_b))?;
+    let png = out.join("compare.png");
+    let drawn = write_discordant(&sweep_a, &sweep_b, &verdicts_a, &verdicts_b, &png)?;
+    if drawn {
+        eprintln!("wrote compare.csv, compare.png to {}", out.display());
+    } else {
+        eprintln!(
+            "wrote compare.csv to {}; no compare.png: A and B agree on every seed",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// What `compare` prints:
+///
+/// ```text
+/// both wheel 25
+/// both crumpled 0
+/// only A crumpled 2
+/// only B crumpled 13
+/// A crumpled 2/40 (5%, 95% CI 1–17%)
+/// B crumpled 13/40 (33%, 95% CI 20–48%)
+/// difference A − B -28 points (95% CI -43 to -12, Newcombe paired)
+/// McNemar exact p 0.00739
+/// ```
+fn report(table: &PairedTable, verdicts_a: &[Verdict], verdicts_b: &[Verdict]) -> String {
+    let n = table.total();
+    // `+ 0.0`: a difference that rounds to nothing prints 0, not -0.
+    let points = |f: f64| (f * 100.0).round() + 0.0;
+    let difference = (table.a_crumpled() as f64 - table.b_crumpled() as f64) / n as f64;
+    let (low, high) = newcombe_paired_difference(table);
+    let p = mcnemar_exact_p(table.only_a_crumpled, table.only_b_crumpled);
+    let p = if p >= 1e-3 || p == 0.0 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.2e}")
+    };
+    format!(
+        "both wheel {}\nboth crumpled {}\nonly A crumpled {}\nonly B crumpled {}\n\
+         A {}\nB {}\n\
+         difference A − B {} points (95% CI {} to {}, Newcombe paired)\n\
+         McNemar exact p {p}\n",
+        table.both_wheel,
+        table.both_crumpled,
+        table.only_a_crumpled,
+        table.only_b_crumpled,
+        summary(verdicts_a),
+        summary(verdicts_b),
+        points(difference),
+        points(low),
+        points(high),
+    )
+}
+
+/// A row per seed: both verdicts, both worst gap errors, both reconstruction errors, written
+/// as `sweep.csv` writes them.
+fn write_table(
+    sweep: &Sweep,
+    verdicts_a: &[Verdict],
+    verdicts_b: &[Verdict],
+    path: &Path,
+) -> Result<(), CliError> {
+    let err = io(path);
+    let mut w = BufWriter::new(File::create(path).map_err(&err)?);
+    writeln!(
+        w,
+        "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b"
+    )
+    .map_err(&err)?;
+    for ((run, a), b) in sweep.runs().iter().zip(verdicts_a).zip(verdicts_b) {
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{}",
+            run.seed,
+            a.shape,
+            b.shape,
+            gap_cell(a),
+            gap_cell(b),
+            mse_cell(a),
+            mse_cell(b)
+        )
+        .map_err(&err)?;
+    }
+    w.flush().map_err(err)
+}
+
+/// The seeds on which A and B disagree, dims (0, 1) at the end: A's panel above B's, in
+/// column pairs wrapped into a roughly square picture. With no such seed no picture is
+/// written (and one left by an earlier compare in the same folder is removed, so that it
+/// cannot be mistaken for this one's); returns whether one was written.
+fn write_discordant(
+    sweep_a: &Sweep,
+    sweep_b: &Sweep,
+    verdicts_a: &[Verdict],
+    verdicts_b: &[Verdict],
+    path: &Path,
+) -> Result<bool, CliError> {
+    let discordant: Vec<usize> = (0..verdicts_a.len())
+        .filter(|&r| verdicts_a[r].shape != verdicts_b[r].shape)
+        .collect();
+    if discordant.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+            _ => Ok(false),
+        };
+    }
+    let grid = ColorCube::rgb_grid().rgb_f32();
+    let panel = |sweep: &Sweep, verdicts: &[Verdict], r: usize, label: &str| {
+        (
+            format!(
+                "{label}: seed {}, {}",
+                sweep.runs()[r].seed,
+                verdicts[r].shape
+            ),
+            sweep.latents(r, &grid),
+        )
+    };
+    // Seeds per row of pairs: twice as many panel rows as rows of pairs, so about
+    // √(2 × seeds) columns make the picture roughly square.
+    let columns = ((2.0 * discordant.len() as f64).sqrt().ceil() as usize).min(discordant.len());
+    let pair_rows = discordant.len().div_ceil(columns);
+    let cell = (8192 / columns).clamp(64, 240);
+    let mut raster = Raster::new((columns * cell) as u32, (2 * pair_rows * cell) as u32)?;
+    let dims = sweep_a.latent_dims();
+    let whole = Rect::new(0.0, 0.0, raster.width as f32, raster.height as f32);
+    // The background, under any unfilled cells of the last row.
+    plot::contact_sheet(&mut raster, whole, &[], dims, &grid, 1);
+    for (row, seeds) in discordant.chunks(columns).enumerate() {
+        // A's panels, then B's: a row of each, `seeds.len()` wide.
+        let panels: Vec<(String, Vec<f32>)> = (seeds.iter())
+            .map(|&r| panel(sweep_a, verdicts_a, r, "A"))
+            .chain(seeds.iter().map(|&r| panel(sweep_b, verdicts_b, r, "B")))
+            .collect();
+        let area = Rect::new(
+            0.0,
+            (2 * row * cell) as f32,
+            (seeds.len() * cell) as f32,
+            (2 * cell) as f32,
+        );
+        plot::contact_sheet(&mut raster, area, &panels, dims, &grid, seeds.len());
+    }
+    write_png(&raster, path)?;
+    Ok(true)
+}
