@@ -258,6 +258,8 @@ class ColorBottleneck extends HTMLElement {
   #race = '';
   /** The WebGPU engine could not be loaded: the CPU's is used, without asking again. */
   #cpuOnly = false;
+  /** Workers started and not yet training the run (or a timing): ended with the element. */
+  #spawning = new Set();
   /** A GPU timing still to start: `{run, stored}`. */
   #pendingTiming = null;
   /** The run whose lost GPU is being left behind. */
@@ -381,7 +383,7 @@ class ColorBottleneck extends HTMLElement {
   }
 
   disconnectedCallback() {
-    for (const w of this.#workers.splice(0)) this.#stop(w);
+    for (const w of [...this.#workers.splice(0), ...this.#spawning]) this.#stop(w);
   }
 
   static get observedAttributes() { return ['backend']; }
@@ -703,7 +705,13 @@ class ColorBottleneck extends HTMLElement {
       throw e;
     }
     for (const w of this.#workers) if (!workers.includes(w)) this.#stop(w);
+    for (const w of workers) this.#spawning.delete(w);
     this.#workers = workers;
+    // Removed from the document while they started: none of them trains.
+    if (!this.isConnected) {
+      for (const w of this.#workers.splice(0)) this.#stop(w);
+      throw STOPPED;
+    }
     this.#engineKind = kind;
     // New workers start paused: tell them again whether to run.
     this.#running = false;
@@ -715,6 +723,7 @@ class ColorBottleneck extends HTMLElement {
   async #spawn(kind) {
     const wasm = await loadWasm(kind);
     const w = startWorker();
+    this.#spawning.add(w);
     w.onmessage = ({ data }) => this.#receive(data);
     w.onerror = (e) => this.#fail(e.message ?? 'a training worker failed');
     try {
@@ -729,6 +738,7 @@ class ColorBottleneck extends HTMLElement {
   /** Ends a worker; its unanswered calls never will be: a start waiting on one gives way. */
   #stop(w) {
     w.terminate();
+    this.#spawning.delete(w);
     for (const [id, call] of this.#calls) {
       if (call.worker !== w) continue;
       this.#calls.delete(id);
