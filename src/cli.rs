@@ -68,15 +68,8 @@ enum Command {
     Sweep {
         /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
         dopesheet: Option<PathBuf>,
-        #[arg(long, default_value_t = 16)]
-        runs: usize,
-        /// Run r trains with seed first-seed + r.
-        #[arg(long, default_value_t = 0)]
-        first_seed: u64,
-        #[arg(long, default_value_t = 4)]
-        latent_dims: usize,
-        #[arg(long, default_value_t = 256)]
-        batch_size: usize,
+        #[command(flatten)]
+        seeds: Seeds,
         #[arg(long, default_value = "sweep")]
         out: PathBuf,
         /// No progress bar (for logs and CI).
@@ -93,15 +86,8 @@ enum Command {
         a: PathBuf,
         /// Dopesheet CSV of curriculum B.
         b: PathBuf,
-        #[arg(long, default_value_t = 16)]
-        runs: usize,
-        /// Run r of each trains with seed first-seed + r.
-        #[arg(long, default_value_t = 0)]
-        first_seed: u64,
-        #[arg(long, default_value_t = 4)]
-        latent_dims: usize,
-        #[arg(long, default_value_t = 256)]
-        batch_size: usize,
+        #[command(flatten)]
+        seeds: Seeds,
         #[arg(long, default_value = "compare")]
         out: PathBuf,
         /// No progress bar (for logs and CI).
@@ -175,6 +161,31 @@ const CLOSED_PIPE_STATUS: u8 = 141;
 /// last phase ends' latents.
 const MAX_PHASE_ROWS: usize = 40;
 
+/// The seeds a sweep (or each side of a comparison) trains, and their model and batch.
+#[derive(clap::Args, Debug)]
+struct Seeds {
+    #[arg(long, default_value_t = 16)]
+    runs: usize,
+    /// Run r trains with seed first-seed + r.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    #[arg(long, default_value_t = 4)]
+    latent_dims: usize,
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+}
+
+impl Seeds {
+    fn config(&self) -> SweepConfig {
+        SweepConfig {
+            first_seed: self.first_seed,
+            runs: self.runs,
+            latent_dims: self.latent_dims,
+            batch_size: self.batch_size,
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -199,39 +210,17 @@ pub fn main() -> ExitCode {
         }
         Command::Sweep {
             dopesheet,
-            runs,
-            first_seed,
-            latent_dims,
-            batch_size,
+            seeds,
             out,
             quiet,
-        } => {
-            let config = SweepConfig {
-                first_seed,
-                runs,
-                latent_dims,
-                batch_size,
-            };
-            sweep::sweep(dopesheet.as_deref(), config, &out, quiet)
-        }
+        } => sweep::sweep(dopesheet.as_deref(), seeds.config(), &out, quiet),
         Command::Compare {
             a,
             b,
-            runs,
-            first_seed,
-            latent_dims,
-            batch_size,
+            seeds,
             out,
             quiet,
-        } => {
-            let config = SweepConfig {
-                first_seed,
-                runs,
-                latent_dims,
-                batch_size,
-            };
-            compare::compare(&a, &b, config, &out, quiet)
-        }
+        } => compare::compare(&a, &b, seeds.config(), &out, quiet),
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
         Command::Check {
             dopesheet,

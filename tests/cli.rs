@@ -1,22 +1,9 @@
 //! The command-line program, run as a user would.
 
 use std::path::Path;
-use std::process::Command;
 
-fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_color-bottleneck"))
-}
-
-/// Runs the program and fails the test, showing its stderr, unless it succeeds.
-fn succeed(command: &mut Command) -> std::process::Output {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{cli, succeed};
 
 fn repo(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))

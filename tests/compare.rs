@@ -1,22 +1,9 @@
 //! `compare A B`: the same as `sweep A` and `sweep B` on the same seeds, paired by seed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_color-bottleneck"))
-}
-
-/// Runs the program and fails the test, showing its stderr, unless it succeeds.
-fn succeed(command: &mut Command) -> std::process::Output {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{cli, succeed};
 
 fn tempdir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
