@@ -94,6 +94,19 @@ pub fn sweep_rests(workers: usize, cores: usize) -> bool {
     workers > 1 && workers >= cores
 }
 
+/// The bottleneck a shipped sheet is written for, from its file name: `bottleneck-3d.csv` is
+/// for E = 3, `wide-12d.csv` for E = 12. `None` for a name without an `-Nd.csv` ending, or with
+/// an N the engines do not train (the page then uses the default).
+pub fn latent_dims_of_sheet(name: &str) -> Option<usize> {
+    let stem = name.strip_suffix("d.csv")?;
+    let digits = &stem[stem.rfind('-')? + 1..];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 3 {
+        return None;
+    }
+    let dims: usize = digits.parse().ok()?;
+    (2..=MAX_LATENT_DIMS).contains(&dims).then_some(dims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +182,25 @@ mod tests {
         // A browser that does not say (0) gets one worker.
         assert_eq!(Settings::read(None, None, None, None, None, 0).0.workers, 1);
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn a_sheet_name_gives_its_bottleneck_with_any_number_of_digits() {
+        assert_eq!(latent_dims_of_sheet("bottleneck-3d.csv"), Some(3));
+        assert_eq!(latent_dims_of_sheet("wide-12d.csv"), Some(12));
+        assert_eq!(latent_dims_of_sheet("x-64d.csv"), Some(64));
+        for name in [
+            "ex-1.5.csv",
+            "x-1d.csv",
+            "x-65d.csv",
+            "x-d.csv",
+            "x-1e3d.csv",
+            "x-0003d.csv",
+            "3d.csv",
+            "x-3D.csv",
+            "x-3d.csv.bak",
+        ] {
+            assert_eq!(latent_dims_of_sheet(name), None, "{name}");
+        }
     }
 }

@@ -336,6 +336,12 @@ pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapte
 }
 
 /// The largest sheet the engine reads, in bytes.
+/// The bottleneck a shipped sheet's file name asks for (`-3d.csv`), if any.
+#[wasm_bindgen]
+pub fn sheet_latent_dims(name: &str) -> Option<u32> {
+    crate::settings::latent_dims_of_sheet(name).map(|d| d as u32)
+}
+
 #[wasm_bindgen]
 pub fn max_sheet_bytes() -> usize {
     crate::dopesheet::MAX_BYTES

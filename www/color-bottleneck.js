@@ -335,13 +335,15 @@ class ColorBottleneck extends HTMLElement {
     this.#loop();
 
     try {
+      // Reduced motion: no autoplay; the first frame stays up with a Play button. The wish is
+      // set before the start: workers started by any later start (the element moved in the
+      // document while starting) are told to run as they come up.
+      const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
+      if (this.hasAttribute('autoplay') && !calm) this.#wantToRun(true);
       const csv = await this.#startingSheet();
       await this.#loadPicker();
-      // Moved in the document while starting: the start it made there is the one to play.
-      await this.#create(csv).catch((e) => { if (e === STOPPED) return this.#starting; throw e; });
-      // Reduced motion: no autoplay; the first frame stays up with a Play button.
-      const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
-      if (this.hasAttribute('autoplay') && !calm) this.play();
+      // Moved in the document while starting: a start made there plays instead.
+      await this.#create(csv).catch((e) => { if (e !== STOPPED) throw e; });
     } catch (e) {
       this.#fail(e);
     }
@@ -564,8 +566,8 @@ class ColorBottleneck extends HTMLElement {
         if (!picker.value) return;
         const text = await (await fetch(new URL(`dopesheets/${picker.value}`, here))).text();
         this.field('sheet').value = text;
-        const dims = /-(\d)d\.csv$/.exec(picker.value);
-        this.setAttribute('latent-dims', dims ? dims[1] : '4');
+        const { mod } = await this.#engine();
+        this.setAttribute('latent-dims', String(mod.sheet_latent_dims(picker.value) ?? 4));
         this.#validate();
       };
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
@@ -899,14 +901,14 @@ class ColorBottleneck extends HTMLElement {
   play() {
     // The last frame may still be the finished end of the run before a Reset or a restart.
     if (!this.#workers.length || this.#board?.finished()) return;
-    this.#wantsToRun = true;
-    this.$('[data-action=toggle]').textContent = 'Pause';
-    this.#followVisibility();
+    this.#wantToRun(true);
   }
 
-  pause() {
-    this.#wantsToRun = false;
-    this.$('[data-action=toggle]').textContent = 'Play';
+  pause() { this.#wantToRun(false); }
+
+  #wantToRun(yes) {
+    this.#wantsToRun = yes;
+    this.$('[data-action=toggle]').textContent = yes ? 'Pause' : 'Play';
     this.#followVisibility();
   }
 

@@ -437,6 +437,24 @@ test('a sweep moved in the page while it starts still plays, and one removed lea
   await page.close();
 });
 
+test('picking a shipped -3d sheet sets a 3-D bottleneck, and ex-1.5 puts back 4', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const pick = (name) => el(page, (e, n) => {
+    const picker = e.shadowRoot.querySelector('[data-field=picker]');
+    picker.value = n;
+    picker.dispatchEvent(new Event('change'));
+  }, name);
+  const dims = () => el(page, (e) => e.getAttribute('latent-dims'));
+  await pick('bottleneck-3d.csv');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').getAttribute('latent-dims') === '3');
+  assert.match(await el(page, (e) => e.shadowRoot.querySelector('[data-field=sheet]').value), /^STEP,/);
+  await pick('ex-1.5.csv');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').getAttribute('latent-dims') === '4');
+  assert.equal(await dims(), '4');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the embed example runs a compact experiment inside a blog page', async () => {
   const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
   const errors = await watch(page);
