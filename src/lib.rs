@@ -20,6 +20,8 @@ pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod plot;
+#[cfg(not(target_family = "wasm"))]
+pub mod reference;
 pub mod sampler;
 pub mod settings;
 pub mod share;
