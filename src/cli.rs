@@ -2,6 +2,7 @@
 
 mod compare;
 mod engine;
+mod merge;
 mod sweep;
 
 use engine::Engine;
@@ -94,6 +95,15 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Join the sweep.csv files of a sweep's shards (`sweep --shard I/N`) into one, as one
+    /// sweep of all the seeds writes it, and print its crumple rate with its 95% interval.
+    Merge {
+        /// The shards' output folders, each holding a sweep.csv.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        #[arg(long, default_value = "sweep")]
+        out: PathBuf,
+    },
     /// Print the realized schedule as CSV, one row per step (0..=len).
     Timeline { dopesheet: PathBuf },
     /// Validate a dopesheet and print its resolved keyframe table.
@@ -148,6 +158,10 @@ enum CliError {
     Write { path: PathBuf, message: String },
     #[error(transparent)]
     Draw(#[from] plot::TooLarge),
+    #[error("{0}")]
+    Shard(String),
+    #[error("{path}: {message}")]
+    Merge { path: PathBuf, message: String },
     /// Whoever read our standard output stopped (`… | head`): not an error to report.
     #[error("standard output was closed")]
     StdoutClosed,
@@ -173,16 +187,75 @@ struct Seeds {
     latent_dims: usize,
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// Stop every run after this many steps and judge it there: a cheap screen (ex-1.5's
+    /// first phase is its first 3000 steps).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    until: Option<u64>,
+    /// Train only the I-th (from 0) of N equal parts of the seeds, e.g. `--shard 2/4` as
+    /// array task 2 of 4; `merge` joins the parts' sweep.csv files.
+    #[arg(long)]
+    shard: Option<Shard>,
 }
 
 impl Seeds {
-    fn config(&self) -> SweepConfig {
-        SweepConfig {
-            first_seed: self.first_seed,
-            runs: self.runs,
+    fn config(&self) -> Result<SweepConfig, CliError> {
+        let (first_seed, runs) = match self.shard {
+            None => (self.first_seed, self.runs),
+            Some(shard) => {
+                if shard.count > self.runs {
+                    return Err(CliError::Shard(format!(
+                        "--shard {shard}: {} parts of {} runs leave some empty; use at most {} \
+                         parts",
+                        shard.count, self.runs, self.runs
+                    )));
+                }
+                let part = crate::sweep::split_runs(self.runs, shard.count)[shard.index].clone();
+                (self.first_seed + part.start as u64, part.len())
+            }
+        };
+        Ok(SweepConfig {
+            first_seed,
+            runs,
             latent_dims: self.latent_dims,
             batch_size: self.batch_size,
+        })
+    }
+
+    /// The sheet's schedule, stopped at `--until`.
+    fn timeline(&self, sheet: &Dopesheet) -> Timeline {
+        let timeline = Timeline::new(sheet);
+        match self.until {
+            Some(steps) => timeline.until(steps),
+            None => timeline,
         }
+    }
+}
+
+/// `--shard I/N`: the I-th (from 0) of N parts of a sweep's seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = || format!("expected I/N with 0 ≤ I < N (e.g. 0/4), got `{text}`");
+        let (i, n) = text.split_once('/').ok_or_else(usage)?;
+        let parse = |v: &str| v.trim().parse::<usize>().map_err(|_| usage());
+        let (index, count) = (parse(i)?, parse(n)?);
+        if count == 0 || index >= count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -213,14 +286,15 @@ pub fn main() -> ExitCode {
             seeds,
             out,
             quiet,
-        } => sweep::sweep(dopesheet.as_deref(), seeds.config(), &out, quiet),
+        } => sweep::sweep(dopesheet.as_deref(), &seeds, &out, quiet),
         Command::Compare {
             a,
             b,
             seeds,
             out,
             quiet,
-        } => compare::compare(&a, &b, seeds.config(), &out, quiet),
+        } => compare::compare(&a, &b, &seeds, &out, quiet),
+        Command::Merge { parts, out } => merge::merge(&parts, &out),
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
         Command::Check {
             dopesheet,

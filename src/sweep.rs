@@ -31,7 +31,7 @@ use crate::plot::PhaseSnapshot;
 use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
 use crate::timeline::Timeline;
 use crate::train::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
-use crate::verdict::{probe_colors, Verdict};
+use crate::verdict::{probe_colors, shape_probe, Onset, Shape, Verdict};
 
 /// The most runs one sweep trains.
 pub const MAX_RUNS: usize = 4096;
@@ -114,6 +114,8 @@ pub struct Run {
     pub last: Option<StepLosses>,
     /// Set when a step's loss was not finite; the run stops there, the others go on.
     pub failure: Option<TrainError>,
+    /// Where its verdict settled, judged every [`Onset::EVERY`] steps.
+    pub onset: Onset,
 }
 
 /// Runs trained together: their states one after another in one tensor, stepped by one call
@@ -169,6 +171,7 @@ impl Sweep {
                     ),
                     weights_fraction: None,
                     anchored: false,
+                    onset: Onset::default(),
                     last: None,
                     failure: None,
                 }
@@ -273,6 +276,17 @@ impl Sweep {
         if self.is_finished() {
             return;
         }
+        self.step_every_run();
+        if self.step.is_multiple_of(Onset::EVERY) {
+            let probe = shape_probe();
+            for block in &self.blocks {
+                let runs = &mut self.runs[block.runs.clone()];
+                judge_onsets(&self.shared, runs, block, self.step, &probe);
+            }
+        }
+    }
+
+    fn step_every_run(&mut self) {
         let plan = StepPlan::of(&self.shared, self.step);
         #[cfg(not(target_family = "wasm"))]
         if let Some(prepared) = self.prefetched() {
@@ -362,11 +376,15 @@ impl Sweep {
         self.regroup(split_runs(self.runs.len(), threads));
         let done = std::sync::atomic::AtomicU64::new(0);
         let (shared, call_values) = (&self.shared, self.call_values);
+        let probe = shape_probe();
         let train = |runs: &mut [Run], block: &mut Block| {
             let mut cache = DistributionCache::serving(runs);
             for step in from..to {
                 let plan = StepPlan::of(shared, step);
                 step_block(shared, &plan, &mut cache, runs, block, call_values);
+                if (step + 1).is_multiple_of(Onset::EVERY) {
+                    judge_onsets(shared, runs, block, step + 1, &probe);
+                }
                 let so_far =
                     done.fetch_add(runs.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if step.is_multiple_of(256) {
@@ -490,6 +508,17 @@ impl Sweep {
     }
 
     /// Every run's verdict under its current weights.
+    /// Each run's onset: the step from which its verdict (`verdicts`, judged now) held.
+    pub fn onsets(&self, verdicts: &[Verdict]) -> Vec<u64> {
+        (self.runs.iter().zip(verdicts))
+            .map(|(run, verdict)| {
+                let mut onset = run.onset;
+                onset.observe(self.step, verdict.shape);
+                onset.step().unwrap_or(self.step)
+            })
+            .collect()
+    }
+
     pub fn verdicts(&self) -> Vec<Verdict> {
         let probe = probe_colors().rgb_f32();
         (0..self.runs.len())
@@ -498,6 +527,15 @@ impl Sweep {
                 Verdict::judge(&latents, &outputs, self.shared.latent_dims)
             })
             .collect()
+    }
+}
+
+/// Judges the shape of `runs` (a block's) as their weights stand at the start of `step`.
+fn judge_onsets(shared: &Shared, runs: &mut [Run], block: &Block, step: u64, probe: &[f32]) {
+    let dims = shared.latent_dims;
+    for (i, run) in runs.iter_mut().enumerate() {
+        let latents = block.with_params(shared, i, |p| fused_step::encode(p, dims, probe));
+        run.onset.observe(step, Shape::of(&latents, dims));
     }
 }
 

@@ -111,6 +111,13 @@ impl Timeline {
         self.len == 0
     }
 
+    /// The same schedule, stopped after `steps` steps (when it is longer): a run of it ends,
+    /// and is judged, where the full one would only be passing through.
+    pub fn until(mut self, steps: u64) -> Self {
+        self.len = self.len.min(steps);
+        self
+    }
+
     pub fn properties(&self) -> &[String] {
         &self.properties
     }

@@ -63,20 +63,59 @@ pub fn probe_colors() -> ColorCube {
     }
 }
 
+/// The colours a verdict's shape is judged on: the head of [`probe_colors`] (the six
+/// primaries, then [`HUES`] hues), for judging often and cheaply while a run trains.
+pub fn shape_probe() -> Vec<f32> {
+    let mut rgb = ColorCube::primaries().rgb_f32();
+    rgb.extend(ColorCube::hues(HUES).rgb_f32());
+    rgb
+}
+
+impl Shape {
+    /// From the model's `latents` (`[rows, dims]`) of [`shape_probe`] (or of
+    /// [`probe_colors`], whose head it is).
+    pub fn of(latents: &[f32], dims: usize) -> Shape {
+        let angle = |row: usize| angle_of(latents, dims, row);
+        let primaries: Vec<f64> = (0..6).map(angle).collect();
+        let hues: Vec<f64> = (6..6 + HUES).map(angle).collect();
+        match (gaps_in_order(&primaries), gaps_in_order(&hues)) {
+            (Some((a, _)), Some((b, _))) if a == b => Shape::Wheel,
+            _ => Shape::Crumpled,
+        }
+    }
+}
+
+/// Where a run's verdict settled: the first judged step from which its shape stayed what it
+/// is now. Judged every [`Onset::EVERY`] steps while a sweep trains, and at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Onset {
+    settled: Option<(Shape, u64)>,
+}
+
+impl Onset {
+    /// Steps between judgements while training.
+    pub const EVERY: u64 = 250;
+
+    /// The shape the weights at the start of `step` give.
+    pub fn observe(&mut self, step: u64, shape: Shape) {
+        if self.settled.map(|(s, _)| s) != Some(shape) {
+            self.settled = Some((shape, step));
+        }
+    }
+
+    /// The step from which the latest shape held; `None` before any judgement.
+    pub fn step(&self) -> Option<u64> {
+        self.settled.map(|(_, step)| step)
+    }
+}
+
 impl Verdict {
     /// From the model's `latents` (`[rows, dims]`) and reconstructions (`[rows, 3]`) of
     /// [`probe_colors`].
     pub fn judge(latents: &[f32], outputs: &[f32], dims: usize) -> Verdict {
-        let angle = |row: usize| {
-            let z = &latents[row * dims..row * dims + 2];
-            (z[1] as f64).atan2(z[0] as f64).to_degrees()
-        };
+        let angle = |row: usize| angle_of(latents, dims, row);
         let primary_angles: [f64; 6] = std::array::from_fn(angle);
-        let hue_angles: Vec<f64> = (6..6 + HUES).map(angle).collect();
-        let primary_gaps = gaps_in_order(&primary_angles);
-        let hue_gaps = gaps_in_order(&hue_angles);
-        let same_way = matches!((&primary_gaps, &hue_gaps), (Some((a, _)), Some((b, _))) if a == b);
-        let worst_gap_error = primary_gaps
+        let worst_gap_error = gaps_in_order(&primary_angles)
             .as_ref()
             .map(|(_, gaps)| gaps.iter().map(|g| (g - 60.0).abs()).fold(0.0, f64::max));
         let grid = ColorCube::rgb_grid().rgb;
@@ -89,16 +128,18 @@ impl Verdict {
             .sum::<f64>()
             / (grid.len() * 3) as f64;
         Verdict {
-            shape: if same_way {
-                Shape::Wheel
-            } else {
-                Shape::Crumpled
-            },
+            shape: Shape::of(latents, dims),
             primary_angles,
             worst_gap_error,
             recon_mse,
         }
     }
+}
+
+/// Row `row`'s angle (degrees, in (−180, 180]) in dims (0, 1).
+fn angle_of(latents: &[f32], dims: usize, row: usize) -> f64 {
+    let z = &latents[row * dims..row * dims + 2];
+    (z[1] as f64).atan2(z[0] as f64).to_degrees()
 }
 
 /// The gaps (degrees) between neighbours going round `angles` in order, and which way round
@@ -199,5 +240,35 @@ mod tests {
         assert!((low - 0.0758).abs() < 2e-4, "{low}");
         assert!((high - 0.2462).abs() < 2e-4, "{high}");
         assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+    }
+
+    /// A run judged a wheel from step 250, crumpled at 1,000, a wheel again from 1,500 to the
+    /// end: its onset is 1,500, where the final verdict took hold.
+    #[test]
+    fn onset_is_where_the_final_verdict_took_hold() {
+        let mut onset = Onset::default();
+        assert_eq!(onset.step(), None);
+        let shapes = [
+            (250, Shape::Wheel),
+            (500, Shape::Wheel),
+            (1_000, Shape::Crumpled),
+        ];
+        for (step, shape) in shapes {
+            onset.observe(step, shape);
+        }
+        assert_eq!(onset.step(), Some(1_000));
+        for step in [1_500, 1_750, 2_001] {
+            onset.observe(step, Shape::Wheel);
+        }
+        assert_eq!(onset.step(), Some(1_500));
+    }
+
+    /// The cheap shape judgement on the head of the probe is the full verdict's shape.
+    #[test]
+    fn the_shape_probe_is_the_head_of_the_probe() {
+        let head = shape_probe();
+        let all = probe_colors().rgb_f32();
+        assert_eq!(head[..], all[..head.len()]);
+        assert_eq!(head.len(), (6 + HUES) * 3);
     }
 }

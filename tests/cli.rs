@@ -84,6 +84,9 @@ fn sweep_writes_a_verdict_per_seed_and_a_contact_sheet() {
         crumpled += (row[1] == "crumpled") as usize;
         let mse: f64 = row[3].parse().unwrap();
         assert!(mse.is_finite() && mse >= 0.0);
+        // Judged every 250 steps and at the end (after step 400).
+        let onset: u64 = row[11].parse().unwrap();
+        assert!([250, 401].contains(&onset), "onset {onset}");
     }
     assert_eq!(
         summary,
@@ -96,6 +99,101 @@ fn sweep_writes_a_verdict_per_seed_and_a_contact_sheet() {
     assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 960);
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 960);
 }
+
+/// A sweep cut into shards (`--shard I/N`, as a Slurm array or a Kubernetes Indexed Job runs
+/// them), each shard on its own, then `merge`d: the same sweep.csv, byte for byte, and the
+/// same summary as one sweep of every seed. Overlapping shards are refused.
+#[test]
+fn shards_merged_are_one_sweep_to_the_byte() {
+    let dir = tempdir("shards");
+    let sheet = dir.join("short.csv");
+    std::fs::write(&sheet, SHORT_SHEET).unwrap();
+    let sweep = |out: &str, extra: &[&str]| {
+        let mut command = cli();
+        command.args([
+            "sweep",
+            sheet.to_str().unwrap(),
+            "--runs",
+            "7",
+            "--first-seed",
+            "3",
+        ]);
+        command.args(["--batch-size", "16", "--quiet", "--out"]);
+        command.arg(dir.join(out)).args(extra);
+        String::from_utf8(succeed(&mut command).stdout).unwrap()
+    };
+    let whole = sweep("whole", &[]);
+    let parts: Vec<String> = (0..3).map(|i| format!("part{i}")).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let shard = format!("{i}/3");
+        sweep(part, &["--shard", &shard]);
+        let rows = std::fs::read_to_string(dir.join(part).join("sweep.csv")).unwrap();
+        assert_eq!(
+            rows.lines().count() - 1,
+            [3, 2, 2][i],
+            "shard {shard}'s seeds"
+        );
+    }
+    // Given in any order.
+    let merged = succeed(
+        cli()
+            .current_dir(&dir)
+            .args(["merge", "part2", "part0", "part1", "--out", "merged"]),
+    );
+    assert_eq!(String::from_utf8(merged.stdout).unwrap(), whole);
+    assert_eq!(
+        std::fs::read(dir.join("merged/sweep.csv")).unwrap(),
+        std::fs::read(dir.join("whole/sweep.csv")).unwrap()
+    );
+    let overlap = cli()
+        .current_dir(&dir)
+        .args(["merge", "part0", "whole", "--out", "bad"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&overlap.stderr);
+    assert!(!overlap.status.success());
+    assert!(
+        stderr.contains("whole/sweep.csv: seed 3 is also in part0/sweep.csv: the shards overlap"),
+        "{stderr}"
+    );
+}
+
+/// `--until N` trains N steps and judges the runs there; an `--until` past the sheet's end
+/// changes nothing.
+#[test]
+fn until_stops_every_run_there_and_judges_it() {
+    let dir = tempdir("until");
+    let sheet = dir.join("short.csv");
+    std::fs::write(&sheet, SHORT_SHEET).unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        let mut command = cli();
+        command.args([
+            "sweep",
+            sheet.to_str().unwrap(),
+            "--runs",
+            "4",
+            "--batch-size",
+            "16",
+        ]);
+        command
+            .args(["--quiet", "--out"])
+            .arg(dir.join(out))
+            .args(extra);
+        String::from_utf8(succeed(&mut command).stderr).unwrap()
+    };
+    assert!(run("until", &["--until", "250"]).contains("trained 4 runs × 250 steps"));
+    assert!(run("full", &[]).contains("trained 4 runs × 401 steps"));
+    assert!(run("past", &["--until", "1000"]).contains("trained 4 runs × 401 steps"));
+    let table = |out: &str| std::fs::read_to_string(dir.join(out).join("sweep.csv")).unwrap();
+    assert_ne!(table("until"), table("full"));
+    assert_eq!(table("past"), table("full"));
+}
+
+const SHORT_SHEET: &str =
+    "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n\
+     0,Primary & secondary,,0.01,1.0,0.3,0.2,0.1,,\n\
+     300,All hues,anchor,,,0.0,0.4,0.25,0.3,0.0\n\
+     400,,,0.001,,,,,,\n";
 
 /// `(k, n)` from "crumpled k/n (p%, 95% CI a–b%)".
 fn regex_like_summary(stdout: &str) -> (usize, usize) {
@@ -330,7 +428,7 @@ fn both_engines_write_the_same_losses() {
 fn bad_flags_get_clear_messages() {
     let dir = tempdir("flags");
     let unwritable = "/proc/color-bottleneck-cannot-write-here";
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 17] = [
         (&["train", "--seed", "-1"], "unexpected argument '-1'"),
         (
             &["train", "--seed", "18446744073709551616"],
@@ -372,6 +470,27 @@ fn bad_flags_get_clear_messages() {
             &["timeline"],
             "the following required arguments were not provided",
         ),
+        (
+            &["sweep", "--shard", "4/4"],
+            "invalid value '4/4' for '--shard <SHARD>': expected I/N with 0 ≤ I < N (e.g. 0/4), got `4/4`",
+        ),
+        (
+            &["sweep", "--shard", "two"],
+            "expected I/N with 0 ≤ I < N (e.g. 0/4), got `two`",
+        ),
+        (
+            &["sweep", "--runs", "2", "--shard", "0/3"],
+            "--shard 0/3: 3 parts of 2 runs leave some empty; use at most 2 parts",
+        ),
+        (
+            &["sweep", "--until", "0"],
+            "invalid value '0' for '--until <UNTIL>': 0 is not in 1..",
+        ),
+        (
+            &["merge", "no-such-dir"],
+            "no-such-dir/sweep.csv: No such file or directory",
+        ),
+        (&["merge"], "the following required arguments were not provided"),
     ];
     for (args, expected) in cases {
         let mut command = cli();

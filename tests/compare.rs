@@ -17,7 +17,8 @@ const HEADER: &str =
     "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n";
 
 /// `seed → (verdict, worst gap error, recon mse)` from a `sweep.csv`.
-fn sweep_rows(path: &Path) -> Vec<[String; 4]> {
+/// Each row's seed, verdict, worst gap error, MSE and onset.
+fn sweep_rows(path: &Path) -> Vec<[String; 5]> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     assert!(lines
@@ -27,7 +28,7 @@ fn sweep_rows(path: &Path) -> Vec<[String; 4]> {
     lines
         .map(|l| {
             let cells: Vec<&str> = l.split(',').collect();
-            [cells[0], cells[1], cells[2], cells[3]].map(String::from)
+            [cells[0], cells[1], cells[2], cells[3], cells[11]].map(String::from)
         })
         .collect()
 }
@@ -105,18 +106,24 @@ fn compare_is_two_sweeps_of_the_same_seeds_paired_by_seed() {
     let mut lines = table.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b"
+        "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4);
     let (mut both_wheel, mut both_crumpled, mut only_a, mut only_b) = (0, 0, 0, 0);
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(row.len(), 7, "{row:?}");
+        assert_eq!(row.len(), 9, "{row:?}");
         assert_eq!(row[0], (7 + i).to_string(), "seeds in order");
         for (side, sweep) in sweeps.iter().enumerate() {
             let want = &sweep[i];
             assert_eq!(want[0], row[0], "sweep {side} row {i}: the same seed");
-            let got = [row[0], row[1 + side], row[3 + side], row[5 + side]];
+            let got = [
+                row[0],
+                row[1 + side],
+                row[3 + side],
+                row[5 + side],
+                row[7 + side],
+            ];
             assert_eq!(
                 got,
                 want.each_ref().map(String::as_str),

@@ -9,25 +9,25 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::sweep::{gap_cell, mse_cell, summary};
-use super::{io, load, print_out, progress_bar, write_png, CliError};
+use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
 use crate::data::ColorCube;
 use crate::plot::{self, Raster, Rect};
 use crate::stats::{mcnemar_exact_p, newcombe_paired_difference, PairedTable};
-use crate::sweep::{Sweep, SweepConfig};
-use crate::timeline::Timeline;
+use crate::sweep::Sweep;
 use crate::verdict::{Shape, Verdict};
 
 pub(super) fn compare(
     a: &Path,
     b: &Path,
-    config: SweepConfig,
+    seeds: &Seeds,
     out: &Path,
     quiet: bool,
 ) -> Result<(), CliError> {
     // Both sheets are read, and both sweeps built (which checks the configuration), before
     // any training.
-    let mut sweep_a = Sweep::new(Timeline::new(&load(Some(a))?), config.clone())?;
-    let mut sweep_b = Sweep::new(Timeline::new(&load(Some(b))?), config.clone())?;
+    let config = seeds.config()?;
+    let mut sweep_a = Sweep::new(seeds.timeline(&load(Some(a))?), config.clone())?;
+    let mut sweep_b = Sweep::new(seeds.timeline(&load(Some(b))?), config.clone())?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let steps_a = sweep_a.timeline().len() * config.runs as u64;
     let steps_b = sweep_b.timeline().len() * config.runs as u64;
@@ -52,7 +52,13 @@ pub(super) fn compare(
 
     let verdicts_a = sweep_a.verdicts();
     let verdicts_b = sweep_b.verdicts();
-    write_table(&sweep_a, &verdicts_a, &verdicts_b, &out.join("compare.csv"))?;
+    let onsets = [sweep_a.onsets(&verdicts_a), sweep_b.onsets(&verdicts_b)];
+    write_table(
+        &sweep_a,
+        [&verdicts_a, &verdicts_b],
+        &onsets,
+        &out.join("compare.csv"),
+    )?;
     let crumpled =
         |vs: &[Verdict]| -> Vec<bool> { vs.iter().map(|v| v.shape == Shape::Crumpled).collect() };
     let table = PairedTable::from_crumpled(&crumpled(&verdicts_a), &crumpled(&verdicts_b));
@@ -115,28 +121,31 @@ fn report(table: &PairedTable, verdicts_a: &[Verdict], verdicts_b: &[Verdict]) -
 /// as `sweep.csv` writes them.
 fn write_table(
     sweep: &Sweep,
-    verdicts_a: &[Verdict],
-    verdicts_b: &[Verdict],
+    [verdicts_a, verdicts_b]: [&[Verdict]; 2],
+    [onsets_a, onsets_b]: &[Vec<u64>; 2],
     path: &Path,
 ) -> Result<(), CliError> {
     let err = io(path);
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
     writeln!(
         w,
-        "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b"
+        "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b"
     )
     .map_err(&err)?;
-    for ((run, a), b) in sweep.runs().iter().zip(verdicts_a).zip(verdicts_b) {
+    for (r, run) in sweep.runs().iter().enumerate() {
+        let (a, b) = (&verdicts_a[r], &verdicts_b[r]);
         writeln!(
             w,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             run.seed,
             a.shape,
             b.shape,
             gap_cell(a),
             gap_cell(b),
             mse_cell(a),
-            mse_cell(b)
+            mse_cell(b),
+            onsets_a[r],
+            onsets_b[r]
         )
         .map_err(&err)?;
     }

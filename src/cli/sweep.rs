@@ -6,21 +6,21 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::{io, load, print_out, progress_bar, write_png, CliError};
+use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
 use crate::data::ColorCube;
 use crate::escape::csv_cell;
 use crate::plot::{self, Raster, Rect};
-use crate::sweep::{Sweep, SweepConfig};
-use crate::timeline::Timeline;
+use crate::sweep::Sweep;
 use crate::verdict::{wilson_interval, Shape, Verdict};
 
 pub(super) fn sweep(
     path: Option<&Path>,
-    config: SweepConfig,
+    seeds: &Seeds,
     out: &Path,
     quiet: bool,
 ) -> Result<(), CliError> {
-    let timeline = Timeline::new(&load(path)?);
+    let config = seeds.config()?;
+    let timeline = seeds.timeline(&load(path)?);
     let mut sweep = Sweep::new(timeline, config.clone())?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let run_steps = sweep.timeline().len() * config.runs as u64;
@@ -51,11 +51,15 @@ pub(super) fn sweep(
 
 /// `crumpled 9/64 (14%, 95% CI 8–25%)`.
 pub(super) fn summary(verdicts: &[Verdict]) -> String {
-    let n = verdicts.len();
-    let k = verdicts
+    let crumpled = verdicts
         .iter()
         .filter(|v| v.shape == Shape::Crumpled)
         .count();
+    summary_of(crumpled, verdicts.len())
+}
+
+/// The summary of `k` crumpled runs out of `n`.
+pub(super) fn summary_of(k: usize, n: usize) -> String {
     let (low, high) = wilson_interval(k, n);
     let percent = |f: f64| (f * 100.0).round();
     format!(
@@ -66,15 +70,16 @@ pub(super) fn summary(verdicts: &[Verdict]) -> String {
     )
 }
 
+/// `sweep.csv`'s header.
+/// `onset`: the step from which the run's verdict held (judged every 250 steps and at the end).
+pub(super) const TABLE_HEADER: &str = "seed,verdict,worst_gap_error_deg,recon_mse,angle_r,angle_y,angle_g,angle_c,angle_b,angle_m,final_total,onset,failure";
+
 fn write_table(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), CliError> {
     let err = io(path);
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
-    writeln!(
-        w,
-        "seed,verdict,worst_gap_error_deg,recon_mse,angle_r,angle_y,angle_g,angle_c,angle_b,angle_m,final_total,failure"
-    )
-    .map_err(&err)?;
-    for (run, v) in sweep.runs().iter().zip(verdicts) {
+    writeln!(w, "{TABLE_HEADER}").map_err(&err)?;
+    let onsets = sweep.onsets(verdicts);
+    for ((run, v), onset) in sweep.runs().iter().zip(verdicts).zip(onsets) {
         let gap = gap_cell(v);
         let angles: Vec<String> = v.primary_angles.iter().map(|a| format!("{a:.2}")).collect();
         let total = run.last.map_or(String::new(), |l| l.total.to_string());
@@ -82,7 +87,7 @@ fn write_table(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), C
             (run.failure.as_ref()).map_or(String::new(), |f| csv_cell(&f.to_string()).into_owned());
         writeln!(
             w,
-            "{},{},{gap},{},{},{total},{failure}",
+            "{},{},{gap},{},{},{total},{onset},{failure}",
             run.seed,
             v.shape,
             mse_cell(v),
