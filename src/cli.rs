@@ -21,6 +21,7 @@ use crate::data::ColorCube;
 use crate::dopesheet::{python_repr, Dopesheet, DopesheetError, EX_1_5};
 use crate::escape::csv_cell;
 use crate::evolution::{self, Recorder, FRAMES_PER_SECOND, FRAME_SIZE};
+use crate::geometry::Geometry;
 use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect};
 use crate::sweep::SweepConfig;
@@ -165,6 +166,26 @@ enum CliError {
     /// Whoever read our standard output stopped (`… | head`): not an error to report.
     #[error("standard output was closed")]
     StdoutClosed,
+}
+
+/// The 36 hues' cosine-similarity matrix at each of the last phase ends: a row per hue,
+/// `phase,step,hue,c0..c35` (hue i's similarity to hue j in column c{j}).
+fn write_cosines(
+    matrices: &std::collections::VecDeque<(String, u64, Geometry)>,
+    path: &Path,
+) -> Result<(), CliError> {
+    let err = io(path);
+    let mut w = BufWriter::new(File::create(path).map_err(&err)?);
+    let n = crate::verdict::HUES;
+    let columns: Vec<String> = (0..n).map(|j| format!("c{j}")).collect();
+    writeln!(w, "phase,step,hue,{}", columns.join(",")).map_err(&err)?;
+    for (phase, step, figures) in matrices {
+        for (i, row) in figures.cosine.chunks(n).enumerate() {
+            let cells: Vec<String> = row.iter().map(|c| format!("{c:.6}")).collect();
+            writeln!(w, "{phase},{step},{i},{}", cells.join(",")).map_err(&err)?;
+        }
+    }
+    w.flush().map_err(err)
 }
 
 /// The exit status of a program that a closed pipe ended, as a shell reports `cat`'s
@@ -433,6 +454,16 @@ fn train(
         quiet,
         "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
     );
+    // Every phase end's geometry figures, streamed; the cosine matrices of the last ones.
+    let geometry_path = out.join("geometry.csv");
+    let mut geometry = BufWriter::new(File::create(&geometry_path).map_err(io(&geometry_path))?);
+    writeln!(
+        geometry,
+        "phase,step,participation_ratio,winding,circulant_error"
+    )
+    .map_err(io(&geometry_path))?;
+    let hues = ColorCube::hues(crate::verdict::HUES).rgb_f32();
+    let mut matrices = std::collections::VecDeque::new();
     // The last phase ends only: phases.png draws no more rows than that.
     let mut snapshots = std::collections::VecDeque::new();
     let mut phase_ends = 0usize;
@@ -464,10 +495,24 @@ fn train(
         writeln!(losses).map_err(io(&losses_path))?;
         if let Some(snapshot) = record.phase_end {
             phase_ends += 1;
+            let (_, latents) = engine.infer(&hues)?;
+            let figures = Geometry::of_hues(&latents, engine.latent_dims());
+            writeln!(
+                geometry,
+                "{},{},{},{},{}",
+                csv_cell(phase),
+                record.step,
+                figures.participation_ratio,
+                figures.winding,
+                figures.circulant_error()
+            )
+            .map_err(io(&geometry_path))?;
             if snapshots.len() == MAX_PHASE_ROWS {
                 snapshots.pop_front();
+                matrices.pop_front();
             }
             snapshots.push_back(snapshot);
+            matrices.push_back((csv_cell(phase).into_owned(), record.step, figures));
         }
         if record.step % 100 == 0 || engine.is_finished() {
             bar.set_position(record.step + 1);
@@ -479,6 +524,8 @@ fn train(
     }
     bar.finish_and_clear();
     losses.flush().map_err(io(&losses_path))?;
+    geometry.flush().map_err(io(&geometry_path))?;
+    write_cosines(&matrices, &out.join("cosine.csv"))?;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "trained {total_steps} steps in {seconds:.2} s ({:.0} steps/s, {})",
@@ -511,7 +558,8 @@ fn train(
     plot::timeline_chart(&mut chart, area, engine.timeline());
     write_png(&chart, &out.join("timeline.png"))?;
     eprintln!(
-        "wrote latents.csv, hues.csv, losses.csv, phases.png, timeline.png to {}",
+        "wrote latents.csv, hues.csv, losses.csv, geometry.csv, cosine.csv, phases.png, \
+         timeline.png to {}",
         out.display()
     );
     if let (Some((path, file)), Some(mut recorder)) = (video, recorder) {

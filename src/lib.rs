@@ -14,6 +14,7 @@ pub mod escape;
 pub mod evolution;
 mod flex_values;
 pub mod fused_step;
+pub mod geometry;
 #[cfg(any(feature = "wgpu", feature = "webgpu"))]
 pub mod gpu_step;
 pub mod loss;

@@ -311,6 +311,40 @@ fn train_writes_every_result() {
         assert_eq!(&bytes[1..4], b"PNG", "{png}");
         assert!(bytes.len() > 10_000, "{png} has content");
     }
+
+    // The geometry figures at each of the three phase ends (steps 29, 59 and 90).
+    let geometry = std::fs::read_to_string(out_dir.join("geometry.csv")).unwrap();
+    let mut lines = geometry.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "phase,step,participation_ratio,winding,circulant_error"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows.iter().map(|r| (r[0], r[1])).collect::<Vec<_>>(),
+        [
+            ("Primary & secondary", "29"),
+            ("All hues", "59"),
+            ("Full color space", "90")
+        ]
+    );
+    for row in &rows {
+        let ratio: f64 = row[2].parse().unwrap();
+        assert!(
+            (1.0..=3.0).contains(&ratio),
+            "participation ratio of 3 dims: {ratio}"
+        );
+        assert!(["-1", "0", "1"].contains(&row[3]), "winding {}", row[3]);
+        let error: f64 = row[4].parse().unwrap();
+        assert!(error >= 0.0);
+    }
+    let cosine = std::fs::read_to_string(out_dir.join("cosine.csv")).unwrap();
+    let lines: Vec<&str> = cosine.lines().collect();
+    assert_eq!(lines.len(), 1 + 3 * 36);
+    assert!(lines[0].starts_with("phase,step,hue,c0,c1,"));
+    // Each hue is itself: the diagonal is 1.
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!((first[2], first[3]), ("0", "1.000000"));
 }
 
 /// `train --video` writes the latent-evolution video as an animated PNG: a frame every 10
