@@ -242,13 +242,20 @@ impl Seeds {
         })
     }
 
-    /// The sheet's schedule, stopped at `--until`.
+    /// The sheet's schedule, stopped at `--until`; a sheet cut short says that its verdicts
+    /// are a screen.
     fn timeline(&self, sheet: &Dopesheet) -> Timeline {
         let timeline = Timeline::new(sheet);
-        match self.until {
-            Some(steps) => timeline.until(steps),
-            None => timeline,
-        }
+        let Some(until) = self.until.filter(|&u| u < timeline.len()) else {
+            return timeline;
+        };
+        eprintln!(
+            "note: judged after {until} of the sheet's {} steps: a screen, not the final \
+             verdict. On ex-1.5 the verdict after phase 1 (3000 steps) was the final one for \
+             247 of 256 seeds",
+            timeline.len()
+        );
+        timeline.until(until)
     }
 }
 

@@ -181,9 +181,12 @@ fn until_stops_every_run_there_and_judges_it() {
             .args(extra);
         String::from_utf8(succeed(&mut command).stderr).unwrap()
     };
-    assert!(run("until", &["--until", "250"]).contains("trained 4 runs × 250 steps"));
+    let early = run("until", &["--until", "250"]);
+    assert!(early.contains("trained 4 runs × 250 steps"));
+    assert!(early.contains("note: judged after 250 of the sheet's 401 steps: a screen"));
     assert!(run("full", &[]).contains("trained 4 runs × 401 steps"));
-    assert!(run("past", &["--until", "1000"]).contains("trained 4 runs × 401 steps"));
+    let past = run("past", &["--until", "1000"]);
+    assert!(past.contains("trained 4 runs × 401 steps") && !past.contains("note:"));
     let table = |out: &str| std::fs::read_to_string(dir.join(out).join("sweep.csv")).unwrap();
     assert_ne!(table("until"), table("full"));
     assert_eq!(table("past"), table("full"));
