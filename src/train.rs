@@ -57,7 +57,7 @@ pub enum TrainError {
     BatchSize { got: usize, max: usize },
     #[error("runs must be between 1 and {max}, got {got}")]
     Runs { got: usize, max: usize },
-    #[error("step {step}: {culprit} is {value} ({terms}); the update was not applied")]
+    #[error("step {step}: {culprit} is {value} ({terms}); the run is back at its last weights whose loss was finite")]
     NonFiniteLoss {
         step: u64,
         /// The first term that is not finite ("the total loss" when every term is).
@@ -270,6 +270,9 @@ pub struct Trainer {
     rgb_grid: Tensor<2>,
     anchor_reference: Option<Tensor<2>>,
     warnings: Vec<Warning>,
+    /// The weights and Adam's state at the start of the previous step: where a run goes back
+    /// to when this step's loss is not finite (that is, the previous update broke it).
+    previous_start: Option<(ColorMlp, FlatAdam)>,
 }
 
 impl Trainer {
@@ -319,6 +322,7 @@ impl Trainer {
             sampler,
             anchor_reference: None,
             warnings,
+            previous_start: None,
         })
     }
 
@@ -348,6 +352,7 @@ impl Trainer {
             Tensor::from_data(TensorData::new(a.clone(), [a.len() / dims, dims]), &inner)
         });
         trainer.sampler = checkpoint.sampler.clone();
+        trainer.previous_start = None;
         trainer.step = checkpoint.step.min(trainer.timeline.len());
         Ok(trainer)
     }
@@ -442,7 +447,9 @@ impl Trainer {
         )
     }
 
-    /// One training step. On error the model and optimiser are left as they were.
+    /// One training step. On a non-finite loss the model and optimiser go back to where the
+    /// previous step started (the one rule, docs/ARCHITECTURE.md); on any other error they are
+    /// left as they were.
     pub fn step(&mut self) -> Result<StepReport, TrainError> {
         if self.is_finished() {
             return Err(TrainError::Finished(self.timeline.len()));
@@ -484,6 +491,7 @@ impl Trainer {
         let weights = PerTerm::from_fn(|t| self.columns.terms[t].map_or(0.0, |i| values[i]));
         let mut objective = self.objective(batch, &weights);
 
+        let started = (self.model().clone(), self.adam.clone());
         let mut updated = false;
         if let Some(objective) = &mut objective {
             // `Some(mask)`: where the total is only on the device, the rule (update only when
@@ -492,6 +500,13 @@ impl Trainer {
                 let host = read_f32(objective.total.clone())?;
                 if !host[0].is_finite() {
                     let all = read_f32(objective.stacked())?;
+                    // The one rule for a non-finite loss (as the sweep and the GPU engine):
+                    // back to the weights the previous step started from, whose loss was
+                    // finite.
+                    if let Some((model, adam)) = self.previous_start.clone() {
+                        self.model = Some(model);
+                        self.adam = adam;
+                    }
                     return Err(non_finite(
                         step,
                         &Losses::from_values(&all, objective.computed),
@@ -533,6 +548,7 @@ impl Trainer {
                 outputs,
             });
         }
+        self.previous_start = Some(started);
         self.step += 1;
         Ok(StepReport {
             step,

@@ -213,9 +213,32 @@ fn exploding_loss_stops_with_a_located_error() {
         other => panic!("unexpected error {other:?}"),
     }
     assert!(
-        err.to_string().contains("the update was not applied"),
+        err.to_string()
+            .contains("the run is back at its last weights whose loss was finite"),
         "{err}"
     );
+}
+
+/// The one rule for a non-finite loss: at step t, the trainer goes back to the weights step
+/// t−1 started from, as the sweep does (tests/conformance.rs holds the sweep to the oracle).
+#[test]
+fn a_blow_up_takes_the_trainer_back_to_the_previous_steps_start() {
+    let sheet =
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
+    let mut t = trainer(sheet, 0);
+    let mut starts = Vec::new();
+    let failed_at = loop {
+        starts.push(read_f32(t.model().parameters_flat()).unwrap());
+        match t.step() {
+            Ok(_) => assert!(!t.is_finished(), "a 1e30 learning rate must blow up"),
+            Err(TrainError::NonFiniteLoss { step, .. }) => break step as usize,
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    };
+    assert!(failed_at >= 1);
+    let now = read_f32(t.model().parameters_flat()).unwrap();
+    assert_eq!(now, starts[failed_at - 1]);
+    assert!(now.iter().all(|v| v.is_finite()));
 }
 
 #[test]

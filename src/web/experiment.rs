@@ -830,7 +830,7 @@ fn report_last_step(
     // In a sweep a failed run is one verdict among many; a single run stops.
     if let Some(failure) = run.failure.as_ref().filter(|_| alone) {
         *error = Some(format!(
-            "{failure} — paused with the weights from before it; edit the sheet and Apply live to go on"
+            "{failure} — paused there; edit the sheet and Apply live to go on"
         ));
         return false;
     }

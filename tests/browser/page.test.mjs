@@ -645,7 +645,7 @@ async function pausesOnNonFinite(page, errors) {
   await el(page, (e) => e.play());
   await page.waitForFunction(() => document.querySelector('color-bottleneck').lastError, null, { timeout: 60_000 });
   const error = await el(page, (e) => e.lastError);
-  assert.match(error, /^step \d+: loss-recon is NaN \(total = NaN.*paused with the weights from before it/);
+  assert.match(error, /^step \d+: loss-recon is NaN \(total = NaN.*the run is back at its last weights whose loss was finite — paused there/);
   const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
   assert.ok(notice.includes(error), `the error is on screen: ${notice}`);
   const stopped = await el(page, (e) => e.step);
