@@ -96,10 +96,10 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Join the sweep.csv files of a sweep's shards (`sweep --shard I/N`) into one, as one
-    /// sweep of all the seeds writes it, and print its crumple rate with its 95% interval.
+    /// Join the tables of a sweep's or a comparison's shards (`--shard I/N`) into the one a
+    /// single run over all the seeds writes, and print its summary.
     Merge {
-        /// The shards' output folders, each holding a sweep.csv.
+        /// The shards' output folders, each holding a sweep.csv (or each a compare.csv).
         #[arg(required = true)]
         parts: Vec<PathBuf>,
         #[arg(long, default_value = "sweep")]

@@ -88,6 +88,28 @@ fn compare_is_two_sweeps_of_the_same_seeds_paired_by_seed() {
             .arg(&out_dir),
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
+
+    // The same comparison in two shards, merged: the same table to the byte, the same report.
+    for shard in ["0/2", "1/2"] {
+        succeed(
+            cli()
+                .arg("compare")
+                .args([&a, &b])
+                .args(common)
+                .args(["--shard", shard, "--out"])
+                .arg(dir.join(format!("shard-{}", &shard[..1]))),
+        );
+    }
+    let merged = succeed(
+        cli()
+            .current_dir(&dir)
+            .args(["merge", "shard-1", "shard-0", "--out", "merged"]),
+    );
+    assert_eq!(String::from_utf8(merged.stdout).unwrap(), stdout);
+    assert_eq!(
+        std::fs::read(dir.join("merged/compare.csv")).unwrap(),
+        std::fs::read(out_dir.join("compare.csv")).unwrap()
+    );
     let mut sweeps = Vec::new();
     for (name, sheet) in [("sweep-a", &a), ("sweep-b", &b)] {
         let sweep_dir = dir.join(name);

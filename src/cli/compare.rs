@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, summary};
+use super::sweep::{gap_cell, mse_cell, summary_of};
 use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
 use crate::data::ColorCube;
 use crate::plot::{self, Raster, Rect};
@@ -62,7 +62,7 @@ pub(super) fn compare(
     let crumpled =
         |vs: &[Verdict]| -> Vec<bool> { vs.iter().map(|v| v.shape == Shape::Crumpled).collect() };
     let table = PairedTable::from_crumpled(&crumpled(&verdicts_a), &crumpled(&verdicts_b));
-    print_out(&report(&table, &verdicts_a, &verdicts_b))?;
+    print_out(&report(&table))?;
     let png = out.join("compare.png");
     let drawn = write_discordant(&sweep_a, &sweep_b, &verdicts_a, &verdicts_b, &png)?;
     if drawn {
@@ -88,7 +88,7 @@ pub(super) fn compare(
 /// difference A − B -28 points (95% CI -43 to -12, Newcombe paired)
 /// McNemar exact p 0.00739
 /// ```
-fn report(table: &PairedTable, verdicts_a: &[Verdict], verdicts_b: &[Verdict]) -> String {
+pub(super) fn report(table: &PairedTable) -> String {
     let n = table.total();
     // `+ 0.0`: a difference that rounds to nothing prints 0, not -0.
     let points = |f: f64| (f * 100.0).round() + 0.0;
@@ -109,8 +109,8 @@ fn report(table: &PairedTable, verdicts_a: &[Verdict], verdicts_b: &[Verdict]) -
         table.both_crumpled,
         table.only_a_crumpled,
         table.only_b_crumpled,
-        summary(verdicts_a),
-        summary(verdicts_b),
+        summary_of(table.a_crumpled(), n),
+        summary_of(table.b_crumpled(), n),
         points(difference),
         points(low),
         points(high),
@@ -119,6 +119,9 @@ fn report(table: &PairedTable, verdicts_a: &[Verdict], verdicts_b: &[Verdict]) -
 
 /// A row per seed: both verdicts, both worst gap errors, both reconstruction errors, written
 /// as `sweep.csv` writes them.
+/// `compare.csv`'s header.
+pub(super) const TABLE_HEADER: &str = "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b";
+
 fn write_table(
     sweep: &Sweep,
     [verdicts_a, verdicts_b]: [&[Verdict]; 2],
@@ -127,11 +130,7 @@ fn write_table(
 ) -> Result<(), CliError> {
     let err = io(path);
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
-    writeln!(
-        w,
-        "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b"
-    )
-    .map_err(&err)?;
+    writeln!(w, "{TABLE_HEADER}").map_err(&err)?;
     for (r, run) in sweep.runs().iter().enumerate() {
         let (a, b) = (&verdicts_a[r], &verdicts_b[r]);
         writeln!(

@@ -1,24 +1,57 @@
-//! `color-bottleneck merge`: one sweep.csv from the shards of a sweep (`sweep --shard I/N`),
-//! byte for byte the table one sweep of all the seeds writes, since every run is independent
-//! of the others. A scheduler (a Slurm array, a Kubernetes Indexed Job) runs the shards; this
-//! only joins them.
+//! `color-bottleneck merge`: one table from the shards of a sweep or a comparison
+//! (`sweep --shard I/N`, `compare --shard I/N`), byte for byte the table one run over all the
+//! seeds writes, since every run is independent of the others. A scheduler (a Slurm array, a
+//! Kubernetes Indexed Job) runs the shards; this only joins them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::sweep::{summary_of, TABLE_HEADER};
-use super::{io, print_out, CliError};
+use super::{compare, io, print_out, sweep, CliError};
+use crate::stats::PairedTable;
+
+/// What the shards hold: each part is a folder with this file.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Sweep,
+    Compare,
+}
+
+impl Kind {
+    fn file(self) -> &'static str {
+        match self {
+            Kind::Sweep => "sweep.csv",
+            Kind::Compare => "compare.csv",
+        }
+    }
+
+    fn header(self) -> &'static str {
+        match self {
+            Kind::Sweep => sweep::TABLE_HEADER,
+            Kind::Compare => compare::TABLE_HEADER,
+        }
+    }
+
+    /// The part's kind: a sweep.csv, else a compare.csv.
+    fn of(dir: &Path) -> Kind {
+        if dir.join(Kind::Sweep.file()).exists() || !dir.join(Kind::Compare.file()).exists() {
+            Kind::Sweep
+        } else {
+            Kind::Compare
+        }
+    }
+}
 
 pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
+    let kind = Kind::of(&parts[0]);
     // seed → (the row as written, the file it came from)
     let mut rows: BTreeMap<u64, (Vec<u8>, PathBuf)> = BTreeMap::new();
     for dir in parts {
-        let path = dir.join("sweep.csv");
+        let path = dir.join(kind.file());
         let bytes = std::fs::read(&path).map_err(|source| CliError::Read {
             path: path.clone(),
             source,
         })?;
-        for (seed, row) in table_rows(&path, &bytes)? {
+        for (seed, row) in table_rows(&path, &bytes, kind.header())? {
             if let Some((_, first)) = rows.get(&seed) {
                 return Err(CliError::Merge {
                     path,
@@ -31,18 +64,31 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
             rows.insert(seed, (row, path.clone()));
         }
     }
-    let crumpled = rows
-        .values()
-        .filter(|(row, _)| row.split(|&b| b == b',').nth(1) == Some(b"crumpled"))
-        .count();
     std::fs::create_dir_all(out).map_err(io(out))?;
-    let path = out.join("sweep.csv");
-    let mut table = format!("{TABLE_HEADER}\n").into_bytes();
+    let path = out.join(kind.file());
+    let mut table = format!("{}\n", kind.header()).into_bytes();
     for (row, _) in rows.values() {
         table.extend_from_slice(row);
     }
     std::fs::write(&path, table).map_err(io(&path))?;
-    print_out(&format!("{}\n", summary_of(crumpled, rows.len())))?;
+    let crumpled = |row: &[u8], column: usize| {
+        row.split(|&b| b == b',').nth(column) == Some(b"crumpled".as_slice())
+    };
+    let summary = match kind {
+        Kind::Sweep => {
+            let k = rows.values().filter(|(row, _)| crumpled(row, 1)).count();
+            format!("{}\n", sweep::summary_of(k, rows.len()))
+        }
+        Kind::Compare => {
+            let side = |column| -> Vec<bool> {
+                rows.values()
+                    .map(|(row, _)| crumpled(row, column))
+                    .collect()
+            };
+            compare::report(&PairedTable::from_crumpled(&side(1), &side(2)))
+        }
+    };
+    print_out(&summary)?;
     eprintln!(
         "merged {} runs from {} parts into {}",
         rows.len(),
@@ -52,9 +98,9 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Each row of a sweep.csv with its seed, as the bytes it was written with (a quoted failure
+/// Each row of a table with its seed, as the bytes it was written with (a quoted failure
 /// message may hold commas), after checking the header.
-fn table_rows(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, CliError> {
+fn table_rows(path: &Path, bytes: &[u8], header: &str) -> Result<Vec<(u64, Vec<u8>)>, CliError> {
     let bad = |line: u64, message: String| CliError::Merge {
         path: path.to_path_buf(),
         message: format!("line {line}: {message}"),
@@ -75,10 +121,13 @@ fn table_rows(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, CliError
         }
         let end = reader.position().byte() as usize;
         if line == 1 {
-            if record.as_slice() != TABLE_HEADER.replace(',', "").as_bytes()
-                || record.len() != TABLE_HEADER.split(',').count()
+            if record.as_slice() != header.replace(',', "").as_bytes()
+                || record.len() != header.split(',').count()
             {
-                return Err(bad(line, "not a sweep.csv (its header differs)".into()));
+                return Err(bad(
+                    line,
+                    "its header is not the one this version writes".into(),
+                ));
             }
         } else {
             let seed = std::str::from_utf8(&record[0])
