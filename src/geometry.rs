@@ -31,12 +31,14 @@ impl Geometry {
                 .collect()
         };
         let rows: Vec<Vec<f64>> = (0..n).map(row).collect();
-        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let norms: Vec<f64> = (rows.iter())
+            .map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt())
+            .collect();
         let mut cosine = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
                 let dot: f64 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
-                let scale = norm(&rows[i]) * norm(&rows[j]);
+                let scale = norms[i] * norms[j];
                 cosine[i * n + j] = if scale > 0.0 { dot / scale } else { 0.0 };
             }
         }

@@ -114,7 +114,8 @@ pub struct Run {
     pub last: Option<StepLosses>,
     /// Set when a step's loss was not finite; the run stops there, the others go on.
     pub failure: Option<TrainError>,
-    /// Where its verdict settled, judged every [`Onset::EVERY`] steps.
+    /// Where its verdict settled, judged every [`Onset::EVERY`] steps while [`Sweep::finish`]
+    /// trains (the CLI's tables read it; the page, stepping one step at a time, does not).
     pub onset: Onset,
 }
 
@@ -276,17 +277,6 @@ impl Sweep {
         if self.is_finished() {
             return;
         }
-        self.step_every_run();
-        if self.step.is_multiple_of(Onset::EVERY) {
-            let probe = shape_probe();
-            for block in &self.blocks {
-                let runs = &mut self.runs[block.runs.clone()];
-                judge_onsets(&self.shared, runs, block, self.step, &probe);
-            }
-        }
-    }
-
-    fn step_every_run(&mut self) {
         let plan = StepPlan::of(&self.shared, self.step);
         #[cfg(not(target_family = "wasm"))]
         if let Some(prepared) = self.prefetched() {
@@ -359,8 +349,18 @@ impl Sweep {
         if self.runs.len() == 1 && threads > 1 {
             // One run, two threads: the second draws its batches.
             self.prefetch_batches();
+            let probe = shape_probe();
             while !self.is_finished() {
                 self.step();
+                if self.step.is_multiple_of(Onset::EVERY) {
+                    judge_onsets(
+                        &self.shared,
+                        &mut self.runs,
+                        &self.blocks[0],
+                        self.step,
+                        &probe,
+                    );
+                }
                 if self.step.is_multiple_of(256) {
                     progress(self.step - from);
                 }

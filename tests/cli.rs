@@ -42,14 +42,7 @@ fn check_markdown_prints_the_seeds_table() {
 fn sweep_writes_a_verdict_per_seed_and_a_contact_sheet() {
     let dir = tempdir("sweep");
     let sheet = dir.join("short.csv");
-    std::fs::write(
-        &sheet,
-        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n\
-         0,Primary & secondary,,0.01,1.0,0.3,0.2,0.1,,\n\
-         300,All hues,anchor,,,0.0,0.4,0.25,0.3,0.0\n\
-         400,,,0.001,,,,,,\n",
-    )
-    .unwrap();
+    std::fs::write(&sheet, SHORT_SHEET).unwrap();
     let out = succeed(cli().args([
         "sweep",
         sheet.to_str().unwrap(),
@@ -106,21 +99,9 @@ fn sweep_writes_a_verdict_per_seed_and_a_contact_sheet() {
 #[test]
 fn shards_merged_are_one_sweep_to_the_byte() {
     let dir = tempdir("shards");
-    let sheet = dir.join("short.csv");
-    std::fs::write(&sheet, SHORT_SHEET).unwrap();
     let sweep = |out: &str, extra: &[&str]| {
-        let mut command = cli();
-        command.args([
-            "sweep",
-            sheet.to_str().unwrap(),
-            "--runs",
-            "7",
-            "--first-seed",
-            "3",
-        ]);
-        command.args(["--batch-size", "16", "--quiet", "--out"]);
-        command.arg(dir.join(out)).args(extra);
-        String::from_utf8(succeed(&mut command).stdout).unwrap()
+        let flags = [&["--runs", "7", "--first-seed", "3"], extra].concat();
+        String::from_utf8(sweep_short(&dir, out, &flags).stdout).unwrap()
     };
     let whole = sweep("whole", &[]);
     let parts: Vec<String> = (0..3).map(|i| format!("part{i}")).collect();
@@ -163,23 +144,9 @@ fn shards_merged_are_one_sweep_to_the_byte() {
 #[test]
 fn until_stops_every_run_there_and_judges_it() {
     let dir = tempdir("until");
-    let sheet = dir.join("short.csv");
-    std::fs::write(&sheet, SHORT_SHEET).unwrap();
     let run = |out: &str, extra: &[&str]| {
-        let mut command = cli();
-        command.args([
-            "sweep",
-            sheet.to_str().unwrap(),
-            "--runs",
-            "4",
-            "--batch-size",
-            "16",
-        ]);
-        command
-            .args(["--quiet", "--out"])
-            .arg(dir.join(out))
-            .args(extra);
-        String::from_utf8(succeed(&mut command).stderr).unwrap()
+        let flags = [&["--runs", "4"], extra].concat();
+        String::from_utf8(sweep_short(&dir, out, &flags).stderr).unwrap()
     };
     let early = run("until", &["--until", "250"]);
     assert!(early.contains("trained 4 runs × 250 steps"));
@@ -190,6 +157,20 @@ fn until_stops_every_run_there_and_judges_it() {
     let table = |out: &str| std::fs::read_to_string(dir.join(out).join("sweep.csv")).unwrap();
     assert_ne!(table("until"), table("full"));
     assert_eq!(table("past"), table("full"));
+}
+
+/// `sweep` of [`SHORT_SHEET`] at batch 16 with `flags`, into `dir/out`.
+fn sweep_short(dir: &Path, out: &str, flags: &[&str]) -> std::process::Output {
+    let sheet = dir.join("short.csv");
+    std::fs::write(&sheet, SHORT_SHEET).unwrap();
+    succeed(
+        cli()
+            .arg("sweep")
+            .arg(&sheet)
+            .args(flags)
+            .args(["--batch-size", "16", "--quiet", "--out"])
+            .arg(dir.join(out)),
+    )
 }
 
 const SHORT_SHEET: &str =
