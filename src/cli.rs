@@ -2,6 +2,7 @@
 
 mod compare;
 mod engine;
+mod grid;
 mod merge;
 mod sweep;
 
@@ -96,6 +97,27 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// A phase diagram: vary one or two keyframe values of a sheet over a grid and sweep the
+    /// same seeds in every cell. Writes grid.csv (a row per cell: its values, the crumple rate
+    /// with its 95% interval, the median and worst reconstruction error), grid-runs.csv (a
+    /// row per cell and seed), grid.png (the heatmap) and sheets/cell-N.csv (the sheet each
+    /// cell trains), and prints each cell's rate.
+    Grid {
+        /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
+        dopesheet: Option<PathBuf>,
+        /// A value to vary: COLUMN@STEP=FROM..TO/COUNT, `:log` after COUNT for log spacing,
+        /// or COLUMN@STEP=V1,V2,… STEP is a keyframe's step as `check` prints it. Once for
+        /// a row of cells, twice for a grid (the first along x).
+        #[arg(long, required = true, value_name = "COLUMN@STEP=RANGE")]
+        vary: Vec<String>,
+        #[command(flatten)]
+        seeds: Seeds,
+        #[arg(long, default_value = "grid")]
+        out: PathBuf,
+        /// No progress bar (for logs and CI).
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Join the tables of a sweep's or a comparison's shards (`--shard I/N`) into the one a
     /// single run over all the seeds writes, and print its summary.
     Merge {
@@ -161,6 +183,8 @@ enum CliError {
     Draw(#[from] plot::TooLarge),
     #[error("{0}")]
     Shard(String),
+    #[error("--vary: {0}")]
+    Grid(#[from] crate::grid::GridError),
     #[error("{path}: {message}")]
     Merge { path: PathBuf, message: String },
     /// Whoever read our standard output stopped (`… | head`): not an error to report.
@@ -322,6 +346,13 @@ pub fn main() -> ExitCode {
             out,
             quiet,
         } => compare::compare(&a, &b, &seeds, &out, quiet),
+        Command::Grid {
+            dopesheet,
+            vary,
+            seeds,
+            out,
+            quiet,
+        } => grid::grid(dopesheet.as_deref(), &vary, &seeds, &out, quiet),
         Command::Merge { parts, out } => merge::merge(&parts, &out),
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
         Command::Check {

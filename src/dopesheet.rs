@@ -295,6 +295,17 @@ impl Dopesheet {
         self.keyframes.is_empty()
     }
 
+    /// This sheet with property `property`'s value at the keyframe of step `step` set to
+    /// `value` (a blank cell becomes a key), and nothing else changed; `None` when no keyframe
+    /// has that step. The caller checks that `value` is finite, as the parser does.
+    pub fn with_value(&self, property: usize, step: u64, value: f64) -> Option<Dopesheet> {
+        debug_assert!(value.is_finite());
+        let mut sheet = self.clone();
+        let keyframe = sheet.keyframes.iter_mut().find(|k| k.step == step)?;
+        *keyframe.values.get_mut(property)? = Some(value);
+        Some(sheet)
+    }
+
     /// The resolved table as CSV, in the form pandas writes it (the golden
     /// `dopesheet_resolved.csv`): blanks stay blank, numbers in Python's `repr`.
     pub fn resolved_csv(&self) -> String {

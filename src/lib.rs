@@ -17,6 +17,7 @@ pub mod fused_step;
 pub mod geometry;
 #[cfg(any(feature = "wgpu", feature = "webgpu"))]
 pub mod gpu_step;
+pub mod grid;
 pub mod loss;
 pub mod model;
 pub mod optimizer;

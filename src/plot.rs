@@ -1,6 +1,10 @@
 //! Charts drawn onto any [`Surface`]: a raster image here (the CLI's PNGs) or a browser
 //! canvas (the page). The charts know nothing of tensors: they take plain slices.
 
+mod heatmap;
+
+pub use heatmap::{heatmap, rate_color, Heatmap, HeatmapLayout};
+
 use crate::timeline::Timeline;
 
 pub type Rgba = [u8; 4];
