@@ -187,6 +187,16 @@ enum CliError {
     Grid(#[from] crate::grid::GridError),
     #[error("{path}: {message}")]
     Merge { path: PathBuf, message: String },
+    #[cfg(not(feature = "wgpu"))]
+    #[error(
+        "this color-bottleneck was built without its GPU backend: build it with `cargo build \
+         --release --features wgpu` (it needs a Vulkan, Metal or DX12 adapter; on Debian \
+         `apt install mesa-vulkan-drivers` gives one on the CPU, lavapipe)"
+    )]
+    NoGpuBackend,
+    #[cfg(feature = "wgpu")]
+    #[error("--backend gpu: {0}")]
+    Gpu(String),
     /// Whoever read our standard output stopped (`… | head`): not an error to report.
     #[error("standard output was closed")]
     StdoutClosed,
@@ -220,7 +230,8 @@ const CLOSED_PIPE_STATUS: u8 = 141;
 /// last phase ends' latents.
 const MAX_PHASE_ROWS: usize = 40;
 
-/// The seeds a sweep (or each side of a comparison) trains, and their model and batch.
+/// The seeds a sweep (or each side of a comparison, or each cell of a grid) trains, their
+/// model and batch, and where they train.
 #[derive(clap::Args, Debug)]
 struct Seeds {
     #[arg(long, default_value_t = 16)]
@@ -236,6 +247,11 @@ struct Seeds {
     /// first phase is its first 3000 steps).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     until: Option<u64>,
+    /// Where the runs train: `cpu`, the fused step split over the cores, or `gpu`, one
+    /// kernel launch a step for all the runs through Burn's wgpu backend (Vulkan, Metal or
+    /// DX12; in a build with `--features wgpu`).
+    #[arg(long, value_enum, default_value_t = SweepBackend::Cpu)]
+    backend: SweepBackend,
     /// Train only the I-th (from 0) of N equal parts of the seeds, e.g. `--shard 2/4` as
     /// array task 2 of 4; `merge` joins the parts' sweep.csv files.
     #[arg(long)]
@@ -281,6 +297,13 @@ impl Seeds {
         );
         timeline.until(until)
     }
+}
+
+/// Where a sweep's runs train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SweepBackend {
+    Cpu,
+    Gpu,
 }
 
 /// `--shard I/N`: the I-th (from 0) of N parts of a sweep's seeds.

@@ -32,6 +32,7 @@ use crate::sampler::BatchDistribution;
 use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
+use crate::verdict::Onset;
 
 pub use op::{FusedTrainStep, StepArgs};
 
@@ -180,7 +181,7 @@ impl GpuSweep {
     }
 
     /// The runs of `host`, as they stand, uploaded to `device`.
-    fn on_device(host: Sweep, device: &Device) -> Result<Self, GpuError> {
+    pub fn on_device(host: Sweep, device: &Device) -> Result<Self, GpuError> {
         let gpu = Gpu::of(device)?;
         let runs = host.runs().len();
         let dims = host.latent_dims();
@@ -340,6 +341,28 @@ impl GpuSweep {
         let values = cubecl::future::block_on(self.read_values(Vec::new()))?;
         self.accept(&values);
         Ok(())
+    }
+
+    /// Trains every run to the end of the curriculum, reading the runs back every
+    /// [`Onset::EVERY`] steps to judge their onsets as the CPU's [`Sweep::finish`] does, and
+    /// at the end; returns the host sweep, judged as a CPU sweep is. `progress` is told the
+    /// run-steps done so far.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn finish(mut self, progress: &dyn Fn(u64)) -> Result<Sweep, GpuError> {
+        let (from, runs) = (self.step_index(), self.host.runs().len() as u64);
+        while !self.is_finished() {
+            self.step();
+            let step = self.step_index();
+            if step.is_multiple_of(Onset::EVERY) {
+                self.read_blocking()?;
+                self.host.judge_onsets_now();
+                progress((step - from) * runs);
+            } else if self.is_finished() {
+                self.read_blocking()?;
+            }
+        }
+        progress((self.step_index() - from) * runs);
+        Ok(self.into_host())
     }
 
     /// The host sweep, to go on on the CPU (after a lost GPU) from the last read.

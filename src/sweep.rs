@@ -507,6 +507,19 @@ impl Sweep {
         self.with_params(run, <[f32]>::to_vec)
     }
 
+    /// Judges every run's shape as its weights stand, for its onset: what [`Sweep::finish`]
+    /// does every [`Onset::EVERY`] steps, for an engine that trains the runs elsewhere and
+    /// mirrors them here (the GPU's).
+    pub fn judge_onsets_now(&mut self) {
+        let probe = shape_probe();
+        let mut rest = &mut self.runs[..];
+        for block in &self.blocks {
+            let (runs, later) = rest.split_at_mut(block.runs.len());
+            rest = later;
+            judge_onsets(&self.shared, runs, block, self.step, &probe);
+        }
+    }
+
     /// Every run's verdict under its current weights.
     /// Each run's onset: the step from which its verdict (`verdicts`, judged now) held.
     pub fn onsets(&self, verdicts: &[Verdict]) -> Vec<u64> {

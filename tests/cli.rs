@@ -602,3 +602,32 @@ fn a_closed_pipe_ends_the_program_quietly() {
         }
     }
 }
+
+/// Without `--features wgpu` the GPU backend is not in the program, and asking for it says how
+/// to build it, before any training.
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn the_gpu_backend_in_a_build_without_it_says_how_to_build_it() {
+    let dir = tempdir("no-gpu");
+    let out = cli()
+        .args([
+            "sweep",
+            "--runs",
+            "2",
+            "--backend",
+            "gpu",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("sweep"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "built without its GPU backend: build it with `cargo build --release --features wgpu`"
+        ),
+        "{stderr}"
+    );
+}

@@ -5,7 +5,7 @@
 #![cfg(feature = "wgpu")]
 
 mod common;
-use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
+use common::{blow_up_config, cli, max_difference, short_ex_1_5, succeed, timeline, BLOW_UP};
 
 use burn::prelude::*;
 use color_bottleneck::gpu_step::GpuSweep;
@@ -267,4 +267,81 @@ fn failed_runs_handed_to_the_gpu_go_on_after_apply_live_as_on_the_cpu() {
     assert!(on_cpu.runs().iter().all(|r| r.failure.is_some()));
     let mut on_gpu = GpuSweep::restore(timeline(BLOW_UP), &on_cpu.save(), &gpu()).unwrap();
     apply_live_on_both(&mut on_gpu, &mut on_cpu, mended);
+}
+
+/// `sweep`, `compare` and `grid` with `--backend gpu` judge every seed as the CPU does, with
+/// the same onsets (read back every 250 steps on the GPU, judged there on the CPU).
+#[test]
+fn the_cli_on_the_gpu_gives_the_cpus_verdicts() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("gpu-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    std::fs::write(&a, short_ex_1_5(300, 700)).unwrap();
+    std::fs::write(
+        &b,
+        short_ex_1_5(300, 700).replace(
+            "0,Primary & secondary,,0.01,",
+            "0,Primary & secondary,,0.003,",
+        ),
+    )
+    .unwrap();
+    let seeds = [
+        "--runs",
+        "8",
+        "--first-seed",
+        "3",
+        "--batch-size",
+        "32",
+        "--quiet",
+    ];
+    // The columns that hold a judgement: every column but the measured errors and losses.
+    let judged = |path: std::path::PathBuf, columns: &[usize]| -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(&path).unwrap();
+        (text.lines())
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                columns.iter().map(|&c| cells[c].to_string()).collect()
+            })
+            .collect()
+    };
+    let run = |command: &[&str], backend: &str| {
+        let out = dir.join(format!("{}-{backend}", command[0]));
+        succeed(
+            cli()
+                .args(command)
+                .args(seeds)
+                .args(["--backend", backend, "--out"])
+                .arg(&out),
+        );
+        out
+    };
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let sweep = ["sweep", a];
+    let [cpu, gpu] = ["cpu", "gpu"].map(|backend| run(&sweep, backend));
+    // seed, verdict, onset
+    let columns = [0, 1, 11];
+    let on_cpu = judged(cpu.join("sweep.csv"), &columns);
+    assert_eq!(on_cpu, judged(gpu.join("sweep.csv"), &columns));
+    assert!(
+        on_cpu.iter().skip(1).any(|r| r[2] != "0"),
+        "some onset after step 0: {on_cpu:?}"
+    );
+
+    let compare = ["compare", a, b];
+    let [cpu, gpu] = ["cpu", "gpu"].map(|backend| run(&compare, backend));
+    let columns = [0, 1, 2, 7, 8];
+    assert_eq!(
+        judged(cpu.join("compare.csv"), &columns),
+        judged(gpu.join("compare.csv"), &columns)
+    );
+
+    let grid = ["grid", a, "--vary", "reg-separate@120=0..0.6/2"];
+    let [cpu, gpu] = ["cpu", "gpu"].map(|backend| run(&grid, backend));
+    let columns = [0, 1, 2, 5];
+    assert_eq!(
+        judged(cpu.join("grid-runs.csv"), &columns),
+        judged(gpu.join("grid-runs.csv"), &columns)
+    );
 }

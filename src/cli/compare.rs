@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, summary_of};
+use super::sweep::{gap_cell, mse_cell, summary_of, train};
 use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
 use crate::data::ColorCube;
 use crate::plot::{self, Raster, Rect};
@@ -26,8 +26,8 @@ pub(super) fn compare(
     // Both sheets are read, and both sweeps built (which checks the configuration), before
     // any training.
     let config = seeds.config()?;
-    let mut sweep_a = Sweep::new(seeds.timeline(&load(Some(a))?), config.clone())?;
-    let mut sweep_b = Sweep::new(seeds.timeline(&load(Some(b))?), config.clone())?;
+    let sweep_a = Sweep::new(seeds.timeline(&load(Some(a))?), config.clone())?;
+    let sweep_b = Sweep::new(seeds.timeline(&load(Some(b))?), config.clone())?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let steps_a = sweep_a.timeline().len() * config.runs as u64;
     let steps_b = sweep_b.timeline().len() * config.runs as u64;
@@ -36,10 +36,11 @@ pub(super) fn compare(
         quiet,
         "{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}",
     );
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
-    sweep_a.finish(threads, &|done| bar.set_position(done));
-    sweep_b.finish(threads, &|done| bar.set_position(steps_a + done));
+    let sweep_a = train(sweep_a, seeds.backend, &|done| bar.set_position(done))?;
+    let sweep_b = train(sweep_b, seeds.backend, &|done| {
+        bar.set_position(steps_a + done)
+    })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(

@@ -7,7 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, summary_of};
+use super::sweep::{gap_cell, mse_cell, summary_of, train};
 use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
 use crate::escape::csv_cell;
 use crate::grid::{Axis, Grid};
@@ -69,7 +69,6 @@ pub(super) fn grid(
         quiet,
         "{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}",
     );
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
     let mut results = Vec::with_capacity(grid.len());
     for cell in grid.cells() {
@@ -80,9 +79,11 @@ pub(super) fn grid(
             Some(until) => timeline.until(until),
             None => timeline,
         };
-        let mut sweep = Sweep::new(timeline, config.clone())?;
         let before = steps * (config.runs * cell.index) as u64;
-        sweep.finish(threads, &|done| bar.set_position(before + done));
+        let sweep = Sweep::new(timeline, config.clone())?;
+        let sweep = train(sweep, seeds.backend, &|done| {
+            bar.set_position(before + done)
+        })?;
         let verdicts = sweep.verdicts();
         results.push(CellResult {
             onsets: sweep.onsets(&verdicts),

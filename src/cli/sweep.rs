@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
+use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds, SweepBackend};
 use crate::data::ColorCube;
 use crate::escape::csv_cell;
 use crate::plot::{self, Raster, Rect};
@@ -21,7 +21,7 @@ pub(super) fn sweep(
 ) -> Result<(), CliError> {
     let config = seeds.config()?;
     let timeline = seeds.timeline(&load(path)?);
-    let mut sweep = Sweep::new(timeline, config.clone())?;
+    let sweep = Sweep::new(timeline, config.clone())?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let run_steps = sweep.timeline().len() * config.runs as u64;
     let bar = progress_bar(
@@ -29,9 +29,8 @@ pub(super) fn sweep(
         quiet,
         "{bar:30} {pos}/{len} run-steps {per_sec} eta {eta}",
     );
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
-    sweep.finish(threads, &|done| bar.set_position(done));
+    let sweep = train(sweep, seeds.backend, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
@@ -47,6 +46,41 @@ pub(super) fn sweep(
     print_out(&format!("{}\n", summary(&verdicts)))?;
     eprintln!("wrote sweep.csv, contact.png to {}", out.display());
     Ok(())
+}
+
+/// Trains every run of `sweep` to its end on `backend`; `progress` is told the run-steps done.
+pub(super) fn train(
+    mut sweep: Sweep,
+    backend: SweepBackend,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Sweep, CliError> {
+    match backend {
+        SweepBackend::Cpu => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            sweep.finish(threads, progress);
+            Ok(sweep)
+        }
+        #[cfg(feature = "wgpu")]
+        SweepBackend::Gpu => {
+            use crate::gpu_step::GpuSweep;
+            let gpu = |e: crate::gpu_step::GpuError| CliError::Gpu(e.to_string());
+            let on_gpu = GpuSweep::on_device(sweep, &gpu_device()?).map_err(gpu)?;
+            on_gpu.finish(progress).map_err(gpu)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        SweepBackend::Gpu => Err(CliError::NoGpuBackend),
+    }
+}
+
+/// The wgpu device, started once for all the sweeps of a command.
+#[cfg(feature = "wgpu")]
+fn gpu_device() -> Result<burn::prelude::Device, CliError> {
+    static DEVICE: std::sync::OnceLock<Result<burn::prelude::Device, String>> =
+        std::sync::OnceLock::new();
+    let device = DEVICE.get_or_init(|| {
+        (burn::prelude::Device::wgpu_options().init()).map_err(|e| format!("no GPU adapter: {e}"))
+    });
+    device.clone().map_err(CliError::Gpu)
 }
 
 /// `crumpled 9/64 (14%, 95% CI 8–25%)`.
