@@ -1,6 +1,8 @@
 //! Charts drawn onto any [`Surface`]: a raster image here (the CLI's PNGs) or a browser
 //! canvas (the page). The charts know nothing of tensors: they take plain slices.
 
+#[cfg(not(target_family = "wasm"))]
+mod glyphs;
 mod heatmap;
 
 pub use heatmap::{heatmap, rate_color, Heatmap, HeatmapLayout};
@@ -818,6 +820,14 @@ impl Surface for Raster {
         }
     }
 
+    #[cfg(not(target_family = "wasm"))]
+    fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
+        glyphs::draw_text(self, x, y, text, size, color, align);
+    }
+
+    /// The page draws its text with the browser's fonts, on a canvas; a raster there carries
+    /// no font, to keep the module small.
+    #[cfg(target_family = "wasm")]
     fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
         // Whole multiples of the 8 px font, rounded down so text never outgrows its box.
         let scale = (size / 8.0).floor().max(1.0) as i64;

@@ -68,7 +68,7 @@ pub fn heatmap(s: &mut dyn Surface, area: Rect, map: &Heatmap) -> HeatmapLayout 
     s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
     let columns = map.x_ticks.len().max(1);
     let rows = map.y_ticks.len().max(1);
-    let font = 16.0;
+    let font = 18.0;
     let left = if map.y_ticks.is_empty() {
         16.0
     } else {
@@ -100,7 +100,7 @@ pub fn heatmap(s: &mut dyn Surface, area: Rect, map: &Heatmap) -> HeatmapLayout 
             area.x + 8.0,
             area.y + 40.0,
             map.y_label,
-            8.0,
+            13.0,
             TEXT,
             Align::Left,
         );
@@ -115,7 +115,7 @@ pub fn heatmap(s: &mut dyn Surface, area: Rect, map: &Heatmap) -> HeatmapLayout 
         s.fill_rect(x + 1.0, y + 1.0, w - 2.0, h - 2.0, color);
         let ink = ink_on(color);
         let percent = format!("{}%", (rate * 100.0).round());
-        let size = if w >= 80.0 && h >= 48.0 { 16.0 } else { 8.0 };
+        let size = if w >= 80.0 && h >= 48.0 { 18.0 } else { 12.0 };
         s.text(
             x + w / 2.0,
             y + h / 2.0 - size / 2.0,
@@ -129,27 +129,27 @@ pub fn heatmap(s: &mut dyn Surface, area: Rect, map: &Heatmap) -> HeatmapLayout 
             x + w / 2.0,
             y + h / 2.0 + size * 0.75,
             &count,
-            8.0,
+            11.0,
             ink,
             Align::Center,
         );
     }
     for (c, tick) in map.x_ticks.iter().enumerate() {
         let x = cells.x + (c as f32 + 0.5) * w;
-        s.text(x, cells.y + cells.h + 12.0, tick, 8.0, TEXT, Align::Center);
+        s.text(x, cells.y + cells.h + 12.0, tick, 13.0, TEXT, Align::Center);
     }
     let x_label_y = cells.y + cells.h + 36.0;
     s.text(
         cells.x + cells.w / 2.0,
         x_label_y,
         map.x_label,
-        8.0,
+        14.0,
         TEXT,
         Align::Center,
     );
     for (r, tick) in map.y_ticks.iter().enumerate() {
         let y = cells.y + (rows - 1 - r) as f32 * h + h / 2.0;
-        s.text(cells.x - 8.0, y, tick, 8.0, TEXT, Align::Right);
+        s.text(cells.x - 8.0, y, tick, 13.0, TEXT, Align::Right);
     }
     layout
 }
