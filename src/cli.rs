@@ -24,7 +24,7 @@ use crate::escape::csv_cell;
 use crate::evolution::{self, Recorder, FRAMES_PER_SECOND, FRAME_SIZE};
 use crate::geometry::Geometry;
 use crate::loss::Term;
-use crate::plot::{self, PhaseSnapshot, Raster, Rect};
+use crate::plot::{self, PhaseSnapshot, Raster, Rect, Surface, Svg};
 use crate::sweep::SweepConfig;
 use crate::timeline::Timeline;
 use crate::train::{TrainError, TrainerConfig};
@@ -61,6 +61,9 @@ enum Command {
         /// an animated PNG to this path.
         #[arg(long)]
         video: Option<PathBuf>,
+        /// The figures' format: PNG, or SVG (vectors, for a paper).
+        #[arg(long, value_enum, default_value_t = FigureFormat::Png)]
+        format: FigureFormat,
         /// No progress bar (for logs and CI).
         #[arg(long)]
         quiet: bool,
@@ -75,6 +78,9 @@ enum Command {
         seeds: Seeds,
         #[arg(long, default_value = "sweep")]
         out: PathBuf,
+        /// The figures' format: PNG, or SVG (vectors, for a paper).
+        #[arg(long, value_enum, default_value_t = FigureFormat::Png)]
+        format: FigureFormat,
         /// No progress bar (for logs and CI).
         #[arg(long)]
         quiet: bool,
@@ -93,6 +99,9 @@ enum Command {
         seeds: Seeds,
         #[arg(long, default_value = "compare")]
         out: PathBuf,
+        /// The figures' format: PNG, or SVG (vectors, for a paper).
+        #[arg(long, value_enum, default_value_t = FigureFormat::Png)]
+        format: FigureFormat,
         /// No progress bar (for logs and CI).
         #[arg(long)]
         quiet: bool,
@@ -114,6 +123,9 @@ enum Command {
         seeds: Seeds,
         #[arg(long, default_value = "grid")]
         out: PathBuf,
+        /// The figures' format: PNG, or SVG (vectors, for a paper).
+        #[arg(long, value_enum, default_value_t = FigureFormat::Png)]
+        format: FigureFormat,
         /// No progress bar (for logs and CI).
         #[arg(long)]
         quiet: bool,
@@ -345,6 +357,7 @@ pub fn main() -> ExitCode {
             out,
             backend,
             video,
+            format,
             quiet,
         } => {
             let config = TrainerConfig {
@@ -354,28 +367,39 @@ pub fn main() -> ExitCode {
                 ..TrainerConfig::default()
             };
             let video = video.as_deref();
-            train(dopesheet.as_deref(), config, &out, backend, video, quiet)
+            train(
+                dopesheet.as_deref(),
+                config,
+                &out,
+                backend,
+                video,
+                format,
+                quiet,
+            )
         }
         Command::Sweep {
             dopesheet,
             seeds,
             out,
+            format,
             quiet,
-        } => sweep::sweep(dopesheet.as_deref(), &seeds, &out, quiet),
+        } => sweep::sweep(dopesheet.as_deref(), &seeds, &out, format, quiet),
         Command::Compare {
             a,
             b,
             seeds,
             out,
+            format,
             quiet,
-        } => compare::compare(&a, &b, &seeds, &out, quiet),
+        } => compare::compare(&a, &b, &seeds, &out, format, quiet),
         Command::Grid {
             dopesheet,
             vary,
             seeds,
             out,
+            format,
             quiet,
-        } => grid::grid(dopesheet.as_deref(), &vary, &seeds, &out, quiet),
+        } => grid::grid(dopesheet.as_deref(), &vary, &seeds, &out, format, quiet),
         Command::Merge { parts, out } => merge::merge(&parts, &out),
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
         Command::Check {
@@ -485,6 +509,7 @@ fn train(
     out: &Path,
     backend: Backend,
     video: Option<&Path>,
+    format: FigureFormat,
     quiet: bool,
 ) -> Result<(), CliError> {
     let timeline = Timeline::new(&load(path)?);
@@ -609,18 +634,16 @@ fn train(
         );
     }
     let shown: Vec<PhaseSnapshot> = snapshots.into();
-    let mut phases = Raster::new(1500, 500 * shown.len().max(1) as u32)?;
-    let area = Rect::new(0.0, 0.0, phases.width as f32, phases.height as f32);
-    plot::phase_history(&mut phases, area, &shown);
-    write_png(&phases, &out.join("phases.png"))?;
-
-    let mut chart = Raster::new(1500, 700)?;
-    let area = Rect::new(0.0, 0.0, chart.width as f32, chart.height as f32);
-    plot::timeline_chart(&mut chart, area, engine.timeline());
-    write_png(&chart, &out.join("timeline.png"))?;
+    let size = (1500, 500 * shown.len().max(1) as u32);
+    let phases = write_figure(out, "phases", format, size, |s, area| {
+        plot::phase_history(s, area, &shown)
+    })?;
+    let timeline = write_figure(out, "timeline", format, (1500, 700), |s, area| {
+        plot::timeline_chart(s, area, engine.timeline());
+    })?;
     eprintln!(
-        "wrote latents.csv, hues.csv, losses.csv, geometry.csv, cosine.csv, phases.png, \
-         timeline.png to {}",
+        "wrote latents.csv, hues.csv, losses.csv, geometry.csv, cosine.csv, {phases}, \
+         {timeline} to {}",
         out.display()
     );
     if let (Some((path, file)), Some(mut recorder)) = (video, recorder) {
@@ -725,6 +748,49 @@ fn io<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> CliError + '_ {
         path: path.into(),
         message: e.to_string(),
     }
+}
+
+/// How the CLI writes its figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FigureFormat {
+    Png,
+    Svg,
+}
+
+impl FigureFormat {
+    fn file(self, stem: &str) -> String {
+        match self {
+            FigureFormat::Png => format!("{stem}.png"),
+            FigureFormat::Svg => format!("{stem}.svg"),
+        }
+    }
+}
+
+/// Draws a `width`×`height` figure with `draw` and writes it to `out/stem.png` or `.svg`;
+/// returns the file's name.
+fn write_figure(
+    out: &Path,
+    stem: &str,
+    format: FigureFormat,
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&mut dyn Surface, Rect),
+) -> Result<String, CliError> {
+    let name = format.file(stem);
+    let path = out.join(&name);
+    let area = Rect::new(0.0, 0.0, width as f32, height as f32);
+    match format {
+        FigureFormat::Png => {
+            let mut raster = Raster::new(width, height)?;
+            draw(&mut raster, area);
+            write_png(&raster, &path)?;
+        }
+        FigureFormat::Svg => {
+            let mut svg = Svg::new(width as f32, height as f32);
+            draw(&mut svg, area);
+            std::fs::write(&path, svg.finish()).map_err(io(&path))?;
+        }
+    }
+    Ok(name)
 }
 
 fn write_png(raster: &Raster, path: &Path) -> Result<(), CliError> {

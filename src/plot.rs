@@ -4,8 +4,10 @@
 #[cfg(not(target_family = "wasm"))]
 mod glyphs;
 mod heatmap;
+mod svg;
 
 pub use heatmap::{heatmap, rate_color, Heatmap, HeatmapLayout};
+pub use svg::Svg;
 
 use crate::timeline::Timeline;
 

@@ -281,3 +281,67 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
         .expect("the iframe's page is under the base");
     assert_eq!(SharedRun::from_hash(hash), Ok(run));
 }
+
+/// The text nodes of an SVG document, read by an XML parser (which fails on anything
+/// malformed); and no element but the few the figures draw.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let svg = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let allowed = ["svg", "rect", "line", "circle", "polyline", "text"];
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        let name = node.tag_name().name();
+        assert!(allowed.contains(&name), "{path:?} has a <{name}>");
+        assert!(node.attributes().all(|a| !a.name().starts_with("on")));
+    }
+    (doc.descendants())
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect()
+}
+
+/// `train --format svg` writes its figures as SVG (and no PNG), with the hostile sheet's
+/// phase and column names as text nodes, the very names.
+#[test]
+fn svg_figures_hold_the_names_as_text() {
+    let dir = tempdir("svg");
+    let out = dir.join("train");
+    run(cli()
+        .arg("train")
+        .arg(hostile_sheet_file(&dir))
+        .args(["--format", "svg", "--quiet", "--out"])
+        .arg(&out));
+    assert!(!out.join("phases.png").exists() && !out.join("timeline.png").exists());
+    let timeline = svg_texts(&out.join("timeline.svg"));
+    for name in [PHASE, FORMULA_PHASE, COLUMN, FORMULA_COLUMN] {
+        assert!(
+            timeline.iter().any(|t| t == name),
+            "{name:?} not in {timeline:?}"
+        );
+    }
+    let phases = svg_texts(&out.join("phases.svg"));
+    assert!(phases.iter().any(|t| t == FORMULA_PHASE), "{phases:?}");
+    assert!(
+        phases.iter().any(|t| t.contains("<img src=x")),
+        "{phases:?}"
+    );
+
+    let grid = dir.join("grid");
+    run(cli()
+        .arg("grid")
+        .arg(hostile_sheet_file(&dir))
+        .args([
+            "--vary",
+            &format!("{COLUMN}@0=0.5,1"),
+            "--runs",
+            "2",
+            "--batch-size",
+            "8",
+        ])
+        .args(["--format", "svg", "--quiet", "--out"])
+        .arg(&grid));
+    let texts = svg_texts(&grid.join("grid.svg"));
+    assert!(
+        texts.iter().any(|t| t == &format!("{COLUMN}@0")),
+        "{texts:?}"
+    );
+}

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::sweep::{gap_cell, mse_cell, summary_of, train};
-use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
+use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::data::ColorCube;
-use crate::plot::{self, Raster, Rect};
+use crate::plot::{self, Rect};
 use crate::stats::{mcnemar_exact_p, newcombe_paired_difference, PairedTable};
 use crate::sweep::Sweep;
 use crate::verdict::{Shape, Verdict};
@@ -21,6 +21,7 @@ pub(super) fn compare(
     b: &Path,
     seeds: &Seeds,
     out: &Path,
+    format: FigureFormat,
     quiet: bool,
 ) -> Result<(), CliError> {
     // Both sheets are read, and both sweeps built (which checks the configuration), before
@@ -64,15 +65,14 @@ pub(super) fn compare(
         |vs: &[Verdict]| -> Vec<bool> { vs.iter().map(|v| v.shape == Shape::Crumpled).collect() };
     let table = PairedTable::from_crumpled(&crumpled(&verdicts_a), &crumpled(&verdicts_b));
     print_out(&report(&table))?;
-    let png = out.join("compare.png");
-    let drawn = write_discordant(&sweep_a, &sweep_b, &verdicts_a, &verdicts_b, &png)?;
-    if drawn {
-        eprintln!("wrote compare.csv, compare.png to {}", out.display());
-    } else {
-        eprintln!(
-            "wrote compare.csv to {}; no compare.png: A and B agree on every seed",
-            out.display()
-        );
+    let sweeps = [&sweep_a, &sweep_b];
+    match write_discordant(sweeps, [&verdicts_a, &verdicts_b], out, format)? {
+        Some(figure) => eprintln!("wrote compare.csv, {figure} to {}", out.display()),
+        None => eprintln!(
+            "wrote compare.csv to {}; no {}: A and B agree on every seed",
+            out.display(),
+            format.file("compare")
+        ),
     }
     Ok(())
 }
@@ -155,21 +155,21 @@ fn write_table(
 /// The seeds on which A and B disagree, dims (0, 1) at the end: A's panel above B's, in
 /// column pairs wrapped into a roughly square picture. With no such seed no picture is
 /// written (and one left by an earlier compare in the same folder is removed, so that it
-/// cannot be mistaken for this one's); returns whether one was written.
+/// cannot be mistaken for this one's); returns the file written, if any.
 fn write_discordant(
-    sweep_a: &Sweep,
-    sweep_b: &Sweep,
-    verdicts_a: &[Verdict],
-    verdicts_b: &[Verdict],
-    path: &Path,
-) -> Result<bool, CliError> {
+    [sweep_a, sweep_b]: [&Sweep; 2],
+    [verdicts_a, verdicts_b]: [&[Verdict]; 2],
+    out: &Path,
+    format: FigureFormat,
+) -> Result<Option<String>, CliError> {
     let discordant: Vec<usize> = (0..verdicts_a.len())
         .filter(|&r| verdicts_a[r].shape != verdicts_b[r].shape)
         .collect();
     if discordant.is_empty() {
-        return match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
-            _ => Ok(false),
+        let path = out.join(format.file("compare"));
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+            _ => Ok(None),
         };
     }
     let grid = ColorCube::rgb_grid().rgb_f32();
@@ -188,25 +188,25 @@ fn write_discordant(
     let columns = ((2.0 * discordant.len() as f64).sqrt().ceil() as usize).min(discordant.len());
     let pair_rows = discordant.len().div_ceil(columns);
     let cell = (8192 / columns).clamp(64, 240);
-    let mut raster = Raster::new((columns * cell) as u32, (2 * pair_rows * cell) as u32)?;
+    let size = ((columns * cell) as u32, (2 * pair_rows * cell) as u32);
     let dims = sweep_a.latent_dims();
-    let whole = Rect::new(0.0, 0.0, raster.width as f32, raster.height as f32);
-    // The background, under any unfilled cells of the last row.
-    plot::contact_sheet(&mut raster, whole, &[], dims, &grid, 1);
-    for (row, seeds) in discordant.chunks(columns).enumerate() {
-        // A's panels, then B's: a row of each, `seeds.len()` wide.
-        let panels: Vec<(String, Vec<f32>)> = (seeds.iter())
-            .map(|&r| panel(sweep_a, verdicts_a, r, "A"))
-            .chain(seeds.iter().map(|&r| panel(sweep_b, verdicts_b, r, "B")))
-            .collect();
-        let area = Rect::new(
-            0.0,
-            (2 * row * cell) as f32,
-            (seeds.len() * cell) as f32,
-            (2 * cell) as f32,
-        );
-        plot::contact_sheet(&mut raster, area, &panels, dims, &grid, seeds.len());
-    }
-    write_png(&raster, path)?;
-    Ok(true)
+    let figure = write_figure(out, "compare", format, size, |s, whole| {
+        // The background, under any unfilled cells of the last row.
+        plot::contact_sheet(s, whole, &[], dims, &grid, 1);
+        for (row, seeds) in discordant.chunks(columns).enumerate() {
+            // A's panels, then B's: a row of each, `seeds.len()` wide.
+            let panels: Vec<(String, Vec<f32>)> = (seeds.iter())
+                .map(|&r| panel(sweep_a, verdicts_a, r, "A"))
+                .chain(seeds.iter().map(|&r| panel(sweep_b, verdicts_b, r, "B")))
+                .collect();
+            let area = Rect::new(
+                0.0,
+                (2 * row * cell) as f32,
+                (seeds.len() * cell) as f32,
+                (2 * cell) as f32,
+            );
+            plot::contact_sheet(s, area, &panels, dims, &grid, seeds.len());
+        }
+    })?;
+    Ok(Some(figure))
 }

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::sweep::{gap_cell, mse_cell, summary_of, train};
-use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds};
+use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::escape::csv_cell;
 use crate::grid::{Axis, Grid};
-use crate::plot::{self, Heatmap, Raster, Rect};
+use crate::plot::{self, Heatmap};
 use crate::sweep::Sweep;
 use crate::timeline::Timeline;
 use crate::verdict::{wilson_interval, Shape, Verdict};
@@ -48,6 +48,7 @@ pub(super) fn grid(
     vary: &[String],
     seeds: &Seeds,
     out: &Path,
+    format: FigureFormat,
     quiet: bool,
 ) -> Result<(), CliError> {
     if let Some(shard) = seeds.shard {
@@ -101,10 +102,10 @@ pub(super) fn grid(
     );
     write_cells(&grid, &results, &out.join("grid.csv"))?;
     write_runs(&results, &out.join("grid-runs.csv"))?;
-    write_heatmap(&grid, &results, seeds, &out.join("grid.png"))?;
+    let heatmap = write_heatmap(&grid, &results, seeds, out, format)?;
     print_out(&report(&grid, &results))?;
     eprintln!(
-        "wrote grid.csv, grid-runs.csv, grid.png and sheets/ to {}",
+        "wrote grid.csv, grid-runs.csv, {heatmap} and sheets/ to {}",
         out.display()
     );
     Ok(())
@@ -184,8 +185,9 @@ fn write_heatmap(
     grid: &Grid,
     results: &[CellResult],
     seeds: &Seeds,
-    path: &Path,
-) -> Result<(), CliError> {
+    out: &Path,
+    format: FigureFormat,
+) -> Result<String, CliError> {
     let (x, y) = (grid.axes().first(), grid.axes().get(1));
     let (x_ticks, y_ticks) = (ticks(x), ticks(y));
     let cells: Vec<(usize, usize)> = (results.iter())
@@ -212,10 +214,9 @@ fn write_heatmap(
     };
     let width = (x_ticks.len() * 120).clamp(480, 4096) as u32 + 120;
     let height = (y_ticks.len().max(1) * 80).clamp(80, 4096) as u32 + 120;
-    let mut raster = Raster::new(width, height)?;
-    let area = Rect::new(0.0, 0.0, width as f32, height as f32);
-    plot::heatmap(&mut raster, area, &map);
-    write_png(&raster, path)
+    write_figure(out, "grid", format, (width, height), |s, area| {
+        plot::heatmap(s, area, &map);
+    })
 }
 
 /// What `grid` prints: a line per cell with its values and its crumple rate.

@@ -6,10 +6,12 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::{io, load, print_out, progress_bar, write_png, CliError, Seeds, SweepBackend};
+use super::{
+    io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds, SweepBackend,
+};
 use crate::data::ColorCube;
 use crate::escape::csv_cell;
-use crate::plot::{self, Raster, Rect};
+use crate::plot;
 use crate::sweep::Sweep;
 use crate::verdict::{wilson_interval, Shape, Verdict};
 
@@ -17,6 +19,7 @@ pub(super) fn sweep(
     path: Option<&Path>,
     seeds: &Seeds,
     out: &Path,
+    format: FigureFormat,
     quiet: bool,
 ) -> Result<(), CliError> {
     let config = seeds.config()?;
@@ -42,9 +45,9 @@ pub(super) fn sweep(
 
     let verdicts = sweep.verdicts();
     write_table(&sweep, &verdicts, &out.join("sweep.csv"))?;
-    write_contact_sheet(&sweep, &verdicts, &out.join("contact.png"))?;
+    let contact = write_contact_sheet(&sweep, &verdicts, out, format)?;
     print_out(&format!("{}\n", summary(&verdicts)))?;
-    eprintln!("wrote sweep.csv, contact.png to {}", out.display());
+    eprintln!("wrote sweep.csv, {contact} to {}", out.display());
     Ok(())
 }
 
@@ -145,7 +148,12 @@ pub(super) fn mse_cell(v: &Verdict) -> String {
 }
 
 /// Every run's dims (0, 1) at the end, one panel each, labelled with its seed and verdict.
-fn write_contact_sheet(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Result<(), CliError> {
+fn write_contact_sheet(
+    sweep: &Sweep,
+    verdicts: &[Verdict],
+    out: &Path,
+    format: FigureFormat,
+) -> Result<String, CliError> {
     let grid = ColorCube::rgb_grid().rgb_f32();
     let panels: Vec<(String, Vec<f32>)> = (0..sweep.runs().len())
         .map(|r| {
@@ -160,15 +168,8 @@ fn write_contact_sheet(sweep: &Sweep, verdicts: &[Verdict], path: &Path) -> Resu
     let rows = panels.len().div_ceil(columns);
     // 240-pixel panels, smaller for large sweeps so that 4,096 runs still fit one picture.
     let cell = (8192 / columns).clamp(64, 240);
-    let mut raster = Raster::new((columns * cell) as u32, (rows * cell) as u32)?;
-    let area = Rect::new(0.0, 0.0, raster.width as f32, raster.height as f32);
-    plot::contact_sheet(
-        &mut raster,
-        area,
-        &panels,
-        sweep.latent_dims(),
-        &grid,
-        columns,
-    );
-    write_png(&raster, path)
+    let size = ((columns * cell) as u32, (rows * cell) as u32);
+    write_figure(out, "contact", format, size, |s, area| {
+        plot::contact_sheet(s, area, &panels, sweep.latent_dims(), &grid, columns);
+    })
 }
