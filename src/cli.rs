@@ -634,7 +634,9 @@ fn train(
         );
     }
     let shown: Vec<PhaseSnapshot> = snapshots.into();
-    let size = (1500, 500 * shown.len().max(1) as u32);
+    // A 240-pixel label, then a 420-pixel panel for each pair of dims the model has.
+    let pairs = plot::dim_pairs(engine.latent_dims()).len() as u32;
+    let size = (240 + 420 * pairs, 500 * shown.len().max(1) as u32);
     let phases = write_figure(out, "phases", format, size, |s, area| {
         plot::phase_history(s, area, &shown)
     })?;

@@ -243,6 +243,11 @@ pub struct PhaseSnapshot {
 
 pub const DIM_PAIRS: [(usize, usize); 3] = [(0, 1), (0, 2), (0, 3)];
 
+/// The pairs of [`DIM_PAIRS`] a model with `dims` latent dims has: E = 3 has no dim 3.
+pub fn dim_pairs(dims: usize) -> Vec<(usize, usize)> {
+    DIM_PAIRS.into_iter().filter(|&(_, b)| b < dims).collect()
+}
+
 /// The seed's phase-history grid: a row per finished phase, a column per dim pair.
 pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot]) {
     s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
@@ -257,14 +262,16 @@ pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot]) {
         );
         return;
     }
-    let label_w = area.w * 0.16;
-    let cell_w = (area.w - label_w) / DIM_PAIRS.len() as f32;
+    let pairs = dim_pairs(rows[0].dims);
+    let label_w = (area.w * 0.16).min(240.0);
+    let cell_w = (area.w - label_w) / pairs.len().max(1) as f32;
     let cell_h = area.h / rows.len() as f32;
     for (r, row) in rows.iter().enumerate() {
         let y = area.y + r as f32 * cell_h;
         let font = (cell_h * 0.06).clamp(9.0, 18.0);
         let x = area.x + label_w / 2.0;
-        let fit = |text: &str| font.min(label_w * 0.9 / text.chars().count().max(1) as f32);
+        // A sans-serif letter is about 0.6 of the font's size wide.
+        let fit = |text: &str| font.min(label_w * 0.9 / (0.6 * text.chars().count().max(1) as f32));
         s.text(
             x,
             y + cell_h / 2.0 - 1.6 * font,
@@ -290,7 +297,7 @@ pub fn phase_history(s: &mut dyn Surface, area: Rect, rows: &[PhaseSnapshot]) {
             FAINT_TEXT,
             Align::Center,
         );
-        for (c, pair) in DIM_PAIRS.iter().enumerate() {
+        for (c, pair) in pairs.iter().enumerate() {
             let cell = Rect::new(area.x + label_w + c as f32 * cell_w, y, cell_w, cell_h)
                 .inset(6.0, 6.0, 6.0, 6.0);
             let title = pair_title(*pair);
@@ -865,6 +872,26 @@ impl Surface for Raster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_phase_history_draws_only_the_dims_a_model_has() {
+        let titles = |dims: usize| {
+            let row = PhaseSnapshot {
+                phase: "p".into(),
+                step: 9,
+                latents: vec![0.0; 6 * dims],
+                dims,
+                colors: vec![0.5; 18],
+            };
+            let mut svg = Svg::new(900.0, 300.0);
+            phase_history(&mut svg, Rect::new(0.0, 0.0, 900.0, 300.0), &[row]);
+            let doc = svg.finish();
+            (1..4)
+                .filter(|d| doc.contains(&format!(">{}<", pair_title((0, *d)))))
+                .count()
+        };
+        assert_eq!([titles(2), titles(3), titles(4), titles(8)], [1, 2, 3, 3]);
+    }
 
     #[test]
     fn a_dot_covers_its_disc_and_nothing_beyond() {
