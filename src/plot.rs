@@ -414,7 +414,16 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         .filter(|g| !g.is_empty())
         .collect();
     let font = (area.h * 0.04).clamp(9.0, 14.0);
-    let outer = area.inset(font * 4.5, font * 2.4, font * 1.0, font * 2.2);
+    // The legend: in a gutter right of the curves where the chart is wide enough to spare
+    // one (a figure, a desktop page), over their top right corner on a phone.
+    let longest = (timeline.properties().iter())
+        .map(|p| p.chars().count())
+        .max()
+        .unwrap_or(0);
+    let legend_w = font * (2.6 + 0.55 * 0.85 * longest as f32) + font;
+    let gutter = area.w >= 640.0 && legend_w <= area.w * 0.25;
+    let right = if gutter { legend_w } else { font };
+    let outer = area.inset(font * 4.5, font * 2.4, right, font * 2.2);
     let total_ratio: f32 = groups
         .iter()
         .enumerate()
@@ -473,9 +482,12 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
                 s.dot((axis.x(step as f64), to_y(value)), 4.0, color);
                 s.dot((axis.x(step as f64), to_y(value)), 2.2, [0, 0, 0, 255]);
             }
-            // Legend, top right.
             let ly = plot.y + font * (0.9 + 1.2 * n as f32);
-            let lx = plot.x + plot.w - font * 9.0;
+            let lx = if gutter {
+                plot.x + plot.w + font * 0.8
+            } else {
+                plot.x + plot.w - font * 9.0
+            };
             s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
             s.text(
                 lx + font * 2.0,
@@ -872,6 +884,33 @@ impl Surface for Raster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A wide timeline chart keeps its legend right of the curves' panel, clear of them.
+    #[test]
+    fn a_wide_timeline_charts_legend_is_outside_the_curves() {
+        let sheet = crate::dopesheet::Dopesheet::parse(crate::dopesheet::EX_1_5).unwrap();
+        let timeline = Timeline::new(&sheet);
+        let mut svg = Svg::new(1500.0, 700.0);
+        let axis = timeline_chart(&mut svg, Rect::new(0.0, 0.0, 1500.0, 700.0), &timeline);
+        let doc = svg.finish();
+        let right_edge = axis.plot.x + axis.plot.w;
+        for name in timeline.properties() {
+            let at = doc.find(&format!(">{name}</text>")).expect(name);
+            let x: f32 = doc[..at]
+                .rsplit("<text x=\"")
+                .next()
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                x > right_edge,
+                "{name} at x = {x}, the curves end at {right_edge}"
+            );
+        }
+    }
 
     #[test]
     fn the_phase_history_draws_only_the_dims_a_model_has() {
