@@ -5,6 +5,7 @@ mod engine;
 mod grid;
 mod merge;
 mod sweep;
+mod video;
 
 use engine::Engine;
 
@@ -21,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::data::ColorCube;
 use crate::dopesheet::{python_repr, Dopesheet, DopesheetError, EX_1_5};
 use crate::escape::csv_cell;
-use crate::evolution::{self, Recorder, FRAMES_PER_SECOND, FRAME_SIZE};
+use crate::evolution::Recorder;
 use crate::geometry::Geometry;
 use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect, Surface, Svg};
@@ -57,8 +58,8 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = Backend::Fused)]
         backend: Backend,
-        /// Also write the latent-evolution video (dims 0 and 1 every 10 steps, 30 fps) as
-        /// an animated PNG to this path.
+        /// Also write the latent-evolution video (dims 0 and 1 every 10 steps, 30 fps) to
+        /// this path: H.264 in an MP4 for `.mp4`, an animated PNG for `.png`.
         #[arg(long)]
         video: Option<PathBuf>,
         /// The figures' format: PNG, or SVG (vectors, for a paper).
@@ -199,6 +200,11 @@ enum CliError {
     Grid(#[from] crate::grid::GridError),
     #[error("{path}: {message}")]
     Merge { path: PathBuf, message: String },
+    #[error(
+        "--video {path}: unknown video format; name the file .mp4 (H.264, small) or .png \
+         (an animated PNG, lossless and about ten times larger)"
+    )]
+    VideoFormat { path: PathBuf },
     #[cfg(not(feature = "wgpu"))]
     #[error(
         "this color-bottleneck was built without its GPU backend: build it with `cargo build \
@@ -517,6 +523,9 @@ fn train(
     for w in warnings {
         eprintln!("warning: {w}");
     }
+    if let Some(path) = video {
+        video::VideoFormat::of(path)?;
+    }
     std::fs::create_dir_all(out).map_err(io(out))?;
     // Opened now: a path that cannot be written fails before the training, not after it.
     let video = match video {
@@ -651,53 +660,8 @@ fn train(
     if let (Some((path, file)), Some(mut recorder)) = (video, recorder) {
         let (_, latents) = engine.infer(&grid)?;
         recorder.record_end(engine.step_index(), latents);
-        write_video(&recorder, engine.latent_dims(), path, file, quiet)?;
+        video::write_video(&recorder, engine.latent_dims(), path, file, quiet)?;
     }
-    Ok(())
-}
-
-/// The recordings as an animated PNG at 30 frames a second, played once.
-fn write_video(
-    recorder: &Recorder,
-    dims: usize,
-    path: &Path,
-    file: File,
-    quiet: bool,
-) -> Result<(), CliError> {
-    let recordings = recorder.recordings();
-    let bar = progress_bar(
-        recordings.len() as u64,
-        quiet,
-        "video {bar:30} {pos}/{len} frames",
-    );
-    let mut encoder = png::Encoder::new(BufWriter::new(file), FRAME_SIZE, FRAME_SIZE);
-    // The frames are opaque: RGB is a quarter less to store and compresses better.
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .set_animated(recordings.len() as u32, 1)
-        .map_err(io(path))?;
-    encoder
-        .set_frame_delay(1, FRAMES_PER_SECOND as u16)
-        .map_err(io(path))?;
-    let mut writer = encoder.write_header().map_err(io(path))?;
-    for (i, recording) in recordings.iter().enumerate() {
-        let frame = evolution::frame_raster(recording, dims)?;
-        let rgb: Vec<u8> = (frame.pixels.chunks_exact(4))
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect();
-        writer.write_image_data(&rgb).map_err(io(path))?;
-        bar.set_position(i as u64 + 1);
-    }
-    writer.finish().map_err(io(path))?;
-    bar.finish_and_clear();
-    eprintln!(
-        "wrote {} ({} frames, steps 0 to {} every {}, {FRAMES_PER_SECOND} fps)",
-        path.display(),
-        recordings.len(),
-        recordings.last().map_or(0, |r| r.step),
-        recorder.stride()
-    );
     Ok(())
 }
 

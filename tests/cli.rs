@@ -393,6 +393,108 @@ fn train_writes_the_evolution_video_as_an_animated_png() {
     assert!(!dir.join("out2/losses.csv").exists(), "no training ran");
 }
 
+/// `train --video x.mp4` writes the same frames as H.264 in an MP4: a 480-pixel video track
+/// of one sample per frame at 30 fps, whose decoded frames are the animated PNG's to within
+/// the codec's loss. Any other extension is refused before training.
+#[test]
+fn train_writes_the_evolution_video_as_an_mp4() {
+    let dir = tempdir("mp4");
+    let sheet = dir.join("short.csv");
+    std::fs::write(
+        &sheet,
+        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-norm\n0,All hues,,0.02,1,0.1,0.1\n95,,,,,,\n",
+    )
+    .unwrap();
+    let record = |name: &str| {
+        let video = dir.join(name);
+        let out = succeed(
+            cli()
+                .args(["train", sheet.to_str().unwrap(), "--quiet", "--video"])
+                .arg(&video)
+                .arg("--out")
+                .arg(dir.join(format!("out-{name}"))),
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("(11 frames,"));
+        video
+    };
+    let (mp4_path, png_path) = (record("evolution.mp4"), record("evolution.png"));
+
+    let file = std::fs::File::open(&mp4_path).unwrap();
+    let size = file.metadata().unwrap().len();
+    let mut mp4 = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size).unwrap();
+    let (&id, track) = mp4.tracks().iter().next().unwrap();
+    assert_eq!((track.width(), track.height()), (480, 480));
+    assert_eq!(track.timescale(), 30);
+    assert_eq!(mp4.sample_count(id).unwrap(), 11);
+    let avc = track
+        .trak
+        .mdia
+        .minf
+        .stbl
+        .stsd
+        .avc1
+        .as_ref()
+        .expect("an H.264 track");
+    let sps = avc.avcc.sequence_parameter_sets[0].bytes.clone();
+    let pps = avc.avcc.picture_parameter_sets[0].bytes.clone();
+
+    let mut apng = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_path).unwrap(),
+    ))
+    .read_info()
+    .unwrap();
+    let mut decoder = openh264::decoder::Decoder::new().unwrap();
+    let annex_b = |unit: &[u8]| [&[0, 0, 0, 1][..], unit].concat();
+    decoder
+        .decode(&[annex_b(&sps), annex_b(&pps)].concat())
+        .unwrap();
+    for i in 1..=11 {
+        let sample = mp4.read_sample(id, i).unwrap().unwrap();
+        // Length-prefixed units to Annex B.
+        let mut units = Vec::new();
+        let mut rest = &sample.bytes[..];
+        while rest.len() > 4 {
+            let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            units.extend(annex_b(&rest[4..4 + len]));
+            rest = &rest[4 + len..];
+        }
+        let yuv = decoder
+            .decode(&units)
+            .unwrap()
+            .expect("a picture per sample");
+        let mut decoded = vec![0u8; 480 * 480 * 3];
+        yuv.write_rgb8(&mut decoded);
+        let mut lossless = vec![0; apng.output_buffer_size().unwrap()];
+        apng.next_frame(&mut lossless).unwrap();
+        let error: f64 = (decoded.iter().zip(&lossless))
+            .map(|(&a, &b)| (a as f64 - b as f64).abs())
+            .sum::<f64>()
+            / decoded.len() as f64;
+        assert!(error < 4.0, "frame {i}: mean error {error:.2} levels");
+        if i == 11 {
+            let png = dir.join("decoded-last-frame.png");
+            let mut encoder = png::Encoder::new(std::fs::File::create(&png).unwrap(), 480, 480);
+            encoder.set_color(png::ColorType::Rgb);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&decoded).unwrap();
+        }
+    }
+
+    let bad = cli()
+        .args(["train", sheet.to_str().unwrap(), "--quiet", "--video"])
+        .arg(dir.join("v.webm"))
+        .arg("--out")
+        .arg(dir.join("out-webm"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("unknown video format; name the file .mp4"),
+        "{stderr}"
+    );
+    assert!(!dir.join("out-webm").exists(), "nothing written");
+}
+
 /// The default engine (the fused step) and Burn's operations (`--backend flex`) write the
 /// same losses: the same blanks, totals within 1e-4.
 #[test]
