@@ -85,6 +85,37 @@ impl Settings {
     }
 }
 
+/// Which of the element's controls a post shows: its `controls` attribute. The element's
+/// styles hide what each leaves out; this reads the attribute and says what is wrong with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Controls {
+    /// The picture only: no buttons, no editor.
+    None,
+    /// The picture and the Play/Pause button.
+    Play,
+    /// Everything (the default).
+    #[default]
+    Full,
+}
+
+impl Controls {
+    /// From the attribute's text (`None` when absent); a value that is not one of the three
+    /// gives every control and a message naming it.
+    pub fn read(text: Option<&str>) -> (Controls, Option<String>) {
+        match text.map(str::trim) {
+            None | Some("full") => (Controls::Full, None),
+            Some("none") => (Controls::None, None),
+            Some("play") => (Controls::Play, None),
+            Some(other) => (
+                Controls::Full,
+                Some(format!(
+                    "controls={other:?} is not one of none, play or full; showing every control"
+                )),
+            ),
+        }
+    }
+}
+
 /// Whether a sweep's workers should now and then leave their cores to the page: when there
 /// are several and they use every core the browser reports, the page's thread would
 /// otherwise wait for one to draw each frame. On 2 cores, 16 seeds in 2 workers drew at
@@ -110,6 +141,20 @@ pub fn latent_dims_of_sheet(name: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_are_none_play_or_full_and_anything_else_is_named() {
+        assert_eq!(Controls::read(None), (Controls::Full, None));
+        assert_eq!(Controls::read(Some("none")), (Controls::None, None));
+        assert_eq!(Controls::read(Some(" play ")), (Controls::Play, None));
+        assert_eq!(Controls::read(Some("full")), (Controls::Full, None));
+        let (controls, problem) = Controls::read(Some("<b>all</b>"));
+        assert_eq!(controls, Controls::Full);
+        assert_eq!(
+            problem.as_deref(),
+            Some("controls=\"<b>all</b>\" is not one of none, play or full; showing every control")
+        );
+    }
 
     #[test]
     fn good_attributes_are_used() {

@@ -310,6 +310,14 @@ pub fn read_settings(
     })
 }
 
+/// What is wrong with a `controls` attribute, if anything
+/// ([`Controls::read`](crate::settings::Controls::read)); the element's styles show the
+/// controls it names.
+#[wasm_bindgen]
+pub fn controls_problem(controls: Option<String>) -> Option<String> {
+    crate::settings::Controls::read(controls.as_deref()).1
+}
+
 /// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`
 /// ([`backend_choice::moves_to_gpu`](crate::backend_choice::moves_to_gpu)).
 #[wasm_bindgen]

@@ -142,6 +142,12 @@ const STYLES = `
   .error { color: #ff8a80; font: 12px ui-monospace, monospace; min-height: 1.2em; white-space: pre-wrap; }
   .notice { color: #ffd54f; font-size: 12px; min-height: 1.2em; }
   :host([compact]) .editor { display: none; }
+  /* controls="none": the picture alone; "play": and the Play button; locked: no editing. */
+  :host([controls="none"]) .controls, :host([controls="none"]) .editor, :host([controls="none"]) .share,
+  :host([controls="none"]) .sweep-box button,
+  :host([controls="play"]) .controls.exports, :host([controls="play"]) .editor, :host([controls="play"]) .share,
+  :host([controls="play"]) .sweep-box button, :host([controls="play"]) .controls.main > :not([data-action=toggle]),
+  :host([locked]) .editor .bar { display: none; }
   .loading { padding: 2em; text-align: center; color: #aaa; }
   .sweep-box[hidden], .share[hidden], .snippets[hidden] { display: none; }
   .share { display: grid; gap: 4px; margin-bottom: 6px; font-size: 12px; }
@@ -164,7 +170,7 @@ function elementStyles() {
 // URL, an attribute or an error reaches the DOM as text (textContent, text nodes).
 const TEMPLATE = document.createElement('template');
 TEMPLATE.innerHTML = `
-<div class="bar">
+<div class="bar controls main">
   <button part="play" data-action="toggle">Play</button>
   <button data-action="step" title="one training step">Step</button>
   <button data-action="reset" title="start again with this seed">Reset</button>
@@ -173,7 +179,7 @@ TEMPLATE.innerHTML = `
   <label>runs <select data-field="runs"></select></label>
   <span class="readout" data-field="backend-label"></span>
 </div>
-<div class="bar">
+<div class="bar controls exports">
   <button data-action="share" title="a link that reopens this run">Copy link</button>
   <button data-action="embed" title="snippets that put this run in a post">Embed</button>
   <span>export</span>
@@ -324,6 +330,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
     const sheet = this.field('sheet');
     sheet.oninput = () => this.#validate();
+    sheet.readOnly = this.hasAttribute('locked');
     this.#wireScrubbing();
     new ResizeObserver(() => { this.#dirty = true; }).observe(this);
     document.addEventListener('visibilitychange', () => this.#followVisibility());
@@ -388,10 +395,15 @@ class ColorBottleneck extends HTMLElement {
     for (const w of [...this.#workers.splice(0), ...this.#spawning]) this.#stop(w);
   }
 
-  static get observedAttributes() { return ['backend']; }
+  static get observedAttributes() { return ['backend', 'locked']; }
 
   /** A new `backend` mid-run moves the live run to that engine, with its checkpoint. */
   attributeChangedCallback(name, before, after) {
+    if (name === 'locked') {
+      const sheet = this.shadowRoot?.querySelector('[data-field=sheet]');
+      if (sheet) sheet.readOnly = after !== null;
+      return;
+    }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
     const run = this.#generation;
     if (after === 'cpu' || after === 'webgpu') {
@@ -659,6 +671,8 @@ class ColorBottleneck extends HTMLElement {
     this.#wasm = page;
     const settings = this.#settings();
     for (const problem of settings.problems) this.#notify(problem);
+    const controls = page.mod.controls_problem(this.getAttribute('controls') ?? undefined);
+    if (controls) this.#notify(controls);
     const { runs } = settings;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));

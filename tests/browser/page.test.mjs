@@ -1156,6 +1156,52 @@ async function elementsWith(page, attributeSets) {
   })), first);
 }
 
+test('controls="none" shows no buttons, "play" only Play, locked no editing, and a bad value is named', { timeout: 180_000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 8000 } });
+  const errors = await watch(page);
+  await page.goto(`${BASE}/example-post.html`);
+  const [none, play, bogus] = await elementsWith(page, [{ controls: 'none' }, { controls: 'play' }, { controls: '<b>all</b>' }]);
+  assert.equal(none.error, null);
+  assert.match(bogus.notice, /controls="<b>all<\/b>" is not one of none, play or full; showing every control/);
+  const visible = await page.evaluate(() => [...document.querySelectorAll('color-bottleneck')].slice(-3).map((e) =>
+    [...e.shadowRoot.querySelectorAll('button, select, input')].filter((b) => b.offsetParent !== null && getComputedStyle(b).display !== 'none')
+      .map((b) => b.dataset.action ?? b.dataset.field)));
+  assert.deepEqual(visible[0], [], 'controls="none": no button, field or menu');
+  assert.deepEqual(visible[1], ['toggle'], 'controls="play": Play alone');
+  assert.ok(visible[2].includes('share') && visible[2].includes('export-png'), `a bad value shows every control: ${visible[2]}`);
+  // The picture is still drawn, and Play still pauses and plays.
+  const drawn = await page.evaluate(() => {
+    const c = document.querySelectorAll('color-bottleneck')[document.querySelectorAll('color-bottleneck').length - 3].shadowRoot.querySelector('[data-canvas=latents]');
+    return c.width > 0 && c.height > 0;
+  });
+  assert.ok(drawn);
+  await page.locator('color-bottleneck').nth(-2).locator('[data-action=toggle]').click();
+  await page.waitForFunction(() => { const e = [...document.querySelectorAll('color-bottleneck')].at(-2); return !e.playing; });
+
+  // locked: the sheet is there to read, not to edit; Apply is gone.
+  await page.evaluate(() => {
+    const e = document.createElement('color-bottleneck');
+    e.setAttribute('locked', '');
+    e.id = 'locked';
+    document.body.append(e);
+  });
+  const locked = page.locator('#locked');
+  await locked.locator('[data-field=sheet]').waitFor();
+  await page.waitForFunction(() => document.querySelector('#locked').shadowRoot.querySelector('[data-field=sheet]').value.startsWith('STEP'));
+  assert.equal(await locked.locator('[data-field=sheet]').evaluate((t) => t.readOnly), true);
+  assert.equal(await locked.locator('[data-action=apply]').isVisible(), false);
+  assert.equal(await locked.locator('[data-action=apply-live]').isVisible(), false);
+  const before = await locked.locator('[data-field=sheet]').inputValue();
+  await locked.locator('[data-field=sheet]').click();
+  await page.keyboard.type('x,y,z');
+  assert.equal(await locked.locator('[data-field=sheet]').inputValue(), before, 'typing changes nothing');
+  await page.evaluate(() => document.querySelector('#locked').removeAttribute('locked'));
+  assert.equal(await locked.locator('[data-field=sheet]').evaluate((t) => t.readOnly), false, 'unlocked again');
+  assert.equal(await locked.locator('[data-action=apply]').isVisible(), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a src whose server never answers: after 10 s the element says so and runs the default sheet', { timeout: 120_000 }, async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
   const errors = await watch(page);
