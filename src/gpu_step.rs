@@ -32,7 +32,6 @@ use crate::sampler::BatchDistribution;
 use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
-use crate::verdict::Onset;
 
 pub use op::{FusedTrainStep, StepArgs};
 
@@ -349,6 +348,7 @@ impl GpuSweep {
     /// run-steps done so far.
     #[cfg(not(target_family = "wasm"))]
     pub fn finish(mut self, progress: &dyn Fn(u64)) -> Result<Sweep, GpuError> {
+        use crate::verdict::Onset;
         let (from, runs) = (self.step_index(), self.host.runs().len() as u64);
         while !self.is_finished() {
             self.step();
