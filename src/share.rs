@@ -17,7 +17,15 @@ pub struct SharedRun {
     pub latent_dims: usize,
     pub batch_size: usize,
     pub runs: usize,
+    /// The [`ENGINE_REVISION`] that made the link.
+    pub engine: u32,
 }
+
+/// The engine's revision: raised whenever the same sheet, seed and settings would train to a
+/// different run (the step's arithmetic, the sampler, the initial weights, the verdict). A
+/// link records the revision that made it, so that one made before such a change says so
+/// when it is opened. Links made before links carried it are revision 1.
+pub const ENGINE_REVISION: u32 = 1;
 
 /// The largest sheet a link may carry once inflated.
 pub const MAX_SHEET_BYTES: usize = 256 * 1024;
@@ -40,6 +48,11 @@ pub enum ShareError {
     TooLarge,
     #[error("the link is not a color-bottleneck run (or from a newer version)")]
     NotARun,
+    #[error(
+        "the link comes from a newer color-bottleneck (engine revision {0}; this page has \
+         revision {ENGINE_REVISION})"
+    )]
+    Newer(u32),
     #[error("the link's {field} is {value:?}, which is not {expected}")]
     Field {
         field: &'static str,
@@ -52,8 +65,8 @@ impl SharedRun {
     /// The hash, `#run=…`.
     pub fn to_hash(&self) -> String {
         let text = format!(
-            "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\n\n{}",
-            self.seed, self.latent_dims, self.batch_size, self.runs, self.sheet
+            "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\nengine={}\n\n{}",
+            self.seed, self.latent_dims, self.batch_size, self.runs, self.engine, self.sheet
         );
         let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
@@ -104,12 +117,39 @@ impl SharedRun {
                     expected,
                 })
         };
+        let engine = match fields.get("engine") {
+            None => 1,
+            Some(_) => number(
+                "engine",
+                1..=u32::MAX as u64,
+                "an engine revision (1 or more)",
+            )? as u32,
+        };
+        if engine > ENGINE_REVISION {
+            return Err(ShareError::Newer(engine));
+        }
         Ok(SharedRun {
+            engine,
             seed: number("seed", 0..=u32::MAX as u64, "a seed (0 to 4294967295)")?,
             latent_dims: number("latent-dims", 2..=64, "a latent size from 2 to 64")? as usize,
             batch_size: number("batch-size", 1..=65_536, "a batch size from 1 to 65536")? as usize,
             runs: number("runs", 1..=256, "a seed count from 1 to 256")? as usize,
             sheet: sheet.to_string(),
+        })
+    }
+}
+
+impl SharedRun {
+    /// What to tell whoever opens a link made by an older engine (than `current`): that its
+    /// run may now come out differently. `None` for a link of the current engine.
+    pub fn revision_note(&self, current: u32) -> Option<String> {
+        (self.engine < current).then(|| {
+            format!(
+                "this link was made by engine revision {}; the engine has changed since \
+                 (revision {current}), so the run may not come out as it did when the link was \
+                 made",
+                self.engine
+            )
         })
     }
 }
@@ -157,7 +197,60 @@ mod tests {
             latent_dims: 4,
             batch_size: 256,
             runs: 1,
+            engine: ENGINE_REVISION,
         }
+    }
+
+    /// A link as it was made before links carried the engine's revision.
+    fn link_without_revision(run: &SharedRun) -> String {
+        let text = format!(
+            "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\n\n{}",
+            run.seed, run.latent_dims, run.batch_size, run.runs, run.sheet
+        );
+        let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
+    }
+
+    #[test]
+    fn links_carry_the_engine_revision_and_older_ones_say_so() {
+        let run = ex_1_5();
+        assert_eq!(
+            SharedRun::from_hash(&run.to_hash()).unwrap().engine,
+            ENGINE_REVISION
+        );
+        // Made before links carried it: revision 1, and it still opens.
+        let old = SharedRun::from_hash(&link_without_revision(&run)).unwrap();
+        assert_eq!(
+            old,
+            SharedRun {
+                engine: 1,
+                ..run.clone()
+            }
+        );
+        assert_eq!(old.revision_note(1), None);
+        assert_eq!(
+            old.revision_note(2).as_deref(),
+            Some(
+                "this link was made by engine revision 1; the engine has changed since \
+                 (revision 2), so the run may not come out as it did when the link was made"
+            )
+        );
+        let newer = SharedRun {
+            engine: ENGINE_REVISION + 1,
+            ..run.clone()
+        };
+        assert_eq!(
+            SharedRun::from_hash(&newer.to_hash()),
+            Err(ShareError::Newer(ENGINE_REVISION + 1))
+        );
+        let zero = SharedRun { engine: 0, ..run };
+        assert!(matches!(
+            SharedRun::from_hash(&zero.to_hash()),
+            Err(ShareError::Field {
+                field: "engine",
+                ..
+            })
+        ));
     }
 
     #[test]

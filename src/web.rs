@@ -199,11 +199,14 @@ fn shared_run(sheet: String, seed: u32, latent_dims: u32, batch_size: u32, runs:
         latent_dims: latent_dims as usize,
         batch_size: batch_size as usize,
         runs: runs as usize,
+        engine: crate::share::ENGINE_REVISION,
     }
 }
 
 #[derive(Serialize)]
 struct OpenedRun {
+    /// Set when the link was made by an older engine: its run may now come out differently.
+    note: Option<String>,
     sheet: String,
     seed: u64,
     latent_dims: usize,
@@ -211,7 +214,7 @@ struct OpenedRun {
     runs: usize,
 }
 
-/// Reads a share hash: `{sheet, seed, latent_dims, batch_size, runs}`, or `{error}` saying
+/// Reads a share hash: `{note, sheet, seed, latent_dims, batch_size, runs}`, or `{error}` saying
 /// what is wrong with it (a sheet that does not parse included).
 #[wasm_bindgen]
 pub fn read_share_hash(hash: &str) -> JsValue {
@@ -233,6 +236,7 @@ pub fn read_share_hash(hash: &str) -> JsValue {
         });
     }
     to_js(&OpenedRun {
+        note: run.revision_note(crate::share::ENGINE_REVISION),
         sheet: run.sheet,
         seed: run.seed,
         latent_dims: run.latent_dims,

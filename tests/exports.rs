@@ -252,6 +252,7 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
         latent_dims: 4,
         batch_size: 256,
         runs: 3,
+        engine: color_bottleneck::share::ENGINE_REVISION,
     };
     let [module, iframe] = embed_snippets(base, &run);
 

@@ -19,6 +19,17 @@ const SHEET: &str =
      300,All hues,anchor,,,0.0,0.4,0.25,0.3,0.0\n\
      400,,,0.001,,,,,,\n";
 
+/// The seeds, batch and quiet output of both the grid and the sweeps it is checked against.
+const SEEDS: [&str; 7] = [
+    "--runs",
+    "4",
+    "--first-seed",
+    "5",
+    "--batch-size",
+    "16",
+    "--quiet",
+];
+
 fn rows(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
@@ -45,15 +56,7 @@ fn each_cell_is_a_sweep_of_its_own_sheet() {
                 "--vary",
                 "lr@0=0.003,0.03",
             ])
-            .args([
-                "--runs",
-                "4",
-                "--first-seed",
-                "5",
-                "--batch-size",
-                "16",
-                "--quiet",
-            ])
+            .args(SEEDS)
             .arg("--out")
             .arg(&out),
     );
@@ -94,15 +97,7 @@ fn each_cell_is_a_sweep_of_its_own_sheet() {
             cli()
                 .arg("sweep")
                 .arg(out.join(&cell[10]))
-                .args([
-                    "--runs",
-                    "4",
-                    "--first-seed",
-                    "5",
-                    "--batch-size",
-                    "16",
-                    "--quiet",
-                ])
+                .args(SEEDS)
                 .arg("--out")
                 .arg(&swept),
         );

@@ -421,6 +421,7 @@ class ColorBottleneck extends HTMLElement {
       const wasm = await this.#engine();
       const run = wasm.mod.read_share_hash(location.hash);
       if (run.error === undefined) {
+        if (run.note) this.#notify(run.note);
         this.field('seed').value = String(run.seed);
         this.setAttribute('latent-dims', String(run.latent_dims));
         this.setAttribute('batch-size', String(run.batch_size));

@@ -51,6 +51,17 @@ impl Svg {
         )
     }
 
+    /// A `<circle>` with its paint attributes.
+    fn circle_element(&mut self, center: (f32, f32), radius: f32, paint: &str) {
+        let _ = writeln!(
+            self.body,
+            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {paint}/>",
+            n(center.0),
+            n(center.1),
+            n(radius)
+        );
+    }
+
     fn stroke(width: f32, color: Rgba, dashed: bool) -> String {
         let dash = if dashed {
             " stroke-dasharray=\"6 6\""
@@ -91,25 +102,11 @@ impl Surface for Svg {
     }
 
     fn circle(&mut self, center: (f32, f32), radius: f32, width: f32, color: Rgba, dashed: bool) {
-        let _ = writeln!(
-            self.body,
-            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>",
-            n(center.0),
-            n(center.1),
-            n(radius),
-            Self::stroke(width, color, dashed)
-        );
+        self.circle_element(center, radius, &Self::stroke(width, color, dashed));
     }
 
     fn dot(&mut self, center: (f32, f32), radius: f32, color: Rgba) {
-        let _ = writeln!(
-            self.body,
-            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>",
-            n(center.0),
-            n(center.1),
-            n(radius),
-            paint("fill", color)
-        );
+        self.circle_element(center, radius, &paint("fill", color));
     }
 
     fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
