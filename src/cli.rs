@@ -303,17 +303,26 @@ impl Seeds {
     /// The sheet's schedule, stopped at `--until`; a sheet cut short says that its verdicts
     /// are a screen.
     fn timeline(&self, sheet: &Dopesheet) -> Timeline {
-        let timeline = Timeline::new(sheet);
-        let Some(until) = self.until.filter(|&u| u < timeline.len()) else {
-            return timeline;
-        };
-        eprintln!(
-            "note: judged after {until} of the sheet's {} steps: a screen, not the final \
-             verdict. On ex-1.5 the verdict after phase 1 (3000 steps) was the final one for \
-             247 of 256 seeds",
-            timeline.len()
-        );
-        timeline.until(until)
+        let whole = Timeline::new(sheet);
+        let steps = whole.len();
+        let timeline = self.cut(whole);
+        if timeline.len() < steps {
+            eprintln!(
+                "note: judged after {} of the sheet's {steps} steps: a screen, not the final \
+                 verdict. On ex-1.5 the verdict after phase 1 (3000 steps) was the final one \
+                 for 247 of 256 seeds",
+                timeline.len()
+            );
+        }
+        timeline
+    }
+
+    /// `timeline` stopped at `--until` (a sheet that ends sooner is left whole).
+    fn cut(&self, timeline: Timeline) -> Timeline {
+        match self.until {
+            Some(until) => timeline.until(until),
+            None => timeline,
+        }
     }
 }
 

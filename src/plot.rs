@@ -9,6 +9,7 @@ mod svg;
 pub use heatmap::{heatmap, rate_color, Heatmap, HeatmapLayout};
 pub use svg::Svg;
 
+use crate::stats::median;
 use crate::timeline::Timeline;
 
 pub type Rgba = [u8; 4];
@@ -375,15 +376,6 @@ pub fn group_by_scale(timeline: &Timeline) -> (Vec<usize>, Vec<usize>) {
         }
     }
     (large, small)
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
 }
 
 /// Maps steps to x pixels across a chart.

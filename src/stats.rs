@@ -49,6 +49,17 @@ impl PairedTable {
     }
 }
 
+/// The median of `sorted` (ascending, not empty): the middle value, or the mean of the two
+/// middle ones.
+pub fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
 /// The two-sided exact McNemar test: under the null hypothesis each of the `b + c`
 /// discordant pairs goes either way with probability ½, so
 /// `p = min(1, 2·P[X ≤ min(b, c)])` with `X ~ Bin(b + c, ½)`; 1 when there is no discordant

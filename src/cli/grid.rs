@@ -12,6 +12,7 @@ use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFor
 use crate::escape::csv_cell;
 use crate::grid::{Axis, Grid};
 use crate::plot::{self, Heatmap};
+use crate::stats::median;
 use crate::sweep::Sweep;
 use crate::timeline::Timeline;
 use crate::verdict::{wilson_interval, Shape, Verdict};
@@ -33,13 +34,7 @@ impl CellResult {
     fn mse_median_and_worst(&self) -> (f64, f64) {
         let mut mse: Vec<f64> = self.verdicts.iter().map(|v| v.recon_mse).collect();
         mse.sort_by(f64::total_cmp);
-        let n = mse.len();
-        let median = if n % 2 == 1 {
-            mse[n / 2]
-        } else {
-            (mse[n / 2 - 1] + mse[n / 2]) / 2.0
-        };
-        (median, mse[n - 1])
+        (median(&mse), mse[mse.len() - 1])
     }
 }
 
@@ -75,11 +70,7 @@ pub(super) fn grid(
     for cell in grid.cells() {
         let path = sheets.join(cell_sheet_name(cell.index));
         std::fs::write(&path, cell.sheet.resolved_csv()).map_err(io(&path))?;
-        let timeline = Timeline::new(&cell.sheet);
-        let timeline = match seeds.until.filter(|&u| u < timeline.len()) {
-            Some(until) => timeline.until(until),
-            None => timeline,
-        };
+        let timeline = seeds.cut(Timeline::new(&cell.sheet));
         let before = steps * (config.runs * cell.index) as u64;
         let sweep = Sweep::new(timeline, config.clone())?;
         let sweep = train(sweep, seeds.backend, &|done| {
