@@ -197,20 +197,38 @@ pub fn encode(params: &[f32], latent_dims: usize, rgb: &[f32]) -> Vec<f32> {
     w.latent_rows
 }
 
+/// The decoder alone: `latents` (`[rows, latent_dims]`, row-major) to RGB, row-major: what
+/// the page's decoder map paints.
+pub fn decode(params: &[f32], latent_dims: usize, latents: &[f32]) -> Vec<f32> {
+    let mut w = Workspace::default();
+    let rows = latents.len() / latent_dims;
+    transpose(latents, latent_dims, &mut w.latents);
+    decode_into(params, latent_dims, rows, &mut w);
+    transpose(&w.outputs, rows, &mut w.output_rows);
+    w.output_rows
+}
+
 /// Runs `rgb` (row-major `[rows, 3]`) through the model, keeping what backward needs.
 #[inline(always)]
 fn forward(params: &[f32], latent_dims: usize, rgb: &[f32], w: &mut Workspace) {
     let rows = rgb.len() / 3;
-    let [_, _, decode_hidden, decode_rgb] = Layer::all(latent_dims);
     encode_into(params, latent_dims, rgb, w);
+    decode_into(params, latent_dims, rows, w);
+    transpose(&w.latents, rows, &mut w.latent_rows);
+    transpose(&w.outputs, rows, &mut w.output_rows);
+}
+
+/// The decoder: feature-major `w.latents` (`rows` of them) to feature-major RGB in
+/// `w.outputs`.
+#[inline(always)]
+fn decode_into(params: &[f32], latent_dims: usize, rows: usize, w: &mut Workspace) {
+    let [_, _, decode_hidden, decode_rgb] = Layer::all(latent_dims);
     decode_hidden.forward(params, &w.latents, rows, &mut w.hidden_2);
     gelu(&mut w.hidden_2, &mut w.slope_2);
     decode_rgb.forward(params, &w.hidden_2, rows, &mut w.outputs);
     for o in &mut w.outputs {
         *o = sigmoid_f32(*o);
     }
-    transpose(&w.latents, rows, &mut w.latent_rows);
-    transpose(&w.outputs, rows, &mut w.output_rows);
 }
 
 /// The encoder: `rgb` to feature-major latents in `w.latents`.

@@ -9,6 +9,7 @@ pub mod backend_choice;
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
 pub mod data;
+pub mod dome;
 pub mod dopesheet;
 pub mod escape;
 pub mod evolution;
@@ -22,6 +23,7 @@ pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod plot;
+pub mod probe;
 #[cfg(not(target_family = "wasm"))]
 pub mod reference;
 pub mod sampler;

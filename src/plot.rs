@@ -1,11 +1,13 @@
 //! Charts drawn onto any [`Surface`]: a raster image here (the CLI's PNGs) or a browser
 //! canvas (the page). The charts know nothing of tensors: they take plain slices.
 
+mod geometry;
 #[cfg(not(target_family = "wasm"))]
 mod glyphs;
 mod heatmap;
 mod svg;
 
+pub use geometry::{cosine_color, geometry_panel, MatrixLayout};
 pub use heatmap::{heatmap, rate_color, Heatmap, HeatmapLayout};
 pub use svg::Svg;
 
@@ -95,6 +97,33 @@ pub struct PointCloud<'a> {
 /// How far the latent panels' axes reach (±), as the seed's plots: the unit circle with room
 /// for the points that overshoot it.
 pub const LATENT_EXTENT: f32 = 1.5;
+
+/// Where a latent panel puts its points: the plot square and the axes' reach (±`extent`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PanelMap {
+    pub plot: Rect,
+    pub pair: (usize, usize),
+    pub extent: f32,
+}
+
+impl PanelMap {
+    /// The panel position of latent `(u, v)` (clamped to the panel, as the dots are).
+    pub fn to_px(&self, u: f32, v: f32) -> (f32, f32) {
+        let e = self.extent;
+        let scale = self.plot.w / (2.0 * e);
+        (
+            self.plot.x + (u.clamp(-e, e) + e) * scale,
+            self.plot.y + (e - v.clamp(-e, e)) * scale,
+        )
+    }
+
+    /// The latent `(u, v)` at a panel position.
+    pub fn to_latent(&self, x: f32, y: f32) -> (f32, f32) {
+        let e = self.extent;
+        let scale = self.plot.w / (2.0 * e);
+        ((x - self.plot.x) / scale - e, e - (y - self.plot.y) / scale)
+    }
+}
 
 /// A latent panel's title, as the seed's phase-history grid words it.
 pub fn pair_title(pair: (usize, usize)) -> String {
@@ -207,8 +236,7 @@ pub fn latent_points(
     if a >= cloud.dims || b >= cloud.dims {
         return;
     }
-    let scale = plot.w / (2.0 * extent);
-    let to_px = |u: f32, v: f32| (plot.x + (u + extent) * scale, plot.y + (extent - v) * scale);
+    let panel = PanelMap { plot, pair, extent };
     for (point, color) in cloud
         .latents
         .chunks_exact(cloud.dims)
@@ -218,7 +246,7 @@ pub fn latent_points(
         if !u.is_finite() || !v.is_finite() {
             continue;
         }
-        let (x, y) = to_px(u.clamp(-extent, extent), v.clamp(-extent, extent));
+        let (x, y) = panel.to_px(u, v);
         s.dot(
             (x, y),
             radius,

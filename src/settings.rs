@@ -116,6 +116,71 @@ impl Controls {
     }
 }
 
+/// The `from` and `to` attributes: a step range an embed plays in a loop. The run trains to
+/// `to` (the end of the sheet without it), then its recorded latents from `from` to there
+/// play over and over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StepRange {
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+/// How fast a range's loop plays the recorded steps, and the shortest and longest loop: a
+/// phase of 3,000 steps takes 6 s, a range of a few steps still reads as motion.
+pub const LOOP_STEPS_PER_SECOND: f64 = 500.0;
+pub const LOOP_MIN_MS: f64 = 2_000.0;
+pub const LOOP_MAX_MS: f64 = 15_000.0;
+
+impl StepRange {
+    /// From the attributes' text (`None` when absent): no range when neither is given. A
+    /// value that is not a step, or a `to` not after `from`, is named in a message and left
+    /// out.
+    pub fn read(from: Option<&str>, to: Option<&str>) -> (Option<StepRange>, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut step = |name: &str, text: Option<&str>| {
+            let text = text?;
+            match text.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_STEP => Some(n),
+                _ => {
+                    problems.push(format!(
+                        "{name}={text:?} is not a step from 0 to {MAX_STEP}; ignoring it"
+                    ));
+                    None
+                }
+            }
+        };
+        let (from, mut to) = (step("from", from), step("to", to));
+        if let (Some(f), Some(t)) = (from, to) {
+            if t <= f {
+                problems.push(format!(
+                    "to={t} is not after from={f}; playing from step {f} to the end"
+                ));
+                to = None;
+            }
+        }
+        let range = (from.is_some() || to.is_some()).then(|| StepRange {
+            from: from.unwrap_or(0),
+            to,
+        });
+        (range, problems)
+    }
+
+    /// The step a loop shows `elapsed_ms` after it began, for a run that ended at step `end`
+    /// (a sheet shorter than `to` loops to its end; a `from` past the end shows the end).
+    pub fn loop_step(&self, end: u64, elapsed_ms: f64) -> u64 {
+        let to = self.to.map_or(end, |t| t.min(end));
+        let from = self.from.min(to);
+        let span = (to - from) as f64;
+        let period = (span / LOOP_STEPS_PER_SECOND * 1000.0).clamp(LOOP_MIN_MS, LOOP_MAX_MS);
+        let phase = elapsed_ms.max(0.0) % period / period;
+        from + (phase * span).floor() as u64
+    }
+}
+
+/// The largest step `from` and `to` take: far past any sheet's end (sheets are at most
+/// a few hundred thousand steps).
+pub const MAX_STEP: u64 = 100_000_000;
+
 /// Whether a sweep's workers should now and then leave their cores to the page: when there
 /// are several and they use every core the browser reports, the page's thread would
 /// otherwise wait for one to draw each frame. On 2 cores, 16 seeds in 2 workers drew at
@@ -140,6 +205,52 @@ pub fn latent_dims_of_sheet(name: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_step_range_is_read_and_looped() {
+        use super::{StepRange, LOOP_MIN_MS};
+        assert_eq!(StepRange::read(None, None), (None, vec![]));
+        let (range, problems) = StepRange::read(None, Some("3000"));
+        assert!(problems.is_empty());
+        let range = range.unwrap();
+        assert_eq!(
+            range,
+            StepRange {
+                from: 0,
+                to: Some(3000)
+            }
+        );
+        // 3,000 steps at 500 a second: a 6 s loop.
+        assert_eq!(range.loop_step(5000, 0.0), 0);
+        assert_eq!(range.loop_step(5000, 3000.0), 1500);
+        assert_eq!(range.loop_step(5000, 5999.0), 2999);
+        assert_eq!(range.loop_step(5000, 6000.0), 0);
+        // A run that ended before `to` loops to its end.
+        assert_eq!(range.loop_step(1000, 1000.0), 500);
+        // A short range still takes the shortest loop.
+        let short = StepRange {
+            from: 10,
+            to: Some(20),
+        };
+        assert_eq!(short.loop_step(100, LOOP_MIN_MS / 2.0), 15);
+        // `from` alone plays to the end.
+        let (tail, _) = StepRange::read(Some(" 200 "), None);
+        assert_eq!(tail.unwrap().loop_step(1200, 1000.0), 700);
+        // Bad values are named and left out.
+        let (range, problems) = StepRange::read(Some("abc"), Some("-5"));
+        assert_eq!(range, None);
+        assert_eq!(problems.len(), 2);
+        assert!(problems[0].contains("from=\"abc\""), "{problems:?}");
+        let (range, problems) = StepRange::read(Some("300"), Some("300"));
+        assert_eq!(
+            range,
+            Some(StepRange {
+                from: 300,
+                to: None
+            })
+        );
+        assert!(problems[0].contains("not after from=300"), "{problems:?}");
+    }
+
     use super::*;
 
     #[test]

@@ -70,6 +70,11 @@ pub struct Frame {
     pub shown: Option<u64>,
     #[serde(with = "serde_bytes")]
     pub latents: Vec<u8>,
+    /// The shown run's weights with those latents, in the flat layout
+    /// ([`initial_parameters`](crate::model::initial_parameters)'s), little-endian f32: the
+    /// page's probe and decoder map run the model on them.
+    #[serde(with = "serde_bytes")]
+    pub parameters: Vec<u8>,
     pub losses: Option<LossSample>,
     pub snapshots: Vec<Snapshot>,
     /// Every run's state when several seeds train at once.
@@ -320,6 +325,30 @@ pub fn read_settings(
 #[wasm_bindgen]
 pub fn controls_problem(controls: Option<String>) -> Option<String> {
     crate::settings::Controls::read(controls.as_deref()).1
+}
+
+/// The `from` and `to` attributes ([`StepRange::read`](crate::settings::StepRange::read)):
+/// `{range: {from, to} | null, problems: [message]}`.
+#[wasm_bindgen]
+pub fn read_step_range(from: Option<String>, to: Option<String>) -> JsValue {
+    #[derive(Serialize)]
+    struct Read {
+        range: Option<crate::settings::StepRange>,
+        problems: Vec<String>,
+    }
+    let (range, problems) = crate::settings::StepRange::read(from.as_deref(), to.as_deref());
+    to_js(&Read { range, problems })
+}
+
+/// The step a range's loop shows `elapsed_ms` after it began, for a run that ended at `end`
+/// ([`StepRange::loop_step`](crate::settings::StepRange::loop_step)).
+#[wasm_bindgen]
+pub fn loop_step(from: f64, to: Option<f64>, end: f64, elapsed_ms: f64) -> f64 {
+    let range = crate::settings::StepRange {
+        from: from as u64,
+        to: to.map(|t| t as u64),
+    };
+    range.loop_step(end as u64, elapsed_ms) as f64
 }
 
 /// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`

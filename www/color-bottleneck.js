@@ -5,9 +5,11 @@
 //   backend (auto | webgpu | cpu; changing it mid-run moves the live run to that engine),
 //   runs (seeds trained at once), workers (most workers a
 //   sweep on the CPU is shared among; the browser's core count, at most 8, by default), autoplay,
-//   compact (no editor), linkable (open the run a `#run=` link in the page's address carries).
+//   compact (no editor), linkable (open the run a `#run=` link in the page's address carries),
+//   controls (none | play | full), locked (a read-only sheet), from / to (train to `to`, then
+//   play steps from..to in a loop).
 // Properties: step, running, phase, backend, lastError, losses.
-// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents().
+// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents(), decoded(x, y).
 // Events: step (throttled), phaseend, error.
 
 const here = new URL('.', import.meta.url);
@@ -123,11 +125,19 @@ const STYLES = `
   button:hover { background: #474747; }
   input[type=number] { width: 6em; }
   canvas { display: block; width: 100%; }
-  .latents { aspect-ratio: 3 / 1.08; }
+  .latents { aspect-ratio: 3 / 1.08; cursor: crosshair; }
+  .probe-bar { font: 12px ui-monospace, monospace; color: #bbb; }
+  .probe-bar input[type=color] { padding: 0 2px; width: 2.6em; height: 1.8em; vertical-align: middle; }
+  .swatch { display: inline-block; width: 1.4em; height: 1.4em; border: 1px solid #777; border-radius: 3px;
+            background: transparent; }
   .strip { height: 104px; margin-top: 4px; }
+  .inside { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; margin-top: 6px; align-items: end; }
+  .dome { height: 300px; touch-action: none; cursor: grab; }
+  .geometry { height: 300px; }
+  .dome-box[hidden] { display: none; }
   .charts { display: grid; grid-template-columns: 3fr 2fr; gap: 6px; margin-top: 6px; }
   /* A narrow column (a phone, a blog's sidebar): the charts stack. */
-  @container (max-width: 640px) { .charts { grid-template-columns: 1fr; } }
+  @container (max-width: 640px) { .charts, .inside { grid-template-columns: 1fr; } }
   .schedule-box { position: relative; }
   .schedule { height: 220px; cursor: ew-resize; touch-action: none; }
   .playhead { position: absolute; top: 8%; bottom: 10%; width: 2px; left: 0; background: #fff; opacity: .85;
@@ -147,7 +157,7 @@ const STYLES = `
   :host([controls="none"]) .sweep-box button,
   :host([controls="play"]) .controls.exports, :host([controls="play"]) .editor, :host([controls="play"]) .share,
   :host([controls="play"]) .sweep-box button, :host([controls="play"]) .controls.main > :not([data-action=toggle]),
-  :host([locked]) .editor .bar { display: none; }
+  :host([locked]) .editor .bar, :host([controls="none"]) .probe-bar, :host([controls="play"]) .probe-bar { display: none; }
   .loading { padding: 2em; text-align: center; color: #aaa; }
   .sweep-box[hidden], .share[hidden], .snippets[hidden] { display: none; }
   .share { display: grid; gap: 4px; margin-bottom: 6px; font-size: 12px; }
@@ -197,7 +207,21 @@ TEMPLATE.innerHTML = `
   </div>
 </div>
 <div class="notice" data-field="notice"></div>
-<canvas class="latents" data-canvas="latents" role="img" aria-label="the latent space, dims 0 against 1, 2 and 3"></canvas>
+<div class="bar probe-bar">
+  <label><input type="checkbox" data-field="decoder-map"> decoder map</label>
+  <label>probe colour <input type="color" data-field="probe-color" value="#ff0000"></label>
+  <span class="swatch" data-field="swatch-in" title="the colour probed"></span>
+  <span class="swatch" data-field="swatch-out" title="what the model gives back"></span>
+  <span class="probe-text" data-field="probe-text" role="status">hover, tap or arrow-key a point to probe it</span>
+</div>
+<canvas class="latents" data-canvas="latents" tabindex="0" role="img" aria-label="the latent space, dims 0 against 1, 2 and 3; arrow keys probe the colours"></canvas>
+<div class="inside">
+  <div class="dome-box">
+    <label class="bar">3-D view <select data-field="dome-axes" aria-label="the 3-D view's axes"></select></label>
+    <canvas class="dome" data-canvas="dome" tabindex="0" role="img" aria-label="the latent space in 3-D: drag or use the arrow keys to turn it, double-click to reset"></canvas>
+  </div>
+  <canvas class="geometry" data-canvas="geometry" role="img" aria-label="the hue circle's geometry: cosine similarity of the 36 hues' latents, participation ratio and winding number"></canvas>
+</div>
 <canvas class="strip" data-canvas="strip" role="img" aria-label="the latent space at the end of each phase"></canvas>
 <div class="sweep-box" hidden>
   <div class="bar">
@@ -272,6 +296,9 @@ class ColorBottleneck extends HTMLElement {
   #leaving = -1;
   /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
   #sheet = '';
+  /** The `from`/`to` range (`{from, to}`), or null; and when its loop began playing. */
+  #range = null;
+  #loopStart = null;
 
   constructor() {
     super();
@@ -339,6 +366,8 @@ class ColorBottleneck extends HTMLElement {
       this.#followVisibility();
     }).observe(this);
     this.#wireScrubKeys();
+    this.#wireProbe();
+    this.#wireDome();
     this.#loop();
 
     try {
@@ -674,6 +703,9 @@ class ColorBottleneck extends HTMLElement {
     for (const problem of settings.problems) this.#notify(problem);
     const controls = page.mod.controls_problem(this.getAttribute('controls') ?? undefined);
     if (controls) this.#notify(controls);
+    const { range, problems } = page.mod.read_step_range(this.getAttribute('from') ?? undefined, this.getAttribute('to') ?? undefined);
+    for (const problem of problems) this.#notify(problem);
+    this.#range = range;
     const { runs } = settings;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
@@ -694,6 +726,7 @@ class ColorBottleneck extends HTMLElement {
     this.#restarted(run);
     this.#board?.free();
     this.#board = new page.mod.Board(csv, settings.latent_dims);
+    this.#board.set_decoder_map(this.field('decoder-map').checked);
     this.#showBackend(started.kind);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
     // (`time_gpu_now`, checked every frame in #tick).
@@ -709,6 +742,7 @@ class ColorBottleneck extends HTMLElement {
     const message = (first, count) => ({
       type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
       backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
+      until: this.#range?.to ?? undefined,
     });
     const workers = [];
     try {
@@ -906,6 +940,7 @@ class ColorBottleneck extends HTMLElement {
     // A GPU timing still due goes with the run that replaces this one (a reset, a new sheet).
     if (this.#pendingTiming) this.#pendingTiming.run = run;
     this.#run = run;
+    this.#loopStart = null;
     this.#inbox = this.#inbox.filter((f) => f.run >= run);
     this.#board?.clear();
     this.#error = null;
@@ -945,6 +980,10 @@ class ColorBottleneck extends HTMLElement {
   }
 
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
+
+  /** The decoder's output `[r, g, b]` at a point of the latent panels (CSS pixels from the
+   * canvas's corner), as the decoder map paints it; `[]` outside the panels' plots. */
+  decoded(x, y) { return this.#board ? Array.from(this.#board.decoded_at(x, y)) : []; }
 
   /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
   /** Memory in bytes: the worker's wasm (the engine), the page's wasm (the history and
@@ -1043,6 +1082,94 @@ class ColorBottleneck extends HTMLElement {
     c.addEventListener('pointercancel', stop);
   }
 
+  /** The probe: hovering, tapping or arrow keys on the latent panels pick a point of the RGB
+   * grid, the colour input any colour; the decoder-map box colours the panels' backgrounds. */
+  #wireProbe() {
+    const c = this.canvas('latents');
+    let pinned = false;
+    const at = (e) => {
+      const box = c.getBoundingClientRect();
+      return this.#board?.probe_at(e.clientX - box.left, e.clientY - box.top) ?? false;
+    };
+    const changed = () => { this.#dirty = true; };
+    c.addEventListener('pointermove', (e) => { if (!pinned && e.pointerType !== 'touch' && at(e)) changed(); });
+    c.addEventListener('pointerdown', (e) => { pinned = at(e); changed(); });
+    c.addEventListener('pointerleave', () => { if (!pinned) { this.#board?.probe_clear(); changed(); } });
+    const steps = { ArrowRight: 1, ArrowLeft: -1, ArrowUp: 10, ArrowDown: -10, PageUp: 100, PageDown: -100 };
+    c.addEventListener('keydown', (e) => {
+      if (e.key in steps) {
+        this.#board?.probe_step(steps[e.key]);
+        pinned = true;
+      } else if (e.key === 'Escape') {
+        this.#board?.probe_clear();
+        pinned = false;
+      } else {
+        return;
+      }
+      e.preventDefault();
+      changed();
+    });
+    const color = this.field('probe-color');
+    color.addEventListener('input', () => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(color.value.slice(i, i + 2), 16) / 255);
+      this.#board?.probe_color(r, g, b);
+      pinned = true;
+      changed();
+    });
+    const map = this.field('decoder-map');
+    map.addEventListener('change', () => { this.#board?.set_decoder_map(map.checked); changed(); });
+  }
+
+  /** The 3-D view: drag (mouse, pen or finger) or arrow keys turn it, double-click resets;
+   * the menu picks its axes. */
+  #wireDome() {
+    const c = this.canvas('dome');
+    let last = null;
+    const turned = () => { this.#dirty = true; };
+    c.addEventListener('pointerdown', (e) => { last = [e.clientX, e.clientY]; c.setPointerCapture(e.pointerId); });
+    c.addEventListener('pointermove', (e) => {
+      if (!last) return;
+      this.#board?.turn_dome(e.clientX - last[0], e.clientY - last[1]);
+      last = [e.clientX, e.clientY];
+      turned();
+    });
+    const stop = () => { last = null; };
+    c.addEventListener('pointerup', stop);
+    c.addEventListener('pointercancel', stop);
+    c.addEventListener('dblclick', () => { this.#board?.reset_dome(); turned(); });
+    c.addEventListener('keydown', (e) => {
+      if (e.key === 'Home' || e.key === 'Escape') this.#board?.reset_dome();
+      else if (!this.#board?.turn_dome_key(e.key)) return;
+      e.preventDefault();
+      turned();
+    });
+    const axes = this.field('dome-axes');
+    axes.addEventListener('change', () => { this.#board?.set_dome_axes(axes.value); turned(); });
+  }
+
+  /** The 3-D view's menu lists the choices the run's bottleneck has; with none (E = 2) the
+   * view is not offered. */
+  #showDomeChoices() {
+    const box = this.$('.dome-box');
+    const choices = this.#board.dome_choices();
+    const keys = choices.map(([key]) => key).join();
+    if (box.dataset.choices === keys) return;
+    box.dataset.choices = keys;
+    box.hidden = choices.length === 0;
+    const axes = this.field('dome-axes');
+    axes.replaceChildren(...choices.map(([key, label]) => new Option(label, key)));
+    axes.value = this.#board.dome_axes();
+    if (axes.value !== this.#board.dome_axes() && choices.length) this.#board.set_dome_axes(axes.value);
+  }
+
+  /** The probe's swatches and line, as of the shown step. */
+  #showProbe() {
+    const reading = this.#board.probe_reading();
+    setStyle(this.field('swatch-in'), 'background', reading?.input_css ?? 'transparent');
+    setStyle(this.field('swatch-out'), 'background', reading?.output_css ?? 'transparent');
+    setText(this.field('probe-text'), reading?.text ?? 'hover, tap or arrow-key a point to probe it');
+  }
+
   /** Takes in the worker's frames of the current run; returns whether any arrived. */
   #drain() {
     const board = this.#board;
@@ -1074,6 +1201,7 @@ class ColorBottleneck extends HTMLElement {
       const t = await new Promise(requestAnimationFrame);
       try {
         const fresh = this.#drain();
+        this.#playRange(t);
         if (this.#board && (fresh || this.#dirty)) {
           const t0 = performance.now();
           const strip = this.canvas('strip');
@@ -1082,8 +1210,11 @@ class ColorBottleneck extends HTMLElement {
           const deferred = this.#board.draw(this.canvas('latents'), strip, this.canvas('schedule'), this.canvas('losses'));
           // After every read of a size: a style written before one would force a layout.
           this.#drawSweep();
+          this.#showProbe();
+          this.#showDomeChoices();
+          const insideDeferred = this.#board.draw_inside(this.canvas('dome'), this.canvas('geometry'));
           setStyle(this.$('.playhead'), 'left', `${this.#board.playhead_x() - 1}px`);
-          this.#dirty = deferred;
+          this.#dirty = deferred || insideDeferred;
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
         this.#tick(t);
@@ -1092,6 +1223,21 @@ class ColorBottleneck extends HTMLElement {
       }
     }
     this.#looping = false;
+  }
+
+  /** With `from`/`to`: once the run has trained its range, its recorded steps play in a loop
+   * (not under reduced motion, nor while the schedule is scrubbed or focused). */
+  #playRange(t) {
+    const range = this.#range;
+    const frame = this.#frame;
+    if (!range || !frame || !this.#board?.finished() || this.#scrubbing) return;
+    if (this.shadowRoot.activeElement === this.canvas('schedule')) return;
+    if (matchMedia('(prefers-reduced-motion: reduce)').matches) return;
+    this.#loopStart ??= t;
+    const step = this.#wasm.mod.loop_step(range.from, range.to ?? undefined, frame.step, t - this.#loopStart);
+    this.#board.scrub(step);
+    this.dataset.loopStep = String(step);
+    this.#dirty = true;
   }
 
   #drawSweep() {

@@ -3,13 +3,21 @@
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
-use super::canvas::{canvas_size, with_canvas, LayeredCanvas};
+use serde::Serialize;
+
+use super::canvas::{canvas_size, css_size, with_canvas, LayeredCanvas};
 use super::sweep_view::SweepView;
-use super::{from_bytes, now, parse, Frame, LossSample};
+use super::{from_bytes, now, parse, to_js, Frame, LossSample};
 use crate::data::ColorCube;
+use crate::dome::{self, DomeAxes, Orbit};
+use crate::geometry::Geometry;
 use crate::loss::Term;
-use crate::plot::{self, Align, PhaseSnapshot, PointCloud, Raster, Rect, StepAxis};
+use crate::plot::{
+    self, Align, PanelMap, PhaseSnapshot, PointCloud, Raster, Rect, Rgba, StepAxis, Surface,
+};
+use crate::probe::{self, Reading};
 use crate::timeline::Timeline;
+use crate::verdict::HUES;
 
 /// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
 const HISTORY_LIMIT: usize = 1200;
@@ -19,6 +27,55 @@ const STRIP_LIMIT: usize = 60;
 const STRIP_LABEL_H: f32 = 14.0;
 /// Loss samples kept for the chart; halved when full.
 const LOSS_LIMIT: usize = 4000;
+/// The decoder map is recomputed at most this often while training: a few frames' worth,
+/// so the map costs the frame loop little (a recomputation decodes a few thousand latents).
+const DECODER_MAP_INTERVAL_MS: f64 = 150.0;
+/// How far (CSS pixels) from a dot a pointer may be and still probe it.
+const PROBE_REACH: f32 = 14.0;
+/// A probe's ring around its point.
+const PROBE_RING: Rgba = [255, 255, 255, 255];
+const PROBE_RING_SHADOW: Rgba = [0, 0, 0, 200];
+/// The outline dots get over the decoder map, where a well-decoded dot is the map's colour.
+const DOT_OUTLINE: f32 = 0.1;
+
+/// A moment of the shown run kept for scrubbing: its latents and the weights that made them.
+struct Moment {
+    step: u64,
+    latents: Vec<f32>,
+    params: Vec<f32>,
+}
+
+/// What the probe looks at: a point of the RGB grid, or any colour the picker chose.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ProbeTarget {
+    Point(usize),
+    Color([f32; 3]),
+}
+
+/// The probe's reading as the page shows it.
+#[derive(Serialize)]
+struct ProbeView {
+    /// The grid point probed (`None` for a picked colour).
+    index: Option<usize>,
+    rgb: [f32; 3],
+    reconstruction: [f32; 3],
+    latent: Vec<f32>,
+    error: f32,
+    /// CSS colours for the two swatches.
+    input_css: String,
+    output_css: String,
+    /// One line for the readout and screen readers.
+    text: String,
+}
+
+/// The decoder map's colours per latent panel, and what they were computed for.
+struct DecoderMaps {
+    key: (u64, Option<u64>, usize, usize),
+    made_at: f64,
+    cells: usize,
+    maps: Vec<Option<Vec<[f32; 3]>>>,
+}
+
 /// The loss chart redraws at most this often while training (a redraw repaints thousands of
 /// segments; ten a second reads as live). Scrubbing redraws it every frame.
 const LOSS_CHART_INTERVAL_MS: f64 = 100.0;
@@ -34,7 +91,9 @@ pub struct Board {
     latents: Vec<f32>,
     losses: Option<LossSample>,
     loss_history: Vec<LossSample>,
-    history: Vec<(u64, Vec<f32>)>,
+    /// The live latents' weights.
+    params: Vec<f32>,
+    history: Vec<Moment>,
     snapshots: Vec<PhaseSnapshot>,
     scrub: Option<u64>,
     timeline_axis: Option<StepAxis>,
@@ -58,8 +117,32 @@ pub struct Board {
     /// whether the latent panels need drawing again (frames from a sweep's other workers
     /// bring none).
     latents_version: u64,
-    latents_drawn: Option<(u64, Option<u64>, (u32, u32))>,
+    latents_drawn: Option<LatentsKey>,
+    /// The latent canvas's CSS size when last drawn: where its panels are, for the probe.
+    latents_css: (f32, f32),
+    probe: Option<ProbeTarget>,
+    probe_version: u64,
+    decoder_map: bool,
+    decoder_maps: Option<DecoderMaps>,
+    outline_colors: Vec<f32>,
+    /// The 3-D view: which axes, how it is turned, its canvas and what it last showed.
+    dome_axes: DomeAxes,
+    orbit: Orbit,
+    dome_canvas: LayeredCanvas,
+    dome_drawn: Option<DomeKey>,
+    dome_css: (f32, f32),
+    /// The hues' participation ratio at each moment that arrived, for the geometry panel.
+    ratio_history: Vec<(u64, f64)>,
+    geometry_drawn: Option<LatentsKey>,
+    geometry_drawn_at: f64,
+    hues: Vec<f32>,
 }
+
+/// What the 3-D view last showed.
+type DomeKey = (u64, Option<u64>, (u32, u32), DomeAxes, [u32; 2]);
+
+/// What the latent panels last showed: they are drawn again when any of it changes.
+type LatentsKey = (u64, Option<u64>, (u32, u32), u64, bool);
 
 #[wasm_bindgen]
 impl Board {
@@ -74,6 +157,7 @@ impl Board {
             latents: Vec::new(),
             losses: None,
             loss_history: Vec::new(),
+            params: Vec::new(),
             history: Vec::new(),
             snapshots: Vec::new(),
             scrub: None,
@@ -88,6 +172,21 @@ impl Board {
             finished: false,
             latents_version: 0,
             latents_drawn: None,
+            latents_css: (1.0, 1.0),
+            probe: None,
+            probe_version: 0,
+            decoder_map: false,
+            decoder_maps: None,
+            outline_colors: vec![DOT_OUTLINE; ColorCube::rgb_grid().len() * 3],
+            dome_axes: DomeAxes::Height(2),
+            orbit: Orbit::HOME,
+            dome_canvas: LayeredCanvas::default(),
+            dome_drawn: None,
+            dome_css: (1.0, 1.0),
+            ratio_history: Vec::new(),
+            geometry_drawn: None,
+            geometry_drawn_at: f64::NEG_INFINITY,
+            hues: ColorCube::hues(HUES).rgb_f32(),
         })
     }
 
@@ -102,6 +201,9 @@ impl Board {
     pub fn clear(&mut self) {
         self.shown = None;
         self.latents.clear();
+        self.params.clear();
+        self.ratio_history.clear();
+        self.decoder_maps = None;
         self.latents_version += 1;
         self.losses = None;
         self.loss_history.clear();
@@ -142,15 +244,21 @@ impl Board {
         }
         if !frame.latents.is_empty() {
             self.latents = from_bytes(&frame.latents);
+            self.params = from_bytes(&frame.parameters);
             self.latents_version += 1;
             self.shown = frame.shown;
             let step = frame.shown.unwrap_or(0);
-            if self.history.last().is_none_or(|(s, _)| *s < step) {
-                push_bounded(
-                    &mut self.history,
-                    (step, self.latents.clone()),
-                    HISTORY_LIMIT,
-                );
+            if !self.params.is_empty() && self.ratio_history.last().is_none_or(|h| h.0 < step) {
+                let ratio = self.geometry_of(&self.params).participation_ratio;
+                push_bounded(&mut self.ratio_history, (step, ratio), LOSS_LIMIT);
+            }
+            if self.history.last().is_none_or(|m| m.step < step) {
+                let moment = Moment {
+                    step,
+                    latents: self.latents.clone(),
+                    params: self.params.clone(),
+                };
+                push_bounded(&mut self.history, moment, HISTORY_LIMIT);
             }
         }
         Ok(true)
@@ -248,6 +356,177 @@ impl Board {
             .map_or(0.0, |axis| axis.step_at(x_css as f32) as f64)
     }
 
+    /// Probes the grid point drawn nearest to (`x`, `y`) (CSS pixels on the latent canvas),
+    /// if one is within reach of the pointer; returns whether one was.
+    pub fn probe_at(&mut self, x: f64, y: f64) -> bool {
+        let at = (x as f32, y as f32);
+        let (_, latents, _) = self.shown_moment();
+        let point = latent_panels(self.latents_css)
+            .find(|(area, _)| area.contains(at.0, at.1))
+            .and_then(|(area, pair)| {
+                probe::nearest_point(&panel_map(area, pair), latents, self.dims, at, PROBE_REACH)
+            });
+        if let Some(i) = point {
+            self.set_probe(Some(ProbeTarget::Point(i)));
+        }
+        point.is_some()
+    }
+
+    /// Probes any colour (channels in [0, 1]): its latent is marked in every panel, wherever
+    /// the model puts it as it trains.
+    pub fn probe_color(&mut self, r: f64, g: f64, b: f64) {
+        let c = |v: f64| v.clamp(0.0, 1.0) as f32;
+        self.set_probe(Some(ProbeTarget::Color([c(r), c(g), c(b)])));
+    }
+
+    /// Moves the probe through the 10×10×10 RGB grid from the keyboard, `delta` points at a
+    /// time (1 steps blue, 10 green, 100 red), wrapping. A probe not on a grid point starts
+    /// at red.
+    pub fn probe_step(&mut self, delta: i32) {
+        let n = (self.colors.len() / 3) as i64;
+        let next = match self.probe {
+            Some(ProbeTarget::Point(i)) => (i as i64 + delta as i64).rem_euclid(n) as usize,
+            _ => nearest_color(&self.colors, [1.0, 0.0, 0.0]),
+        };
+        self.set_probe(Some(ProbeTarget::Point(next)));
+    }
+
+    pub fn probe_clear(&mut self) {
+        self.set_probe(None);
+    }
+
+    /// What the probe reads at the shown step (live or scrubbed): `{index, rgb,
+    /// reconstruction, latent, error, input_css, output_css, text}`, or null when nothing is
+    /// probed or no weights have arrived.
+    pub fn probe_reading(&self) -> JsValue {
+        self.reading()
+            .map_or(JsValue::NULL, |(index, r)| to_js(&probe_view(index, r)))
+    }
+
+    /// Colours each latent panel's background by what the decoder outputs there.
+    pub fn set_decoder_map(&mut self, on: bool) {
+        self.decoder_map = on;
+    }
+
+    /// The decoder map's colour (`[r, g, b]` in [0, 1]) at (`x`, `y`) on the latent canvas
+    /// (CSS pixels), computed afresh: what the map's pixel there should show. Empty outside
+    /// the panels' plots.
+    pub fn decoded_at(&self, x: f64, y: f64) -> Vec<f32> {
+        let (_, _, params) = self.shown_moment();
+        if params.is_empty() {
+            return Vec::new();
+        }
+        let (x, y) = (x as f32, y as f32);
+        let Some(panel) = latent_panels(self.latents_css)
+            .map(|(area, pair)| panel_map(area, pair))
+            .find(|p| p.plot.contains(x, y) && p.pair.1 < self.dims)
+        else {
+            return Vec::new();
+        };
+        let (u, v) = panel.to_latent(x, y);
+        let mut z = probe::hue_centre(params, self.dims);
+        z[panel.pair.0] = u;
+        z[panel.pair.1] = v;
+        crate::fused_step::decode(params, self.dims, &z)
+    }
+
+    /// The latent dims of the run shown.
+    pub fn dims(&self) -> u32 {
+        self.dims as u32
+    }
+
+    /// The 3-D view's choices for this bottleneck, as `[[key, label], …]` (none below E = 3).
+    pub fn dome_choices(&self) -> JsValue {
+        let choices: Vec<[String; 2]> = (DomeAxes::choices(self.dims).into_iter())
+            .map(|c| [c.key(), c.label()])
+            .collect();
+        to_js(&choices)
+    }
+
+    /// Shows the axes `key` names (from [`Board::dome_choices`]); returns whether it is one.
+    pub fn set_dome_axes(&mut self, key: &str) -> bool {
+        match DomeAxes::from_key(key).filter(|c| DomeAxes::choices(self.dims).contains(c)) {
+            Some(axes) => {
+                self.dome_axes = axes;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The 3-D view's axes, as a key of [`Board::dome_choices`].
+    pub fn dome_axes(&self) -> String {
+        self.dome_axes.key()
+    }
+
+    /// Turns the 3-D view by a drag of (`dx`, `dy`) CSS pixels.
+    pub fn turn_dome(&mut self, dx: f64, dy: f64) {
+        self.orbit.drag(dx as f32, dy as f32, self.dome_css.0);
+    }
+
+    /// Turns the 3-D view from the keyboard: the arrow keys turn it by a tenth of a half
+    /// turn. Returns whether `key` is one it takes.
+    pub fn turn_dome_key(&mut self, key: &str) -> bool {
+        let step = self.dome_css.0 / 10.0;
+        let (dx, dy) = match key {
+            "ArrowLeft" => (-step, 0.0),
+            "ArrowRight" => (step, 0.0),
+            "ArrowUp" => (0.0, -step),
+            "ArrowDown" => (0.0, step),
+            _ => return false,
+        };
+        self.orbit.drag(dx, dy, self.dome_css.0);
+        true
+    }
+
+    /// Turns the 3-D view back to where it started.
+    pub fn reset_dome(&mut self) {
+        self.orbit = Orbit::HOME;
+    }
+
+    /// Draws the 3-D view and the geometry panel (either canvas may be undefined). Returns
+    /// whether a redraw was put off, as [`Board::draw`] does.
+    pub fn draw_inside(
+        &mut self,
+        dome: Option<HtmlCanvasElement>,
+        geometry: Option<HtmlCanvasElement>,
+    ) -> bool {
+        if let Some(canvas) = dome.filter(|_| self.dims >= 3) {
+            let orbit = [self.orbit.yaw.to_bits(), self.orbit.pitch.to_bits()];
+            let key = (
+                self.latents_version,
+                self.scrub,
+                canvas_size(&canvas),
+                self.dome_axes,
+                orbit,
+            );
+            if self.dome_drawn.replace(key) != Some(key) {
+                self.draw_dome(&canvas);
+            }
+        }
+        let mut deferred = false;
+        if let Some(canvas) = geometry {
+            let key = (
+                self.latents_version,
+                self.scrub,
+                canvas_size(&canvas),
+                0,
+                false,
+            );
+            if self.geometry_drawn != Some(key) {
+                let t = now();
+                if self.scrub.is_some() || t - self.geometry_drawn_at >= LOSS_CHART_INTERVAL_MS {
+                    self.draw_geometry(&canvas);
+                    self.geometry_drawn = Some(key);
+                    self.geometry_drawn_at = t;
+                } else {
+                    deferred = true;
+                }
+            }
+        }
+        deferred
+    }
+
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
     /// curves. Any canvas may be undefined. Returns whether a redraw was put off (the loss
     /// chart waits out its interval): the page should call again on a later frame.
@@ -258,10 +537,19 @@ impl Board {
         schedule: Option<HtmlCanvasElement>,
         losses: Option<HtmlCanvasElement>,
     ) -> bool {
+        let mut deferred = false;
         if let Some(canvas) = latents {
-            let key = (self.latents_version, self.scrub, canvas_size(&canvas));
-            if self.latents_drawn.replace(key) != Some(key) {
-                self.draw_latents(&canvas);
+            let key = (
+                self.latents_version,
+                self.scrub,
+                canvas_size(&canvas),
+                self.probe_version,
+                self.decoder_map,
+            );
+            if self.latents_drawn.replace(key) != Some(key) && !self.draw_latents(&canvas) {
+                // The decoder map waits out its interval: draw again on a later frame.
+                self.latents_drawn = None;
+                deferred = true;
             }
         }
         if let Some(canvas) = strip {
@@ -285,7 +573,6 @@ impl Board {
                 self.timeline_axis = axis;
             }
         }
-        let mut deferred = false;
         if let Some(canvas) = losses {
             let (pw, ph) = canvas_size(&canvas);
             let key = (self.loss_history.len(), self.scrub, pw, ph);
@@ -305,39 +592,185 @@ impl Board {
 }
 
 impl Board {
-    fn draw_latents(&mut self, canvas: &HtmlCanvasElement) {
-        let (shown, latents) = match self.scrub {
-            Some(target) => {
-                let i = self
-                    .history
-                    .partition_point(|(st, _)| *st <= target)
-                    .saturating_sub(1);
-                self.history
-                    .get(i)
-                    .map_or((self.shown, self.latents.as_slice()), |(st, l)| {
-                        (Some(*st), l.as_slice())
-                    })
-            }
-            None => (self.shown, self.latents.as_slice()),
+    /// The shown moment: the scrubbed one from the history, or the live one. Returns
+    /// `(step, latents, weights)`.
+    fn shown_moment(&self) -> (Option<u64>, &[f32], &[f32]) {
+        let live = (self.shown, self.latents.as_slice(), self.params.as_slice());
+        let Some(target) = self.scrub else {
+            return live;
         };
+        let i = (self.history)
+            .partition_point(|m| m.step <= target)
+            .saturating_sub(1);
+        self.history.get(i).map_or(live, |m| {
+            (Some(m.step), m.latents.as_slice(), m.params.as_slice())
+        })
+    }
+
+    fn set_probe(&mut self, probe: Option<ProbeTarget>) {
+        if self.probe != probe {
+            self.probe = probe;
+            self.probe_version += 1;
+        }
+    }
+
+    /// The hue circle's geometry under `params`.
+    fn geometry_of(&self, params: &[f32]) -> Geometry {
+        let latents = crate::fused_step::encode(params, self.dims, &self.hues);
+        Geometry::of_hues(&latents, self.dims)
+    }
+
+    fn draw_dome(&mut self, canvas: &HtmlCanvasElement) {
+        self.dome_css = css_size(canvas);
+        let dims = self.dims;
+        let axes = self.dome_axes;
+        let orbit = self.orbit;
+        let (_, latents, _) = self.shown_moment();
+        let points = axes.coordinates(latents, dims);
+        let colors = &self.colors;
+        let still_key = match axes {
+            DomeAxes::Height(d) => d as u64,
+            DomeAxes::Principal => u64::MAX,
+        };
+        self.dome_canvas.draw(
+            canvas,
+            still_key,
+            |surface, w, h| dome::frame(surface, Rect::new(0.0, 0.0, w, h), axes),
+            |raster, dpr, w, h| {
+                let plot = dome::plot_area(Rect::new(0.0, 0.0, w, h));
+                let radius = plot::point_radius(plot.w) * dpr;
+                let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
+                dome::draw(
+                    raster,
+                    plot,
+                    &points,
+                    colors,
+                    orbit,
+                    plot::LATENT_EXTENT,
+                    radius,
+                );
+            },
+            |_, _, _| {},
+        );
+    }
+
+    fn draw_geometry(&self, canvas: &HtmlCanvasElement) {
+        let (shown, _, params) = self.shown_moment();
+        let shown = shown.unwrap_or(0);
+        with_canvas(canvas, |surface, w, h| {
+            let area = Rect::new(0.0, 0.0, w, h);
+            if params.is_empty() {
+                surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
+                return;
+            }
+            let geometry = self.geometry_of(params);
+            plot::geometry_panel(
+                surface,
+                area,
+                &geometry,
+                &self.ratio_history,
+                self.timeline.len(),
+                shown,
+            );
+        });
+    }
+
+    /// The probe's reading at the shown moment, and the grid point it is of.
+    fn reading(&self) -> Option<(Option<usize>, Reading)> {
+        let (_, _, params) = self.shown_moment();
+        if params.is_empty() {
+            return None;
+        }
+        let (index, rgb) = match self.probe? {
+            ProbeTarget::Point(i) => {
+                let c = self.colors.get(i * 3..i * 3 + 3)?;
+                (Some(i), [c[0], c[1], c[2]])
+            }
+            ProbeTarget::Color(rgb) => (None, rgb),
+        };
+        Some((index, Reading::of(params, self.dims, rgb)))
+    }
+
+    /// The decoder map for the shown moment, recomputed when it is stale and the interval has
+    /// passed. Returns whether the maps are current.
+    fn refresh_decoder_maps(&mut self, cells: usize) -> bool {
+        let key = (self.latents_version, self.scrub, self.dims, cells);
+        let (_, _, params) = self.shown_moment();
+        if params.is_empty() {
+            self.decoder_maps = None;
+            return true;
+        }
+        let t = now();
+        if let Some(maps) = &self.decoder_maps {
+            let current = maps.key == key;
+            if current || (maps.cells == cells && t - maps.made_at < DECODER_MAP_INTERVAL_MS) {
+                return current;
+            }
+        }
+        let dims = self.dims;
+        let centre = probe::hue_centre(params, dims);
+        let maps = (plot::DIM_PAIRS.iter())
+            .map(|&pair| {
+                (pair.1 < dims).then(|| {
+                    let extent = plot::LATENT_EXTENT;
+                    probe::decoder_map(params, dims, pair, &centre, extent, cells)
+                })
+            })
+            .collect();
+        self.decoder_maps = Some(DecoderMaps {
+            key,
+            made_at: t,
+            cells,
+            maps,
+        });
+        true
+    }
+
+    /// Returns false when the decoder map shown is stale (it is recomputed at most every
+    /// [`DECODER_MAP_INTERVAL_MS`]).
+    fn draw_latents(&mut self, canvas: &HtmlCanvasElement) -> bool {
+        let css = css_size(canvas);
+        self.latents_css = css;
         let dims = self.dims.max(1);
+        let mut current = true;
+        if self.decoder_map {
+            let plot_w = panel_map(latent_panels(css).next().expect("three panels").0, (0, 1))
+                .plot
+                .w;
+            current = self.refresh_decoder_maps((plot_w / 4.0).clamp(16.0, 64.0) as usize);
+        }
+        let maps = (self.decoder_map)
+            .then_some(self.decoder_maps.as_ref())
+            .flatten();
+        // Taken out while the shown moment is borrowed from the rest of the board.
+        let mut layers = std::mem::take(&mut self.latent_canvas);
+        let (shown, latents, params) = self.shown_moment();
         let cloud = PointCloud {
             latents,
             dims,
             colors: &self.colors,
         };
-        let panels = |w: f32, h: f32| {
-            let panel_w = w / 3.0;
-            plot::DIM_PAIRS.iter().enumerate().map(move |(i, pair)| {
-                let area = Rect::new(i as f32 * panel_w, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0);
-                (area, *pair)
-            })
+        let outline = PointCloud {
+            colors: &self.outline_colors,
+            ..cloud
         };
-        self.latent_canvas.draw(
+        // Where the probe is in latent space: a grid point's own latent, or a picked colour
+        // run through the shown weights.
+        let probed: Option<(Vec<f32>, Option<[f32; 3]>)> = match self.probe {
+            Some(ProbeTarget::Point(i)) => {
+                (latents.get(i * dims..(i + 1) * dims)).map(|z| (z.to_vec(), None))
+            }
+            Some(ProbeTarget::Color(rgb)) if !params.is_empty() => {
+                Some((Reading::of(params, dims, rgb).latent, Some(rgb)))
+            }
+            _ => None,
+        };
+        let scrubbed = self.scrub.is_some();
+        layers.draw(
             canvas,
             dims as u64,
             |surface, w, h| {
-                for (area, pair) in panels(w, h) {
+                for (area, pair) in latent_panels((w, h)) {
                     let title = plot::pair_title(pair);
                     plot::latent_frame(
                         surface,
@@ -350,12 +783,20 @@ impl Board {
                 }
             },
             |raster, dpr, w, h| {
-                for (area, pair) in panels(w, h) {
-                    draw_points(raster, dpr, area, true, cloud, pair);
+                for (p, (area, pair)) in latent_panels((w, h)).enumerate() {
+                    let panel = panel_map(area, pair);
+                    if let Some(map) = maps.and_then(|m| m.maps[p].as_deref()) {
+                        paint_decoder_map(raster, dpr, &panel, map);
+                        draw_points(raster, dpr, area, true, outline, pair, 1.2);
+                    }
+                    draw_points(raster, dpr, area, true, cloud, pair, 1.0);
+                    if let Some((z, color)) = &probed {
+                        mark_probe(raster, dpr, &panel, dims, z, *color);
+                    }
                 }
             },
             |surface, w, h| {
-                let label = match (shown, self.scrub.is_some()) {
+                let label = match (shown, scrubbed) {
                     (None, _) => "initial weights".to_string(),
                     (Some(step), true) => format!("step {step} (history)"),
                     (Some(step), false) => format!("step {step}"),
@@ -370,6 +811,8 @@ impl Board {
                 );
             },
         );
+        self.latent_canvas = layers;
+        current
     }
 
     fn draw_strip(&mut self, canvas: &HtmlCanvasElement) {
@@ -430,7 +873,7 @@ impl Board {
                         dims: snap.dims,
                         colors: &snap.colors,
                     };
-                    draw_points(raster, dpr, area, false, cloud, pair);
+                    draw_points(raster, dpr, area, false, cloud, pair, 1.0);
                 }
             },
             |_, _, _| {},
@@ -465,7 +908,116 @@ impl Board {
     }
 }
 
-/// A latent panel's points on the backing store's pixels, for a panel laid out in CSS pixels.
+/// The page's three latent panels on a canvas `w` × `h` CSS pixels: each one's area and
+/// dim pair.
+fn latent_panels((w, h): (f32, f32)) -> impl Iterator<Item = (Rect, (usize, usize))> {
+    let panel_w = w / 3.0;
+    plot::DIM_PAIRS.iter().enumerate().map(move |(i, pair)| {
+        let area = Rect::new(i as f32 * panel_w, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0);
+        (area, *pair)
+    })
+}
+
+/// Where a titled latent panel in `area` puts its points (CSS pixels).
+fn panel_map(area: Rect, pair: (usize, usize)) -> PanelMap {
+    PanelMap {
+        plot: plot::latent_plot_area(area, true),
+        pair,
+        extent: plot::LATENT_EXTENT,
+    }
+}
+
+/// The grid point whose colour is nearest `rgb`.
+fn nearest_color(colors: &[f32], rgb: [f32; 3]) -> usize {
+    let distance = |c: &[f32]| (0..3).map(|k| (c[k] - rgb[k]).powi(2)).sum::<f32>();
+    (colors.chunks_exact(3).enumerate())
+        .min_by(|a, b| distance(a.1).total_cmp(&distance(b.1)))
+        .map_or(0, |(i, _)| i)
+}
+
+fn css_color(c: [f32; 3]) -> String {
+    let [r, g, b] = c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+    format!("rgb({r}, {g}, {b})")
+}
+
+fn probe_view(index: Option<usize>, r: Reading) -> ProbeView {
+    let hex = |c: [f32; 3]| {
+        let [r, g, b] = c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+        format!("#{r:02x}{g:02x}{b:02x}")
+    };
+    let latent = (r.latent.iter())
+        .map(|v| format!("{v:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        "in {} → out {} · latent ({latent}) · error {:.2e}",
+        hex(r.rgb),
+        hex(r.reconstruction),
+        r.error
+    );
+    ProbeView {
+        index,
+        input_css: css_color(r.rgb),
+        output_css: css_color(r.reconstruction),
+        rgb: r.rgb,
+        reconstruction: r.reconstruction,
+        latent: r.latent,
+        error: r.error,
+        text,
+    }
+}
+
+/// Fills a panel's plot square with its decoder map (`cells` × `cells`, from the top row),
+/// then draws the unit circle and axes faintly over it, on the backing store's pixels.
+fn paint_decoder_map(raster: &mut Raster, dpr: f32, panel: &PanelMap, map: &[[f32; 3]]) {
+    let cells = (map.len() as f64).sqrt().round() as usize;
+    let p = panel.plot;
+    let (x0, y0, size) = (p.x * dpr, p.y * dpr, p.w * dpr);
+    let cell = size / cells as f32;
+    let edge = |i: usize| (i as f32 * cell).round();
+    for (i, color) in map.iter().enumerate() {
+        let (row, column) = (i / cells, i % cells);
+        let (x, y) = (x0 + edge(column), y0 + edge(row));
+        let rgba = color.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+        let (w, h) = (edge(column + 1) - edge(column), edge(row + 1) - edge(row));
+        raster.fill_rect(x, y, w, h, [rgba[0], rgba[1], rgba[2], 255]);
+    }
+    let faint = [0, 0, 0, 90];
+    let centre = panel.to_px(0.0, 0.0);
+    let centre = (centre.0 * dpr, centre.1 * dpr);
+    raster.line((x0, centre.1), (x0 + size, centre.1), dpr, faint, true);
+    raster.line((centre.0, y0), (centre.0, y0 + size), dpr, faint, true);
+    let unit = size / (2.0 * panel.extent);
+    raster.circle(centre, unit, dpr, faint, true);
+}
+
+/// The probe's mark in one panel: a ring around latent `z` (a picked colour also as a dot of
+/// its own colour), on the backing store's pixels.
+fn mark_probe(
+    raster: &mut Raster,
+    dpr: f32,
+    panel: &PanelMap,
+    dims: usize,
+    z: &[f32],
+    color: Option<[f32; 3]>,
+) {
+    let (a, b) = panel.pair;
+    if a >= dims || b >= dims || !z[a].is_finite() || !z[b].is_finite() {
+        return;
+    }
+    let (x, y) = panel.to_px(z[a], z[b]);
+    let (x, y) = (x * dpr, y * dpr);
+    let radius = (plot::point_radius(panel.plot.w) * 2.2 + 3.0) * dpr;
+    if let Some(c) = color {
+        let rgb = c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+        raster.dot((x, y), radius * 0.6, [rgb[0], rgb[1], rgb[2], 255]);
+    }
+    raster.circle((x, y), radius + dpr, 2.0 * dpr, PROBE_RING_SHADOW, false);
+    raster.circle((x, y), radius, 2.0 * dpr, PROBE_RING, false);
+}
+
+/// A latent panel's points on the backing store's pixels, for a panel laid out in CSS pixels,
+/// their radius scaled by `grow`.
 pub(super) fn draw_points(
     raster: &mut Raster,
     dpr: f32,
@@ -473,9 +1025,10 @@ pub(super) fn draw_points(
     titled: bool,
     cloud: PointCloud,
     pair: (usize, usize),
+    grow: f32,
 ) {
     let plot = plot::latent_plot_area(area, titled);
-    let radius = plot::point_radius(plot.w) * dpr;
+    let radius = plot::point_radius(plot.w) * dpr * grow;
     let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
     plot::latent_points(raster, plot, cloud, pair, plot::LATENT_EXTENT, radius);
 }

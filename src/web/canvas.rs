@@ -32,6 +32,12 @@ pub(super) fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
     Size::of(canvas).pixels
 }
 
+/// A canvas's CSS box, `(width, height)`.
+pub(super) fn css_size(canvas: &HtmlCanvasElement) -> (f32, f32) {
+    let (w, h) = Size::of(canvas).css;
+    (w as f32, h as f32)
+}
+
 /// Sizes the canvas to its CSS box × devicePixelRatio (crisp on high-DPI screens) and draws in
 /// CSS pixels.
 pub(super) fn with_canvas(

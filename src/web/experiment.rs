@@ -58,6 +58,9 @@ pub struct Options {
     first: usize,
     #[serde(default)]
     total: usize,
+    /// Train only to this step (the element's `to`): the sheet is cut there.
+    #[serde(default)]
+    until: Option<u64>,
 }
 
 /// A training run in the worker. Shared behind `Rc<RefCell<…>>` because `sync` is async:
@@ -156,6 +159,8 @@ struct HostPending {
 
 struct Run {
     sheet: String,
+    /// Where the page cut the sheet (its `to`).
+    until: Option<u64>,
     config: TrainerConfig,
     /// Seeds trained at once (from `config.seed` on).
     runs: usize,
@@ -478,7 +483,7 @@ impl Experiment {
     pub fn reset(&self, seed: u32) -> Result<(), JsValue> {
         let mut run = self.run.borrow_mut();
         run.config.seed = seed as u64 + run.first_run as u64;
-        let timeline = parse(&run.sheet)?;
+        let timeline = run.timeline_of(&run.sheet)?;
         run.restart(timeline)
     }
 }
@@ -490,7 +495,7 @@ impl Experiment {
         handover: Option<Handover>,
     ) -> Result<Experiment, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
-        let timeline = parse(&sheet)?;
+        let timeline = cut(parse(&sheet)?, options.until);
         let saved = handover.as_ref().map(|h| &h.sweep);
         let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
         let (first_run, latent_dims) = (options.first, options.dims);
@@ -506,6 +511,7 @@ impl Experiment {
             )?;
         let mut run = Run {
             sheet,
+            until: options.until,
             config,
             runs,
             first_run,
@@ -606,6 +612,7 @@ impl Run {
             // Another worker's part of a sweep: the page shows the whole sweep's first run.
             if self.first_run == 0 {
                 frame.latents = to_bytes(&sweep.latents(0, &self.grid));
+                frame.parameters = to_bytes(&sweep.parameters(0));
             }
             frame.shown = step;
             if self.total_runs > 1 {
@@ -703,7 +710,7 @@ impl Run {
     }
 
     fn set_dopesheet(&mut self, sheet: String, live: bool) -> Result<(), JsValue> {
-        let timeline = parse(&sheet)?;
+        let timeline = self.timeline_of(&sheet)?;
         self.sheet = sheet;
         if live {
             match &mut self.engine {
@@ -737,7 +744,20 @@ struct GpuReadLayout {
     recordings: Vec<(u64, bool)>,
 }
 
+/// `timeline` up to `until`, where the page plays only a range of the sheet.
+fn cut(timeline: Timeline, until: Option<u64>) -> Timeline {
+    match until {
+        Some(steps) => timeline.until(steps),
+        None => timeline,
+    }
+}
+
 impl Run {
+    /// A sheet's timeline as this run trains it (cut at its `until`).
+    fn timeline_of(&self, sheet: &str) -> Result<Timeline, JsValue> {
+        Ok(cut(parse(sheet)?, self.until))
+    }
+
     /// The run's state, for the page's readouts.
     fn describe(&mut self, frame: &mut Frame) {
         let t = self.engine.timeline();

@@ -152,7 +152,7 @@ impl SweepView {
             |raster, dpr, w, h| {
                 for (i, cell) in cells(w, h).enumerate().take(n) {
                     if let Some(cloud) = view.cloud(i) {
-                        draw_points(raster, dpr, cell, titled, cloud, (0, 1));
+                        draw_points(raster, dpr, cell, titled, cloud, (0, 1), 1.0);
                         view.badge(raster, cell, dpr, i);
                     }
                 }

@@ -1103,7 +1103,7 @@ test('every control works from the keyboard, with a visible focus ring; arrow ke
       reached.add(focused.name);
     }
   }
-  for (const name of ['toggle', 'step', 'reset', 'seed', 'speed', 'runs', 'share', 'export-png', 'schedule', 'picker', 'apply', 'apply-live', 'sheet']) {
+  for (const name of ['toggle', 'step', 'reset', 'seed', 'speed', 'runs', 'share', 'export-png', 'decoder-map', 'probe-color', 'latents', 'schedule', 'picker', 'apply', 'apply-live', 'sheet']) {
     assert.ok(reached.has(name), `${name} is reachable by Tab: ${[...reached]}`);
   }
   // Space on the focused Play button starts training.
@@ -1129,6 +1129,266 @@ test('every control works from the keyboard, with a visible focus ring; arrow ke
 
 /** Adds an autoplaying compact element per attribute set to `page`; resolves when every one
  * has trained 50 steps, with what each shows. */
+/** A CSS position (from the latent canvas's corner) of a clearly coloured dot in the first
+ * panel, and that pixel's colour. */
+async function colouredDot(page) {
+  return el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=latents]');
+    const { data, width, height } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    const dpr = c.width / c.clientWidth;
+    // The middle of the first panel's plot outwards: the first strongly coloured pixel.
+    for (let r = 0; r < width / 6; r++) {
+      for (let a = 0; a < 64; a++) {
+        const x = Math.round(width / 6 + r * Math.cos(a / 64 * 2 * Math.PI));
+        const y = Math.round(height / 2 + r * Math.sin(a / 64 * 2 * Math.PI));
+        if (x < 0 || y < 0 || x >= width || y >= height) continue;
+        const i = (y * width + x) * 4;
+        const [R, G, B] = [data[i], data[i + 1], data[i + 2]];
+        if (Math.max(R, G, B) - Math.min(R, G, B) > 100) return { x: x / dpr, y: y / dpr, rgb: [R, G, B] };
+      }
+    }
+    return null;
+  });
+}
+
+const probeText = (page) => el(page, (e) => e.shadowRoot.querySelector('[data-field=probe-text]').textContent);
+const swatch = (page, name) => el(page, (e, n) => getComputedStyle(e.shadowRoot.querySelector(`[data-field=swatch-${n}]`)).backgroundColor, name);
+const dominant = ([r, g, b]) => (r > g && r > b ? 'r' : g > b ? 'g' : 'b');
+
+test('the probe: hovering a point shows its colour beside its reconstruction; keys walk the grid; a picked colour follows training', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 4);
+  const unprobed = await latentPixels(page);
+  assert.equal(await swatch(page, 'in'), 'rgba(0, 0, 0, 0)', 'no swatch before probing');
+  const dot = await colouredDot(page);
+  assert.ok(dot, 'a coloured dot to hover');
+  const canvas = page.locator('color-bottleneck').locator('[data-canvas="latents"]');
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + dot.x, box.y + dot.y);
+  await nextFrames(page, 3);
+  const text = await probeText(page);
+  assert.match(text, /^in #[0-9a-f]{6} → out #[0-9a-f]{6} · latent \(-?\d+\.\d{3}(, -?\d+\.\d{3}){3}\) · error \d\.\d{2}e-?\d+$/);
+  const rgb = (css) => css.match(/\d+/g).slice(0, 3).map(Number);
+  const input = rgb(await swatch(page, 'in'));
+  const output = rgb(await swatch(page, 'out'));
+  assert.equal(dominant(input), dominant(dot.rgb), `the swatch ${input} is the hovered dot's colour ${dot.rgb}`);
+  assert.equal(dominant(output), dominant(input), `a trained model gives back about the same colour: ${input} → ${output}`);
+  assert.notEqual(await latentPixels(page), unprobed, 'the probed point is ringed');
+  // Leaving the canvas lets go of a hover.
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
+  await nextFrames(page, 3);
+  assert.equal(await swatch(page, 'in'), 'rgba(0, 0, 0, 0)');
+  assert.match(await probeText(page), /^hover, tap or arrow-key/);
+  assert.equal(await latentPixels(page), unprobed, 'and its ring');
+
+  // Keys: the first starts at red, then one step along the grid's blue axis.
+  await canvas.focus();
+  await page.keyboard.press('ArrowRight');
+  await nextFrames(page, 2);
+  assert.match(await probeText(page), /^in #ff0000 /);
+  await page.keyboard.press('ArrowRight');
+  await nextFrames(page, 2);
+  assert.match(await probeText(page), /^in #ff001c /);
+  await page.keyboard.press('ArrowDown');
+  await nextFrames(page, 2);
+  assert.match(await probeText(page), /^in #e3ff1c /, 'ten points back wraps the green axis into the next red down');
+  await page.keyboard.press('Escape');
+  await nextFrames(page, 2);
+  assert.equal(await swatch(page, 'in'), 'rgba(0, 0, 0, 0)');
+
+  // A picked colour is marked, and its reading moves as training goes on.
+  await el(page, (e) => {
+    const input = e.shadowRoot.querySelector('[data-field=probe-color]');
+    input.value = '#20c0a0';
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await nextFrames(page, 3);
+  const picked = await probeText(page);
+  assert.match(picked, /^in #20c0a0 → out /);
+  assert.notEqual(await latentPixels(page), unprobed, 'the picked colour is marked');
+  const step = await el(page, (e) => e.step);
+  await el(page, (e) => e.play());
+  await page.waitForFunction((s) => document.querySelector('color-bottleneck').step > s + 500, step);
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 3);
+  const later = await probeText(page);
+  assert.match(later, /^in #20c0a0 → out /);
+  assert.notEqual(later, picked, 'the latent and reconstruction follow the training');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('on a 390-pixel touch screen a tap probes a point', { timeout: 120_000 }, async () => {
+  const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = await watch(page);
+  await page.goto(`${BASE}/?backend=cpu`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 4);
+  const dot = await colouredDot(page);
+  assert.ok(dot);
+  const canvas = page.locator('color-bottleneck').locator('[data-canvas="latents"]');
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
+  await page.touchscreen.tap(box.x + dot.x, box.y + dot.y);
+  await nextFrames(page, 3);
+  assert.match(await probeText(page), /^in #[0-9a-f]{6} → out /);
+  const bar = await page.locator('color-bottleneck').locator('.probe-bar').boundingBox();
+  assert.ok(bar.width <= 390, `the probe's bar fits the phone: ${bar.width}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the decoder map paints each panel with what the decoder outputs there', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 3);
+  // Sample points on a lattice over each panel's plot; a dot may cover a few of them.
+  const sample = () => el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=latents]');
+    const ctx = c.getContext('2d');
+    const dpr = c.width / c.clientWidth;
+    const out = [];
+    for (let panel = 0; panel < 3; panel++) {
+      for (let i = 1; i < 8; i++) {
+        for (let j = 1; j < 8; j++) {
+          const x = (panel + i / 8) * (c.clientWidth / 3);
+          const y = (0.1 + 0.8 * j / 8) * c.clientHeight;
+          const [r, g, b] = ctx.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
+          out.push({ x, y, pixel: [r, g, b], decoded: e.decoded(x, y) });
+        }
+      }
+    }
+    return out;
+  });
+  const off = await sample();
+  const background = off.filter((s) => s.pixel.every((v) => v === 0x22)).length;
+  assert.ok(background > off.length / 2, `without the map the plots are the panel's grey: ${background}/${off.length}`);
+  await page.locator('color-bottleneck').locator('[data-field="decoder-map"]').check();
+  await nextFrames(page, 4);
+  const on = (await sample()).filter((s) => s.decoded.length === 3);
+  assert.ok(on.length > 100, `most samples fall in a plot: ${on.length}`);
+  const close = on.filter((s) => s.pixel.every((v, k) => Math.abs(v - s.decoded[k] * 255) <= 14));
+  assert.ok(close.length >= on.length * 0.8, `the map's pixels are the decoded colours: ${close.length}/${on.length}; e.g. ${JSON.stringify(on.slice(0, 3))}`);
+  const hues = new Set(on.filter((s) => Math.max(...s.pixel) - Math.min(...s.pixel) > 60).map((s) => dominant(s.pixel)));
+  assert.ok(hues.size >= 2, `the map is not one flat colour: ${[...hues]}`);
+  await page.screenshot({ path: `${ARTIFACTS}/decoder-map.png` });
+  // Turned off again, the grey comes back.
+  await page.locator('color-bottleneck').locator('[data-field="decoder-map"]').uncheck();
+  await nextFrames(page, 3);
+  const again = await sample();
+  assert.ok(again.filter((s) => s.pixel.every((v) => v === 0x22)).length > off.length / 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('from/to trains to "to", then plays from..to in a loop; a range backwards is named', { timeout: 180_000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 3000 } });
+  const errors = await watch(page);
+  await page.goto(`${BASE}/example-post.html`);
+  await page.evaluate(() => {
+    for (const [id, from, to] of [['ranged', '200', '1200'], ['backwards', '900', '100']]) {
+      const e = document.createElement('color-bottleneck');
+      Object.assign(e, { id });
+      for (const [k, v] of Object.entries({ autoplay: '', compact: '', from, to })) e.setAttribute(k, v);
+      document.body.prepend(e);
+    }
+  });
+  await page.waitForFunction(() => { const e = document.querySelector('#ranged'); return e?.ready && e.step === 1200 && !e.playing; }, null, { timeout: 120_000 });
+  const seen = [];
+  for (let i = 0; i < 30; i++) {
+    await page.waitForTimeout(150);
+    seen.push(Number(await page.evaluate(() => document.querySelector('#ranged').dataset.loopStep)));
+  }
+  assert.ok(seen.every((s) => s >= 200 && s < 1200), `every shown step is in the range: ${seen}`);
+  assert.ok(seen.some((s, i) => i > 0 && s < seen[i - 1]), `the loop starts over: ${seen}`);
+  assert.ok(new Set(seen).size > 10, `the loop moves: ${seen}`);
+  assert.equal(await page.evaluate(() => document.querySelector('#ranged').step), 1200, 'training stopped at "to"');
+  const notice = await page.evaluate(() => document.querySelector('#backwards').shadowRoot.querySelector('[data-field=notice]').textContent);
+  assert.match(notice, /to=100 is not after from=900; playing from step 900 to the end/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** A cheap fingerprint of what a named canvas shows. */
+const canvasPixels = (page, name) => el(page, (e, n) => {
+  const c = e.shadowRoot.querySelector(`[data-canvas=${n}]`);
+  const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+  let h = 0;
+  for (let i = 0; i < data.length; i += 7) h = (h * 31 + data[i]) >>> 0;
+  return h;
+}, name);
+
+test('the 3-D view turns by dragging and by keys, resets on double-click, and is not offered for E = 2; the geometry panel draws the hues\' matrix', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
+  await el(page, (e) => e.pause());
+  await nextFrames(page, 4);
+  const dome = page.locator('color-bottleneck').locator('[data-canvas="dome"]');
+  await dome.scrollIntoViewIfNeeded();
+  await nextFrames(page, 3);
+  const home = await canvasPixels(page, 'dome');
+  const box = await dome.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 90, box.y + box.height / 2 + 30, { steps: 5 });
+  await page.mouse.up();
+  await nextFrames(page, 3);
+  const turned = await canvasPixels(page, 'dome');
+  assert.notEqual(turned, home, 'dragging turns the view');
+  await dome.dblclick();
+  await nextFrames(page, 3);
+  assert.equal(await canvasPixels(page, 'dome'), home, 'double-click puts it back');
+  await dome.focus();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+  await nextFrames(page, 3);
+  assert.notEqual(await canvasPixels(page, 'dome'), home, 'arrow keys turn it');
+  await page.keyboard.press('Home');
+  await nextFrames(page, 3);
+  assert.equal(await canvasPixels(page, 'dome'), home, 'Home puts it back');
+  const choices = await el(page, (e) => [...e.shadowRoot.querySelector('[data-field=dome-axes]').options].map((o) => o.value));
+  assert.deepEqual(choices, ['dim2', 'dim3', 'pca']);
+  await page.locator('color-bottleneck').locator('[data-field="dome-axes"]').selectOption('pca');
+  await nextFrames(page, 3);
+  assert.notEqual(await canvasPixels(page, 'dome'), home, 'the principal axes are another view');
+  // Depth order: the view is drawn with the dots' own colours, and more than a few.
+  const coloured = await el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=dome]');
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 80) n++;
+    return n;
+  });
+  assert.ok(coloured > 500, `coloured dots in the 3-D view: ${coloured}`);
+
+  // The geometry panel: the matrix's diagonal is each hue against itself, cosine 1.
+  const diagonal = await el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=geometry]');
+    const dpr = c.width / c.clientWidth;
+    const size = Math.min(c.clientHeight - 24, c.clientWidth * 0.5);
+    const cell = size / 36;
+    const ctx = c.getContext('2d');
+    return [0, 9, 20, 35].map((i) => [...ctx.getImageData(Math.round((6 + (i + 0.5) * cell) * dpr), Math.round((20 + (i + 0.5) * cell) * dpr), 1, 1).data].slice(0, 3));
+  });
+  for (const px of diagonal) assert.ok(px.every((v, k) => Math.abs(v - [250, 160, 60][k]) <= 3), `a diagonal cell is cosine 1's colour: ${diagonal}`);
+  const text = await el(page, (e) => e.shadowRoot.querySelector('[data-canvas=geometry]').getAttribute('aria-label'));
+  assert.match(text, /participation ratio/);
+  await page.screenshot({ path: `${ARTIFACTS}/inside.png`, fullPage: true });
+
+  // A 2-D bottleneck has no third axis: no 3-D view.
+  await el(page, async (e) => { e.setAttribute('latent-dims', '2'); await e.setDopesheet(e.shadowRoot.querySelector('[data-field=sheet]').value); });
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').latents().length === 2000, null, { timeout: 60_000 });
+  await nextFrames(page, 3);
+  assert.equal(await el(page, (e) => e.shadowRoot.querySelector('.dome-box').hidden), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 async function elementsWith(page, attributeSets) {
   const first = await page.evaluate(() => document.querySelectorAll('color-bottleneck').length);
   await page.evaluate((sets) => {
