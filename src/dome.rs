@@ -128,6 +128,10 @@ pub struct Orbit {
     pub pitch: f32,
 }
 
+/// Half the view's width, in latent units: the unit sphere with room for points a little
+/// outside it (points further out are clamped to ±`extent` and may leave the view).
+const VIEW_REACH: f32 = 1.4;
+
 /// The furthest the view tips over the top or under the bottom.
 const MAX_PITCH: f32 = 89.0f32 * std::f32::consts::PI / 180.0;
 
@@ -175,7 +179,7 @@ pub fn layout(
     plot: Rect,
     extent: f32,
 ) -> Vec<(f32, f32, f32, usize)> {
-    let scale = plot.w / (2.0 * extent * 1.2);
+    let scale = plot.w / (2.0 * VIEW_REACH);
     let (cx, cy) = (plot.x + plot.w / 2.0, plot.y + plot.h / 2.0);
     let mut out: Vec<(f32, f32, f32, usize)> = (points.iter().enumerate())
         .filter(|(_, p)| p.iter().all(|v| v.is_finite()))
@@ -235,7 +239,7 @@ pub fn draw(
     extent: f32,
     radius: f32,
 ) {
-    let scale = plot.w / (2.0 * extent * 1.2);
+    let scale = plot.w / (2.0 * VIEW_REACH);
     let (cx, cy) = (plot.x + plot.w / 2.0, plot.y + plot.h / 2.0);
     let at = |p: [f32; 3]| {
         let (x, y, _) = orbit.project(p);

@@ -143,16 +143,29 @@ pub fn latent_panel(
     latent_points(s, plot, cloud, pair, extent, point_radius(plot.w));
 }
 
-/// The square a latent panel plots in, within its area (below the title, if any).
+/// The square a latent panel plots in, within its area (below the title, if any, and clear
+/// of the axes' labels, where there is room for them).
 pub fn latent_plot_area(area: Rect, titled: bool) -> Rect {
     let title_h = title_height(area, titled);
-    let size = (area.w).min(area.h - title_h);
+    let (left, bottom) = axis_label_room(area, titled);
+    let size = (area.w - left).min(area.h - title_h - bottom);
     Rect::new(
-        area.x + (area.w - size) / 2.0,
-        area.y + title_h + (area.h - title_h - size) / 2.0,
+        area.x + left + (area.w - left - size) / 2.0,
+        area.y + title_h + (area.h - title_h - bottom - size) / 2.0,
         size,
         size,
     )
+}
+
+/// The font of a titled panel's axis labels, when it is large enough to carry them (a
+/// figure's panels are; a thumbnail's or a phone's are not).
+fn axis_label_font(area: Rect, titled: bool) -> Option<f32> {
+    (titled && area.w.min(area.h) >= 180.0).then(|| (area.h * 0.04).clamp(10.0, 14.0))
+}
+
+/// Room (left, below) a panel keeps for its axes' ticks and names.
+fn axis_label_room(area: Rect, titled: bool) -> (f32, f32) {
+    axis_label_font(area, titled).map_or((0.0, 0.0), |f| (f * 3.2, f * 1.6))
 }
 
 fn title_height(area: Rect, titled: bool) -> f32 {
@@ -210,6 +223,33 @@ pub fn latent_frame(
     );
     s.circle(center, scale, 1.0, GRID, true);
     let (a, b) = pair;
+    if let Some(font) = axis_label_font(area, title.is_some()) {
+        // Ticks at ±1 (the unit circle's reach) and each axis's name, outside the plot.
+        let below = plot.y + plot.h + font * 0.8;
+        let left = plot.x - font * 0.4;
+        for (v, tick) in [(-1.0, "-1"), (1.0, "1")] {
+            let x = center.0 + v * scale;
+            s.text(x, below, tick, font, FAINT_TEXT, Align::Center);
+            let y = center.1 - v * scale;
+            s.text(left, y, tick, font, FAINT_TEXT, Align::Right);
+        }
+        s.text(
+            center.0,
+            below,
+            &format!("dim {a}"),
+            font,
+            TEXT,
+            Align::Center,
+        );
+        s.text(
+            left,
+            center.1,
+            &format!("dim {b}"),
+            font,
+            TEXT,
+            Align::Right,
+        );
+    }
     if a >= dims || b >= dims {
         s.text(
             center.0,

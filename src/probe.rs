@@ -37,34 +37,39 @@ impl Reading {
     }
 }
 
-/// The point of `latents` (`[rows, dims]`) drawn nearest to `(x, y)`, if one is within
-/// `reach` pixels; `None` where the panel shows dims the model lacks.
+/// The point of `latents` (`[rows, dims]`) a pointer at `at` is on: the one drawn last
+/// (on top) among the dots of `radius` that cover it, else the nearest within `reach`
+/// pixels. `None` where the panel shows dims the model lacks.
 pub fn nearest_point(
     panel: &PanelMap,
     latents: &[f32],
     dims: usize,
     (x, y): (f32, f32),
+    radius: f32,
     reach: f32,
 ) -> Option<usize> {
     let (a, b) = panel.pair;
     if a >= dims || b >= dims {
         return None;
     }
-    let mut best = None;
-    let mut best_d = reach * reach;
+    let mut on_top = None;
+    let mut nearest = None;
+    let mut nearest_d = reach * reach;
     for (i, z) in latents.chunks_exact(dims).enumerate() {
         if !z[a].is_finite() || !z[b].is_finite() {
             continue;
         }
         let (px, py) = panel.to_px(z[a], z[b]);
         let d = (px - x).powi(2) + (py - y).powi(2);
-        // Later rows are drawn on top: on a tie the one seen wins.
-        if d <= best_d {
-            best_d = d;
-            best = Some(i);
+        if d <= radius * radius {
+            on_top = Some(i);
+        }
+        if d < nearest_d {
+            nearest_d = d;
+            nearest = Some(i);
         }
     }
-    best
+    on_top.or(nearest)
 }
 
 /// The latent the decoder map holds the undrawn dims at: the mean of the [`HUES`] pure hues'
@@ -144,14 +149,27 @@ mod tests {
         // Three points in 3-D; the panel shows dims 0 and 2.
         let latents = [0.0, 9.0, 0.0, 1.0, 9.0, 1.0, -1.0, 9.0, 0.5];
         let (x, y) = map.to_px(0.95, 1.05);
-        assert_eq!(nearest_point(&map, &latents, 3, (x, y), 12.0), Some(1));
-        assert_eq!(nearest_point(&map, &latents, 3, (x + 50.0, y), 12.0), None);
+        assert_eq!(nearest_point(&map, &latents, 3, (x, y), 2.0, 12.0), Some(1));
+        // Under two overlapping dots, the one drawn last (on top) is the one seen.
+        let overlapping = [0.95, 0.0, 1.05, 1.0, 0.0, 1.0];
+        assert_eq!(
+            nearest_point(&map, &overlapping, 3, (x, y), 30.0, 30.0),
+            Some(1)
+        );
+        assert_eq!(
+            nearest_point(&map, &overlapping, 3, (x, y), 0.5, 30.0),
+            Some(0)
+        );
+        assert_eq!(
+            nearest_point(&map, &latents, 3, (x + 50.0, y), 2.0, 12.0),
+            None
+        );
         // A panel of dims the model lacks has no points.
         let missing = PanelMap {
             pair: (0, 3),
             ..map
         };
-        assert_eq!(nearest_point(&missing, &latents, 3, (x, y), 1e9), None);
+        assert_eq!(nearest_point(&missing, &latents, 3, (x, y), 2.0, 1e9), None);
     }
 
     #[test]

@@ -175,6 +175,36 @@ impl Timeline {
         }
     }
 
+    /// The first and the last step at which `other` trains differently from this timeline,
+    /// or `None` where they agree at every step. Compared step by step: the phase (its name,
+    /// and where it ends), the actions, each property by name (one the other lacks differs
+    /// wherever it is read) and the length (a step one of them never trains differs).
+    pub fn differences(&self, other: &Timeline) -> Option<(u64, u64)> {
+        let mut names: Vec<&str> = (self.properties.iter())
+            .chain(&other.properties)
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let value = |t: &Timeline, name: &str, step: u64| {
+            t.property_index(name).map(|i| t.value(i, step).to_bits())
+        };
+        let differs = |step: u64| {
+            if step >= self.len || step >= other.len {
+                return true;
+            }
+            let (a, b) = (self.state(step), other.state(step));
+            a.phase != b.phase
+                || a.is_phase_end != b.is_phase_end
+                || a.actions != b.actions
+                || (names.iter()).any(|n| value(self, n, step) != value(other, n, step))
+        };
+        let len = self.len.max(other.len);
+        let first = (0..len).find(|&s| differs(s))?;
+        let last = (first..len).rev().find(|&s| differs(s))?;
+        Some((first, last))
+    }
+
     /// The states the training loop visits, in order.
     pub fn iter(&self) -> impl Iterator<Item = State<'_>> {
         (0..self.len).map(|s| self.state(s))
@@ -235,4 +265,39 @@ pub fn min_jerk(y0: f64, y1: f64, clock: f64, duration: f64) -> f64 {
     let c4 = (5.0 * c5) / -2.0;
     let c3 = (-12.0f64).mul_add(c4, -20.0 * c5) / 6.0;
     y0 + tau * (0.0 + tau * (0.0 + tau * (c3 + tau * (c4 + tau * c5))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EX_1_5: &str = include_str!("../dopesheets/ex-1.5.csv");
+
+    fn timeline(text: &str) -> Timeline {
+        Timeline::new(&Dopesheet::parse(text).expect("a valid sheet"))
+    }
+
+    #[test]
+    fn differences_name_the_steps_an_edit_reaches() {
+        let base = timeline(EX_1_5);
+        assert_eq!(base.differences(&timeline(EX_1_5)), None);
+        // A phase renamed: every step of that phase.
+        let renamed = EX_1_5.replacen("Primary & secondary", "Primary & secondary!", 1);
+        assert_eq!(base.differences(&timeline(&renamed)), Some((0, 2999)));
+        // A shorter run: the steps it never trains.
+        let cut = timeline(EX_1_5).until(3000);
+        assert_eq!(base.differences(&cut), Some((3000, base.len() - 1)));
+        // One value at the keyframe of step 10,000: from there until its track's next key
+        // has taken over, and no earlier.
+        let sheet = Dopesheet::parse(EX_1_5).unwrap();
+        let recon = base.property_index("loss-recon").unwrap();
+        let edited = Timeline::new(&sheet.with_value(recon, 10_000, 0.5).unwrap());
+        let (first, last) = base.differences(&edited).unwrap();
+        assert!(first <= 10_000, "{first}");
+        assert!(last >= 10_000, "{last}");
+        for step in [0, 2999, first - 1] {
+            assert_eq!(base.value(recon, step), edited.value(recon, step));
+        }
+        assert_ne!(base.value(recon, last), edited.value(recon, last));
+    }
 }

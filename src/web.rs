@@ -327,6 +327,20 @@ pub fn controls_problem(controls: Option<String>) -> Option<String> {
     crate::settings::Controls::read(controls.as_deref()).1
 }
 
+/// What an edit of the running sheet means for a live run at `step`: a note when every step
+/// it changes is behind the run (`Apply live` would change nothing it still trains), else
+/// `None` (also for a sheet that does not parse: the editor shows its problem).
+#[wasm_bindgen]
+pub fn edit_reach(running: &str, edited: &str, step: f64) -> Option<String> {
+    let (Ok(a), Ok(b)) = (parse(running), parse(edited)) else {
+        return None;
+    };
+    let (_, last) = a.differences(&b)?;
+    let step = step as u64;
+    (last < step)
+        .then(|| format!("this change is before step {step} and will not affect a live run"))
+}
+
 /// The `from` and `to` attributes ([`StepRange::read`](crate::settings::StepRange::read)):
 /// `{range: {from, to} | null, problems: [message]}`.
 #[wasm_bindgen]

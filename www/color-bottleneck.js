@@ -133,6 +133,8 @@ const STYLES = `
   .strip { height: 104px; margin-top: 4px; }
   .inside { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; margin-top: 6px; align-items: end; }
   .dome { height: 300px; touch-action: none; cursor: grab; }
+  .inside-box { margin-top: 6px; }
+  .inside-box > summary { cursor: pointer; font-size: 13px; color: #bbb; }
   .geometry { height: 300px; }
   .dome-box[hidden] { display: none; }
   .charts { display: grid; grid-template-columns: 3fr 2fr; gap: 6px; margin-top: 6px; }
@@ -151,13 +153,16 @@ const STYLES = `
              border: 1px solid #555; border-radius: 4px; font: 12px ui-monospace, monospace; padding: 6px; }
   .error { color: #ff8a80; font: 12px ui-monospace, monospace; min-height: 1.2em; white-space: pre-wrap; }
   .notice { color: #ffd54f; font-size: 12px; min-height: 1.2em; }
+  .edit-note { color: #ffd54f; font-size: 12px; }
   :host([compact]) .editor { display: none; }
   /* controls="none": the picture alone; "play": and the Play button; locked: no editing. */
   :host([controls="none"]) .controls, :host([controls="none"]) .editor, :host([controls="none"]) .share,
   :host([controls="none"]) .sweep-box button,
   :host([controls="play"]) .controls.exports, :host([controls="play"]) .editor, :host([controls="play"]) .share,
   :host([controls="play"]) .sweep-box button, :host([controls="play"]) .controls.main > :not([data-action=toggle]),
-  :host([locked]) .editor .bar, :host([controls="none"]) .probe-bar, :host([controls="play"]) .probe-bar { display: none; }
+  :host([locked]) .editor .bar, :host([controls="none"]) .probe-bar, :host([controls="play"]) .probe-bar,
+  :host([controls="none"]) .dome-box .bar, :host([controls="play"]) .dome-box .bar,
+  :host([controls="none"]) .inside-box > summary, :host([controls="play"]) .inside-box > summary { display: none; }
   .loading { padding: 2em; text-align: center; color: #aaa; }
   .sweep-box[hidden], .share[hidden], .snippets[hidden] { display: none; }
   .share { display: grid; gap: 4px; margin-bottom: 6px; font-size: 12px; }
@@ -193,7 +198,8 @@ TEMPLATE.innerHTML = `
   <button data-action="share" title="a link that reopens this run">Copy link</button>
   <button data-action="embed" title="snippets that put this run in a post">Embed</button>
   <span>export</span>
-  <button data-action="export-png" title="the latent panels and the phase strip">PNG</button>
+  <button data-action="export-png" title="every phase end and the step shown, as the command line's phases.png">PNG</button>
+  <button data-action="export-svg" title="the PNG's figure as SVG">SVG</button>
   <button data-action="export-csv" title="the RGB grid's latents and reconstructions">Latents CSV</button>
   <button data-action="export-md" title="the dopesheet as a Markdown table">Markdown</button>
   <button data-action="export-video" title="the latent-evolution video (WebM): dims 0 and 1 every 10 steps">Video</button>
@@ -215,13 +221,6 @@ TEMPLATE.innerHTML = `
   <span class="probe-text" data-field="probe-text" role="status">hover, tap or arrow-key a point to probe it</span>
 </div>
 <canvas class="latents" data-canvas="latents" tabindex="0" role="img" aria-label="the latent space, dims 0 against 1, 2 and 3; arrow keys probe the colours"></canvas>
-<div class="inside">
-  <div class="dome-box">
-    <label class="bar">3-D view <select data-field="dome-axes" aria-label="the 3-D view's axes"></select></label>
-    <canvas class="dome" data-canvas="dome" tabindex="0" role="img" aria-label="the latent space in 3-D: drag or use the arrow keys to turn it, double-click to reset"></canvas>
-  </div>
-  <canvas class="geometry" data-canvas="geometry" role="img" aria-label="the hue circle's geometry: cosine similarity of the 36 hues' latents, participation ratio and winding number"></canvas>
-</div>
 <canvas class="strip" data-canvas="strip" role="img" aria-label="the latent space at the end of each phase"></canvas>
 <div class="sweep-box" hidden>
   <div class="bar">
@@ -240,11 +239,22 @@ TEMPLATE.innerHTML = `
   </div>
   <canvas class="losses" data-canvas="losses" role="img" aria-label="loss curves"></canvas>
 </div>
+<details class="inside-box" open>
+  <summary>3-D view and geometry</summary>
+<div class="inside">
+  <div class="dome-box">
+    <label class="bar">3-D view <select data-field="dome-axes" aria-label="the 3-D view's axes"></select></label>
+    <canvas class="dome" data-canvas="dome" tabindex="0" role="img" aria-label="the latent space in 3-D: drag or use the arrow keys to turn it, double-click to reset"></canvas>
+  </div>
+  <canvas class="geometry" data-canvas="geometry" role="img" aria-label="the hue circle's geometry: cosine similarity of the 36 hues' latents, participation ratio and winding number"></canvas>
+</div>
+</details>
 <div class="editor">
   <div class="bar">
     <label>dopesheet <select data-field="picker"></select></label>
     <button data-action="apply">Apply &amp; restart</button>
     <button data-action="apply-live" title="swap the schedule under the running model">Apply live</button>
+    <span class="edit-note" data-field="edit-note" role="status"></span>
   </div>
   <textarea data-field="sheet" spellcheck="false" aria-label="dopesheet CSV"></textarea>
   <div class="error" data-field="error" role="status"></div>
@@ -347,6 +357,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=share]').onclick = () => this.#share();
     this.$('[data-action=embed]').onclick = () => this.#embed();
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
+    this.$('[data-action=export-svg]').onclick = () => this.#board && this.#download('color-bottleneck.svg', this.#board.figure_svg(), 'image/svg+xml');
     this.$('[data-action=export-csv]').onclick = () => this.#exportLatents().catch((e) => this.#fail(e));
     this.$('[data-action=export-md]').onclick = () => this.#exportMarkdown();
     this.$('[data-action=export-video]').onclick = () => this.#exportVideo().catch((e) => this.#fail(e));
@@ -358,6 +369,10 @@ class ColorBottleneck extends HTMLElement {
     const sheet = this.field('sheet');
     sheet.oninput = () => this.#validate();
     sheet.readOnly = this.hasAttribute('locked');
+    // An embed stays short: its 3-D view and geometry open on request.
+    const inside = this.$('.inside-box');
+    if (this.hasAttribute('compact')) inside.open = false;
+    inside.addEventListener('toggle', () => { this.#dirty = true; });
     this.#wireScrubbing();
     new ResizeObserver(() => { this.#dirty = true; }).observe(this);
     document.addEventListener('visibilitychange', () => this.#followVisibility());
@@ -516,16 +531,9 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #exportPng() {
-    const panels = this.canvas('latents');
-    const strip = this.canvas('strip');
+    if (!this.#board) return;
     const out = document.createElement('canvas');
-    out.width = Math.max(panels.width, strip.width);
-    out.height = panels.height + strip.height;
-    const ctx = out.getContext('2d');
-    ctx.fillStyle = '#2b2b2b';
-    ctx.fillRect(0, 0, out.width, out.height);
-    ctx.drawImage(panels, 0, 0);
-    ctx.drawImage(strip, 0, panels.height);
+    this.#board.draw_figure(out);
     out.toBlob((blob) => blob && this.#download('color-bottleneck.png', blob));
   }
 
@@ -1015,6 +1023,7 @@ class ColorBottleneck extends HTMLElement {
       }
       this.field('sheet').value = csv;
       this.field('error').textContent = '';
+      setText(this.field('edit-note'), '');
     } catch (problem) {
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
@@ -1027,9 +1036,11 @@ class ColorBottleneck extends HTMLElement {
 
   #validate() {
     if (!this.#wasm) return;
-    const problem = this.#wasm.mod.validate(this.field('sheet').value);
+    const text = this.field('sheet').value;
+    const problem = this.#wasm.mod.validate(text);
     if (problem) this.#showProblem(problem);
     else this.field('error').textContent = '';
+    setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#sheet, text, this.step) ?? '');
   }
 
   #showProblem(problem) {
@@ -1212,7 +1223,8 @@ class ColorBottleneck extends HTMLElement {
           this.#drawSweep();
           this.#showProbe();
           this.#showDomeChoices();
-          const insideDeferred = this.#board.draw_inside(this.canvas('dome'), this.canvas('geometry'));
+          const open = this.$('.inside-box').open;
+          const insideDeferred = open && this.#board.draw_inside(this.canvas('dome'), this.canvas('geometry'));
           setStyle(this.$('.playhead'), 'left', `${this.#board.playhead_x() - 1}px`);
           this.#dirty = deferred || insideDeferred;
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;

@@ -5,7 +5,7 @@ use web_sys::HtmlCanvasElement;
 
 use serde::Serialize;
 
-use super::canvas::{canvas_size, css_size, with_canvas, LayeredCanvas};
+use super::canvas::{canvas_size, css_size, with_canvas, with_canvas_pixels, LayeredCanvas};
 use super::sweep_view::SweepView;
 use super::{from_bytes, now, parse, to_js, Frame, LossSample};
 use crate::data::ColorCube;
@@ -27,6 +27,11 @@ const STRIP_LIMIT: usize = 60;
 const STRIP_LABEL_H: f32 = 14.0;
 /// Loss samples kept for the chart; halved when full.
 const LOSS_LIMIT: usize = 4000;
+/// The exported figure: the CLI's phase-history grid, a row per phase end (the last
+/// [`FIGURE_ROWS`] of them) and one for the step shown, each row this many pixels by 3 × it.
+const FIGURE_ROW: u32 = 500;
+const FIGURE_ROWS: usize = 11;
+
 /// The decoder map is recomputed at most this often while training: a few frames' worth,
 /// so the map costs the frame loop little (a recomputation decodes a few thousand latents).
 const DECODER_MAP_INTERVAL_MS: f64 = 150.0;
@@ -364,7 +369,9 @@ impl Board {
         let point = latent_panels(self.latents_css)
             .find(|(area, _)| area.contains(at.0, at.1))
             .and_then(|(area, pair)| {
-                probe::nearest_point(&panel_map(area, pair), latents, self.dims, at, PROBE_REACH)
+                let panel = panel_map(area, pair);
+                let radius = plot::point_radius(panel.plot.w);
+                probe::nearest_point(&panel, latents, self.dims, at, radius, PROBE_REACH)
             });
         if let Some(i) = point {
             self.set_probe(Some(ProbeTarget::Point(i)));
@@ -428,6 +435,25 @@ impl Board {
         z[panel.pair.0] = u;
         z[panel.pair.1] = v;
         crate::fused_step::decode(params, self.dims, &z)
+    }
+
+    /// The figure the page exports, as SVG: the phase-history grid (as the CLI's
+    /// `phases.png`) of the phase ends so far and the step shown.
+    pub fn figure_svg(&self) -> String {
+        let rows = self.figure_rows();
+        let (w, h) = figure_size(&rows);
+        let mut svg = plot::Svg::new(w as f32, h as f32);
+        plot::phase_history(&mut svg, Rect::new(0.0, 0.0, w as f32, h as f32), &rows);
+        svg.finish()
+    }
+
+    /// Draws the exported figure ([`Board::figure_svg`]'s) on `canvas`, sized for it: the
+    /// PNG export.
+    pub fn draw_figure(&self, canvas: HtmlCanvasElement) {
+        let rows = self.figure_rows();
+        with_canvas_pixels(&canvas, figure_size(&rows), |surface, w, h| {
+            plot::phase_history(surface, Rect::new(0.0, 0.0, w, h), &rows)
+        });
     }
 
     /// The latent dims of the run shown.
@@ -612,6 +638,27 @@ impl Board {
             self.probe = probe;
             self.probe_version += 1;
         }
+    }
+
+    /// The rows of the exported figure: the last phase ends, then the step shown.
+    fn figure_rows(&self) -> Vec<PhaseSnapshot> {
+        let first = self.snapshots.len().saturating_sub(FIGURE_ROWS);
+        let mut rows = self.snapshots[first..].to_vec();
+        let (shown, latents, _) = self.shown_moment();
+        if !latents.is_empty() {
+            let step = shown.unwrap_or(0);
+            let phase = self
+                .timeline
+                .state(step.min(self.timeline.len().saturating_sub(1)));
+            rows.push(PhaseSnapshot {
+                phase: format!("{} (shown)", phase.phase),
+                step,
+                latents: latents.to_vec(),
+                dims: self.dims,
+                colors: self.colors.clone(),
+            });
+        }
+        rows
     }
 
     /// The hue circle's geometry under `params`.
@@ -906,6 +953,11 @@ impl Board {
             );
         });
     }
+}
+
+/// The exported figure's size in pixels for `rows`.
+fn figure_size(rows: &[PhaseSnapshot]) -> (u32, u32) {
+    (3 * FIGURE_ROW, rows.len().max(1) as u32 * FIGURE_ROW)
 }
 
 /// The page's three latent panels on a canvas `w` × `h` CSS pixels: each one's area and

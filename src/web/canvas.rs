@@ -32,6 +32,21 @@ pub(super) fn canvas_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
     Size::of(canvas).pixels
 }
 
+/// Sizes a canvas (one not on screen: an export) to `width` × `height` pixels and draws on it
+/// in those pixels.
+pub(super) fn with_canvas_pixels(
+    canvas: &HtmlCanvasElement,
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&mut dyn Surface, f32, f32),
+) {
+    let size = Size {
+        dpr: 1.0,
+        css: (width as f64, height as f64),
+        pixels: (width, height),
+    };
+    draw_sized(canvas, size, draw);
+}
+
 /// A canvas's CSS box, `(width, height)`.
 pub(super) fn css_size(canvas: &HtmlCanvasElement) -> (f32, f32) {
     let (w, h) = Size::of(canvas).css;

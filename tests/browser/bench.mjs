@@ -34,8 +34,20 @@ async function rate(backend, batch, seconds) {
 
 /** The whole ex-1.5 curriculum for `runs` seeds at once (a sweep, shared among up to
  * `workers` workers on the CPU: by default as many as the browser reports cores). */
-async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined) {
+async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined, inside = false) {
   const p = await page({ backend, batch: 256, runs, ...(workers ? { workers } : {}) });
+  if (inside) {
+    // The decoder map on and a colour probed (the 3-D view and the geometry panel always draw).
+    await p.evaluate(() => {
+      const root = document.querySelector('color-bottleneck').shadowRoot;
+      const map = root.querySelector('[data-field=decoder-map]');
+      map.checked = true;
+      map.dispatchEvent(new Event('change'));
+      const color = root.querySelector('[data-field=probe-color]');
+      color.value = '#20c0a0';
+      color.dispatchEvent(new Event('input'));
+    });
+  }
   const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
   if (actual !== backend) {
     rows.push([`${backend}: ${runs}-seed sweep of ex-1.5`, 'absent', `(the page runs on ${actual} here)`]);
@@ -60,7 +72,7 @@ async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = und
   const warm = samples.filter(([t, f]) => t > 2 && f > 0).map(([, f]) => f);
   const what = runs === 1 ? 'whole ex-1.5 curriculum'
     : `${runs}-seed sweep of ex-1.5 in ${trainers} worker${trainers === 1 ? '' : 's'} (${(runs * 20001 / wall).toFixed(0)} run-steps/s)`;
-  rows.push([`${actual}: ${what}, drawing every frame`, `${wall.toFixed(1)} s`,
+  rows.push([`${actual}: ${what}, drawing every frame${inside ? ' with the decoder map and a probe' : ''}`, `${wall.toFixed(1)} s`,
     `${mean(all).toFixed(0)} fps mean, ${Math.min(...all).toFixed(0)} min; after 2 s: ${mean(warm).toFixed(0)} mean, ${Math.min(...warm).toFixed(0)} min`]);
   await p.close();
 }
@@ -151,7 +163,7 @@ async function handover64() {
   await p.close();
 }
 
-// BENCH_ONLY=visits,rates,runs,one,sixteen,handover (any of them) times only those parts.
+// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,handover (any of them) times only those parts.
 const only = process.env.BENCH_ONLY?.split(',');
 const part = (name) => !only || only.includes(name);
 if (part('visits')) await visits(Number(process.env.BENCH_ROUNDS ?? 3));
@@ -166,6 +178,7 @@ if (part('runs')) {
   }
 }
 if (part('one')) await curriculum(1);
+if (part('inside')) await curriculum(1, 'cpu', 10, undefined, true);
 if (part('sixteen')) {
   await curriculum(16);
   // The same sweep in one worker, for the ratio on this machine.
