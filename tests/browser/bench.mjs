@@ -34,20 +34,9 @@ async function rate(backend, batch, seconds) {
 
 /** The whole ex-1.5 curriculum for `runs` seeds at once (a sweep, shared among up to
  * `workers` workers on the CPU: by default as many as the browser reports cores). */
-async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined, inside = false) {
+async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined, inside = 'default') {
   const p = await page({ backend, batch: 256, runs, ...(workers ? { workers } : {}) });
-  if (inside) {
-    // The decoder map on and a colour probed (the 3-D view and the geometry panel always draw).
-    await p.evaluate(() => {
-      const root = document.querySelector('color-bottleneck').shadowRoot;
-      const map = root.querySelector('[data-field=decoder-map]');
-      map.checked = true;
-      map.dispatchEvent(new Event('change'));
-      const color = root.querySelector('[data-field=probe-color]');
-      color.value = '#20c0a0';
-      color.dispatchEvent(new Event('input'));
-    });
-  }
+  await showInside(p, inside);
   const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
   if (actual !== backend) {
     rows.push([`${backend}: ${runs}-seed sweep of ex-1.5`, 'absent', `(the page runs on ${actual} here)`]);
@@ -72,8 +61,44 @@ async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = und
   const warm = samples.filter(([t, f]) => t > 2 && f > 0).map(([, f]) => f);
   const what = runs === 1 ? 'whole ex-1.5 curriculum'
     : `${runs}-seed sweep of ex-1.5 in ${trainers} worker${trainers === 1 ? '' : 's'} (${(runs * 20001 / wall).toFixed(0)} run-steps/s)`;
-  rows.push([`${actual}: ${what}, drawing every frame${inside ? ' with the decoder map and a probe' : ''}`, `${wall.toFixed(1)} s`,
+  const extras = { default: ', 3-D view and geometry', bare: ', latent panels and charts only', all: ', 3-D view, geometry, decoder map and a probe' }[inside];
+  rows.push([`${actual}: ${what}, drawing every frame${extras}`, `${wall.toFixed(1)} s`,
     `${mean(all).toFixed(0)} fps mean, ${Math.min(...all).toFixed(0)} min; after 2 s: ${mean(warm).toFixed(0)} mean, ${Math.min(...warm).toFixed(0)} min`]);
+  await p.close();
+}
+
+/** Sets up the views: 'default', the page as it opens (the 3-D view and geometry drawn);
+ * 'bare', those closed; 'all', and the decoder map on and a colour probed. */
+async function showInside(p, inside) {
+  await p.evaluate((mode) => {
+    const root = document.querySelector('color-bottleneck').shadowRoot;
+    if (mode === 'bare') root.querySelector('.inside-box').open = false;
+    if (mode !== 'all') return;
+    const map = root.querySelector('[data-field=decoder-map]');
+    map.checked = true;
+    map.dispatchEvent(new Event('change'));
+    const color = root.querySelector('[data-field=probe-color]');
+    color.value = '#20c0a0';
+    color.dispatchEvent(new Event('input'));
+  }, inside);
+}
+
+/** Frames per second and steps/s while training the cube sheet for `seconds`, after 3 s of
+ * warm-up, with the views `inside` sets up. */
+async function insideRate(inside, seconds = 6) {
+  const p = await page({ backend: 'cpu', batch: 256, sheet: 'cube' });
+  await showInside(p, inside);
+  await p.evaluate(() => document.querySelector('color-bottleneck').play());
+  await p.waitForTimeout(3000);
+  const s0 = await p.evaluate(() => document.querySelector('color-bottleneck').step);
+  const fps = [];
+  for (let i = 0; i < seconds * 4; i++) {
+    await p.waitForTimeout(250);
+    fps.push(await p.evaluate(() => Number(document.querySelector('color-bottleneck').dataset.fps)));
+  }
+  const s1 = await p.evaluate(() => document.querySelector('color-bottleneck').step);
+  const mean = fps.reduce((a, b) => a + b, 0) / fps.length;
+  rows.push([`cpu, cube sheet after warm-up, ${inside} views`, `${((s1 - s0) / seconds).toFixed(0)} steps/s`, `${mean.toFixed(0)} fps mean, ${Math.min(...fps).toFixed(0)} min`]);
   await p.close();
 }
 
@@ -163,7 +188,8 @@ async function handover64() {
   await p.close();
 }
 
-// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,handover (any of them) times only those parts.
+// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,handover (any of them) times only those parts;
+// `inside` times the curriculum without, with and with every inside view on, alternating.
 const only = process.env.BENCH_ONLY?.split(',');
 const part = (name) => !only || only.includes(name);
 if (part('visits')) await visits(Number(process.env.BENCH_ROUNDS ?? 3));
@@ -178,7 +204,13 @@ if (part('runs')) {
   }
 }
 if (part('one')) await curriculum(1);
-if (part('inside')) await curriculum(1, 'cpu', 10, undefined, true);
+if (part('inside')) {
+  // Alternating, in one sitting: the machine is noisy.
+  for (let i = 0; i < Number(process.env.BENCH_ROUNDS ?? 2); i++) {
+    for (const mode of ['bare', 'default', 'all']) await curriculum(1, 'cpu', 10, undefined, mode);
+    for (const mode of ['bare', 'default', 'all']) await insideRate(mode);
+  }
+}
 if (part('sixteen')) {
   await curriculum(16);
   // The same sweep in one worker, for the ratio on this machine.
