@@ -568,6 +568,8 @@ fn train(
     .map_err(io(&geometry_path))?;
     let hues = ColorCube::hues(crate::verdict::HUES).rgb_f32();
     let mut matrices = std::collections::VecDeque::new();
+    // Every phase end's participation ratio, for geometry.png's chart.
+    let mut ratios: Vec<(u64, f64)> = Vec::new();
     // The last phase ends only: phases.png draws no more rows than that.
     let mut snapshots = std::collections::VecDeque::new();
     let mut phase_ends = 0usize;
@@ -601,6 +603,7 @@ fn train(
             phase_ends += 1;
             let (_, latents) = engine.infer(&hues)?;
             let figures = Geometry::of_hues(&latents, engine.latent_dims());
+            ratios.push((record.step, figures.participation_ratio));
             writeln!(
                 geometry,
                 "{},{},{},{},{}",
@@ -661,9 +664,19 @@ fn train(
     let timeline = write_figure(out, "timeline", format, (1500, 700), |s, area| {
         plot::timeline_chart(s, area, engine.timeline());
     })?;
+    // The hues' geometry at the last phase end, with the participation ratio at every one.
+    let geometry_figure = match matrices.back() {
+        Some((_, step, figures)) => {
+            let name = write_figure(out, "geometry", format, (900, 420), |s, area| {
+                plot::geometry_panel(s, area, figures, &ratios, total_steps, *step);
+            })?;
+            format!("{name}, ")
+        }
+        None => String::new(),
+    };
     eprintln!(
         "wrote latents.csv, hues.csv, losses.csv, geometry.csv, cosine.csv, {phases}, \
-         {timeline} to {}",
+         {geometry_figure}{timeline} to {}",
         out.display()
     );
     if let (Some((path, file)), Some(mut recorder)) = (video, recorder) {

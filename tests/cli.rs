@@ -290,7 +290,7 @@ fn train_writes_every_result() {
         rows[0]
     );
 
-    for png in ["phases.png", "timeline.png"] {
+    for png in ["phases.png", "timeline.png", "geometry.png"] {
         let bytes = std::fs::read(out_dir.join(png)).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{png}");
         assert!(bytes.len() > 10_000, "{png} has content");

@@ -319,6 +319,13 @@ fn svg_figures_hold_the_names_as_text() {
             "{name:?} not in {timeline:?}"
         );
     }
+    let geometry = svg_texts(&out.join("geometry.svg"));
+    assert!(
+        geometry
+            .iter()
+            .any(|t| t.starts_with("participation ratio ")),
+        "{geometry:?}"
+    );
     let phases = svg_texts(&out.join("phases.svg"));
     assert!(phases.iter().any(|t| t == FORMULA_PHASE), "{phases:?}");
     assert!(
