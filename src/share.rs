@@ -19,6 +19,17 @@ pub struct SharedRun {
     pub runs: usize,
     /// The [`ENGINE_REVISION`] that made the link.
     pub engine: u32,
+    /// Where the run branched: it trained `parents[0].sheet` from step 0 to
+    /// `parents[0].step`, then each next parent's sheet to its step, then `sheet` from the
+    /// last of them on. Empty for a run of `sheet` from the start.
+    pub parents: Vec<Parent>,
+}
+
+/// A sheet a branched run trained on before it branched, and the step it branched at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Parent {
+    pub sheet: String,
+    pub step: u64,
 }
 
 /// The engine's revision: raised whenever the same sheet, seed and settings would train to a
@@ -53,6 +64,12 @@ pub enum ShareError {
          revision {ENGINE_REVISION})"
     )]
     Newer(u32),
+    #[error("the link's branch-{index} is {value:?}, which is not {expected}")]
+    Branch {
+        index: usize,
+        value: String,
+        expected: &'static str,
+    },
     #[error("the link's {field} is {value:?}, which is not {expected}")]
     Field {
         field: &'static str,
@@ -64,9 +81,17 @@ pub enum ShareError {
 impl SharedRun {
     /// The hash, `#run=…`.
     pub fn to_hash(&self) -> String {
+        // A parent's sheet goes before the run's, its length in bytes in its field.
+        let mut branches = String::new();
+        let mut body = String::new();
+        for (i, p) in self.parents.iter().enumerate() {
+            branches.push_str(&format!("branch-{i}={}:{}\n", p.step, p.sheet.len()));
+            body.push_str(&p.sheet);
+        }
+        body.push_str(&self.sheet);
         let text = format!(
-            "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\nengine={}\n\n{}",
-            self.seed, self.latent_dims, self.batch_size, self.runs, self.engine, self.sheet
+            "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\nengine={}\n{branches}\n{body}",
+            self.seed, self.latent_dims, self.batch_size, self.runs, self.engine
         );
         let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
@@ -128,7 +153,9 @@ impl SharedRun {
         if engine > ENGINE_REVISION {
             return Err(ShareError::Newer(engine));
         }
+        let (parents, sheet) = read_parents(&fields, sheet)?;
         Ok(SharedRun {
+            parents,
             engine,
             seed: number("seed", 0..=u32::MAX as u64, "a seed (0 to 4294967295)")?,
             latent_dims: number("latent-dims", 2..=64, "a latent size from 2 to 64")? as usize,
@@ -137,6 +164,43 @@ impl SharedRun {
             sheet: sheet.to_string(),
         })
     }
+}
+
+/// The parents a link's `branch-I=STEP:BYTES` fields name, cut from the front of its body;
+/// and the rest of the body, the run's own sheet.
+fn read_parents<'a>(
+    fields: &std::collections::BTreeMap<&str, &str>,
+    mut body: &'a str,
+) -> Result<(Vec<Parent>, &'a str), ShareError> {
+    let mut parents: Vec<Parent> = Vec::new();
+    for i in 0.. {
+        let field = format!("branch-{i}");
+        let Some(value) = fields.get(field.as_str()) else {
+            break;
+        };
+        let bad = |expected: &'static str| ShareError::Branch {
+            index: i,
+            value: value.to_string(),
+            expected,
+        };
+        let (step, bytes) = value
+            .split_once(':')
+            .and_then(|(s, b)| Some((s.parse::<u64>().ok()?, b.parse::<usize>().ok()?)))
+            .ok_or_else(|| bad("STEP:BYTES"))?;
+        if parents.last().is_some_and(|p| p.step >= step) || step == 0 {
+            return Err(bad("a step after the branch before it"));
+        }
+        if !body.is_char_boundary(bytes) || bytes > body.len() {
+            return Err(bad("a length within the link's sheets"));
+        }
+        let (sheet, rest) = body.split_at(bytes);
+        parents.push(Parent {
+            sheet: sheet.to_string(),
+            step,
+        });
+        body = rest;
+    }
+    Ok((parents, body))
 }
 
 impl SharedRun {
@@ -168,15 +232,23 @@ pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
     } else {
         String::new()
     };
-    let module = format!(
-        "<script type=\"module\" src=\"{base}color-bottleneck.js\"></script>\n\
-         <color-bottleneck autoplay compact seed=\"{}\" latent-dims=\"{}\" batch-size=\"{}\"{runs}\n  \
-         dopesheet=\"{}\"></color-bottleneck>",
-        run.seed,
-        run.latent_dims,
-        run.batch_size,
-        xml_text(&run.sheet)
-    );
+    let script = format!("<script type=\"module\" src=\"{base}color-bottleneck.js\"></script>");
+    // A branched run needs its parents' sheets too: the element opens its link.
+    let module = if run.parents.is_empty() {
+        format!(
+            "{script}\n<color-bottleneck autoplay compact seed=\"{}\" latent-dims=\"{}\" \
+             batch-size=\"{}\"{runs}\n  dopesheet=\"{}\"></color-bottleneck>",
+            run.seed,
+            run.latent_dims,
+            run.batch_size,
+            xml_text(&run.sheet)
+        )
+    } else {
+        format!(
+            "{script}\n<color-bottleneck autoplay compact\n  run=\"{}\"></color-bottleneck>",
+            xml_text(&run.to_hash())
+        )
+    };
     let iframe = format!(
         "<iframe src=\"{base}embed.html{}\" width=\"100%\" height=\"720\" loading=\"lazy\"\n  \
          title=\"color-bottleneck: a colour wheel forming in a 4-D bottleneck\"></iframe>",
@@ -198,6 +270,7 @@ mod tests {
             batch_size: 256,
             runs: 1,
             engine: ENGINE_REVISION,
+            parents: Vec::new(),
         }
     }
 

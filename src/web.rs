@@ -185,7 +185,8 @@ pub fn validate(sheet: &str) -> JsValue {
     }
 }
 
-/// The hash (`#run=…`) that reopens this run.
+/// The hash (`#run=…`) that reopens this run; `parents`: `[{sheet, step}]` where it
+/// branched ([`SharedRun::parents`]).
 #[wasm_bindgen]
 pub fn share_hash(
     sheet: String,
@@ -193,19 +194,33 @@ pub fn share_hash(
     latent_dims: u32,
     batch_size: u32,
     runs: u32,
-) -> String {
-    shared_run(sheet, seed, latent_dims, batch_size, runs).to_hash()
+    parents: JsValue,
+) -> Result<String, JsValue> {
+    Ok(shared_run(sheet, seed, latent_dims, batch_size, runs, parents)?.to_hash())
 }
 
-fn shared_run(sheet: String, seed: u32, latent_dims: u32, batch_size: u32, runs: u32) -> SharedRun {
-    SharedRun {
+fn shared_run(
+    sheet: String,
+    seed: u32,
+    latent_dims: u32,
+    batch_size: u32,
+    runs: u32,
+    parents: JsValue,
+) -> Result<SharedRun, JsValue> {
+    let parents = if parents.is_undefined() || parents.is_null() {
+        Vec::new()
+    } else {
+        serde_wasm_bindgen::from_value(parents)?
+    };
+    Ok(SharedRun {
         sheet,
         seed: seed as u64,
         latent_dims: latent_dims as usize,
         batch_size: batch_size as usize,
         runs: runs as usize,
         engine: crate::share::ENGINE_REVISION,
-    }
+        parents,
+    })
 }
 
 #[derive(Serialize)]
@@ -217,9 +232,11 @@ struct OpenedRun {
     latent_dims: usize,
     batch_size: usize,
     runs: usize,
+    parents: Vec<crate::share::Parent>,
 }
 
-/// Reads a share hash: `{note, sheet, seed, latent_dims, batch_size, runs}`, or `{error}` saying
+/// Reads a share hash: `{note, sheet, seed, latent_dims, batch_size, runs, parents}`, or
+/// `{error}` saying
 /// what is wrong with it (a sheet that does not parse included).
 #[wasm_bindgen]
 pub fn read_share_hash(hash: &str) -> JsValue {
@@ -240,6 +257,15 @@ pub fn read_share_hash(hash: &str) -> JsValue {
             error: format!("the link's sheet is broken: {e}"),
         });
     }
+    for (i, parent) in run.parents.iter().enumerate() {
+        if let Err(e) = Dopesheet::parse(&parent.sheet) {
+            return to_js(&Failure {
+                error: format!(
+                    "the sheet the link's run branched from (branch {i}) is broken: {e}"
+                ),
+            });
+        }
+    }
     to_js(&OpenedRun {
         note: run.revision_note(crate::share::ENGINE_REVISION),
         sheet: run.sheet,
@@ -247,6 +273,7 @@ pub fn read_share_hash(hash: &str) -> JsValue {
         latent_dims: run.latent_dims,
         batch_size: run.batch_size,
         runs: run.runs,
+        parents: run.parents,
     })
 }
 
@@ -259,12 +286,10 @@ pub fn embed_snippets(
     latent_dims: u32,
     batch_size: u32,
     runs: u32,
-) -> Vec<String> {
-    share::embed_snippets(
-        base,
-        &shared_run(sheet, seed, latent_dims, batch_size, runs),
-    )
-    .to_vec()
+    parents: JsValue,
+) -> Result<Vec<String>, JsValue> {
+    let run = shared_run(sheet, seed, latent_dims, batch_size, runs, parents)?;
+    Ok(share::embed_snippets(base, &run).to_vec())
 }
 
 /// The sheet's keyframes as the seed's Markdown table.

@@ -7,7 +7,7 @@
 //   sweep on the CPU is shared among; the browser's core count, at most 8, by default), autoplay,
 //   compact (no editor), linkable (open the run a `#run=` link in the page's address carries),
 //   controls (none | play | full), locked (a read-only sheet), from / to (train to `to`, then
-//   play steps from..to in a loop).
+//   play steps from..to in a loop), run (a `#run=` link's hash to open, branches included).
 // Properties: step, running, phase, backend, lastError, losses.
 // Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents(), decoded(x, y).
 // Events: step (throttled), phaseend, error.
@@ -254,6 +254,7 @@ TEMPLATE.innerHTML = `
     <label>dopesheet <select data-field="picker"></select></label>
     <button data-action="apply">Apply &amp; restart</button>
     <button data-action="apply-live" title="swap the schedule under the running model">Apply live</button>
+    <button data-action="branch" title="a new run that trains as this one did to the step last looked back at (or now), then goes on under the edited sheet">Branch here</button>
     <span class="edit-note" data-field="edit-note" role="status"></span>
   </div>
   <textarea data-field="sheet" spellcheck="false" aria-label="dopesheet CSV"></textarea>
@@ -306,6 +307,10 @@ class ColorBottleneck extends HTMLElement {
   #leaving = -1;
   /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
   #sheet = '';
+  /** Where the run branched: `[{sheet, step}]` (SharedRun::parents in src/share.rs). */
+  #parents = [];
+  /** The step last looked back at on the schedule: where *Branch here* branches. */
+  #branchAt = null;
   /** The `from`/`to` range (`{from, to}`), or null; and when its loop began playing. */
   #range = null;
   #loopStart = null;
@@ -366,6 +371,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=reset]').onclick = () => this.reset().catch((e) => this.#fail(e));
     this.$('[data-action=apply]').onclick = () => this.#apply(false);
     this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
+    this.$('[data-action=branch]').onclick = () => this.#branch().catch((e) => this.#fail(e));
     const sheet = this.field('sheet');
     sheet.oninput = () => this.#validate();
     sheet.readOnly = this.hasAttribute('locked');
@@ -461,15 +467,17 @@ class ColorBottleneck extends HTMLElement {
   }
 
   async #initialSheet() {
-    if (this.hasAttribute('linkable') && location.hash.startsWith('#run=')) {
+    const link = this.getAttribute('run') ?? (this.hasAttribute('linkable') && location.hash.startsWith('#run=') ? location.hash : null);
+    if (link !== null) {
       const wasm = await this.#engine();
-      const run = wasm.mod.read_share_hash(location.hash);
+      const run = wasm.mod.read_share_hash(link);
       if (run.error === undefined) {
         if (run.note) this.#notify(run.note);
         this.field('seed').value = String(run.seed);
         this.setAttribute('latent-dims', String(run.latent_dims));
         this.setAttribute('batch-size', String(run.batch_size));
         this.setAttribute('runs', String(run.runs));
+        this.#parents = run.parents;
         return run.sheet;
       }
       throw new Error(`This link's run could not be opened: ${run.error}`);
@@ -505,10 +513,11 @@ class ColorBottleneck extends HTMLElement {
       attr('workers'), navigator.hardwareConcurrency ?? 1);
   }
 
-  /** What a link or a snippet needs to reopen the run: `[sheet, seed, dims, batch, runs]`. */
+  /** What a link or a snippet needs to reopen the run: `[sheet, seed, dims, batch, runs,
+   * parents]`. */
   #runState() {
     const s = this.#settings();
-    return [this.#sheet, s.seed, s.latent_dims, s.batch_size, s.runs];
+    return [this.#sheet, s.seed, s.latent_dims, s.batch_size, s.runs, this.#parents];
   }
 
   #share() {
@@ -750,7 +759,7 @@ class ColorBottleneck extends HTMLElement {
     const message = (first, count) => ({
       type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
       backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
-      until: this.#range?.to ?? undefined,
+      until: this.#range?.to ?? undefined, parents: this.#parents,
     });
     const workers = [];
     try {
@@ -1011,6 +1020,8 @@ class ColorBottleneck extends HTMLElement {
         await this.#create(csv);
       } else {
         const run = live ? this.#generation : ++this.#generation;
+        // A new sheet from the start is no longer a branch.
+        if (!live) this.#parents = [];
         await this.#callAll({ type: 'sheet', sheet: csv, live, run });
         this.#sheet = csv;
         this.#board.set_sheet(csv);
@@ -1028,6 +1039,33 @@ class ColorBottleneck extends HTMLElement {
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
     }
+  }
+
+  /** A new run that trains as this one did up to the step last looked back at (the live
+   * step if none), then goes on under the editor's sheet. Its link names where it came from. */
+  async #branch() {
+    if (!this.#wasm || !this.#frame) return;
+    const edited = this.field('sheet').value;
+    const problem = this.#wasm.mod.validate(edited);
+    if (problem) {
+      this.#showProblem(problem);
+      return;
+    }
+    const at = this.#branchAt ?? this.#frame.step;
+    // The sheet the run trained on just before `at`: a parent's, or its own.
+    const during = this.#parents.find((p) => p.step >= at)?.sheet ?? this.#sheet;
+    const parents = at > 0 ? [...this.#parents.filter((p) => p.step < at), { sheet: during, step: at }] : [];
+    this.#parents = parents;
+    this.#setBranchPoint(null);
+    await this.#create(edited);
+    this.field('error').textContent = '';
+    setText(this.field('edit-note'), '');
+  }
+
+  /** Remembers the step looked back at, for *Branch here*, and says it on the button. */
+  #setBranchPoint(step) {
+    this.#branchAt = step;
+    setText(this.$('[data-action=branch]'), step === null ? 'Branch here' : `Branch at step ${step}`);
   }
 
   #apply(live) {
@@ -1069,6 +1107,7 @@ class ColorBottleneck extends HTMLElement {
       if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
         at = Math.min(live, Math.max(0, (at ?? live) + (e.key === 'ArrowLeft' ? -stride : stride)));
         this.#board?.scrub(at);
+        this.#setBranchPoint(this.#board?.scrubbed_step() ?? null);
       } else if (e.key === 'Escape' || e.key === 'End') {
         at = null;
         this.#board?.scrub(-1);
@@ -1085,7 +1124,11 @@ class ColorBottleneck extends HTMLElement {
   #wireScrubbing() {
     const c = this.canvas('schedule');
     const at = (e) => this.#board?.step_at(e.clientX - c.getBoundingClientRect().left) ?? 0;
-    const scrub = (step) => { this.#board?.scrub(step); this.#dirty = true; };
+    const scrub = (step) => {
+      this.#board?.scrub(step);
+      if (step >= 0) this.#setBranchPoint(this.#board?.scrubbed_step() ?? null);
+      this.#dirty = true;
+    };
     c.addEventListener('pointerdown', (e) => { this.#scrubbing = true; c.setPointerCapture(e.pointerId); scrub(at(e)); });
     c.addEventListener('pointermove', (e) => { if (this.#scrubbing) scrub(at(e)); });
     const stop = () => { this.#scrubbing = false; scrub(-1); };

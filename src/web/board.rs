@@ -347,6 +347,13 @@ impl Board {
         self.scrub = (step >= 0.0).then_some(step as u64);
     }
 
+    /// The step of the latents shown while looking back (the recorded moment nearest the
+    /// scrubbed step, at or before it); `None` when live.
+    pub fn scrubbed_step(&self) -> Option<f64> {
+        self.scrub?;
+        self.shown_moment().0.map(|s| s as f64)
+    }
+
     /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its
     /// left edge; the page draws it as an overlay so the chart itself is drawn once.
     pub fn playhead_x(&self) -> f64 {

@@ -14,6 +14,7 @@ use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
 #[cfg(feature = "webgpu")]
 use crate::gpu_step::GpuSweep;
+use crate::share::Parent;
 use crate::sweep::{Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{Trainer, TrainerConfig};
@@ -61,6 +62,10 @@ pub struct Options {
     /// Train only to this step (the element's `to`): the sheet is cut there.
     #[serde(default)]
     until: Option<u64>,
+    /// Where the run branched ([`SharedRun::parents`](crate::share::SharedRun)): each
+    /// parent's sheet is trained to its step, then the run's own sheet from there on.
+    #[serde(default)]
+    parents: Vec<Parent>,
 }
 
 /// A training run in the worker. Shared behind `Rc<RefCell<…>>` because `sync` is async:
@@ -159,6 +164,8 @@ struct HostPending {
 
 struct Run {
     sheet: String,
+    /// The sheets the run trained before it branched, and where it branched from each.
+    parents: Vec<Parent>,
     /// Where the page cut the sheet (its `to`).
     until: Option<u64>,
     config: TrainerConfig,
@@ -483,8 +490,13 @@ impl Experiment {
     pub fn reset(&self, seed: u32) -> Result<(), JsValue> {
         let mut run = self.run.borrow_mut();
         run.config.seed = seed as u64 + run.first_run as u64;
-        let timeline = run.timeline_of(&run.sheet)?;
-        run.restart(timeline)
+        let own = run.timeline_of(&run.sheet)?;
+        let timeline = match run.parents.first() {
+            Some(first) => parse(&first.sheet)?,
+            None => own.clone(),
+        };
+        run.restart(timeline)?;
+        run.replay(own)
     }
 }
 
@@ -495,7 +507,17 @@ impl Experiment {
         handover: Option<Handover>,
     ) -> Result<Experiment, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
-        let timeline = cut(parse(&sheet)?, options.until);
+        let own = cut(parse(&sheet)?, options.until);
+        // A branch (not a hand-over, whose checkpoint has the steps behind it) starts on its
+        // first parent's sheet.
+        let parents = match &handover {
+            None => options.parents.clone(),
+            Some(_) => Vec::new(),
+        };
+        let timeline = match parents.first() {
+            Some(first) => parse(&first.sheet)?,
+            None => own.clone(),
+        };
         let saved = handover.as_ref().map(|h| &h.sweep);
         let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
         let (first_run, latent_dims) = (options.first, options.dims);
@@ -511,6 +533,7 @@ impl Experiment {
             )?;
         let mut run = Run {
             sheet,
+            parents: Vec::new(),
             until: options.until,
             config,
             runs,
@@ -535,6 +558,8 @@ impl Experiment {
             last_error: None,
             notice,
         };
+        run.parents = parents;
+        run.replay(own)?;
         run.warn_about_sheet();
         Ok(Experiment {
             run: Rc::new(RefCell::new(run)),
@@ -543,6 +568,45 @@ impl Experiment {
 }
 
 impl Run {
+    /// Trains a branch's parents: each one's sheet to its step, then on to the next sheet,
+    /// and `own` (the run's sheet) from the last branch point. Nothing for a run that did not
+    /// branch.
+    fn replay(&mut self, own: Timeline) -> Result<(), JsValue> {
+        let parents = std::mem::take(&mut self.parents);
+        let mut result = Ok(());
+        for (i, parent) in parents.iter().enumerate() {
+            while self.engine.step_index() < parent.step {
+                let left = (parent.step - self.engine.step_index()).min(u32::MAX as u64);
+                // Stops early only where the parent's sheet ended or its loss went non-finite.
+                if self.train(f64::INFINITY, left as u32) == 0 {
+                    break;
+                }
+            }
+            let next = match parents.get(i + 1) {
+                Some(p) => parse(&p.sheet),
+                None => Ok(own.clone()),
+            };
+            match next {
+                Ok(next) => self.set_timeline(next),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.parents = parents;
+        result
+    }
+
+    /// Swaps the schedule under the running model.
+    fn set_timeline(&mut self, timeline: Timeline) {
+        match &mut self.engine {
+            Engine::Fused(sweep) => sweep.set_timeline(timeline),
+            #[cfg(feature = "webgpu")]
+            Engine::Gpu(gpu) => gpu.set_timeline(timeline),
+        }
+    }
+
     fn train(&mut self, budget_ms: f64, max_steps: u32) -> u32 {
         let start = now();
         let mut ran = 0;
@@ -713,17 +777,15 @@ impl Run {
         let timeline = self.timeline_of(&sheet)?;
         self.sheet = sheet;
         if live {
-            match &mut self.engine {
-                Engine::Fused(sweep) => sweep.set_timeline(timeline),
-                #[cfg(feature = "webgpu")]
-                Engine::Gpu(gpu) => gpu.set_timeline(timeline),
-            }
+            self.set_timeline(timeline);
             // A run paused by a non-finite loss goes on, from its last good weights, under
             // the edited sheet.
             self.last_error = None;
             self.warn_about_sheet();
             Ok(())
         } else {
+            // A new sheet from the start: no longer a branch.
+            self.parents.clear();
             self.restart(timeline)
         }
     }

@@ -850,6 +850,57 @@ test('Copy link reopens the same run: the same latents at step 2,000', { timeout
   await page.close();
 });
 
+test('Branch here goes on from the step looked back at under the edited sheet, and its link names the parent and replays it', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
+    '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
+  await el(page, (e) => { e.field('seed').value = '5'; });
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.reset());
+  await el(page, (e) => e.play());
+  await finished(page);
+  // Look back with the keyboard: the button names the step shown.
+  await host.locator('[data-canvas="schedule"]').focus();
+  for (let i = 0; i < 20; i++) await page.keyboard.press('ArrowLeft');
+  const label = await host.locator('[data-action="branch"]').textContent();
+  const at = Number(label.match(/^Branch at step (\d+)$/)?.[1]);
+  assert.ok(at > 1000 && at < 2001, `the button names the step looked back at: ${label}`);
+  // Edit the sheet's last learning rate, and branch there.
+  const edited = sheet.replace('2000,,,0.001', '2000,,,0.003');
+  await host.locator('[data-field="sheet"]').fill(edited);
+  await host.locator('[data-action="branch"]').click();
+  await page.waitForFunction((s) => { const e = document.querySelector('color-bottleneck'); return e.ready && e.step === s && e.losses; }, at);
+  assert.equal(await host.locator('[data-action="branch"]').textContent(), 'Branch here');
+  await el(page, (e) => e.play());
+  await finished(page);
+  const branched = await el(page, (e) => Array.from(e.latents()));
+  await host.locator('[data-action="share"]').click();
+  const link = await host.locator('[data-field="link"]').inputValue();
+  const parents = await page.evaluate(async (hash) => {
+    const mod = await import('./pkg/color_bottleneck.js');
+    return mod.read_share_hash(hash).parents;
+  }, new URL(link).hash);
+  assert.deepEqual(parents.map((p) => [p.step, p.sheet]), [[at, sheet]], 'the link names the parent sheet and the step');
+
+  // The link replays the branch: the same latents at the end.
+  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const openedErrors = await watch(opened);
+  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
+  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  await finished(opened);
+  assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), branched, 'the link reproduces the branch');
+  // The edited sheet from the start is another run: the parent mattered.
+  await el(opened, (e, csv) => e.setDopesheet(csv), edited);
+  await el(opened, (e) => e.play());
+  await finished(opened);
+  assert.notDeepEqual(await el(opened, (e) => Array.from(e.latents())), branched);
+  assert.deepEqual(openedErrors, []);
+  assert.deepEqual(errors, []);
+  await opened.close();
+  await page.close();
+});
+
 test('a garbled or truncated link says what is wrong and runs the default sheet', async () => {
   for (const hash of ['#run=AAAAbogus', '#run=<svg/onload=alert(1)>']) {
     const page = await browser.newPage();
