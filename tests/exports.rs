@@ -253,6 +253,7 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
         batch_size: 256,
         runs: 3,
         engine: color_bottleneck::share::ENGINE_REVISION,
+        parents: Vec::new(),
     };
     let [module, iframe] = embed_snippets(base, &run);
 
@@ -280,7 +281,21 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
     let hash = values[0]
         .strip_prefix(&format!("{base}embed.html"))
         .expect("the iframe's page is under the base");
-    assert_eq!(SharedRun::from_hash(hash), Ok(run));
+    assert_eq!(SharedRun::from_hash(hash), Ok(run.clone()));
+
+    // A branched run's module snippet opens its link: the hostile parent stays inside it.
+    let branched = SharedRun {
+        parents: vec![color_bottleneck::share::Parent {
+            sheet: hostile_sheet(),
+            step: 5,
+        }],
+        ..run
+    };
+    let [module, _] = embed_snippets(base, &branched);
+    assert_eq!(module.matches('<').count(), 4, "{module}");
+    let values = attribute_values(&module);
+    assert_eq!(values.len(), 3, "{module}");
+    assert_eq!(SharedRun::from_hash(&values[2]), Ok(branched));
 }
 
 /// The text nodes of an SVG document, read by an XML parser (which fails on anything
