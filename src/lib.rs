@@ -29,6 +29,7 @@ pub mod reference;
 pub mod sampler;
 pub mod settings;
 pub mod share;
+pub mod sheet_edits;
 pub mod stats;
 pub mod sweep;
 pub mod timeline;

@@ -352,6 +352,41 @@ pub fn controls_problem(controls: Option<String>) -> Option<String> {
     crate::settings::Controls::read(controls.as_deref()).1
 }
 
+/// The sheet editor's undo and redo ([`crate::sheet_edits::SheetEdits`]).
+#[wasm_bindgen]
+pub struct SheetEdits(crate::sheet_edits::SheetEdits);
+
+#[wasm_bindgen]
+impl SheetEdits {
+    #[wasm_bindgen(constructor)]
+    pub fn new(text: &str) -> SheetEdits {
+        SheetEdits(crate::sheet_edits::SheetEdits::new(text))
+    }
+
+    /// The editor now shows `text`; returns whether it was a new text.
+    pub fn record(&mut self, text: &str) -> bool {
+        self.0.record(text)
+    }
+
+    /// The text to show after an undo, or undefined at the oldest.
+    pub fn undo(&mut self) -> Option<String> {
+        self.0.undo().map(str::to_string)
+    }
+
+    /// The text to show after a redo, or undefined at the newest.
+    pub fn redo(&mut self) -> Option<String> {
+        self.0.redo().map(str::to_string)
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.0.can_undo()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        self.0.can_redo()
+    }
+}
+
 /// What an edit of the running sheet means for a live run at `step`: a note when every step
 /// it changes is behind the run (`Apply live` would change nothing it still trains), else
 /// `None` (also for a sheet that does not parse: the editor shows its problem).

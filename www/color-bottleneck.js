@@ -111,6 +111,9 @@ const STOPPED = new Error('the training worker was stopped');
 /** How long a `src` sheet may take to arrive. */
 const SHEET_TIMEOUT_MS = 10_000;
 
+/** A pause in typing this long ends one edit, for Undo. */
+const EDIT_PAUSE_MS = 700;
+
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
 // The element's styles, one constructed sheet shared by every instance. A constructed sheet
@@ -254,6 +257,8 @@ TEMPLATE.innerHTML = `
     <label>dopesheet <select data-field="picker"></select></label>
     <button data-action="apply">Apply &amp; restart</button>
     <button data-action="apply-live" title="swap the schedule under the running model">Apply live</button>
+    <button data-action="undo" title="the sheet as it was before the last edit" disabled>Undo</button>
+    <button data-action="redo" title="the edit undone last, again" disabled>Redo</button>
     <button data-action="branch" title="a new run that trains as this one did to the step last looked back at (or now), then goes on under the edited sheet">Branch here</button>
     <span class="edit-note" data-field="edit-note" role="status"></span>
   </div>
@@ -309,6 +314,10 @@ class ColorBottleneck extends HTMLElement {
   #sheet = '';
   /** Where the run branched: `[{sheet, step}]` (SharedRun::parents in src/share.rs). */
   #parents = [];
+  /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
+   * recorded in it. */
+  #edits = null;
+  #editTimer = 0;
   /** The step last looked back at on the schedule: where *Branch here* branches. */
   #branchAt = null;
   /** The `from`/`to` range (`{from, to}`), or null; and when its loop began playing. */
@@ -373,7 +382,14 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
     this.$('[data-action=branch]').onclick = () => this.#branch().catch((e) => this.#fail(e));
     const sheet = this.field('sheet');
-    sheet.oninput = () => this.#validate();
+    sheet.oninput = () => {
+      this.#validate();
+      // Typing is one edit until the reader pauses.
+      clearTimeout(this.#editTimer);
+      this.#editTimer = setTimeout(() => this.#recordEdit(), EDIT_PAUSE_MS);
+    };
+    this.$('[data-action=undo]').onclick = () => this.#undo(true);
+    this.$('[data-action=redo]').onclick = () => this.#undo(false);
     sheet.readOnly = this.hasAttribute('locked');
     // An embed stays short: its 3-D view and geometry open on request.
     const inside = this.$('.inside-box');
@@ -398,6 +414,7 @@ class ColorBottleneck extends HTMLElement {
       const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
       if (this.hasAttribute('autoplay') && !calm) this.#wantToRun(true);
       const csv = await this.#startingSheet();
+      this.#edits = new (await this.#engine()).mod.SheetEdits(this.field('sheet').value);
       await this.#loadPicker();
       // Moved in the document while starting: a start made there plays instead.
       await this.#create(csv).catch((e) => { if (e !== STOPPED) throw e; });
@@ -625,6 +642,7 @@ class ColorBottleneck extends HTMLElement {
         if (!picker.value) return;
         const text = await (await fetch(new URL(`dopesheets/${picker.value}`, here))).text();
         this.field('sheet').value = text;
+        this.#recordEdit();
         const { mod } = await this.#engine();
         this.setAttribute('latent-dims', String(mod.sheet_latent_dims(picker.value) ?? 4));
         this.#validate();
@@ -1033,6 +1051,7 @@ class ColorBottleneck extends HTMLElement {
         this.#dirty = true;
       }
       this.field('sheet').value = csv;
+      this.#recordEdit();
       this.field('error').textContent = '';
       setText(this.field('edit-note'), '');
     } catch (problem) {
@@ -1056,10 +1075,36 @@ class ColorBottleneck extends HTMLElement {
     const during = this.#parents.find((p) => p.step >= at)?.sheet ?? this.#sheet;
     const parents = at > 0 ? [...this.#parents.filter((p) => p.step < at), { sheet: during, step: at }] : [];
     this.#parents = parents;
+    this.#recordEdit();
     this.#setBranchPoint(null);
     await this.#create(edited);
     this.field('error').textContent = '';
     setText(this.field('edit-note'), '');
+  }
+
+  /** Records the editor's text as an edit (for Undo), if it is a new one. */
+  #recordEdit() {
+    clearTimeout(this.#editTimer);
+    if (!this.#edits) return;
+    this.#edits.record(this.field('sheet').value);
+    this.#showUndo();
+  }
+
+  /** Undo (`back`) or Redo: the editor shows the sheet's text before or after. */
+  #undo(back) {
+    if (!this.#edits) return;
+    this.#recordEdit();
+    const text = back ? this.#edits.undo() : this.#edits.redo();
+    if (text !== undefined) {
+      this.field('sheet').value = text;
+      this.#validate();
+    }
+    this.#showUndo();
+  }
+
+  #showUndo() {
+    this.$('[data-action=undo]').disabled = !this.#edits?.can_undo();
+    this.$('[data-action=redo]').disabled = !this.#edits?.can_redo();
   }
 
   /** Remembers the step looked back at, for *Branch here*, and says it on the button. */

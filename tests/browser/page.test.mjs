@@ -901,6 +901,41 @@ test('Branch here goes on from the step looked back at under the edited sheet, a
   await page.close();
 });
 
+test('Undo and Redo walk the sheet back and forth through typing and a picked sheet; an edit after an undo forgets what was undone', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const sheet = host.locator('[data-field="sheet"]');
+  const undo = host.locator('[data-action="undo"]');
+  const redo = host.locator('[data-action="redo"]');
+  const original = await sheet.inputValue();
+  assert.equal(await undo.isDisabled(), true, 'nothing to undo at first');
+  await sheet.fill(original.replace('Full color space', 'Full colour space'));
+  await page.waitForTimeout(900);
+  const typed = await sheet.inputValue();
+  await host.locator('[data-field="picker"]').selectOption('demo-short.csv');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').field('sheet').value.includes('0,Primary & secondary,,0.02,'));
+  const picked = await sheet.inputValue();
+  await undo.click();
+  assert.equal(await sheet.inputValue(), typed, 'Undo: the typed edit');
+  await undo.click();
+  assert.equal(await sheet.inputValue(), original, 'Undo again: the sheet as it opened');
+  assert.equal(await undo.isDisabled(), true);
+  await redo.click();
+  await redo.click();
+  assert.equal(await sheet.inputValue(), picked, 'Redo twice: the picked sheet');
+  assert.equal(await redo.isDisabled(), true);
+  // An edit after an undo forgets what was undone.
+  await undo.click();
+  await sheet.fill(typed.replace('All hues', 'Every hue'));
+  await undo.click();
+  assert.equal(await sheet.inputValue(), typed);
+  await redo.click();
+  assert.match(await sheet.inputValue(), /Every hue/);
+  assert.equal(await redo.isDisabled(), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a garbled or truncated link says what is wrong and runs the default sheet', async () => {
   for (const hash of ['#run=AAAAbogus', '#run=<svg/onload=alert(1)>']) {
     const page = await browser.newPage();
