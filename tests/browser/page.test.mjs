@@ -1022,7 +1022,8 @@ test('Video renders the latent evolution as WebM that plays: 480 px, dark, colou
   await page.close();
 });
 
-test('on a touch screen, dragging a finger on the schedule scrubs and lifting it returns to live', async () => {
+/** The default page on a 390-pixel touch screen, trained past step 4,000 and paused. */
+async function pausedPhone() {
   const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
   const errors = await watch(page);
@@ -1031,6 +1032,11 @@ test('on a touch screen, dragging a finger on the schedule scrubs and lifting it
   await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
   await el(page, (e) => e.pause());
   await nextFrames(page, 4);
+  return { context, page, errors };
+}
+
+test('on a touch screen, dragging a finger on the schedule scrubs and lifting it returns to live', async () => {
+  const { context, page, errors } = await pausedPhone();
   const live = await latentPixels(page);
   const schedule = page.locator('color-bottleneck').locator('[data-canvas="schedule"]');
   await schedule.scrollIntoViewIfNeeded();
@@ -1313,14 +1319,7 @@ test('the probe: hovering a point shows its colour beside its reconstruction; ke
 });
 
 test('on a 390-pixel touch screen a tap probes a point', { timeout: 120_000 }, async () => {
-  const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
-  const page = await context.newPage();
-  const errors = await watch(page);
-  await page.goto(`${BASE}/?backend=cpu`);
-  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 120_000 });
-  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 4000, null, { timeout: 30_000 });
-  await el(page, (e) => e.pause());
-  await nextFrames(page, 4);
+  const { context, page, errors } = await pausedPhone();
   const dot = await colouredDot(page);
   assert.ok(dot);
   const canvas = page.locator('color-bottleneck').locator('[data-canvas="latents"]');
