@@ -150,7 +150,8 @@ impl StepRange {
             }
         };
         let (from, mut to) = (step("from", from), step("to", to));
-        if let (Some(f), Some(t)) = (from, to) {
+        if let Some(t) = to {
+            let f = from.unwrap_or(0);
             if t <= f {
                 problems.push(format!(
                     "to={t} is not after from={f}; playing from step {f} to the end"
@@ -240,6 +241,12 @@ mod tests {
         assert_eq!(range, None);
         assert_eq!(problems.len(), 2);
         assert!(problems[0].contains("from=\"abc\""), "{problems:?}");
+        let (range, problems) = StepRange::read(None, Some("0"));
+        assert_eq!(range, None, "nothing left of the range");
+        assert!(
+            problems[0].contains("to=0 is not after from=0"),
+            "{problems:?}"
+        );
         let (range, problems) = StepRange::read(Some("300"), Some("300"));
         assert_eq!(
             range,

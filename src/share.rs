@@ -190,6 +190,9 @@ fn read_parents<'a>(
         if parents.last().is_some_and(|p| p.step >= step) || step == 0 {
             return Err(bad("a step after the branch before it"));
         }
+        if step > crate::dopesheet::MAX_STEPS {
+            return Err(bad("a step a sheet can reach"));
+        }
         if !body.is_char_boundary(bytes) || bytes > body.len() {
             return Err(bad("a length within the link's sheets"));
         }
@@ -199,6 +202,15 @@ fn read_parents<'a>(
             step,
         });
         body = rest;
+    }
+    // A branch field the count skipped (branch-0, branch-2) would drop a parent unseen.
+    let named = fields.keys().filter(|k| k.starts_with("branch-")).count();
+    if named != parents.len() {
+        return Err(ShareError::Branch {
+            index: parents.len(),
+            value: String::new(),
+            expected: "there: the link's branches are not numbered from 0 without a gap",
+        });
     }
     Ok((parents, body))
 }
@@ -282,6 +294,21 @@ mod tests {
         );
         let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
+    }
+
+    #[test]
+    fn a_gap_in_the_branch_numbering_is_refused() {
+        let text = format!(
+            "{HEADER}\nseed=1\nlatent-dims=4\nbatch-size=256\nruns=1\nengine=1\n\
+             branch-0=5:3\nbranch-2=9:3\n\nabcdefSTEP"
+        );
+        let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
+        let link = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated));
+        let e = SharedRun::from_hash(&link).unwrap_err();
+        assert!(
+            e.to_string().contains("not numbered from 0 without a gap"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -258,10 +258,22 @@ pub fn read_share_hash(hash: &str) -> JsValue {
         });
     }
     for (i, parent) in run.parents.iter().enumerate() {
-        if let Err(e) = Dopesheet::parse(&parent.sheet) {
+        let sheet = match Dopesheet::parse(&parent.sheet) {
+            Ok(sheet) => sheet,
+            Err(e) => {
+                return to_js(&Failure {
+                    error: format!(
+                        "the sheet the link's run branched from (branch {i}) is broken: {e}"
+                    ),
+                })
+            }
+        };
+        let len = Timeline::new(&sheet).len();
+        if parent.step > len {
             return to_js(&Failure {
                 error: format!(
-                    "the sheet the link's run branched from (branch {i}) is broken: {e}"
+                    "the link's branch {i} is at step {}, past the end of its sheet ({len} steps)",
+                    parent.step
                 ),
             });
         }

@@ -89,4 +89,9 @@ fn a_branchs_link_names_its_parents_and_reads_back() {
     backwards.parents[1].step = 30;
     let e = SharedRun::from_hash(&backwards.to_hash()).unwrap_err();
     assert!(e.to_string().contains("branch-1"), "{e}");
+    // Past any sheet's end.
+    let mut far = run.clone();
+    far.parents[1].step = u64::MAX;
+    let e = SharedRun::from_hash(&far.to_hash()).unwrap_err();
+    assert!(e.to_string().contains("a step a sheet can reach"), "{e}");
 }

@@ -314,6 +314,8 @@ class ColorBottleneck extends HTMLElement {
   #sheet = '';
   /** Where the run branched: `[{sheet, step}]` (SharedRun::parents in src/share.rs). */
   #parents = [];
+  /** A probe set by a tap, a key or the colour input, which hovering leaves alone. */
+  #probePinned = false;
   /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
    * recorded in it. */
   #edits = null;
@@ -762,6 +764,9 @@ class ColorBottleneck extends HTMLElement {
     this.#board?.free();
     this.#board = new page.mod.Board(csv, settings.latent_dims);
     this.#board.set_decoder_map(this.field('decoder-map').checked);
+    // A new board starts with the default axes and nothing probed.
+    delete this.$('.dome-box').dataset.choices;
+    this.#probePinned = false;
     this.#showBackend(started.kind);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
     // (`time_gpu_now`, checked every frame in #tick).
@@ -976,6 +981,7 @@ class ColorBottleneck extends HTMLElement {
     if (this.#pendingTiming) this.#pendingTiming.run = run;
     this.#run = run;
     this.#loopStart = null;
+    this.#setBranchPoint(null);
     this.#inbox = this.#inbox.filter((f) => f.run >= run);
     this.#board?.clear();
     this.#error = null;
@@ -1031,15 +1037,16 @@ class ColorBottleneck extends HTMLElement {
   async setDopesheet(csv, { live = false } = {}) {
     if (!this.#board) throw new Error('not ready');
     const dims = this.#settings().latent_dims;
+    const parents = this.#parents;
     try {
       const problem = this.#wasm.mod.validate(csv);
       if (problem) throw problem;
+      // A new sheet from the start is no longer a branch.
+      if (!live) this.#parents = [];
       if (!live && dims !== this.#frame?.dims) {
         await this.#create(csv);
       } else {
         const run = live ? this.#generation : ++this.#generation;
-        // A new sheet from the start is no longer a branch.
-        if (!live) this.#parents = [];
         await this.#callAll({ type: 'sheet', sheet: csv, live, run });
         this.#sheet = csv;
         this.#board.set_sheet(csv);
@@ -1055,6 +1062,7 @@ class ColorBottleneck extends HTMLElement {
       this.field('error').textContent = '';
       setText(this.field('edit-note'), '');
     } catch (problem) {
+      this.#parents = parents;
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
     }
@@ -1074,10 +1082,16 @@ class ColorBottleneck extends HTMLElement {
     // The sheet the run trained on just before `at`: a parent's, or its own.
     const during = this.#parents.find((p) => p.step >= at)?.sheet ?? this.#sheet;
     const parents = at > 0 ? [...this.#parents.filter((p) => p.step < at), { sheet: during, step: at }] : [];
+    const before = this.#parents;
     this.#parents = parents;
     this.#recordEdit();
     this.#setBranchPoint(null);
-    await this.#create(edited);
+    try {
+      await this.#create(edited);
+    } catch (e) {
+      this.#parents = before;
+      throw e;
+    }
     this.field('error').textContent = '';
     setText(this.field('edit-note'), '');
   }
@@ -1086,8 +1100,11 @@ class ColorBottleneck extends HTMLElement {
   #recordEdit() {
     clearTimeout(this.#editTimer);
     if (!this.#edits) return;
-    this.#edits.record(this.field('sheet').value);
+    const text = this.field('sheet').value;
+    this.#edits.record(text);
     this.#showUndo();
+    // Compared step by step with the running sheet: at a pause, not on every key.
+    if (this.#wasm) setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#sheet, text, this.step) ?? '');
   }
 
   /** Undo (`back`) or Redo: the editor shows the sheet's text before or after. */
@@ -1123,7 +1140,6 @@ class ColorBottleneck extends HTMLElement {
     const problem = this.#wasm.mod.validate(text);
     if (problem) this.#showProblem(problem);
     else this.field('error').textContent = '';
-    setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#sheet, text, this.step) ?? '');
   }
 
   #showProblem(problem) {
@@ -1185,23 +1201,22 @@ class ColorBottleneck extends HTMLElement {
    * grid, the colour input any colour; the decoder-map box colours the panels' backgrounds. */
   #wireProbe() {
     const c = this.canvas('latents');
-    let pinned = false;
     const at = (e) => {
       const box = c.getBoundingClientRect();
       return this.#board?.probe_at(e.clientX - box.left, e.clientY - box.top) ?? false;
     };
     const changed = () => { this.#dirty = true; };
-    c.addEventListener('pointermove', (e) => { if (!pinned && e.pointerType !== 'touch' && at(e)) changed(); });
-    c.addEventListener('pointerdown', (e) => { pinned = at(e); changed(); });
-    c.addEventListener('pointerleave', () => { if (!pinned) { this.#board?.probe_clear(); changed(); } });
+    c.addEventListener('pointermove', (e) => { if (!this.#probePinned && e.pointerType !== 'touch' && at(e)) changed(); });
+    c.addEventListener('pointerdown', (e) => { this.#probePinned = at(e); changed(); });
+    c.addEventListener('pointerleave', () => { if (!this.#probePinned) { this.#board?.probe_clear(); changed(); } });
     const steps = { ArrowRight: 1, ArrowLeft: -1, ArrowUp: 10, ArrowDown: -10, PageUp: 100, PageDown: -100 };
     c.addEventListener('keydown', (e) => {
       if (e.key in steps) {
         this.#board?.probe_step(steps[e.key]);
-        pinned = true;
+        this.#probePinned = true;
       } else if (e.key === 'Escape') {
         this.#board?.probe_clear();
-        pinned = false;
+        this.#probePinned = false;
       } else {
         return;
       }
@@ -1212,7 +1227,7 @@ class ColorBottleneck extends HTMLElement {
     color.addEventListener('input', () => {
       const [r, g, b] = [1, 3, 5].map((i) => parseInt(color.value.slice(i, i + 2), 16) / 255);
       this.#board?.probe_color(r, g, b);
-      pinned = true;
+      this.#probePinned = true;
       changed();
     });
     const map = this.field('decoder-map');

@@ -205,6 +205,8 @@ impl Board {
     /// Forgets the run so far (a reset).
     pub fn clear(&mut self) {
         self.shown = None;
+        // A range's loop or a look back belonged to the old run.
+        self.scrub = None;
         self.latents.clear();
         self.params.clear();
         self.ratio_history.clear();
@@ -347,11 +349,13 @@ impl Board {
         self.scrub = (step >= 0.0).then_some(step as u64);
     }
 
-    /// The step of the latents shown while looking back (the recorded moment nearest the
-    /// scrubbed step, at or before it); `None` when live.
+    /// While looking back, the run's step count ([`Frame::step`]'s: steps trained) at the
+    /// latents shown (the recorded moment nearest the scrubbed step, at or before it), where a
+    /// branch from them starts; `None` when live.
     pub fn scrubbed_step(&self) -> Option<f64> {
         self.scrub?;
-        self.shown_moment().0.map(|s| s as f64)
+        // A moment is labelled by the last step trained into it.
+        self.shown_moment().0.map(|s| (s + 1) as f64)
     }
 
     /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its

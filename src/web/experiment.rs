@@ -496,7 +496,9 @@ impl Experiment {
             None => own.clone(),
         };
         run.restart(timeline)?;
-        run.replay(own)
+        run.replay(own)?;
+        run.warn_about_sheet();
+        Ok(())
     }
 }
 
@@ -508,15 +510,13 @@ impl Experiment {
     ) -> Result<Experiment, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
         let own = cut(parse(&sheet)?, options.until);
-        // A branch (not a hand-over, whose checkpoint has the steps behind it) starts on its
-        // first parent's sheet.
-        let parents = match &handover {
-            None => options.parents.clone(),
-            Some(_) => Vec::new(),
-        };
-        let timeline = match parents.first() {
-            Some(first) => parse(&first.sheet)?,
-            None => own.clone(),
+        // A branch starts on its first parent's sheet; a hand-over's checkpoint has the steps
+        // behind it already, on the run's own sheet (a Reset replays the branch).
+        let parents = options.parents.clone();
+        let resumed = handover.is_some();
+        let timeline = match (parents.first(), &handover) {
+            (Some(first), None) => parse(&first.sheet)?,
+            _ => own.clone(),
         };
         let saved = handover.as_ref().map(|h| &h.sweep);
         let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
@@ -559,7 +559,9 @@ impl Experiment {
             notice,
         };
         run.parents = parents;
-        run.replay(own)?;
+        if !resumed {
+            run.replay(own)?;
+        }
         run.warn_about_sheet();
         Ok(Experiment {
             run: Rc::new(RefCell::new(run)),

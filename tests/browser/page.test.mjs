@@ -1492,11 +1492,15 @@ test('an edit that only touches steps behind the run says it will not affect a l
   const note = page.locator('color-bottleneck').locator('[data-field="edit-note"]');
   const original = await sheet.inputValue();
   await sheet.fill(original.replace('Primary & secondary', 'Primary & secondary (renamed)'));
+  // Said when the typing pauses.
+  await page.waitForTimeout(900);
   const said = (await note.textContent()).match(/^this change is before step (\d+) and will not affect a live run$/);
   assert.ok(said && Number(said[1]) > 4000, `the note names the run's step: ${said}`);
   await sheet.fill(original.replace('Full color space', 'Full colour space'));
+  await page.waitForTimeout(900);
   assert.equal(await note.textContent(), '', 'a change ahead of the run gets no note');
   await sheet.fill(original);
+  await page.waitForTimeout(900);
   assert.equal(await note.textContent(), '', 'nor does no change');
   assert.deepEqual(errors, []);
   await page.close();
