@@ -314,6 +314,8 @@ class ColorBottleneck extends HTMLElement {
   #sheet = '';
   /** Where the run branched: `[{sheet, step}]` (SharedRun::parents in src/share.rs). */
   #parents = [];
+  /** The seed the run shown started from (the field may have been edited since). */
+  #runSeed = 0;
   /** A probe set by a tap, a key or the colour input, which hovering leaves alone. */
   #probePinned = false;
   /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
@@ -737,6 +739,7 @@ class ColorBottleneck extends HTMLElement {
     if (!this.isConnected) return;
     this.#wasm = page;
     const settings = this.#settings();
+    this.#runSeed = settings.seed;
     for (const problem of settings.problems) this.#notify(problem);
     const controls = page.mod.controls_problem(this.getAttribute('controls') ?? undefined);
     if (controls) this.#notify(controls);
@@ -1015,7 +1018,8 @@ class ColorBottleneck extends HTMLElement {
   async reset() {
     if (!this.#workers.length) return;
     const run = ++this.#generation;
-    await this.#callAll({ type: 'reset', seed: this.#settings().seed, run });
+    this.#runSeed = this.#settings().seed;
+    await this.#callAll({ type: 'reset', seed: this.#runSeed, run });
     this.#restarted(run);
     this.field('error').textContent = '';
   }
@@ -1047,7 +1051,11 @@ class ColorBottleneck extends HTMLElement {
         await this.#create(csv);
       } else {
         const run = live ? this.#generation : ++this.#generation;
-        await this.#callAll({ type: 'sheet', sheet: csv, live, run });
+        const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run });
+        // Applied live, the run trained the old sheet up to `at`: a parent its link replays
+        // (the first worker's step; a sweep's workers apply at about the same one).
+        const last = this.#parents.at(-1)?.step ?? 0;
+        if (live && first.at > last) this.#parents = [...this.#parents, { sheet: this.#sheet, step: first.at }];
         this.#sheet = csv;
         this.#board.set_sheet(csv);
         if (!live) this.#restarted(run);
@@ -1086,6 +1094,9 @@ class ColorBottleneck extends HTMLElement {
     this.#parents = parents;
     this.#recordEdit();
     this.#setBranchPoint(null);
+    // The branch replays the run shown: its seed and bottleneck, whatever the fields say now.
+    this.field('seed').value = String(this.#runSeed);
+    this.setAttribute('latent-dims', String(this.#frame.dims));
     try {
       await this.#create(edited);
     } catch (e) {

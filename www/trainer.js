@@ -103,11 +103,12 @@ async function handle(msg) {
       const pixels = exp.video_frame(msg.index);
       return reply(msg, { pixels }, [pixels.buffer]);
     }
-    case 'sheet':
-      exp.set_dopesheet(msg.sheet, msg.live);
+    case 'sheet': {
+      const at = exp.set_dopesheet(msg.sheet, msg.live);
       run = msg.run;
       await publish();
-      return reply(msg, { run });
+      return reply(msg, { run, at });
+    }
   }
 }
 

@@ -464,8 +464,9 @@ impl Experiment {
 
     /// Replaces the schedule. `live`: keep the model and step ("apply live"); otherwise a
     /// fresh run with the same seed. A broken sheet is refused (with its located problem)
-    /// and the run goes on.
-    pub fn set_dopesheet(&self, sheet: String, live: bool) -> Result<(), JsValue> {
+    /// and the run goes on. Returns the step the new sheet takes over at (0 for a fresh run):
+    /// the run now trained the old sheet up to there, which its link must replay.
+    pub fn set_dopesheet(&self, sheet: String, live: bool) -> Result<f64, JsValue> {
         self.run.borrow_mut().set_dopesheet(sheet, live)
     }
 
@@ -589,7 +590,11 @@ impl Run {
                 None => Ok(own.clone()),
             };
             match next {
-                Ok(next) => self.set_timeline(next),
+                Ok(next) => {
+                    self.set_timeline(next);
+                    // As Apply live does: a parent that ended in a non-finite loss goes on.
+                    self.last_error = None;
+                }
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -775,20 +780,30 @@ impl Run {
         self.host_frame()
     }
 
-    fn set_dopesheet(&mut self, sheet: String, live: bool) -> Result<(), JsValue> {
+    fn set_dopesheet(&mut self, sheet: String, live: bool) -> Result<f64, JsValue> {
         let timeline = self.timeline_of(&sheet)?;
-        self.sheet = sheet;
+        let before = std::mem::replace(&mut self.sheet, sheet);
         if live {
+            // The old sheet becomes a parent (unless it trained no step since the last one),
+            // so a Reset replays this run.
+            let at = self.engine.step_index();
+            if at > self.parents.last().map_or(0, |p| p.step) {
+                self.parents.push(Parent {
+                    sheet: before,
+                    step: at,
+                });
+            }
             self.set_timeline(timeline);
             // A run paused by a non-finite loss goes on, from its last good weights, under
             // the edited sheet.
             self.last_error = None;
             self.warn_about_sheet();
-            Ok(())
+            Ok(at as f64)
         } else {
             // A new sheet from the start: no longer a branch.
             self.parents.clear();
-            self.restart(timeline)
+            self.restart(timeline)?;
+            Ok(0.0)
         }
     }
 }

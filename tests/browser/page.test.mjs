@@ -936,6 +936,41 @@ test('Undo and Redo walk the sheet back and forth through typing and a picked sh
   await page.close();
 });
 
+test('after Apply live, the link replays the sheet before it up to the step it was applied at', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
+    '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
+  await el(page, (e) => { e.field('seed').value = '9'; });
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.reset());
+  await el(page, (e) => e.play());
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 600);
+  await el(page, (e) => e.pause());
+  await page.waitForTimeout(200);
+  await el(page, (e, csv) => e.setDopesheet(csv, { live: true }), sheet.replace('2000,,,0.001', '2000,,,0.004'));
+  await el(page, (e) => e.play());
+  await finished(page);
+  const applied = await el(page, (e) => Array.from(e.latents()));
+  await host.locator('[data-action="share"]').click();
+  const link = await host.locator('[data-field="link"]').inputValue();
+  const parents = await page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).parents, new URL(link).hash);
+  assert.equal(parents.length, 1);
+  assert.equal(parents[0].sheet, sheet);
+  assert.ok(parents[0].step > 600 && parents[0].step < 2001, `applied at step ${parents[0].step}`);
+
+  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const openedErrors = await watch(opened);
+  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
+  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  await finished(opened);
+  assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), applied, 'the link reproduces the run applied live');
+  assert.deepEqual(openedErrors, []);
+  assert.deepEqual(errors, []);
+  await opened.close();
+  await page.close();
+});
+
 test('a garbled or truncated link says what is wrong and runs the default sheet', async () => {
   for (const hash of ['#run=AAAAbogus', '#run=<svg/onload=alert(1)>']) {
     const page = await browser.newPage();
