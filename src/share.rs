@@ -81,6 +81,21 @@ pub enum ShareError {
 impl SharedRun {
     /// The hash, `#run=…`.
     pub fn to_hash(&self) -> String {
+        let deflated = miniz_oxide::deflate::compress_to_vec(self.text().as_bytes(), 10);
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
+    }
+
+    /// Whether the link opens again: its text, inflated, within [`MAX_SHEET_BYTES`] (a
+    /// branch's parents' sheets count too).
+    pub fn check_size(&self) -> Result<(), ShareError> {
+        if self.text().len() > MAX_SHEET_BYTES {
+            return Err(ShareError::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// The link's text before it is deflated.
+    fn text(&self) -> String {
         // A parent's sheet goes before the run's, its length in bytes in its field.
         let mut branches = String::new();
         let mut body = String::new();
@@ -89,12 +104,10 @@ impl SharedRun {
             body.push_str(&p.sheet);
         }
         body.push_str(&self.sheet);
-        let text = format!(
+        format!(
             "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\nengine={}\n{branches}\n{body}",
             self.seed, self.latent_dims, self.batch_size, self.runs, self.engine
-        );
-        let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
-        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
+        )
     }
 
     /// From a hash (with or without its `#`), or a whole URL ending in one.

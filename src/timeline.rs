@@ -25,6 +25,15 @@ struct Track {
     keys: Vec<(u64, f64)>,
 }
 
+/// Why an edit cannot change a running run ([`Timeline::edit_reach`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditReach {
+    /// Every step it changes is behind the run, which has trained this many.
+    Behind(u64),
+    /// Every step it changes is past where the run stops.
+    PastStop(u64),
+}
+
 #[derive(Debug, Clone)]
 pub struct Timeline {
     properties: Vec<String>,
@@ -160,10 +169,7 @@ impl Timeline {
     pub fn state(&self, step: u64) -> State<'_> {
         let phase_index = self.phase_index(step);
         let span = &self.phases[phase_index];
-        let actions = match self.actions.binary_search_by_key(&step, |(s, _)| *s) {
-            Ok(i) => self.actions[i].1.as_slice(),
-            Err(_) => &[],
-        };
+        let actions = self.actions_at(step);
         State {
             step,
             phase: &span.name,
@@ -172,6 +178,27 @@ impl Timeline {
             is_phase_end: step == span.end,
             actions,
             values: self.tracks.iter().map(|t| t.value(step)).collect(),
+        }
+    }
+
+    /// What an edit (`edited`, of this running timeline) can still change in a run that has
+    /// trained `step` steps and stops at `stop` (`None`: at the end): `None` when it changes
+    /// something the run still trains, or changes nothing at all.
+    pub fn edit_reach(&self, edited: &Timeline, step: u64, stop: Option<u64>) -> Option<EditReach> {
+        self.differences(edited)?;
+        let cut = |t: &Timeline| t.clone().until(stop.unwrap_or(u64::MAX));
+        match cut(self).differences(&cut(edited)) {
+            None => Some(EditReach::PastStop(stop.unwrap_or(self.len))),
+            Some((_, last)) if last < step => Some(EditReach::Behind(step)),
+            Some(_) => None,
+        }
+    }
+
+    /// The actions of the keyframe at `step` (none between keyframes).
+    fn actions_at(&self, step: u64) -> &[String] {
+        match self.actions.binary_search_by_key(&step, |(s, _)| *s) {
+            Ok(i) => self.actions[i].1.as_slice(),
+            Err(_) => &[],
         }
     }
 
@@ -186,18 +213,24 @@ impl Timeline {
             .collect();
         names.sort_unstable();
         names.dedup();
-        let value = |t: &Timeline, name: &str, step: u64| {
-            t.property_index(name).map(|i| t.value(i, step).to_bits())
+        // Each property's track in either timeline, looked up once.
+        let tracks: Vec<(Option<usize>, Option<usize>)> = (names.iter())
+            .map(|n| (self.property_index(n), other.property_index(n)))
+            .collect();
+        let value =
+            |t: &Timeline, i: Option<usize>, step: u64| i.map(|i| t.value(i, step).to_bits());
+        let same_phase = |step: u64| {
+            let a = &self.phases[self.phase_index(step)];
+            let b = &other.phases[other.phase_index(step)];
+            a.name == b.name && (step == a.end) == (step == b.end)
         };
         let differs = |step: u64| {
             if step >= self.len || step >= other.len {
                 return true;
             }
-            let (a, b) = (self.state(step), other.state(step));
-            a.phase != b.phase
-                || a.is_phase_end != b.is_phase_end
-                || a.actions != b.actions
-                || (names.iter()).any(|n| value(self, n, step) != value(other, n, step))
+            !same_phase(step)
+                || self.actions_at(step) != other.actions_at(step)
+                || (tracks.iter()).any(|&(a, b)| value(self, a, step) != value(other, b, step))
         };
         let len = self.len.max(other.len);
         let first = (0..len).find(|&s| differs(s))?;
@@ -299,5 +332,32 @@ mod tests {
             assert_eq!(base.value(recon, step), edited.value(recon, step));
         }
         assert_ne!(base.value(recon, last), edited.value(recon, last));
+    }
+
+    #[test]
+    fn an_edit_behind_the_run_or_past_its_stop_cannot_change_it() {
+        let base = timeline(EX_1_5);
+        let renamed = timeline(&EX_1_5.replacen("Primary & secondary", "Primary & secondary!", 1));
+        assert_eq!(
+            base.edit_reach(&renamed, 4000, None),
+            Some(EditReach::Behind(4000))
+        );
+        assert_eq!(
+            base.edit_reach(&renamed, 2000, None),
+            None,
+            "the run is still in it"
+        );
+        let late = timeline(&EX_1_5.replacen("Full color space", "Full colour space", 1));
+        assert_eq!(base.edit_reach(&late, 4000, None), None);
+        assert_eq!(
+            base.edit_reach(&late, 4000, Some(3000)),
+            Some(EditReach::PastStop(3000)),
+            "a run that stops at 3,000 never reaches it"
+        );
+        assert_eq!(
+            base.edit_reach(&base.clone(), 4000, None),
+            None,
+            "no change"
+        );
     }
 }

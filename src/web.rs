@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use crate::dopesheet::{Dopesheet, DopesheetError};
 use crate::loss::Term;
 use crate::share::{self, SharedRun};
-use crate::timeline::Timeline;
+use crate::timeline::{EditReach, Timeline};
 
 extern "C" {
     /// Defined by the linker: runs static constructors (cubecl's IR registers its ops with
@@ -196,7 +196,10 @@ pub fn share_hash(
     runs: u32,
     parents: JsValue,
 ) -> Result<String, JsValue> {
-    Ok(shared_run(sheet, seed, latent_dims, batch_size, runs, parents)?.to_hash())
+    let run = shared_run(sheet, seed, latent_dims, batch_size, runs, parents)?;
+    run.check_size()
+        .map_err(|e| js_error(format!("this run cannot be shared as a link: {e}")))?;
+    Ok(run.to_hash())
 }
 
 fn shared_run(
@@ -401,16 +404,24 @@ impl SheetEdits {
 
 /// What an edit of the running sheet means for a live run at `step`: a note when every step
 /// it changes is behind the run (`Apply live` would change nothing it still trains), else
-/// `None` (also for a sheet that does not parse: the editor shows its problem).
+/// `None` (also for a sheet that does not parse: the editor shows its problem). `until`: where
+/// the run stops (the element's `to`); steps past it are not trained either.
 #[wasm_bindgen]
-pub fn edit_reach(running: &str, edited: &str, step: f64) -> Option<String> {
+pub fn edit_reach(running: &str, edited: &str, step: f64, until: Option<f64>) -> Option<String> {
     let (Ok(a), Ok(b)) = (parse(running), parse(edited)) else {
         return None;
     };
-    let (_, last) = a.differences(&b)?;
-    let step = step as u64;
-    (last < step)
-        .then(|| format!("this change is before step {step} and will not affect a live run"))
+    let stop = until.map(|u| u as u64);
+    Some(match a.edit_reach(&b, step as u64, stop)? {
+        EditReach::Behind(step) => {
+            format!("this change is before step {step} and will not affect a live run")
+        }
+        EditReach::PastStop(stop) => {
+            format!(
+                "this change is after step {stop}, where this run stops, and will not affect it"
+            )
+        }
+    })
 }
 
 /// The `from` and `to` attributes ([`StepRange::read`](crate::settings::StepRange::read)):

@@ -89,6 +89,16 @@ fn a_branchs_link_names_its_parents_and_reads_back() {
     backwards.parents[1].step = 30;
     let e = SharedRun::from_hash(&backwards.to_hash()).unwrap_err();
     assert!(e.to_string().contains("branch-1"), "{e}");
+    // Parents' sheets count toward the size a link may hold: one too large says so when made.
+    assert_eq!(run.check_size(), Ok(()));
+    let mut huge = run.clone();
+    for p in &mut huge.parents {
+        p.sheet = format!("{}{}", p.sheet, "#".repeat(140 * 1024));
+    }
+    assert_eq!(
+        huge.check_size(),
+        Err(color_bottleneck::share::ShareError::TooLarge)
+    );
     // Past any sheet's end.
     let mut far = run.clone();
     far.parents[1].step = u64::MAX;

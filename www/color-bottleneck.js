@@ -542,18 +542,24 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #share() {
-    if (!this.#wasm) return;
-    const hash = this.#wasm.mod.share_hash(...this.#runState());
+    if (!this.#wasm) return false;
+    let hash;
+    try {
+      hash = this.#wasm.mod.share_hash(...this.#runState());
+    } catch (e) {
+      this.#notify(e.message ?? String(e));
+      return false;
+    }
     const link = new URL(`index.html${hash}`, here).href;
     this.field('link').value = link;
     this.$('.share').hidden = false;
     if (this.hasAttribute('linkable')) history.replaceState(null, '', hash);
     navigator.clipboard?.writeText(link).catch(() => { /* the link is on screen to copy */ });
+    return true;
   }
 
   #embed() {
-    if (!this.#wasm) return;
-    this.#share();
+    if (!this.#wasm || !this.#share()) return;
     const [module, iframe] = this.#wasm.mod.embed_snippets(new URL('.', here).href, ...this.#runState());
     this.field('snippet-module').value = module;
     this.field('snippet-iframe').value = iframe;
@@ -1115,7 +1121,7 @@ class ColorBottleneck extends HTMLElement {
     this.#edits.record(text);
     this.#showUndo();
     // Compared step by step with the running sheet: at a pause, not on every key.
-    if (this.#wasm) setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#sheet, text, this.step) ?? '');
+    if (this.#wasm) setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#sheet, text, this.step, this.#range?.to ?? undefined) ?? '');
   }
 
   /** Undo (`back`) or Redo: the editor shows the sheet's text before or after. */
