@@ -85,6 +85,18 @@ impl Shape {
     }
 }
 
+/// The order a finished sweep shows its runs in: the crumpled (and failed) first, then the
+/// wheels, each group by where its verdict settled (earliest first), then by run; runs not
+/// judged come last. `runs[r]` is run r's `(crumpled, onset)`, or `None` before a verdict.
+pub fn display_order(runs: &[Option<(bool, Option<u64>)>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|&r| match runs[r] {
+        Some((crumpled, onset)) => (0, !crumpled, onset.unwrap_or(u64::MAX), r),
+        None => (1, true, u64::MAX, r),
+    });
+    order
+}
+
 /// Where a run's verdict settled: the first judged step from which its shape stayed what it
 /// is now. Judged every [`Onset::EVERY`] steps while a sweep trains, and at the end.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -172,6 +184,19 @@ pub fn wilson_interval(k: usize, n: usize) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_finished_sweep_shows_crumples_first_then_by_onset() {
+        let runs = [
+            Some((false, Some(750))),
+            Some((true, Some(2000))),
+            None,
+            Some((false, Some(250))),
+            Some((true, Some(500))),
+            Some((true, None)),
+        ];
+        assert_eq!(display_order(&runs), [4, 1, 5, 3, 0, 2]);
+    }
+
     use super::*;
 
     /// Latents on a circle at the given angle per probe row (the grid rows at the origin), and

@@ -105,6 +105,12 @@ pub struct RunVerdict {
     pub shape: String,
     pub worst_gap_error: Option<f64>,
     pub recon_mse: f64,
+    /// The step from which its shape held, judged every [`Onset::EVERY`] steps (`None`
+    /// where the engine does not judge while training: the GPU's).
+    ///
+    /// [`Onset::EVERY`]: crate::verdict::Onset::EVERY
+    #[serde(default)]
+    pub onset: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

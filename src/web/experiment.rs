@@ -690,7 +690,14 @@ impl Run {
                 let interval = VERDICT_INTERVAL_MS.max(self.judge_ms / VERDICT_SHARE);
                 let judge = now() - self.judged_at >= interval || sweep.is_finished();
                 let start = now();
-                frame.sweep = Some(sweep_frame(sweep, judge, self.first_run, self.total_runs));
+                let fused = matches!(self.engine, Engine::Fused(_));
+                frame.sweep = Some(sweep_frame(
+                    sweep,
+                    judge,
+                    fused,
+                    self.first_run,
+                    self.total_runs,
+                ));
                 if judge {
                     self.judged_at = now();
                     self.judge_ms = self.judged_at - start;
@@ -903,6 +910,10 @@ fn fused_step(
 ) {
     let step = sweep.step_index();
     sweep.step();
+    // A sweep's runs are judged now and then, for where each verdict settled.
+    if !alone && (step + 1).is_multiple_of(crate::verdict::Onset::EVERY) {
+        sweep.judge_onsets_now();
+    }
     if !report_last_step(sweep, step, alone, pending, error) {
         return;
     }
@@ -945,7 +956,13 @@ fn report_last_step(
 
 /// Every run's thumbnail latents, and their verdicts when `judge`: runs `first_run..` of
 /// `total_runs`.
-fn sweep_frame(sweep: &Sweep, judge: bool, first_run: usize, total_runs: usize) -> SweepFrame {
+fn sweep_frame(
+    sweep: &Sweep,
+    judge: bool,
+    judges_onsets: bool,
+    first_run: usize,
+    total_runs: usize,
+) -> SweepFrame {
     let probe = probe_colors().rgb_f32();
     let hues = &probe[..THUMBNAIL_POINTS * 3];
     let mut thumbnails = Vec::new();
@@ -953,8 +970,14 @@ fn sweep_frame(sweep: &Sweep, judge: bool, first_run: usize, total_runs: usize) 
         thumbnails.extend(sweep.latents(r, hues));
     }
     let verdicts = judge.then(|| {
-        (sweep.verdicts().into_iter().zip(sweep.runs()))
-            .map(|(v, run)| verdict(&v, run.failure.is_some()))
+        let verdicts = sweep.verdicts();
+        // Only the CPU engine judges onsets as it trains (a GPU's host copy never does).
+        let onsets = judges_onsets.then(|| sweep.onsets(&verdicts));
+        (verdicts.iter().zip(sweep.runs()).enumerate())
+            .map(|(i, (v, run))| RunVerdict {
+                onset: onsets.as_ref().map(|o| o[i]),
+                ..verdict(v, run.failure.is_some())
+            })
             .collect()
     });
     SweepFrame {
@@ -971,5 +994,6 @@ fn verdict(v: &Verdict, failed: bool) -> RunVerdict {
         shape: if failed { "failed" } else { v.shape.name() }.into(),
         worst_gap_error: v.worst_gap_error,
         recon_mse: v.recon_mse,
+        onset: None,
     }
 }

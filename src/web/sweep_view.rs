@@ -10,7 +10,7 @@ use super::canvas::{canvas_size, LayeredCanvas};
 use super::{from_bytes, now, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
 use crate::escape::csv_cell;
 use crate::plot::{self, PointCloud, Rect, Surface};
-use crate::verdict::{probe_colors, wilson_interval};
+use crate::verdict::{display_order, probe_colors, wilson_interval};
 
 /// What the page last heard of every run, from one worker or from several that share the
 /// sweep (each sends its part: consecutive runs, consecutive seeds).
@@ -121,10 +121,14 @@ impl SweepView {
             })
         };
         let n = self.total_runs;
+        let order = self.order();
         let titled = canvas.client_width() as f32 / columns as f32 >= TITLED_CELL;
         let titles: Vec<String> = if titled {
-            (0..n)
-                .map(|i| format!("seed {} · {}", self.seed(i), self.shape(i).0))
+            (order.iter())
+                .map(|&r| {
+                    let onset = self.onset(r).map_or(String::new(), |s| format!(" @{s}"));
+                    format!("seed {} · {}{onset}", self.seed(r), self.shape(r).0)
+                })
                 .collect()
         } else {
             Vec::new()
@@ -150,10 +154,10 @@ impl SweepView {
                 }
             },
             |raster, dpr, w, h| {
-                for (i, cell) in cells(w, h).enumerate().take(n) {
-                    if let Some(cloud) = view.cloud(i) {
+                for (&run, cell) in order.iter().zip(cells(w, h)) {
+                    if let Some(cloud) = view.cloud(run) {
                         draw_points(raster, dpr, cell, titled, cloud, (0, 1), 1.0);
-                        view.badge(raster, cell, dpr, i);
+                        view.badge(raster, cell, dpr, run);
                     }
                 }
             },
@@ -170,6 +174,11 @@ impl SweepView {
             Some(shape @ ("crumpled" | "failed")) => (shape, CRUMPLED),
             _ => ("…", UNDECIDED),
         }
+    }
+
+    /// The step from which run `run`'s verdict held, where the engine judged it.
+    fn onset(&self, run: usize) -> Option<u64> {
+        self.verdicts.get(run)?.as_ref()?.onset
     }
 
     /// Run `run`'s thumbnail points, once they have arrived.
@@ -209,8 +218,21 @@ impl SweepView {
         }
         let c = (x / w * columns as f64) as usize;
         let r = (y / h * rows as f64) as usize;
-        let run = r * columns + c;
-        (run < self.total_runs).then(|| self.seed(run))
+        let run = *self.order().get(r * columns + c)?;
+        Some(self.seed(run))
+    }
+
+    /// Which run each cell shows: run by run while the sweep trains (cells that moved would
+    /// be hard to follow), then crumpled first and by onset once it is done
+    /// ([`display_order`]).
+    fn order(&self) -> Vec<usize> {
+        if !self.finished() {
+            return (0..self.total_runs).collect();
+        }
+        let runs: Vec<Option<(bool, Option<u64>)>> = (self.verdicts.iter())
+            .map(|v| v.as_ref().map(|v| (v.shape != "wheel", v.onset)))
+            .collect();
+        display_order(&runs)
     }
 
     /// `crumpled 3/16 (19%, 95% CI 7–43%)`, over the runs judged so far.
@@ -233,7 +255,7 @@ impl SweepView {
 
     /// The CLI's `sweep.csv` columns that a page knows: seed, verdict and figures.
     pub fn csv(&self) -> String {
-        let mut out = String::from("seed,verdict,worst_gap_error_deg,recon_mse\n");
+        let mut out = String::from("seed,verdict,worst_gap_error_deg,recon_mse,onset\n");
         for (i, v) in self.verdicts.iter().enumerate() {
             let (seed, v) = (self.seed(i), v.as_ref());
             // The shape comes in a worker's message: text, so written as text.
@@ -242,7 +264,10 @@ impl SweepView {
                 .and_then(|v| v.worst_gap_error)
                 .map_or(String::new(), |g| format!("{g:.3}"));
             let mse = v.map_or(String::new(), |v| format!("{:e}", v.recon_mse));
-            out.push_str(&format!("{seed},{shape},{gap},{mse}\n"));
+            let onset = v
+                .and_then(|v| v.onset)
+                .map_or(String::new(), |s| s.to_string());
+            out.push_str(&format!("{seed},{shape},{gap},{mse},{onset}\n"));
         }
         out
     }

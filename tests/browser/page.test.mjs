@@ -302,7 +302,7 @@ test('the WebGPU backend matches the CPU backend over 50 steps in at most 4 disp
 /** A sweep of `runs` seeds of `sheet` on `backend`, trained to the end: its downloaded table's
  * `rows` (seed, verdict, worst gap error, MSE), and how many `workers` trained it (`workers`
  * given: the most the element may use). */
-async function sweepTable(b, backend, sheet, runs, { batch = 256, workers } = {}) {
+async function sweepTable(b, backend, sheet, runs, { batch = 256, workers, openFirst = false } = {}) {
   const { page, errors } = await open(`?backend=${backend}`, { b, autoplay: false });
   await el(page, (e, [csv, size, most]) => {
     e.setAttribute('batch-size', String(size));
@@ -318,10 +318,18 @@ async function sweepTable(b, backend, sheet, runs, { batch = 256, workers } = {}
   const [download] = await Promise.all([page.waitForEvent('download'), host.locator('[data-action="sweep-csv"]').click()]);
   const rows = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
   assert.equal(await el(page, (e) => e.backend), backend);
-  assert.deepEqual(errors, []);
   const trainedBy = page.workers().length;
+  // The seed in the grid's first cell, opened by clicking it.
+  let first = null;
+  if (openFirst) {
+    const sweep = host.locator('[data-canvas="sweep"]');
+    await sweep.click({ position: { x: 5, y: 5 } });
+    await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('.sweep-box').hidden);
+    first = Number(await el(page, (e) => e.field('seed').value));
+  }
+  assert.deepEqual(errors, []);
   await page.close();
-  return { rows, workers: trainedBy };
+  return { rows, workers: trainedBy, first };
 }
 
 test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed sweep matches the CPU\'s table', { timeout: 400_000 }, async () => {
@@ -687,12 +695,18 @@ test('a sweep on the CPU shared among workers gives the table one worker gives, 
   // they go 2 + 1 + 1, so a worker holds a lone run of a sweep too.
   const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-fraction\n' +
     '0,Primary & secondary,,0.02,1,0.2,0.1,0.1,,\n60,All hues,anchor,,,0,,,0.3,0\n120,Full color space,,,,,,,,1\n180,,,,,,,,,\n';
-  const alone = await sweepTable(browser, 'cpu', sheet, 4, { workers: 1 });
+  const alone = await sweepTable(browser, 'cpu', sheet, 4, { workers: 1, openFirst: true });
   const shared = await sweepTable(browser, 'cpu', sheet, 4, { workers: 3 });
   assert.equal(alone.workers, 1);
   assert.equal(shared.workers, 3, 'one worker a part');
   assert.equal(shared.rows.length, 4);
   assert.deepEqual(shared.rows, alone.rows);
+  // Each row has the step its verdict settled at, and the finished grid shows crumples first,
+  // the earliest settled first (then wheels by onset), in its first cell.
+  assert.ok(alone.rows.every((r) => r.length === 5 && Number(r[4]) >= 0 && Number(r[4]) <= 181), alone.rows.join('\n'));
+  const rank = (r) => [r[1] === 'wheel' ? 1 : 0, Number(r[4]), Number(r[0])];
+  const expected = [...alone.rows].sort((a, b) => { const [x, y] = [rank(a), rank(b)]; return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; })[0][0];
+  assert.equal(alone.first, Number(expected), `the first cell: ${alone.rows.join(' / ')}`);
 });
 
 /** Clearly coloured pixels in each cell of the sweep's `side` × `side` grid, row by row. Only
@@ -732,10 +746,11 @@ test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one ope
   const tally = await el(page, (e) => e.shadowRoot.querySelector('[data-field=tally]').textContent);
   const [download] = await Promise.all([page.waitForEvent('download'), host.locator('[data-action="sweep-csv"]').click()]);
   const csv = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n');
-  assert.equal(csv[0], 'seed,verdict,worst_gap_error_deg,recon_mse');
+  assert.equal(csv[0], 'seed,verdict,worst_gap_error_deg,recon_mse,onset');
   const rows = csv.slice(1).map((l) => l.split(','));
   assert.deepEqual(rows.map((r) => Number(r[0])), Array.from({ length: 16 }, (_, i) => 20 + i));
   assert.ok(rows.every((r) => ['wheel', 'crumpled', 'failed'].includes(r[1])), csv.join('\n'));
+  assert.ok(rows.every((r) => /^\d+$/.test(r[4])), `every run has an onset: ${csv.join('\n')}`);
   const crumpled = rows.filter((r) => r[1] !== 'wheel').length;
   assert.match(tally, new RegExp(`^crumpled ${crumpled}/16 \\(\\d+%, 95% CI \\d+–\\d+%\\)$`));
 
