@@ -2,7 +2,7 @@
 //! front. The seed says the latents should come to resemble a dome seen from the side; this is
 //! that side.
 
-use crate::plot::{Align, Raster, Rect, Rgba, Surface, FAINT_TEXT, GRID};
+use crate::plot::{to_u8, Align, Raster, Rect, Rgba, Surface, FAINT_TEXT, GRID};
 
 /// Which three axes the view shows: dims 0 and 1 across, and a third as height; or the
 /// latents' top three principal axes.
@@ -267,7 +267,6 @@ pub fn draw(
         // Near points are larger and opaque; far ones smaller and see-through.
         let near = (1.0 - depth) / 2.0;
         let alpha = (110.0 + 145.0 * near) as u8;
-        let to_u8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         raster.dot(
             (x, y),
             radius * (0.75 + 0.5 * near),

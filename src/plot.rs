@@ -295,7 +295,8 @@ pub fn latent_points(
     }
 }
 
-fn to_u8(c: f32) -> u8 {
+/// A colour channel in [0, 1] as a byte (clamped).
+pub fn to_u8(c: f32) -> u8 {
     (c.clamp(0.0, 1.0) * 255.0).round() as u8
 }
 

@@ -331,17 +331,23 @@ fn train_writes_every_result() {
     assert_eq!((first[2], first[3]), ("0", "1.000000"));
 }
 
-/// `train --video` writes the latent-evolution video as an animated PNG: a frame every 10
-/// steps and the end, 30 fps, dark, and the points move from frame to frame.
-#[test]
-fn train_writes_the_evolution_video_as_an_animated_png() {
-    let dir = tempdir("video");
+/// A 96-step sheet in `dir`, short enough for a video test.
+fn short_video_sheet(dir: &std::path::Path) -> std::path::PathBuf {
     let sheet = dir.join("short.csv");
     std::fs::write(
         &sheet,
         "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-norm\n0,All hues,,0.02,1,0.1,0.1\n95,,,,,,\n",
     )
     .unwrap();
+    sheet
+}
+
+/// `train --video` writes the latent-evolution video as an animated PNG: a frame every 10
+/// steps and the end, 30 fps, dark, and the points move from frame to frame.
+#[test]
+fn train_writes_the_evolution_video_as_an_animated_png() {
+    let dir = tempdir("video");
+    let sheet = short_video_sheet(&dir);
     let video = dir.join("evolution.png");
     let out = succeed(
         cli()
@@ -399,12 +405,7 @@ fn train_writes_the_evolution_video_as_an_animated_png() {
 #[test]
 fn train_writes_the_evolution_video_as_an_mp4() {
     let dir = tempdir("mp4");
-    let sheet = dir.join("short.csv");
-    std::fs::write(
-        &sheet,
-        "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-norm\n0,All hues,,0.02,1,0.1,0.1\n95,,,,,,\n",
-    )
-    .unwrap();
+    let sheet = short_video_sheet(&dir);
     let record = |name: &str| {
         let video = dir.join(name);
         let out = succeed(

@@ -774,7 +774,7 @@ class ColorBottleneck extends HTMLElement {
     this.#board = new page.mod.Board(csv, settings.latent_dims);
     this.#board.set_decoder_map(this.field('decoder-map').checked);
     // A new board starts with the default axes and nothing probed.
-    delete this.$('.dome-box').dataset.choices;
+    delete this.$('.dome-box').dataset.dims;
     this.#probePinned = false;
     this.#showBackend(started.kind);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
@@ -1282,10 +1282,11 @@ class ColorBottleneck extends HTMLElement {
    * view is not offered. */
   #showDomeChoices() {
     const box = this.$('.dome-box');
+    // The choices follow the bottleneck alone: asked for again only when it changes.
+    const dims = String(this.#board.dims());
+    if (box.dataset.dims === dims) return;
+    box.dataset.dims = dims;
     const choices = this.#board.dome_choices();
-    const keys = choices.map(([key]) => key).join();
-    if (box.dataset.choices === keys) return;
-    box.dataset.choices = keys;
     box.hidden = choices.length === 0;
     const axes = this.field('dome-axes');
     axes.replaceChildren(...choices.map(([key, label]) => new Option(label, key)));

@@ -999,13 +999,13 @@ fn nearest_color(colors: &[f32], rgb: [f32; 3]) -> usize {
 }
 
 fn css_color(c: [f32; 3]) -> String {
-    let [r, g, b] = c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+    let [r, g, b] = c.map(plot::to_u8);
     format!("rgb({r}, {g}, {b})")
 }
 
 fn probe_view(index: Option<usize>, r: Reading) -> ProbeView {
     let hex = |c: [f32; 3]| {
-        let [r, g, b] = c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+        let [r, g, b] = c.map(plot::to_u8);
         format!("#{r:02x}{g:02x}{b:02x}")
     };
     let latent = (r.latent.iter())
@@ -1041,9 +1041,9 @@ fn paint_decoder_map(raster: &mut Raster, dpr: f32, panel: &PanelMap, map: &[[f3
     for (i, color) in map.iter().enumerate() {
         let (row, column) = (i / cells, i % cells);
         let (x, y) = (x0 + edge(column), y0 + edge(row));
-        let rgba = color.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+        let [r, g, b] = color.map(plot::to_u8);
         let (w, h) = (edge(column + 1) - edge(column), edge(row + 1) - edge(row));
-        raster.fill_rect(x, y, w, h, [rgba[0], rgba[1], rgba[2], 255]);
+        raster.fill_rect(x, y, w, h, [r, g, b, 255]);
     }
     let faint = [0, 0, 0, 90];
     let centre = panel.to_px(0.0, 0.0);
@@ -1072,8 +1072,8 @@ fn mark_probe(
     let (x, y) = (x * dpr, y * dpr);
     let radius = (plot::point_radius(panel.plot.w) * 2.2 + 3.0) * dpr;
     if let Some(c) = color {
-        let rgb = c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
-        raster.dot((x, y), radius * 0.6, [rgb[0], rgb[1], rgb[2], 255]);
+        let [r, g, b] = c.map(plot::to_u8);
+        raster.dot((x, y), radius * 0.6, [r, g, b, 255]);
     }
     raster.circle((x, y), radius + dpr, 2.0 * dpr, PROBE_RING_SHADOW, false);
     raster.circle((x, y), radius, 2.0 * dpr, PROBE_RING, false);

@@ -830,6 +830,32 @@ const finished = (page) => page.waitForFunction(() => {
   return e.losses && !e.playing && e.step === Number(e.shadowRoot.querySelector('[data-field=readout]').textContent.match(/\/ (\d+)/)?.[1]);
 }, null, { timeout: 60_000 });
 
+/** A 2,001-step curriculum (it ends after step 2,000): a run short enough to finish. */
+const SHORT_SHEET = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
+  '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
+
+/** Starts a fresh run of `sheet` from `seed` and plays it. */
+async function playFresh(page, sheet, seed) {
+  await el(page, (e, s) => { e.field('seed').value = String(s); }, seed);
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await el(page, (e) => e.reset());
+  await el(page, (e) => e.play());
+}
+
+/** `link` opened in a new page (on the test server), once its run has finished. */
+async function openFinished(link) {
+  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const openedErrors = await watch(opened);
+  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
+  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  await finished(opened);
+  return { opened, openedErrors };
+}
+
+/** The parents (`[{sheet, step}]`) a link names, as the engine reads them. */
+const linkParents = (page, link) => page.evaluate(async (hash) =>
+  (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).parents, new URL(link).hash);
+
 test('Copy link reopens the same run: the same latents at step 2,000', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
@@ -838,25 +864,16 @@ test('Copy link reopens the same run: the same latents at step 2,000', { timeout
   assert.ok(new URL(exLink).hash.startsWith('#run='), exLink);
   assert.ok(exLink.length - exLink.indexOf('#') < 600, `the ex-1.5 link's hash is ${exLink.length - exLink.indexOf('#')} characters`);
 
-  // A 2,001-step curriculum (it ends after step 2,000) with another seed and batch.
-  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
-    '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
-  await el(page, (e) => { e.field('seed').value = '5'; });
-  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
-  await el(page, (e) => e.reset());
-  await el(page, (e) => e.play());
+  const sheet = SHORT_SHEET;
+  await playFresh(page, sheet, 5);
   await finished(page);
   const original = await el(page, (e) => Array.from(e.latents()));
   await host.locator('[data-action="share"]').click();
   const link = await host.locator('[data-field="link"]').inputValue();
   assert.equal(new URL(page.url()).hash, new URL(link).hash, 'the page address carries the run too');
 
-  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const openedErrors = await watch(opened);
-  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
-  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
+  const { opened, openedErrors } = await openFinished(link);
   assert.equal(await el(opened, (e) => e.field('seed').value), '5');
-  await finished(opened);
   assert.equal(await el(opened, (e) => e.step), 2001);
   assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), original, 'the same latents after step 2,000');
   assert.deepEqual(openedErrors, []);
@@ -868,12 +885,8 @@ test('Copy link reopens the same run: the same latents at step 2,000', { timeout
 test('Branch here goes on from the step looked back at under the edited sheet, and its link names the parent and replays it', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
-  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
-    '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
-  await el(page, (e) => { e.field('seed').value = '5'; });
-  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
-  await el(page, (e) => e.reset());
-  await el(page, (e) => e.play());
+  const sheet = SHORT_SHEET;
+  await playFresh(page, sheet, 5);
   await finished(page);
   // Look back with the keyboard: the button names the step shown.
   await host.locator('[data-canvas="schedule"]').focus();
@@ -892,18 +905,11 @@ test('Branch here goes on from the step looked back at under the edited sheet, a
   const branched = await el(page, (e) => Array.from(e.latents()));
   await host.locator('[data-action="share"]').click();
   const link = await host.locator('[data-field="link"]').inputValue();
-  const parents = await page.evaluate(async (hash) => {
-    const mod = await import('./pkg/color_bottleneck.js');
-    return mod.read_share_hash(hash).parents;
-  }, new URL(link).hash);
+  const parents = await linkParents(page, link);
   assert.deepEqual(parents.map((p) => [p.step, p.sheet]), [[at, sheet]], 'the link names the parent sheet and the step');
 
   // The link replays the branch: the same latents at the end.
-  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const openedErrors = await watch(opened);
-  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
-  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
-  await finished(opened);
+  const { opened, openedErrors } = await openFinished(link);
   assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), branched, 'the link reproduces the branch');
   // The edited sheet from the start is another run: the parent mattered.
   await el(opened, (e, csv) => e.setDopesheet(csv), edited);
@@ -954,12 +960,8 @@ test('Undo and Redo walk the sheet back and forth through typing and a picked sh
 test('after Apply live, the link replays the sheet before it up to the step it was applied at', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
-  const sheet = 'STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm,data-fraction\n' +
-    '0,Primary & secondary,,0.01,1,0.0,0.2,0.1,\n+0.4,,,,0.8,0.3,,,\n1000,All hues,anchor,,,0,0.4,0.25,0\n2000,,,0.001,,,,,0.5\n';
-  await el(page, (e) => { e.field('seed').value = '9'; });
-  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
-  await el(page, (e) => e.reset());
-  await el(page, (e) => e.play());
+  const sheet = SHORT_SHEET;
+  await playFresh(page, sheet, 9);
   await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 600);
   await el(page, (e) => e.pause());
   await page.waitForTimeout(200);
@@ -969,16 +971,12 @@ test('after Apply live, the link replays the sheet before it up to the step it w
   const applied = await el(page, (e) => Array.from(e.latents()));
   await host.locator('[data-action="share"]').click();
   const link = await host.locator('[data-field="link"]').inputValue();
-  const parents = await page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).parents, new URL(link).hash);
+  const parents = await linkParents(page, link);
   assert.equal(parents.length, 1);
   assert.equal(parents[0].sheet, sheet);
   assert.ok(parents[0].step > 600 && parents[0].step < 2001, `applied at step ${parents[0].step}`);
 
-  const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const openedErrors = await watch(opened);
-  await opened.goto(link.replace(/^https?:\/\/[^/]+/, BASE));
-  await opened.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
-  await finished(opened);
+  const { opened, openedErrors } = await openFinished(link);
   assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), applied, 'the link reproduces the run applied live');
   assert.deepEqual(openedErrors, []);
   assert.deepEqual(errors, []);
