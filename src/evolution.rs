@@ -86,6 +86,18 @@ impl Recorder {
         }
     }
 
+    /// The recordings before `step`: what a run that branches at `step` recorded.
+    pub fn before(&self, step: u64) -> Recorder {
+        Recorder {
+            recordings: (self.recordings.iter())
+                .filter(|r| r.step < step)
+                .cloned()
+                .collect(),
+            stride: self.stride,
+            max_recordings: self.max_recordings,
+        }
+    }
+
     pub fn stride(&self) -> u64 {
         self.stride
     }

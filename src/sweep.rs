@@ -10,10 +10,12 @@
 //! them over the machine's cores, a block per thread.
 
 mod checkpoint;
+pub mod kept;
 #[cfg(not(target_family = "wasm"))]
 mod prefetch;
 
 pub use checkpoint::{CheckpointError, RunCheckpoint, SweepCheckpoint};
+pub use kept::KeptStates;
 
 use std::ops::Range;
 use std::sync::Arc;

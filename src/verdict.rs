@@ -16,7 +16,7 @@ use crate::data::ColorCube;
 /// Pure hues in the finer check.
 pub const HUES: usize = 36;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Shape {
     Wheel,
     Crumpled,
@@ -99,7 +99,7 @@ pub fn display_order(runs: &[Option<(bool, Option<u64>)>]) -> Vec<usize> {
 
 /// Where a run's verdict settled: the first judged step from which its shape stayed what it
 /// is now. Judged every [`Onset::EVERY`] steps while a sweep trains, and at the end.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Onset {
     settled: Option<(Shape, u64)>,
 }

@@ -122,7 +122,7 @@ pub struct LossSample {
 }
 
 /// The latents of a phase's validation set at its end.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub phase: String,
     pub step: u64,

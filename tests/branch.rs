@@ -7,7 +7,8 @@ mod common;
 use common::{short_ex_1_5, timeline};
 
 use color_bottleneck::share::{Parent, SharedRun, ENGINE_REVISION};
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::sweep::{KeptStates, Sweep, SweepConfig};
+use color_bottleneck::verdict::Onset;
 
 fn config() -> SweepConfig {
     SweepConfig {
@@ -56,6 +57,56 @@ fn a_branch_is_the_run_never_paused_until_the_first_edited_step() {
             "the first sheet's run is the branch until step {first}, and not after (step {step})"
         );
     }
+}
+
+/// Trains `sweep` to `step` as the page's worker does: keeping states for branching, and
+/// judging onsets every [`Onset::EVERY`] steps.
+fn train_keeping(sweep: &mut Sweep, step: u64, kept: &mut KeptStates) {
+    while sweep.step_index() < step && !sweep.is_finished() {
+        let t = sweep.timeline().clone();
+        if kept.wants(&t, sweep.step_index()) {
+            kept.keep(&t, sweep.save());
+        }
+        sweep.step();
+        if sweep.step_index().is_multiple_of(Onset::EVERY) {
+            sweep.judge_onsets_now();
+        }
+    }
+}
+
+#[test]
+fn a_branch_from_a_kept_state_is_the_branch_replayed_from_the_seed() {
+    let sheet = short_ex_1_5(300, 900);
+    let edited = sheet.replacen(",All hues,anchor,", ",All hues,,", 1);
+    let config = SweepConfig {
+        runs: 3,
+        ..config()
+    };
+    let mut kept = KeptStates::default();
+    let mut first = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    train_keeping(&mut first, u64::MAX, &mut kept);
+    let at = 777;
+    let state = kept.at_or_before(at).unwrap();
+    assert!(
+        state.step < at && at - state.step < 500,
+        "kept at {}",
+        state.step
+    );
+
+    let mut from_state = Sweep::restore(timeline(&sheet), state).unwrap();
+    let mut from_seed = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    for branch in [&mut from_state, &mut from_seed] {
+        train_keeping(branch, at, &mut KeptStates::default());
+        branch.set_timeline(timeline(&edited));
+        train_keeping(branch, u64::MAX, &mut KeptStates::default());
+    }
+    assert_eq!(
+        from_state.save(),
+        from_seed.save(),
+        "weights, Adam, anchor, onsets"
+    );
+    let verdicts = from_seed.verdicts();
+    assert_eq!(from_state.onsets(&verdicts), from_seed.onsets(&verdicts));
 }
 
 #[test]

@@ -688,7 +688,8 @@ class ColorBottleneck extends HTMLElement {
 
   /** Starts a run of `csv` in the workers (loading the engine and the workers first if
    * needed). */
-  #create(csv) { return this.#queue(() => this.#start(csv)); }
+  /** A fresh run of `csv`, or (`parts`: the workers' kept states) a branch from them. */
+  #create(csv, parts = null) { return this.#queue(() => this.#start(csv, parts)); }
 
   /** Where this origin remembers the engine chosen for the run's shape, as the attributes
    * spell it (read before any engine is loaded, to load only the one that will train). */
@@ -737,7 +738,7 @@ class ColorBottleneck extends HTMLElement {
     return this.#pageEngine;
   }
 
-  async #start(csv) {
+  async #start(csv, parts = null) {
     // Removed from the document: no workers for it (it starts again if put back).
     if (!this.isConnected) return;
     const page = await this.#engine();
@@ -759,13 +760,13 @@ class ColorBottleneck extends HTMLElement {
     const run = ++this.#generation;
     let started = null;
     if (plan.kind === 'webgpu') {
-      started = await this.#startOn('webgpu', { sheet: csv, run }).catch((e) => {
+      started = await this.#startOn('webgpu', { sheet: csv, run, parts }).catch((e) => {
         if (e === STOPPED) throw e;
         this.#notify(`${e.message ?? e}; running on the CPU`);
         return null;
       });
     }
-    started ??= await this.#startOn('cpu', { sheet: csv, run });
+    started ??= await this.#startOn('cpu', { sheet: csv, run, parts });
     // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
     this.#race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
     this.#sheet = csv;
@@ -1104,13 +1105,23 @@ class ColorBottleneck extends HTMLElement {
     this.field('seed').value = String(this.#runSeed);
     this.setAttribute('latent-dims', String(this.#frame.dims));
     try {
-      await this.#create(edited);
+      await this.#create(edited, at > 0 ? await this.#statesAt(at) : null);
     } catch (e) {
       this.#parents = before;
       throw e;
     }
     this.field('error').textContent = '';
     setText(this.field('edit-note'), '');
+  }
+
+  /** The state each worker kept at or before `at` for the run the settings describe, in
+   * order, or null unless every worker has one (the branch then replays from the seed). */
+  async #statesAt(at) {
+    const s = this.#settings();
+    const shape = { type: 'state-at', at, seed: s.seed, dims: s.latent_dims, batch: s.batch_size, total: s.runs };
+    const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, shape))).catch(() => []);
+    const parts = replies.map((r) => r.bytes ?? null);
+    return parts.length && parts.every(Boolean) ? parts : null;
   }
 
   /** Records the editor's text as an edit (for Undo), if it is a new one. */

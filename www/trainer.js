@@ -77,6 +77,11 @@ async function handle(msg) {
       const bytes = exp.checkpoint();
       return reply(msg, { bytes }, [bytes.buffer]);
     }
+    // Where a branch at `at` can start: a state this worker kept, or none.
+    case 'state-at': {
+      const bytes = exp?.state_at(msg.at, msg) ?? null;
+      return reply(msg, { bytes }, bytes ? [bytes.buffer] : []);
+    }
     case 'cpu-rate':
       return reply(msg, { rate: wasm.Experiment.cpu_rate(msg) });
     case 'gpu-rate':

@@ -16,9 +16,10 @@ use crate::loss::{PerTerm, Term};
 use crate::model::parameter_count;
 use crate::timeline::Timeline;
 use crate::train::{non_finite, TrainError};
+use crate::verdict::Onset;
 
 /// The layout of the bytes: a reader refuses another.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Every run of a sweep (or of one worker's part of it) at one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,8 @@ pub struct RunCheckpoint {
     pub last: Option<SavedLosses>,
     /// The step whose loss went non-finite, for a run that stopped there.
     pub failed_at: Option<u64>,
+    /// Where its verdict has settled so far, judged while it trained.
+    pub onset: Onset,
 }
 
 /// [`StepLosses`], in plain fields.
@@ -229,6 +232,7 @@ impl Sweep {
                         Some(TrainError::NonFiniteLoss { step, .. }) => Some(step),
                         _ => None,
                     },
+                    onset: run.onset,
                 }
             })
             .collect();
@@ -258,6 +262,7 @@ impl Sweep {
             let state = RunState::from_packed(&saved.state, saved.updates);
             sweep.mirror(r, state, saved.anchor.clone(), last, failure);
             let run = &mut sweep.runs[r];
+            run.onset = saved.onset;
             if let Some(fraction) = saved.weights_fraction {
                 let distribution = cache.get(&sweep.shared, run.sampler.bias(), fraction);
                 run.sampler.set_distribution(distribution);

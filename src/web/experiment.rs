@@ -15,7 +15,7 @@ use crate::evolution::{self, Recorder};
 #[cfg(feature = "webgpu")]
 use crate::gpu_step::GpuSweep;
 use crate::share::Parent;
-use crate::sweep::{Sweep, SweepCheckpoint, SweepConfig};
+use crate::sweep::{KeptStates, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
 use crate::train::{Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
@@ -66,6 +66,15 @@ pub struct Options {
     /// parent's sheet is trained to its step, then the run's own sheet from there on.
     #[serde(default)]
     parents: Vec<Parent>,
+}
+
+/// The run a branch is to be: its first seed, bottleneck, batch and number of runs.
+#[derive(Debug, serde::Deserialize)]
+pub struct BranchShape {
+    seed: u32,
+    dims: usize,
+    batch: usize,
+    total: usize,
 }
 
 /// A training run in the worker. Shared behind `Rc<RefCell<…>>` because `sync` is async:
@@ -205,14 +214,23 @@ struct Run {
     gpu_steps: f64,
     last_error: Option<String>,
     notice: Option<String>,
+    /// States passed through, for a branch to start near its step (CPU engine only: a GPU's
+    /// host copy lags its device).
+    kept: KeptStates,
+    /// The phase-end snapshots sent so far, for a branch's new board.
+    phase_ends: Vec<Snapshot>,
 }
 
-/// What a worker hands to another to carry a run over: the runs, and a single run's video
-/// recordings so far.
+/// What a worker hands to another to carry a run over: the runs, a single run's video
+/// recordings so far, the states kept for branching, and the phase ends so far. A branch
+/// starts from one too ([`Experiment::state_at`]): then `sweep` stands before the last
+/// parent's step, and the run replays its parents from there.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Handover {
     sweep: SweepCheckpoint,
     recorder: Option<Recorder>,
+    kept: Vec<SweepCheckpoint>,
+    phase_ends: Vec<Snapshot>,
 }
 
 #[cfg(feature = "webgpu")]
@@ -354,12 +372,21 @@ impl Experiment {
     ) -> Result<Experiment, JsValue> {
         let unreadable =
             |e: String| js_error(format!("the run handed over could not be read: {e}"));
-        let mut recorder = None;
-        let mut sweeps = Vec::new();
+        let mut handovers = Vec::new();
         for part in parts.iter() {
             let bytes = js_sys::Uint8Array::new(&part).to_vec();
             let handover: Handover =
                 postcard::from_bytes(&bytes).map_err(|e| unreadable(e.to_string()))?;
+            handovers.push(handover);
+        }
+        let kept = join_kept(handovers.iter_mut().map(|h| std::mem::take(&mut h.kept)));
+        let mut recorder = None;
+        // The page draws the phase ends of the sweep's first run: the first part's.
+        let phase_ends = handovers
+            .first_mut()
+            .map(|h| std::mem::take(&mut h.phase_ends));
+        let mut sweeps = Vec::new();
+        for handover in handovers {
             recorder = recorder.or(handover.recorder);
             sweeps.push(handover.sweep);
         }
@@ -373,8 +400,13 @@ impl Experiment {
                 o.first
             )));
         }
-        let sweep = whole.part(o.first..end);
-        Self::start(sheet, options, Some(Handover { sweep, recorder })).await
+        let handover = Handover {
+            sweep: whole.part(o.first..end),
+            recorder,
+            kept: kept.iter().map(|k| k.part(o.first..end)).collect(),
+            phase_ends: phase_ends.unwrap_or_default(),
+        };
+        Self::start(sheet, options, Some(handover)).await
     }
 
     /// The run as it stands (on a GPU, as of the last read-back), for another worker to go on
@@ -386,7 +418,46 @@ impl Experiment {
             sweep.step = run.read_step;
         }
         let recorder = (run.total_runs == 1).then(|| run.recorder.clone());
-        postcard::to_allocvec(&Handover { sweep, recorder }).expect("a handover serialises")
+        let kept = run.kept.until(sweep.step);
+        let phase_ends = run.phase_ends.clone();
+        let handover = Handover {
+            sweep,
+            recorder,
+            kept,
+            phase_ends,
+        };
+        postcard::to_allocvec(&handover).expect("a handover serialises")
+    }
+
+    /// Where a branch at step `at` starts: the latest state kept at or before it, with what
+    /// the run had by then (for [`Experiment::resume`] with the branch's parents), or
+    /// nothing when no state is kept there or the branch is of another shape (`shape`:
+    /// [`BranchShape`]).
+    pub fn state_at(&self, at: f64, shape: JsValue) -> Result<Option<Vec<u8>>, JsValue> {
+        let shape: BranchShape = serde_wasm_bindgen::from_value(shape)?;
+        let run = self.run.borrow();
+        let same = run.config.seed == shape.seed as u64 + run.first_run as u64
+            && run.config.latent_dims == shape.dims
+            && run.config.batch_size == shape.batch
+            && run.total_runs == shape.total.max(1);
+        let Some(sweep) = run.kept.at_or_before(at as u64).filter(|_| same).cloned() else {
+            return Ok(None);
+        };
+        let step = sweep.step;
+        let recorder = (run.total_runs == 1).then(|| run.recorder.before(step));
+        let phase_ends = (run.phase_ends.iter())
+            .filter(|p| p.step < step)
+            .cloned()
+            .collect();
+        let handover = Handover {
+            kept: run.kept.until(step),
+            sweep,
+            recorder,
+            phase_ends,
+        };
+        Ok(Some(
+            postcard::to_allocvec(&handover).expect("a handover serialises"),
+        ))
     }
 
     /// Steps per second of a worker's runs on this module's CPU engine, at `options`' batch
@@ -507,7 +578,7 @@ impl Experiment {
     async fn start(
         sheet: String,
         options: JsValue,
-        handover: Option<Handover>,
+        mut handover: Option<Handover>,
     ) -> Result<Experiment, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
         let own = cut(parse(&sheet)?, options.until);
@@ -515,9 +586,24 @@ impl Experiment {
         // behind it already, on the run's own sheet (a Reset replays the branch).
         let parents = options.parents.clone();
         let resumed = handover.is_some();
-        let timeline = match (parents.first(), &handover) {
+        // A state from before the last branch point starts a branch: the run replays its
+        // parents from there, on the sheet that trained that step.
+        let branch_from = handover.as_ref().map(|h| h.sweep.step);
+        let branching = branch_from.is_some_and(|s| parents.last().is_some_and(|p| s < p.step));
+        let timeline = match (parents.first(), branch_from) {
             (Some(first), None) => parse(&first.sheet)?,
+            (Some(_), Some(step)) if branching => {
+                let during = parents.iter().find(|p| p.step > step).expect("branching");
+                parse(&during.sheet)?
+            }
             _ => own.clone(),
+        };
+        let (kept, phase_ends) = match &mut handover {
+            Some(h) => (
+                std::mem::take(&mut h.kept),
+                std::mem::take(&mut h.phase_ends),
+            ),
+            None => Default::default(),
         };
         let saved = handover.as_ref().map(|h| &h.sweep);
         let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
@@ -558,9 +644,20 @@ impl Experiment {
             gpu_steps: 1.0,
             last_error: None,
             notice,
+            kept: KeptStates::inherit(crate::sweep::kept::BUDGET_BYTES, kept),
+            phase_ends,
         };
         run.parents = parents;
-        if !resumed {
+        if branching {
+            // The new board has nothing of the steps before the state: send their phase ends.
+            run.host_pending.snapshots = run.phase_ends.clone();
+            let from = run.engine.step_index();
+            run.replay(own)?;
+            run.notice = Some(format!(
+                "branch: from the state kept at step {from}, {} steps replayed",
+                run.engine.step_index() - from
+            ));
+        } else if !resumed {
             run.replay(own)?;
         }
         run.warn_about_sheet();
@@ -577,7 +674,9 @@ impl Run {
     fn replay(&mut self, own: Timeline) -> Result<(), JsValue> {
         let parents = std::mem::take(&mut self.parents);
         let mut result = Ok(());
-        for (i, parent) in parents.iter().enumerate() {
+        // A run restored from a kept state has the parents behind it trained already.
+        let behind = parents.partition_point(|p| p.step <= self.engine.step_index());
+        for (i, parent) in parents.iter().enumerate().skip(behind) {
             while self.engine.step_index() < parent.step {
                 let left = (parent.step - self.engine.step_index()).min(u32::MAX as u64);
                 // Stops early only where the parent's sheet ended or its loss went non-finite.
@@ -627,6 +726,7 @@ impl Run {
             && self.gpu_lost.is_none()
         {
             self.record(self.engine.step_index(), false);
+            self.keep_state();
             match &mut self.engine {
                 Engine::Fused(sweep) => fused_step(
                     sweep,
@@ -647,6 +747,7 @@ impl Run {
             ran += 1;
             if self.engine.is_finished() {
                 self.record(self.engine.step_index(), true);
+                self.keep_state();
             }
             if self.backend == Backend::Cpu && now() - start >= budget_ms {
                 break;
@@ -671,6 +772,17 @@ impl Run {
                 let latents = gpu.queue_latents(0, &self.grid);
                 self.pending_recordings.push((step, end, latents));
             }
+        }
+    }
+
+    /// Keeps the state before the next step for branching, if it is one to keep.
+    fn keep_state(&mut self) {
+        if self.backend != Backend::Cpu {
+            return;
+        }
+        let sweep = self.engine.sweep();
+        if self.kept.wants(sweep.timeline(), sweep.step_index()) {
+            self.kept.keep(sweep.timeline(), sweep.save());
         }
     }
 
@@ -705,6 +817,17 @@ impl Run {
             }
         }
         let pending = std::mem::take(&mut self.host_pending);
+        if self.first_run == 0 {
+            for snapshot in &pending.snapshots {
+                if self
+                    .phase_ends
+                    .last()
+                    .is_none_or(|p| p.step < snapshot.step)
+                {
+                    self.phase_ends.push(snapshot.clone());
+                }
+            }
+        }
         frame.losses = pending.losses;
         frame.snapshots = pending.snapshots;
         self.describe(&mut frame);
@@ -815,6 +938,32 @@ impl Run {
     }
 }
 
+/// The states every part kept, at the steps all of them kept one (parts of a sweep keep the
+/// same steps unless their sizes thinned them differently), each joined into one sweep.
+fn join_kept(parts: impl Iterator<Item = Vec<SweepCheckpoint>>) -> Vec<SweepCheckpoint> {
+    let mut parts: Vec<Vec<SweepCheckpoint>> = parts.collect();
+    let Some(first) = parts.first() else {
+        return Vec::new();
+    };
+    let steps: Vec<u64> = (first.iter().map(|s| s.step))
+        .filter(|step| parts.iter().all(|p| p.iter().any(|s| s.step == *step)))
+        .collect();
+    (steps.iter())
+        .filter_map(|step| {
+            let at_step = (parts.iter_mut())
+                .map(|p| {
+                    let i = p
+                        .iter()
+                        .position(|s| s.step == *step)
+                        .expect("every part has it");
+                    p.swap_remove(i)
+                })
+                .collect();
+            SweepCheckpoint::join(at_step).ok()
+        })
+        .collect()
+}
+
 /// A GPU read-back in flight.
 #[cfg(feature = "webgpu")]
 type GpuRead = std::pin::Pin<
@@ -877,6 +1026,8 @@ impl Run {
         self.pending_snapshots.clear();
         self.pending_recordings.clear();
         self.recorder = Recorder::for_rgb_grid(self.config.latent_dims);
+        self.kept.clear();
+        self.phase_ends.clear();
         self.last_error = None;
         self.read_step = self.engine.step_index();
         self.warn_about_sheet();

@@ -900,6 +900,11 @@ test('Branch here goes on from the step looked back at under the edited sheet, a
   await host.locator('[data-action="branch"]').click();
   await page.waitForFunction((s) => { const e = document.querySelector('color-bottleneck'); return e.ready && e.step === s && e.losses; }, at);
   assert.equal(await host.locator('[data-action="branch"]').textContent(), 'Branch here');
+  // It went on from the state the run kept last before that step (one every 500 steps at
+  // most), not from the seed.
+  const notice = await host.locator('[data-field="notice"]').textContent();
+  const [, keptAt, replayed] = (notice.match(/branch: from the state kept at step (\d+), (\d+) steps replayed/) ?? []).map(Number);
+  assert.ok(keptAt > 0 && keptAt <= at && at - keptAt < 500 && keptAt + replayed === at, notice);
   await el(page, (e) => e.play());
   await finished(page);
   const branched = await el(page, (e) => Array.from(e.latents()));
@@ -908,14 +913,53 @@ test('Branch here goes on from the step looked back at under the edited sheet, a
   const parents = await linkParents(page, link);
   assert.deepEqual(parents.map((p) => [p.step, p.sheet]), [[at, sheet]], 'the link names the parent sheet and the step');
 
-  // The link replays the branch: the same latents at the end.
+  // The link replays the branch from the seed: the same latents at the end.
   const { opened, openedErrors } = await openFinished(link);
   assert.deepEqual(await el(opened, (e) => Array.from(e.latents())), branched, 'the link reproduces the branch');
+  assert.doesNotMatch(await opened.locator('color-bottleneck [data-field="notice"]').textContent(), /state kept/);
   // The edited sheet from the start is another run: the parent mattered.
   await el(opened, (e, csv) => e.setDopesheet(csv), edited);
   await el(opened, (e) => e.play());
   await finished(opened);
   assert.notDeepEqual(await el(opened, (e) => Array.from(e.latents())), branched);
+  assert.deepEqual(openedErrors, []);
+  assert.deepEqual(errors, []);
+  await opened.close();
+  await page.close();
+});
+
+test('a sweep of 4 seeds branches from its kept states, and its link replays the same verdicts and errors', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const sheet = SHORT_SHEET;
+  await el(page, (e, s) => { e.field('seed').value = '5'; e.setAttribute('workers', '2'); }, sheet);
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet);
+  await host.locator('[data-field="runs"]').selectOption('4');
+  await el(page, (e) => e.play());
+  await finished(page);
+  await host.locator('[data-canvas="schedule"]').focus();
+  for (let i = 0; i < 20; i++) await page.keyboard.press('ArrowLeft');
+  const at = Number((await host.locator('[data-action="branch"]').textContent()).match(/(\d+)$/)?.[1]);
+  const edited = sheet.replace('2000,,,0.001', '2000,,,0.003');
+  await host.locator('[data-field="sheet"]').fill(edited);
+  await host.locator('[data-action="branch"]').click();
+  await page.waitForFunction((s) => document.querySelector('color-bottleneck').step === s, at);
+  assert.match(await host.locator('[data-field="notice"]').textContent(), /branch: from the state kept at step \d+/);
+  await el(page, (e) => e.play());
+  await finished(page);
+  const table = async (p) => {
+    const [download] = await Promise.all([p.waitForEvent('download'), p.locator('color-bottleneck [data-action="sweep-csv"]').click()]);
+    return (await import('node:fs')).readFileSync(await download.path(), 'utf8');
+  };
+  await page.waitForFunction(() => /crumpled \d+\/4 /.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=tally]').textContent));
+  const branched = await table(page);
+  assert.equal(branched.trim().split('\n').length, 5, branched);
+  await host.locator('[data-action="share"]').click();
+  const link = await host.locator('[data-field="link"]').inputValue();
+  assert.deepEqual((await linkParents(page, link)).map((p) => p.step), [at]);
+  const { opened, openedErrors } = await openFinished(link);
+  await opened.waitForFunction(() => /crumpled \d+\/4 /.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=tally]').textContent));
+  assert.equal(await table(opened), branched, 'the same seeds, verdicts, errors and onsets');
   assert.deepEqual(openedErrors, []);
   assert.deepEqual(errors, []);
   await opened.close();
