@@ -135,17 +135,20 @@ async function pump() {
         else self.postMessage({ type: 'failure', message: problem?.message ?? String(problem) });
       }
     }
-    if (running && exp) {
+    // A branch's replay trains on whether or not the page plays, at full speed.
+    const replaying = exp?.replaying() ?? false;
+    if ((running || replaying) && exp) {
       const started = performance.now();
+      const fast = speed === Infinity || replaying;
       try {
-        exp.train(speed === Infinity ? CHUNK_MS : 1e9, speed === Infinity ? 1e9 : speed);
+        exp.train(fast ? CHUNK_MS : 1e9, fast ? 1e9 : speed);
         await publish();
       } catch (e) {
         running = false;
         self.postMessage({ type: 'failure', message: String(e?.message ?? e) });
       }
       // A finite speed is steps per display frame: wait out the rest of the frame.
-      const rest = speed === Infinity ? (rests ? REST_MS : 0) : 16.7 - (performance.now() - started);
+      const rest = fast ? (rests ? REST_MS : 0) : 16.7 - (performance.now() - started);
       await (rest > 1 ? sleep(rest) : yieldNow());
     } else {
       await new Promise((resolve) => { wake = resolve; });

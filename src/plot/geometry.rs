@@ -69,11 +69,13 @@ pub fn geometry_panel(
         let y = area.y + 14.0 + k as f32 * (font + 5.0);
         s.text(left, y, line, font, TEXT, Align::Left);
     }
+    // Under the figures: the chart's caption, the chart, and its step axis.
+    let top = area.y + 14.0 + 3.0 * (font + 5.0) + 10.0;
     let chart = Rect::new(
         left,
-        area.y + 14.0 + 3.0 * (font + 5.0),
+        top,
         (area.x + area.w - 8.0 - left).max(1.0),
-        (area.y + area.h - 20.0 - (area.y + 14.0 + 3.0 * (font + 5.0))).max(1.0),
+        (area.y + area.h - 16.0 - top).max(1.0),
     );
     participation_chart(s, chart, history, steps, shown);
     MatrixLayout { cells, hues: n }
@@ -105,13 +107,36 @@ fn participation_chart(
     let at = x(shown);
     s.line((at, plot.y), (at, plot.y + plot.h), 1.0, TEXT, false);
     s.text(
-        plot.x + plot.w / 2.0,
-        plot.y + plot.h + 10.0,
-        "participation ratio over the run",
+        plot.x,
+        plot.y - 6.0,
+        "participation ratio by step",
         10.0,
         FAINT_TEXT,
-        Align::Center,
+        Align::Left,
     );
+    // The step axis: its start, middle and end.
+    let ticks = [
+        (0, Align::Left),
+        (steps / 2, Align::Center),
+        (steps, Align::Right),
+    ];
+    for (step, align) in ticks {
+        s.line(
+            (x(step), plot.y + plot.h),
+            (x(step), plot.y + plot.h + 3.0),
+            1.0,
+            FAINT_TEXT,
+            false,
+        );
+        s.text(
+            x(step),
+            plot.y + plot.h + 10.0,
+            &step.to_string(),
+            9.0,
+            FAINT_TEXT,
+            align,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -152,5 +177,18 @@ mod tests {
         }
         assert_eq!(cosine_color(1.0), [250, 160, 60, 255]);
         assert_eq!(cosine_color(-1.0), [70, 140, 240, 255]);
+    }
+
+    #[test]
+    fn the_participation_chart_has_a_numbered_step_axis() {
+        let latents: Vec<f32> = (0..36).flat_map(|i| [i as f32, 1.0]).collect();
+        let g = Geometry::of_hues(&latents, 2);
+        let mut svg = crate::plot::svg::Svg::new(400.0, 200.0);
+        let area = Rect::new(0.0, 0.0, 400.0, 200.0);
+        geometry_panel(&mut svg, area, &g, &[(0, 1.0), (600, 2.0)], 1200, 600);
+        let svg = svg.finish();
+        for label in [">0<", ">600<", ">1200<", ">participation ratio by step<"] {
+            assert!(svg.contains(label), "{label} in {svg}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The training half: runs in a Web Worker, owns the trainer and its device.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use burn::prelude::*;
@@ -146,13 +147,6 @@ impl Engine {
     fn is_finished(&self) -> bool {
         self.step_index() >= self.timeline().len()
     }
-
-    fn warnings(&self) -> Vec<String> {
-        Trainer::warnings_of(self.timeline())
-            .iter()
-            .map(|w| w.to_string())
-            .collect()
-    }
 }
 
 fn sweep_config(config: &TrainerConfig, runs: usize) -> SweepConfig {
@@ -219,6 +213,8 @@ struct Run {
     kept: KeptStates,
     /// The phase-end snapshots sent so far, for a branch's new board.
     phase_ends: Vec<Snapshot>,
+    /// A branch's replay still to come: at each step, the sheet that takes over there.
+    switches: VecDeque<(u64, Timeline)>,
 }
 
 /// What a worker hands to another to carry a run over: the runs, a single run's video
@@ -489,7 +485,13 @@ impl Experiment {
     }
 
     pub fn finished(&self) -> bool {
-        self.run.borrow().engine.is_finished()
+        self.run.borrow().is_finished()
+    }
+
+    /// Whether the run is replaying a branch's parents: the worker trains it on whether or
+    /// not the page plays.
+    pub fn replaying(&self) -> bool {
+        self.run.borrow().replaying()
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -646,19 +648,27 @@ impl Experiment {
             notice,
             kept: KeptStates::inherit(crate::sweep::kept::BUDGET_BYTES, kept),
             phase_ends,
+            switches: VecDeque::new(),
         };
         run.parents = parents;
+        if branching || !resumed {
+            run.replay(own)?;
+        }
+        if let Some(to) = run
+            .parents
+            .last()
+            .map(|p| p.step)
+            .filter(|_| run.replaying())
+        {
+            let from = match run.engine.step_index() {
+                0 => "the seed".to_string(),
+                step => format!("the state kept at step {step}"),
+            };
+            run.tell(format!("branch: replaying from {from} to step {to}"));
+        }
         if branching {
             // The new board has nothing of the steps before the state: send their phase ends.
             run.host_pending.snapshots = run.phase_ends.clone();
-            let from = run.engine.step_index();
-            run.replay(own)?;
-            run.notice = Some(format!(
-                "branch: from the state kept at step {from}, {} steps replayed",
-                run.engine.step_index() - from
-            ));
-        } else if !resumed {
-            run.replay(own)?;
         }
         run.warn_about_sheet();
         Ok(Experiment {
@@ -668,40 +678,57 @@ impl Experiment {
 }
 
 impl Run {
-    /// Trains a branch's parents: each one's sheet to its step, then on to the next sheet,
-    /// and `own` (the run's sheet) from the last branch point. Nothing for a run that did not
-    /// branch.
+    /// Queues a branch's replay: each parent's sheet trains to its step, then the next
+    /// sheet, and `own` (the run's sheet) from the last branch point. [`train`](Self::train)
+    /// makes the switches as it goes, so a long replay sends frames like any training.
+    /// Nothing for a run that did not branch; a run restored from a kept state has the
+    /// parents behind it trained already.
     fn replay(&mut self, own: Timeline) -> Result<(), JsValue> {
-        let parents = std::mem::take(&mut self.parents);
-        let mut result = Ok(());
-        // A run restored from a kept state has the parents behind it trained already.
-        let behind = parents.partition_point(|p| p.step <= self.engine.step_index());
-        for (i, parent) in parents.iter().enumerate().skip(behind) {
-            while self.engine.step_index() < parent.step {
-                let left = (parent.step - self.engine.step_index()).min(u32::MAX as u64);
-                // Stops early only where the parent's sheet ended or its loss went non-finite.
-                if self.train(f64::INFINITY, left as u32) == 0 {
-                    break;
-                }
-            }
-            let next = match parents.get(i + 1) {
-                Some(p) => parse(&p.sheet),
-                None => Ok(own.clone()),
+        let behind = (self.parents).partition_point(|p| p.step <= self.engine.step_index());
+        let mut switches = VecDeque::new();
+        for (i, parent) in self.parents.iter().enumerate().skip(behind) {
+            let next = match self.parents.get(i + 1) {
+                Some(p) => parse(&p.sheet)?,
+                None => own.clone(),
             };
-            match next {
-                Ok(next) => {
-                    self.set_timeline(next);
-                    // As Apply live does: a parent that ended in a non-finite loss goes on.
-                    self.last_error = None;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
+            switches.push_back((parent.step, next));
         }
-        self.parents = parents;
-        result
+        self.switches = switches;
+        Ok(())
+    }
+
+    /// Whether a branch's replay is under way.
+    fn replaying(&self) -> bool {
+        !self.switches.is_empty()
+    }
+
+    /// Moves the replay on to its next sheet where the run reached that sheet's step, or
+    /// where the sheet before ended or its loss went non-finite first (a parent that ended
+    /// non-finite goes on, as Apply live does). Whether it made the last switch.
+    fn switch_sheets(&mut self) -> bool {
+        let mut switched = false;
+        while let Some((at, _)) = self.switches.front() {
+            let stuck = self.engine.is_finished() || self.last_error.is_some();
+            if self.engine.step_index() < *at && !stuck {
+                break;
+            }
+            let (_, next) = self.switches.pop_front().expect("a switch is queued");
+            self.set_timeline(next);
+            self.last_error = None;
+            switched = true;
+        }
+        switched && self.switches.is_empty()
+    }
+
+    /// Trains a queued replay to its end at once (before the run's sheet changes under it).
+    fn finish_replay(&mut self) {
+        while self.replaying() {
+            self.train(f64::INFINITY, u32::MAX);
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.engine.is_finished() && !self.replaying()
     }
 
     /// Swaps the schedule under the running model.
@@ -720,11 +747,17 @@ impl Run {
             Backend::Cpu => max_steps,
             Backend::WebGpu => (self.gpu_steps.round() as u32).clamp(1, max_steps.max(1)),
         };
-        while ran < limit
-            && !self.engine.is_finished()
-            && self.last_error.is_none()
-            && self.gpu_lost.is_none()
-        {
+        let mut out_of_time = false;
+        loop {
+            // A replay that just ended stops here: the run goes on only if the page plays it.
+            // (Switching first also carries a replay past a parent that ended non-finite.)
+            if self.switch_sheets() {
+                break;
+            }
+            let stopped = self.engine.is_finished() || self.last_error.is_some();
+            if out_of_time || ran >= limit || stopped || self.gpu_lost.is_some() {
+                break;
+            }
             self.record(self.engine.step_index(), false);
             self.keep_state();
             match &mut self.engine {
@@ -749,9 +782,7 @@ impl Run {
                 self.record(self.engine.step_index(), true);
                 self.keep_state();
             }
-            if self.backend == Backend::Cpu && now() - start >= budget_ms {
-                break;
-            }
+            out_of_time = self.backend == Backend::Cpu && now() - start >= budget_ms;
         }
         ran
     }
@@ -912,6 +943,9 @@ impl Run {
 
     fn set_dopesheet(&mut self, sheet: String, live: bool) -> Result<f64, JsValue> {
         let timeline = self.timeline_of(&sheet)?;
+        if live {
+            self.finish_replay();
+        }
         let before = std::mem::replace(&mut self.sheet, sheet);
         if live {
             // The old sheet becomes a parent (unless it trained no step since the last one),
@@ -999,7 +1033,7 @@ impl Run {
         let state = t.state(self.engine.step_index().min(t.len().saturating_sub(1)));
         frame.step = self.engine.step_index();
         frame.total_steps = t.len();
-        frame.finished = self.engine.is_finished();
+        frame.finished = self.is_finished();
         frame.phase = state.phase.to_string();
         frame.lr = t.property_index("lr").map_or(0.0, |i| state.values[i]);
         frame.backend = self.backend.name().into();
@@ -1028,17 +1062,34 @@ impl Run {
         self.recorder = Recorder::for_rgb_grid(self.config.latent_dims);
         self.kept.clear();
         self.phase_ends.clear();
+        self.switches.clear();
         self.last_error = None;
         self.read_step = self.engine.step_index();
         self.warn_about_sheet();
         Ok(())
     }
 
+    /// Warns about the run's sheet (the one a replay ends on).
     fn warn_about_sheet(&mut self) {
-        let warnings = self.engine.warnings();
+        let timeline = self
+            .switches
+            .back()
+            .map_or(self.engine.timeline(), |(_, t)| t);
+        let warnings: Vec<String> = (Trainer::warnings_of(timeline).iter())
+            .map(|w| w.to_string())
+            .collect();
         if !warnings.is_empty() {
-            self.notice = Some(warnings.join("; "));
+            self.tell(warnings.join("; "));
         }
+    }
+
+    /// Adds `text` to the notice the next frame carries.
+    fn tell(&mut self, text: String) {
+        self.notice = Some(match self.notice.take() {
+            Some(before) if before.contains(&text) => before,
+            Some(before) => format!("{before} · {text}"),
+            None => text,
+        });
     }
 }
 
