@@ -131,10 +131,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Join the tables of a sweep's or a comparison's shards (`--shard I/N`) into the one a
-    /// single run over all the seeds writes, and print its summary.
+    /// Join the tables of a sweep's, a comparison's or a grid's shards (`--shard I/N`) into
+    /// what a single run over all the seeds writes, and print its summary.
     Merge {
-        /// The shards' output folders, each holding a sweep.csv (or each a compare.csv).
+        /// The shards' output folders, each holding a sweep.csv (or each a compare.csv, or
+        /// each a grid's grid-runs.csv and grid-spec.txt).
         #[arg(required = true)]
         parts: Vec<PathBuf>,
         #[arg(long, default_value = "sweep")]
@@ -270,8 +271,8 @@ struct Seeds {
     /// DX12; in a build with `--features wgpu`).
     #[arg(long, value_enum, default_value_t = SweepBackend::Cpu)]
     backend: SweepBackend,
-    /// Train only the I-th (from 0) of N equal parts of the seeds, e.g. `--shard 2/4` as
-    /// array task 2 of 4; `merge` joins the parts' sweep.csv files.
+    /// Train only the I-th (from 0) of N equal parts of the seeds (of each cell's, for a
+    /// grid), e.g. `--shard 2/4` as array task 2 of 4; `merge` joins the parts.
     #[arg(long)]
     shard: Option<Shard>,
 }

@@ -151,19 +151,75 @@ fn bad_addresses_get_located_messages() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     assert!(!dir.join("never").exists());
+}
+
+/// A grid in 3 shards of its seeds (a 2 × 2 grid of 5 seeds), merged, is the grid trained
+/// whole: the same `grid-runs.csv`, `grid.csv`, heatmap and sheets, byte for byte. Parts of
+/// another grid are refused.
+#[test]
+fn a_grid_in_shards_merges_into_the_whole_grid() {
+    let dir = tempdir("shards");
+    let sheet = dir.join("short.csv");
+    std::fs::write(&sheet, SHEET).unwrap();
+    let grid = |out: &Path, vary: &str, shard: Option<&str>| {
+        let mut command = cli();
+        command
+            .arg("grid")
+            .arg(&sheet)
+            .args(["--vary", "reg-separate@0=0..0.6/2", "--vary", vary])
+            .args([
+                "--runs",
+                "5",
+                "--first-seed",
+                "5",
+                "--batch-size",
+                "16",
+                "--quiet",
+            ])
+            .arg("--out")
+            .arg(out);
+        if let Some(shard) = shard {
+            command.args(["--shard", shard]);
+        }
+        succeed(&mut command)
+    };
+    let whole = dir.join("whole");
+    grid(&whole, "lr@0=0.003,0.03", None);
+    let parts: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let part = dir.join(format!("part-{i}"));
+            grid(&part, "lr@0=0.003,0.03", Some(&format!("{i}/3")));
+            part
+        })
+        .collect();
+    assert!(rows(&parts[0].join("grid-runs.csv")).len() < 20);
+    let merged = dir.join("merged");
+    succeed(cli().arg("merge").args(&parts).arg("--out").arg(&merged));
+    for file in [
+        "grid-runs.csv",
+        "grid.csv",
+        "grid.png",
+        "sheets/cell-0.csv",
+        "sheets/cell-3.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(merged.join(file)).unwrap(),
+            std::fs::read(whole.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // A part of another grid (other learning rates) is refused, named.
+    let other = dir.join("other");
+    grid(&other, "lr@0=0.003,0.01", Some("2/3"));
     let out = cli()
-        .args([
-            "grid",
-            "--vary",
-            "lr@0=0.01",
-            "--shard",
-            "0/2",
-            "--quiet",
-            "--out",
-        ])
+        .arg("merge")
+        .args([&parts[0], &parts[1], &other])
+        .arg("--out")
         .arg(dir.join("never"))
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("grid does not take --shard"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another grid than"), "{stderr}");
+    assert!(stderr.contains("other"), "{stderr}");
 }

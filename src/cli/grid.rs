@@ -1,6 +1,10 @@
 //! `color-bottleneck grid`: a phase diagram. One or two keyframe values of a sheet vary over a
 //! grid ([`crate::grid`]); every cell sweeps the same seeds, so cells differ only in their
 //! sheet, and each cell is coloured by its crumple rate.
+//!
+//! With `--shard I/N` every cell trains the I-th part of the seeds, and the folder also holds
+//! what `merge` needs to draw the whole grid again from the parts' `grid-runs.csv`: the grid's
+//! definition ([`SPEC_FILE`]) and its base sheet.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -17,6 +21,11 @@ use crate::sweep::Sweep;
 use crate::timeline::Timeline;
 use crate::verdict::{wilson_interval, Shape, Verdict};
 
+/// The grid's definition in a shard's folder: `until N` (when given), then a `vary SPEC`
+/// line per axis. The base sheet is [`BASE_SHEET`] in `sheets/`.
+pub(super) const SPEC_FILE: &str = "grid-spec.txt";
+const BASE_SHEET: &str = "base.csv";
+
 /// What one cell's sweep came to.
 struct CellResult {
     verdicts: Vec<Verdict>,
@@ -24,17 +33,88 @@ struct CellResult {
     seeds: Vec<u64>,
 }
 
+/// What `grid.csv`, the heatmap and the report say of a cell.
+pub(super) struct CellSummary {
+    runs: usize,
+    crumpled: usize,
+    median_mse: f64,
+    worst_mse: f64,
+}
+
+impl CellSummary {
+    /// Of a cell's runs: whether each crumpled, and its reconstruction error.
+    pub(super) fn of(runs: impl Iterator<Item = (bool, f64)>) -> CellSummary {
+        let (crumpled, mut mse): (Vec<bool>, Vec<f64>) = runs.unzip();
+        mse.sort_by(f64::total_cmp);
+        CellSummary {
+            runs: mse.len(),
+            crumpled: crumpled.iter().filter(|&&c| c).count(),
+            median_mse: median(&mse),
+            worst_mse: mse.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
 impl CellResult {
-    fn crumpled(&self) -> usize {
-        let crumpled = |v: &&Verdict| v.shape == Shape::Crumpled;
-        self.verdicts.iter().filter(crumpled).count()
+    fn summary(&self) -> CellSummary {
+        CellSummary::of((self.verdicts.iter()).map(|v| (v.shape == Shape::Crumpled, v.recon_mse)))
+    }
+}
+
+/// A grid as a shard's folder defines it: its spec file and base sheet.
+pub(super) struct GridSpec {
+    pub(super) grid: Grid,
+    pub(super) until: Option<u64>,
+    /// The spec file's text, to check that parts are of one grid.
+    pub(super) text: String,
+}
+
+impl GridSpec {
+    fn text(vary: &[String], until: Option<u64>) -> String {
+        let mut text = until.map_or(String::new(), |u| format!("until {u}\n"));
+        for spec in vary {
+            text.push_str(&format!("vary {spec}\n"));
+        }
+        text
     }
 
-    /// The median and the worst reconstruction error over the cell's runs.
-    fn mse_median_and_worst(&self) -> (f64, f64) {
-        let mut mse: Vec<f64> = self.verdicts.iter().map(|v| v.recon_mse).collect();
-        mse.sort_by(f64::total_cmp);
-        (median(&mse), mse[mse.len() - 1])
+    /// The grid `dir` (a shard's `--out`) was trained on.
+    pub(super) fn read(dir: &Path) -> Result<GridSpec, CliError> {
+        let path = dir.join(SPEC_FILE);
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let text = read(&path)?;
+        let bad = |line: usize, message: &str| CliError::Merge {
+            path: path.clone(),
+            message: format!("line {line}: {message}"),
+        };
+        let (mut until, mut vary) = (None, Vec::new());
+        for (i, line) in text.lines().enumerate() {
+            match line.split_once(' ') {
+                Some(("until", n)) => {
+                    until = Some(n.parse().map_err(|_| bad(i + 1, "not a step count"))?)
+                }
+                Some(("vary", spec)) => vary.push(spec.to_string()),
+                _ => return Err(bad(i + 1, "neither `until N` nor `vary SPEC`")),
+            }
+        }
+        let base = dir.join("sheets").join(BASE_SHEET);
+        let sheet = crate::dopesheet::Dopesheet::parse(&read(&base)?).map_err(|source| {
+            CliError::Merge {
+                path: base.clone(),
+                message: source.to_string(),
+            }
+        })?;
+        let base_text = read(&base)?;
+        Ok(GridSpec {
+            grid: Grid::new(sheet, &vary)?,
+            until,
+            text: format!("{text}{base_text}"),
+        })
     }
 }
 
@@ -46,12 +126,6 @@ pub(super) fn grid(
     format: FigureFormat,
     quiet: bool,
 ) -> Result<(), CliError> {
-    if let Some(shard) = seeds.shard {
-        return Err(CliError::Shard(format!(
-            "--shard {shard}: grid does not take --shard; give each machine its own part of \
-             a --vary range (e.g. 0.1..0.2/2 and 0.3..0.5/3) and its own --out"
-        )));
-    }
     let config = seeds.config()?;
     let grid = Grid::new(load(path)?, vary)?;
     // The base sheet's cut says once whether the verdicts are a screen; a cell's values
@@ -59,6 +133,12 @@ pub(super) fn grid(
     let steps = seeds.timeline(grid.base()).len();
     let sheets = out.join("sheets");
     std::fs::create_dir_all(&sheets).map_err(io(&sheets))?;
+    if seeds.shard.is_some() {
+        let spec = out.join(SPEC_FILE);
+        std::fs::write(&spec, GridSpec::text(vary, seeds.until)).map_err(io(&spec))?;
+        let base = sheets.join(BASE_SHEET);
+        std::fs::write(&base, grid.base().resolved_csv()).map_err(io(&base))?;
+    }
     let run_steps = steps * (config.runs * grid.len()) as u64;
     let bar = progress_bar(
         run_steps,
@@ -68,8 +148,6 @@ pub(super) fn grid(
     let started = Instant::now();
     let mut results = Vec::with_capacity(grid.len());
     for cell in grid.cells() {
-        let path = sheets.join(cell_sheet_name(cell.index));
-        std::fs::write(&path, cell.sheet.resolved_csv()).map_err(io(&path))?;
         let timeline = seeds.cut(Timeline::new(&cell.sheet));
         let before = steps * (config.runs * cell.index) as u64;
         let sweep = Sweep::new(timeline, config.clone())?;
@@ -91,15 +169,35 @@ pub(super) fn grid(
         config.runs,
         run_steps as f64 / seconds
     );
-    write_cells(&grid, &results, &out.join("grid.csv"))?;
     write_runs(&results, &out.join("grid-runs.csv"))?;
-    let heatmap = write_heatmap(&grid, &results, seeds, out, format)?;
-    print_out(&report(&grid, &results))?;
+    let summaries: Vec<CellSummary> = results.iter().map(CellResult::summary).collect();
+    let heatmap = write_grid(&grid, &summaries, seeds.until, out, format)?;
     eprintln!(
         "wrote grid.csv, grid-runs.csv, {heatmap} and sheets/ to {}",
         out.display()
     );
     Ok(())
+}
+
+/// Writes each cell's sheet, `grid.csv` and the heatmap to `out` and prints the report: what
+/// a grid and the merge of its shards both write. Returns the heatmap's file name.
+pub(super) fn write_grid(
+    grid: &Grid,
+    summaries: &[CellSummary],
+    until: Option<u64>,
+    out: &Path,
+    format: FigureFormat,
+) -> Result<String, CliError> {
+    let sheets = out.join("sheets");
+    std::fs::create_dir_all(&sheets).map_err(io(&sheets))?;
+    for cell in grid.cells() {
+        let path = sheets.join(cell_sheet_name(cell.index));
+        std::fs::write(&path, cell.sheet.resolved_csv()).map_err(io(&path))?;
+    }
+    write_cells(grid, summaries, &out.join("grid.csv"))?;
+    let heatmap = write_heatmap(grid, summaries, until, out, format)?;
+    print_out(&report(grid, summaries))?;
+    Ok(heatmap)
 }
 
 /// The file, in `sheets/`, of the sheet cell `index` trains.
@@ -118,18 +216,18 @@ pub(super) const CELL_COLUMNS: &str =
 
 /// A row per cell: its values, the crumple rate with its 95% Wilson interval, and the
 /// reconstruction errors.
-fn write_cells(grid: &Grid, results: &[CellResult], path: &Path) -> Result<(), CliError> {
+fn write_cells(grid: &Grid, summaries: &[CellSummary], path: &Path) -> Result<(), CliError> {
     let err = io(path);
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
     let axes: Vec<String> = (grid.axes().iter())
         .map(|a| csv_cell(&a.address()).into_owned())
         .collect();
     writeln!(w, "cell,{},{CELL_COLUMNS}", axes.join(",")).map_err(&err)?;
-    for (cell, result) in grid.cells().zip(results) {
+    for (cell, summary) in grid.cells().zip(summaries) {
         let values: Vec<String> = cell.values.iter().map(|&v| value_text(v)).collect();
-        let (k, n) = (result.crumpled(), result.verdicts.len());
+        let (k, n) = (summary.crumpled, summary.runs);
         let (low, high) = wilson_interval(k, n);
-        let (median, worst) = result.mse_median_and_worst();
+        let (median, worst) = (summary.median_mse, summary.worst_mse);
         writeln!(
             w,
             "{},{},{n},{k},{},{low:.4},{high:.4},{median:e},{worst:e},sheets/{}",
@@ -143,11 +241,14 @@ fn write_cells(grid: &Grid, results: &[CellResult], path: &Path) -> Result<(), C
     w.flush().map_err(err)
 }
 
+/// `grid-runs.csv`'s header.
+pub(super) const RUNS_HEADER: &str = "cell,seed,verdict,worst_gap_error_deg,recon_mse,onset";
+
 /// A row per cell and seed, as `sweep.csv` writes its verdicts.
 fn write_runs(results: &[CellResult], path: &Path) -> Result<(), CliError> {
     let err = io(path);
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
-    writeln!(w, "cell,seed,verdict,worst_gap_error_deg,recon_mse,onset").map_err(&err)?;
+    writeln!(w, "{RUNS_HEADER}").map_err(&err)?;
     for (cell, result) in results.iter().enumerate() {
         for ((seed, v), onset) in result
             .seeds
@@ -174,26 +275,25 @@ fn ticks(axis: Option<&Axis>) -> Vec<String> {
 
 fn write_heatmap(
     grid: &Grid,
-    results: &[CellResult],
-    seeds: &Seeds,
+    summaries: &[CellSummary],
+    until: Option<u64>,
     out: &Path,
     format: FigureFormat,
 ) -> Result<String, CliError> {
     let (x, y) = (grid.axes().first(), grid.axes().get(1));
     let (x_ticks, y_ticks) = (ticks(x), ticks(y));
-    let cells: Vec<(usize, usize)> = (results.iter())
-        .map(|r| (r.crumpled(), r.verdicts.len()))
-        .collect();
+    let cells: Vec<(usize, usize)> = summaries.iter().map(|c| (c.crumpled, c.runs)).collect();
     let label = |a: Option<&Axis>| {
         a.map_or(String::new(), |a| {
             format!("{}{}", a.address(), if a.log { " (log)" } else { "" })
         })
     };
-    let judged = match seeds.until {
+    let judged = match until {
         Some(until) => format!(" at step {until}"),
         None => String::new(),
     };
-    let title = format!("crumple rate{judged}, {} seeds a cell", seeds.runs);
+    let runs = summaries.first().map_or(0, |c| c.runs);
+    let title = format!("crumple rate{judged}, {runs} seeds a cell");
     let (x_label, y_label) = (label(x), label(y));
     let map = Heatmap {
         title: &title,
@@ -211,13 +311,13 @@ fn write_heatmap(
 }
 
 /// What `grid` prints: a line per cell with its values and its crumple rate.
-fn report(grid: &Grid, results: &[CellResult]) -> String {
+fn report(grid: &Grid, summaries: &[CellSummary]) -> String {
     let mut text = String::new();
-    for (cell, result) in grid.cells().zip(results) {
+    for (cell, summary) in grid.cells().zip(summaries) {
         let values: Vec<String> = (grid.axes().iter().zip(&cell.values))
             .map(|(a, &v)| format!("{}={}", a.address(), value_text(v)))
             .collect();
-        let summary = summary_of(result.crumpled(), result.verdicts.len());
+        let summary = summary_of(summary.crumpled, summary.runs);
         text.push_str(&format!("{}  {summary}\n", values.join(" ")));
     }
     text

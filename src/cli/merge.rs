@@ -1,12 +1,14 @@
-//! `color-bottleneck merge`: one table from the shards of a sweep or a comparison
-//! (`sweep --shard I/N`, `compare --shard I/N`), byte for byte the table one run over all the
-//! seeds writes, since every run is independent of the others. A scheduler (a Slurm array, a
+//! `color-bottleneck merge`: one table from the shards of a sweep, a comparison or a grid
+//! (`sweep --shard I/N`, `compare --shard I/N`, `grid --shard I/N`), byte for byte the table
+//! one run over all the seeds writes, since every run is independent of the others; a grid's
+//! `grid.csv` and heatmap are drawn again from the joined runs. A scheduler (a Slurm array, a
 //! Kubernetes Indexed Job) runs the shards; this only joins them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{compare, io, print_out, sweep, CliError};
+use super::grid::{write_grid, CellSummary, GridSpec, RUNS_HEADER};
+use super::{compare, io, print_out, sweep, CliError, FigureFormat};
 use crate::stats::PairedTable;
 
 /// What the shards hold: each part is a folder with this file.
@@ -42,6 +44,9 @@ impl Kind {
 }
 
 pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
+    if parts[0].join(super::grid::SPEC_FILE).exists() {
+        return merge_grid(parts, out);
+    }
     let kind = Kind::of(&parts[0]);
     // seed → (the row as written, the file it came from)
     let mut rows: BTreeMap<u64, (Vec<u8>, PathBuf)> = BTreeMap::new();
@@ -98,9 +103,124 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The shards of a grid: their `grid-runs.csv` rows joined by cell and seed, and `grid.csv`,
+/// the heatmap and the cells' sheets written again from them.
+fn merge_grid(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
+    let spec = GridSpec::read(&parts[0])?;
+    let mut rows: BTreeMap<(usize, u64), GridRow> = BTreeMap::new();
+    for dir in parts {
+        if GridSpec::read(dir)?.text != spec.text {
+            return Err(CliError::Merge {
+                path: dir.join(super::grid::SPEC_FILE),
+                message: format!(
+                    "another grid than {}'s (its --vary, --until or sheet differ)",
+                    parts[0].display()
+                ),
+            });
+        }
+        let path = dir.join("grid-runs.csv");
+        let bytes = std::fs::read(&path).map_err(|source| CliError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        for Record { line, row, fields } in table_records(&path, &bytes, RUNS_HEADER)? {
+            let bad = |message: String| CliError::Merge {
+                path: path.clone(),
+                message: format!("line {line}: {message}"),
+            };
+            let cell: usize = (fields[0].parse().ok())
+                .filter(|&c| c < spec.grid.len())
+                .ok_or_else(|| bad(format!("no cell {:?} in this grid", fields[0])))?;
+            let seed: u64 =
+                (fields[1].parse()).map_err(|_| bad(format!("{:?} is not a seed", fields[1])))?;
+            if let Some(first) = rows.get(&(cell, seed)) {
+                return Err(bad(format!(
+                    "cell {cell}, seed {seed} is also in {}: the shards overlap",
+                    first.file.display()
+                )));
+            }
+            let mse = (fields[4].parse())
+                .map_err(|_| bad(format!("{:?} is not a reconstruction error", fields[4])))?;
+            let run = GridRow {
+                crumpled: fields[2] == "crumpled",
+                mse,
+                row,
+                file: path.clone(),
+            };
+            rows.insert((cell, seed), run);
+        }
+    }
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let path = out.join("grid-runs.csv");
+    let mut table = format!("{RUNS_HEADER}\n").into_bytes();
+    for run in rows.values() {
+        table.extend_from_slice(&run.row);
+    }
+    std::fs::write(&path, &table).map_err(io(&path))?;
+    let mut summaries = Vec::new();
+    for cell in 0..spec.grid.len() {
+        let runs: Vec<(bool, f64)> = (rows.range((cell, 0)..=(cell, u64::MAX)))
+            .map(|(_, run)| (run.crumpled, run.mse))
+            .collect();
+        if runs.is_empty() {
+            return Err(CliError::Merge {
+                path: parts[0].clone(),
+                message: format!("no shard holds a run of cell {cell}"),
+            });
+        }
+        summaries.push(CellSummary::of(runs.into_iter()));
+    }
+    let format = if parts[0].join("grid.svg").exists() {
+        FigureFormat::Svg
+    } else {
+        FigureFormat::Png
+    };
+    let heatmap = write_grid(&spec.grid, &summaries, spec.until, out, format)?;
+    eprintln!(
+        "merged {} runs of {} cells from {} parts into grid-runs.csv, grid.csv, {heatmap} and \
+         sheets/ in {}",
+        rows.len(),
+        spec.grid.len(),
+        parts.len(),
+        out.display()
+    );
+    Ok(())
+}
+
 /// Each row of a table with its seed, as the bytes it was written with (a quoted failure
 /// message may hold commas), after checking the header.
 fn table_rows(path: &Path, bytes: &[u8], header: &str) -> Result<Vec<(u64, Vec<u8>)>, CliError> {
+    let mut rows = Vec::new();
+    for Record { line, row, fields } in table_records(path, bytes, header)? {
+        let seed = (fields[0].parse::<u64>()).map_err(|_| CliError::Merge {
+            path: path.to_path_buf(),
+            message: format!("line {line}: the first cell is not a seed"),
+        })?;
+        rows.push((seed, row));
+    }
+    Ok(rows)
+}
+
+/// A run of a grid's shard.
+struct GridRow {
+    crumpled: bool,
+    mse: f64,
+    /// As written.
+    row: Vec<u8>,
+    /// The file it came from.
+    file: PathBuf,
+}
+
+/// A row of a table: its line, its bytes as written, its fields.
+struct Record {
+    line: u64,
+    row: Vec<u8>,
+    fields: Vec<String>,
+}
+
+/// Each row of a table as the bytes it was written with, beside its fields, after checking
+/// the header.
+fn table_records(path: &Path, bytes: &[u8], header: &str) -> Result<Vec<Record>, CliError> {
     let bad = |line: u64, message: String| CliError::Merge {
         path: path.to_path_buf(),
         message: format!("line {line}: {message}"),
@@ -130,15 +250,14 @@ fn table_rows(path: &Path, bytes: &[u8], header: &str) -> Result<Vec<(u64, Vec<u
                 ));
             }
         } else {
-            let seed = std::str::from_utf8(&record[0])
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| bad(line, "the first cell is not a seed".into()))?;
+            let fields = (record.iter())
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
             let mut row = bytes[start..end].to_vec();
             if !row.ends_with(b"\n") {
                 row.push(b'\n');
             }
-            rows.push((seed, row));
+            rows.push(Record { line, row, fields });
         }
         start = end;
         line = reader.position().line();
