@@ -365,6 +365,12 @@ impl GpuSweep {
         Ok(self.into_host())
     }
 
+    /// Judges every run's onset on the host's copy of its weights, which stand at `step`
+    /// (the last read-back's).
+    pub fn judge_onsets_at(&mut self, step: u64) {
+        self.host.judge_onsets_at(step);
+    }
+
     /// The host sweep, to go on on the CPU (after a lost GPU) from the last read.
     pub fn into_host(self) -> Sweep {
         self.host

@@ -22,6 +22,11 @@ pub const GRID: Rgba = [128, 128, 128, 110];
 pub const TEXT: Rgba = [230, 230, 230, 255];
 pub const FAINT_TEXT: Rgba = [160, 160, 160, 255];
 
+/// A verdict's colour: a wheel's, a crumple's, and a run not yet judged.
+pub const WHEEL: Rgba = [76, 175, 80, 255];
+pub const CRUMPLED: Rgba = [239, 83, 80, 255];
+pub const UNDECIDED: Rgba = [140, 140, 140, 255];
+
 /// matplotlib's tab10, the colours the reference chart used.
 pub const PALETTE: [Rgba; 10] = [
     [31, 119, 180, 255],
@@ -595,6 +600,25 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         );
     }
     axis
+}
+
+/// Marks on a schedule chart ([`timeline_chart`]'s `axis`) the step from which a run's
+/// verdict (`shape`: "wheel" or "crumpled") has held: a dashed line in the verdict's colour,
+/// labelled `crumpled since 1250`.
+pub fn onset_marker(s: &mut dyn Surface, axis: &StepAxis, shape: &str, step: u64) {
+    let color = if shape == "crumpled" { CRUMPLED } else { WHEEL };
+    let plot = axis.plot;
+    let x = axis.x(step as f64);
+    s.line((x, plot.y), (x, plot.y + plot.h), 2.0, color, true);
+    // The label reads away from the nearer edge.
+    let (dx, align) = if x > plot.x + plot.w * 0.6 {
+        (-4.0, Align::Right)
+    } else {
+        (4.0, Align::Left)
+    };
+    let font = (plot.h * 0.06).clamp(9.0, 12.0);
+    let label = format!("{shape} since {step}");
+    s.text(x + dx, plot.y + font * 1.1, &label, font, color, align);
 }
 
 fn value_range(timeline: &Timeline, group: &[usize]) -> (f64, f64) {

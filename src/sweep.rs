@@ -513,23 +513,34 @@ impl Sweep {
     /// does every [`Onset::EVERY`] steps, for an engine that trains the runs elsewhere and
     /// mirrors them here (the GPU's).
     pub fn judge_onsets_now(&mut self) {
+        self.judge_onsets_at(self.step);
+    }
+
+    /// [`judge_onsets_now`](Self::judge_onsets_now), for weights that stand at `step` (a
+    /// GPU's last read-back, while the host plans steps ahead of it).
+    pub fn judge_onsets_at(&mut self, step: u64) {
         let probe = shape_probe();
         let mut rest = &mut self.runs[..];
         for block in &self.blocks {
             let (runs, later) = rest.split_at_mut(block.runs.len());
             rest = later;
-            judge_onsets(&self.shared, runs, block, self.step, &probe);
+            judge_onsets(&self.shared, runs, block, step, &probe);
         }
     }
 
     /// Every run's verdict under its current weights.
     /// Each run's onset: the step from which its verdict (`verdicts`, judged now) held.
     pub fn onsets(&self, verdicts: &[Verdict]) -> Vec<u64> {
+        self.onsets_at(verdicts, self.step)
+    }
+
+    /// [`onsets`](Self::onsets), for verdicts of weights that stand at `step`.
+    pub fn onsets_at(&self, verdicts: &[Verdict], step: u64) -> Vec<u64> {
         (self.runs.iter().zip(verdicts))
             .map(|(run, verdict)| {
                 let mut onset = run.onset;
-                onset.observe(self.step, verdict.shape);
-                onset.step().unwrap_or(self.step)
+                onset.observe(step, verdict.shape);
+                onset.step().unwrap_or(step)
             })
             .collect()
     }

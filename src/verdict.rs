@@ -119,6 +119,11 @@ impl Onset {
     pub fn step(&self) -> Option<u64> {
         self.settled.map(|(_, step)| step)
     }
+
+    /// The shape judged last and the step from which it has held.
+    pub fn settled(&self) -> Option<(Shape, u64)> {
+        self.settled
+    }
 }
 
 impl Verdict {

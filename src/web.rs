@@ -79,6 +79,18 @@ pub struct Frame {
     pub snapshots: Vec<Snapshot>,
     /// Every run's state when several seeds train at once.
     pub sweep: Option<SweepFrame>,
+    /// The shown run's verdict as last judged (every [`Onset::EVERY`] steps and at the
+    /// end), and the step from which it has held.
+    ///
+    /// [`Onset::EVERY`]: crate::verdict::Onset::EVERY
+    pub onset: Option<ShownOnset>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShownOnset {
+    /// "wheel" or "crumpled".
+    pub shape: String,
+    pub step: u64,
 }
 
 /// A sweep's runs in a frame: all of them, or one worker's part of a sweep shared among
@@ -105,8 +117,8 @@ pub struct RunVerdict {
     pub shape: String,
     pub worst_gap_error: Option<f64>,
     pub recon_mse: f64,
-    /// The step from which its shape held, judged every [`Onset::EVERY`] steps (`None`
-    /// where the engine does not judge while training: the GPU's).
+    /// The step from which its shape held, judged every [`Onset::EVERY`] steps (on a GPU,
+    /// at the first read-back from each such step on) and at the end.
     ///
     /// [`Onset::EVERY`]: crate::verdict::Onset::EVERY
     #[serde(default)]

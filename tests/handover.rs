@@ -126,7 +126,7 @@ fn bytes_that_are_not_a_checkpoint_are_refused_with_a_reason() {
     let e = SweepCheckpoint::from_bytes(&other).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "the checkpoint is in format 9; this engine reads format 1"
+        "the checkpoint is in format 9; this engine reads format 2"
     );
 
     // Parts at different steps, or with a gap in their seeds, are not one sweep.

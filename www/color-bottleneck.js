@@ -340,6 +340,8 @@ class ColorBottleneck extends HTMLElement {
   canvas(name) { return this.$(`[data-canvas="${name}"]`); }
 
   get step() { return this.#frame?.step ?? 0; }
+  /** The shown run's verdict as last judged and the step it has held from: `{shape, step}`. */
+  get onset() { return this.#frame?.onset ?? null; }
   get running() { return this.#running; }
   /** Whether it trains when on screen (it may be waiting to be scrolled to). */
   get playing() { return this.#wantsToRun; }

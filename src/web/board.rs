@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::canvas::{canvas_size, css_size, with_canvas, with_canvas_pixels, LayeredCanvas};
 use super::sweep_view::SweepView;
-use super::{from_bytes, now, parse, to_js, Frame, LossSample};
+use super::{from_bytes, now, parse, to_js, Frame, LossSample, ShownOnset};
 use crate::data::ColorCube;
 use crate::dome::{self, DomeAxes, Orbit};
 use crate::geometry::Geometry;
@@ -104,7 +104,9 @@ pub struct Board {
     timeline_axis: Option<StepAxis>,
     /// What the schedule canvas last showed: it is redrawn only when that changes (its
     /// playhead is a DOM overlay the page moves).
-    schedule_key: Option<(u64, u32, u32)>,
+    schedule_key: Option<(u64, u32, u32, Option<ShownOnset>)>,
+    /// The shown run's verdict and the step from which it has held, as last judged.
+    onset: Option<ShownOnset>,
     /// What the loss chart last showed (samples, scrub, size) and when it was drawn.
     losses_key: Option<(usize, Option<u64>, u32, u32)>,
     losses_drawn_at: f64,
@@ -168,6 +170,7 @@ impl Board {
             scrub: None,
             timeline_axis: None,
             schedule_key: None,
+            onset: None,
             losses_key: None,
             losses_drawn_at: f64::NEG_INFINITY,
             latent_canvas: LayeredCanvas::default(),
@@ -205,6 +208,7 @@ impl Board {
     /// Forgets the run so far (a reset).
     pub fn clear(&mut self) {
         self.shown = None;
+        self.onset = None;
         // A range's loop or a look back belonged to the old run.
         self.scrub = None;
         self.latents.clear();
@@ -236,6 +240,7 @@ impl Board {
         }
         self.dims = frame.dims;
         self.finished = frame.finished;
+        self.onset = frame.onset.clone();
         for snap in &frame.snapshots {
             self.snapshots.push(PhaseSnapshot {
                 phase: snap.phase.clone(),
@@ -600,12 +605,17 @@ impl Board {
         }
         if let Some(canvas) = schedule {
             let (pw, ph) = canvas_size(&canvas);
-            let key = (self.generation, pw, ph);
-            if self.schedule_key.replace(key) != Some(key) {
+            let key = (self.generation, pw, ph, self.onset.clone());
+            if self.schedule_key.as_ref() != Some(&key) {
+                self.schedule_key = Some(key);
                 let mut axis = None;
                 with_canvas(&canvas, |surface, w, h| {
                     let area = Rect::new(0.0, 0.0, w, h);
-                    axis = Some(plot::timeline_chart(surface, area, &self.timeline));
+                    let chart = plot::timeline_chart(surface, area, &self.timeline);
+                    if let Some(onset) = &self.onset {
+                        plot::onset_marker(surface, &chart, &onset.shape, onset.step);
+                    }
+                    axis = Some(chart);
                 });
                 self.timeline_axis = axis;
             }

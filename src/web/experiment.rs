@@ -8,8 +8,8 @@ use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    js_error, now, parse, to_bytes, to_js, Frame, LossSample, RunVerdict, Snapshot, SweepFrame,
-    THUMBNAIL_POINTS,
+    js_error, now, parse, to_bytes, to_js, Frame, LossSample, RunVerdict, ShownOnset, Snapshot,
+    SweepFrame, THUMBNAIL_POINTS,
 };
 use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
@@ -829,15 +829,25 @@ impl Run {
                 frame.parameters = to_bytes(&sweep.parameters(0));
             }
             frame.shown = step;
+            if self.first_run == 0 {
+                frame.onset = (sweep.runs()[0].onset.settled()).map(|(shape, step)| ShownOnset {
+                    shape: shape.name().into(),
+                    step,
+                });
+            }
             if self.total_runs > 1 {
                 let interval = VERDICT_INTERVAL_MS.max(self.judge_ms / VERDICT_SHARE);
                 let judge = now() - self.judged_at >= interval || sweep.is_finished();
                 let start = now();
-                let fused = matches!(self.engine, Engine::Fused(_));
+                let judged_step = match self.engine {
+                    Engine::Fused(_) => sweep.step_index(),
+                    #[cfg(feature = "webgpu")]
+                    Engine::Gpu(_) => self.read_step,
+                };
                 frame.sweep = Some(sweep_frame(
                     sweep,
                     judge,
-                    fused,
+                    judged_step,
                     self.first_run,
                     self.total_runs,
                 ));
@@ -912,6 +922,13 @@ impl Run {
             return self.host_frame();
         };
         let extra = gpu.accept(&values);
+        // The runs are judged at the first read-back from every Onset::EVERY steps on, and
+        // at the end, as the CPU judges them every Onset::EVERY steps.
+        let every = crate::verdict::Onset::EVERY;
+        let finished = self.reading_step >= gpu.host().timeline().len();
+        if self.reading_step / every > self.read_step / every || finished {
+            gpu.judge_onsets_at(self.reading_step);
+        }
         self.read_step = self.reading_step;
         // Keep the queue fed without letting the read-back wait dominate.
         let factor = if waited_ms < 8.0 { 1.25 } else { 0.8 };
@@ -1112,8 +1129,8 @@ fn fused_step(
 ) {
     let step = sweep.step_index();
     sweep.step();
-    // A sweep's runs are judged now and then, for where each verdict settled.
-    if !alone && (step + 1).is_multiple_of(crate::verdict::Onset::EVERY) {
+    // The runs are judged now and then, and at the end, for where each verdict settled.
+    if (step + 1).is_multiple_of(crate::verdict::Onset::EVERY) || sweep.is_finished() {
         sweep.judge_onsets_now();
     }
     if !report_last_step(sweep, step, alone, pending, error) {
@@ -1161,7 +1178,7 @@ fn report_last_step(
 fn sweep_frame(
     sweep: &Sweep,
     judge: bool,
-    judges_onsets: bool,
+    judged_step: u64,
     first_run: usize,
     total_runs: usize,
 ) -> SweepFrame {
@@ -1173,11 +1190,10 @@ fn sweep_frame(
     }
     let verdicts = judge.then(|| {
         let verdicts = sweep.verdicts();
-        // Only the CPU engine judges onsets as it trains (a GPU's host copy never does).
-        let onsets = judges_onsets.then(|| sweep.onsets(&verdicts));
-        (verdicts.iter().zip(sweep.runs()).enumerate())
-            .map(|(i, (v, run))| RunVerdict {
-                onset: onsets.as_ref().map(|o| o[i]),
+        let onsets = sweep.onsets_at(&verdicts, judged_step);
+        (verdicts.iter().zip(sweep.runs()).zip(onsets))
+            .map(|((v, run), onset)| RunVerdict {
+                onset: Some(onset),
                 ..verdict(v, run.failure.is_some())
             })
             .collect()

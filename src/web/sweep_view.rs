@@ -9,7 +9,7 @@ use super::board::draw_points;
 use super::canvas::{canvas_size, LayeredCanvas};
 use super::{from_bytes, now, RunVerdict, SweepFrame, THUMBNAIL_POINTS};
 use crate::escape::csv_cell;
-use crate::plot::{self, PointCloud, Rect, Surface};
+use crate::plot::{self, PointCloud, Rect, Surface, CRUMPLED, UNDECIDED, WHEEL};
 use crate::verdict::{display_order, probe_colors, wilson_interval};
 
 /// What the page last heard of every run, from one worker or from several that share the
@@ -39,10 +39,6 @@ const TITLED_CELL: f32 = 90.0;
 /// The thumbnails are redrawn at most this often (30 a second): a sweep's canvas is put
 /// whole, megapixels each time, while the page's own panels go on at the display's rate.
 const THUMBNAIL_INTERVAL_MS: f64 = 33.0;
-
-const WHEEL: plot::Rgba = [76, 175, 80, 255];
-const CRUMPLED: plot::Rgba = [239, 83, 80, 255];
-const UNDECIDED: plot::Rgba = [140, 140, 140, 255];
 
 impl SweepView {
     pub fn new() -> Self {

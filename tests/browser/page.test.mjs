@@ -364,6 +364,7 @@ test('on WebGPU the phase ends and the video come from the GPU, and a 4-seed swe
       assert.equal(g[1], c[1], `seed ${c[0]}: the same verdict`);
       assert.ok(Math.abs(g[2] - c[2]) <= 0.01 + 1e-3 * Math.abs(c[2]), `seed ${c[0]}: worst gap error ${g[2]} vs ${c[2]}`);
       assert.ok(Math.abs(g[3] - c[3]) <= 1e-3 * Math.abs(c[3]), `row ${i}: reconstruction MSE ${g[3]} vs ${c[3]}`);
+      assert.ok(/^\d+$/.test(g[4]) && g[4] === c[4], `seed ${c[0]}: onset ${g[4]} vs ${c[4]}`);
     }
   } finally {
     await gpuBrowser.close();
@@ -807,6 +808,8 @@ test('1,024 seeds on WebGPU: every run trains on the GPU, its batches drawn ther
     assert.deepEqual(gpu.map((r) => r[0]), cpu.map((r) => r[0]));
     const verdicts = gpu.filter((r, i) => r[1] !== cpu[i][1]).map((r) => r[0]);
     assert.deepEqual(verdicts, [], 'seeds whose verdict differs between WebGPU and the CPU');
+    assert.ok(gpu.every((r) => /^\d+$/.test(r[4])), 'every GPU run has an onset');
+    assert.deepEqual(gpu.map((r) => r[4]), cpu.map((r) => r[4]), 'the same onsets');
     console.log(`1,024 seeds, 12 steps: largest relative MSE difference ${Math.max(...gpu.map((r, i) => Math.abs(Number(r[3]) - Number(cpu[i][3])) / Number(cpu[i][3]))).toExponential(1)}`);
     const mse = Math.max(...gpu.map((r, i) => Math.abs(Number(r[3]) - Number(cpu[i][3])) / Number(cpu[i][3])));
     assert.ok(mse < 1e-4, `MSE within 1e-4 relative: ${mse}`);
@@ -994,6 +997,36 @@ test('a link whose parent trains 15,000 steps replays them in frames the page dr
   assert.deepEqual(openedErrors, []);
   assert.deepEqual(errors, []);
   await opened.close();
+  await page.close();
+});
+
+test('a run\'s schedule chart marks where its verdict settled, in the verdict\'s colour', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  // Pixels of the schedule chart within 10 levels of a verdict's colour.
+  const marked = () => el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=schedule]');
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    const colours = [[76, 175, 80], [239, 83, 80]];
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (colours.some(([r, g, b]) => Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 10)) n++;
+    }
+    return n;
+  });
+  await el(page, (e, csv) => e.setDopesheet(csv), SHORT_SHEET);
+  await el(page, (e) => e.reset());
+  await nextFrames(page, 4);
+  assert.equal(await el(page, (e) => e.onset), null, 'nothing judged before the first step');
+  const before = await marked();
+  await el(page, (e) => e.play());
+  await finished(page);
+  await nextFrames(page, 4);
+  const onset = await el(page, (e) => e.onset);
+  assert.ok(['wheel', 'crumpled'].includes(onset?.shape), JSON.stringify(onset));
+  assert.ok(onset.step % 250 === 0 || onset.step === 2001, `judged every 250 steps and at the end: ${onset.step}`);
+  const after = await marked();
+  assert.ok(after > before + 40, `the marker's pixels: ${before} before, ${after} after`);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
