@@ -621,6 +621,28 @@ pub fn onset_marker(s: &mut dyn Surface, axis: &StepAxis, shape: &str, step: u64
     s.text(x + dx, plot.y + font * 1.1, &label, font, color, align);
 }
 
+/// Shades on a schedule chart ([`timeline_chart`]'s `axis`) the steps `first..=last` where a
+/// comparison's second sheet (B) differs from the one drawn, labelled `B differs`.
+pub fn difference_band(s: &mut dyn Surface, axis: &StepAxis, first: u64, last: u64) {
+    let plot = axis.plot;
+    let (x0, x1) = (axis.x(first as f64), axis.x(last as f64 + 1.0));
+    s.fill_rect(x0, plot.y, (x1 - x0).max(2.0), plot.h, DIFFERS);
+    let font = (plot.h * 0.06).clamp(9.0, 12.0);
+    let label_at = (x0 + 4.0).min(plot.x + plot.w - 60.0);
+    s.text(
+        label_at,
+        plot.y + plot.h - font * 0.8,
+        "B differs",
+        font,
+        DIFFERS_TEXT,
+        Align::Left,
+    );
+}
+
+/// Where a comparison's two sheets differ: a translucent amber band, and its label.
+pub const DIFFERS: Rgba = [255, 213, 79, 48];
+const DIFFERS_TEXT: Rgba = [255, 213, 79, 255];
+
 fn value_range(timeline: &Timeline, group: &[usize]) -> (f64, f64) {
     let values = group
         .iter()
@@ -653,6 +675,7 @@ pub fn loss_chart(
     s: &mut dyn Surface,
     area: Rect,
     series: &[(&str, &[(u64, f32)])],
+    faint: &[(&str, &[(u64, f32)])],
     steps: u64,
     playhead: Option<u64>,
 ) {
@@ -664,7 +687,9 @@ pub fn loss_chart(
     let (left, right) = (area.x + font * 4.0, area.x + area.w - font);
     let mut legend = Vec::new();
     let (mut x, mut row) = (left, 0);
-    for (name, _) in series {
+    // A comparison's second sheet has one entry: its curves are A's, faint.
+    let faint_entry = (!faint.is_empty()).then_some("B (faint)");
+    for name in series.iter().map(|(n, _)| *n).chain(faint_entry) {
         if x + entry_w(name) > right && x > left {
             (x, row) = (left, row + 1);
         }
@@ -674,8 +699,7 @@ pub fn loss_chart(
     let legend_h = (row + 1) as f32 * font * 1.3;
     let plot = area.inset(font * 4.0, legend_h + font * 0.6, font, font * 1.8);
     s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
-    let positive = series
-        .iter()
+    let positive = (series.iter().chain(faint))
         .flat_map(|(_, points)| points.iter().map(|(_, v)| *v))
         .filter(|v| *v > 0.0 && v.is_finite());
     let (lo, hi) = positive.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
@@ -715,21 +739,35 @@ pub fn loss_chart(
         );
         decade += 1.0;
     }
-    for (i, (name, points)) in series.iter().enumerate() {
-        let color = if i == 0 {
+    let color = |i: usize| {
+        if i == 0 {
             [240, 240, 240, 255]
         } else {
             PALETTE[i % PALETTE.len()]
-        };
-        let pts: Vec<(f32, f32)> = points
-            .iter()
+        }
+    };
+    let points = |points: &[(u64, f32)]| -> Vec<(f32, f32)> {
+        (points.iter())
             .filter(|(_, v)| *v > 0.0 && v.is_finite())
             .map(|(st, v)| (axis.x(*st as f64), to_y(*v)))
-            .collect();
-        s.polyline(&pts, 1.5, color);
+            .collect()
+    };
+    // B's curves under A's, in A's colours at a third of their strength.
+    let faded = |[r, g, b, _]: Rgba| [r, g, b, 85];
+    for (i, (_, pts)) in faint.iter().enumerate() {
+        s.polyline(&points(pts), 1.5, faded(color(i)));
+    }
+    for (i, (name, pts)) in series.iter().enumerate() {
+        s.polyline(&points(pts), 1.5, color(i));
         let (lx, row) = legend[i];
         let ly = area.y + font * (0.9 + 1.3 * row as f32);
-        s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
+        s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color(i), false);
+        s.text(lx + font * 2.0, ly, name, font * 0.85, TEXT, Align::Left);
+    }
+    if let Some(name) = faint_entry {
+        let (lx, row) = legend[series.len()];
+        let ly = area.y + font * (0.9 + 1.3 * row as f32);
+        s.line((lx, ly), (lx + font * 1.5, ly), 2.0, faded(color(0)), false);
         s.text(lx + font * 2.0, ly, name, font * 0.85, TEXT, Align::Left);
     }
     if let Some(step) = playhead {

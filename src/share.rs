@@ -9,8 +9,9 @@ use base64::Engine as _;
 
 use crate::escape::xml_text;
 
-/// What a link restores.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a link restores. The page hands it over as one object
+/// (`{sheet, seed, latent_dims, batch_size, runs, parents, versus}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SharedRun {
     pub sheet: String,
     pub seed: u64,
@@ -18,11 +19,20 @@ pub struct SharedRun {
     pub batch_size: usize,
     pub runs: usize,
     /// The [`ENGINE_REVISION`] that made the link.
+    #[serde(default = "current_revision")]
     pub engine: u32,
     /// Where the run branched: it trained `parents[0].sheet` from step 0 to
     /// `parents[0].step`, then each next parent's sheet to its step, then `sheet` from the
     /// last of them on. Empty for a run of `sheet` from the start.
+    #[serde(default)]
     pub parents: Vec<Parent>,
+    /// A comparison's second sheet (B), trained on the same seeds as `sheet` (A).
+    #[serde(default)]
+    pub versus: Option<String>,
+}
+
+fn current_revision() -> u32 {
+    ENGINE_REVISION
 }
 
 /// A sheet a branched run trained on before it branched, and the step it branched at.
@@ -96,12 +106,17 @@ impl SharedRun {
 
     /// The link's text before it is deflated.
     fn text(&self) -> String {
-        // A parent's sheet goes before the run's, its length in bytes in its field.
+        // A parent's sheet goes before the run's, its length in bytes in its field; so does a
+        // comparison's second sheet.
         let mut branches = String::new();
         let mut body = String::new();
         for (i, p) in self.parents.iter().enumerate() {
             branches.push_str(&format!("branch-{i}={}:{}\n", p.step, p.sheet.len()));
             body.push_str(&p.sheet);
+        }
+        if let Some(versus) = &self.versus {
+            branches.push_str(&format!("versus={}\n", versus.len()));
+            body.push_str(versus);
         }
         body.push_str(&self.sheet);
         format!(
@@ -167,13 +182,32 @@ impl SharedRun {
             return Err(ShareError::Newer(engine));
         }
         let (parents, sheet) = read_parents(&fields, sheet)?;
+        let (versus, sheet) = match fields.get("versus") {
+            None => (None, sheet),
+            Some(value) => {
+                let bytes = (value.parse::<usize>().ok())
+                    .filter(|&b| b <= sheet.len() && sheet.is_char_boundary(b))
+                    .ok_or(ShareError::Field {
+                        field: "versus",
+                        value: value.to_string(),
+                        expected: "a length within the link's sheets",
+                    })?;
+                let (versus, sheet) = sheet.split_at(bytes);
+                (Some(versus.to_string()), sheet)
+            }
+        };
         Ok(SharedRun {
             parents,
+            versus,
             engine,
             seed: number("seed", 0..=u32::MAX as u64, "a seed (0 to 4294967295)")?,
             latent_dims: number("latent-dims", 2..=64, "a latent size from 2 to 64")? as usize,
             batch_size: number("batch-size", 1..=65_536, "a batch size from 1 to 65536")? as usize,
-            runs: number("runs", 1..=256, "a seed count from 1 to 256")? as usize,
+            runs: number(
+                "runs",
+                1..=crate::settings::MAX_PAGE_RUNS as u64,
+                "a seed count from 1 to 1024",
+            )? as usize,
             sheet: sheet.to_string(),
         })
     }
@@ -258,8 +292,9 @@ pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
         String::new()
     };
     let script = format!("<script type=\"module\" src=\"{base}color-bottleneck.js\"></script>");
-    // A branched run needs its parents' sheets too: the element opens its link.
-    let module = if run.parents.is_empty() {
+    // A branched run needs its parents' sheets too, and a comparison its second sheet: the
+    // element opens its link.
+    let module = if run.parents.is_empty() && run.versus.is_none() {
         format!(
             "{script}\n<color-bottleneck autoplay compact seed=\"{}\" latent-dims=\"{}\" \
              batch-size=\"{}\"{runs}\n  dopesheet=\"{}\"></color-bottleneck>",
@@ -296,6 +331,7 @@ mod tests {
             runs: 1,
             engine: ENGINE_REVISION,
             parents: Vec::new(),
+            versus: None,
         }
     }
 
@@ -373,6 +409,30 @@ mod tests {
         assert_eq!(SharedRun::from_hash(&hash), Ok(run.clone()));
         let url = format!("https://example.org/color-bottleneck/index.html{hash}");
         assert_eq!(SharedRun::from_hash(&url), Ok(run));
+    }
+
+    #[test]
+    fn a_comparisons_link_carries_both_sheets() {
+        let run = SharedRun {
+            versus: Some(EX_1_5.replace("0.20", "0.25")),
+            runs: 16,
+            ..ex_1_5()
+        };
+        let back = SharedRun::from_hash(&run.to_hash()).unwrap();
+        assert_eq!(back, run);
+        assert_eq!(back.sheet, EX_1_5);
+        // A length past the sheets is named.
+        let text =
+            format!("{HEADER}\nseed=1\nlatent-dims=4\nbatch-size=256\nruns=1\nversus=99\n\nSTEP");
+        let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
+        let link = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated));
+        assert!(matches!(
+            SharedRun::from_hash(&link),
+            Err(ShareError::Field {
+                field: "versus",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -4,6 +4,23 @@
 
 use crate::verdict::wilson_interval;
 
+/// `compare.csv`'s header, the CLI's and the page's: per seed, both verdicts, both worst gap
+/// errors, both reconstruction errors and both onsets.
+pub const COMPARE_TABLE_HEADER: &str = "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b";
+
+/// `crumpled 3/16 (19%, 95% CI 7–43%)`: `k` of `n` runs crumpled, with the 95% Wilson
+/// interval of the rate.
+pub fn crumple_summary(k: usize, n: usize) -> String {
+    let (low, high) = wilson_interval(k, n);
+    let percent = |f: f64| (f * 100.0).round();
+    format!(
+        "crumpled {k}/{n} ({}%, 95% CI {}–{}%)",
+        percent(k as f64 / n.max(1) as f64),
+        percent(low),
+        percent(high)
+    )
+}
+
 /// Two sheets' verdicts paired by seed: how many seeds fell in each cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PairedTable {
@@ -46,6 +63,37 @@ impl PairedTable {
     /// Seeds that crumpled under B.
     pub fn b_crumpled(&self) -> usize {
         self.both_crumpled + self.only_b_crumpled
+    }
+
+    /// The table, each sheet's rate with its Wilson interval, the difference in rates with
+    /// Newcombe's paired 95% interval, and the exact McNemar p: a line each.
+    pub fn report(&self) -> Vec<String> {
+        let n = self.total();
+        // `+ 0.0`: a difference that rounds to nothing prints 0, not -0.
+        let points = |f: f64| (f * 100.0).round() + 0.0;
+        let difference = (self.a_crumpled() as f64 - self.b_crumpled() as f64) / n.max(1) as f64;
+        let (low, high) = newcombe_paired_difference(self);
+        let p = mcnemar_exact_p(self.only_a_crumpled, self.only_b_crumpled);
+        let p = if p >= 1e-3 || p == 0.0 {
+            format!("{p:.3}")
+        } else {
+            format!("{p:.2e}")
+        };
+        vec![
+            format!("both wheel {}", self.both_wheel),
+            format!("both crumpled {}", self.both_crumpled),
+            format!("only A crumpled {}", self.only_a_crumpled),
+            format!("only B crumpled {}", self.only_b_crumpled),
+            format!("A {}", crumple_summary(self.a_crumpled(), n)),
+            format!("B {}", crumple_summary(self.b_crumpled(), n)),
+            format!(
+                "difference A − B {} points (95% CI {} to {}, Newcombe paired)",
+                points(difference),
+                points(low),
+                points(high)
+            ),
+            format!("McNemar exact p {p}"),
+        ]
     }
 }
 

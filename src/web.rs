@@ -84,6 +84,19 @@ pub struct Frame {
     ///
     /// [`Onset::EVERY`]: crate::verdict::Onset::EVERY
     pub onset: Option<ShownOnset>,
+    /// A comparison's second sheet (B), in every frame of one.
+    pub versus: Option<VersusFrame>,
+}
+
+/// B's side of a comparison in a frame.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct VersusFrame {
+    /// The step B trains next.
+    pub step: u64,
+    /// Its first run's last losses (drawn faintly over A's).
+    pub losses: Option<LossSample>,
+    /// Its runs, when several seeds train: the same seeds as the frame's sweep.
+    pub sweep: Option<SweepFrame>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,62 +216,28 @@ pub fn validate(sheet: &str) -> JsValue {
     }
 }
 
-/// The hash (`#run=…`) that reopens this run; `parents`: `[{sheet, step}]` where it
-/// branched ([`SharedRun::parents`]).
+/// The hash (`#run=…`) that reopens `run`, a [`SharedRun`] as an object:
+/// `{sheet, seed, latent_dims, batch_size, runs, parents, versus}` (`parents`: `[{sheet,
+/// step}]` where it branched; `versus`: a comparison's second sheet).
 #[wasm_bindgen]
-pub fn share_hash(
-    sheet: String,
-    seed: u32,
-    latent_dims: u32,
-    batch_size: u32,
-    runs: u32,
-    parents: JsValue,
-) -> Result<String, JsValue> {
-    let run = shared_run(sheet, seed, latent_dims, batch_size, runs, parents)?;
+pub fn share_hash(run: JsValue) -> Result<String, JsValue> {
+    let run: SharedRun = serde_wasm_bindgen::from_value(run)?;
     run.check_size()
         .map_err(|e| js_error(format!("this run cannot be shared as a link: {e}")))?;
     Ok(run.to_hash())
-}
-
-fn shared_run(
-    sheet: String,
-    seed: u32,
-    latent_dims: u32,
-    batch_size: u32,
-    runs: u32,
-    parents: JsValue,
-) -> Result<SharedRun, JsValue> {
-    let parents = if parents.is_undefined() || parents.is_null() {
-        Vec::new()
-    } else {
-        serde_wasm_bindgen::from_value(parents)?
-    };
-    Ok(SharedRun {
-        sheet,
-        seed: seed as u64,
-        latent_dims: latent_dims as usize,
-        batch_size: batch_size as usize,
-        runs: runs as usize,
-        engine: crate::share::ENGINE_REVISION,
-        parents,
-    })
 }
 
 #[derive(Serialize)]
 struct OpenedRun {
     /// Set when the link was made by an older engine: its run may now come out differently.
     note: Option<String>,
-    sheet: String,
-    seed: u64,
-    latent_dims: usize,
-    batch_size: usize,
-    runs: usize,
-    parents: Vec<crate::share::Parent>,
+    #[serde(flatten)]
+    run: SharedRun,
 }
 
-/// Reads a share hash: `{note, sheet, seed, latent_dims, batch_size, runs, parents}`, or
-/// `{error}` saying
-/// what is wrong with it (a sheet that does not parse included).
+/// Reads a share hash: `{note, sheet, seed, latent_dims, batch_size, runs, parents, versus,
+/// engine}`, or `{error}` saying what is wrong with it (a sheet that does not parse
+/// included).
 #[wasm_bindgen]
 pub fn read_share_hash(hash: &str) -> JsValue {
     #[derive(Serialize)]
@@ -299,29 +278,22 @@ pub fn read_share_hash(hash: &str) -> JsValue {
             });
         }
     }
+    if let Some(Err(e)) = run.versus.as_deref().map(Dopesheet::parse) {
+        return to_js(&Failure {
+            error: format!("the link's second sheet (B) is broken: {e}"),
+        });
+    }
     to_js(&OpenedRun {
         note: run.revision_note(crate::share::ENGINE_REVISION),
-        sheet: run.sheet,
-        seed: run.seed,
-        latent_dims: run.latent_dims,
-        batch_size: run.batch_size,
-        runs: run.runs,
-        parents: run.parents,
+        run,
     })
 }
 
-/// `[module + element, iframe]` snippets that embed this run, for a site at `base`.
+/// `[module + element, iframe]` snippets that embed `run` (as for [`share_hash`]), for a
+/// site at `base`.
 #[wasm_bindgen]
-pub fn embed_snippets(
-    base: &str,
-    sheet: String,
-    seed: u32,
-    latent_dims: u32,
-    batch_size: u32,
-    runs: u32,
-    parents: JsValue,
-) -> Result<Vec<String>, JsValue> {
-    let run = shared_run(sheet, seed, latent_dims, batch_size, runs, parents)?;
+pub fn embed_snippets(base: &str, run: JsValue) -> Result<Vec<String>, JsValue> {
+    let run: SharedRun = serde_wasm_bindgen::from_value(run)?;
     Ok(share::embed_snippets(base, &run).to_vec())
 }
 

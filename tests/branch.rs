@@ -128,6 +128,7 @@ fn a_branchs_link_names_its_parents_and_reads_back() {
                 step: 150,
             },
         ],
+        versus: None,
     };
     assert_eq!(SharedRun::from_hash(&run.to_hash()), Ok(run.clone()));
     let plain = SharedRun {

@@ -254,6 +254,7 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
         runs: 3,
         engine: color_bottleneck::share::ENGINE_REVISION,
         parents: Vec::new(),
+        versus: None,
     };
     let [module, iframe] = embed_snippets(base, &run);
 
@@ -289,13 +290,24 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
             sheet: hostile_sheet(),
             step: 5,
         }],
-        ..run
+        ..run.clone()
     };
     let [module, _] = embed_snippets(base, &branched);
     assert_eq!(module.matches('<').count(), 4, "{module}");
     let values = attribute_values(&module);
     assert_eq!(values.len(), 3, "{module}");
     assert_eq!(SharedRun::from_hash(&values[2]), Ok(branched));
+
+    // So does a comparison's: its hostile second sheet too.
+    let compared = SharedRun {
+        versus: Some(hostile_sheet()),
+        ..run
+    };
+    let [module, _] = embed_snippets(base, &compared);
+    assert_eq!(module.matches('<').count(), 4, "{module}");
+    let values = attribute_values(&module);
+    assert_eq!(values.len(), 3, "{module}");
+    assert_eq!(SharedRun::from_hash(&values[2]), Ok(compared));
 }
 
 /// The text nodes of an SVG document, read by an XML parser (which fails on anything

@@ -174,6 +174,10 @@ const STYLES = `
   .share textarea { min-height: 4em; }
   .sweep { cursor: pointer; margin-top: 4px; }
   .tally { font: 13px ui-monospace, monospace; }
+  .sheets { display: grid; grid-template-columns: 1fr; gap: 6px; }
+  .sheets.compare { grid-template-columns: 1fr 1fr; }
+  @container (max-width: 640px) { .sheets.compare { grid-template-columns: 1fr; } }
+  .sheets textarea[hidden] { display: none; }
 `;
 let styleSheet = null;
 function elementStyles() {
@@ -260,9 +264,13 @@ TEMPLATE.innerHTML = `
     <button data-action="undo" title="the sheet as it was before the last edit" disabled>Undo</button>
     <button data-action="redo" title="the edit undone last, again" disabled>Redo</button>
     <button data-action="branch" title="a new run that trains as this one did to the step last looked back at (or now), then goes on under the edited sheet">Branch here</button>
+    <label title="train a second sheet (B) on the same seeds: Apply &amp; restart starts both"><input type="checkbox" data-field="compare"> compare with B</label>
     <span class="edit-note" data-field="edit-note" role="status"></span>
   </div>
-  <textarea data-field="sheet" spellcheck="false" aria-label="dopesheet CSV"></textarea>
+  <div class="sheets">
+    <textarea data-field="sheet" spellcheck="false" aria-label="dopesheet CSV"></textarea>
+    <textarea data-field="sheet-b" spellcheck="false" aria-label="second dopesheet (B) CSV" hidden></textarea>
+  </div>
   <div class="error" data-field="error" role="status"></div>
 </div>`;
 
@@ -322,6 +330,8 @@ class ColorBottleneck extends HTMLElement {
    * recorded in it. */
   #edits = null;
   #editTimer = 0;
+  /** A comparison's second sheet (B) as it trains, or null for a run of one sheet. */
+  #versus = null;
   /** The step last looked back at on the schedule: where *Branch here* branches. */
   #branchAt = null;
   /** The `from`/`to` range (`{from, to}`), or null; and when its loop began playing. */
@@ -373,7 +383,8 @@ class ColorBottleneck extends HTMLElement {
       const seed = this.#board?.sweep_seed_at(e.clientX - box.left, e.clientY - box.top, box.width, box.height);
       if (seed !== undefined) this.#openRuns(1, seed);
     });
-    this.$('[data-action=sweep-csv]').onclick = () => this.#download('sweep.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
+    this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#versus === null ? 'sweep.csv' : 'compare.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
+    this.field('compare').onchange = () => this.#showCompare();
     this.$('[data-action=share]').onclick = () => this.#share();
     this.$('[data-action=embed]').onclick = () => this.#embed();
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
@@ -501,6 +512,7 @@ class ColorBottleneck extends HTMLElement {
         this.setAttribute('batch-size', String(run.batch_size));
         this.setAttribute('runs', String(run.runs));
         this.#parents = run.parents;
+        this.#versus = run.versus ?? null;
         return run.sheet;
       }
       throw new Error(`This link's run could not be opened: ${run.error}`);
@@ -536,18 +548,20 @@ class ColorBottleneck extends HTMLElement {
       attr('workers'), navigator.hardwareConcurrency ?? 1);
   }
 
-  /** What a link or a snippet needs to reopen the run: `[sheet, seed, dims, batch, runs,
-   * parents]`. */
+  /** What a link or a snippet needs to reopen the run (`SharedRun` in src/share.rs). */
   #runState() {
     const s = this.#settings();
-    return [this.#sheet, s.seed, s.latent_dims, s.batch_size, s.runs, this.#parents];
+    return {
+      sheet: this.#sheet, seed: s.seed, latent_dims: s.latent_dims, batch_size: s.batch_size, runs: s.runs,
+      parents: this.#parents, versus: this.#versus ?? undefined,
+    };
   }
 
   #share() {
     if (!this.#wasm) return false;
     let hash;
     try {
-      hash = this.#wasm.mod.share_hash(...this.#runState());
+      hash = this.#wasm.mod.share_hash(this.#runState());
     } catch (e) {
       this.#notify(e.message ?? String(e));
       return false;
@@ -562,7 +576,7 @@ class ColorBottleneck extends HTMLElement {
 
   #embed() {
     if (!this.#wasm || !this.#share()) return;
-    const [module, iframe] = this.#wasm.mod.embed_snippets(new URL('.', here).href, ...this.#runState());
+    const [module, iframe] = this.#wasm.mod.embed_snippets(new URL('.', here).href, this.#runState());
     this.field('snippet-module').value = module;
     this.field('snippet-iframe').value = iframe;
     this.$('.snippets').hidden = false;
@@ -703,6 +717,8 @@ class ColorBottleneck extends HTMLElement {
   /** Which engine a start trains on at first: `{kind, stored, adapter, time}`; `time`: the
    * GPU is to be timed in the background while the CPU trains. */
   async #plan() {
+    // A comparison trains its second sheet on the CPU engine beside the first.
+    if (this.#versus !== null) return { kind: 'cpu' };
     const requested = this.#requestedBackend();
     if (requested === 'cpu' || !navigator.gpu) {
       if (requested === 'webgpu') this.#notify('no WebGPU here; running on the CPU');
@@ -775,6 +791,13 @@ class ColorBottleneck extends HTMLElement {
     this.#restarted(run);
     this.#board?.free();
     this.#board = new page.mod.Board(csv, settings.latent_dims);
+    this.#board.set_versus(this.#versus ?? undefined);
+    // A comparison (from a link, or the API) shows its second sheet in B's editor.
+    if (this.#versus !== null) {
+      this.field('compare').checked = true;
+      this.field('sheet-b').value = this.#versus;
+    }
+    this.#showCompare();
     this.#board.set_decoder_map(this.field('decoder-map').checked);
     // A new board starts with the default axes and nothing probed.
     delete this.$('.dome-box').dataset.dims;
@@ -794,7 +817,7 @@ class ColorBottleneck extends HTMLElement {
     const message = (first, count) => ({
       type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
       backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
-      until: this.#range?.to ?? undefined, parents: this.#parents,
+      until: this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined,
     });
     const workers = [];
     try {
@@ -1047,16 +1070,25 @@ class ColorBottleneck extends HTMLElement {
     return { wasm, heap, pageWasm: this.#wasm?.memory?.buffer.byteLength ?? null };
   }
 
-  async setDopesheet(csv, { live = false } = {}) {
+  /** Trains `csv` from the start, or (`live`) from the run's step on; `versus`: a second
+   * sheet (B) to train on the same seeds beside it, a comparison (null: none). */
+  async setDopesheet(csv, { live = false, versus = null } = {}) {
     if (!this.#board) throw new Error('not ready');
     const dims = this.#settings().latent_dims;
     const parents = this.#parents;
+    const comparing = this.#versus;
     try {
       const problem = this.#wasm.mod.validate(csv);
       if (problem) throw problem;
+      if (versus !== null) {
+        const inB = this.#wasm.mod.validate(versus);
+        if (inB) throw { ...inB, message: `sheet B: ${inB.message}` };
+      }
+      if (live && (versus !== null || comparing !== null)) throw new Error('Apply live acts on one sheet: Apply & restart trains a comparison');
       // A new sheet from the start is no longer a branch.
       if (!live) this.#parents = [];
-      if (!live && dims !== this.#frame?.dims) {
+      if (!live && (dims !== this.#frame?.dims || versus !== null || comparing !== null)) {
+        this.#versus = versus;
         await this.#create(csv);
       } else {
         const run = live ? this.#generation : ++this.#generation;
@@ -1080,6 +1112,7 @@ class ColorBottleneck extends HTMLElement {
       setText(this.field('edit-note'), '');
     } catch (problem) {
       this.#parents = parents;
+      this.#versus = comparing;
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
     }
@@ -1088,7 +1121,7 @@ class ColorBottleneck extends HTMLElement {
   /** A new run that trains as this one did up to the step last looked back at (the live
    * step if none), then goes on under the editor's sheet. Its link names where it came from. */
   async #branch() {
-    if (!this.#wasm || !this.#frame) return;
+    if (!this.#wasm || !this.#frame || this.#versus !== null) return;
     const edited = this.field('sheet').value;
     const problem = this.#wasm.mod.validate(edited);
     if (problem) {
@@ -1161,7 +1194,20 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #apply(live) {
-    this.setDopesheet(this.field('sheet').value, { live }).catch(() => {});
+    const versus = this.field('compare').checked ? this.field('sheet-b').value : null;
+    this.setDopesheet(this.field('sheet').value, { live, versus }).catch(() => {});
+  }
+
+  /** Shows B's editor beside A's while *compare with B* is ticked (a copy of A's to edit, at
+   * first); in a comparison, Apply live and Branch here are off (they act on one sheet). */
+  #showCompare() {
+    const b = this.field('sheet-b');
+    const on = this.field('compare').checked;
+    b.hidden = !on;
+    this.$('.sheets').classList.toggle('compare', on);
+    if (on && !b.value) b.value = this.field('sheet').value;
+    const comparing = this.#versus !== null;
+    for (const action of ['apply-live', 'branch']) this.$(`[data-action=${action}]`).disabled = comparing;
   }
 
   #validate() {
@@ -1354,13 +1400,13 @@ class ColorBottleneck extends HTMLElement {
           setStyle(strip, 'height', stripHeight);
           const deferred = this.#board.draw(this.canvas('latents'), strip, this.canvas('schedule'), this.canvas('losses'));
           // After every read of a size: a style written before one would force a layout.
-          this.#drawSweep();
+          const sweepDeferred = this.#drawSweep();
           this.#showProbe();
           this.#showDomeChoices();
           const open = this.$('.inside-box').open;
           const insideDeferred = open && this.#board.draw_inside(this.canvas('dome'), this.canvas('geometry'));
           setStyle(this.$('.playhead'), 'left', `${this.#board.playhead_x() - 1}px`);
-          this.#dirty = deferred || insideDeferred;
+          this.#dirty = deferred || insideDeferred || sweepDeferred;
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
         this.#tick(t);
@@ -1386,15 +1432,17 @@ class ColorBottleneck extends HTMLElement {
     this.#dirty = true;
   }
 
+  /** Draws the sweep's grid and tally; returns whether the grid's drawing was put off. */
   #drawSweep() {
-    const [columns, rows] = this.#board.sweep_grid();
+    const [columns, rows, panels] = this.#board.sweep_grid();
     const box = this.$('.sweep-box');
     box.hidden = columns === 0;
-    if (columns === 0) return;
+    if (columns === 0) return false;
     const c = this.canvas('sweep');
-    setStyle(c, 'aspectRatio', `${columns} / ${rows}`);
-    this.#board.draw_sweep(c);
+    setStyle(c, 'aspectRatio', `${columns * panels} / ${rows}`);
+    const deferred = this.#board.draw_sweep(c);
     setText(this.field('tally'), this.#board.sweep_tally());
+    return deferred;
   }
 
   #tick(t) {

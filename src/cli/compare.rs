@@ -8,11 +8,11 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, summary_of, train};
+use super::sweep::{gap_cell, mse_cell, train};
 use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::data::ColorCube;
 use crate::plot::{self, Rect};
-use crate::stats::{mcnemar_exact_p, newcombe_paired_difference, PairedTable};
+use crate::stats::PairedTable;
 use crate::sweep::Sweep;
 use crate::verdict::{Shape, Verdict};
 
@@ -90,38 +90,14 @@ pub(super) fn compare(
 /// McNemar exact p 0.00739
 /// ```
 pub(super) fn report(table: &PairedTable) -> String {
-    let n = table.total();
-    // `+ 0.0`: a difference that rounds to nothing prints 0, not -0.
-    let points = |f: f64| (f * 100.0).round() + 0.0;
-    let difference = (table.a_crumpled() as f64 - table.b_crumpled() as f64) / n as f64;
-    let (low, high) = newcombe_paired_difference(table);
-    let p = mcnemar_exact_p(table.only_a_crumpled, table.only_b_crumpled);
-    let p = if p >= 1e-3 || p == 0.0 {
-        format!("{p:.3}")
-    } else {
-        format!("{p:.2e}")
-    };
-    format!(
-        "both wheel {}\nboth crumpled {}\nonly A crumpled {}\nonly B crumpled {}\n\
-         A {}\nB {}\n\
-         difference A − B {} points (95% CI {} to {}, Newcombe paired)\n\
-         McNemar exact p {p}\n",
-        table.both_wheel,
-        table.both_crumpled,
-        table.only_a_crumpled,
-        table.only_b_crumpled,
-        summary_of(table.a_crumpled(), n),
-        summary_of(table.b_crumpled(), n),
-        points(difference),
-        points(low),
-        points(high),
-    )
+    table
+        .report()
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
-/// A row per seed: both verdicts, both worst gap errors, both reconstruction errors, written
-/// as `sweep.csv` writes them.
-/// `compare.csv`'s header.
-pub(super) const TABLE_HEADER: &str = "seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b";
+pub(super) use crate::stats::COMPARE_TABLE_HEADER as TABLE_HEADER;
 
 fn write_table(
     sweep: &Sweep,

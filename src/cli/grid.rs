@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, summary_of, train};
+use super::sweep::{gap_cell, mse_cell, train};
 use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::escape::csv_cell;
 use crate::grid::{Axis, Grid};
@@ -317,7 +317,7 @@ fn report(grid: &Grid, summaries: &[CellSummary]) -> String {
         let values: Vec<String> = (grid.axes().iter().zip(&cell.values))
             .map(|(a, &v)| format!("{}={}", a.address(), value_text(v)))
             .collect();
-        let summary = summary_of(summary.crumpled, summary.runs);
+        let summary = crate::stats::crumple_summary(summary.crumpled, summary.runs);
         text.push_str(&format!("{}  {summary}\n", values.join(" ")));
     }
     text

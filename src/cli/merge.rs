@@ -82,7 +82,7 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     let summary = match kind {
         Kind::Sweep => {
             let k = rows.values().filter(|(row, _)| crumpled(row, 1)).count();
-            format!("{}\n", sweep::summary_of(k, rows.len()))
+            format!("{}\n", crate::stats::crumple_summary(k, rows.len()))
         }
         Kind::Compare => {
             let side = |column| -> Vec<bool> {

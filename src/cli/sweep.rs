@@ -12,8 +12,9 @@ use super::{
 use crate::data::ColorCube;
 use crate::escape::csv_cell;
 use crate::plot;
+use crate::stats::crumple_summary;
 use crate::sweep::Sweep;
-use crate::verdict::{wilson_interval, Shape, Verdict};
+use crate::verdict::{Shape, Verdict};
 
 pub(super) fn sweep(
     path: Option<&Path>,
@@ -92,19 +93,7 @@ pub(super) fn summary(verdicts: &[Verdict]) -> String {
         .iter()
         .filter(|v| v.shape == Shape::Crumpled)
         .count();
-    summary_of(crumpled, verdicts.len())
-}
-
-/// The summary of `k` crumpled runs out of `n`.
-pub(super) fn summary_of(k: usize, n: usize) -> String {
-    let (low, high) = wilson_interval(k, n);
-    let percent = |f: f64| (f * 100.0).round();
-    format!(
-        "crumpled {k}/{n} ({}%, 95% CI {}–{}%)",
-        percent(k as f64 / n as f64),
-        percent(low),
-        percent(high)
-    )
+    crumple_summary(crumpled, verdicts.len())
 }
 
 /// `sweep.csv`'s header.

@@ -96,6 +96,9 @@ pub struct Board {
     latents: Vec<f32>,
     losses: Option<LossSample>,
     loss_history: Vec<LossSample>,
+    /// A comparison's second sheet (B): its schedule, and its first run's losses.
+    versus: Option<Timeline>,
+    versus_losses: Vec<LossSample>,
     /// The live latents' weights.
     params: Vec<f32>,
     history: Vec<Moment>,
@@ -170,6 +173,8 @@ impl Board {
             scrub: None,
             timeline_axis: None,
             schedule_key: None,
+            versus: None,
+            versus_losses: Vec::new(),
             onset: None,
             losses_key: None,
             losses_drawn_at: f64::NEG_INFINITY,
@@ -205,6 +210,14 @@ impl Board {
         Ok(())
     }
 
+    /// A comparison's second sheet (B), or none: the schedule chart shades where it differs
+    /// from the run's, and the loss chart draws its losses faintly.
+    pub fn set_versus(&mut self, sheet: Option<String>) -> Result<(), JsValue> {
+        self.versus = sheet.as_deref().map(parse).transpose()?;
+        self.generation += 1;
+        Ok(())
+    }
+
     /// Forgets the run so far (a reset).
     pub fn clear(&mut self) {
         self.shown = None;
@@ -218,6 +231,7 @@ impl Board {
         self.latents_version += 1;
         self.losses = None;
         self.loss_history.clear();
+        self.versus_losses.clear();
         self.history.clear();
         self.snapshots.clear();
         self.sweep = None;
@@ -231,9 +245,11 @@ impl Board {
     /// verdicts).
     pub fn accept(&mut self, frame: JsValue) -> Result<bool, JsValue> {
         let frame: Frame = serde_wasm_bindgen::from_value(frame)?;
+        let versus = frame.versus.as_ref();
         if let Some(sweep) = &frame.sweep {
             let view = self.sweep.get_or_insert_with(SweepView::new);
-            view.accept(sweep, frame.dims, frame.finished);
+            let versus_sweep = versus.and_then(|v| v.sweep.as_ref());
+            view.accept(sweep, versus_sweep, frame.dims, frame.finished);
             if sweep.first_run > 0 {
                 return Ok(false);
             }
@@ -253,6 +269,9 @@ impl Board {
         if let Some(l) = frame.losses {
             self.losses = Some(l);
             push_bounded(&mut self.loss_history, l, LOSS_LIMIT);
+        }
+        if let Some(l) = versus.and_then(|v| v.losses) {
+            push_bounded(&mut self.versus_losses, l, LOSS_LIMIT);
         }
         if !frame.latents.is_empty() {
             self.latents = from_bytes(&frame.latents);
@@ -289,18 +308,18 @@ impl Board {
         rows as f64 * (width / 9.0 + STRIP_LABEL_H as f64)
     }
 
-    /// Draws the sweep's thumbnails, a grid of `sweep_grid()` cells.
-    pub fn draw_sweep(&mut self, canvas: HtmlCanvasElement) {
-        if let Some(view) = &mut self.sweep {
-            view.draw(&canvas);
-        }
+    /// Draws the sweep's thumbnails, a grid of `sweep_grid()` cells. Returns whether a
+    /// drawing was put off (they are drawn at most 30 times a second): the page asks again.
+    pub fn draw_sweep(&mut self, canvas: HtmlCanvasElement) -> bool {
+        self.sweep.as_mut().is_some_and(|view| view.draw(&canvas))
     }
 
-    /// `[columns, rows]` of the sweep's grid (`[0, 0]` for a single run).
+    /// `[columns, rows, panels]` of the sweep's grid (`[0, 0, 0]` for a single run):
+    /// `panels` side by side in each cell, 2 in a comparison.
     pub fn sweep_grid(&self) -> Vec<u32> {
-        self.sweep.as_ref().map_or(vec![0, 0], |v| {
+        self.sweep.as_ref().map_or(vec![0, 0, 0], |v| {
             let (c, r) = v.grid();
-            vec![c as u32, r as u32]
+            vec![c as u32, r as u32, v.panels() as u32]
         })
     }
 
@@ -612,6 +631,10 @@ impl Board {
                 with_canvas(&canvas, |surface, w, h| {
                     let area = Rect::new(0.0, 0.0, w, h);
                     let chart = plot::timeline_chart(surface, area, &self.timeline);
+                    let differs = (self.versus.as_ref()).and_then(|b| self.timeline.differences(b));
+                    if let Some((first, last)) = differs {
+                        plot::difference_band(surface, &chart, first, last);
+                    }
                     if let Some(onset) = &self.onset {
                         plot::onset_marker(surface, &chart, &onset.shape, onset.step);
                     }
@@ -622,7 +645,12 @@ impl Board {
         }
         if let Some(canvas) = losses {
             let (pw, ph) = canvas_size(&canvas);
-            let key = (self.loss_history.len(), self.scrub, pw, ph);
+            let key = (
+                self.loss_history.len() + self.versus_losses.len(),
+                self.scrub,
+                pw,
+                ph,
+            );
             if self.losses_key != Some(key) {
                 let t = now();
                 if self.scrub.is_some() || t - self.losses_drawn_at >= LOSS_CHART_INTERVAL_MS {
@@ -949,31 +977,46 @@ impl Board {
     }
 
     fn draw_losses(&self, canvas: &HtmlCanvasElement) {
-        let mut series: Vec<(String, Vec<(u64, f32)>)> = vec![("total".into(), Vec::new())];
-        series.extend(Term::ALL.map(|t| (t.column().to_string(), Vec::new())));
-        for l in &self.loss_history {
-            series[0].1.push((l.step, l.total));
-            for (i, v) in l.terms.iter().enumerate() {
-                if let Some(v) = v {
-                    series[i + 1].1.push((l.step, *v));
-                }
-            }
-        }
-        let borrowed: Vec<(&str, &[(u64, f32)])> = series
-            .iter()
-            .map(|(n, p)| (n.as_str(), p.as_slice()))
-            .collect();
+        let series = loss_series(&self.loss_history);
+        // B's curves only in a comparison.
+        let faint = match self.versus {
+            Some(_) => loss_series(&self.versus_losses),
+            None => Vec::new(),
+        };
         let playhead = self.scrub.or(self.shown).unwrap_or(0);
         with_canvas(canvas, |surface, w, h| {
             plot::loss_chart(
                 surface,
                 Rect::new(0.0, 0.0, w, h),
-                &borrowed,
+                &borrowed(&series),
+                &borrowed(&faint),
                 self.timeline.len(),
                 Some(playhead),
             );
         });
     }
+}
+
+/// The total and each term's losses over `history`, as the loss chart takes them.
+fn loss_series(history: &[LossSample]) -> Vec<(String, Vec<(u64, f32)>)> {
+    let mut series: Vec<(String, Vec<(u64, f32)>)> = vec![("total".into(), Vec::new())];
+    series.extend(Term::ALL.map(|t| (t.column().to_string(), Vec::new())));
+    for l in history {
+        series[0].1.push((l.step, l.total));
+        for (i, v) in l.terms.iter().enumerate() {
+            if let Some(v) = v {
+                series[i + 1].1.push((l.step, *v));
+            }
+        }
+    }
+    series
+}
+
+/// Named series as the loss chart borrows them.
+fn borrowed(series: &[(String, Vec<(u64, f32)>)]) -> Vec<(&str, &[(u64, f32)])> {
+    (series.iter())
+        .map(|(n, p)| (n.as_str(), p.as_slice()))
+        .collect()
 }
 
 /// The exported figure's size in pixels for `rows`.

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     js_error, now, parse, to_bytes, to_js, Frame, LossSample, RunVerdict, ShownOnset, Snapshot,
-    SweepFrame, THUMBNAIL_POINTS,
+    SweepFrame, VersusFrame, THUMBNAIL_POINTS,
 };
 use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
@@ -67,6 +67,9 @@ pub struct Options {
     /// parent's sheet is trained to its step, then the run's own sheet from there on.
     #[serde(default)]
     parents: Vec<Parent>,
+    /// A comparison's second sheet (B): the same seeds train on it too, step for step.
+    #[serde(default)]
+    versus: Option<String>,
 }
 
 /// The run a branch is to be: its first seed, bottleneck, batch and number of runs.
@@ -215,6 +218,53 @@ struct Run {
     phase_ends: Vec<Snapshot>,
     /// A branch's replay still to come: at each step, the sheet that takes over there.
     switches: VecDeque<(u64, Timeline)>,
+    /// A comparison's second sheet and its runs.
+    versus: Option<Versus>,
+}
+
+/// A comparison's second sheet (B): the run's seeds trained on it beside the run, step for
+/// step, on the CPU engine.
+struct Versus {
+    sweep: Box<Sweep>,
+    /// Its first run's last losses, for the next frame.
+    losses: Option<LossSample>,
+}
+
+impl Versus {
+    /// B's runs from their seeds, or going on from `saved` (a hand-over's).
+    fn new(
+        timeline: Timeline,
+        config: SweepConfig,
+        saved: Option<&SweepCheckpoint>,
+    ) -> Result<Self, JsValue> {
+        let sweep = match saved {
+            Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
+            None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
+        };
+        Ok(Versus {
+            sweep: Box::new(sweep.map_err(js_error)?),
+            losses: None,
+        })
+    }
+
+    /// One step, judged as the run's are; nothing once B's sheet has ended.
+    fn step(&mut self) {
+        if self.sweep.is_finished() {
+            return;
+        }
+        let step = self.sweep.step_index();
+        self.sweep.step();
+        if (step + 1).is_multiple_of(crate::verdict::Onset::EVERY) || self.sweep.is_finished() {
+            self.sweep.judge_onsets_now();
+        }
+        if let Some(l) = self.sweep.runs()[0].last.map(|l| l.losses()) {
+            self.losses = Some(LossSample {
+                step,
+                total: l.total,
+                terms: l.terms.0,
+            });
+        }
+    }
 }
 
 /// What a worker hands to another to carry a run over: the runs, a single run's video
@@ -227,6 +277,8 @@ struct Handover {
     recorder: Option<Recorder>,
     kept: Vec<SweepCheckpoint>,
     phase_ends: Vec<Snapshot>,
+    /// A comparison's second sheet's runs.
+    versus: Option<SweepCheckpoint>,
 }
 
 #[cfg(feature = "webgpu")]
@@ -382,11 +434,17 @@ impl Experiment {
             .first_mut()
             .map(|h| std::mem::take(&mut h.phase_ends));
         let mut sweeps = Vec::new();
+        let mut versus = Vec::new();
         for handover in handovers {
             recorder = recorder.or(handover.recorder);
             sweeps.push(handover.sweep);
+            versus.extend(handover.versus);
         }
         let whole = SweepCheckpoint::join(sweeps).map_err(|e| unreadable(e.to_string()))?;
+        let versus = match versus.is_empty() {
+            true => None,
+            false => Some(SweepCheckpoint::join(versus).map_err(|e| unreadable(e.to_string()))?),
+        };
         let o: Options = serde_wasm_bindgen::from_value(options.clone())?;
         let len = whole.runs.len();
         let end = if o.runs == 0 { len } else { o.first + o.runs };
@@ -401,6 +459,7 @@ impl Experiment {
             recorder,
             kept: kept.iter().map(|k| k.part(o.first..end)).collect(),
             phase_ends: phase_ends.unwrap_or_default(),
+            versus: versus.map(|v| v.part(o.first..end)),
         };
         Self::start(sheet, options, Some(handover)).await
     }
@@ -416,11 +475,13 @@ impl Experiment {
         let recorder = (run.total_runs == 1).then(|| run.recorder.clone());
         let kept = run.kept.until(sweep.step);
         let phase_ends = run.phase_ends.clone();
+        let versus = run.versus.as_ref().map(|v| v.sweep.save());
         let handover = Handover {
             sweep,
             recorder,
             kept,
             phase_ends,
+            versus,
         };
         postcard::to_allocvec(&handover).expect("a handover serialises")
     }
@@ -450,6 +511,7 @@ impl Experiment {
             sweep,
             recorder,
             phase_ends,
+            versus: None,
         };
         Ok(Some(
             postcard::to_allocvec(&handover).expect("a handover serialises"),
@@ -607,6 +669,7 @@ impl Experiment {
             ),
             None => Default::default(),
         };
+        let versus_saved = handover.as_mut().and_then(|h| h.versus.take());
         let saved = handover.as_ref().map(|h| &h.sweep);
         let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
         let (first_run, latent_dims) = (options.first, options.dims);
@@ -649,7 +712,13 @@ impl Experiment {
             kept: KeptStates::inherit(crate::sweep::kept::BUDGET_BYTES, kept),
             phase_ends,
             switches: VecDeque::new(),
+            versus: None,
         };
+        if let Some(b) = &options.versus {
+            let timeline = cut(parse(b)?, options.until);
+            let config = sweep_config(&run.config, runs);
+            run.versus = Some(Versus::new(timeline, config, versus_saved.as_ref())?);
+        }
         run.parents = parents;
         if branching || !resumed {
             run.replay(own)?;
@@ -728,7 +797,12 @@ impl Run {
     }
 
     fn is_finished(&self) -> bool {
-        self.engine.is_finished() && !self.replaying()
+        self.engine.is_finished() && !self.replaying() && self.versus_done()
+    }
+
+    /// Whether B's sheet has ended (or there is none).
+    fn versus_done(&self) -> bool {
+        self.versus.as_ref().is_none_or(|v| v.sweep.is_finished())
     }
 
     /// Swaps the schedule under the running model.
@@ -755,8 +829,18 @@ impl Run {
                 break;
             }
             let stopped = self.engine.is_finished() || self.last_error.is_some();
-            if out_of_time || ran >= limit || stopped || self.gpu_lost.is_some() {
+            let versus_done = self.versus_done();
+            if out_of_time || ran >= limit || (stopped && versus_done) || self.gpu_lost.is_some() {
                 break;
+            }
+            if let Some(versus) = &mut self.versus {
+                versus.step();
+            }
+            if stopped {
+                // B's sheet goes on past the end of A's (or a paused A).
+                ran += 1;
+                out_of_time = self.backend == Backend::Cpu && now() - start >= budget_ms;
+                continue;
             }
             self.record(self.engine.step_index(), false);
             self.keep_state();
@@ -856,6 +940,18 @@ impl Run {
                     self.judge_ms = self.judged_at - start;
                 }
             }
+        }
+        if let Some(v) = &mut self.versus {
+            // B is judged when A is (and once it is done).
+            let judge =
+                frame.sweep.as_ref().is_some_and(|s| s.verdicts.is_some()) || v.sweep.is_finished();
+            let step = v.sweep.step_index();
+            frame.versus = Some(VersusFrame {
+                step,
+                losses: v.losses.take(),
+                sweep: (self.total_runs > 1)
+                    .then(|| sweep_frame(&v.sweep, judge, step, self.first_run, self.total_runs)),
+            });
         }
         let pending = std::mem::take(&mut self.host_pending);
         if self.first_run == 0 {
@@ -1072,6 +1168,12 @@ impl Run {
             None,
         )
         .map_err(js_error)?;
+        // A comparison's second sheet starts again beside it, from the same seeds.
+        if let Some(v) = &self.versus {
+            let timeline = v.sweep.timeline().clone();
+            let config = sweep_config(&self.config, self.runs);
+            self.versus = Some(Versus::new(timeline, config, None)?);
+        }
         self.judged_at = f64::NEG_INFINITY;
         self.host_pending = HostPending::default();
         self.pending_snapshots.clear();

@@ -34,9 +34,17 @@ async function rate(backend, batch, seconds) {
 
 /** The whole ex-1.5 curriculum for `runs` seeds at once (a sweep, shared among up to
  * `workers` workers on the CPU: by default as many as the browser reports cores). */
-async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined, inside = 'default') {
+async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = undefined, inside = 'default', versus = null) {
   const p = await page({ backend, batch: 256, runs, ...(workers ? { workers } : {}) });
   await showInside(p, inside);
+  // A comparison: ex-1.5 against `versus` (a sheet's path) on the same seeds.
+  if (versus) {
+    await p.evaluate(async (path) => {
+      const e = document.querySelector('color-bottleneck');
+      const b = await (await fetch(path)).text();
+      await e.setDopesheet(e.field('sheet').value, { versus: b });
+    }, versus);
+  }
   const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
   if (actual !== backend) {
     rows.push([`${backend}: ${runs}-seed sweep of ex-1.5`, 'absent', `(the page runs on ${actual} here)`]);
@@ -59,8 +67,10 @@ async function curriculum(runs = 1, backend = 'cpu', minutes = 10, workers = und
   const all = samples.map(([, f]) => f).filter((f) => f > 0);
   // The first seconds are V8 compiling the wasm (it tiers up while it runs): shown apart.
   const warm = samples.filter(([t, f]) => t > 2 && f > 0).map(([, f]) => f);
-  const what = runs === 1 ? 'whole ex-1.5 curriculum'
-    : `${runs}-seed sweep of ex-1.5 in ${trainers} worker${trainers === 1 ? '' : 's'} (${(runs * 20001 / wall).toFixed(0)} run-steps/s)`;
+  const sides = versus ? 2 : 1;
+  const what = (runs === 1 ? 'whole ex-1.5 curriculum'
+    : `${runs}-seed sweep of ex-1.5 in ${trainers} worker${trainers === 1 ? '' : 's'} (${(sides * runs * 20001 / wall).toFixed(0)} run-steps/s)`)
+    + (versus ? `, compared with ${versus.split('/').pop()}` : '');
   const extras = { default: ', 3-D view and geometry', bare: ', latent panels and charts only', all: ', 3-D view, geometry, decoder map and a probe' }[inside];
   rows.push([`${actual}: ${what}, drawing every frame${extras}`, `${wall.toFixed(1)} s`,
     `${mean(all).toFixed(0)} fps mean, ${Math.min(...all).toFixed(0)} min; after 2 s: ${mean(warm).toFixed(0)} mean, ${Math.min(...warm).toFixed(0)} min`]);
@@ -188,8 +198,10 @@ async function handover64() {
   await p.close();
 }
 
-// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,handover (any of them) times only those parts;
-// `inside` times the curriculum without, with and with every inside view on, alternating.
+// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,compare,handover (any of them) times only
+// those parts; `inside` times the curriculum without, with and with every inside view on,
+// alternating; `compare`, a 16-seed comparison of ex-1.5 and ex-1.5-robust against a 16-seed
+// sweep of ex-1.5, alternating.
 const only = process.env.BENCH_ONLY?.split(',');
 const part = (name) => !only || only.includes(name);
 if (part('visits')) await visits(Number(process.env.BENCH_ROUNDS ?? 3));
@@ -215,6 +227,12 @@ if (part('sixteen')) {
   await curriculum(16);
   // The same sweep in one worker, for the ratio on this machine.
   await curriculum(16, 'cpu', 10, 1);
+}
+if (part('compare')) {
+  for (let i = 0; i < Number(process.env.BENCH_ROUNDS ?? 1); i++) {
+    await curriculum(16, 'cpu', 10, undefined, 'default', 'dopesheets/ex-1.5-robust.csv');
+    await curriculum(16);
+  }
 }
 if (process.env.BENCH_64) await curriculum(64);
 if (process.env.BENCH_GPU_1024) await curriculum(1024, 'webgpu', 30);

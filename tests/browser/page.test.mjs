@@ -976,7 +976,7 @@ test('a link whose parent trains 15,000 steps replays them in frames the page dr
   assert.notEqual(edited, sheet);
   const at = 15000;
   const hash = await page.evaluate(async ([s, ed, step]) =>
-    (await import('./pkg/color_bottleneck.js')).share_hash(ed, 3, 4, 256, 1, [{ sheet: s, step }]), [sheet, edited, at]);
+    (await import('./pkg/color_bottleneck.js')).share_hash({ sheet: ed, seed: 3, latent_dims: 4, batch_size: 256, runs: 1, parents: [{ sheet: s, step }] }), [sheet, edited, at]);
   const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const openedErrors = await watch(opened);
   await opened.goto(`${BASE}/index.html${hash}`);
@@ -1026,6 +1026,123 @@ test('a run\'s schedule chart marks where its verdict settled, in the verdict\'s
   assert.ok(onset.step % 250 === 0 || onset.step === 2001, `judged every 250 steps and at the end: ${onset.step}`);
   const after = await marked();
   assert.ok(after > before + 40, `the marker's pixels: ${before} before, ${after} after`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a comparison trains both sheets on the same 16 seeds: paired thumbnails, the discordant ones framed, a paired tally that adds up, both sheets in its CSV and its link', { timeout: 240_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const a = SHORT_SHEET;
+  // B: more planarity from the start, enough to change some seeds' verdicts.
+  const b = SHORT_SHEET.replace('0,Primary & secondary,,0.01,1,0.0,0.2,0.1,', '0,Primary & secondary,,0.01,1,0.0,0.6,0.1,');
+  assert.notEqual(a, b);
+  await el(page, (e) => { e.field('seed').value = '20'; });
+  await el(page, (e, csv) => e.setDopesheet(csv), a);
+  await host.locator('[data-field="runs"]').selectOption('16');
+  await host.locator('[data-field="compare"]').check();
+  assert.equal(await host.locator('[data-field="sheet-b"]').inputValue(), a, 'B starts as a copy of A');
+  await host.locator('[data-field="sheet-b"]').fill(b);
+  await host.locator('[data-action="apply"]').click();
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-action=branch]').disabled);
+  await el(page, (e) => e.play());
+  await finished(page);
+  await page.waitForFunction(() => /^both wheel \d+ · both crumpled \d+ · only A crumpled \d+ · only B crumpled \d+ · A crumpled \d+\/16/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=tally]').textContent), null, { timeout: 60_000 });
+  await nextFrames(page, 4);
+  const tally = await el(page, (e) => e.shadowRoot.querySelector('[data-field=tally]').textContent);
+  const [download] = await Promise.all([page.waitForEvent('download'), host.locator('[data-action="sweep-csv"]').click()]);
+  assert.equal(download.suggestedFilename(), 'compare.csv');
+  const csv = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b');
+  const rows = csv.slice(1).map((l) => l.split(','));
+  assert.deepEqual(rows.map((r) => Number(r[0])), Array.from({ length: 16 }, (_, i) => 20 + i));
+  const crumpled = (v) => v !== 'wheel';
+  const count = (f) => rows.filter(f).length;
+  const table = [
+    count((r) => !crumpled(r[1]) && !crumpled(r[2])), count((r) => crumpled(r[1]) && crumpled(r[2])),
+    count((r) => crumpled(r[1]) && !crumpled(r[2])), count((r) => !crumpled(r[1]) && crumpled(r[2])),
+  ];
+  assert.equal(table.reduce((x, y) => x + y), 16);
+  assert.match(tally, new RegExp(`^both wheel ${table[0]} · both crumpled ${table[1]} · only A crumpled ${table[2]} · only B crumpled ${table[3]} · A crumpled ${table[1] + table[2]}/16 .* · B crumpled ${table[1] + table[3]}/16 .* · difference A − B -?\\d+ points \\(95% CI -?\\d+ to -?\\d+, Newcombe paired\\) · McNemar exact p [\\d.e-]+$`), tally);
+
+  // Each of the 4 × 4 cells holds two thumbnails (points in both halves); the discordant
+  // ones, and only they, are framed in amber. Finished, the discordant seeds come first.
+  const cells = await el(page, () => {
+    const c = document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-canvas=sweep]');
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    const n = 4;
+    const out = Array.from({ length: n * n }, () => ({ left: 0, right: 0, amber: 0 }));
+    for (let y = 0; y < c.height; y++) {
+      for (let x = 0; x < c.width; x++) {
+        const [u, v] = [x / c.width * n, y / c.height * n];
+        const cell = out[Math.floor(v) * n + Math.floor(u)];
+        const i = (y * c.width + x) * 4;
+        const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+        if (Math.abs(r - 255) + Math.abs(g - 213) + Math.abs(b - 79) < 12) cell.amber++;
+        else if (Math.max(r, g, b) - Math.min(r, g, b) > 100 && Math.min(u % 1, 1 - (u % 1), v % 1, 1 - (v % 1)) > 0.15) {
+          if (u % 1 < 0.5) cell.left++; else cell.right++;
+        }
+      }
+    }
+    return out;
+  });
+  assert.ok(cells.every((c) => c.left > 10 && c.right > 10), `points in both halves of every cell: ${JSON.stringify(cells)}`);
+  await page.screenshot({ path: `${ARTIFACTS}/compare.png`, fullPage: true });
+  const discordant = table[2] + table[3];
+  const framed = cells.map((c) => c.amber > 40);
+  assert.deepEqual(framed, Array.from({ length: 16 }, (_, i) => i < discordant), `framed cells: ${JSON.stringify(cells.map((c) => c.amber))}`);
+
+  // The link carries both sheets and reopens the comparison.
+  await host.locator('[data-action="share"]').click();
+  const link = await host.locator('[data-field="link"]').inputValue();
+  const read = await page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash), new URL(link).hash);
+  assert.equal(read.sheet, a);
+  assert.equal(read.versus, b);
+  assert.equal(read.runs, 16);
+  const { opened, openedErrors } = await openFinished(link);
+  assert.equal(await opened.locator('color-bottleneck [data-field="sheet-b"]').inputValue(), b);
+  assert.equal(await opened.locator('color-bottleneck [data-field="compare"]').isChecked(), true);
+  await opened.waitForFunction(() => /^both wheel/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=tally]').textContent));
+  const [again] = await Promise.all([opened.waitForEvent('download'), opened.locator('color-bottleneck [data-action="sweep-csv"]').click()]);
+  assert.equal((await import('node:fs')).readFileSync(await again.path(), 'utf8').trim(), csv.join('\n'), 'the same paired table');
+  assert.deepEqual(openedErrors, []);
+  assert.deepEqual(errors, []);
+  await opened.close();
+  await page.close();
+});
+
+test('a comparison of one seed draws B\'s losses faintly over A\'s and shades where the sheets differ on the schedule', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const a = SHORT_SHEET;
+  const b = SHORT_SHEET.replace('2000,,,0.001', '2000,,,0.004');
+  // Amber pixels on the schedule (the band) and on the loss chart (translucent curves).
+  const shaded = () => el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=schedule]');
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] > data[i + 2] + 25 && data[i + 1] > data[i + 2] + 10 && data[i] > 60 && data[i] < 140) n++;
+    return n;
+  });
+  await el(page, (e, csv) => e.setDopesheet(csv), a);
+  await nextFrames(page, 4);
+  const before = await shaded();
+  // A broken B is refused, named as B's, and nothing starts.
+  const refused = await el(page, (e, csv) => e.setDopesheet(csv, { versus: csv.replace('0.01', 'fast') }).then(() => null, (err) => err.message), a);
+  assert.match(refused ?? '', /^sheet B: .*line 2.*"fast" is not a number/);
+  assert.match(await el(page, (e) => e.field('error').textContent), /^sheet B: /);
+  await el(page, (e, [csv, versus]) => e.setDopesheet(csv, { versus }), [a, b]);
+  await el(page, (e) => e.play());
+  await finished(page);
+  await nextFrames(page, 4);
+  const after = await shaded();
+  assert.ok(after > before + 200, `the band where B differs (steps 1000–2000): ${before} → ${after} pixels`);
+  assert.equal(await el(page, (e) => e.shadowRoot.querySelector('[data-action=apply-live]').disabled), true);
+  await page.screenshot({ path: `${ARTIFACTS}/compare-one-seed.png`, fullPage: true });
+  // Back to one sheet: the band goes.
+  await el(page, (e, csv) => e.setDopesheet(csv), a);
+  await nextFrames(page, 4);
+  assert.ok(await shaded() <= before + 20);
+  assert.equal(await el(page, (e) => e.shadowRoot.querySelector('[data-action=apply-live]').disabled), false);
   assert.deepEqual(errors, []);
   await page.close();
 });
