@@ -34,6 +34,21 @@ impl Axis {
         format!("{}@{}", self.column, self.step)
     }
 
+    /// The axis's name on a chart: its address, and `(log)` for log spacing.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.address(), if self.log { " (log)" } else { "" })
+    }
+
+    /// Its values to three significant digits, for ticks (tables have them whole).
+    pub fn tick_labels(&self) -> Vec<String> {
+        let short = |v: f64| {
+            format!("{v:.2e}")
+                .parse::<f64>()
+                .map_or(v.to_string(), |s| s.to_string())
+        };
+        self.values.iter().map(|&v| short(v)).collect()
+    }
+
     /// Reads one axis of `sheet`.
     pub fn parse(spec: &str, sheet: &Dopesheet) -> Result<Axis, VaryError> {
         let fail = |part: Part, problem: VaryProblem| VaryError {

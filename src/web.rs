@@ -10,10 +10,12 @@
 mod board;
 mod canvas;
 mod experiment;
+mod phase_diagram;
 mod sweep_view;
 
 pub use board::Board;
 pub use experiment::Experiment;
+pub use phase_diagram::{grid_addresses, PhaseDiagram};
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;

@@ -178,6 +178,14 @@ const STYLES = `
   .sheets.compare { grid-template-columns: 1fr 1fr; }
   @container (max-width: 640px) { .sheets.compare { grid-template-columns: 1fr; } }
   .sheets textarea[hidden] { display: none; }
+  .grid-box { margin-top: 6px; }
+  .grid-box > summary { cursor: pointer; font-size: 13px; color: #bbb; }
+  .grid-box input[type=text] { width: 9em; }
+  .grid-box input[data-field=grid-until] { width: 6em; }
+  .phase-diagram { aspect-ratio: 16 / 9; max-height: 480px; cursor: pointer; margin-top: 4px; }
+  .grid-status { font: 12px ui-monospace, monospace; color: #bbb; }
+  :host([controls="none"]) .grid-box, :host([controls="play"]) .grid-box, :host([compact]) .grid-box,
+  :host([locked]) .grid-box { display: none; }
 `;
 let styleSheet = null;
 function elementStyles() {
@@ -256,6 +264,21 @@ TEMPLATE.innerHTML = `
   <canvas class="geometry" data-canvas="geometry" role="img" aria-label="the hue circle's geometry: cosine similarity of the 36 hues' latents, participation ratio and winding number"></canvas>
 </div>
 </details>
+<details class="grid-box">
+  <summary>Phase diagram: vary one or two values of the sheet</summary>
+  <div class="bar">
+    <label>x <select data-field="grid-x" aria-label="the value the grid's columns vary"></select></label>
+    <input type="text" data-field="grid-x-range" value="0..0.6/3" aria-label="the x values: FROM..TO/COUNT, :log after the count, or V1,V2,…" title="FROM..TO/COUNT (add :log for log spacing) or V1,V2,…">
+    <label>y <select data-field="grid-y" aria-label="the value the grid's rows vary"></select></label>
+    <input type="text" data-field="grid-y-range" value="" aria-label="the y values" title="FROM..TO/COUNT (add :log for log spacing) or V1,V2,…">
+    <label>seeds a cell <select data-field="grid-runs"><option>4</option><option>8</option><option selected>16</option><option>32</option></select></label>
+    <label>judged at step <input type="text" data-field="grid-until" inputmode="numeric" placeholder="the end" aria-label="the step every cell's runs stop and are judged at"></label>
+    <button data-action="grid-run">Run grid</button>
+    <span class="grid-status" data-field="grid-status" role="status"></span>
+  </div>
+  <canvas class="phase-diagram" data-canvas="grid" tabindex="0" role="img" title="click a cell to open its sheet"
+          aria-label="phase diagram: each cell's crumple rate"></canvas>
+</details>
 <div class="editor">
   <div class="bar">
     <label>dopesheet <select data-field="picker"></select></label>
@@ -332,6 +355,13 @@ class ColorBottleneck extends HTMLElement {
   #editTimer = 0;
   /** A comparison's second sheet (B) as it trains, or null for a run of one sheet. */
   #versus = null;
+  /** The phase diagram on screen (a wasm PhaseDiagram), the number of the grid run filling
+   * it (a newer run or an edit ends it), and the step its cells' runs stop at. */
+  #diagram = null;
+  #gridRun = 0;
+  #gridUntil = null;
+  /** The step the workers' runs were cut at when they started (null: none). */
+  #workersUntil = null;
   /** The step last looked back at on the schedule: where *Branch here* branches. */
   #branchAt = null;
   /** The `from`/`to` range (`{from, to}`), or null; and when its loop began playing. */
@@ -385,6 +415,21 @@ class ColorBottleneck extends HTMLElement {
     });
     this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#versus === null ? 'sweep.csv' : 'compare.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
     this.field('compare').onchange = () => this.#showCompare();
+    this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
+    this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
+    const grid = this.canvas('grid');
+    const gridCell = (e) => {
+      const box = grid.getBoundingClientRect();
+      return this.#diagram?.cell_at(e.clientX - box.left, e.clientY - box.top);
+    };
+    grid.onmousemove = (e) => {
+      const i = gridCell(e);
+      grid.title = i === undefined ? 'click a cell to open its sheet' : `${this.#diagram.describe(i)} (click to open its sheet)`;
+    };
+    grid.onclick = (e) => {
+      const i = gridCell(e);
+      if (i !== undefined) this.#openCell(i).catch((err) => this.#fail(err));
+    };
     this.$('[data-action=share]').onclick = () => this.#share();
     this.$('[data-action=embed]').onclick = () => this.#embed();
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
@@ -678,6 +723,8 @@ class ColorBottleneck extends HTMLElement {
 
   /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
   #openRuns(runs, seed) {
+    this.#gridRun++;
+    this.#gridUntil = null;
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
@@ -814,10 +861,11 @@ class ColorBottleneck extends HTMLElement {
   async #startOn(kind, { sheet, run, parts = null, worker = null }) {
     const s = this.#settings();
     const shares = kind === 'cpu' ? s.parts : [[0, s.runs]];
+    this.#workersUntil = this.#gridUntil ?? this.#range?.to ?? null;
     const message = (first, count) => ({
       type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
       backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
-      until: this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined,
+      until: this.#gridUntil ?? this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined,
     });
     const workers = [];
     try {
@@ -1087,7 +1135,10 @@ class ColorBottleneck extends HTMLElement {
       if (live && (versus !== null || comparing !== null)) throw new Error('Apply live acts on one sheet: Apply & restart trains a comparison');
       // A new sheet from the start is no longer a branch.
       if (!live) this.#parents = [];
-      if (!live && (dims !== this.#frame?.dims || versus !== null || comparing !== null)) {
+      // A grid's end ends its runs' cut (workers keep the cut they started with).
+      this.#gridRun++;
+      const recut = this.#workersUntil !== (this.#range?.to ?? null);
+      if (!live && (dims !== this.#frame?.dims || versus !== null || comparing !== null || recut)) {
         this.#versus = versus;
         await this.#create(csv);
       } else {
@@ -1157,6 +1208,93 @@ class ColorBottleneck extends HTMLElement {
     const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, shape))).catch(() => []);
     const parts = replies.map((r) => r.bytes ?? null);
     return parts.length && parts.every(Boolean) ? parts : null;
+  }
+
+  /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */
+  #showGridAddresses() {
+    if (!this.$('.grid-box').open || !this.#wasm) return;
+    let addresses = [];
+    try {
+      addresses = this.#wasm.mod.grid_addresses(this.field('sheet').value);
+    } catch {
+      return; // a broken sheet is named under the editor already
+    }
+    for (const [field, none] of [['grid-x', false], ['grid-y', true]]) {
+      const select = this.field(field);
+      const before = select.value;
+      select.replaceChildren(...(none ? [new Option('(none)', '')] : []), ...addresses.map((a) => new Option(a, a)));
+      // The menus keep their choice when the sheet still has it; x starts on reg-separate.
+      const start = addresses.find((a) => a.startsWith('reg-separate@')) ?? addresses[0] ?? '';
+      select.value = addresses.includes(before) ? before : (none ? '' : start);
+    }
+  }
+
+  /** Trains the phase diagram the menus describe: each cell's sheet as a sweep of the chosen
+   * seeds, one after another in the view above, each rate filled in as its sweep finishes. */
+  async #runGrid() {
+    this.#showGridAddresses();
+    const axis = (name) => {
+      const at = this.field(`grid-${name}`).value;
+      return at ? `${at}=${this.field(`grid-${name}-range`).value.trim()}` : null;
+    };
+    const axes = [axis('x'), axis('y')].filter(Boolean);
+    const runs = Number(this.field('grid-runs').value);
+    const untilText = this.field('grid-until').value.trim();
+    const until = untilText === '' ? undefined : Number(untilText);
+    const status = this.field('grid-status');
+    if (until !== undefined && !(Number.isInteger(until) && until > 0)) {
+      setText(status, `judged at step "${untilText}": not a whole number of steps above 0`);
+      return;
+    }
+    let diagram;
+    try {
+      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, axes, runs, until);
+    } catch (e) {
+      setText(status, `grid: ${e.message ?? e}`);
+      return;
+    }
+    this.#diagram?.free();
+    this.#diagram = diagram;
+    const run = ++this.#gridRun;
+    const cells = diagram.cells();
+    const started = performance.now();
+    diagram.draw(this.canvas('grid'));
+    this.#versus = null;
+    this.#parents = [];
+    this.setAttribute('runs', String(runs));
+    this.field('runs').value = String(runs);
+    this.#gridUntil = until ?? null;
+    try {
+      for (let i = 0; i < cells; i++) {
+        setText(status, `cell ${i + 1} of ${cells}…`);
+        await this.#create(diagram.cell_sheet(i));
+        if (run !== this.#gridRun) return;
+        this.play();
+        while (!this.#board?.finished()) {
+          await new Promise(requestAnimationFrame);
+          if (run !== this.#gridRun || !this.isConnected) return;
+        }
+        const [crumpled, judged] = this.#board.sweep_counts();
+        diagram.set_result(i, crumpled, judged);
+        diagram.draw(this.canvas('grid'));
+      }
+      setText(status, `${cells} cells × ${runs} seeds in ${((performance.now() - started) / 1000).toFixed(1)} s; click a cell to open its sheet`);
+    } finally {
+      if (run === this.#gridRun) this.#gridUntil = null;
+    }
+  }
+
+  /** Puts cell `i`'s sheet in the editor and trains it (the grid's seeds, to its end). */
+  async #openCell(i) {
+    const sheet = this.#diagram.cell_sheet(i);
+    this.#gridRun++;
+    this.#gridUntil = null;
+    this.#parents = [];
+    this.#versus = null;
+    this.field('sheet').value = sheet;
+    await this.#create(sheet);
+    this.#recordEdit();
+    this.play();
   }
 
   /** Records the editor's text as an edit (for Undo), if it is a new one. */

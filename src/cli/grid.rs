@@ -263,16 +263,6 @@ fn write_runs(results: &[CellResult], path: &Path) -> Result<(), CliError> {
     w.flush().map_err(err)
 }
 
-/// An axis's values to three significant digits, for its ticks (grid.csv has them whole).
-fn ticks(axis: Option<&Axis>) -> Vec<String> {
-    let short = |v: f64| {
-        format!("{v:.2e}")
-            .parse::<f64>()
-            .map_or(v.to_string(), |s| s.to_string())
-    };
-    axis.map_or(Vec::new(), |a| a.values.iter().map(|&v| short(v)).collect())
-}
-
 fn write_heatmap(
     grid: &Grid,
     summaries: &[CellSummary],
@@ -281,13 +271,10 @@ fn write_heatmap(
     format: FigureFormat,
 ) -> Result<String, CliError> {
     let (x, y) = (grid.axes().first(), grid.axes().get(1));
+    let ticks = |a: Option<&Axis>| a.map_or(Vec::new(), Axis::tick_labels);
     let (x_ticks, y_ticks) = (ticks(x), ticks(y));
     let cells: Vec<(usize, usize)> = summaries.iter().map(|c| (c.crumpled, c.runs)).collect();
-    let label = |a: Option<&Axis>| {
-        a.map_or(String::new(), |a| {
-            format!("{}{}", a.address(), if a.log { " (log)" } else { "" })
-        })
-    };
+    let label = |a: Option<&Axis>| a.map_or(String::new(), Axis::label);
     let judged = match until {
         Some(until) => format!(" at step {until}"),
         None => String::new(),

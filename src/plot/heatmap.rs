@@ -3,7 +3,8 @@
 use super::{Align, Rect, Rgba, Surface, FIGURE, PANEL, TEXT};
 
 /// What a heatmap shows. `cells` are `(crumpled, runs)` in row-major order, the x axis
-/// varying fastest; row 0 is drawn at the bottom, as a chart's y axis rises.
+/// varying fastest; row 0 is drawn at the bottom, as a chart's y axis rises. A cell of no
+/// runs is one not trained yet (the page fills its grid a cell at a time).
 pub struct Heatmap<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
@@ -34,6 +35,9 @@ impl HeatmapLayout {
         Some((self.rows - 1 - from_top) * self.columns + c)
     }
 }
+
+/// A cell not trained yet.
+pub const NOT_YET: Rgba = [60, 60, 60, 255];
 
 /// The colour of a crumple rate: dark blue-green for none, through purple, to a light
 /// orange for all runs.
@@ -110,7 +114,12 @@ pub fn heatmap(s: &mut dyn Surface, area: Rect, map: &Heatmap) -> HeatmapLayout 
     for (i, &(crumpled, runs)) in map.cells.iter().enumerate().take(columns * rows) {
         let (c, r) = (i % columns, i / columns);
         let (x, y) = (cells.x + c as f32 * w, cells.y + (rows - 1 - r) as f32 * h);
-        let rate = crumpled as f64 / runs.max(1) as f64;
+        if runs == 0 {
+            s.fill_rect(x + 1.0, y + 1.0, w - 2.0, h - 2.0, NOT_YET);
+            s.text(x + w / 2.0, y + h / 2.0, "…", 14.0, TEXT, Align::Center);
+            continue;
+        }
+        let rate = crumpled as f64 / runs as f64;
         let color = rate_color(rate);
         s.fill_rect(x + 1.0, y + 1.0, w - 2.0, h - 2.0, color);
         let ink = ink_on(color);
@@ -182,12 +191,11 @@ mod tests {
             // A point near the cell's top-left corner, clear of its text.
             let x = layout.cells.x + c as f32 * w + 4.0;
             let y = layout.cells.y + (1 - r) as f32 * h + 4.0;
-            let rate = k as f64 / n.max(1) as f64;
-            assert_eq!(
-                raster.pixel(x as u32, y as u32),
-                rate_color(rate),
-                "cell {i}"
-            );
+            let color = match n {
+                0 => NOT_YET,
+                n => rate_color(k as f64 / n as f64),
+            };
+            assert_eq!(raster.pixel(x as u32, y as u32), color, "cell {i}");
             assert_eq!(layout.cell_at(x, y), Some(i));
         }
         assert_eq!(layout.cell_at(1.0, 1.0), None);

@@ -331,6 +331,14 @@ impl Board {
             .map(|s| s as u32)
     }
 
+    /// `[crumpled, judged]` over the sweep's runs judged so far (`[0, 0]` for a single run).
+    pub fn sweep_counts(&self) -> Vec<u32> {
+        self.sweep.as_ref().map_or(vec![0, 0], |v| {
+            let (k, n) = v.counts();
+            vec![k as u32, n as u32]
+        })
+    }
+
     /// The sweep's tally, e.g. `crumpled 3/16 (19%, 95% CI 7–43%)`; empty for a single run.
     pub fn sweep_tally(&self) -> String {
         self.sweep.as_ref().map_or(String::new(), SweepView::tally)

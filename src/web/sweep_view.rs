@@ -340,6 +340,12 @@ impl SweepView {
         display_order(&runs)
     }
 
+    /// How many of the sheet's (A's) runs crumpled, of those judged so far.
+    pub fn counts(&self) -> (usize, usize) {
+        let judged = (0..self.total_runs).filter_map(|r| self.a.crumpled(r));
+        judged.fold((0, 0), |(k, n), crumpled| (k + crumpled as usize, n + 1))
+    }
+
     /// `crumpled 3/16 (19%, 95% CI 7–43%)`, over the runs judged so far; in a comparison,
     /// the paired table over the seeds both sheets' runs were judged for, its lines joined by
     /// ` · `.

@@ -20,6 +20,40 @@ async function page(params) {
 }
 
 const rows = [];
+
+/** The page's phase diagram of ex-1.5's first phase: a 3 × 3 grid of reg-separate at step
+ * 1200 and reg-planar at step 1800, 16 seeds a cell, judged at step 3000. */
+async function phaseDiagram() {
+  const p = await page({ backend: 'cpu', batch: 256 });
+  const t0 = Date.now();
+  await p.evaluate(() => {
+    const e = document.querySelector('color-bottleneck');
+    const root = e.shadowRoot;
+    root.querySelector('.grid-box').open = true;
+    const set = (field, value) => { root.querySelector(`[data-field=${field}]`).value = value; };
+    root.querySelector('.grid-box').dispatchEvent(new Event('toggle'));
+    set('grid-x', 'reg-separate@1200');
+    set('grid-x-range', '0.1..0.5/3');
+    set('grid-y', 'reg-planar@1800');
+    set('grid-y-range', '0.2..0.6/3');
+    set('grid-runs', '16');
+    set('grid-until', '3000');
+    root.querySelector('[data-action=grid-run]').click();
+  });
+  const samples = [];
+  let status = '';
+  while (!/^9 cells/.test(status)) {
+    if (Date.now() - t0 > 600_000) throw new Error(`the grid did not finish: ${status}`);
+    await p.waitForTimeout(250);
+    let fps;
+    [status, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [e.shadowRoot.querySelector('[data-field=grid-status]').textContent, Number(e.dataset.fps)]; });
+    if (fps > 0) samples.push(fps);
+  }
+  const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+  rows.push(['cpu: page phase diagram, 3 × 3 cells × 16 seeds of ex-1.5 to step 3000', status.match(/in ([\d.]+ s)/)[1],
+    `${mean.toFixed(0)} fps mean, ${Math.min(...samples).toFixed(0)} min`]);
+  await p.close();
+}
 async function rate(backend, batch, seconds) {
   const p = await page({ backend, batch, sheet: 'cube' });
   const actual = await p.evaluate(() => document.querySelector('color-bottleneck').backend);
@@ -198,7 +232,7 @@ async function handover64() {
   await p.close();
 }
 
-// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,compare,handover (any of them) times only
+// BENCH_ONLY=visits,rates,runs,one,inside,sixteen,compare,grid,handover (any of them) times only
 // those parts; `inside` times the curriculum without, with and with every inside view on,
 // alternating; `compare`, a 16-seed comparison of ex-1.5 and ex-1.5-robust against a 16-seed
 // sweep of ex-1.5, alternating.
@@ -228,6 +262,7 @@ if (part('sixteen')) {
   // The same sweep in one worker, for the ratio on this machine.
   await curriculum(16, 'cpu', 10, 1);
 }
+if (part('grid')) await phaseDiagram();
 if (part('compare')) {
   for (let i = 0; i < Number(process.env.BENCH_ROUNDS ?? 1); i++) {
     await curriculum(16, 'cpu', 10, undefined, 'default', 'dopesheets/ex-1.5-robust.csv');

@@ -1147,6 +1147,76 @@ test('a comparison of one seed draws B\'s losses faintly over A\'s and shades wh
   await page.close();
 });
 
+test('the phase diagram trains each cell of a 2 × 2 grid as a sweep, fills in its heatmap, names a bad range, and a click opens a cell\'s sheet', { timeout: 240_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  await el(page, (e, csv) => e.setDopesheet(csv), SHORT_SHEET);
+  await el(page, (e, csv) => { e.field('sheet').value = csv; }, SHORT_SHEET);
+  await host.locator('.grid-box > summary').click();
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=grid-x]').options.length > 0);
+  const options = await host.locator('[data-field="grid-x"] option').allTextContents();
+  assert.ok(options.includes('reg-planar@0') && options.includes('lr@1000'), options.join(' '));
+  // A bad range is named, and nothing trains.
+  await host.locator('[data-field="grid-x"]').selectOption('reg-planar@0');
+  await host.locator('[data-field="grid-x-range"]').fill('0.1..abc/2');
+  await host.locator('[data-action="grid-run"]').click();
+  assert.match(await host.locator('[data-field="grid-status"]').textContent(), /^grid: `reg-planar@0=0\.1\.\.abc\/2`: values `0\.1\.\.abc\/2`: /);
+  await host.locator('[data-field="grid-x-range"]').fill('0.1,0.6');
+  await host.locator('[data-field="grid-y"]').selectOption('lr@0');
+  await host.locator('[data-field="grid-y-range"]').fill('0.003,0.03');
+  await host.locator('[data-field="grid-runs"]').selectOption('4');
+  await host.locator('[data-field="grid-until"]').fill('1000');
+  const grey = () => el(page, (e) => {
+    const c = e.shadowRoot.querySelector('[data-canvas=grid]');
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] === 60 && data[i + 1] === 60 && data[i + 2] === 60) n++;
+    return n;
+  });
+  await host.locator('[data-action="grid-run"]').click();
+  await page.waitForFunction(() => /cell \d of 4/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=grid-status]').textContent));
+  const pending = await grey();
+  assert.ok(pending > 1000, `cells not trained yet are grey: ${pending} pixels`);
+  await page.waitForFunction(() => /^4 cells × 4 seeds in [\d.]+ s/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=grid-status]').textContent), null, { timeout: 180_000 });
+  assert.equal(await grey(), 0, 'every cell coloured by its rate');
+  // Each cell's runs stopped at step 1000 and were judged there.
+  assert.equal(await el(page, (e) => e.step), 1000);
+  // Hovering names each cell's values and tally.
+  const grid = host.locator('[data-canvas="grid"]');
+  await grid.scrollIntoViewIfNeeded();
+  const box = await grid.boundingBox();
+  const titles = new Set();
+  for (let fx = 0.05; fx < 1; fx += 0.1) {
+    for (let fy = 0.05; fy < 1; fy += 0.1) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      const title = await grid.getAttribute('title');
+      if (/crumpled/.test(title)) titles.add(title);
+    }
+  }
+  assert.equal(titles.size, 4, [...titles].join('\n'));
+  for (const t of titles) assert.match(t, /^reg-planar@0=0\.[16] · lr@0=0\.0+3: crumpled [0-4]\/4 \(\d+%, 95% CI \d+–\d+%\) \(click to open its sheet\)$/);
+  // A click opens that cell's sheet, trained to its end.
+  const target = [...titles].find((t) => t.startsWith('reg-planar@0=0.6 · lr@0=0.03'));
+  assert.ok(target, [...titles].join('\n'));
+  let at = null;
+  for (let fx = 0.05; fx < 1 && !at; fx += 0.1) {
+    for (let fy = 0.05; fy < 1 && !at; fy += 0.1) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      if ((await grid.getAttribute('title')) === target) at = [fx, fy];
+    }
+  }
+  await page.mouse.click(box.x + box.width * at[0], box.y + box.height * at[1]);
+  // The cell's run, uncut: the readout counts the whole sheet's steps.
+  await page.waitForFunction(() => /\/ 2001\b/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=readout]').textContent));
+  const opened = await el(page, (e) => e.field('sheet').value);
+  assert.match(opened.split('\n')[1], /^0,Primary & secondary,,0\.03,1(\.0)?,0(\.0)?,0\.6,0\.1,/, opened);
+  await finished(page);
+  assert.equal(await el(page, (e) => e.step), 2001, 'the opened cell trains the whole sheet');
+  await page.screenshot({ path: `${ARTIFACTS}/phase-diagram.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Undo and Redo walk the sheet back and forth through typing and a picked sheet; an edit after an undo forgets what was undone', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');

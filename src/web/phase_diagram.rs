@@ -1,0 +1,136 @@
+//! The page's phase diagram: one or two keyframe values of the sheet varied over a grid
+//! ([`crate::grid`], the CLI's `grid`), each cell a sweep the page trains in turn, drawn as
+//! the CLI's heatmap with each cell's rate filled in as it comes.
+
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+use super::canvas::with_canvas;
+use super::js_error;
+use crate::dopesheet::Dopesheet;
+use crate::grid::{Axis, Grid};
+use crate::plot::{self, Heatmap, HeatmapLayout, Rect};
+use crate::stats::crumple_summary;
+
+#[wasm_bindgen]
+pub struct PhaseDiagram {
+    grid: Grid,
+    /// Where every cell's runs stop and are judged (`None`: the whole sheet).
+    until: Option<u64>,
+    /// Seeds a cell.
+    runs: usize,
+    /// `(crumpled, runs)` a cell; `(0, 0)` until it has trained.
+    results: Vec<(usize, usize)>,
+    layout: Option<HeatmapLayout>,
+}
+
+/// The most cells a page's grid trains: each is a sweep of its own.
+pub const MAX_PAGE_CELLS: usize = 64;
+
+#[wasm_bindgen]
+impl PhaseDiagram {
+    /// A grid over `sheet` of one or two axes (`COLUMN@STEP=FROM..TO/COUNT[:log]` or
+    /// `COLUMN@STEP=V1,V2,…`), `runs` seeds a cell, each judged at step `until` (or at the
+    /// sheet's end). A bad axis is refused with the part at fault named.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        sheet: &str,
+        axes: Vec<String>,
+        runs: u32,
+        until: Option<f64>,
+    ) -> Result<PhaseDiagram, JsValue> {
+        let base = Dopesheet::parse(sheet).map_err(|e| js_error(format!("the sheet: {e}")))?;
+        let grid = Grid::new(base, &axes).map_err(|e| js_error(e.to_string()))?;
+        if grid.len() > MAX_PAGE_CELLS {
+            return Err(js_error(format!(
+                "{} cells; a page's grid trains at most {MAX_PAGE_CELLS} (the command line's \
+                 `grid` takes more)",
+                grid.len()
+            )));
+        }
+        let results = vec![(0, 0); grid.len()];
+        Ok(PhaseDiagram {
+            grid,
+            until: until.map(|u| u as u64),
+            runs: runs as usize,
+            results,
+            layout: None,
+        })
+    }
+
+    /// Cells in all.
+    pub fn cells(&self) -> u32 {
+        self.grid.len() as u32
+    }
+
+    /// The sheet cell `index` trains: the base sheet with that cell's values keyed in.
+    pub fn cell_sheet(&self, index: u32) -> String {
+        self.grid.cell(index as usize).sheet.resolved_csv()
+    }
+
+    /// Cell `index`'s sweep came to `crumpled` of `runs` runs crumpled.
+    pub fn set_result(&mut self, index: u32, crumpled: u32, runs: u32) {
+        if let Some(slot) = self.results.get_mut(index as usize) {
+            *slot = (crumpled as usize, runs as usize);
+        }
+    }
+
+    /// Draws the heatmap, the cells not trained yet marked `…`.
+    pub fn draw(&mut self, canvas: &HtmlCanvasElement) {
+        let (x, y) = (self.grid.axes().first(), self.grid.axes().get(1));
+        let ticks = |a: Option<&Axis>| a.map_or(Vec::new(), Axis::tick_labels);
+        let label = |a: Option<&Axis>| a.map_or(String::new(), Axis::label);
+        let (x_ticks, y_ticks, x_label, y_label) = (ticks(x), ticks(y), label(x), label(y));
+        let judged = self
+            .until
+            .map_or(String::new(), |u| format!(" at step {u}"));
+        let title = format!("crumple rate{judged}, {} seeds a cell", self.runs);
+        let map = Heatmap {
+            title: &title,
+            x_label: &x_label,
+            x_ticks: &x_ticks,
+            y_label: &y_label,
+            y_ticks: &y_ticks,
+            cells: &self.results,
+        };
+        let mut layout = None;
+        with_canvas(canvas, |s, w, h| {
+            layout = Some(plot::heatmap(s, Rect::new(0.0, 0.0, w, h), &map));
+        });
+        self.layout = layout;
+    }
+
+    /// The cell under (`x`, `y`), CSS pixels on the canvas as last drawn.
+    pub fn cell_at(&self, x: f64, y: f64) -> Option<u32> {
+        let layout = self.layout?;
+        layout.cell_at(x as f32, y as f32).map(|i| i as u32)
+    }
+
+    /// `reg-separate@0=0.3 · lr@0=0.01: crumpled 3/16 (19%, 95% CI 7–43%)`, or `… not
+    /// trained yet`.
+    pub fn describe(&self, index: u32) -> String {
+        let cell = self.grid.cell(index as usize);
+        let values: Vec<String> = (self.grid.axes().iter().zip(&cell.values))
+            .map(|(a, v)| format!("{}={v}", a.address()))
+            .collect();
+        let result = match self.results.get(index as usize) {
+            Some(&(k, n)) if n > 0 => crumple_summary(k, n),
+            _ => "not trained yet".to_string(),
+        };
+        format!("{}: {result}", values.join(" · "))
+    }
+}
+
+/// The keyframed cells a page's grid can vary: `column@step` for every column and keyframe
+/// of `sheet` (a blank cell there becomes a key), in the sheet's order.
+#[wasm_bindgen]
+pub fn grid_addresses(sheet: &str) -> Result<Vec<String>, JsValue> {
+    let sheet = Dopesheet::parse(sheet).map_err(|e| js_error(e.to_string()))?;
+    let mut addresses = Vec::new();
+    for property in sheet.properties() {
+        for keyframe in sheet.keyframes() {
+            addresses.push(format!("{}@{}", property.name, keyframe.step));
+        }
+    }
+    Ok(addresses)
+}
