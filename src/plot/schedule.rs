@@ -1,0 +1,256 @@
+//! The schedule chart: every property of a sheet against step, and what is drawn over it (a
+//! run's onset, where a comparison's second sheet differs).
+
+use super::*;
+
+/// Properties grouped by scale as the reference chart does (spec §3): those whose maximum is
+/// below a fifth of the median of medians (lr, typically) get their own, smaller panel.
+pub fn group_by_scale(timeline: &Timeline) -> (Vec<usize>, Vec<usize>) {
+    let mut maxima = Vec::new();
+    let mut medians = Vec::new();
+    for p in 0..timeline.properties().len() {
+        let mut values: Vec<f64> = timeline.keys(p).iter().map(|(_, v)| *v).collect();
+        if values.is_empty() {
+            maxima.push(None);
+            continue;
+        }
+        values.sort_by(f64::total_cmp);
+        maxima.push(values.last().copied());
+        medians.push(median(&values));
+    }
+    medians.sort_by(f64::total_cmp);
+    let m = if medians.is_empty() {
+        0.0
+    } else {
+        median(&medians)
+    };
+    let threshold = if m > 1e-9 { 0.2 * m } else { 1e-9 };
+    let mut large = Vec::new();
+    let mut small = Vec::new();
+    for (p, max) in maxima.iter().enumerate() {
+        match max {
+            Some(max) if *max >= threshold => large.push(p),
+            Some(_) => small.push(p),
+            None => {}
+        }
+    }
+    (large, small)
+}
+
+/// Maps steps to x pixels across a chart.
+#[derive(Debug, Clone, Copy)]
+pub struct StepAxis {
+    pub plot: Rect,
+    pub steps: u64,
+}
+
+impl StepAxis {
+    pub fn x(&self, step: f64) -> f32 {
+        self.plot.x + (step / self.steps.max(1) as f64) as f32 * self.plot.w
+    }
+    pub fn step_at(&self, x: f32) -> u64 {
+        let f = ((x - self.plot.x) / self.plot.w).clamp(0.0, 1.0);
+        ((f as f64) * self.steps as f64).round() as u64
+    }
+}
+
+/// The parameter schedule: every property against step, lr in its own panel, phase bands and
+/// names, keyframe dots and action markers. Returns the step axis so callers can map pointer
+/// positions to steps and draw a playhead over it.
+pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> StepAxis {
+    s.fill_rect(area.x, area.y, area.w, area.h, FIGURE);
+    let (large, small) = group_by_scale(timeline);
+    let groups: Vec<&Vec<usize>> = [&large, &small]
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .collect();
+    let font = (area.h * 0.04).clamp(9.0, 14.0);
+    // The legend: in a gutter right of the curves where the chart is wide enough to spare
+    // one (a figure, a desktop page), over their top right corner on a phone.
+    let longest = (timeline.properties().iter())
+        .map(|p| p.chars().count())
+        .max()
+        .unwrap_or(0);
+    let legend_w = font * (2.6 + 0.55 * 0.85 * longest as f32) + font;
+    let gutter = area.w >= 640.0 && legend_w <= area.w * 0.25;
+    let right = if gutter { legend_w } else { font };
+    let outer = area.inset(font * 4.5, font * 2.4, right, font * 2.2);
+    let total_ratio: f32 = groups
+        .iter()
+        .enumerate()
+        .map(|(i, _)| if i == 0 { 2.0 } else { 1.0 })
+        .sum();
+    let gap = font * 0.8;
+    let usable = outer.h - gap * (groups.len().saturating_sub(1)) as f32;
+    let steps = timeline.len().max(1);
+    let axis = StepAxis { plot: outer, steps };
+
+    // Phase names above the top panel, centred on each span.
+    for phase in timeline.phases() {
+        let mid = (phase.start as f64 + phase.end as f64 + 1.0) / 2.0;
+        s.text(
+            axis.x(mid),
+            area.y + font * 1.2,
+            &phase.name,
+            font,
+            TEXT,
+            Align::Center,
+        );
+    }
+
+    let mut y = outer.y;
+    for (g, group) in groups.iter().enumerate() {
+        let h = usable * if g == 0 { 2.0 } else { 1.0 } / total_ratio;
+        let plot = Rect::new(outer.x, y, outer.w, h);
+        s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
+        let (lo, hi) = value_range(timeline, group);
+        let to_y = |v: f64| plot.y + plot.h - ((v - lo) / (hi - lo)) as f32 * plot.h;
+        for phase in timeline.phases() {
+            let x = axis.x(phase.start as f64);
+            s.line((x, plot.y), (x, plot.y + plot.h), 1.0, GRID, false);
+        }
+        for tick in [lo, (lo + hi) / 2.0, hi] {
+            s.text(
+                plot.x - 4.0,
+                to_y(tick),
+                &short_number(tick),
+                font * 0.85,
+                FAINT_TEXT,
+                Align::Right,
+            );
+        }
+        let samples = (plot.w as usize).clamp(2, 2000);
+        for (n, &p) in group.iter().enumerate() {
+            let color = PALETTE[p % PALETTE.len()];
+            let points: Vec<(f32, f32)> = (0..=samples)
+                .map(|i| {
+                    let step = (i as f64 / samples as f64 * (steps - 1) as f64).round();
+                    (axis.x(step), to_y(timeline.value(p, step as u64)))
+                })
+                .collect();
+            s.polyline(&points, 2.0, color);
+            for &(step, value) in timeline.keys(p) {
+                s.dot((axis.x(step as f64), to_y(value)), 4.0, color);
+                s.dot((axis.x(step as f64), to_y(value)), 2.2, [0, 0, 0, 255]);
+            }
+            let ly = plot.y + font * (0.9 + 1.2 * n as f32);
+            let lx = if gutter {
+                plot.x + plot.w + font * 0.8
+            } else {
+                plot.x + plot.w - font * 9.0
+            };
+            s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
+            s.text(
+                lx + font * 2.0,
+                ly,
+                &timeline.properties()[p],
+                font * 0.85,
+                TEXT,
+                Align::Left,
+            );
+        }
+        if g == 0 {
+            for (step, actions) in timeline.action_steps() {
+                let x = axis.x(step as f64);
+                s.text(
+                    x,
+                    plot.y + plot.h - font * 0.7,
+                    "^",
+                    font,
+                    FAINT_TEXT,
+                    Align::Center,
+                );
+                s.text(
+                    x + font * 0.6,
+                    plot.y + plot.h - font * 1.8,
+                    &actions.join(","),
+                    font * 0.8,
+                    FAINT_TEXT,
+                    Align::Left,
+                );
+            }
+        }
+        y += h + gap;
+    }
+    // Step ticks along the bottom.
+    for i in 0..=4 {
+        let step = (steps - 1) as f64 * i as f64 / 4.0;
+        s.text(
+            axis.x(step),
+            outer.y + outer.h + font * 0.9,
+            &format!("{}", step.round() as u64),
+            font * 0.85,
+            FAINT_TEXT,
+            Align::Center,
+        );
+    }
+    axis
+}
+
+/// Marks on a schedule chart ([`timeline_chart`]'s `axis`) the step from which a run's
+/// verdict (`shape`: "wheel" or "crumpled") has held: a dashed line in the verdict's colour,
+/// labelled `crumpled since 1250`.
+pub fn onset_marker(s: &mut dyn Surface, axis: &StepAxis, shape: &str, step: u64) {
+    let color = if shape == "crumpled" { CRUMPLED } else { WHEEL };
+    let plot = axis.plot;
+    let x = axis.x(step as f64);
+    s.line((x, plot.y), (x, plot.y + plot.h), 2.0, color, true);
+    // The label reads away from the nearer edge.
+    let (dx, align) = if x > plot.x + plot.w * 0.6 {
+        (-4.0, Align::Right)
+    } else {
+        (4.0, Align::Left)
+    };
+    let font = (plot.h * 0.06).clamp(9.0, 12.0);
+    let label = format!("{shape} since {step}");
+    s.text(x + dx, plot.y + font * 1.1, &label, font, color, align);
+}
+
+/// Shades on a schedule chart ([`timeline_chart`]'s `axis`) the steps `first..=last` where a
+/// comparison's second sheet (B) differs from the one drawn, labelled `B differs`.
+pub fn difference_band(s: &mut dyn Surface, axis: &StepAxis, first: u64, last: u64) {
+    let plot = axis.plot;
+    let (x0, x1) = (axis.x(first as f64), axis.x(last as f64 + 1.0));
+    s.fill_rect(x0, plot.y, (x1 - x0).max(2.0), plot.h, DIFFERS);
+    let font = (plot.h * 0.06).clamp(9.0, 12.0);
+    let label_at = (x0 + 4.0).min(plot.x + plot.w - 60.0);
+    s.text(
+        label_at,
+        plot.y + plot.h - font * 0.8,
+        "B differs",
+        font,
+        DIFFERS_TEXT,
+        Align::Left,
+    );
+}
+
+/// Where a comparison's two sheets differ: a translucent amber band, and its label.
+pub const DIFFERS: Rgba = [255, 213, 79, 48];
+const DIFFERS_TEXT: Rgba = [255, 213, 79, 255];
+
+fn value_range(timeline: &Timeline, group: &[usize]) -> (f64, f64) {
+    let values = group
+        .iter()
+        .flat_map(|&p| timeline.keys(p).iter().map(|(_, v)| *v));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let margin = if hi > lo {
+        (hi - lo) * 0.15
+    } else {
+        lo.abs().max(1e-3) * 0.5
+    };
+    (lo - margin, hi + margin)
+}
+
+fn short_number(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 0.01 && v.abs() < 1e4 {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.0e}")
+    }
+}
