@@ -132,8 +132,8 @@ pub struct RunVerdict {
     pub shape: String,
     pub worst_gap_error: Option<f64>,
     pub recon_mse: f64,
-    /// The step from which its shape held, judged every [`Onset::EVERY`] steps (on a GPU,
-    /// at the first read-back from each such step on) and at the end.
+    /// The step from which its shape held, judged every [`Onset::EVERY`] steps (on a GPU, a
+    /// read-back lands on each) and at the end.
     ///
     /// [`Onset::EVERY`]: crate::verdict::Onset::EVERY
     #[serde(default)]

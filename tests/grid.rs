@@ -222,4 +222,16 @@ fn a_grid_in_shards_merges_into_the_whole_grid() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("another grid than"), "{stderr}");
     assert!(stderr.contains("other"), "{stderr}");
+    // Two of the three shards: the missing one is named, and nothing is written.
+    let out = cli()
+        .arg("merge")
+        .args([&parts[0], &parts[2]])
+        .arg("--out")
+        .arg(dir.join("never"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("shards missing: 1/3"), "{stderr}");
+    assert!(!dir.join("never").exists());
 }

@@ -9,7 +9,7 @@
 //   controls (none | play | full), locked (a read-only sheet), from / to (train to `to`, then
 //   play steps from..to in a loop), run (a `#run=` link's hash to open, branches included).
 // Properties: step, running, phase, backend, lastError, losses.
-// Methods: play(), pause(), reset(), setDopesheet(csv, {live}), latents(), decoded(x, y).
+// Methods: play(), pause(), reset(), setDopesheet(csv, {live, versus}), latents(), decoded(x, y).
 // Events: step (throttled), phaseend, error.
 
 const here = new URL('.', import.meta.url);
@@ -534,6 +534,11 @@ class ColorBottleneck extends HTMLElement {
       return;
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
+    // A comparison trains both sheets on the CPU engine, beside each other.
+    if (this.#versus !== null) {
+      this.#notify('a comparison trains on the CPU; the backend applies to the next single sheet');
+      return;
+    }
     const run = this.#generation;
     if (after === 'cpu' || after === 'webgpu') {
       if (after === 'webgpu') this.#cpuOnly = false;
@@ -723,8 +728,7 @@ class ColorBottleneck extends HTMLElement {
 
   /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
   #openRuns(runs, seed) {
-    this.#gridRun++;
-    this.#gridUntil = null;
+    this.#endGrid();
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
@@ -825,13 +829,13 @@ class ColorBottleneck extends HTMLElement {
     const run = ++this.#generation;
     let started = null;
     if (plan.kind === 'webgpu') {
-      started = await this.#startOn('webgpu', { sheet: csv, run, parts }).catch((e) => {
+      started = await this.#startOn('webgpu', { sheet: csv, run, parts, branch: parts !== null }).catch((e) => {
         if (e === STOPPED) throw e;
         this.#notify(`${e.message ?? e}; running on the CPU`);
         return null;
       });
     }
-    started ??= await this.#startOn('cpu', { sheet: csv, run, parts });
+    started ??= await this.#startOn('cpu', { sheet: csv, run, parts, branch: parts !== null });
     // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
     this.#race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
     this.#sheet = csv;
@@ -858,14 +862,14 @@ class ColorBottleneck extends HTMLElement {
   /** Replaces the workers with new ones on the `kind` engine, each training its part of the
    * run: a fresh run of `sheet`, or (`parts` given) the run other workers handed over. A sweep
    * on the CPU is shared among workers; a GPU trains it whole. */
-  async #startOn(kind, { sheet, run, parts = null, worker = null }) {
+  async #startOn(kind, { sheet, run, parts = null, worker = null, branch = false }) {
     const s = this.#settings();
     const shares = kind === 'cpu' ? s.parts : [[0, s.runs]];
     this.#workersUntil = this.#gridUntil ?? this.#range?.to ?? null;
     const message = (first, count) => ({
       type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
       backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
-      until: this.#gridUntil ?? this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined,
+      until: this.#gridUntil ?? this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined, branch,
     });
     const workers = [];
     try {
@@ -1097,6 +1101,7 @@ class ColorBottleneck extends HTMLElement {
 
   async reset() {
     if (!this.#workers.length) return;
+    this.#endGrid();
     const run = ++this.#generation;
     this.#runSeed = this.#settings().seed;
     await this.#callAll({ type: 'reset', seed: this.#runSeed, run });
@@ -1136,7 +1141,7 @@ class ColorBottleneck extends HTMLElement {
       // A new sheet from the start is no longer a branch.
       if (!live) this.#parents = [];
       // A grid's end ends its runs' cut (workers keep the cut they started with).
-      this.#gridRun++;
+      this.#endGrid();
       const recut = this.#workersUntil !== (this.#range?.to ?? null);
       if (!live && (dims !== this.#frame?.dims || versus !== null || comparing !== null || recut)) {
         this.#versus = versus;
@@ -1173,6 +1178,7 @@ class ColorBottleneck extends HTMLElement {
    * step if none), then goes on under the editor's sheet. Its link names where it came from. */
   async #branch() {
     if (!this.#wasm || !this.#frame || this.#versus !== null) return;
+    this.#endGrid();
     const edited = this.field('sheet').value;
     const problem = this.#wasm.mod.validate(edited);
     if (problem) {
@@ -1204,10 +1210,24 @@ class ColorBottleneck extends HTMLElement {
    * order, or null unless every worker has one (the branch then replays from the seed). */
   async #statesAt(at) {
     const s = this.#settings();
-    const shape = { type: 'state-at', at, seed: s.seed, dims: s.latent_dims, batch: s.batch_size, total: s.runs };
-    const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, shape))).catch(() => []);
+    const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, {
+      type: 'state-at', at: step, seed: s.seed, dims: s.latent_dims, batch: s.batch_size, total: s.runs,
+    }))).catch(() => []);
+    // The workers of a sweep may keep different steps: then they are asked again at the
+    // earliest, which each may have kept too.
+    let replies = await ask(at);
+    const steps = replies.map((r) => r.step ?? null);
+    if (steps.length && steps.every((x) => x !== null) && new Set(steps).size > 1) replies = await ask(Math.min(...steps));
+    const agreed = new Set(replies.map((r) => r.step ?? null)).size === 1;
     const parts = replies.map((r) => r.bytes ?? null);
-    return parts.length && parts.every(Boolean) ? parts : null;
+    return agreed && parts.length && parts.every(Boolean) ? parts : null;
+  }
+
+  /** Ends a phase diagram that is filling in (a later start or edit takes the view over),
+   * and the cut its cells' runs trained to. */
+  #endGrid() {
+    this.#gridRun++;
+    this.#gridUntil = null;
   }
 
   /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */
@@ -1248,14 +1268,16 @@ class ColorBottleneck extends HTMLElement {
     }
     let diagram;
     try {
-      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, axes, runs, until);
+      // Judged where the cut is: the field's step, or else the element's `to`.
+      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, axes, runs, until ?? this.#range?.to ?? undefined);
     } catch (e) {
       setText(status, `grid: ${e.message ?? e}`);
       return;
     }
     this.#diagram?.free();
     this.#diagram = diagram;
-    const run = ++this.#gridRun;
+    this.#endGrid();
+    const run = this.#gridRun;
     const cells = diagram.cells();
     const started = performance.now();
     diagram.draw(this.canvas('grid'));
@@ -1287,8 +1309,7 @@ class ColorBottleneck extends HTMLElement {
   /** Puts cell `i`'s sheet in the editor and trains it (the grid's seeds, to its end). */
   async #openCell(i) {
     const sheet = this.#diagram.cell_sheet(i);
-    this.#gridRun++;
-    this.#gridUntil = null;
+    this.#endGrid();
     this.#parents = [];
     this.#versus = null;
     this.field('sheet').value = sheet;

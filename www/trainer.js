@@ -13,6 +13,8 @@ let exp = null;
 // page can tell a new run's frames from an old one's.
 let run = 0;
 let running = false;
+// Held for a hand-over: nothing trains, not even a branch's replay, until the page says.
+let held = false;
 let speed = Infinity; // steps per frame
 // One of a sweep's workers that use every core: it rests REST_MS after each chunk, so the
 // page finds a core free to draw on (4 ms is the least a worker's repeated timer waits).
@@ -54,6 +56,7 @@ async function handle(msg) {
       exp?.free();
       exp = null;
       lost = false;
+      held = false;
       exp = msg.type === 'resume'
         ? await wasm.Experiment.resume(msg.sheet, msg, msg.parts)
         : await wasm.Experiment.create(msg.sheet, msg);
@@ -66,9 +69,11 @@ async function handle(msg) {
     // over its runs there.
     case 'hold':
       running = false;
+      held = true;
       return reply(msg, { step: exp ? exp.step_index() : 0 });
     case 'checkpoint': {
       running = false;
+      held = true;
       if (exp.backend() === 'cpu') {
         while (exp.step_index() < msg.at && !exp.finished() && !exp.last_error()) exp.train(1e9, msg.at - exp.step_index());
       } else if (!lost) {
@@ -77,16 +82,18 @@ async function handle(msg) {
       const bytes = exp.checkpoint();
       return reply(msg, { bytes }, [bytes.buffer]);
     }
-    // Where a branch at `at` can start: a state this worker kept, or none.
+    // Where a branch at `at` can start: the latest state this worker kept at or before it,
+    // and its step, or none.
     case 'state-at': {
-      const bytes = exp?.state_at(msg.at, msg) ?? null;
-      return reply(msg, { bytes }, bytes ? [bytes.buffer] : []);
+      const step = exp?.kept_step_at(msg.at, msg) ?? null;
+      const bytes = step === null ? null : exp.state_at(step, msg) ?? null;
+      return reply(msg, { bytes, step }, bytes ? [bytes.buffer] : []);
     }
     case 'cpu-rate':
       return reply(msg, { rate: wasm.Experiment.cpu_rate(msg) });
     case 'gpu-rate':
       return reply(msg, { rate: await wasm.Experiment.gpu_rate(msg) });
-    case 'play': running = !exp.finished() && !lost; return;
+    case 'play': running = !exp.finished() && !lost; held = false; return;
     case 'pause': running = false; return;
     case 'speed': speed = msg.value; return;
     case 'step':
@@ -136,7 +143,7 @@ async function pump() {
       }
     }
     // A branch's replay trains on whether or not the page plays, at full speed.
-    const replaying = exp?.replaying() ?? false;
+    const replaying = !held && (exp?.replaying() ?? false);
     if ((running || replaying) && exp) {
       const started = performance.now();
       const fast = speed === Infinity || replaying;

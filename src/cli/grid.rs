@@ -21,8 +21,9 @@ use crate::sweep::Sweep;
 use crate::timeline::Timeline;
 use crate::verdict::{wilson_interval, Shape, Verdict};
 
-/// The grid's definition in a shard's folder: `until N` (when given), then a `vary SPEC`
-/// line per axis. The base sheet is [`BASE_SHEET`] in `sheets/`.
+/// The grid's definition in a shard's folder: the seeds (`runs`, `first-seed`,
+/// `latent-dims`, `batch-size`), `until N` when given, a `vary SPEC` line per axis, and the
+/// shard (`shard I/N`). The base sheet is [`BASE_SHEET`] in `sheets/`.
 pub(super) const SPEC_FILE: &str = "grid-spec.txt";
 const BASE_SHEET: &str = "base.csv";
 
@@ -65,15 +66,27 @@ impl CellResult {
 pub(super) struct GridSpec {
     pub(super) grid: Grid,
     pub(super) until: Option<u64>,
-    /// The spec file's text, to check that parts are of one grid.
+    /// Which shard this is: `(I, N)`.
+    pub(super) shard: (usize, usize),
+    /// Everything but the shard (the spec file's other lines and the base sheet), to check
+    /// that parts are of one grid.
     pub(super) text: String,
 }
 
 impl GridSpec {
-    fn text(vary: &[String], until: Option<u64>) -> String {
-        let mut text = until.map_or(String::new(), |u| format!("until {u}\n"));
+    fn text(vary: &[String], seeds: &Seeds) -> String {
+        let mut text = format!(
+            "runs {}\nfirst-seed {}\nlatent-dims {}\nbatch-size {}\n",
+            seeds.runs, seeds.first_seed, seeds.latent_dims, seeds.batch_size
+        );
+        if let Some(until) = seeds.until {
+            text.push_str(&format!("until {until}\n"));
+        }
         for spec in vary {
             text.push_str(&format!("vary {spec}\n"));
+        }
+        if let Some(shard) = seeds.shard {
+            text.push_str(&format!("shard {shard}\n"));
         }
         text
     }
@@ -92,16 +105,25 @@ impl GridSpec {
             path: path.clone(),
             message: format!("line {line}: {message}"),
         };
-        let (mut until, mut vary) = (None, Vec::new());
+        let (mut until, mut vary, mut shard, mut rest) = (None, Vec::new(), None, String::new());
         for (i, line) in text.lines().enumerate() {
             match line.split_once(' ') {
                 Some(("until", n)) => {
                     until = Some(n.parse().map_err(|_| bad(i + 1, "not a step count"))?)
                 }
                 Some(("vary", spec)) => vary.push(spec.to_string()),
-                _ => return Err(bad(i + 1, "neither `until N` nor `vary SPEC`")),
+                Some(("shard", s)) => {
+                    let s: super::Shard = s.parse().map_err(|e: String| bad(i + 1, &e))?;
+                    shard = Some((s.index, s.count));
+                    continue;
+                }
+                Some(("runs" | "first-seed" | "latent-dims" | "batch-size", _)) => {}
+                _ => return Err(bad(i + 1, "not a line grid --shard writes")),
             }
+            rest.push_str(line);
+            rest.push('\n');
         }
+        let shard = shard.ok_or_else(|| bad(1, "no `shard I/N` line: not a grid's shard"))?;
         let base = dir.join("sheets").join(BASE_SHEET);
         let sheet = crate::dopesheet::Dopesheet::parse(&read(&base)?).map_err(|source| {
             CliError::Merge {
@@ -113,7 +135,8 @@ impl GridSpec {
         Ok(GridSpec {
             grid: Grid::new(sheet, &vary)?,
             until,
-            text: format!("{text}{base_text}"),
+            shard,
+            text: format!("{rest}{base_text}"),
         })
     }
 }
@@ -135,7 +158,7 @@ pub(super) fn grid(
     std::fs::create_dir_all(&sheets).map_err(io(&sheets))?;
     if seeds.shard.is_some() {
         let spec = out.join(SPEC_FILE);
-        std::fs::write(&spec, GridSpec::text(vary, seeds.until)).map_err(io(&spec))?;
+        std::fs::write(&spec, GridSpec::text(vary, seeds)).map_err(io(&spec))?;
         let base = sheets.join(BASE_SHEET);
         std::fs::write(&base, grid.base().resolved_csv()).map_err(io(&base))?;
     }

@@ -107,16 +107,28 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
 /// the heatmap and the cells' sheets written again from them.
 fn merge_grid(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     let spec = GridSpec::read(&parts[0])?;
+    let count = spec.shard.1;
+    let mut shards: BTreeMap<usize, &PathBuf> = BTreeMap::new();
     let mut rows: BTreeMap<(usize, u64), GridRow> = BTreeMap::new();
     for dir in parts {
-        if GridSpec::read(dir)?.text != spec.text {
-            return Err(CliError::Merge {
-                path: dir.join(super::grid::SPEC_FILE),
-                message: format!(
-                    "another grid than {}'s (its --vary, --until or sheet differ)",
-                    parts[0].display()
-                ),
-            });
+        let part = GridSpec::read(dir)?;
+        let bad = |message: String| CliError::Merge {
+            path: dir.join(super::grid::SPEC_FILE),
+            message,
+        };
+        if part.text != spec.text || part.shard.1 != count {
+            return Err(bad(format!(
+                "another grid than {}'s (its seeds, --vary, --until, shard count or sheet \
+                 differ)",
+                parts[0].display()
+            )));
+        }
+        if let Some(first) = shards.insert(part.shard.0, dir) {
+            return Err(bad(format!(
+                "shard {}/{count} again: {} is that shard too",
+                part.shard.0,
+                first.display()
+            )));
         }
         let path = dir.join("grid-runs.csv");
         let bytes = std::fs::read(&path).map_err(|source| CliError::Read {
@@ -149,6 +161,16 @@ fn merge_grid(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
             };
             rows.insert((cell, seed), run);
         }
+    }
+    if shards.len() != count {
+        let missing: Vec<String> = (0..count)
+            .filter(|i| !shards.contains_key(i))
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        return Err(CliError::Merge {
+            path: parts[0].join(super::grid::SPEC_FILE),
+            message: format!("shards missing: {}", missing.join(", ")),
+        });
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
     let path = out.join("grid-runs.csv");

@@ -95,7 +95,7 @@ impl KeptStates {
             .get(at)
             .is_some_and(|k| k.state.step == state.step)
         {
-            self.states.remove(at);
+            self.bytes -= self.states.remove(at).bytes;
         }
         self.states.insert(
             at,

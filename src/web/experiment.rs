@@ -70,6 +70,10 @@ pub struct Options {
     /// A comparison's second sheet (B): the same seeds train on it too, step for step.
     #[serde(default)]
     versus: Option<String>,
+    /// The runs handed to [`Experiment::resume`] are a kept state a branch starts from
+    /// ([`Experiment::state_at`]), not a run moved between workers.
+    #[serde(default)]
+    branch: bool,
 }
 
 /// The run a branch is to be: its first seed, bottleneck, batch and number of runs.
@@ -473,7 +477,7 @@ impl Experiment {
             sweep.step = run.read_step;
         }
         let recorder = (run.total_runs == 1).then(|| run.recorder.clone());
-        let kept = run.kept.until(sweep.step);
+        let kept = run.kept_to_hand_over(sweep.step);
         let phase_ends = run.phase_ends.clone();
         let versus = run.versus.as_ref().map(|v| v.sweep.save());
         let handover = Handover {
@@ -491,15 +495,11 @@ impl Experiment {
     /// nothing when no state is kept there or the branch is of another shape (`shape`:
     /// [`BranchShape`]).
     pub fn state_at(&self, at: f64, shape: JsValue) -> Result<Option<Vec<u8>>, JsValue> {
-        let shape: BranchShape = serde_wasm_bindgen::from_value(shape)?;
-        let run = self.run.borrow();
-        let same = run.config.seed == shape.seed as u64 + run.first_run as u64
-            && run.config.latent_dims == shape.dims
-            && run.config.batch_size == shape.batch
-            && run.total_runs == shape.total.max(1);
-        let Some(sweep) = run.kept.at_or_before(at as u64).filter(|_| same).cloned() else {
+        let Some(step) = self.kept_step_at(at, shape)? else {
             return Ok(None);
         };
+        let run = self.run.borrow();
+        let sweep = run.kept.at_or_before(step as u64).cloned().expect("kept");
         let step = sweep.step;
         let recorder = (run.total_runs == 1).then(|| run.recorder.before(step));
         let phase_ends = (run.phase_ends.iter())
@@ -507,7 +507,7 @@ impl Experiment {
             .cloned()
             .collect();
         let handover = Handover {
-            kept: run.kept.until(step),
+            kept: run.kept_to_hand_over(step),
             sweep,
             recorder,
             phase_ends,
@@ -516,6 +516,27 @@ impl Experiment {
         Ok(Some(
             postcard::to_allocvec(&handover).expect("a handover serialises"),
         ))
+    }
+
+    /// The step of the latest state kept at or before `at` for a branch of `shape`
+    /// ([`BranchShape`]), if there is one: a sweep's workers may keep different steps, and a
+    /// branch starts from one they all kept.
+    pub fn kept_step_at(&self, at: f64, shape: JsValue) -> Result<Option<f64>, JsValue> {
+        let shape: BranchShape = serde_wasm_bindgen::from_value(shape)?;
+        let run = self.run.borrow();
+        let same = run.config.seed == shape.seed as u64 + run.first_run as u64
+            && run.config.latent_dims == shape.dims
+            && run.config.batch_size == shape.batch
+            && run.total_runs == shape.total.max(1)
+            && run.versus.is_none();
+        Ok((run.kept.at_or_before(at as u64))
+            .filter(|_| same)
+            .map(|s| s.step as f64))
+    }
+
+    /// Finishes a branch's replay at once (a hand-over waits for it).
+    pub fn finish_replay(&self) {
+        self.run.borrow_mut().finish_replay();
     }
 
     /// Steps per second of a worker's runs on this module's CPU engine, at `options`' batch
@@ -650,18 +671,17 @@ impl Experiment {
         // behind it already, on the run's own sheet (a Reset replays the branch).
         let parents = options.parents.clone();
         let resumed = handover.is_some();
-        // A state from before the last branch point starts a branch: the run replays its
-        // parents from there, on the sheet that trained that step.
-        let branch_from = handover.as_ref().map(|h| h.sweep.step);
-        let branching = branch_from.is_some_and(|s| parents.last().is_some_and(|p| s < p.step));
-        let timeline = match (parents.first(), branch_from) {
-            (Some(first), None) => parse(&first.sheet)?,
-            (Some(_), Some(step)) if branching => {
-                let during = parents.iter().find(|p| p.step > step).expect("branching");
-                parse(&during.sheet)?
-            }
+        // Runs that stand before the last branch point (a kept state a branch starts from, or
+        // a run handed over while it replayed) go on replaying their parents from there, on
+        // the sheet that trains that step.
+        let saved_step = handover.as_ref().map(|h| h.sweep.step);
+        let during = |step: u64| parents.iter().find(|p| p.step > step);
+        let timeline = match (parents.first(), saved_step.and_then(during)) {
+            (Some(first), None) if saved_step.is_none() => parse(&first.sheet)?,
+            (_, Some(parent)) => parse(&parent.sheet)?,
             _ => own.clone(),
         };
+        let branching = options.branch && resumed;
         let (kept, phase_ends) = match &mut handover {
             Some(h) => (
                 std::mem::take(&mut h.kept),
@@ -720,24 +740,22 @@ impl Experiment {
             run.versus = Some(Versus::new(timeline, config, versus_saved.as_ref())?);
         }
         run.parents = parents;
-        if branching || !resumed {
-            run.replay(own)?;
-        }
-        if let Some(to) = run
+        run.replay(own)?;
+        let to = run
             .parents
             .last()
             .map(|p| p.step)
-            .filter(|_| run.replaying())
-        {
-            let from = match run.engine.step_index() {
-                0 => "the seed".to_string(),
-                step => format!("the state kept at step {step}"),
-            };
-            run.tell(format!("branch: replaying from {from} to step {to}"));
-        }
+            .filter(|_| run.replaying());
+        let replaying = to.map_or(String::new(), |to| format!(" to step {to}"));
         if branching {
+            let from = run.engine.step_index();
+            run.tell(format!(
+                "branch: from the state kept at step {from}{replaying}"
+            ));
             // The new board has nothing of the steps before the state: send their phase ends.
             run.host_pending.snapshots = run.phase_ends.clone();
+        } else if !resumed && to.is_some() {
+            run.tell(format!("branch: replaying from the seed{replaying}"));
         }
         run.warn_about_sheet();
         Ok(Experiment {
@@ -791,8 +809,22 @@ impl Run {
 
     /// Trains a queued replay to its end at once (before the run's sheet changes under it).
     fn finish_replay(&mut self) {
-        while self.replaying() {
-            self.train(f64::INFINITY, u32::MAX);
+        while self.replaying() && self.gpu_lost.is_none() {
+            if self.train(f64::INFINITY, u32::MAX) == 0 && self.replaying() {
+                // Stuck (a lost GPU): the hand-over to the CPU replays the rest.
+                break;
+            }
+        }
+    }
+
+    /// The kept states before `step` that go with a hand-over: a worker's whole store when it
+    /// trains the whole sweep, none from a part of one (every new worker would decode every
+    /// part's store to keep its own slice); a branch of a branch then replays from the state
+    /// it started from or the seed.
+    fn kept_to_hand_over(&self, step: u64) -> Vec<SweepCheckpoint> {
+        match self.runs == self.total_runs {
+            true => self.kept.until(step),
+            false => Vec::new(),
         }
     }
 
@@ -819,7 +851,14 @@ impl Run {
         let mut ran = 0;
         let limit = match self.backend {
             Backend::Cpu => max_steps,
-            Backend::WebGpu => (self.gpu_steps.round() as u32).clamp(1, max_steps.max(1)),
+            // A read-back lands on every multiple of Onset::EVERY, where the runs are judged
+            // as the CPU judges them.
+            Backend::WebGpu => {
+                let every = crate::verdict::Onset::EVERY;
+                let to_judging = every - self.engine.step_index() % every;
+                let queued = (self.gpu_steps.round() as u32).clamp(1, max_steps.max(1));
+                queued.min(to_judging as u32)
+            }
         };
         let mut out_of_time = false;
         loop {
@@ -845,9 +884,11 @@ impl Run {
             self.record(self.engine.step_index(), false);
             self.keep_state();
             match &mut self.engine {
+                // A comparison's first sheet going non-finite is one verdict of the pair, as
+                // in a sweep: B trains on.
                 Engine::Fused(sweep) => fused_step(
                     sweep,
-                    self.total_runs == 1,
+                    self.total_runs == 1 && self.versus.is_none(),
                     &mut self.host_pending,
                     &mut self.last_error,
                 ),
@@ -1018,11 +1059,12 @@ impl Run {
             return self.host_frame();
         };
         let extra = gpu.accept(&values);
-        // The runs are judged at the first read-back from every Onset::EVERY steps on, and
-        // at the end, as the CPU judges them every Onset::EVERY steps.
+        // The runs are judged every Onset::EVERY steps (a read-back lands on each) and at
+        // the end, as the CPU judges them.
         let every = crate::verdict::Onset::EVERY;
         let finished = self.reading_step >= gpu.host().timeline().len();
-        if self.reading_step / every > self.read_step / every || finished {
+        let judging = self.reading_step.is_multiple_of(every) && self.reading_step > self.read_step;
+        if judging || finished {
             gpu.judge_onsets_at(self.reading_step);
         }
         self.read_step = self.reading_step;
