@@ -21,27 +21,21 @@ use crate::timeline::Timeline;
 use crate::train::{Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
+mod engine;
+mod frames;
+mod handover;
+mod versus;
+
+use engine::*;
+use frames::*;
+use handover::*;
+use versus::*;
+
 /// How often a sweep's runs are judged: a verdict runs the RGB grid through every model.
 /// A big sweep judges less often, so that judging takes at most a fifth of the worker's
 /// time (1,024 runs take a few hundred ms).
 const VERDICT_INTERVAL_MS: f64 = 250.0;
 const VERDICT_SHARE: f64 = 0.2;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Cpu,
-    #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
-    WebGpu,
-}
-
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Cpu => "cpu",
-            Backend::WebGpu => "webgpu",
-        }
-    }
-}
 
 /// What the page asks [`Experiment::create`] for.
 #[derive(Debug, serde::Deserialize)]
@@ -90,79 +84,6 @@ pub struct BranchShape {
 #[wasm_bindgen]
 pub struct Experiment {
     run: Rc<RefCell<Run>>,
-}
-
-/// Values still on the GPU, read at the next sync (nothing, in the CPU-only build).
-#[cfg(feature = "webgpu")]
-type DeviceValues = crate::gpu_step::DeviceValues;
-#[cfg(not(feature = "webgpu"))]
-type DeviceValues = std::convert::Infallible;
-
-/// How a run trains: on the CPU with the fused step (everything on the host), or on a GPU with
-/// the fused kernel (weights on the device until a read-back brings them into its host sweep).
-enum Engine {
-    Fused(Box<Sweep>),
-    #[cfg(feature = "webgpu")]
-    Gpu(Box<GpuSweep>),
-}
-
-impl Engine {
-    /// A fresh sweep, or the runs of `saved` going on from where they stood.
-    fn new(
-        timeline: Timeline,
-        config: &TrainerConfig,
-        runs: usize,
-        device: Option<&Device>,
-        saved: Option<&SweepCheckpoint>,
-    ) -> Result<Self, String> {
-        let config = sweep_config(config, runs);
-        match device {
-            #[cfg(feature = "webgpu")]
-            Some(device) => {
-                let gpu = match saved {
-                    Some(saved) => GpuSweep::restore(timeline, saved, device),
-                    None => GpuSweep::new(timeline, config, device),
-                };
-                Ok(Engine::Gpu(Box::new(gpu.map_err(|e| e.to_string())?)))
-            }
-            _ => match saved {
-                Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
-                None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
-            }
-            .map(|s| Engine::Fused(Box::new(s))),
-        }
-    }
-
-    /// The runs as the host knows them: on a GPU, as of the last read-back.
-    fn sweep(&self) -> &Sweep {
-        match self {
-            Engine::Fused(s) => s,
-            #[cfg(feature = "webgpu")]
-            Engine::Gpu(g) => g.host(),
-        }
-    }
-
-    fn timeline(&self) -> &Timeline {
-        self.sweep().timeline()
-    }
-
-    /// The step the next call trains.
-    fn step_index(&self) -> u64 {
-        self.sweep().step_index()
-    }
-
-    fn is_finished(&self) -> bool {
-        self.step_index() >= self.timeline().len()
-    }
-}
-
-fn sweep_config(config: &TrainerConfig, runs: usize) -> SweepConfig {
-    SweepConfig {
-        first_seed: config.seed,
-        runs,
-        latent_dims: config.latent_dims,
-        batch_size: config.batch_size,
-    }
 }
 
 /// What a fused CPU step left for the next frame: all of it already on the host.
@@ -224,177 +145,6 @@ struct Run {
     switches: VecDeque<(u64, Timeline)>,
     /// A comparison's second sheet and its runs.
     versus: Option<Versus>,
-}
-
-/// A comparison's second sheet (B): the run's seeds trained on it beside the run, step for
-/// step, on the CPU engine.
-struct Versus {
-    sweep: Box<Sweep>,
-    /// Its first run's last losses, for the next frame.
-    losses: Option<LossSample>,
-}
-
-impl Versus {
-    /// B's runs from their seeds, or going on from `saved` (a hand-over's).
-    fn new(
-        timeline: Timeline,
-        config: SweepConfig,
-        saved: Option<&SweepCheckpoint>,
-    ) -> Result<Self, JsValue> {
-        let sweep = match saved {
-            Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
-            None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
-        };
-        Ok(Versus {
-            sweep: Box::new(sweep.map_err(js_error)?),
-            losses: None,
-        })
-    }
-
-    /// One step, judged as the run's are; nothing once B's sheet has ended.
-    fn step(&mut self) {
-        if self.sweep.is_finished() {
-            return;
-        }
-        let step = self.sweep.step_index();
-        self.sweep.step();
-        if (step + 1).is_multiple_of(crate::verdict::Onset::EVERY) || self.sweep.is_finished() {
-            self.sweep.judge_onsets_now();
-        }
-        if let Some(l) = self.sweep.runs()[0].last.map(|l| l.losses()) {
-            self.losses = Some(LossSample {
-                step,
-                total: l.total,
-                terms: l.terms.0,
-            });
-        }
-    }
-}
-
-/// What a worker hands to another to carry a run over: the runs, a single run's video
-/// recordings so far, the states kept for branching, and the phase ends so far. A branch
-/// starts from one too ([`Experiment::state_at`]): then `sweep` stands before the last
-/// parent's step, and the run replays its parents from there.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Handover {
-    sweep: SweepCheckpoint,
-    recorder: Option<Recorder>,
-    kept: Vec<SweepCheckpoint>,
-    phase_ends: Vec<Snapshot>,
-    /// A comparison's second sheet's runs.
-    versus: Option<SweepCheckpoint>,
-}
-
-#[cfg(feature = "webgpu")]
-thread_local! {
-    /// The worker's GPU device once started: wgpu's runtime starts once per worker, and a
-    /// later experiment in the same worker (another number of runs) reuses it.
-    static GPU_DEVICE: RefCell<Option<Device>> = const { RefCell::new(None) };
-}
-
-/// The GPU device to train on, or `None` for the CPU, and a notice when the request could
-/// not be met. The WebGPU build trains on a GPU only: without one it refuses, and the page
-/// trains on the CPU build, which is built for speed.
-async fn device_for(requested: &str) -> Result<(Backend, Option<Device>, Option<String>), String> {
-    if requested == "cpu" {
-        return Ok((Backend::Cpu, None, None));
-    }
-    #[cfg(feature = "webgpu")]
-    {
-        if let Some(device) = GPU_DEVICE.with_borrow(|d| d.clone()) {
-            return Ok((Backend::WebGpu, Some(device), None));
-        }
-        if !has_webgpu() {
-            return Err("no WebGPU here".to_string());
-        }
-        match Device::wgpu_options().init_async().await {
-            Ok(device) => {
-                GPU_DEVICE.set(Some(device.clone()));
-                Ok((Backend::WebGpu, Some(device), None))
-            }
-            Err(e) if e.to_string().contains("No adapter") => {
-                Err("this browser offers WebGPU but no adapter".to_string())
-            }
-            Err(e) => Err(format!("WebGPU failed to start ({e})")),
-        }
-    }
-    #[cfg(not(feature = "webgpu"))]
-    {
-        let note =
-            (requested == "webgpu").then(|| "no WebGPU here; running on the CPU".to_string());
-        Ok((Backend::Cpu, None, note))
-    }
-}
-
-/// A curriculum of one cube phase with every term on: what most of a run's steps cost at the
-/// configured batch (phase 1 trains on six colours whatever the batch). Both engines are
-/// timed on it, so their figures compare like with like.
-const RATE_SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-planar,reg-norm
-0,Full color space,,0.001,1,0.1,0.1,0.1
-100000,,,,,,,
-";
-
-/// Steps per second of `runs` runs at `batch` on this module's CPU engine: 50 ms of warm-up,
-/// then 150 ms timed. V8 first runs new code as baseline code and swaps in optimised code
-/// once it is hot (the first 50 ms ran at 40–60% of the later speed, in Node at batch 256).
-fn cpu_steps_per_second(config: &TrainerConfig, runs: usize) -> Result<f64, String> {
-    let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
-    let mut cpu = Sweep::new(timeline, sweep_config(config, runs)).map_err(|e| e.to_string())?;
-    let mut time = |ms: f64| {
-        let (started, mut steps) = (now(), 0u32);
-        while now() - started < ms {
-            cpu.step();
-            steps += 1;
-        }
-        steps as f64 * 1000.0 / (now() - started)
-    };
-    time(50.0);
-    Ok(time(150.0))
-}
-
-/// Steps per second of `runs` runs at `batch` on the GPU engine, over about a quarter of a
-/// second, after two steps that compile its kernel. Each burst ends in a read-back, so the
-/// figure counts its whole queue.
-#[cfg(feature = "webgpu")]
-async fn gpu_steps_per_second(
-    config: &TrainerConfig,
-    runs: usize,
-    gpu: &Device,
-) -> Result<f64, String> {
-    let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
-    let mut sweep =
-        GpuSweep::new(timeline, sweep_config(config, runs), gpu).map_err(|e| e.to_string())?;
-    let burst = async |sweep: &mut GpuSweep, n: u32| {
-        for _ in 0..n {
-            sweep.step();
-        }
-        sweep
-            .read_values(Vec::new())
-            .await
-            .map_err(|e| e.to_string())
-    };
-    burst(&mut sweep, 2).await?;
-    const BUDGET_MS: f64 = 250.0;
-    let (mut steps, mut n) = (0u32, 4u32);
-    let started = now();
-    while n > 0 {
-        burst(&mut sweep, n).await?;
-        steps += n;
-        // As many as the rest of the budget holds at the speed so far, at most twice as many.
-        let elapsed = now() - started;
-        let per_step = elapsed / steps as f64;
-        n = (((BUDGET_MS - elapsed) / per_step).max(0.0) as u32).min(2 * n);
-    }
-    Ok(steps as f64 * 1000.0 / (now() - started).max(1.0))
-}
-
-/// Whether this global (page or worker) has `navigator.gpu`.
-#[cfg(feature = "webgpu")]
-fn has_webgpu() -> bool {
-    let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &key.into()).ok();
-    get(&js_sys::global(), "navigator")
-        .and_then(|n| get(&n, "gpu"))
-        .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
 fn trainer_config(options: &Options) -> TrainerConfig {
@@ -1127,47 +877,6 @@ impl Run {
     }
 }
 
-/// The states every part kept, at the steps all of them kept one (parts of a sweep keep the
-/// same steps unless their sizes thinned them differently), each joined into one sweep.
-fn join_kept(parts: impl Iterator<Item = Vec<SweepCheckpoint>>) -> Vec<SweepCheckpoint> {
-    let mut parts: Vec<Vec<SweepCheckpoint>> = parts.collect();
-    let Some(first) = parts.first() else {
-        return Vec::new();
-    };
-    let steps: Vec<u64> = (first.iter().map(|s| s.step))
-        .filter(|step| parts.iter().all(|p| p.iter().any(|s| s.step == *step)))
-        .collect();
-    (steps.iter())
-        .filter_map(|step| {
-            let at_step = (parts.iter_mut())
-                .map(|p| {
-                    let i = p
-                        .iter()
-                        .position(|s| s.step == *step)
-                        .expect("every part has it");
-                    p.swap_remove(i)
-                })
-                .collect();
-            SweepCheckpoint::join(at_step).ok()
-        })
-        .collect()
-}
-
-/// A GPU read-back in flight.
-#[cfg(feature = "webgpu")]
-type GpuRead = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, crate::gpu_step::GpuError>>>,
->;
-
-/// What a GPU read-back carries beyond the runs' state, in the order it was queued.
-#[cfg(feature = "webgpu")]
-#[derive(Default)]
-struct GpuReadLayout {
-    snapshots: Vec<(String, u64, Vec<f32>)>,
-    /// `(step, is the end)` of the video's recordings.
-    recordings: Vec<(u64, bool)>,
-}
-
 /// `timeline` up to `until`, where the page plays only a range of the sheet.
 fn cut(timeline: Timeline, until: Option<u64>) -> Timeline {
     match until {
@@ -1251,111 +960,5 @@ impl Run {
             Some(before) => format!("{before} · {text}"),
             None => text,
         });
-    }
-}
-
-/// A recording for the video: `end` is the run's last state, kept whatever the stride.
-fn keep_recording(recorder: &mut Recorder, step: u64, end: bool, latents: Vec<f32>) {
-    if end {
-        recorder.record_end(step, latents);
-    } else {
-        recorder.record(step, latents);
-    }
-}
-
-/// One fused step of the run, its losses and any phase end kept for the next frame. `alone`:
-/// a single run, not one of a sweep.
-fn fused_step(
-    sweep: &mut Sweep,
-    alone: bool,
-    pending: &mut HostPending,
-    error: &mut Option<String>,
-) {
-    let step = sweep.step_index();
-    sweep.step();
-    // The runs are judged now and then, and at the end, for where each verdict settled.
-    if (step + 1).is_multiple_of(crate::verdict::Onset::EVERY) || sweep.is_finished() {
-        sweep.judge_onsets_now();
-    }
-    if !report_last_step(sweep, step, alone, pending, error) {
-        return;
-    }
-    if let Some(end) = sweep.phase_end(0, step) {
-        pending.snapshots.push(Snapshot {
-            phase: end.phase,
-            step,
-            latents: to_bytes(&end.latents),
-            colors: to_bytes(&end.colors),
-        });
-    }
-}
-
-/// Run 0's `step` for the next frame: its losses, or, for a single run (`alone`) whose loss
-/// went non-finite, the error that pauses it. Whether the run went on.
-fn report_last_step(
-    sweep: &Sweep,
-    step: u64,
-    alone: bool,
-    pending: &mut HostPending,
-    error: &mut Option<String>,
-) -> bool {
-    let run = &sweep.runs()[0];
-    // In a sweep a failed run is one verdict among many; a single run stops.
-    if let Some(failure) = run.failure.as_ref().filter(|_| alone) {
-        *error = Some(format!(
-            "{failure} — paused there; edit the sheet and Apply live to go on"
-        ));
-        return false;
-    }
-    if let Some(l) = run.last.map(|l| l.losses()) {
-        pending.losses = Some(LossSample {
-            step,
-            total: l.total,
-            terms: l.terms.0,
-        });
-    }
-    true
-}
-
-/// Every run's thumbnail latents, and their verdicts when `judge`: runs `first_run..` of
-/// `total_runs`.
-fn sweep_frame(
-    sweep: &Sweep,
-    judge: bool,
-    judged_step: u64,
-    first_run: usize,
-    total_runs: usize,
-) -> SweepFrame {
-    let probe = probe_colors().rgb_f32();
-    let hues = &probe[..THUMBNAIL_POINTS * 3];
-    let mut thumbnails = Vec::new();
-    for r in 0..sweep.runs().len() {
-        thumbnails.extend(sweep.latents(r, hues));
-    }
-    let verdicts = judge.then(|| {
-        let verdicts = sweep.verdicts();
-        let onsets = sweep.onsets_at(&verdicts, judged_step);
-        (verdicts.iter().zip(sweep.runs()).zip(onsets))
-            .map(|((v, run), onset)| RunVerdict {
-                onset: Some(onset),
-                ..verdict(v, run.failure.is_some())
-            })
-            .collect()
-    });
-    SweepFrame {
-        first_run,
-        total_runs,
-        seeds: sweep.runs().iter().map(|r| r.seed).collect(),
-        thumbnails: to_bytes(&thumbnails),
-        verdicts,
-    }
-}
-
-fn verdict(v: &Verdict, failed: bool) -> RunVerdict {
-    RunVerdict {
-        shape: if failed { "failed" } else { v.shape.name() }.into(),
-        worst_gap_error: v.worst_gap_error,
-        recon_mse: v.recon_mse,
-        onset: None,
     }
 }
