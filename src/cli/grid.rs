@@ -14,8 +14,8 @@ use std::time::Instant;
 use super::sweep::{gap_cell, mse_cell, train};
 use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::escape::csv_cell;
-use crate::grid::{Axis, Grid};
-use crate::plot::{self, Heatmap};
+use crate::grid::Grid;
+use crate::plot;
 use crate::stats::median;
 use crate::sweep::Sweep;
 use crate::timeline::Timeline;
@@ -293,30 +293,14 @@ fn write_heatmap(
     out: &Path,
     format: FigureFormat,
 ) -> Result<String, CliError> {
-    let (x, y) = (grid.axes().first(), grid.axes().get(1));
-    let ticks = |a: Option<&Axis>| a.map_or(Vec::new(), Axis::tick_labels);
-    let (x_ticks, y_ticks) = (ticks(x), ticks(y));
     let cells: Vec<(usize, usize)> = summaries.iter().map(|c| (c.crumpled, c.runs)).collect();
-    let label = |a: Option<&Axis>| a.map_or(String::new(), Axis::label);
-    let judged = match until {
-        Some(until) => format!(" at step {until}"),
-        None => String::new(),
-    };
     let runs = summaries.first().map_or(0, |c| c.runs);
-    let title = format!("crumple rate{judged}, {runs} seeds a cell");
-    let (x_label, y_label) = (label(x), label(y));
-    let map = Heatmap {
-        title: &title,
-        x_label: &x_label,
-        x_ticks: &x_ticks,
-        y_label: &y_label,
-        y_ticks: &y_ticks,
-        cells: &cells,
-    };
-    let width = (x_ticks.len() * 120).clamp(480, 4096) as u32 + 120;
-    let height = (y_ticks.len().max(1) * 80).clamp(80, 4096) as u32 + 120;
+    let columns = grid.axes().first().map_or(1, |a| a.values.len());
+    let rows = grid.axes().get(1).map_or(1, |a| a.values.len());
+    let width = (columns * 120).clamp(480, 4096) as u32 + 120;
+    let height = (rows * 80).clamp(80, 4096) as u32 + 120;
     write_figure(out, "grid", format, (width, height), |s, area| {
-        plot::heatmap(s, area, &map);
+        plot::grid_heatmap(s, area, grid, &cells, runs, until);
     })
 }
 

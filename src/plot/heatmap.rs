@@ -1,6 +1,7 @@
 //! A phase diagram: a grid of cells, each coloured by its crumple rate and labelled with it.
 
 use super::{Align, Rect, Rgba, Surface, FIGURE, PANEL, TEXT};
+use crate::grid::{Axis, Grid};
 
 /// What a heatmap shows. `cells` are `(crumpled, runs)` in row-major order, the x axis
 /// varying fastest; row 0 is drawn at the bottom, as a chart's y axis rises. A cell of no
@@ -66,6 +67,32 @@ fn ink_on(background: Rgba) -> Rgba {
     } else {
         TEXT
     }
+}
+
+/// A phase diagram of `grid` (the CLI's `grid.png` and the page's): `cells` are each cell's
+/// `(crumpled, runs)`, `runs` the seeds a cell, judged at step `until` (or the sheet's end).
+pub fn grid_heatmap(
+    s: &mut dyn Surface,
+    area: Rect,
+    grid: &Grid,
+    cells: &[(usize, usize)],
+    runs: usize,
+    until: Option<u64>,
+) -> HeatmapLayout {
+    let (x, y) = (grid.axes().first(), grid.axes().get(1));
+    let ticks = |a: Option<&Axis>| a.map_or(Vec::new(), Axis::tick_labels);
+    let label = |a: Option<&Axis>| a.map_or(String::new(), Axis::label);
+    let judged = until.map_or(String::new(), |u| format!(" at step {u}"));
+    let title = format!("crumple rate{judged}, {runs} seeds a cell");
+    let map = Heatmap {
+        title: &title,
+        x_label: &label(x),
+        x_ticks: &ticks(x),
+        y_label: &label(y),
+        y_ticks: &ticks(y),
+        cells,
+    };
+    heatmap(s, area, &map)
 }
 
 pub fn heatmap(s: &mut dyn Surface, area: Rect, map: &Heatmap) -> HeatmapLayout {

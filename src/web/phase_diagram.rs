@@ -8,8 +8,8 @@ use web_sys::HtmlCanvasElement;
 use super::canvas::with_canvas;
 use super::js_error;
 use crate::dopesheet::Dopesheet;
-use crate::grid::{Axis, Grid};
-use crate::plot::{self, Heatmap, HeatmapLayout, Rect};
+use crate::grid::Grid;
+use crate::plot::{self, HeatmapLayout, Rect};
 use crate::stats::crumple_summary;
 
 #[wasm_bindgen]
@@ -77,25 +77,13 @@ impl PhaseDiagram {
 
     /// Draws the heatmap, the cells not trained yet marked `…`.
     pub fn draw(&mut self, canvas: &HtmlCanvasElement) {
-        let (x, y) = (self.grid.axes().first(), self.grid.axes().get(1));
-        let ticks = |a: Option<&Axis>| a.map_or(Vec::new(), Axis::tick_labels);
-        let label = |a: Option<&Axis>| a.map_or(String::new(), Axis::label);
-        let (x_ticks, y_ticks, x_label, y_label) = (ticks(x), ticks(y), label(x), label(y));
-        let judged = self
-            .until
-            .map_or(String::new(), |u| format!(" at step {u}"));
-        let title = format!("crumple rate{judged}, {} seeds a cell", self.runs);
-        let map = Heatmap {
-            title: &title,
-            x_label: &x_label,
-            x_ticks: &x_ticks,
-            y_label: &y_label,
-            y_ticks: &y_ticks,
-            cells: &self.results,
-        };
         let mut layout = None;
         with_canvas(canvas, |s, w, h| {
-            layout = Some(plot::heatmap(s, Rect::new(0.0, 0.0, w, h), &map));
+            let area = Rect::new(0.0, 0.0, w, h);
+            let (grid, cells) = (&self.grid, &self.results);
+            layout = Some(plot::grid_heatmap(
+                s, area, grid, cells, self.runs, self.until,
+            ));
         });
         self.layout = layout;
     }
