@@ -19,6 +19,12 @@ use crate::probe::{self, Reading};
 use crate::timeline::Timeline;
 use crate::verdict::HUES;
 
+mod export;
+mod inside;
+mod probing;
+
+use probing::mark_probe;
+
 /// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
 const HISTORY_LIMIT: usize = 1200;
 /// Phase ends the strip shows (the last ones): 20 rows of three.
@@ -404,196 +410,9 @@ impl Board {
             .map_or(0.0, |axis| axis.step_at(x_css as f32) as f64)
     }
 
-    /// Probes the grid point drawn nearest to (`x`, `y`) (CSS pixels on the latent canvas),
-    /// if one is within reach of the pointer; returns whether one was.
-    pub fn probe_at(&mut self, x: f64, y: f64) -> bool {
-        let at = (x as f32, y as f32);
-        let (_, latents, _) = self.shown_moment();
-        let point = latent_panels(self.latents_css)
-            .find(|(area, _)| area.contains(at.0, at.1))
-            .and_then(|(area, pair)| {
-                let panel = panel_map(area, pair);
-                let radius = plot::point_radius(panel.plot.w);
-                probe::nearest_point(&panel, latents, self.dims, at, radius, PROBE_REACH)
-            });
-        if let Some(i) = point {
-            self.set_probe(Some(ProbeTarget::Point(i)));
-        }
-        point.is_some()
-    }
-
-    /// Probes any colour (channels in [0, 1]): its latent is marked in every panel, wherever
-    /// the model puts it as it trains.
-    pub fn probe_color(&mut self, r: f64, g: f64, b: f64) {
-        let c = |v: f64| v.clamp(0.0, 1.0) as f32;
-        self.set_probe(Some(ProbeTarget::Color([c(r), c(g), c(b)])));
-    }
-
-    /// Moves the probe through the 10×10×10 RGB grid from the keyboard, `delta` points at a
-    /// time (1 steps blue, 10 green, 100 red), wrapping. A probe not on a grid point starts
-    /// at red.
-    pub fn probe_step(&mut self, delta: i32) {
-        let n = (self.colors.len() / 3) as i64;
-        let next = match self.probe {
-            Some(ProbeTarget::Point(i)) => (i as i64 + delta as i64).rem_euclid(n) as usize,
-            _ => nearest_color(&self.colors, [1.0, 0.0, 0.0]),
-        };
-        self.set_probe(Some(ProbeTarget::Point(next)));
-    }
-
-    pub fn probe_clear(&mut self) {
-        self.set_probe(None);
-    }
-
-    /// What the probe reads at the shown step (live or scrubbed): `{index, rgb,
-    /// reconstruction, latent, error, input_css, output_css, text}`, or null when nothing is
-    /// probed or no weights have arrived.
-    pub fn probe_reading(&self) -> JsValue {
-        self.reading()
-            .map_or(JsValue::NULL, |(index, r)| to_js(&probe_view(index, r)))
-    }
-
-    /// Colours each latent panel's background by what the decoder outputs there.
-    pub fn set_decoder_map(&mut self, on: bool) {
-        self.decoder_map = on;
-    }
-
-    /// The decoder map's colour (`[r, g, b]` in [0, 1]) at (`x`, `y`) on the latent canvas
-    /// (CSS pixels), computed afresh: what the map's pixel there should show. Empty outside
-    /// the panels' plots.
-    pub fn decoded_at(&self, x: f64, y: f64) -> Vec<f32> {
-        let (_, _, params) = self.shown_moment();
-        if params.is_empty() {
-            return Vec::new();
-        }
-        let (x, y) = (x as f32, y as f32);
-        let Some(panel) = latent_panels(self.latents_css)
-            .map(|(area, pair)| panel_map(area, pair))
-            .find(|p| p.plot.contains(x, y) && p.pair.1 < self.dims)
-        else {
-            return Vec::new();
-        };
-        let (u, v) = panel.to_latent(x, y);
-        let mut z = probe::hue_centre(params, self.dims);
-        z[panel.pair.0] = u;
-        z[panel.pair.1] = v;
-        crate::fused_step::decode(params, self.dims, &z)
-    }
-
-    /// The figure the page exports, as SVG: the phase-history grid (as the CLI's
-    /// `phases.png`) of the phase ends so far and the step shown.
-    pub fn figure_svg(&self) -> String {
-        let rows = self.figure_rows();
-        let (w, h) = figure_size(&rows);
-        let mut svg = plot::Svg::new(w as f32, h as f32);
-        plot::phase_history(&mut svg, Rect::new(0.0, 0.0, w as f32, h as f32), &rows);
-        svg.finish()
-    }
-
-    /// Draws the exported figure ([`Board::figure_svg`]'s) on `canvas`, sized for it: the
-    /// PNG export.
-    pub fn draw_figure(&self, canvas: HtmlCanvasElement) {
-        let rows = self.figure_rows();
-        with_canvas_pixels(&canvas, figure_size(&rows), |surface, w, h| {
-            plot::phase_history(surface, Rect::new(0.0, 0.0, w, h), &rows)
-        });
-    }
-
     /// The latent dims of the run shown.
     pub fn dims(&self) -> u32 {
         self.dims as u32
-    }
-
-    /// The 3-D view's choices for this bottleneck, as `[[key, label], …]` (none below E = 3).
-    pub fn dome_choices(&self) -> JsValue {
-        let choices: Vec<[String; 2]> = (DomeAxes::choices(self.dims).into_iter())
-            .map(|c| [c.key(), c.label()])
-            .collect();
-        to_js(&choices)
-    }
-
-    /// Shows the axes `key` names (from [`Board::dome_choices`]); returns whether it is one.
-    pub fn set_dome_axes(&mut self, key: &str) -> bool {
-        match DomeAxes::from_key(key).filter(|c| DomeAxes::choices(self.dims).contains(c)) {
-            Some(axes) => {
-                self.dome_axes = axes;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The 3-D view's axes, as a key of [`Board::dome_choices`].
-    pub fn dome_axes(&self) -> String {
-        self.dome_axes.key()
-    }
-
-    /// Turns the 3-D view by a drag of (`dx`, `dy`) CSS pixels.
-    pub fn turn_dome(&mut self, dx: f64, dy: f64) {
-        self.orbit.drag(dx as f32, dy as f32, self.dome_css.0);
-    }
-
-    /// Turns the 3-D view from the keyboard: the arrow keys turn it by a tenth of a half
-    /// turn. Returns whether `key` is one it takes.
-    pub fn turn_dome_key(&mut self, key: &str) -> bool {
-        let step = self.dome_css.0 / 10.0;
-        let (dx, dy) = match key {
-            "ArrowLeft" => (-step, 0.0),
-            "ArrowRight" => (step, 0.0),
-            "ArrowUp" => (0.0, -step),
-            "ArrowDown" => (0.0, step),
-            _ => return false,
-        };
-        self.orbit.drag(dx, dy, self.dome_css.0);
-        true
-    }
-
-    /// Turns the 3-D view back to where it started.
-    pub fn reset_dome(&mut self) {
-        self.orbit = Orbit::HOME;
-    }
-
-    /// Draws the 3-D view and the geometry panel (either canvas may be undefined). Returns
-    /// whether a redraw was put off, as [`Board::draw`] does.
-    pub fn draw_inside(
-        &mut self,
-        dome: Option<HtmlCanvasElement>,
-        geometry: Option<HtmlCanvasElement>,
-    ) -> bool {
-        if let Some(canvas) = dome.filter(|_| self.dims >= 3) {
-            let orbit = [self.orbit.yaw.to_bits(), self.orbit.pitch.to_bits()];
-            let key = (
-                self.latents_version,
-                self.scrub,
-                canvas_size(&canvas),
-                self.dome_axes,
-                orbit,
-            );
-            if self.dome_drawn.replace(key) != Some(key) {
-                self.draw_dome(&canvas);
-            }
-        }
-        let mut deferred = false;
-        if let Some(canvas) = geometry {
-            let key = (
-                self.latents_version,
-                self.scrub,
-                canvas_size(&canvas),
-                0,
-                false,
-            );
-            if self.geometry_drawn != Some(key) {
-                let t = now();
-                if self.scrub.is_some() || t - self.geometry_drawn_at >= LOSS_CHART_INTERVAL_MS {
-                    self.draw_geometry(&canvas);
-                    self.geometry_drawn = Some(key);
-                    self.geometry_drawn_at = t;
-                } else {
-                    deferred = true;
-                }
-            }
-        }
-        deferred
     }
 
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
@@ -688,111 +507,6 @@ impl Board {
         self.history.get(i).map_or(live, |m| {
             (Some(m.step), m.latents.as_slice(), m.params.as_slice())
         })
-    }
-
-    fn set_probe(&mut self, probe: Option<ProbeTarget>) {
-        if self.probe != probe {
-            self.probe = probe;
-            self.probe_version += 1;
-        }
-    }
-
-    /// The rows of the exported figure: the last phase ends, then the step shown.
-    fn figure_rows(&self) -> Vec<PhaseSnapshot> {
-        let first = self.snapshots.len().saturating_sub(FIGURE_ROWS);
-        let mut rows = self.snapshots[first..].to_vec();
-        let (shown, latents, _) = self.shown_moment();
-        if !latents.is_empty() {
-            let step = shown.unwrap_or(0);
-            let phase = self
-                .timeline
-                .state(step.min(self.timeline.len().saturating_sub(1)));
-            rows.push(PhaseSnapshot {
-                phase: format!("{} (shown)", phase.phase),
-                step,
-                latents: latents.to_vec(),
-                dims: self.dims,
-                colors: self.colors.clone(),
-            });
-        }
-        rows
-    }
-
-    /// The hue circle's geometry under `params`.
-    fn geometry_of(&self, params: &[f32]) -> Geometry {
-        let latents = crate::fused_step::encode(params, self.dims, &self.hues);
-        Geometry::of_hues(&latents, self.dims)
-    }
-
-    fn draw_dome(&mut self, canvas: &HtmlCanvasElement) {
-        self.dome_css = css_size(canvas);
-        let dims = self.dims;
-        let axes = self.dome_axes;
-        let orbit = self.orbit;
-        let (_, latents, _) = self.shown_moment();
-        let points = axes.coordinates(latents, dims);
-        let colors = &self.colors;
-        let still_key = match axes {
-            DomeAxes::Height(d) => d as u64,
-            DomeAxes::Principal => u64::MAX,
-        };
-        self.dome_canvas.draw(
-            canvas,
-            still_key,
-            |surface, w, h| dome::frame(surface, Rect::new(0.0, 0.0, w, h), axes),
-            |raster, dpr, w, h| {
-                let plot = dome::plot_area(Rect::new(0.0, 0.0, w, h));
-                let radius = plot::point_radius(plot.w) * dpr;
-                let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
-                dome::draw(
-                    raster,
-                    plot,
-                    &points,
-                    colors,
-                    orbit,
-                    plot::LATENT_EXTENT,
-                    radius,
-                );
-            },
-            |_, _, _| {},
-        );
-    }
-
-    fn draw_geometry(&self, canvas: &HtmlCanvasElement) {
-        let (shown, _, params) = self.shown_moment();
-        let shown = shown.unwrap_or(0);
-        with_canvas(canvas, |surface, w, h| {
-            let area = Rect::new(0.0, 0.0, w, h);
-            if params.is_empty() {
-                surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
-                return;
-            }
-            let geometry = self.geometry_of(params);
-            plot::geometry_panel(
-                surface,
-                area,
-                &geometry,
-                &self.ratio_history,
-                self.timeline.len(),
-                shown,
-            );
-        });
-    }
-
-    /// The probe's reading at the shown moment, and the grid point it is of.
-    fn reading(&self) -> Option<(Option<usize>, Reading)> {
-        let (_, _, params) = self.shown_moment();
-        if params.is_empty() {
-            return None;
-        }
-        let (index, rgb) = match self.probe? {
-            ProbeTarget::Point(i) => {
-                let c = self.colors.get(i * 3..i * 3 + 3)?;
-                (Some(i), [c[0], c[1], c[2]])
-            }
-            ProbeTarget::Color(rgb) => (None, rgb),
-        };
-        Some((index, Reading::of(params, self.dims, rgb)))
     }
 
     /// The decoder map for the shown moment, recomputed when it is stale and the interval has
@@ -1027,11 +741,6 @@ fn borrowed(series: &[(String, Vec<(u64, f32)>)]) -> Vec<(&str, &[(u64, f32)])> 
         .collect()
 }
 
-/// The exported figure's size in pixels for `rows`.
-fn figure_size(rows: &[PhaseSnapshot]) -> (u32, u32) {
-    (3 * FIGURE_ROW, rows.len().max(1) as u32 * FIGURE_ROW)
-}
-
 /// The page's three latent panels on a canvas `w` × `h` CSS pixels: each one's area and
 /// dim pair.
 fn latent_panels((w, h): (f32, f32)) -> impl Iterator<Item = (Rect, (usize, usize))> {
@@ -1048,46 +757,6 @@ fn panel_map(area: Rect, pair: (usize, usize)) -> PanelMap {
         plot: plot::latent_plot_area(area, true),
         pair,
         extent: plot::LATENT_EXTENT,
-    }
-}
-
-/// The grid point whose colour is nearest `rgb`.
-fn nearest_color(colors: &[f32], rgb: [f32; 3]) -> usize {
-    let distance = |c: &[f32]| (0..3).map(|k| (c[k] - rgb[k]).powi(2)).sum::<f32>();
-    (colors.chunks_exact(3).enumerate())
-        .min_by(|a, b| distance(a.1).total_cmp(&distance(b.1)))
-        .map_or(0, |(i, _)| i)
-}
-
-fn css_color(c: [f32; 3]) -> String {
-    let [r, g, b] = c.map(plot::to_u8);
-    format!("rgb({r}, {g}, {b})")
-}
-
-fn probe_view(index: Option<usize>, r: Reading) -> ProbeView {
-    let hex = |c: [f32; 3]| {
-        let [r, g, b] = c.map(plot::to_u8);
-        format!("#{r:02x}{g:02x}{b:02x}")
-    };
-    let latent = (r.latent.iter())
-        .map(|v| format!("{v:.3}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let text = format!(
-        "in {} → out {} · latent ({latent}) · error {:.2e}",
-        hex(r.rgb),
-        hex(r.reconstruction),
-        r.error
-    );
-    ProbeView {
-        index,
-        input_css: css_color(r.rgb),
-        output_css: css_color(r.reconstruction),
-        rgb: r.rgb,
-        reconstruction: r.reconstruction,
-        latent: r.latent,
-        error: r.error,
-        text,
     }
 }
 
@@ -1113,31 +782,6 @@ fn paint_decoder_map(raster: &mut Raster, dpr: f32, panel: &PanelMap, map: &[[f3
     raster.line((centre.0, y0), (centre.0, y0 + size), dpr, faint, true);
     let unit = size / (2.0 * panel.extent);
     raster.circle(centre, unit, dpr, faint, true);
-}
-
-/// The probe's mark in one panel: a ring around latent `z` (a picked colour also as a dot of
-/// its own colour), on the backing store's pixels.
-fn mark_probe(
-    raster: &mut Raster,
-    dpr: f32,
-    panel: &PanelMap,
-    dims: usize,
-    z: &[f32],
-    color: Option<[f32; 3]>,
-) {
-    let (a, b) = panel.pair;
-    if a >= dims || b >= dims || !z[a].is_finite() || !z[b].is_finite() {
-        return;
-    }
-    let (x, y) = panel.to_px(z[a], z[b]);
-    let (x, y) = (x * dpr, y * dpr);
-    let radius = (plot::point_radius(panel.plot.w) * 2.2 + 3.0) * dpr;
-    if let Some(c) = color {
-        let [r, g, b] = c.map(plot::to_u8);
-        raster.dot((x, y), radius * 0.6, [r, g, b, 255]);
-    }
-    raster.circle((x, y), radius + dpr, 2.0 * dpr, PROBE_RING_SHADOW, false);
-    raster.circle((x, y), radius, 2.0 * dpr, PROBE_RING, false);
 }
 
 /// A latent panel's points on the backing store's pixels, for a panel laid out in CSS pixels,

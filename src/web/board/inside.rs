@@ -1,0 +1,161 @@
+//! The 3-D view and the geometry panel below the charts.
+
+use super::*;
+
+#[wasm_bindgen]
+impl Board {
+    /// The 3-D view's choices for this bottleneck, as `[[key, label], …]` (none below E = 3).
+    pub fn dome_choices(&self) -> JsValue {
+        let choices: Vec<[String; 2]> = (DomeAxes::choices(self.dims).into_iter())
+            .map(|c| [c.key(), c.label()])
+            .collect();
+        to_js(&choices)
+    }
+
+    /// Shows the axes `key` names (from [`Board::dome_choices`]); returns whether it is one.
+    pub fn set_dome_axes(&mut self, key: &str) -> bool {
+        match DomeAxes::from_key(key).filter(|c| DomeAxes::choices(self.dims).contains(c)) {
+            Some(axes) => {
+                self.dome_axes = axes;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The 3-D view's axes, as a key of [`Board::dome_choices`].
+    pub fn dome_axes(&self) -> String {
+        self.dome_axes.key()
+    }
+
+    /// Turns the 3-D view by a drag of (`dx`, `dy`) CSS pixels.
+    pub fn turn_dome(&mut self, dx: f64, dy: f64) {
+        self.orbit.drag(dx as f32, dy as f32, self.dome_css.0);
+    }
+
+    /// Turns the 3-D view from the keyboard: the arrow keys turn it by a tenth of a half
+    /// turn. Returns whether `key` is one it takes.
+    pub fn turn_dome_key(&mut self, key: &str) -> bool {
+        let step = self.dome_css.0 / 10.0;
+        let (dx, dy) = match key {
+            "ArrowLeft" => (-step, 0.0),
+            "ArrowRight" => (step, 0.0),
+            "ArrowUp" => (0.0, -step),
+            "ArrowDown" => (0.0, step),
+            _ => return false,
+        };
+        self.orbit.drag(dx, dy, self.dome_css.0);
+        true
+    }
+
+    /// Turns the 3-D view back to where it started.
+    pub fn reset_dome(&mut self) {
+        self.orbit = Orbit::HOME;
+    }
+
+    /// Draws the 3-D view and the geometry panel (either canvas may be undefined). Returns
+    /// whether a redraw was put off, as [`Board::draw`] does.
+    pub fn draw_inside(
+        &mut self,
+        dome: Option<HtmlCanvasElement>,
+        geometry: Option<HtmlCanvasElement>,
+    ) -> bool {
+        if let Some(canvas) = dome.filter(|_| self.dims >= 3) {
+            let orbit = [self.orbit.yaw.to_bits(), self.orbit.pitch.to_bits()];
+            let key = (
+                self.latents_version,
+                self.scrub,
+                canvas_size(&canvas),
+                self.dome_axes,
+                orbit,
+            );
+            if self.dome_drawn.replace(key) != Some(key) {
+                self.draw_dome(&canvas);
+            }
+        }
+        let mut deferred = false;
+        if let Some(canvas) = geometry {
+            let key = (
+                self.latents_version,
+                self.scrub,
+                canvas_size(&canvas),
+                0,
+                false,
+            );
+            if self.geometry_drawn != Some(key) {
+                let t = now();
+                if self.scrub.is_some() || t - self.geometry_drawn_at >= LOSS_CHART_INTERVAL_MS {
+                    self.draw_geometry(&canvas);
+                    self.geometry_drawn = Some(key);
+                    self.geometry_drawn_at = t;
+                } else {
+                    deferred = true;
+                }
+            }
+        }
+        deferred
+    }
+}
+
+impl Board {
+    /// The hue circle's geometry under `params`.
+    pub(super) fn geometry_of(&self, params: &[f32]) -> Geometry {
+        let latents = crate::fused_step::encode(params, self.dims, &self.hues);
+        Geometry::of_hues(&latents, self.dims)
+    }
+
+    fn draw_dome(&mut self, canvas: &HtmlCanvasElement) {
+        self.dome_css = css_size(canvas);
+        let dims = self.dims;
+        let axes = self.dome_axes;
+        let orbit = self.orbit;
+        let (_, latents, _) = self.shown_moment();
+        let points = axes.coordinates(latents, dims);
+        let colors = &self.colors;
+        let still_key = match axes {
+            DomeAxes::Height(d) => d as u64,
+            DomeAxes::Principal => u64::MAX,
+        };
+        self.dome_canvas.draw(
+            canvas,
+            still_key,
+            |surface, w, h| dome::frame(surface, Rect::new(0.0, 0.0, w, h), axes),
+            |raster, dpr, w, h| {
+                let plot = dome::plot_area(Rect::new(0.0, 0.0, w, h));
+                let radius = plot::point_radius(plot.w) * dpr;
+                let plot = Rect::new(plot.x * dpr, plot.y * dpr, plot.w * dpr, plot.h * dpr);
+                dome::draw(
+                    raster,
+                    plot,
+                    &points,
+                    colors,
+                    orbit,
+                    plot::LATENT_EXTENT,
+                    radius,
+                );
+            },
+            |_, _, _| {},
+        );
+    }
+
+    fn draw_geometry(&self, canvas: &HtmlCanvasElement) {
+        let (shown, _, params) = self.shown_moment();
+        let shown = shown.unwrap_or(0);
+        with_canvas(canvas, |surface, w, h| {
+            let area = Rect::new(0.0, 0.0, w, h);
+            if params.is_empty() {
+                surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
+                return;
+            }
+            let geometry = self.geometry_of(params);
+            plot::geometry_panel(
+                surface,
+                area,
+                &geometry,
+                &self.ratio_history,
+                self.timeline.len(),
+                shown,
+            );
+        });
+    }
+}
