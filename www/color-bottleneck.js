@@ -126,6 +126,7 @@ const STYLES = `
   button, select, input { background: #3a3a3a; color: #eee; border: 1px solid #555; border-radius: 4px;
           padding: 4px 8px; font: inherit; }
   button:hover { background: #474747; }
+  button:disabled { opacity: .45; cursor: default; }
   input[type=number] { width: 6em; }
   canvas { display: block; width: 100%; }
   .latents { aspect-ratio: 3 / 1.08; cursor: crosshair; }
@@ -1367,6 +1368,7 @@ class ColorBottleneck extends HTMLElement {
     if (on && !b.value) b.value = this.field('sheet').value;
     const comparing = this.#versus !== null;
     for (const action of ['apply-live', 'branch']) this.$(`[data-action=${action}]`).disabled = comparing;
+    setText(this.$('[data-action=sweep-csv]'), comparing ? 'Download comparison CSV' : 'Download sweep CSV');
   }
 
   #validate() {

@@ -1054,6 +1054,8 @@ test('a comparison trains both sheets on the same 16 seeds: paired thumbnails, t
   const tally = await el(page, (e) => e.shadowRoot.querySelector('[data-field=tally]').textContent);
   const [download] = await Promise.all([page.waitForEvent('download'), host.locator('[data-action="sweep-csv"]').click()]);
   assert.equal(download.suggestedFilename(), 'compare.csv');
+  assert.equal(await host.locator('[data-action="sweep-csv"]').textContent(), 'Download comparison CSV');
+  assert.equal(await host.locator('[data-action="apply-live"]').isDisabled(), true, 'Apply live is off in a comparison');
   const csv = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'seed,verdict_a,verdict_b,worst_gap_error_a,worst_gap_error_b,recon_mse_a,recon_mse_b,onset_a,onset_b');
   const rows = csv.slice(1).map((l) => l.split(','));
