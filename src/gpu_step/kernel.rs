@@ -21,7 +21,8 @@ use cubecl::prelude::*;
 
 /// Units per cube. WebGPU promises at least 256 invocations per workgroup.
 pub const UNITS: u32 = 256;
-pub const HIDDEN: usize = 16;
+/// The model's hidden width and parameter count: one definition, the model's.
+pub use crate::model::{parameter_count, HIDDEN};
 /// Floats of scratch per row: the input, latents, both hidden layers' outputs, and the
 /// gradient at each layer's output.
 pub const fn scratch_features(dims: usize) -> usize {
@@ -759,10 +760,6 @@ pub fn train_step(
             state[updates_at] = f32::cast_from(time);
         }
     }
-}
-
-pub const fn parameter_count(dims: usize) -> usize {
-    3 * HIDDEN + HIDDEN + HIDDEN * dims + dims + dims * HIDDEN + HIDDEN + HIDDEN * 3 + 3
 }
 
 /// The latents of `colors` (`[rows, 3]`) under run `run`'s weights, into `latents`

@@ -83,7 +83,7 @@ pub struct BranchShape {
 /// its future must own what it touches, and no borrow is held across the wait.
 #[wasm_bindgen]
 pub struct Experiment {
-    run: Rc<RefCell<Run>>,
+    run: Rc<RefCell<WorkerRun>>,
 }
 
 /// What a fused CPU step left for the next frame: all of it already on the host.
@@ -93,7 +93,9 @@ struct HostPending {
     snapshots: Vec<Snapshot>,
 }
 
-struct Run {
+/// What a worker trains: its runs (a single run, or its part of a sweep) on their engine, and
+/// all that goes with them between frames.
+struct WorkerRun {
     sheet: String,
     /// The sheets the run trained before it branched, and where it branched from each.
     parents: Vec<Parent>,
@@ -453,7 +455,7 @@ impl Experiment {
                     None => js_error(e),
                 },
             )?;
-        let mut run = Run {
+        let mut run = WorkerRun {
             sheet,
             parents: Vec::new(),
             until: options.until,
@@ -514,7 +516,7 @@ impl Experiment {
     }
 }
 
-impl Run {
+impl WorkerRun {
     /// Queues a branch's replay: each parent's sheet trains to its step, then the next
     /// sheet, and `own` (the run's sheet) from the last branch point. [`train`](Self::train)
     /// makes the switches as it goes, so a long replay sends frames like any training.
@@ -885,7 +887,7 @@ fn cut(timeline: Timeline, until: Option<u64>) -> Timeline {
     }
 }
 
-impl Run {
+impl WorkerRun {
     /// A sheet's timeline as this run trains it (cut at its `until`).
     fn timeline_of(&self, sheet: &str) -> Result<Timeline, JsValue> {
         Ok(cut(parse(sheet)?, self.until))
