@@ -14,6 +14,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::FloatTensor;
+use burn::backend::Dispatch;
 use burn::backend::{backend_extension, Autodiff, AutodiffBackend, Backend, Flex, TensorMetadata};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
@@ -29,8 +30,6 @@ pub trait FusedActivation: Backend {
     /// `1 / (1 + e^(−x))`.
     fn fused_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
-
-type Dispatch = burn::backend::Dispatch;
 
 fn fused_here<const D: usize>(x: &Tensor<D>) -> bool {
     x.device().inner() == Device::flex()

@@ -18,7 +18,7 @@ mod op;
 
 use std::sync::Arc;
 
-use burn::backend::{Cube, DType, Shape};
+use burn::backend::{Cube, DType, Dispatch, Shape};
 use burn::prelude::*;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeDevice;
@@ -37,8 +37,6 @@ pub use op::{FusedTrainStep, StepArgs};
 
 /// Values still on the device, read at the next [`GpuSweep::read_values`].
 pub type DeviceValues = Tensor<1>;
-
-type Dispatch = burn::backend::Dispatch;
 
 /// Where the GPU engine could not be used or went wrong.
 #[derive(Debug, thiserror::Error)]

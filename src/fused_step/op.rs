@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 
 use burn::backend::tensor::FloatTensor;
+use burn::backend::Dispatch;
 use burn::backend::{backend_extension, Backend, Flex, Shape};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
@@ -123,8 +124,6 @@ impl FusedBlockStep for Flex {
         (states, losses)
     }
 }
-
-type Dispatch = burn::backend::Dispatch;
 
 /// One step of a block of runs ([`FusedBlockStep::fused_block_step`] on the CPU backend):
 /// the states after it and what each run's step computed.
