@@ -182,6 +182,21 @@ impl StepRange {
 /// a few hundred thousand steps).
 pub const MAX_STEP: u64 = 100_000_000;
 
+/// The step a phase diagram's runs are judged at, from its field: none when blank, else a
+/// step from 1 to [`MAX_STEP`]; anything else is named.
+pub fn read_judged_step(text: &str) -> Result<Option<u64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u64>() {
+        Ok(n) if (1..=MAX_STEP).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "judged at step {text:?}: not a step from 1 to {MAX_STEP}"
+        )),
+    }
+}
+
 /// Whether a sweep's workers should now and then leave their cores to the page: when there
 /// are several and they use every core the browser reports, the page's thread would
 /// otherwise wait for one to draw each frame. On 2 cores, 16 seeds in 2 workers drew at
@@ -322,6 +337,19 @@ mod tests {
                 "workers=\"all\" is not a whole number from 1 to 16; using 8",
             ]
         );
+    }
+
+    #[test]
+    fn a_phase_diagrams_judged_step_is_blank_or_a_step_after_0() {
+        assert_eq!(read_judged_step(""), Ok(None));
+        assert_eq!(read_judged_step(" 3000 "), Ok(Some(3000)));
+        for bad in ["0", "-5", "1.5", "abc", "100000001"] {
+            let e = read_judged_step(bad).unwrap_err();
+            assert_eq!(
+                e,
+                format!("judged at step {bad:?}: not a step from 1 to 100000000")
+            );
+        }
     }
 
     #[test]

@@ -429,6 +429,16 @@ pub fn read_step_range(from: Option<String>, to: Option<String>) -> JsValue {
     to_js(&Read { range, problems })
 }
 
+/// The step a phase diagram's runs are judged at, from its field
+/// ([`read_judged_step`](crate::settings::read_judged_step)): none when blank; an error
+/// naming anything else.
+#[wasm_bindgen]
+pub fn read_judged_step(text: &str) -> Result<Option<f64>, JsValue> {
+    crate::settings::read_judged_step(text)
+        .map(|step| step.map(|s| s as f64))
+        .map_err(js_error)
+}
+
 /// The step a range's loop shows `elapsed_ms` after it began, for a run that ended at `end`
 /// ([`StepRange::loop_step`](crate::settings::StepRange::loop_step)).
 #[wasm_bindgen]

@@ -1260,11 +1260,12 @@ class ColorBottleneck extends HTMLElement {
     };
     const axes = [axis('x'), axis('y')].filter(Boolean);
     const runs = Number(this.field('grid-runs').value);
-    const untilText = this.field('grid-until').value.trim();
-    const until = untilText === '' ? undefined : Number(untilText);
     const status = this.field('grid-status');
-    if (until !== undefined && !(Number.isInteger(until) && until > 0)) {
-      setText(status, `judged at step "${untilText}": not a whole number of steps above 0`);
+    let until;
+    try {
+      until = this.#wasm.mod.read_judged_step(this.field('grid-until').value);
+    } catch (e) {
+      setText(status, e.message ?? String(e));
       return;
     }
     let diagram;

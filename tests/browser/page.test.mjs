@@ -1165,7 +1165,10 @@ test('the phase diagram trains each cell of a 2 × 2 grid as a sweep, fills in i
   await host.locator('[data-field="grid-x-range"]').fill('0.1..abc/2');
   await host.locator('[data-action="grid-run"]').click();
   assert.match(await host.locator('[data-field="grid-status"]').textContent(), /^grid: `reg-planar@0=0\.1\.\.abc\/2`: values `0\.1\.\.abc\/2`: /);
+  await host.locator('[data-field="grid-until"]').fill('-5');
   await host.locator('[data-field="grid-x-range"]').fill('0.1,0.6');
+  await host.locator('[data-action="grid-run"]').click();
+  assert.equal(await host.locator('[data-field="grid-status"]').textContent(), 'judged at step "-5": not a step from 1 to 100000000');
   await host.locator('[data-field="grid-y"]').selectOption('lr@0');
   await host.locator('[data-field="grid-y-range"]').fill('0.003,0.03');
   await host.locator('[data-field="grid-runs"]').selectOption('4');
