@@ -63,10 +63,7 @@ fn a_branch_is_the_run_never_paused_until_the_first_edited_step() {
 /// judging onsets every [`Onset::EVERY`] steps.
 fn train_keeping(sweep: &mut Sweep, step: u64, kept: &mut KeptStates) {
     while sweep.step_index() < step && !sweep.is_finished() {
-        let t = sweep.timeline().clone();
-        if kept.wants(&t, sweep.step_index()) {
-            kept.keep(&t, sweep.save());
-        }
+        kept.offer(sweep);
         sweep.step();
         if sweep.step_index().is_multiple_of(Onset::EVERY) {
             sweep.judge_onsets_now();

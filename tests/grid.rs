@@ -208,30 +208,27 @@ fn a_grid_in_shards_merges_into_the_whole_grid() {
             "{file}"
         );
     }
+    // A merge of `parts` that is refused: exit status 1, nothing written; its message.
+    let refused = |parts: &[&PathBuf]| {
+        let out = cli()
+            .arg("merge")
+            .args(parts)
+            .arg("--out")
+            .arg(dir.join("never"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(!dir.join("never").exists());
+        stderr
+    };
     // A part of another grid (other learning rates) is refused, named.
     let other = dir.join("other");
     grid(&other, "lr@0=0.003,0.01", Some("2/3"));
-    let out = cli()
-        .arg("merge")
-        .args([&parts[0], &parts[1], &other])
-        .arg("--out")
-        .arg(dir.join("never"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = refused(&[&parts[0], &parts[1], &other]);
     assert!(stderr.contains("another grid than"), "{stderr}");
     assert!(stderr.contains("other"), "{stderr}");
-    // Two of the three shards: the missing one is named, and nothing is written.
-    let out = cli()
-        .arg("merge")
-        .args([&parts[0], &parts[2]])
-        .arg("--out")
-        .arg(dir.join("never"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Two of the three shards: the missing one is named.
+    let stderr = refused(&[&parts[0], &parts[2]]);
     assert!(stderr.contains("shards missing: 1/3"), "{stderr}");
-    assert!(!dir.join("never").exists());
 }

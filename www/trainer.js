@@ -86,7 +86,7 @@ async function handle(msg) {
     // and its step, or none.
     case 'state-at': {
       const step = exp?.kept_step_at(msg.at, msg) ?? null;
-      const bytes = step === null ? null : exp.state_at(step, msg) ?? null;
+      const bytes = step === null ? null : exp.state_at(step) ?? null;
       return reply(msg, { bytes, step }, bytes ? [bytes.buffer] : []);
     }
     case 'cpu-rate':

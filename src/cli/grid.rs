@@ -125,13 +125,12 @@ impl GridSpec {
         }
         let shard = shard.ok_or_else(|| bad(1, "no `shard I/N` line: not a grid's shard"))?;
         let base = dir.join("sheets").join(BASE_SHEET);
-        let sheet = crate::dopesheet::Dopesheet::parse(&read(&base)?).map_err(|source| {
-            CliError::Merge {
+        let base_text = read(&base)?;
+        let sheet =
+            crate::dopesheet::Dopesheet::parse(&base_text).map_err(|source| CliError::Merge {
                 path: base.clone(),
                 message: source.to_string(),
-            }
-        })?;
-        let base_text = read(&base)?;
+            })?;
         Ok(GridSpec {
             grid: Grid::new(sheet, &vary)?,
             until,

@@ -8,7 +8,7 @@
 //! dropped, and once they alone fill the budget, later ones are not kept. A branch past the
 //! last kept state replays from there, which is exact because runs are deterministic.
 
-use super::SweepCheckpoint;
+use super::{Sweep, SweepCheckpoint};
 use crate::timeline::Timeline;
 
 /// The most a worker keeps: 4 MiB. One run's state is about 3.3 KB (263 parameters and
@@ -61,17 +61,14 @@ impl KeptStates {
         kept
     }
 
-    /// Whether the state before `step` (with `step` steps trained) is one to keep.
-    pub fn wants(&self, timeline: &Timeline, step: u64) -> bool {
+    /// Keeps `sweep`'s state as it stands (before its next step) if it is one to keep and it
+    /// fits; the state is saved only then.
+    pub fn offer(&mut self, sweep: &Sweep) {
+        let (timeline, step) = (sweep.timeline(), sweep.step_index());
         let newer = self.states.last().is_none_or(|k| k.state.step < step);
-        newer && (is_landmark(timeline, step) || step.is_multiple_of(self.period))
-    }
-
-    /// Keeps `state` (saved before its step), if [`wants`](Self::wants) says so and it fits.
-    pub fn keep(&mut self, timeline: &Timeline, state: SweepCheckpoint) {
-        if self.wants(timeline, state.step) {
-            let landmark = is_landmark(timeline, state.step);
-            self.insert(state, landmark);
+        let landmark = is_landmark(timeline, step);
+        if newer && (landmark || step.is_multiple_of(self.period)) {
+            self.insert(sweep.save(), landmark);
         }
     }
 
@@ -154,7 +151,7 @@ fn size_of(state: &SweepCheckpoint) -> usize {
 mod tests {
     use super::*;
     use crate::dopesheet::Dopesheet;
-    use crate::sweep::{Sweep, SweepConfig};
+    use crate::sweep::SweepConfig;
 
     fn timeline(sheet: &str) -> Timeline {
         Timeline::new(&Dopesheet::parse(sheet).unwrap())
@@ -174,14 +171,11 @@ mod tests {
 
     /// Trains `sweep` to its end, offering every state to `kept`.
     fn train_keeping(sweep: &mut Sweep, kept: &mut KeptStates) {
-        let t = sweep.timeline().clone();
         while !sweep.is_finished() {
-            if kept.wants(&t, sweep.step_index()) {
-                kept.keep(&t, sweep.save());
-            }
+            kept.offer(sweep);
             sweep.step();
         }
-        kept.keep(&t, sweep.save());
+        kept.offer(sweep);
     }
 
     #[test]

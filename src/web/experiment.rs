@@ -183,7 +183,11 @@ impl Experiment {
                 postcard::from_bytes(&bytes).map_err(|e| unreadable(e.to_string()))?;
             handovers.push(handover);
         }
-        let kept = join_kept(handovers.iter_mut().map(|h| std::mem::take(&mut h.kept)));
+        // Kept states come only with a whole sweep, one part (`kept_to_hand_over`).
+        let kept = match &mut handovers[..] {
+            [whole] => std::mem::take(&mut whole.kept),
+            _ => Vec::new(),
+        };
         let mut recorder = None;
         // The page draws the phase ends of the sweep's first run: the first part's.
         let phase_ends = handovers
@@ -242,16 +246,13 @@ impl Experiment {
         postcard::to_allocvec(&handover).expect("a handover serialises")
     }
 
-    /// Where a branch at step `at` starts: the latest state kept at or before it, with what
-    /// the run had by then (for [`Experiment::resume`] with the branch's parents), or
-    /// nothing when no state is kept there or the branch is of another shape (`shape`:
-    /// [`BranchShape`]).
-    pub fn state_at(&self, at: f64, shape: JsValue) -> Result<Option<Vec<u8>>, JsValue> {
-        let Some(step) = self.kept_step_at(at, shape)? else {
-            return Ok(None);
-        };
+    /// Where a branch starts: the latest state kept at or before `step` (a step
+    /// [`kept_step_at`](Self::kept_step_at) gave, for the branch's shape), with what the run
+    /// had by then, for [`Experiment::resume`] with the branch's parents; nothing when no
+    /// state is kept there.
+    pub fn state_at(&self, step: f64) -> Option<Vec<u8>> {
         let run = self.run.borrow();
-        let sweep = run.kept.at_or_before(step as u64).cloned().expect("kept");
+        let sweep = run.kept.at_or_before(step as u64)?.clone();
         let step = sweep.step;
         let recorder = (run.total_runs == 1).then(|| run.recorder.before(step));
         let phase_ends = (run.phase_ends.iter())
@@ -265,9 +266,7 @@ impl Experiment {
             phase_ends,
             versus: None,
         };
-        Ok(Some(
-            postcard::to_allocvec(&handover).expect("a handover serialises"),
-        ))
+        Some(postcard::to_allocvec(&handover).expect("a handover serialises"))
     }
 
     /// The step of the latest state kept at or before `at` for a branch of `shape`
@@ -688,10 +687,7 @@ impl WorkerRun {
         if self.backend != Backend::Cpu {
             return;
         }
-        let sweep = self.engine.sweep();
-        if self.kept.wants(sweep.timeline(), sweep.step_index()) {
-            self.kept.keep(sweep.timeline(), sweep.save());
-        }
+        self.kept.offer(self.engine.sweep());
     }
 
     /// A frame from the host's runs: the fused CPU engine's, or a GPU's after its read-back.

@@ -16,29 +16,3 @@ pub(super) struct Handover {
     /// A comparison's second sheet's runs.
     pub(super) versus: Option<SweepCheckpoint>,
 }
-
-/// The states every part kept, at the steps all of them kept one (parts of a sweep keep the
-/// same steps unless their sizes thinned them differently), each joined into one sweep.
-pub(super) fn join_kept(parts: impl Iterator<Item = Vec<SweepCheckpoint>>) -> Vec<SweepCheckpoint> {
-    let mut parts: Vec<Vec<SweepCheckpoint>> = parts.collect();
-    let Some(first) = parts.first() else {
-        return Vec::new();
-    };
-    let steps: Vec<u64> = (first.iter().map(|s| s.step))
-        .filter(|step| parts.iter().all(|p| p.iter().any(|s| s.step == *step)))
-        .collect();
-    (steps.iter())
-        .filter_map(|step| {
-            let at_step = (parts.iter_mut())
-                .map(|p| {
-                    let i = p
-                        .iter()
-                        .position(|s| s.step == *step)
-                        .expect("every part has it");
-                    p.swap_remove(i)
-                })
-                .collect();
-            SweepCheckpoint::join(at_step).ok()
-        })
-        .collect()
-}
