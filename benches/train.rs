@@ -1,23 +1,18 @@
 //! Training speed on the CPU: steps/s for each ex-1.5 phase at batch 256 and the wall time
-//! of the whole curriculum, through Burn's operations (`Trainer`, the reference) and through
-//! the fused step (`Sweep`), then run-steps/s of sweeps of R = 1, 8, 64, 256 seeds.
+//! of the whole curriculum through the plain-Burn oracle (`Reference`, for scale), then
+//! run-steps/s of the CPU engine's sweeps of R = 1, 8, 64, 256 seeds.
 //! `cargo bench` prints the tables; compare ratios within a run, this machine is noisy.
 
 use std::time::Instant;
 
-use burn::prelude::*;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::reference::Reference;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
 use color_bottleneck::timeline::Timeline;
-use color_bottleneck::train::{Trainer, TrainerConfig};
 
-fn trainer(check_total_on_host: bool) -> Trainer {
+fn oracle() -> Reference {
     let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).unwrap());
-    let config = TrainerConfig {
-        check_total_on_host,
-        ..TrainerConfig::default()
-    };
-    Trainer::new(timeline, config, &Device::flex()).unwrap()
+    Reference::new(timeline, 1, 4, 256).unwrap()
 }
 
 fn sweep(runs: usize, batch_size: usize) -> Sweep {
@@ -53,23 +48,19 @@ fn sweeps() {
     }
 }
 
-/// Runs to the end, timing each phase. Returns (phase, steps, seconds) and the total.
-fn run(check_total_on_host: bool, read_losses: bool) -> (Vec<(String, u64, f64)>, f64) {
-    let mut t = trainer(check_total_on_host);
+/// The oracle to the end, timing each phase. Returns (phase, steps, seconds) and the total.
+fn run() -> (Vec<(String, u64, f64)>, f64) {
+    let mut t = oracle();
     let mut phases: Vec<(String, u64, f64)> = Vec::new();
     let start = Instant::now();
     let mut phase_start = Instant::now();
     let mut steps = 0;
-    while !t.is_finished() {
-        let report = t.step().unwrap();
-        if read_losses {
-            report.read_losses().unwrap();
-        }
+    while let Some(report) = t.step() {
         steps += 1;
-        let span = &t.timeline().phases()[report.phase_index];
-        if report.step == span.end {
+        let state = t.timeline().state(report.step);
+        if state.is_phase_end {
             phases.push((
-                span.name.clone(),
+                state.phase.to_string(),
                 steps,
                 phase_start.elapsed().as_secs_f64(),
             ));
@@ -83,7 +74,7 @@ fn run(check_total_on_host: bool, read_losses: bool) -> (Vec<(String, u64, f64)>
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then just smoke-test.
     if !std::env::args().any(|a| a == "--bench") {
-        let mut t = trainer(true);
+        let mut t = oracle();
         for _ in 0..10 {
             t.step().unwrap();
         }
@@ -95,28 +86,16 @@ fn main() {
     }
     sweeps();
     println!();
-    println!("ex-1.5 curriculum, flex (CPU) backend, batch 256\n");
-    println!(
-        "{:<34} {:>22} {:>10} {:>10}",
-        "mode", "phase", "steps", "steps/s"
-    );
-    for (label, check, read) in [
-        ("CLI (host check + read losses)", true, true),
-        ("host check only", true, false),
-        ("no reads (as on a GPU)", false, false),
-    ] {
-        let (phases, total) = run(check, read);
-        for (name, steps, secs) in &phases {
-            println!(
-                "{label:<34} {name:>22} {steps:>10} {:>10.0}",
-                *steps as f64 / secs
-            );
-        }
-        println!(
-            "{label:<34} {:>22} {:>10} {:>10.0}   wall {total:.2} s",
-            "whole curriculum",
-            20_001,
-            20_001.0 / total
-        );
+    println!("ex-1.5 curriculum, the oracle (plain Burn) on the flex backend, batch 256\n");
+    println!("{:>22} {:>10} {:>10}", "phase", "steps", "steps/s");
+    let (phases, total) = run();
+    for (name, steps, secs) in &phases {
+        println!("{name:>22} {steps:>10} {:>10.0}", *steps as f64 / secs);
     }
+    println!(
+        "{:>22} {:>10} {:>10.0}   wall {total:.2} s",
+        "whole curriculum",
+        20_001,
+        20_001.0 / total
+    );
 }

@@ -1,7 +1,7 @@
-//! Times ex-1.5 on each backend this build has, the way the page drives them: the fused CPU
-//! step, Burn's flex backend, and (built with `--features wgpu`) the GPU engine (one kernel a
-//! step for every run) for 1 to 1,024 runs and Burn's wgpu backend with the total checked on
-//! the device, each with one read-back per `FRAME` steps, as the page's frames do.
+//! Times ex-1.5 on each engine this build has, the way the page drives them: the CPU engine,
+//! the plain-Burn oracle on Burn's flex backend (for scale), and (built with `--features
+//! wgpu`) the GPU engine (one kernel a step for every run) for 1 to 1,024 runs, each with one
+//! read-back per `FRAME` steps, as the page's frames do.
 //! `cargo run --release --example backend_race [--features wgpu] -- [STEPS] [FRAME]`.
 //!
 //! `… -- targets [SECONDS]` times the GPU targets instead: the whole ex-1.5 for one run on the
@@ -12,11 +12,14 @@
 
 use std::time::Instant;
 
-use burn::prelude::*;
+#[cfg(feature = "wgpu")]
+use burn::prelude::Device;
+use color_bottleneck::data::ColorCube;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::reference::Reference;
+use color_bottleneck::run::RunConfig;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
 use color_bottleneck::timeline::Timeline;
-use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("targets") {
@@ -35,7 +38,7 @@ fn main() {
         .unwrap_or(timeline.len())
         .min(timeline.len());
     let frame = args.get(1).copied().unwrap_or(50).max(1);
-    let batch_size = TrainerConfig::default().batch_size;
+    let batch_size = RunConfig::default().batch_size;
     println!("ex-1.5, {steps} steps, batch {batch_size}, one read-back every {frame} steps");
     println!("| backend | runs | seconds | run-steps/s |");
     println!("|---|---|---|---|");
@@ -92,45 +95,29 @@ fn main() {
         );
     }
 
-    let devices = [
-        Some(("Burn flex", Device::flex(), true)),
-        #[cfg(feature = "wgpu")]
-        Some((
-            "Burn wgpu",
-            Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-            false,
-        )),
-        #[cfg(not(feature = "wgpu"))]
-        None,
-    ];
-    for (name, device, check_total_on_host) in devices.into_iter().flatten() {
-        let config = TrainerConfig {
-            check_total_on_host,
-            ..TrainerConfig::default()
-        };
-        let mut trainer = Trainer::new(timeline.clone(), config, &device).expect("a trainer");
-        // Warm-up: the first steps compile kernels on a GPU.
-        for _ in 0..20 {
-            trainer.step().expect("a step");
+    let config = RunConfig::default();
+    let mut oracle = Reference::new(
+        timeline.clone(),
+        config.seed,
+        config.latent_dims,
+        config.batch_size,
+    )
+    .expect("the oracle");
+    let grid = ColorCube::rgb_grid().rgb_f32();
+    let start = Instant::now();
+    while oracle.step_index() < steps {
+        let report = oracle.step().expect("a step");
+        if oracle.step_index().is_multiple_of(frame) {
+            let (_, latents) = oracle.infer(&grid);
+            assert!(report.total.is_finite() && latents.iter().all(|v| v.is_finite()));
         }
-        read_f32(trainer.model().parameters_flat()).expect("a read-back");
-        let from = trainer.step_index();
-        let start = Instant::now();
-        while trainer.step_index() < steps {
-            let report = trainer.step().expect("a step");
-            if trainer.step_index().is_multiple_of(frame) {
-                let (_, latents) = trainer.infer_rgb_grid();
-                let values = read_f32(Tensor::cat(
-                    vec![latents.reshape([-1]), report.losses().inner()],
-                    0,
-                ))
-                .expect("a read-back");
-                assert!(values.iter().all(|v| v.is_finite()));
-            }
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        report(name, 1, steps - from, seconds);
     }
+    report(
+        "oracle (plain Burn, flex)",
+        1,
+        steps,
+        start.elapsed().as_secs_f64(),
+    );
 }
 
 /// ex-1.5's second phase, whose batches are drawn from the cube as data-fraction ramps.
@@ -275,7 +262,7 @@ fn sweep_config(runs: usize) -> SweepConfig {
         first_seed: 1,
         runs,
         latent_dims: 4,
-        batch_size: TrainerConfig::default().batch_size,
+        batch_size: RunConfig::default().batch_size,
     }
 }
 

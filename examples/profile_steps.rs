@@ -1,11 +1,11 @@
-//! Runs a fixed number of training steps of the ex-1.5 curriculum from a given step, for
+//! Runs a fixed number of the CPU engine's training steps of the ex-1.5 curriculum from a
+//! given step, for
 //! profilers (`valgrind --tool=callgrind`, `perf`): `cargo run --release --example
 //! profile_steps -- [FROM] [COUNT]`.
 
-use burn::prelude::*;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::sweep::{Sweep, SweepConfig};
 use color_bottleneck::timeline::Timeline;
-use color_bottleneck::train::{Trainer, TrainerConfig};
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -17,20 +17,21 @@ fn main() {
         args.get(1).copied().unwrap_or(1000),
     );
     let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).unwrap());
-    let config = TrainerConfig {
-        check_total_on_host: false,
-        ..TrainerConfig::default()
+    let config = SweepConfig {
+        first_seed: 1,
+        runs: 1,
+        latent_dims: 4,
+        batch_size: 256,
     };
-    let mut t = Trainer::new(timeline, config, &Device::flex()).unwrap();
+    let fresh = Sweep::new(timeline.clone(), config.clone()).unwrap();
     // Jump straight to `from` with the initial weights: the cost per step depends on the
     // phase, not on what the model has learnt.
-    let mut checkpoint = t.checkpoint().unwrap();
+    let mut checkpoint = fresh.checkpoint(0);
     checkpoint.step = from;
-    let timeline = t.timeline().clone();
-    t = Trainer::resume(timeline, t.config().clone(), &Device::flex(), &checkpoint).unwrap();
+    let mut t = Sweep::resume_one(timeline, config, &checkpoint).unwrap();
     let start = std::time::Instant::now();
     for _ in 0..count {
-        t.step().unwrap();
+        t.step();
     }
     eprintln!(
         "{count} steps from {from}: {:.1} µs/step",

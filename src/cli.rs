@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::prelude::*;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -24,11 +23,11 @@ use crate::dopesheet::{python_repr, Dopesheet, DopesheetError, EX_1_5};
 use crate::escape::csv_cell;
 use crate::evolution::Recorder;
 use crate::geometry::Geometry;
-use crate::loss::Term;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect, Surface, Svg};
+use crate::run::{RunConfig, TrainError};
+use crate::step::loss::Term;
 use crate::sweep::SweepConfig;
 use crate::timeline::Timeline;
-use crate::train::{TrainError, TrainerConfig};
 
 #[derive(Parser)]
 #[command(
@@ -48,7 +47,7 @@ enum Command {
         /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
         dopesheet: Option<PathBuf>,
         /// Random seed for the initial weights and the sampler.
-        #[arg(long, default_value_t = TrainerConfig::default().seed)]
+        #[arg(long, default_value_t = RunConfig::default().seed)]
         seed: u64,
         #[arg(long, default_value_t = 4)]
         latent_dims: usize,
@@ -154,25 +153,18 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Backend {
-    /// The whole training step fused by hand, on the CPU (fastest).
+    /// The CPU engine: the whole training step in one pass over host values (fastest).
     Fused,
-    /// Burn's CPU backend, operation by operation: the reference the fused step is held to.
+    /// The oracle: Burn's layers, autodiff and Adam on Burn's CPU backend, operation by
+    /// operation (slower; what the engines are held to).
     Flex,
 }
 
 impl Backend {
-    /// The Burn device, for the engines that run Burn's operations.
-    fn burn_device(self) -> Option<Device> {
-        match self {
-            Backend::Fused => None,
-            Backend::Flex => Some(Device::flex()),
-        }
-    }
-
     fn describe(self) -> &'static str {
         match self {
             Backend::Fused => "fused CPU step",
-            Backend::Flex => "Burn's flex backend",
+            Backend::Flex => "the plain-Burn reference on Burn's flex backend",
         }
     }
 }
@@ -376,11 +368,10 @@ pub fn main() -> ExitCode {
             format,
             quiet,
         } => {
-            let config = TrainerConfig {
+            let config = RunConfig {
                 seed,
                 latent_dims,
                 batch_size,
-                ..TrainerConfig::default()
             };
             let video = video.as_deref();
             train(
@@ -466,7 +457,7 @@ fn check(path: &Path, markdown: bool) -> Result<(), CliError> {
         sheet.keyframes().len(),
         phases.join(", ")
     );
-    for w in crate::train::Trainer::warnings_of(&timeline) {
+    for w in crate::run::warnings_of(&timeline) {
         eprintln!("warning: {w}");
     }
     Ok(())
@@ -521,7 +512,7 @@ fn print_timeline(path: &Path) -> Result<(), CliError> {
 
 fn train(
     path: Option<&Path>,
-    config: TrainerConfig,
+    config: RunConfig,
     out: &Path,
     backend: Backend,
     video: Option<&Path>,
@@ -529,7 +520,8 @@ fn train(
     quiet: bool,
 ) -> Result<(), CliError> {
     let timeline = Timeline::new(&load(path)?);
-    let (mut engine, warnings) = engine::engine(timeline, config, backend.burn_device())?;
+    let (mut engine, warnings) =
+        engine::engine(timeline, config, matches!(backend, Backend::Flex))?;
     for w in warnings {
         eprintln!("warning: {w}");
     }

@@ -26,12 +26,12 @@ use cubecl::client::Client;
 use cubecl::CubeElement;
 
 use crate::data::ColorCube;
-use crate::fused_step::{RunState, StepLosses};
-use crate::loss::{PerTerm, Term};
+use crate::run::{non_finite, TrainError};
 use crate::sampler::BatchDistribution;
+use crate::step::loss::{PerTerm, Term};
+use crate::step::{RunState, StepLosses};
 use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{non_finite, TrainError};
 
 pub use op::{FusedTrainStep, StepArgs};
 

@@ -1,11 +1,11 @@
 //! Looking inside a trained model: one colour's trip through it (the page's probe), the point
 //! under the pointer in a latent panel, and what the decoder paints over a panel (the decoder
-//! map). All of it runs the host step's own forward pass ([`fused_step`]) on a run's flat
+//! map). All of it runs the host step's own forward pass ([`step`]) on a run's flat
 //! parameters, so the page and the native tests see the same numbers.
 
 use crate::data::ColorCube;
-use crate::fused_step;
 use crate::plot::PanelMap;
+use crate::step;
 use crate::verdict::HUES;
 
 /// One colour through the model.
@@ -22,7 +22,7 @@ pub struct Reading {
 impl Reading {
     /// `rgb` (each channel in [0, 1]) through the model with `params`.
     pub fn of(params: &[f32], dims: usize, rgb: [f32; 3]) -> Reading {
-        let (outputs, latent) = fused_step::infer(params, dims, &rgb);
+        let (outputs, latent) = step::infer(params, dims, &rgb);
         let reconstruction = [outputs[0], outputs[1], outputs[2]];
         let error = (0..3)
             .map(|c| (reconstruction[c] - rgb[c]).powi(2))
@@ -77,7 +77,7 @@ pub fn nearest_point(
 /// the map is the slice of the decoder through the hue circle's plane.
 pub fn hue_centre(params: &[f32], dims: usize) -> Vec<f32> {
     let hues = ColorCube::hues(HUES).rgb_f32();
-    let latents = fused_step::encode(params, dims, &hues);
+    let latents = step::encode(params, dims, &hues);
     let mut centre = vec![0.0; dims];
     for z in latents.chunks_exact(dims) {
         for (c, v) in centre.iter_mut().zip(z) {
@@ -109,7 +109,7 @@ pub fn decoder_map(
             latents.extend(z);
         }
     }
-    fused_step::decode(params, dims, &latents)
+    step::decode(params, dims, &latents)
         .chunks_exact(3)
         .map(|c| [c[0], c[1], c[2]])
         .collect()
@@ -118,21 +118,21 @@ pub fn decoder_map(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::initial_parameters;
     use crate::plot::Rect;
+    use crate::step::layout::initial_parameters;
 
     #[test]
     fn a_reading_is_the_models_round_trip() {
         let params = initial_parameters(4, 7);
         let rgb = [0.9, 0.2, 0.1];
         let r = Reading::of(&params, 4, rgb);
-        let (outputs, latents) = fused_step::infer(&params, 4, &rgb);
+        let (outputs, latents) = step::infer(&params, 4, &rgb);
         assert_eq!(r.latent, latents);
         assert_eq!(r.reconstruction.to_vec(), outputs);
         let mse = (0..3).map(|c| (outputs[c] - rgb[c]).powi(2)).sum::<f32>() / 3.0;
         assert!((r.error - mse).abs() < 1e-7);
         // The decoder half alone, on the encoder's latent, gives the same colour.
-        assert_eq!(fused_step::decode(&params, 4, &latents), outputs);
+        assert_eq!(step::decode(&params, 4, &latents), outputs);
     }
 
     #[test]
@@ -183,7 +183,7 @@ mod tests {
         let mut z = centre.clone();
         z[0] = -1.5 + 3.5 * 0.6;
         z[2] = 1.5 - 1.5 * 0.6;
-        let want = fused_step::decode(&params, 4, &z);
+        let want = step::decode(&params, 4, &z);
         for c in 0..3 {
             assert!(
                 (map[cells + 3][c] - want[c]).abs() < 1e-5,
@@ -196,7 +196,7 @@ mod tests {
             - map.iter().map(|c| c[0]).fold(f32::INFINITY, f32::min);
         assert!(spread > 1e-3, "the map is flat: {spread}");
         // The centre is the hues' mean latent.
-        let hues = fused_step::encode(&params, 4, &ColorCube::hues(HUES).rgb_f32());
+        let hues = step::encode(&params, 4, &ColorCube::hues(HUES).rgb_f32());
         let mean0 = hues.chunks_exact(4).map(|z| z[0]).sum::<f32>() / HUES as f32;
         assert!((centre[0] - mean0).abs() < 1e-6);
     }

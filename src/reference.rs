@@ -19,11 +19,11 @@ use burn::prelude::*;
 use burn::tensor::activation::{gelu, sigmoid};
 
 use crate::data::{data_fraction_weights, ColorCube};
-use crate::loss::{PerTerm, Term};
-use crate::model::{initial_parameters, layer_shapes};
+use crate::run::{check_model_size, PhaseData, TrainError, SAMPLER_STREAM};
 use crate::sampler::WeightedBatchSampler;
+use crate::step::layout::{initial_parameters, layer_shapes};
+use crate::step::loss::{PerTerm, Term};
 use crate::timeline::Timeline;
-use crate::train::{check_model_size, PhaseData, TrainError, SAMPLER_STREAM};
 
 /// The notebook's model, 3 → 16 → E → 16 → 3, as Burn modules.
 #[derive(Module, Debug)]
@@ -195,6 +195,30 @@ impl Reference {
 
     pub fn is_finished(&self) -> bool {
         self.step >= self.timeline.len()
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The step the next call trains.
+    pub fn step_index(&self) -> u64 {
+        self.step
+    }
+
+    pub fn latent_dims(&self) -> usize {
+        self.latent_dims
+    }
+
+    /// `(outputs, latents)` of `rgb` (`[rows, 3]`), row-major, under the current weights.
+    pub fn infer(&self, rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let rows = Tensor::from_data(
+            TensorData::new(rgb.to_vec(), [rgb.len() / 3, 3]),
+            &self.device,
+        );
+        let (outputs, latents) = self.model.forward(rows);
+        let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+        (read(outputs), read(latents))
     }
 
     /// Whether a loss went non-finite: the run then holds still until [`set_timeline`].

@@ -1,8 +1,8 @@
 //! The element's numeric attributes, read as untrusted text: each bad one gets a message
 //! that names it and the value used instead, and the run goes on.
 
+use crate::run::{RunConfig, MAX_BATCH_SIZE, MAX_LATENT_DIMS};
 use crate::sweep::MAX_RUNS;
-use crate::train::{TrainerConfig, MAX_BATCH_SIZE, MAX_LATENT_DIMS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -40,7 +40,7 @@ impl Settings {
         workers: Option<&str>,
         cores: usize,
     ) -> (Settings, Vec<String>) {
-        let defaults = TrainerConfig::default();
+        let defaults = RunConfig::default();
         let mut problems = Vec::new();
         let mut number = |name: &str, text: Option<&str>, min: u64, max: u64, default: u64| {
             let Some(text) = text else {

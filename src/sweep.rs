@@ -4,8 +4,8 @@
 //! state and its own anchor reference, and applies the skip rule (total ≤ 0) on its own. All
 //! runs follow the same timeline step by step. Their states lie in blocks, one tensor each,
 //! and a step of a block's runs is one call of the fused step, a Burn backend extension on
-//! the CPU backend ([`fused_step::op`]), so a run here is what
-//! [`Trainer`](crate::train::Trainer) computes for that seed, without Burn's per-operation
+//! the CPU backend ([`step::op`]), so a run here is what
+//! [`Trainer`](crate::run::Trainer) computes for that seed, without Burn's per-operation
 //! cost (tests/fused_step.rs holds the two together). Runs are independent, so a sweep splits
 //! them over the machine's cores, a block per thread.
 
@@ -30,16 +30,16 @@ use stepping::*;
 use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube};
-use crate::fused_step::op::{
+use crate::plot::PhaseSnapshot;
+use crate::run::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
+use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
+use crate::step::layout::{initial_parameters, parameter_count};
+use crate::step::loss::PerTerm;
+use crate::step::op::{
     block_step, cpu_tensor, cpu_values, with_values, write_values, BlockStepArgs, RunArgs,
 };
-use crate::fused_step::{self, RunState, StepLosses};
-use crate::loss::PerTerm;
-use crate::model::{initial_parameters, parameter_count};
-use crate::plot::PhaseSnapshot;
-use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
+use crate::step::{self, RunState, StepLosses};
 use crate::timeline::Timeline;
-use crate::train::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
 use crate::verdict::{probe_colors, shape_probe, Onset, Shape, Verdict};
 
 /// The most runs one sweep trains.
@@ -177,7 +177,7 @@ impl Sweep {
                     sampler: WeightedBatchSampler::new(
                         bias.clone(),
                         config.batch_size,
-                        seed ^ crate::train::SAMPLER_STREAM,
+                        seed ^ crate::run::SAMPLER_STREAM,
                     ),
                     weights_fraction: None,
                     anchored: false,
@@ -465,13 +465,13 @@ impl Sweep {
     /// Run `run`'s `(outputs, latents)` for `rgb` (`[rows, 3]`).
     pub fn infer(&self, run: usize, rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let dims = self.shared.latent_dims;
-        self.with_params(run, |params| fused_step::infer(params, dims, rgb))
+        self.with_params(run, |params| step::infer(params, dims, rgb))
     }
 
     /// Run `run`'s latents for `rgb` (`[rows, 3]`): [`Sweep::infer`] without the decoder.
     pub fn latents(&self, run: usize, rgb: &[f32]) -> Vec<f32> {
         let dims = self.shared.latent_dims;
-        self.with_params(run, |params| fused_step::encode(params, dims, rgb))
+        self.with_params(run, |params| step::encode(params, dims, rgb))
     }
 
     /// When `step` (already trained) ended a phase: run `run`'s latents of that phase's

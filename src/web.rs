@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::dopesheet::{Dopesheet, DopesheetError};
-use crate::loss::Term;
 use crate::share::{self, SharedRun};
+use crate::step::loss::Term;
 use crate::timeline::{EditReach, Timeline};
 
 extern "C" {
@@ -73,7 +73,7 @@ pub struct Frame {
     #[serde(with = "serde_bytes")]
     pub latents: Vec<u8>,
     /// The shown run's weights with those latents, in the flat layout
-    /// ([`initial_parameters`](crate::model::initial_parameters)'s), little-endian f32: the
+    /// ([`initial_parameters`](crate::step::layout::initial_parameters)'s), little-endian f32: the
     /// page's probe and decoder map run the model on them.
     #[serde(with = "serde_bytes")]
     pub parameters: Vec<u8>,

@@ -1,5 +1,5 @@
 //! The conformance harness: every case in one table, run through one engine interface, the
-//! CPU engine (and the flex engine) held to the oracle (`color_bottleneck::reference`, plain Burn with autodiff and
+//! CPU engine held to the oracle (`color_bottleneck::reference`, plain Burn with autodiff and
 //! Burn's Adam, sharing none of the step's mathematics) step by step.
 //!
 //! Each step: the total and every term within 1e-5 relative, the same decision to update;
@@ -9,11 +9,10 @@
 mod common;
 use common::{max_difference, short_ex_1_5, timeline, BLOW_UP};
 
-use color_bottleneck::loss::{PerTerm, Term};
 use color_bottleneck::reference::Reference;
+use color_bottleneck::step::loss::{PerTerm, Term};
 use color_bottleneck::sweep::{Sweep, SweepConfig};
 use color_bottleneck::timeline::Timeline;
-use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
 
 /// What an engine reports for one step of one run.
 #[derive(Debug, Clone, Copy)]
@@ -85,33 +84,6 @@ impl Engine for Cpu {
     }
     fn is_finished(&self) -> bool {
         self.0.is_finished()
-    }
-}
-
-/// `--backend flex`: the step as Burn tensor operations (with its own fused objective).
-impl Engine for Trainer {
-    fn step(&mut self) -> Option<Outcome> {
-        let step = self.step_index();
-        let report = Trainer::step(self).expect("a case without a blow-up");
-        let losses = report.read_losses().unwrap();
-        Some(Outcome {
-            step,
-            total: losses.total,
-            terms: PerTerm::from_fn(|t| losses.terms[t].unwrap_or(0.0)),
-            updated: report.updated,
-        })
-    }
-    fn parameters(&self) -> Vec<f32> {
-        read_f32(self.model().parameters_flat()).unwrap()
-    }
-    fn failed(&self) -> bool {
-        false
-    }
-    fn apply_live(&mut self, timeline: Timeline) {
-        self.set_timeline(timeline);
-    }
-    fn is_finished(&self) -> bool {
-        Trainer::is_finished(self)
     }
 }
 
@@ -409,29 +381,6 @@ fn the_cpu_engine_conforms_to_the_oracle_on_every_case() {
                 assert!(cpu.parameters().iter().all(|v| v.is_finite()));
             }
         }
-    }
-}
-
-/// The flex engine (`train --backend flex`) held to the oracle the same way, on every case
-/// but the blow-up (it stops there with an error; tests/trainer.rs checks where it lands).
-#[test]
-fn the_flex_engine_conforms_to_the_oracle() {
-    for case in cases().into_iter().filter(|c| c.expect != Expect::BlowUp) {
-        let sheet = timeline(&case.sheet);
-        let mut oracle =
-            Reference::new(sheet.clone(), case.seed, case.latent_dims, case.batch_size).unwrap();
-        let config = TrainerConfig {
-            seed: case.seed,
-            latent_dims: case.latent_dims,
-            batch_size: case.batch_size,
-            ..TrainerConfig::default()
-        };
-        let mut flex = Trainer::new(sheet, config, &burn::prelude::Device::flex()).unwrap();
-        let reached = conform(&case, &mut oracle, &mut flex);
-        eprintln!(
-            "{:<48} worst weight difference {:e}",
-            case.name, reached.worst
-        );
     }
 }
 

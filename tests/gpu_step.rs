@@ -9,7 +9,7 @@ use common::{blow_up_config, cli, max_difference, short_ex_1_5, succeed, timelin
 
 use burn::prelude::*;
 use color_bottleneck::gpu_step::GpuSweep;
-use color_bottleneck::loss::Term;
+use color_bottleneck::step::loss::Term;
 use color_bottleneck::sweep::{Sweep, SweepCheckpoint, SweepConfig};
 
 /// The wgpu runtime starts once per process; the tests share it.

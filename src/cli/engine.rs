@@ -1,14 +1,13 @@
-//! The two ways the CLI trains one run, behind one face: the fused CPU step (the default, a
-//! [`Sweep`] of one) and Burn's operations through [`Trainer`] (the reference, and the way to
-//! any Burn backend).
-
-use burn::prelude::*;
+//! The two ways the CLI trains one run, behind one face: the CPU engine (the default, a
+//! [`Sweep`] of one, on the host step) and the oracle ([`Reference`], Burn's layers, autodiff
+//! and Adam on Burn's CPU backend).
 
 use super::CliError;
 use crate::plot::PhaseSnapshot;
+use crate::reference::Reference;
+use crate::run::{non_finite, warnings_of, Losses, PhaseData, RunConfig, Warning};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{read_f32, Event, Losses, Trainer, TrainerConfig, Warning};
 
 /// One finished step, as the CLI records it.
 pub(super) struct Record {
@@ -33,28 +32,51 @@ pub(super) trait Engine {
 
 pub(super) fn engine(
     timeline: Timeline,
-    config: TrainerConfig,
-    burn_device: Option<Device>,
+    config: RunConfig,
+    reference: bool,
 ) -> Result<(Box<dyn Engine>, Vec<Warning>), CliError> {
-    let warnings = Trainer::warnings_of(&timeline);
-    let engine: Box<dyn Engine> = match burn_device {
-        Some(device) => Box::new(Trainer::new(timeline, config, &device)?),
-        None => {
-            let sweep = SweepConfig {
-                first_seed: config.seed,
-                runs: 1,
-                latent_dims: config.latent_dims,
-                batch_size: config.batch_size,
-            };
-            let mut sweep = Sweep::new(timeline, sweep)?;
-            // A second core draws the batches ahead; one core would only take turns.
-            if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
-                sweep.prefetch_batches();
-            }
-            Box::new(sweep)
+    let warnings = warnings_of(&timeline);
+    let engine: Box<dyn Engine> = if reference {
+        Box::new(Reference::new(
+            timeline,
+            config.seed,
+            config.latent_dims,
+            config.batch_size,
+        )?)
+    } else {
+        let sweep = SweepConfig {
+            first_seed: config.seed,
+            runs: 1,
+            latent_dims: config.latent_dims,
+            batch_size: config.batch_size,
+        };
+        let mut sweep = Sweep::new(timeline, sweep)?;
+        // A second core draws the batches ahead; one core would only take turns.
+        if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+            sweep.prefetch_batches();
         }
+        Box::new(sweep)
     };
     Ok((engine, warnings))
+}
+
+/// Step `step`'s record, its phase and `lr` read from the timeline.
+fn record(
+    timeline: &Timeline,
+    step: u64,
+    losses: Losses,
+    phase_end: Option<PhaseSnapshot>,
+) -> Record {
+    let state = timeline.state(step);
+    Record {
+        step,
+        phase_index: state.phase_index,
+        lr: timeline
+            .property_index("lr")
+            .map_or(0.0, |i| state.values[i]),
+        losses,
+        phase_end,
+    }
 }
 
 impl Engine for Sweep {
@@ -78,17 +100,12 @@ impl Engine for Sweep {
             return Err(failure.clone().into());
         }
         let losses = run.last.expect("a step ran").losses();
-        let state = self.timeline().state(step);
-        Ok(Record {
+        Ok(record(
+            self.timeline(),
             step,
-            phase_index: state.phase_index,
-            lr: self
-                .timeline()
-                .property_index("lr")
-                .map_or(0.0, |i| state.values[i]),
             losses,
-            phase_end: self.phase_end(0, step),
-        })
+            self.phase_end(0, step),
+        ))
     }
 
     fn infer(&self, rgb: &[f32]) -> Result<(Vec<f32>, Vec<f32>), CliError> {
@@ -100,61 +117,47 @@ impl Engine for Sweep {
     }
 }
 
-impl Engine for Trainer {
+impl Engine for Reference {
     fn timeline(&self) -> &Timeline {
-        Trainer::timeline(self)
+        Reference::timeline(self)
     }
 
     fn is_finished(&self) -> bool {
-        Trainer::is_finished(self)
+        Reference::is_finished(self)
     }
 
     fn step_index(&self) -> u64 {
-        Trainer::step_index(self)
+        Reference::step_index(self)
     }
 
     fn step(&mut self) -> Result<Record, CliError> {
-        let report = Trainer::step(self)?;
-        let losses = report.read_losses()?;
-        let mut phase_end = None;
-        for event in report.events {
-            if let Event::PhaseEnd {
-                step,
-                phase,
-                colors,
-                latents,
-                ..
-            } = event
-            {
-                let dims = latents.dims()[1];
-                phase_end = Some(PhaseSnapshot {
-                    phase,
-                    step,
-                    latents: read_f32(latents)?,
-                    dims,
-                    colors: colors.rgb_f32(),
-                });
-            }
+        let report = Reference::step(self).expect("called before the end");
+        let losses = Losses {
+            total: report.total,
+            terms: report.terms,
+        };
+        if self.failed() {
+            return Err(non_finite(report.step, &losses).into());
         }
-        Ok(Record {
-            step: report.step,
-            phase_index: report.phase_index,
-            lr: report.lr,
-            losses,
-            phase_end,
-        })
+        let state = self.timeline().state(report.step);
+        let phase_end = state.is_phase_end.then(|| {
+            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
+            PhaseSnapshot {
+                phase: state.phase.to_string(),
+                step: report.step,
+                latents: self.infer(&colors).1,
+                dims: self.latent_dims(),
+                colors,
+            }
+        });
+        Ok(record(self.timeline(), report.step, losses, phase_end))
     }
 
     fn infer(&self, rgb: &[f32]) -> Result<(Vec<f32>, Vec<f32>), CliError> {
-        let colors = Tensor::from_data(
-            TensorData::new(rgb.to_vec(), [rgb.len() / 3, 3]),
-            self.device(),
-        );
-        let (outputs, latents) = Trainer::infer(self, colors);
-        Ok((read_f32(outputs)?, read_f32(latents)?))
+        Ok(Reference::infer(self, rgb))
     }
 
     fn latent_dims(&self) -> usize {
-        self.config().latent_dims
+        Reference::latent_dims(self)
     }
 }

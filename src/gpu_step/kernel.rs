@@ -1,7 +1,7 @@
 //! The whole training step of every run as one CubeCL kernel: one cube (workgroup) per run,
 //! its units striding over the batch's rows.
 //!
-//! Written as [`fused_step`](crate::fused_step) is written for the CPU, and held to it by
+//! Written as [`step`](crate::step) is written for the CPU, and held to it by
 //! tests (tests/gpu_step.rs): the same layers, the same loss terms with the same scales, the
 //! same Adam. The order of the sums differs (a tree over the cube, not lanes over the batch),
 //! so the two agree to float rounding, not bit for bit.
@@ -22,7 +22,7 @@ use cubecl::prelude::*;
 /// Units per cube. WebGPU promises at least 256 invocations per workgroup.
 pub const UNITS: u32 = 256;
 /// The model's hidden width and parameter count: one definition, the model's.
-pub use crate::model::{parameter_count, HIDDEN};
+pub use crate::step::layout::{parameter_count, HIDDEN};
 /// Floats of scratch per row: the input, latents, both hidden layers' outputs, and the
 /// gradient at each layer's output.
 pub const fn scratch_features(dims: usize) -> usize {

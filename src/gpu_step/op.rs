@@ -5,7 +5,7 @@
 //! Their tensors are the engine's flat buffers ([`kernel::StateLayout`] run after run, the
 //! losses' [`kernel::LOSS_SLOTS`] per run), in the backend's memory pool and on its queue like
 //! any of its tensors. The CPU engine's step is the same kind of extension on the CPU backend
-//! (`fused_step::op`), one call a step for a block of runs.
+//! (`step::op`), one call a step for a block of runs.
 
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{backend_extension, Backend, Cube, DType, Shape};
@@ -25,13 +25,13 @@ pub struct StepArgs {
     pub on_primaries: bool,
     /// Rows of scratch per run (at least the batch and the six anchor colours).
     pub scratch_rows: u32,
-    /// Bit `i` set: term `i` of [`crate::loss::Term::ALL`] is computed.
+    /// Bit `i` set: term `i` of [`crate::step::loss::Term::ALL`] is computed.
     pub terms_on: u32,
     pub anchored: bool,
     /// This step's `anchor` action records each run's reference first.
     pub record_anchor: bool,
     pub step: u64,
-    /// Term weights in [`crate::loss::Term::ALL`]'s order.
+    /// Term weights in [`crate::step::loss::Term::ALL`]'s order.
     pub weights: [f32; 5],
     pub lr: f32,
     /// Colours the sampler can draw, and the sum of their integer weights.

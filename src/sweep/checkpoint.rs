@@ -11,11 +11,11 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use super::{DistributionCache, Sweep, SweepConfig};
-use crate::fused_step::{RunState, StepLosses};
-use crate::loss::{PerTerm, Term};
-use crate::model::parameter_count;
+use crate::run::{non_finite, TrainError};
+use crate::step::layout::parameter_count;
+use crate::step::loss::{PerTerm, Term};
+use crate::step::{RunState, StepLosses};
 use crate::timeline::Timeline;
-use crate::train::{non_finite, TrainError};
 use crate::verdict::Onset;
 
 /// The layout of the bytes: a reader refuses another.

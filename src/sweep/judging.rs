@@ -60,7 +60,7 @@ pub(super) fn judge_onsets(
 ) {
     let dims = shared.latent_dims;
     for (i, run) in runs.iter_mut().enumerate() {
-        let latents = block.with_params(shared, i, |p| fused_step::encode(p, dims, probe));
+        let latents = block.with_params(shared, i, |p| step::encode(p, dims, probe));
         run.onset.observe(step, Shape::of(&latents, dims));
     }
 }

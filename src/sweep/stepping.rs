@@ -126,8 +126,7 @@ pub(super) fn begin_step(
         let primaries = cpu_values(&shared.primaries);
         for (i, run) in runs.iter_mut().enumerate() {
             if run.failure.is_none() {
-                let latents =
-                    block.with_params(shared, i, |p| fused_step::encode(p, dims, &primaries));
+                let latents = block.with_params(shared, i, |p| step::encode(p, dims, &primaries));
                 write_values(&mut block.anchors, i * a, &latents);
                 run.anchored = true;
             }

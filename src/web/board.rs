@@ -11,11 +11,11 @@ use super::{from_bytes, now, parse, to_js, Frame, LossSample, ShownOnset};
 use crate::data::ColorCube;
 use crate::dome::{self, DomeAxes, Orbit};
 use crate::geometry::Geometry;
-use crate::loss::Term;
 use crate::plot::{
     self, Align, PanelMap, PhaseSnapshot, PointCloud, Raster, Rect, Rgba, StepAxis, Surface,
 };
 use crate::probe::{self, Reading};
+use crate::step::loss::Term;
 use crate::timeline::Timeline;
 use crate::verdict::HUES;
 

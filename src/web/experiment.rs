@@ -15,10 +15,10 @@ use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
 #[cfg(feature = "webgpu")]
 use crate::gpu_step::GpuSweep;
+use crate::run::RunConfig;
 use crate::share::Parent;
 use crate::sweep::{KeptStates, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
-use crate::train::{Trainer, TrainerConfig};
 use crate::verdict::{probe_colors, Verdict};
 
 mod engine;
@@ -101,7 +101,7 @@ struct WorkerRun {
     parents: Vec<Parent>,
     /// Where the page cut the sheet (its `to`).
     until: Option<u64>,
-    config: TrainerConfig,
+    config: RunConfig,
     /// Seeds trained at once (from `config.seed` on).
     runs: usize,
     /// Where these runs sit in the sweep: runs `first_run..first_run + runs` of
@@ -149,12 +149,11 @@ struct WorkerRun {
     versus: Option<Versus>,
 }
 
-fn trainer_config(options: &Options) -> TrainerConfig {
-    TrainerConfig {
+fn trainer_config(options: &Options) -> RunConfig {
+    RunConfig {
         seed: options.seed as u64 + options.first as u64,
         latent_dims: options.dims,
         batch_size: options.batch,
-        ..TrainerConfig::default()
     }
 }
 
@@ -943,7 +942,7 @@ impl WorkerRun {
             .switches
             .back()
             .map_or(self.engine.timeline(), |(_, t)| t);
-        let warnings: Vec<String> = (Trainer::warnings_of(timeline).iter())
+        let warnings: Vec<String> = (crate::run::warnings_of(timeline).iter())
             .map(|w| w.to_string())
             .collect();
         if !warnings.is_empty() {

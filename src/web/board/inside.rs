@@ -100,7 +100,7 @@ impl Board {
 impl Board {
     /// The hue circle's geometry under `params`.
     pub(super) fn geometry_of(&self, params: &[f32]) -> Geometry {
-        let latents = crate::fused_step::encode(params, self.dims, &self.hues);
+        let latents = crate::step::encode(params, self.dims, &self.hues);
         Geometry::of_hues(&latents, self.dims)
     }
 

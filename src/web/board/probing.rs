@@ -78,7 +78,7 @@ impl Board {
         let mut z = probe::hue_centre(params, self.dims);
         z[panel.pair.0] = u;
         z[panel.pair.1] = v;
-        crate::fused_step::decode(params, self.dims, &z)
+        crate::step::decode(params, self.dims, &z)
     }
 }
 

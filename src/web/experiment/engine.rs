@@ -37,7 +37,7 @@ impl Engine {
     /// A fresh sweep, or the runs of `saved` going on from where they stood.
     pub(super) fn new(
         timeline: Timeline,
-        config: &TrainerConfig,
+        config: &RunConfig,
         runs: usize,
         device: Option<&Device>,
         saved: Option<&SweepCheckpoint>,
@@ -83,7 +83,7 @@ impl Engine {
     }
 }
 
-pub(super) fn sweep_config(config: &TrainerConfig, runs: usize) -> SweepConfig {
+pub(super) fn sweep_config(config: &RunConfig, runs: usize) -> SweepConfig {
     SweepConfig {
         first_seed: config.seed,
         runs,
@@ -147,7 +147,7 @@ pub(super) const RATE_SHEET: &str =
 /// Steps per second of `runs` runs at `batch` on this module's CPU engine: 50 ms of warm-up,
 /// then 150 ms timed. V8 first runs new code as baseline code and swaps in optimised code
 /// once it is hot (the first 50 ms ran at 40–60% of the later speed, in Node at batch 256).
-pub(super) fn cpu_steps_per_second(config: &TrainerConfig, runs: usize) -> Result<f64, String> {
+pub(super) fn cpu_steps_per_second(config: &RunConfig, runs: usize) -> Result<f64, String> {
     let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
     let mut cpu = Sweep::new(timeline, sweep_config(config, runs)).map_err(|e| e.to_string())?;
     let mut time = |ms: f64| {
@@ -167,7 +167,7 @@ pub(super) fn cpu_steps_per_second(config: &TrainerConfig, runs: usize) -> Resul
 /// figure counts its whole queue.
 #[cfg(feature = "webgpu")]
 pub(super) async fn gpu_steps_per_second(
-    config: &TrainerConfig,
+    config: &RunConfig,
     runs: usize,
     gpu: &Device,
 ) -> Result<f64, String> {

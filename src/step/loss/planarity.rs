@@ -1,18 +1,10 @@
 //! `reg-planar`: mean square of every latent dimension after the first two, which flattens
 //! the latent space onto dims 0 and 1.
 
-use burn::prelude::*;
-
-use super::fused::{HostBatch, HostGradient};
-
-/// `None` when the bottleneck has only two dimensions (nothing to flatten).
-pub fn tensor(latents: Tensor<2>) -> Option<Tensor<1>> {
-    let [_, dims] = latents.dims();
-    (dims > 2).then(|| latents.narrow(1, 2, dims - 2).square().mean())
-}
+use super::{HostBatch, HostGradient};
 
 /// d/d z_d = 2 z_d / (B (E − 2)) for d ≥ 2. Called only with more than two dims.
-pub(super) fn host(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
+pub(super) fn evaluate(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
     let scale = 1.0 / (b.batch * (b.dims - 2)) as f64;
     let slope = weight * (2.0 * scale) as f32;
     let mut sum = 0.0f64;

@@ -1,14 +1,11 @@
 //! The loss terms as a type. Every fact about a term lives here or in the term's own file:
-//! its dopesheet column, when it applies, its tensor form and its fused value and gradient.
-//! Both dispatches below are exhaustive `match`es, so a new variant does not compile until it
-//! has both forms.
+//! its dopesheet column, when it applies, and its value with its gradient. The dispatch below
+//! is an exhaustive `match`, so a new variant does not compile until it has both.
 
 use std::ops::{Index, IndexMut};
 
-use burn::prelude::*;
-
-use super::fused::{HostBatch, HostGradient};
 use super::{anchor, planarity, reconstruction, separation, unit_norm};
+use super::{HostBatch, HostGradient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Term {
@@ -65,36 +62,19 @@ impl Term {
         PerTerm::from_fn(|t| weights[t] != W::default() && t.applies(latent_dims, anchored))
     }
 
-    /// The term with Burn's tensor operations (any backend, differentiable). `None` where it
-    /// does not apply.
-    pub(super) fn tensor(self, b: &TensorBatch) -> Option<Tensor<1>> {
-        match self {
-            Term::Reconstruction => {
-                Some(reconstruction::tensor(b.input.clone(), b.outputs.clone()))
-            }
-            Term::Separation => Some(separation::tensor(b.latents.clone())),
-            Term::Planarity => planarity::tensor(b.latents.clone()),
-            Term::UnitNorm => Some(unit_norm::tensor(b.latents.clone())),
-            Term::Anchor => b
-                .anchor
-                .as_ref()
-                .map(|(latents, reference)| anchor::tensor(latents.clone(), reference.clone())),
-        }
-    }
-
-    /// The term's value on host values; with `gradient`, adds `weight ·` its gradient.
-    pub(crate) fn host(
+    /// The term's value; with `gradient`, adds `weight ·` its gradient to it.
+    pub(crate) fn evaluate(
         self,
         b: &HostBatch,
         weight: f32,
         gradient: Option<&mut HostGradient>,
     ) -> f64 {
         match self {
-            Term::Reconstruction => reconstruction::host(b, weight, gradient),
-            Term::Separation => separation::host(b, weight, gradient),
-            Term::Planarity => planarity::host(b, weight, gradient),
-            Term::UnitNorm => unit_norm::host(b, weight, gradient),
-            Term::Anchor => anchor::host(b, weight, gradient),
+            Term::Reconstruction => reconstruction::evaluate(b, weight, gradient),
+            Term::Separation => separation::evaluate(b, weight, gradient),
+            Term::Planarity => planarity::evaluate(b, weight, gradient),
+            Term::UnitNorm => unit_norm::evaluate(b, weight, gradient),
+            Term::Anchor => anchor::evaluate(b, weight, gradient),
         }
     }
 }
@@ -103,15 +83,6 @@ impl std::fmt::Display for Term {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.column())
     }
-}
-
-/// The batch as tensors, for [`Term::tensor`]: rows of the batch only, and the anchor
-/// colours' latents beside their reference when the anchor term is on.
-pub(super) struct TensorBatch {
-    pub input: Tensor<2>,
-    pub outputs: Tensor<2>,
-    pub latents: Tensor<2>,
-    pub anchor: Option<(Tensor<2>, Tensor<2>)>,
 }
 
 /// One value per term, indexed by [`Term`].

@@ -2,16 +2,10 @@
 //! when the `anchor` action recorded them, which holds the primaries in place while the rest
 //! of the colours move in.
 
-use burn::prelude::*;
-
-use super::fused::{HostBatch, HostGradient};
-
-pub fn tensor(latents: Tensor<2>, reference: Tensor<2>) -> Tensor<1> {
-    (latents - reference).square().mean()
-}
+use super::{HostBatch, HostGradient};
 
 /// The anchor colours' rows follow the batch's; d/d z = 2 (z − reference) / (rows · E).
-pub(super) fn host(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
+pub(super) fn evaluate(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
     let scale = 1.0 / b.anchor.len() as f64;
     let slope = weight * (2.0 * scale) as f32;
     let mut sum = 0.0f64;

@@ -1,16 +1,10 @@
 //! `reg-norm`: mean squared difference between each latent's length and 1, which pulls the
 //! latents onto the unit sphere.
 
-use burn::prelude::*;
-
-use super::fused::{HostBatch, HostGradient};
-
-pub fn tensor(latents: Tensor<2>) -> Tensor<1> {
-    (latents.square().sum_dim(1).sqrt() - 1.0).square().mean()
-}
+use super::{HostBatch, HostGradient};
 
 /// d/d z = 2 (|z| − 1) z / (|z| B); a latent at the origin has no direction to be pulled in.
-pub(super) fn host(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
+pub(super) fn evaluate(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
     let scale = 1.0 / b.batch as f64;
     let mut sum = 0.0f64;
     for row in 0..b.batch {

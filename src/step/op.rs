@@ -17,14 +17,13 @@ use std::cell::RefCell;
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::Dispatch;
-use burn::backend::{backend_extension, Backend, Flex, Shape};
+use burn::backend::{backend_extension, Backend, DType, Flex, Shape};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
 
+use super::layout::parameter_count;
+use super::loss::PerTerm;
 use super::{train_step, StepInput, StepLosses, Workspace};
-use crate::flex_values::{dense_f32, from_values};
-use crate::loss::PerTerm;
-use crate::model::parameter_count;
 
 /// What a block's step takes besides its tensors.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,13 +185,24 @@ fn cpu_primitive(tensor: &Tensor<1>) -> FlexTensor {
         .expect("the CPU step's tensors are on the CPU backend")
 }
 
+/// The values of a dense f32 tensor, borrowed; `None` for other dtypes and strided views.
+fn dense_f32(x: &FlexTensor) -> Option<&[f32]> {
+    let layout = x.layout();
+    (x.dtype() == DType::F32 && layout.is_contiguous() && layout.start_offset() == 0)
+        .then(|| &x.storage::<f32>()[..layout.num_elements()])
+}
+
+fn from_values(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::ColorCube;
-    use crate::fused_step::RunState;
-    use crate::loss::Term;
-    use crate::model::initial_parameters;
+    use crate::step::layout::initial_parameters;
+    use crate::step::loss::Term;
+    use crate::step::RunState;
 
     const ROWS: usize = 64;
 

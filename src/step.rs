@@ -1,27 +1,47 @@
-//! One run's whole training step on host values: forward, objective, backward and Adam in
-//! one pass over flat buffers, with no tensor library in between.
+//! One definition of a training step, on host values: the model's forward pass, the
+//! objective, the backward pass and Adam, in one pass over flat buffers.
 //!
-//! A step of ex-1.5 is about half a megaflop, spread over a few hundred tensor operations when
-//! Burn runs it; on the CPU the bookkeeping around each operation costs more than its
-//! arithmetic. Here the four layers run as plain loops over the batch, the loss terms are
-//! their host forms ([`Term::host`](crate::loss::Term)), and the gradient is written out by
-//! hand. [`Trainer`](crate::train::Trainer) running Burn's operations is the reference this
-//! is held to (tests/fused_step.rs).
+//! The parts live beside this file, each written once:
+//! - [`layout`]: the model's shape, the flat parameter layout, the seeded initial weights;
+//! - [`activation`]: GELU with its slope, and the sigmoid;
+//! - [`loss`]: the term table, each term's value beside its gradient, and the weighted total;
+//! - [`adam`]: the update.
 //!
-//! Parameters are in [`ColorMlp::parameters_flat`](crate::model::ColorMlp)'s layout: layer by
-//! layer, the `[inputs, outputs]` weight (row-major) then the bias. A run's state is one
-//! buffer: the parameters, then Adam's two moments ([`RunState::packed`]).
+//! Here the four layers run as plain loops over the batch and the gradient is written out by
+//! hand, forward and backward side by side. The GPU kernel (`gpu_step/kernel.rs`) is this step
+//! transliterated to CubeCL, pass by pass, with the same names and constants. The oracle
+//! (`reference.rs`) shares none of this: it trains with Burn's layers, autodiff and Adam, and
+//! `tests/conformance.rs` holds every engine to it.
 //!
-//! The engine calls the step as a Burn backend extension on the CPU backend ([`op`]), on a
-//! tensor holding that buffer.
+//! **The update rule.** A step updates the weights when some term was computed and the total
+//! is finite and > 0 ([`updates_weights`]). **The non-finite rule.** A non-finite total at step
+//! t means step t − 1's update broke the run: the engine puts the run back to the weights and
+//! Adam state that step t − 1 started from (whose loss was finite) and stops it there
+//! ([`crate::sweep`]'s stepping on the CPU, the kernel's last pass on the GPU, the oracle the
+//! same); *Apply live* goes on from those weights.
+//!
+//! A run's state is one buffer: the parameters, then Adam's two moments
+//! ([`RunState::packed`]). The CPU engine calls the step through a Burn backend extension on
+//! the CPU backend ([`op`]), on a tensor holding that buffer.
 
+pub mod activation;
+pub mod adam;
+pub mod layout;
+pub mod loss;
 pub mod op;
 
-use crate::activation::{gelu_and_slope_f32, sigmoid_f32};
-use crate::loss::{HostBatch, HostGradient, PerTerm, Term};
-use crate::model::layer_shapes;
-use crate::optimizer::adam_update;
-use crate::train::Losses;
+use activation::{gelu_and_slope, sigmoid};
+use adam::adam_update;
+use layout::layer_shapes;
+use loss::{HostBatch, HostGradient, PerTerm, Term};
+
+use crate::run::Losses;
+
+/// Whether a step with this objective updates the weights: some term was computed, and the
+/// total is finite and > 0 (the notebook skips an update whose loss is not positive).
+pub fn updates_weights(objective: &loss::Objective) -> bool {
+    objective.computed.0.contains(&true) && objective.total.is_finite() && objective.total > 0.0
+}
 
 /// Where each layer's weight and bias sit in the flat parameters.
 ///
@@ -154,7 +174,7 @@ fn gelu(values: &mut [f32], slopes: &mut Vec<f32>) {
     slopes.clear();
     slopes.resize(values.len(), 0.0);
     for (v, s) in values.iter_mut().zip(slopes.iter_mut()) {
-        (*v, *s) = gelu_and_slope_f32(*v);
+        (*v, *s) = gelu_and_slope(*v);
     }
 }
 
@@ -227,7 +247,7 @@ fn decode_into(params: &[f32], latent_dims: usize, rows: usize, w: &mut Workspac
     gelu(&mut w.hidden_2, &mut w.slope_2);
     decode_rgb.forward(params, &w.hidden_2, rows, &mut w.outputs);
     for o in &mut w.outputs {
-        *o = sigmoid_f32(*o);
+        *o = sigmoid(*o);
     }
 }
 
@@ -390,30 +410,19 @@ fn train_step_portable(
         dims: latent_dims,
         batch: batch.len() / 3,
     };
-    let on = Term::computed(weights, latent_dims, anchored);
     let mut gradient = std::mem::take(&mut w.gradient);
-    gradient.outputs.clear();
-    gradient.outputs.resize(w.output_rows.len(), 0.0);
-    gradient.latents.clear();
-    gradient.latents.resize(w.latent_rows.len(), 0.0);
-    let terms = PerTerm::from_fn(|t| {
-        if on[t] {
-            t.host(&host, weights[t] as f32, Some(&mut gradient)) as f32
-        } else {
-            0.0
-        }
-    });
-    let total: f32 = terms.iter().map(|(t, v)| v * weights[t] as f32).sum();
-    let updated = on.0.contains(&true) && total.is_finite() && total > 0.0;
+    gradient.reset(&host);
+    let objective = loss::objective(&host, weights, Some(&mut gradient));
+    let updated = updates_weights(&objective);
     if updated {
         backward(params, latent_dims, &gradient, w);
         adam_update(params, &w.grads, moment_1, moment_2, lr as f32, updates + 1);
     }
     w.gradient = gradient;
     StepLosses {
-        total,
-        terms,
-        computed: on,
+        total: objective.total,
+        terms: objective.terms,
+        computed: objective.computed,
         updated,
     }
 }
@@ -472,7 +481,7 @@ fn backward(params: &[f32], latent_dims: usize, gradient: &HostGradient, w: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::initial_parameters;
+    use crate::step::layout::initial_parameters;
 
     #[test]
     fn encode_gives_infers_latents_bit_for_bit() {

@@ -1,17 +1,16 @@
-//! The fused CPU step and the sweep against the reference: Burn's operations through
-//! `Trainer`, term by term. Same seed, same sheet: the same run, step by step.
+//! The CPU engine's sweep: each run is the oracle's run of its seed, runs are independent of
+//! each other and of threads, a checkpoint carries a run on, and a blow-up stops only its run.
 
 mod common;
 use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
 
-use burn::prelude::*;
 use color_bottleneck::dopesheet::EX_1_5;
-use color_bottleneck::fused_step::RunState;
-use color_bottleneck::loss::Term;
+use color_bottleneck::reference::Reference;
+use color_bottleneck::step::loss::Term;
+use color_bottleneck::step::RunState;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
-use color_bottleneck::train::{read_f32, Trainer, TrainerConfig};
 
-/// Run r of a sweep is the reference trainer's run with that seed: losses every step and the
+/// Run r of a sweep is the oracle's run with that seed: losses every step and the
 /// parameters (so every gradient and Adam update) within 1e-5, through the anchor action.
 #[test]
 fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
@@ -22,22 +21,24 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
         batch_size: 64,
     };
     let mut sweep = Sweep::new(timeline(&short_ex_1_5(200, 499)), config.clone()).unwrap();
-    let mut trainers: Vec<Trainer> = (0..config.runs as u64)
+    let mut oracles: Vec<Reference> = (0..config.runs as u64)
         .map(|r| {
-            let c = TrainerConfig {
-                seed: config.first_seed + r,
-                batch_size: config.batch_size,
-                ..TrainerConfig::default()
-            };
-            Trainer::new(timeline(&short_ex_1_5(200, 499)), c, &Device::flex()).unwrap()
+            let seed = config.first_seed + r;
+            Reference::new(
+                timeline(&short_ex_1_5(200, 499)),
+                seed,
+                4,
+                config.batch_size,
+            )
+            .unwrap()
         })
         .collect();
     let mut worst_params = 0.0f32;
     while !sweep.is_finished() {
         let step = sweep.step_index();
         sweep.step();
-        for (r, trainer) in trainers.iter_mut().enumerate() {
-            let reference = trainer.step().unwrap().read_losses().unwrap();
+        for (r, oracle) in oracles.iter_mut().enumerate() {
+            let reference = oracle.step().unwrap();
             let fused = sweep.runs()[r].last.unwrap();
             let scale = 1.0 + reference.total.abs();
             assert!(
@@ -55,7 +56,7 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
                 );
             }
             if step.is_multiple_of(50) || sweep.is_finished() {
-                let params = read_f32(trainer.model().parameters_flat()).unwrap();
+                let params = oracle.parameters();
                 let d = max_difference(&sweep.parameters(r), &params);
                 worst_params = worst_params.max(d);
                 assert!(d <= 1e-5, "run {r} step {step}: parameters differ by {d}");
@@ -67,67 +68,48 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
     eprintln!("largest parameter difference: {worst_params:e}");
 }
 
-/// A lost GPU after ex-1.5's anchor action (step 3,000): the run moves to the fused CPU
-/// engine at step 3,100 and goes on as if it had never moved. The checkpoint carries the
-/// weights, Adam's moments, the anchor reference and the sampler; moving with the
-/// weights alone (as the page once did) lands measurably elsewhere.
+/// A run moved after ex-1.5's anchor action (step 3,000), at step 3,100, as a lost GPU or a
+/// hand-over between page workers moves it, goes on as if it had never moved. The checkpoint
+/// carries the weights, Adam's moments, the anchor reference and the sampler; moving with the
+/// weights alone lands measurably elsewhere.
 #[test]
-fn a_run_that_falls_back_after_the_anchor_matches_one_that_never_fell_back() {
+fn a_run_moved_after_the_anchor_matches_one_that_never_moved() {
     let ex_1_5 = timeline(EX_1_5);
-    let config = TrainerConfig::default();
-    let mut never = Trainer::new(ex_1_5.clone(), config.clone(), &Device::flex()).unwrap();
+    let config = SweepConfig {
+        first_seed: 1,
+        runs: 1,
+        latent_dims: 4,
+        batch_size: 256,
+    };
+    let mut never = Sweep::new(ex_1_5.clone(), config.clone()).unwrap();
     while never.step_index() < 3_100 {
-        never.step().unwrap();
+        never.step();
     }
-    let checkpoint = never.checkpoint().unwrap();
+    let checkpoint = never.checkpoint(0);
     assert_eq!(checkpoint.step, 3_100);
     assert_eq!(checkpoint.anchor.as_ref().map(Vec::len), Some(6 * 4));
     assert!(checkpoint.state.updates > 3_000);
     assert!(checkpoint.state.moment_2.iter().any(|&v| v > 0.0));
 
-    let sweep_config = SweepConfig {
-        first_seed: config.seed,
-        runs: 1,
-        latent_dims: config.latent_dims,
-        batch_size: config.batch_size,
-    };
-    let mut fell_back =
-        Sweep::resume_one(ex_1_5.clone(), sweep_config.clone(), &checkpoint).unwrap();
+    let mut moved = Sweep::resume_one(ex_1_5.clone(), config.clone(), &checkpoint).unwrap();
     let mut weights_only = checkpoint.clone();
     weights_only.state = RunState::new(checkpoint.state.params.clone());
     weights_only.anchor = None;
-    let mut naive = Sweep::resume_one(ex_1_5, sweep_config, &weights_only).unwrap();
+    let mut naive = Sweep::resume_one(ex_1_5, config, &weights_only).unwrap();
 
     for _ in 0..200 {
-        let reference = never.step().unwrap().read_losses().unwrap();
-        fell_back.step();
+        never.step();
+        moved.step();
         naive.step();
-        let fused = fell_back.runs()[0].last.unwrap();
-        let anchor = reference.terms[Term::Anchor].unwrap();
-        assert!(anchor > 0.0);
-        assert!(
-            (fused.terms[Term::Anchor] - anchor).abs() <= 1e-4 * (1.0 + anchor),
-            "anchor {} vs {anchor}",
-            fused.terms[Term::Anchor]
-        );
+        let (stayed, carried) = (never.runs()[0].last.unwrap(), moved.runs()[0].last.unwrap());
+        assert!(stayed.terms[Term::Anchor] > 0.0);
+        assert_eq!(carried, stayed);
         assert_eq!(naive.runs()[0].last.unwrap().terms[Term::Anchor], 0.0);
     }
-    let reference = read_f32(never.model().parameters_flat()).unwrap();
-    let carried = max_difference(&fell_back.parameters(0), &reference);
-    let lost = max_difference(&naive.parameters(0), &reference);
-    eprintln!("after 200 steps on: carried state {carried:e}, weights only {lost:e}");
-    assert!(carried <= 1e-4, "parameters differ by {carried}");
-    assert!(lost > 100.0 * carried, "weights only: {lost}");
-
-    // The way back onto a device is the same checkpoint, into the trainer.
-    let checkpoint = never.checkpoint().unwrap();
-    let mut resumed =
-        Trainer::resume(timeline(EX_1_5), config, &Device::flex(), &checkpoint).unwrap();
-    for _ in 0..50 {
-        let a = never.step().unwrap().read_losses().unwrap().total;
-        let b = resumed.step().unwrap().read_losses().unwrap().total;
-        assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{a} vs {b}");
-    }
+    assert_eq!(moved.parameters(0), never.parameters(0));
+    let lost = max_difference(&naive.parameters(0), &never.parameters(0));
+    eprintln!("after 200 steps on: weights only {lost:e} away");
+    assert!(lost > 1e-3, "weights only: {lost}");
 }
 
 /// Runs do not interact: run r of a sweep is bit for bit a sweep of that seed alone.

@@ -1,0 +1,232 @@
+//! What a run is, apart from how a step is computed: its settings and their limits, what a
+//! phase trains on, the losses a step reports, a run's checkpoint, and the errors and warnings
+//! every engine gives.
+
+use std::collections::BTreeSet;
+
+use crate::data::ColorCube;
+use crate::sampler::WeightedBatchSampler;
+use crate::step::loss::{PerTerm, Term};
+use crate::step::RunState;
+use crate::timeline::Timeline;
+
+/// Whether training reads a property: `lr`, `data-fraction` and each loss term's weight.
+/// Anything else in a sheet is reported as unused.
+pub fn is_known_property(name: &str) -> bool {
+    matches!(name, "lr" | "data-fraction") || Term::from_column(name).is_some()
+}
+pub const KNOWN_ACTIONS: [&str; 1] = ["anchor"];
+
+/// One run's settings: the seed, the bottleneck's width and the batch size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// Default 1: a seed whose run forms a clean wheel. Like the original, roughly one seed
+    /// in three or four crumples (hues out of order), decided early in phase 1.
+    pub seed: u64,
+    pub latent_dims: usize,
+    pub batch_size: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            seed: 1,
+            latent_dims: 4,
+            batch_size: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    #[error("latent dims must be between 2 and {max} (the separation term uses dims 0 and 1), got {got}")]
+    LatentDims { got: usize, max: usize },
+    #[error("batch size must be between 1 and {max}, got {got}")]
+    BatchSize { got: usize, max: usize },
+    #[error("runs must be between 1 and {max}, got {got}")]
+    Runs { got: usize, max: usize },
+    #[error("step {step}: {culprit} is {value} ({terms}); the run is back at its last weights whose loss was finite")]
+    NonFiniteLoss {
+        step: u64,
+        /// The first term that is not finite ("the total loss" when every term is).
+        culprit: String,
+        value: f32,
+        terms: String,
+    },
+    #[error("the curriculum is finished ({0} steps)")]
+    Finished(u64),
+    #[error("{0} saved parameters do not fit this model's shape")]
+    Parameters(usize),
+    #[error("reading a tensor back failed: {0}")]
+    ReadBack(String),
+}
+
+pub const MAX_LATENT_DIMS: usize = 64;
+
+/// Mixed into a run's seed for its sampler: the model and the sampler draw from separate
+/// streams, so changing the batch size does not change the initial weights.
+pub(crate) const SAMPLER_STREAM: u64 = 0x5eed_5a3b_1e00_0001;
+pub const MAX_BATCH_SIZE: usize = 65_536;
+
+/// A one-time notice about something in the sheet that training will not use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    UnknownProperty(String),
+    UnknownAction { step: u64, action: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::UnknownProperty(p) => {
+                write!(f, "property {p:?} is not used by this experiment")
+            }
+            Warning::UnknownAction { step, action } => {
+                write!(f, "action {action:?} at step {step} is not known (known: anchor); it does nothing")
+            }
+        }
+    }
+}
+
+/// What a phase trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseData {
+    /// The 6 primaries and secondaries, every step.
+    Primaries,
+    /// Weighted batches from the 3,600-colour HSV cube, shaped by `data-fraction`.
+    Cube,
+}
+
+impl PhaseData {
+    /// The colours a phase is judged and drawn on at its end, as the seed's phase-history
+    /// grid does: the six primaries and secondaries for a phase that trains on them, the
+    /// 10×10×10 RGB grid otherwise.
+    pub fn validation_set(self) -> ColorCube {
+        match self {
+            PhaseData::Primaries => ColorCube::primaries(),
+            PhaseData::Cube => ColorCube::rgb_grid(),
+        }
+    }
+
+    /// Phases whose name starts with "Primary" (any case) train on the primaries, as ex-1.5's
+    /// first phase does; every other phase samples the cube.
+    pub fn for_phase(name: &str) -> Self {
+        if name.to_lowercase().starts_with("primary") {
+            PhaseData::Primaries
+        } else {
+            PhaseData::Cube
+        }
+    }
+}
+
+/// A step's losses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Losses {
+    pub total: f32,
+    /// `None` for terms not computed this step.
+    pub terms: PerTerm<Option<f32>>,
+}
+
+impl Losses {
+    /// From `[total, term…]` (in [`Term::ALL`]'s order).
+    pub fn from_values(values: &[f32], computed: PerTerm<bool>) -> Self {
+        Losses {
+            total: values[0],
+            terms: PerTerm::from_fn(|t| computed[t].then(|| values[1 + t as usize])),
+        }
+    }
+}
+
+/// Indices of the schedule's columns a step reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Columns {
+    pub lr: usize,
+    pub data_fraction: Option<usize>,
+    pub terms: PerTerm<Option<usize>>,
+}
+
+impl Columns {
+    pub fn of(timeline: &Timeline) -> Self {
+        Columns {
+            lr: timeline
+                .property_index("lr")
+                .expect("a dopesheet always has lr"),
+            data_fraction: timeline.property_index("data-fraction"),
+            terms: PerTerm::from_fn(|t| timeline.property_index(t.column())),
+        }
+    }
+}
+
+/// Everything a run needs to go on elsewhere (another device, the fused CPU engine) as if
+/// nothing had happened: the step it trains next, its weights and Adam's state, the anchor
+/// reference in force and its sampler (key and weights).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub step: u64,
+    pub state: RunState,
+    /// The primaries' latents, row by row, once the `anchor` action fired.
+    pub anchor: Option<Vec<f32>>,
+    pub sampler: WeightedBatchSampler,
+}
+
+/// Refuses a bottleneck or a batch the engines do not train.
+pub(crate) fn check_model_size(latent_dims: usize, batch_size: usize) -> Result<(), TrainError> {
+    if !(2..=MAX_LATENT_DIMS).contains(&latent_dims) {
+        return Err(TrainError::LatentDims {
+            got: latent_dims,
+            max: MAX_LATENT_DIMS,
+        });
+    }
+    if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+        return Err(TrainError::BatchSize {
+            got: batch_size,
+            max: MAX_BATCH_SIZE,
+        });
+    }
+    Ok(())
+}
+
+/// The error for a step whose total is not finite.
+pub(crate) fn non_finite(step: u64, losses: &Losses) -> TrainError {
+    let computed: Vec<(Term, f32)> = (losses.terms.iter())
+        .filter_map(|(term, v)| v.map(|v| (term, v)))
+        .collect();
+    let (culprit, value) = computed
+        .iter()
+        .find(|(_, v)| !v.is_finite())
+        .map_or(("the total loss".to_string(), losses.total), |(t, v)| {
+            (t.column().to_string(), *v)
+        });
+    let terms = std::iter::once(format!("total = {}", losses.total))
+        .chain(computed.iter().map(|(t, v)| format!("{t} = {v}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    TrainError::NonFiniteLoss {
+        step,
+        culprit,
+        value,
+        terms,
+    }
+}
+
+/// What in a sheet no engine reads: unknown properties, and each unknown action once.
+pub fn warnings_of(timeline: &Timeline) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = timeline
+        .properties()
+        .iter()
+        .filter(|p| !is_known_property(p))
+        .map(|p| Warning::UnknownProperty(p.clone()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (step, actions) in timeline.action_steps() {
+        for action in actions {
+            if !KNOWN_ACTIONS.contains(&action.as_str()) && seen.insert(action.clone()) {
+                warnings.push(Warning::UnknownAction {
+                    step,
+                    action: action.clone(),
+                });
+            }
+        }
+    }
+    warnings
+}
