@@ -9,7 +9,7 @@
 //! moves. The weights stay on the device; a read ([`GpuSweep::read_values`]) brings them
 //! back into the host sweep, whose judging and checkpoints then work as on the CPU.
 //!
-//! The kernel is a Burn backend-extension operation on the CubeCL backend ([`FusedTrainStep`],
+//! The kernel is a Burn backend-extension operation on the CubeCL backend ([`GpuTrainStep`],
 //! `op.rs`): the engine's buffers are Burn tensors on the page's or the CLI's wgpu device, in
 //! that backend's memory pool and on its queue.
 
@@ -33,7 +33,7 @@ use crate::step::{RunState, StepLosses};
 use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
 use crate::timeline::Timeline;
 
-pub use op::{FusedTrainStep, StepArgs};
+pub use op::{GpuTrainStep, StepArgs};
 
 /// Values still on the device, read at the next [`GpuSweep::read_values`].
 pub type DeviceValues = Tensor<1>;
@@ -275,7 +275,7 @@ impl GpuSweep {
         };
         let d = &mut self.runs;
         let (state, losses) = (d.state.take(), d.losses.take());
-        let (state, losses) = Dispatch::fused_train_step(
+        let (state, losses) = Dispatch::gpu_train_step(
             state.expect("a step gives the state back").into_dispatch(),
             losses
                 .expect("a step gives the losses back")
@@ -295,7 +295,7 @@ impl GpuSweep {
     pub fn queue_latents(&mut self, run: usize, colors: &[f32]) -> DeviceValues {
         let colors = self.gpu.floats(colors);
         self.launches += 1;
-        Tensor::from_dispatch(Dispatch::fused_latents(
+        Tensor::from_dispatch(Dispatch::gpu_latents(
             self.runs.state().clone().into_dispatch(),
             colors.into_dispatch(),
             run as u32,

@@ -3,11 +3,10 @@
 //! Each run has its own initial weights and sampler key (both from its seed), its own Adam
 //! state and its own anchor reference, and applies the skip rule (total ≤ 0) on its own. All
 //! runs follow the same timeline step by step. Their states lie in blocks, one tensor each,
-//! and a step of a block's runs is one call of the fused step, a Burn backend extension on
-//! the CPU backend ([`step::op`]), so a run here is what
-//! [`Trainer`](crate::run::Trainer) computes for that seed, without Burn's per-operation
-//! cost (tests/fused_step.rs holds the two together). Runs are independent, so a sweep splits
-//! them over the machine's cores, a block per thread.
+//! and a step of a block's runs is one call of the step ([`crate::step`]) through a Burn
+//! backend extension on the CPU backend ([`step::op`]); tests/conformance.rs and tests/sweep.rs
+//! hold each run to the oracle's run of its seed. Runs are independent, so a sweep splits them
+//! over the machine's cores, a block per thread.
 
 mod checkpoint;
 mod judging;

@@ -1,5 +1,5 @@
-//! The GPU engine (one CubeCL kernel per step for every run) against the fused CPU sweep,
-//! which tests/fused_step.rs holds to Burn's term-by-term reference. Runs wherever wgpu
+//! The GPU engine (one CubeCL kernel per step for every run) against the CPU engine, which
+//! tests/conformance.rs holds to the plain-Burn oracle. Runs wherever wgpu
 //! finds an adapter: a GPU, or Mesa's lavapipe on the CPU (`apt install mesa-vulkan-drivers`),
 //! which is what CI has. Built with `--features wgpu`; `cargo xtask test` runs it so.
 #![cfg(feature = "wgpu")]

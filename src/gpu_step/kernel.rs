@@ -21,8 +21,12 @@ use cubecl::prelude::*;
 
 /// Units per cube. WebGPU promises at least 256 invocations per workgroup.
 pub const UNITS: u32 = 256;
-/// The model's hidden width and parameter count: one definition, the model's.
+use crate::step::activation::{ERF_A1, ERF_A2, ERF_A3, ERF_A4, ERF_A5, ERF_P, PDF_PEAK};
+use crate::step::adam::{BETA_1, BETA_2, EPSILON};
+use crate::step::layout::LOSS_VALUES;
+/// The model's hidden width and parameter count: one definition, the step's.
 pub use crate::step::layout::{parameter_count, HIDDEN};
+use crate::step::loss::SEPARATION_EPSILON;
 /// Floats of scratch per row: the input, latents, both hidden layers' outputs, and the
 /// gradient at each layer's output.
 pub const fn scratch_features(dims: usize) -> usize {
@@ -30,7 +34,7 @@ pub const fn scratch_features(dims: usize) -> usize {
 }
 /// Per run: the losses (total, five terms), whether the update was applied, and the step
 /// the run failed at plus one (0 while it has not).
-pub const LOSS_SLOTS: usize = 8;
+pub const LOSS_SLOTS: usize = LOSS_VALUES + 2;
 
 /// One run's state, in one block of floats so that a step binds few buffers (WebGPU allows
 /// as few as 8 storage buffers per shader): the parameters and Adam's two moments (in
@@ -131,15 +135,12 @@ fn layout(#[comptime] dims: usize) -> Layout {
     }
 }
 
-/// erf by Abramowitz and Stegun 7.1.26, as the CPU step computes it.
+/// [`activation::gelu_and_slope`](crate::step::activation::gelu_and_slope).
 #[cube]
 fn gelu_and_slope(x: f32) -> (f32, f32) {
     let z: f32 = f32::abs(x) * 0.707_106_77f32;
-    let t: f32 = 1.0f32 / (1.0f32 + 0.327_591_1f32 * z);
-    let poly: f32 = t
-        * (0.254_829_6f32
-            + t * (-0.284_496_74f32
-                + t * (1.421_413_7f32 + t * (-1.453_152_1f32 + t * 1.061_405_4f32))));
+    let t: f32 = 1.0f32 / (1.0f32 + ERF_P * z);
+    let poly: f32 = t * (ERF_A1 + t * (ERF_A2 + t * (ERF_A3 + t * (ERF_A4 + t * ERF_A5))));
     let gauss: f32 = f32::exp(-0.5f32 * x * x);
     let erf_abs: f32 = 1.0f32 - poly * gauss;
     let mut erf: f32 = erf_abs;
@@ -147,10 +148,11 @@ fn gelu_and_slope(x: f32) -> (f32, f32) {
         erf = -erf_abs;
     }
     let cdf: f32 = 0.5f32 * (1.0f32 + erf);
-    let pdf: f32 = gauss * 0.398_942_3f32;
+    let pdf: f32 = gauss * PDF_PEAK;
     (x * cdf, cdf + x * pdf)
 }
 
+/// [`activation::sigmoid`](crate::step::activation::sigmoid).
 #[cube]
 fn sigmoid(x: f32) -> f32 {
     let e = f32::exp(-f32::abs(x));
@@ -179,6 +181,35 @@ fn powi(base: f32, exponent: u32) -> f32 {
         }
     }
     result
+}
+
+/// [`adam::corrections`](crate::step::adam::corrections): the factor on the first moment and
+/// the ε beside √(second moment) for update `time` (from 1).
+#[cube]
+fn corrections(time: u32) -> (f32, f32) {
+    let correction_2 = f32::sqrt(1.0f32 - powi(BETA_2, time));
+    (
+        correction_2 / (1.0f32 - powi(BETA_1, time)),
+        EPSILON * correction_2,
+    )
+}
+
+/// [`adam::adam_step`](crate::step::adam::adam_step): `(parameter, moment 1, moment 2)` after
+/// gradient `g`.
+#[cube]
+fn adam_step(
+    param: f32,
+    g: f32,
+    m1: f32,
+    m2: f32,
+    lr: f32,
+    combined: f32,
+    epsilon: f32,
+) -> (f32, f32, f32) {
+    let m1 = m1 * BETA_1 + g * (1.0f32 - BETA_1);
+    let m2 = m2 * BETA_2 + g * g * (1.0f32 - BETA_2);
+    let update = (m1 * combined) / (f32::sqrt(m2) + epsilon);
+    (param - update * lr, m1, m2)
 }
 
 /// Activations of one row through the model.
@@ -305,6 +336,116 @@ fn forward(state: &mut [f32], p: usize, row: &mut Row, #[comptime] dims: usize) 
     for c in 0..3usize {
         row.outputs[c] = sigmoid(row.outputs[c]);
     }
+}
+
+/// Separation's ε as the host step rounds it.
+const SEPARATION_EPSILON_F32: f32 = SEPARATION_EPSILON as f32;
+
+// The loss terms, one function each as `step/loss/*.rs` has them: a batch row's share of the
+// term's sum (the caller scales the sum over the rows) and `weight ·` its gradient, scaled,
+// added to the row's gradient. `slope` is the weight times the term's own scale.
+
+/// [`loss::reconstruction`](crate::step::loss): the row's squared error.
+#[cube]
+fn reconstruction(row: &Row, d_outputs: &mut Array<f32>, slope: f32) -> f32 {
+    let mut sum = 0.0f32;
+    #[unroll]
+    for c in 0..3usize {
+        let d = row.outputs[c] - row.input[c];
+        sum += d * d;
+        d_outputs[c] += slope * d;
+    }
+    sum
+}
+
+/// [`loss::separation`](crate::step::loss): 1 / (d² + ε) to every other row of the batch in
+/// dims 0 and 1, whose latents lie at `x_at` and `y_at`, one per row.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn separation(
+    latents: &mut [f32],
+    x_at: usize,
+    y_at: usize,
+    k: usize,
+    batch_rows: usize,
+    row: &Row,
+    d_latents: &mut Array<f32>,
+    slope: f32,
+) -> f32 {
+    let x = row.latents[0];
+    let y = row.latents[1];
+    let mut sum = 0.0f32;
+    let mut gx = 0.0f32;
+    let mut gy = 0.0f32;
+    for other in 0..batch_rows {
+        if other != k {
+            let dx = x - latents[x_at + other];
+            let dy = y - latents[y_at + other];
+            let inverse = 1.0f32 / (dx * dx + dy * dy + SEPARATION_EPSILON_F32);
+            sum += inverse;
+            let pull = inverse * inverse;
+            gx += pull * dx;
+            gy += pull * dy;
+        }
+    }
+    d_latents[0] += slope * gx;
+    d_latents[1] += slope * gy;
+    sum
+}
+
+/// [`loss::planarity`](crate::step::loss): the squares of the dims after the first two.
+#[cube]
+fn planarity(row: &Row, d_latents: &mut Array<f32>, slope: f32, #[comptime] dims: usize) -> f32 {
+    let mut sum = 0.0f32;
+    #[unroll]
+    for d in 2..dims {
+        let v = row.latents[d];
+        sum += v * v;
+        d_latents[d] += slope * v;
+    }
+    sum
+}
+
+/// [`loss::unit_norm`](crate::step::loss): (|z| − 1)²; a latent at the origin has no
+/// direction to be pulled in.
+#[cube]
+fn unit_norm(row: &Row, d_latents: &mut Array<f32>, slope: f32, #[comptime] dims: usize) -> f32 {
+    let mut square = 0.0f32;
+    #[unroll]
+    for d in 0..dims {
+        square += row.latents[d] * row.latents[d];
+    }
+    let length = f32::sqrt(square);
+    let excess = length - 1.0f32;
+    if length > 0.0f32 {
+        let k = slope * excess / length;
+        #[unroll]
+        for d in 0..dims {
+            d_latents[d] += k * row.latents[d];
+        }
+    }
+    excess * excess
+}
+
+/// [`loss::anchor`](crate::step::loss): an anchor row's squared distance from its reference,
+/// at `reference_at`.
+#[cube]
+fn anchor(
+    row: &Row,
+    state: &mut [f32],
+    reference_at: usize,
+    d_latents: &mut Array<f32>,
+    slope: f32,
+    #[comptime] dims: usize,
+) -> f32 {
+    let mut sum = 0.0f32;
+    #[unroll]
+    for d in 0..dims {
+        let diff = row.latents[d] - state[reference_at + d];
+        sum += diff * diff;
+        d_latents[d] += slope * diff;
+    }
+    sum
 }
 
 /// [`sampler::mix`](crate::sampler::mix), on the device.
@@ -487,10 +628,10 @@ pub fn train_step(
     let on_anchor = (terms_on & 16) != 0;
     let b = f32::cast_from(batch_rows);
     let reconstruction_slope = w_reconstruction * (2.0f32 / (3.0f32 * b));
-    let separation_k = w_separation * (-4.0f32 / (b * b));
+    let separation_slope = w_separation * (-4.0f32 / (b * b));
     let flattened = comptime!(if dims > 2 { (dims - 2) as f32 } else { 1.0f32 });
     let planarity_slope = w_planarity * (2.0f32 / (b * flattened));
-    let unit_norm_scale = 2.0f32 / b;
+    let unit_norm_slope = w_unit_norm * (2.0f32 / b);
     let anchor_slope = w_anchor * (2.0f32 / comptime!((6 * dims) as f32));
     let mut sums = Array::<f32>::new(5usize);
     #[unroll]
@@ -517,64 +658,30 @@ pub fn train_step(
         }
         if k < batch_rows {
             if on_reconstruction {
-                #[unroll]
-                for c in 0..3usize {
-                    let d = row.outputs[c] - row.input[c];
-                    sums[0] += d * d;
-                    d_outputs[c] = reconstruction_slope * d;
-                }
+                sums[0] += reconstruction(&row, &mut d_outputs, reconstruction_slope);
             }
             if on_separation {
-                let x = row.latents[0];
-                let y = row.latents[1];
-                let mut gx = 0.0f32;
-                let mut gy = 0.0f32;
-                for other in 0..batch_rows {
-                    if other != k {
-                        let dx = x - scratch[scratch_at + f.latents * stride + other];
-                        let dy = y - scratch[scratch_at + (f.latents + 1) * stride + other];
-                        let inverse = 1.0f32 / (dx * dx + dy * dy + 1e-6f32);
-                        sums[1] += inverse;
-                        let pull = inverse * inverse;
-                        gx += pull * dx;
-                        gy += pull * dy;
-                    }
-                }
-                d_latents[0] += separation_k * gx;
-                d_latents[1] += separation_k * gy;
+                let x_at = scratch_at + f.latents * stride;
+                sums[1] += separation(
+                    scratch,
+                    x_at,
+                    x_at + stride,
+                    k,
+                    batch_rows,
+                    &row,
+                    &mut d_latents,
+                    separation_slope,
+                );
             }
             if on_planarity {
-                #[unroll]
-                for d in 2..dims {
-                    let v = row.latents[d];
-                    sums[2] += v * v;
-                    d_latents[d] += planarity_slope * v;
-                }
+                sums[2] += planarity(&row, &mut d_latents, planarity_slope, dims);
             }
             if on_unit_norm {
-                let mut square = 0.0f32;
-                #[unroll]
-                for d in 0..dims {
-                    square += row.latents[d] * row.latents[d];
-                }
-                let length = f32::sqrt(square);
-                let excess = length - 1.0f32;
-                sums[3] += excess * excess;
-                if length > 0.0f32 {
-                    let k_norm = w_unit_norm * unit_norm_scale * excess / length;
-                    #[unroll]
-                    for d in 0..dims {
-                        d_latents[d] += k_norm * row.latents[d];
-                    }
-                }
+                sums[3] += unit_norm(&row, &mut d_latents, unit_norm_slope, dims);
             }
         } else if on_anchor {
-            #[unroll]
-            for d in 0..dims {
-                let diff = row.latents[d] - state[reference_at + (k - batch_rows) * dims + d];
-                sums[4] += diff * diff;
-                d_latents[d] += anchor_slope * diff;
-            }
+            let at = reference_at + (k - batch_rows) * dims;
+            sums[4] += anchor(&row, state, at, &mut d_latents, anchor_slope, dims);
         }
         // Backward through the sigmoid and the decoder's output layer.
         #[unroll]
@@ -682,11 +789,7 @@ pub fn train_step(
 
     // 5. Each parameter's gradient, then Adam.
     let time = u32::cast_from(state[updates_at]) + 1;
-    let beta_1 = 0.9f32;
-    let beta_2 = 0.999f32;
-    let correction_2 = f32::sqrt(1.0f32 - powi(beta_2, time));
-    let combined = correction_2 / (1.0f32 - powi(beta_1, time));
-    let epsilon = 1e-8f32 * correction_2;
+    let (combined, epsilon) = corrections(time);
     if !finite && !failed {
         // Back to the start of the previous step, whose loss was finite.
         for q in range_stepped(unit, kept + 1, units) {
@@ -744,11 +847,10 @@ pub fn train_step(
             state[previous_at + n_params + q] = m1;
             state[previous_at + 2 * n_params + q] = m2;
             if update {
-                let m1 = m1 * beta_1 + g * (1.0f32 - beta_1);
-                let m2 = m2 * beta_2 + g * g * (1.0f32 - beta_2);
+                let (param, m1, m2) = adam_step(param, g, m1, m2, lr, combined, epsilon);
                 state[moments_1 + q] = m1;
                 state[moments_2 + q] = m2;
-                state[p + q] = param - (m1 * combined) / (f32::sqrt(m2) + epsilon) * lr;
+                state[p + q] = param;
             }
         }
     }
@@ -795,5 +897,362 @@ pub fn copy_values(from: &[f32], to: &mut [f32]) {
     let stride = CUBE_COUNT * CUBE_DIM as usize;
     for i in range_stepped(ABSOLUTE_POS, from.len(), stride) {
         to[i] = from[i];
+    }
+}
+
+/// Each `#[cube]` function against its host twin in `step/`, on whatever Vulkan device wgpu
+/// finds (lavapipe in CI), as llm.c tests each CUDA kernel against its CPU function. The GPU's
+/// `exp` and `sqrt` are its own, so the twins agree to a few ulp, not bit for bit.
+#[cfg(all(test, feature = "wgpu"))]
+mod twins {
+    use cubecl::client::Client;
+
+    use super::*;
+    use crate::step::loss::{objective, HostBatch, HostGradient, PerTerm, Term};
+    use crate::step::{activation, adam};
+
+    /// The compute client of the device the engine would use (its runtime starts once).
+    fn client() -> Client {
+        static GPU: std::sync::OnceLock<burn::prelude::Device> = std::sync::OnceLock::new();
+        let device = GPU.get_or_init(|| {
+            burn::prelude::Device::wgpu_options()
+                .init()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "no wgpu adapter ({e}). On Debian, `apt install mesa-vulkan-drivers` \
+                         gives a Vulkan device on the CPU (lavapipe)"
+                    )
+                })
+        });
+        super::super::Gpu::of(device).expect("a wgpu device").client
+    }
+
+    fn buffer(client: &Client, values: &[f32]) -> (cubecl::server::Handle, usize) {
+        (
+            client.create_from_slice(f32::as_bytes(values)),
+            values.len(),
+        )
+    }
+
+    fn arg(buffer: &(cubecl::server::Handle, usize)) -> BufferArg {
+        // SAFETY: the handle was made from `buffer.1` floats.
+        unsafe { BufferArg::from_raw_parts(buffer.0.clone(), buffer.1) }
+    }
+
+    fn read(client: &Client, buffer: (cubecl::server::Handle, usize)) -> Vec<f32> {
+        let bytes = client.read_one(buffer.0).expect("a read-back");
+        f32::from_bytes(&bytes)[..buffer.1].to_vec()
+    }
+
+    fn close(what: &str, got: f32, want: f32, tolerance: f32) {
+        assert!(
+            (got - want).abs() <= tolerance * (1.0 + want.abs()),
+            "{what}: GPU {got}, host {want}"
+        );
+    }
+
+    #[cube(launch)]
+    fn activations_of(x: &[f32], out: &mut [f32]) {
+        let i = ABSOLUTE_POS;
+        if i < x.len() {
+            let (g, s) = gelu_and_slope(x[i]);
+            out[i * 3] = g;
+            out[i * 3 + 1] = s;
+            out[i * 3 + 2] = sigmoid(x[i]);
+        }
+    }
+
+    #[test]
+    fn gelu_and_slope_and_sigmoid_are_the_hosts() {
+        let client = client();
+        let x: Vec<f32> = (0..=1600).map(|i| (i as f32 - 800.0) / 100.0).collect();
+        let input = buffer(&client, &x);
+        let out = buffer(&client, &vec![0.0; x.len() * 3]);
+        activations_of::launch(
+            &client,
+            CubeCount::Static(x.len().div_ceil(UNITS as usize) as u32, 1, 1),
+            CubeDim::new_1d(UNITS),
+            arg(&input),
+            arg(&out),
+        );
+        let out = read(&client, out);
+        for (i, &v) in x.iter().enumerate() {
+            let (g, s) = activation::gelu_and_slope(v);
+            close(&format!("gelu({v})"), out[i * 3], g, 1e-6);
+            close(&format!("gelu'({v})"), out[i * 3 + 1], s, 1e-6);
+            close(
+                &format!("sigmoid({v})"),
+                out[i * 3 + 2],
+                activation::sigmoid(v),
+                1e-6,
+            );
+        }
+    }
+
+    #[cube(launch)]
+    fn adam_of(values: &[f32], out: &mut [f32], time: u32, lr: f32) {
+        let i = ABSOLUTE_POS;
+        if i * 4 < values.len() {
+            let (combined, epsilon) = corrections(time);
+            let (p, m1, m2) = adam_step(
+                values[i * 4],
+                values[i * 4 + 1],
+                values[i * 4 + 2],
+                values[i * 4 + 3],
+                lr,
+                combined,
+                epsilon,
+            );
+            out[i * 3] = p;
+            out[i * 3 + 1] = m1;
+            out[i * 3 + 2] = m2;
+        }
+    }
+
+    #[test]
+    fn corrections_and_adam_step_are_the_hosts() {
+        let client = client();
+        // (parameter, gradient, moment 1, moment 2) for 64 parameters.
+        let values: Vec<f32> = (0..256)
+            .map(|i| match i % 4 {
+                3 => ((i as f32) * 0.37).sin().abs() * 1e-3,
+                _ => ((i as f32) * 0.61).cos() * 0.5,
+            })
+            .collect();
+        for time in [1u32, 2, 7, 100, 3_000, 20_001] {
+            let input = buffer(&client, &values);
+            let out = buffer(&client, &[0.0; 64 * 3]);
+            adam_of::launch(
+                &client,
+                CubeCount::Static(1, 1, 1),
+                CubeDim::new_1d(64),
+                arg(&input),
+                arg(&out),
+                time,
+                0.01,
+            );
+            let out = read(&client, out);
+            let (combined, epsilon) = adam::corrections(time as i32);
+            for (i, v) in values.chunks(4).enumerate() {
+                let want = adam::adam_step(v[0], v[1], v[2], v[3], 0.01, combined, epsilon);
+                close(&format!("t {time} parameter {i}"), out[i * 3], want.0, 1e-6);
+                close(
+                    &format!("t {time} moment 1 {i}"),
+                    out[i * 3 + 1],
+                    want.1,
+                    1e-6,
+                );
+                close(
+                    &format!("t {time} moment 2 {i}"),
+                    out[i * 3 + 2],
+                    want.2,
+                    1e-6,
+                );
+            }
+        }
+    }
+
+    /// The five term functions over a batch of `batch` rows then 6 anchor rows, on one unit:
+    /// each term's sum over the rows (`out[0..5]`), then each row's `d outputs` (3) and
+    /// `d latents` (E). `rows` holds each row's input (3), output (3) and latents (E);
+    /// `latents` the batch's latents dim-major (dims 0 and 1, one per row), then the anchor
+    /// reference.
+    #[cube(launch)]
+    fn terms_of(
+        rows: &[f32],
+        latents: &mut [f32],
+        out: &mut [f32],
+        batch: u32,
+        slopes: &[f32],
+        #[comptime] dims: usize,
+    ) {
+        let batch_rows = batch as usize;
+        let width = 6 + dims;
+        let mut row = new_row(dims);
+        let mut d_outputs = Array::<f32>::new(3usize);
+        let mut d_latents = Array::<f32>::new(dims);
+        let mut sums = Array::<f32>::new(5usize);
+        #[unroll]
+        for t in 0..5usize {
+            sums[t] = 0.0f32;
+        }
+        for k in 0..batch_rows + 6 {
+            #[unroll]
+            for c in 0..3usize {
+                row.input[c] = rows[k * width + c];
+                row.outputs[c] = rows[k * width + 3 + c];
+                d_outputs[c] = 0.0f32;
+            }
+            #[unroll]
+            for d in 0..dims {
+                row.latents[d] = rows[k * width + 6 + d];
+                d_latents[d] = 0.0f32;
+            }
+            if k < batch_rows {
+                sums[0] += reconstruction(&row, &mut d_outputs, slopes[0]);
+                sums[1] += separation(
+                    latents,
+                    0,
+                    batch_rows,
+                    k,
+                    batch_rows,
+                    &row,
+                    &mut d_latents,
+                    slopes[1],
+                );
+                sums[2] += planarity(&row, &mut d_latents, slopes[2], dims);
+                sums[3] += unit_norm(&row, &mut d_latents, slopes[3], dims);
+            } else {
+                let at = 2 * batch_rows + (k - batch_rows) * dims;
+                sums[4] += anchor(&row, latents, at, &mut d_latents, slopes[4], dims);
+            }
+            let at = 5 + k * (3 + dims);
+            #[unroll]
+            for c in 0..3usize {
+                out[at + c] = d_outputs[c];
+            }
+            #[unroll]
+            for d in 0..dims {
+                out[at + 3 + d] = d_latents[d];
+            }
+        }
+        #[unroll]
+        for t in 0..5usize {
+            out[t] = sums[t];
+        }
+    }
+
+    /// Each term's value (its sum over the rows, scaled as `train_step` scales it) and its
+    /// gradient, against the host's [`objective`] with that term alone weighted.
+    #[test]
+    fn each_term_is_the_hosts() {
+        const DIMS: usize = 4;
+        let batch = 9usize;
+        let n = batch + 6;
+        let value = |i: usize, salt: f32| ((i as f32 + 1.0) * salt).sin();
+        let input: Vec<f32> = (0..n * 3).map(|i| value(i, 0.7).abs()).collect();
+        let outputs: Vec<f32> = (0..n * 3).map(|i| value(i, 1.3).abs()).collect();
+        let z: Vec<f32> = (0..n * DIMS).map(|i| value(i, 2.1) * 1.5).collect();
+        let reference: Vec<f32> = (0..6 * DIMS).map(|i| value(i, 0.4)).collect();
+
+        let mut rows = Vec::new();
+        for k in 0..n {
+            rows.extend_from_slice(&input[k * 3..k * 3 + 3]);
+            rows.extend_from_slice(&outputs[k * 3..k * 3 + 3]);
+            rows.extend_from_slice(&z[k * DIMS..(k + 1) * DIMS]);
+        }
+        let mut columns: Vec<f32> = (0..batch).map(|k| z[k * DIMS]).collect();
+        columns.extend((0..batch).map(|k| z[k * DIMS + 1]));
+        columns.extend_from_slice(&reference);
+
+        let weight = 0.7f32;
+        let b = batch as f32;
+        // Each term's scale: 1 / (what its sum is averaged over).
+        let scales = [
+            1.0 / (3.0 * b),
+            1.0 / (b * b),
+            1.0 / (b * (DIMS - 2) as f32),
+            1.0 / b,
+            1.0 / (6 * DIMS) as f32,
+        ];
+        // The gradient's slopes as train_step forms them.
+        let slopes = [
+            weight * (2.0 / (3.0 * b)),
+            weight * (-4.0 / (b * b)),
+            weight * (2.0 / (b * (DIMS - 2) as f32)),
+            weight * (2.0 / b),
+            weight * (2.0 / (6 * DIMS) as f32),
+        ];
+
+        let client = client();
+        let (rows_gpu, columns_gpu) = (buffer(&client, &rows), buffer(&client, &columns));
+        let out = buffer(&client, &vec![0.0; 5 + n * (3 + DIMS)]);
+        let slopes_gpu = buffer(&client, &slopes);
+        terms_of::launch(
+            &client,
+            CubeCount::Static(1, 1, 1),
+            CubeDim::new_1d(1),
+            arg(&rows_gpu),
+            arg(&columns_gpu),
+            arg(&out),
+            batch as u32,
+            arg(&slopes_gpu),
+            DIMS,
+        );
+        let out = read(&client, out);
+
+        let host = HostBatch {
+            outputs: &outputs,
+            latents: &z,
+            input: &input[..batch * 3],
+            anchor: &reference,
+            dims: DIMS,
+            batch,
+        };
+        for (t, term) in Term::ALL.into_iter().enumerate() {
+            let weights = PerTerm::from_fn(|u| if u == term { weight as f64 } else { 0.0 });
+            let mut g = HostGradient::default();
+            g.reset(&host);
+            let want = objective(&host, &weights, Some(&mut g));
+            close(
+                &format!("{term}"),
+                out[t] * scales[t],
+                want.terms[term],
+                1e-5,
+            );
+            let mut reached = false;
+            for k in 0..n {
+                let at = 5 + k * (3 + DIMS);
+                // The kernel's row gradients hold every term; the host's this term alone, so
+                // compare where only this term reaches.
+                let (outputs_only, latents_only) = match term {
+                    Term::Reconstruction => (true, false),
+                    Term::Anchor => (false, k >= batch),
+                    _ => (false, false),
+                };
+                if outputs_only && k < batch {
+                    for c in 0..3 {
+                        close(
+                            &format!("{term} d output {k}.{c}"),
+                            out[at + c],
+                            g.outputs[k * 3 + c],
+                            1e-5,
+                        );
+                        reached = true;
+                    }
+                }
+                if latents_only {
+                    for d in 0..DIMS {
+                        close(
+                            &format!("{term} d latent {k}.{d}"),
+                            out[at + 3 + d],
+                            g.latents[k * DIMS + d],
+                            1e-5,
+                        );
+                        reached = true;
+                    }
+                }
+            }
+            // The latent terms share the batch rows' gradient: their sum is compared below.
+            assert!(reached || term != Term::Reconstruction && term != Term::Anchor);
+        }
+        // Separation, planarity and unit norm together on the batch rows.
+        let weights = PerTerm::from_fn(|u| match u {
+            Term::Separation | Term::Planarity | Term::UnitNorm => weight as f64,
+            _ => 0.0,
+        });
+        let mut g = HostGradient::default();
+        g.reset(&host);
+        objective(&host, &weights, Some(&mut g));
+        for k in 0..batch {
+            for d in 0..DIMS {
+                close(
+                    &format!("latent terms d latent {k}.{d}"),
+                    out[5 + k * (3 + DIMS) + 3 + d],
+                    g.latents[k * DIMS + d],
+                    1e-5,
+                );
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The GPU engine's two operations as a Burn backend extension on the CubeCL backend: a whole
-//! training step of every run ([`FusedTrainStep::fused_train_step`], one kernel launch), and
-//! one run's latents for a set of colours ([`FusedTrainStep::fused_latents`]).
+//! training step of every run ([`GpuTrainStep::gpu_train_step`], one kernel launch), and
+//! one run's latents for a set of colours ([`GpuTrainStep::gpu_latents`]).
 //!
 //! Their tensors are the engine's flat buffers ([`kernel::StateLayout`] run after run, the
 //! losses' [`kernel::LOSS_SLOTS`] per run), in the backend's memory pool and on its queue like
@@ -47,11 +47,11 @@ impl StepArgs {
 }
 
 #[backend_extension(Cube)]
-pub trait FusedTrainStep: Backend {
+pub trait GpuTrainStep: Backend {
     /// One step of every run. `state` and `losses` are taken and given back updated (in place
     /// where nothing else holds them); `cube_rgb` is the HSV cube's colours, `draws` every
     /// run's sampler key then the sampler's tables, `anchor_rgb` the six primaries.
-    fn fused_train_step(
+    fn gpu_train_step(
         state: FloatTensor<Self>,
         losses: FloatTensor<Self>,
         cube_rgb: FloatTensor<Self>,
@@ -62,7 +62,7 @@ pub trait FusedTrainStep: Backend {
 
     /// The latents (`[rows, dims]`, flat) of `colors` (`[rows, 3]`, flat) under run `run`'s
     /// weights in `state`.
-    fn fused_latents(
+    fn gpu_latents(
         state: FloatTensor<Self>,
         colors: FloatTensor<Self>,
         run: u32,
@@ -109,8 +109,8 @@ fn empty_like(of: &CubeTensor, len: usize) -> CubeTensor {
     )
 }
 
-impl FusedTrainStep for Cube {
-    fn fused_train_step(
+impl GpuTrainStep for Cube {
+    fn gpu_train_step(
         state: CubeTensor,
         losses: CubeTensor,
         cube_rgb: CubeTensor,
@@ -153,7 +153,7 @@ impl FusedTrainStep for Cube {
         (state, losses)
     }
 
-    fn fused_latents(
+    fn gpu_latents(
         state: CubeTensor,
         colors: CubeTensor,
         run: u32,

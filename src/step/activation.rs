@@ -4,16 +4,18 @@
 //! from one `exp`: the error function is the polynomial PyTorch's CPU kernels use
 //! (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7). The `exp` is written out without branches
 //! or calls (libm's `expf` is a call per value in wasm), so the loops over the batch vectorise.
-//! The kernel's `gelu_and_slope` and `sigmoid` (`gpu_step/kernel.rs`) are these, line for line.
+//! The kernel's `gelu_and_slope` and `sigmoid` (`gpu_step/kernel.rs`) are these, line for line,
+//! with the same constants and the GPU's own `exp`.
 
-const A: [f32; 5] = [
-    0.254_829_6,
-    -0.284_496_74,
-    1.421_413_7,
-    -1.453_152,
-    1.061_405_4,
-];
-const P: f32 = 0.327_591_1;
+/// The erf polynomial's coefficients (a₁…a₅) and its `p`.
+pub const ERF_A1: f32 = 0.254_829_6;
+pub const ERF_A2: f32 = -0.284_496_74;
+pub const ERF_A3: f32 = 1.421_413_7;
+pub const ERF_A4: f32 = -1.453_152;
+pub const ERF_A5: f32 = 1.061_405_4;
+pub const ERF_P: f32 = 0.327_591_1;
+/// φ(0) = 1/√(2π), the Gaussian density's peak.
+pub const PDF_PEAK: f32 = 0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2;
 
 /// `e^x` for `x ≤ 0`, to about one ulp, without branches or calls so that loops over it
 /// vectorise: x = k·ln 2 + r with |r| ≤ ln 2 / 2, then 2^k · (a degree-6 Taylor polynomial).
@@ -42,12 +44,12 @@ fn exp_nonpositive(x: f32) -> f32 {
 #[inline(always)]
 pub fn gelu_and_slope(x: f32) -> (f32, f32) {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
-    let t = 1.0 / (1.0 + P * z);
-    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
+    let t = 1.0 / (1.0 + ERF_P * z);
+    let poly = t * (ERF_A1 + t * (ERF_A2 + t * (ERF_A3 + t * (ERF_A4 + t * ERF_A5))));
     let gauss = exp_nonpositive(-0.5 * x * x);
     let erf_abs = 1.0 - poly * gauss;
     let cdf = 0.5 * (1.0 + erf_abs.copysign(x));
-    let pdf = gauss * (0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2);
+    let pdf = gauss * PDF_PEAK;
     (x * cdf, cdf + x * pdf)
 }
 

@@ -7,7 +7,7 @@ pub const BETA_2: f32 = 0.999;
 pub const EPSILON: f32 = 1e-8;
 
 /// One Adam update in place, with Burn's formulas in Burn's order of operations; `time`
-/// counts updates from 1. β = (0.9, 0.999), ε = 1e-8 (PyTorch's defaults), no weight decay.
+/// counts updates from 1.
 pub fn adam_update(
     params: &mut [f32],
     grads: &[f32],
@@ -19,16 +19,31 @@ pub fn adam_update(
     let (combined, epsilon) = corrections(time);
     let moments = moment_1.iter_mut().zip(moment_2.iter_mut());
     for ((p, g), (m1, m2)) in params.iter_mut().zip(grads).zip(moments) {
-        *m1 = *m1 * BETA_1 + g * (1.0 - BETA_1);
-        *m2 = *m2 * BETA_2 + g * g * (1.0 - BETA_2);
-        let update = (*m1 * combined) / (m2.sqrt() + epsilon);
-        *p -= update * lr;
+        (*p, *m1, *m2) = adam_step(*p, *g, *m1, *m2, lr, combined, epsilon);
     }
+}
+
+/// One parameter's update: `(parameter, moment 1, moment 2)` after gradient `g`, with
+/// [`corrections`]' factors for this update.
+#[inline(always)]
+pub fn adam_step(
+    param: f32,
+    g: f32,
+    m1: f32,
+    m2: f32,
+    lr: f32,
+    combined: f32,
+    epsilon: f32,
+) -> (f32, f32, f32) {
+    let m1 = m1 * BETA_1 + g * (1.0 - BETA_1);
+    let m2 = m2 * BETA_2 + g * g * (1.0 - BETA_2);
+    let update = (m1 * combined) / (m2.sqrt() + epsilon);
+    (param - update * lr, m1, m2)
 }
 
 /// Burn's bias corrections for update `time` (from 1): the factor on the first moment and
 /// the ε beside √(second moment), both scaled by √(1 − β₂ᵗ).
-fn corrections(time: i32) -> (f32, f32) {
+pub fn corrections(time: i32) -> (f32, f32) {
     let correction_2 = (1.0 - BETA_2.powi(time)).sqrt();
     (
         correction_2 / (1.0 - BETA_1.powi(time)),

@@ -12,6 +12,7 @@ mod separation;
 mod term;
 mod unit_norm;
 
+pub use separation::EPSILON as SEPARATION_EPSILON;
 pub use term::{PerTerm, Term};
 
 /// A batch's values: row-major `[rows, 3]` outputs and `[rows, dims]` latents (the batch's

@@ -50,14 +50,14 @@ pub struct RunArgs {
 }
 
 #[backend_extension(Flex)]
-pub trait FusedBlockStep: Backend {
+pub trait BlockStep: Backend {
     /// One step of runs of a block (all of them, or the `args.runs.len()` from
     /// `args.first_run` on). `states` (every run's packed state, one after another) is taken
     /// and given back updated; `batches` the rows each run stepped trains on (`[n, B, 3]`,
     /// flat, or one `[B, 3]` for all with `one_batch`), `anchor_rgb` the six anchor colours
     /// and `anchors` every run's reference latents (`[R, 6, E]`, read for the runs
     /// anchored). Also gives what each run's step computed (`None` for a run sitting out).
-    fn fused_block_step(
+    fn block_step(
         states: FloatTensor<Self>,
         batches: FloatTensor<Self>,
         anchor_rgb: FloatTensor<Self>,
@@ -72,8 +72,8 @@ thread_local! {
     static WORKSPACE: RefCell<Workspace> = RefCell::default();
 }
 
-impl FusedBlockStep for Flex {
-    fn fused_block_step(
+impl BlockStep for Flex {
+    fn block_step(
         mut states: FlexTensor,
         batches: FlexTensor,
         anchor_rgb: FlexTensor,
@@ -124,7 +124,7 @@ impl FusedBlockStep for Flex {
     }
 }
 
-/// One step of a block of runs ([`FusedBlockStep::fused_block_step`] on the CPU backend):
+/// One step of a block of runs ([`BlockStep::block_step`] on the CPU backend):
 /// the states after it and what each run's step computed.
 pub fn block_step(
     states: Tensor<1>,
@@ -133,7 +133,7 @@ pub fn block_step(
     anchors: Tensor<1>,
     args: BlockStepArgs,
 ) -> (Tensor<1>, Vec<Option<StepLosses>>) {
-    let (states, losses) = Dispatch::fused_block_step(
+    let (states, losses) = Dispatch::block_step(
         states.into_dispatch(),
         batches.into_dispatch(),
         anchor_rgb.into_dispatch(),

@@ -590,7 +590,7 @@ impl WorkerRun {
     /// Swaps the schedule under the running model.
     fn set_timeline(&mut self, timeline: Timeline) {
         match &mut self.engine {
-            Engine::Fused(sweep) => sweep.set_timeline(timeline),
+            Engine::Cpu(sweep) => sweep.set_timeline(timeline),
             #[cfg(feature = "webgpu")]
             Engine::Gpu(gpu) => gpu.set_timeline(timeline),
         }
@@ -636,7 +636,7 @@ impl WorkerRun {
             match &mut self.engine {
                 // A comparison's first sheet going non-finite is one verdict of the pair, as
                 // in a sweep: B trains on.
-                Engine::Fused(sweep) => fused_step(
+                Engine::Cpu(sweep) => cpu_step(
                     sweep,
                     self.total_runs == 1 && self.versus.is_none(),
                     &mut self.host_pending,
@@ -669,7 +669,7 @@ impl WorkerRun {
             return;
         }
         match &mut self.engine {
-            Engine::Fused(sweep) => {
+            Engine::Cpu(sweep) => {
                 let latents = sweep.latents(0, &self.grid);
                 keep_recording(&mut self.recorder, step, end, latents);
             }
@@ -712,7 +712,7 @@ impl WorkerRun {
                 let judge = now() - self.judged_at >= interval || sweep.is_finished();
                 let start = now();
                 let judged_step = match self.engine {
-                    Engine::Fused(_) => sweep.step_index(),
+                    Engine::Cpu(_) => sweep.step_index(),
                     #[cfg(feature = "webgpu")]
                     Engine::Gpu(_) => self.read_step,
                 };

@@ -125,8 +125,20 @@ fn test(args: &[String]) -> Result {
         "cargo clippy -D warnings",
     )?;
     run(cargo().args(["test", "--workspace"]), "native tests")?;
-    // The GPU engine against the fused CPU step, on whatever Vulkan device there is (Mesa's
-    // lavapipe on a machine without a GPU). Release: the same build as the benchmarks.
+    // The kernel's functions against their host twins, and the GPU engine against the CPU
+    // engine, on whatever Vulkan device there is (Mesa's lavapipe on a machine without a GPU).
+    // Release: the same build as the benchmarks.
+    run(
+        cargo().args([
+            "test",
+            "--release",
+            "--features",
+            "wgpu",
+            "--lib",
+            "gpu_step::kernel::twins",
+        ]),
+        "GPU kernel twins (wgpu)",
+    )?;
     run(
         cargo().args([
             "test",

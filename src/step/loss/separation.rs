@@ -8,7 +8,7 @@
 use super::{HostBatch, HostGradient};
 
 /// Keeps 1/d² finite for coincident points.
-const EPSILON: f64 = 1e-6;
+pub const EPSILON: f64 = 1e-6;
 
 /// Each pair appears as (a, b) and (b, a); each contributes −2·Δ/(d² + ε)² to point a.
 pub(super) fn evaluate(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {

@@ -28,7 +28,7 @@ pub(super) type DeviceValues = std::convert::Infallible;
 /// How a run trains: on the CPU with the fused step (everything on the host), or on a GPU with
 /// the fused kernel (weights on the device until a read-back brings them into its host sweep).
 pub(super) enum Engine {
-    Fused(Box<Sweep>),
+    Cpu(Box<Sweep>),
     #[cfg(feature = "webgpu")]
     Gpu(Box<GpuSweep>),
 }
@@ -56,14 +56,14 @@ impl Engine {
                 Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
                 None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
             }
-            .map(|s| Engine::Fused(Box::new(s))),
+            .map(|s| Engine::Cpu(Box::new(s))),
         }
     }
 
     /// The runs as the host knows them: on a GPU, as of the last read-back.
     pub(super) fn sweep(&self) -> &Sweep {
         match self {
-            Engine::Fused(s) => s,
+            Engine::Cpu(s) => s,
             #[cfg(feature = "webgpu")]
             Engine::Gpu(g) => g.host(),
         }

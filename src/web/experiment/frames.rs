@@ -14,7 +14,7 @@ pub(super) fn keep_recording(recorder: &mut Recorder, step: u64, end: bool, late
 
 /// One fused step of the run, its losses and any phase end kept for the next frame. `alone`:
 /// a single run, not one of a sweep.
-pub(super) fn fused_step(
+pub(super) fn cpu_step(
     sweep: &mut Sweep,
     alone: bool,
     pending: &mut HostPending,
