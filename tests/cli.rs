@@ -734,3 +734,42 @@ fn the_gpu_backend_in_a_build_without_it_says_how_to_build_it() {
         "{stderr}"
     );
 }
+
+/// FNV-1a, 64 bits: a stable digest of a file's bytes.
+fn digest(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What `train` (ex-1.5, seed 1) and `sweep` (ex-1.5, seeds 0–3) write, pinned: the digests
+/// of the files the build before the step's one definition (commit 6015107) wrote. A change
+/// of any number in them is a change of behaviour.
+#[test]
+fn train_and_sweep_write_the_pinned_files() {
+    let dir = tempdir("pinned");
+    let ex = repo("dopesheets/ex-1.5.csv");
+    let (train, sweep) = (dir.join("train"), dir.join("sweep"));
+    succeed(cli().args(["train", &ex, "--quiet", "--out", train.to_str().unwrap()]));
+    succeed(cli().args([
+        "sweep",
+        &ex,
+        "--runs",
+        "4",
+        "--quiet",
+        "--out",
+        sweep.to_str().unwrap(),
+    ]));
+    let pinned = [
+        (train.join("losses.csv"), 0x481a_f063_bc81_b64d),
+        (train.join("latents.csv"), 0x8323_9a9d_0a9b_e6d4),
+        (train.join("hues.csv"), 0xc7b2_4480_844f_efb9),
+        (train.join("geometry.csv"), 0x9c47_4a3d_883a_0dc0),
+        (train.join("cosine.csv"), 0x6a82_7e81_09f4_1912),
+        (sweep.join("sweep.csv"), 0xd073_ba4c_e3ef_00b4),
+    ];
+    for (path, want) in pinned {
+        assert_eq!(digest(&path), want, "{} changed", path.display());
+    }
+}
