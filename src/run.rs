@@ -53,12 +53,8 @@ pub enum TrainError {
         value: f32,
         terms: String,
     },
-    #[error("the curriculum is finished ({0} steps)")]
-    Finished(u64),
     #[error("{0} saved parameters do not fit this model's shape")]
     Parameters(usize),
-    #[error("reading a tensor back failed: {0}")]
-    ReadBack(String),
 }
 
 pub const MAX_LATENT_DIMS: usize = 64;
@@ -127,16 +123,6 @@ pub struct Losses {
     pub terms: PerTerm<Option<f32>>,
 }
 
-impl Losses {
-    /// From `[total, term…]` (in [`Term::ALL`]'s order).
-    pub fn from_values(values: &[f32], computed: PerTerm<bool>) -> Self {
-        Losses {
-            total: values[0],
-            terms: PerTerm::from_fn(|t| computed[t].then(|| values[1 + t as usize])),
-        }
-    }
-}
-
 /// Indices of the schedule's columns a step reads.
 #[derive(Debug, Clone)]
 pub(crate) struct Columns {
@@ -157,7 +143,7 @@ impl Columns {
     }
 }
 
-/// Everything a run needs to go on elsewhere (another device, the fused CPU engine) as if
+/// Everything a run needs to go on elsewhere (another engine or page worker) as if
 /// nothing had happened: the step it trains next, its weights and Adam's state, the anchor
 /// reference in force and its sampler (key and weights).
 #[derive(Debug, Clone)]

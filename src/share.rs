@@ -43,7 +43,9 @@ pub struct Parent {
 }
 
 /// The engine's revision: raised whenever the same sheet, seed and settings would train to a
-/// different run (the step's arithmetic, the sampler, the initial weights, the verdict). A
+/// different run on the CPU engine, which replays a run bit for bit (the step's arithmetic,
+/// the sampler, the initial weights, the verdict). The GPU engine agrees with it to float
+/// rounding; a change in its last bits does not raise the revision. A
 /// link records the revision that made it, so that one made before such a change says so
 /// when it is opened. Links made before links carried it are revision 1.
 pub const ENGINE_REVISION: u32 = 1;

@@ -10,8 +10,9 @@
 //! Here the four layers run as plain loops over the batch and the gradient is written out by
 //! hand, forward and backward side by side. The GPU kernel (`gpu_step/kernel.rs`) is this step
 //! transliterated to CubeCL, pass by pass, with the same names and constants. The oracle
-//! (`reference.rs`) shares none of this: it trains with Burn's layers, autodiff and Adam, and
-//! `tests/conformance.rs` holds every engine to it.
+//! (`reference.rs`) shares none of this mathematics, only the layout and the seeded initial
+//! weights: it trains with Burn's layers, autodiff and Adam, and `tests/conformance.rs` holds
+//! every engine to it.
 //!
 //! **The update rule.** A step updates the weights when some term was computed and the total
 //! is finite and > 0 ([`updates_weights`]). **The non-finite rule.** A non-finite total at step
@@ -321,7 +322,7 @@ pub struct StepLosses {
 }
 
 impl StepLosses {
-    /// As the trainer reports them: `None` for the terms not computed.
+    /// As a run reports them: `None` for the terms not computed.
     pub fn losses(&self) -> Losses {
         Losses {
             total: self.total,

@@ -172,7 +172,7 @@ impl Sweep {
                     seed,
                     updates: 0,
                     good_updates: 0,
-                    // The trainer's sampler for this seed.
+                    // The run's sampler for this seed.
                     sampler: WeightedBatchSampler::new(
                         bias.clone(),
                         config.batch_size,
@@ -253,8 +253,8 @@ impl Sweep {
         }
     }
 
-    /// A sweep of one run that continues from a [`Checkpoint`] (another engine's, after a
-    /// lost GPU): its weights, Adam's state, anchor reference and sampler.
+    /// A sweep of one run that continues from a [`Checkpoint`] (a run checkpointed in
+    /// another sweep): its weights, Adam's state, anchor reference and sampler.
     pub fn resume_one(
         timeline: Timeline,
         config: SweepConfig,

@@ -496,7 +496,7 @@ fn train_writes_the_evolution_video_as_an_mp4() {
     assert!(!dir.join("out-webm").exists(), "nothing written");
 }
 
-/// The default engine (the fused step) and Burn's operations (`--backend flex`) write the
+/// The default engine (the fused step) and the plain-Burn oracle (`--backend flex`) write the
 /// same losses: the same blanks, totals within 1e-4.
 #[test]
 fn both_engines_write_the_same_losses() {
@@ -744,7 +744,8 @@ fn digest(path: &Path) -> u64 {
 }
 
 /// What `train` (ex-1.5, seed 1) and `sweep` (ex-1.5, seeds 0–3) write, pinned: the digests
-/// of the files the build before the step's one definition (commit 6015107) wrote. A change
+/// of the files the build before the step's one definition (commit 6015107) wrote, on Linux
+/// x86-64 (the geometry's and the verdict's angles go through the platform's libm). A change
 /// of any number in them is a change of behaviour.
 #[test]
 fn train_and_sweep_write_the_pinned_files() {

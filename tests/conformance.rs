@@ -206,6 +206,17 @@ fn cases() -> Vec<Case> {
             expect: Expect::NoUpdate,
         },
         Case {
+            name: "skipped steps among updates (total < 0 for a while)",
+            sheet: "STEP,PHASE,ACTION,lr,loss-recon\n\
+                    0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n39,,,,\n"
+                .into(),
+            latent_dims: 4,
+            batch_size: 32,
+            seed: 12,
+            live: None,
+            expect: Expect::Terms(&[Term::Reconstruction]),
+        },
+        Case {
             name: "a data-fraction ramp",
             sheet: "STEP,PHASE,ACTION,lr,loss-recon,reg-norm,data-fraction\n\
                     0,Cube,,0.004,1,0.1,0\n20,,,,,,0\n+0.8,,,,,,1\n79,,,,,,\n"

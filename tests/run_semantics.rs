@@ -56,7 +56,7 @@ fn same_seed_same_run_other_seed_other_run() {
 
 #[test]
 fn each_phase_ends_on_its_own_validation_set() {
-    let s = run(SHORT, 1);
+    let mut s = run(SHORT, 1);
     let ends: Vec<(u64, String, usize)> = (0..s.timeline().len())
         .filter_map(|step| {
             s.phase_end_set(step)
@@ -72,7 +72,22 @@ fn each_phase_ends_on_its_own_validation_set() {
             (60, "Full color space".to_string(), 1000),
         ]
     );
-    assert_eq!(s.phase_end(0, 39).unwrap().latents.len(), 1000 * 4);
+    let untrained = s.phase_end(0, 39).unwrap().latents;
+    assert_eq!(untrained.len(), 1000 * 4);
+    totals(&mut s, 40);
+    let trained = s.phase_end(0, 39).unwrap().latents;
+    assert_ne!(trained, untrained, "the snapshot is of the trained weights");
+}
+
+/// A step whose total is ≤ 0 is skipped whole: Adam's time counts only the updates.
+#[test]
+fn skipped_steps_do_not_count_as_updates() {
+    let sheet =
+        "STEP,PHASE,ACTION,lr,loss-recon\n0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n39,,,,\n";
+    let mut s = run(sheet, 4);
+    let updated = (0..40).filter(|_| step(&mut s).updated).count();
+    assert!((20..40).contains(&updated), "{updated} of 40 steps updated");
+    assert_eq!(s.checkpoint(0).state.updates as usize, updated);
 }
 
 #[test]

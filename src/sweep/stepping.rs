@@ -57,7 +57,7 @@ impl Block {
 /// page's sweeps (up to 1,024 runs) are one call a step there.
 pub(super) const CALL_VALUES: usize = 1 << 20;
 
-/// The trainer's step for a block's runs, in the trainer's order (spec §2.7): the runs draw
+/// The step for a block's runs, in the notebook's order (spec §2.7): the runs draw
 /// their batches, then one call trains them all (or, at large batches, one call per group of
 /// runs whose batches fit in `call_values`).
 pub(super) fn step_block(

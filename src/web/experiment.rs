@@ -1,4 +1,4 @@
-//! The training half: runs in a Web Worker, owns the trainer and its device.
+//! The training half: runs in a Web Worker, owns the engine and its device.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -149,7 +149,7 @@ struct WorkerRun {
     versus: Option<Versus>,
 }
 
-fn trainer_config(options: &Options) -> RunConfig {
+fn run_config(options: &Options) -> RunConfig {
     RunConfig {
         seed: options.seed as u64 + options.first as u64,
         latent_dims: options.dims,
@@ -293,7 +293,7 @@ impl Experiment {
     /// and runs (its part of a sweep), on a sheet of full batches.
     pub fn cpu_rate(options: JsValue) -> Result<f64, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
-        cpu_steps_per_second(&trainer_config(&options), options.runs.max(1)).map_err(js_error)
+        cpu_steps_per_second(&run_config(&options), options.runs.max(1)).map_err(js_error)
     }
 
     /// Steps per second of `options`' runs at its batch on the GPU engine, on a sheet of full
@@ -303,7 +303,7 @@ impl Experiment {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
         let (_, device, _) = device_for("webgpu").await.map_err(js_error)?;
         let device = device.ok_or_else(|| js_error("no GPU"))?;
-        gpu_steps_per_second(&trainer_config(&options), options.runs.max(1), &device)
+        gpu_steps_per_second(&run_config(&options), options.runs.max(1), &device)
             .await
             .map_err(js_error)
     }
@@ -445,7 +445,7 @@ impl Experiment {
         let (first_run, latent_dims) = (options.first, options.dims);
         let total_runs = options.total.max(first_run + runs);
         let (backend, device, notice) = device_for(&options.backend).await.map_err(js_error)?;
-        let config = trainer_config(&options);
+        let config = run_config(&options);
         let engine =
             Engine::new(timeline, &config, runs, device.as_ref(), saved).map_err(
                 |e| match device {

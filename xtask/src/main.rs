@@ -124,32 +124,33 @@ fn test(args: &[String]) -> Result {
         ]),
         "cargo clippy -D warnings",
     )?;
+    // The GPU engine, its kernel's twin tests and tests/gpu_step.rs build only with wgpu.
+    run(
+        cargo().args([
+            "clippy",
+            "--all-targets",
+            "--features",
+            "wgpu",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "cargo clippy --features wgpu -D warnings",
+    )?;
     run(cargo().args(["test", "--workspace"]), "native tests")?;
     // The kernel's functions against their host twins, and the GPU engine against the CPU
     // engine, on whatever Vulkan device there is (Mesa's lavapipe on a machine without a GPU).
     // Release: the same build as the benchmarks.
-    run(
-        cargo().args([
-            "test",
-            "--release",
-            "--features",
-            "wgpu",
-            "--lib",
-            "gpu_step::kernel::twins",
-        ]),
-        "GPU kernel twins (wgpu)",
-    )?;
-    run(
-        cargo().args([
-            "test",
-            "--release",
-            "--features",
-            "wgpu",
-            "--test",
-            "gpu_step",
-        ]),
-        "GPU engine test (wgpu)",
-    )?;
+    for (target, what) in [
+        (
+            ["--lib", "gpu_step::kernel::twins"],
+            "GPU kernel twins (wgpu)",
+        ),
+        (["--test", "gpu_step"], "GPU engine test (wgpu)"),
+    ] {
+        let args = ["test", "--release", "--features", "wgpu"];
+        run(cargo().args(args).args(target), what)?;
+    }
     fuzz(30)?;
     if !native_only {
         ensure_wasm_target()?;

@@ -18,7 +18,7 @@ pub enum Term {
 
 impl Term {
     pub const COUNT: usize = 5;
-    /// In the order the trainer reports them (the CLI's `losses.csv` columns).
+    /// In the order a step reports them (the CLI's `losses.csv` columns).
     pub const ALL: [Term; Term::COUNT] = [
         Term::Reconstruction,
         Term::Separation,
