@@ -24,6 +24,7 @@ use crate::escape::csv_cell;
 use crate::evolution::Recorder;
 use crate::geometry::Geometry;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect, Surface, Svg};
+use crate::run::setting::{BATCH_SIZE, LATENT_DIMS, RUNS, SEED};
 use crate::run::{RunConfig, TrainError};
 use crate::step::loss::Term;
 use crate::sweep::SweepConfig;
@@ -47,11 +48,11 @@ enum Command {
         /// Dopesheet CSV; the built-in ex-1.5 curriculum when omitted.
         dopesheet: Option<PathBuf>,
         /// Random seed for the initial weights and the sampler.
-        #[arg(long, default_value_t = RunConfig::default().seed)]
+        #[arg(long, default_value_t = SEED.default)]
         seed: u64,
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = LATENT_DIMS.default as usize)]
         latent_dims: usize,
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = BATCH_SIZE.default as usize)]
         batch_size: usize,
         #[arg(long, default_value = "out")]
         out: PathBuf,
@@ -245,14 +246,14 @@ const MAX_PHASE_ROWS: usize = 40;
 /// model and batch, and where they train.
 #[derive(clap::Args, Debug)]
 struct Seeds {
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = RUNS.default as usize)]
     runs: usize,
     /// Run r trains with seed first-seed + r.
     #[arg(long, default_value_t = 0)]
     first_seed: u64,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = LATENT_DIMS.default as usize)]
     latent_dims: usize,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = BATCH_SIZE.default as usize)]
     batch_size: usize,
     /// Stop every run after this many steps and judge it there: a cheap screen (ex-1.5's
     /// first phase is its first 3000 steps).

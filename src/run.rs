@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+pub mod setting;
+
 use crate::data::ColorCube;
 use crate::sampler::WeightedBatchSampler;
 use crate::step::loss::{PerTerm, Term};
@@ -30,21 +32,21 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            seed: 1,
-            latent_dims: 4,
-            batch_size: 256,
+            seed: setting::SEED.default,
+            latent_dims: setting::LATENT_DIMS.default as usize,
+            batch_size: setting::BATCH_SIZE.default as usize,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
-    #[error("latent dims must be between 2 and {max} (the separation term uses dims 0 and 1), got {got}")]
-    LatentDims { got: usize, max: usize },
-    #[error("batch size must be between 1 and {max}, got {got}")]
-    BatchSize { got: usize, max: usize },
-    #[error("runs must be between 1 and {max}, got {got}")]
-    Runs { got: usize, max: usize },
+    #[error("latent dims must be between {min} and {max} (the separation term uses dims 0 and 1), got {got}")]
+    LatentDims { got: usize, min: u64, max: u64 },
+    #[error("batch size must be between {min} and {max}, got {got}")]
+    BatchSize { got: usize, min: u64, max: u64 },
+    #[error("runs must be between {min} and {max}, got {got}")]
+    Runs { got: usize, min: u64, max: u64 },
     #[error("step {step}: {culprit} is {value} ({terms}); the run is back at its last weights whose loss was finite")]
     NonFiniteLoss {
         step: u64,
@@ -57,12 +59,9 @@ pub enum TrainError {
     Parameters(usize),
 }
 
-pub const MAX_LATENT_DIMS: usize = 64;
-
 /// Mixed into a run's seed for its sampler: the model and the sampler draw from separate
 /// streams, so changing the batch size does not change the initial weights.
 pub(crate) const SAMPLER_STREAM: u64 = 0x5eed_5a3b_1e00_0001;
-pub const MAX_BATCH_SIZE: usize = 65_536;
 
 /// A one-time notice about something in the sheet that training will not use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,16 +156,19 @@ pub struct Checkpoint {
 
 /// Refuses a bottleneck or a batch the engines do not train.
 pub(crate) fn check_model_size(latent_dims: usize, batch_size: usize) -> Result<(), TrainError> {
-    if !(2..=MAX_LATENT_DIMS).contains(&latent_dims) {
+    let (dims, batch) = (setting::LATENT_DIMS, setting::BATCH_SIZE);
+    if !dims.range().contains(&(latent_dims as u64)) {
         return Err(TrainError::LatentDims {
             got: latent_dims,
-            max: MAX_LATENT_DIMS,
+            min: dims.min,
+            max: dims.max,
         });
     }
-    if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+    if !batch.range().contains(&(batch_size as u64)) {
         return Err(TrainError::BatchSize {
             got: batch_size,
-            max: MAX_BATCH_SIZE,
+            min: batch.min,
+            max: batch.max,
         });
     }
     Ok(())

@@ -1,8 +1,7 @@
 //! The element's numeric attributes, read as untrusted text: each bad one gets a message
 //! that names it and the value used instead, and the run goes on.
 
-use crate::run::{RunConfig, MAX_BATCH_SIZE, MAX_LATENT_DIMS};
-use crate::sweep::MAX_RUNS;
+use crate::run::setting::{BATCH_SIZE, LATENT_DIMS, PAGE_RUNS, SEED, WORKERS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -14,24 +13,12 @@ pub struct Settings {
     pub workers: usize,
 }
 
-/// Seeds trained at once in a page (a sweep in a worker): fewer than the CLI's.
-pub const MAX_PAGE_RUNS: usize = 1024;
-
-/// Workers a page's CPU sweep may share its runs among: each is a thread and a copy of the
-/// engine, so a many-core machine gets some of its cores, not a hundred threads.
-pub const MAX_PAGE_WORKERS: usize = 16;
-
-/// Workers a sweep gets unless the `workers` attribute asks for more: each holds about 17 MB
-/// of wasm memory (a sweep part of 1 to 64 runs, measured in Node) beside its JS heap, and a
-/// blog post should not take half a gigabyte on a 16-core machine.
-pub const DEFAULT_PAGE_WORKERS: usize = 8;
-
 impl Settings {
-    /// From the attributes' text (`None` for an absent one); `cores` is what the browser
+    /// From the attributes' text (`None` for an absent one), each read as its
+    /// [`Setting`](crate::run::setting::Setting) declares it; `cores` is what the browser
     /// reports (`navigator.hardwareConcurrency`): the number of workers, at most
-    /// [`DEFAULT_PAGE_WORKERS`], unless `workers` says otherwise (up to
-    /// [`MAX_PAGE_WORKERS`]). Returns the settings and a message per attribute that could not
-    /// be used.
+    /// [`WORKERS`]' default, unless `workers` says otherwise. Returns the settings and a
+    /// message per attribute that could not be used.
     pub fn read(
         seed: Option<&str>,
         latent_dims: Option<&str>,
@@ -40,46 +27,14 @@ impl Settings {
         workers: Option<&str>,
         cores: usize,
     ) -> (Settings, Vec<String>) {
-        let defaults = RunConfig::default();
         let mut problems = Vec::new();
-        let mut number = |name: &str, text: Option<&str>, min: u64, max: u64, default: u64| {
-            let Some(text) = text else {
-                return default;
-            };
-            match text.trim().parse::<u64>() {
-                Ok(n) if (min..=max).contains(&n) => n,
-                _ => {
-                    problems.push(format!(
-                        "{name}={text:?} is not a whole number from {min} to {max}; using {default}"
-                    ));
-                    default
-                }
-            }
-        };
+        let p = &mut problems;
         let settings = Settings {
-            seed: number("seed", seed, 0, u32::MAX as u64, defaults.seed),
-            latent_dims: number(
-                "latent-dims",
-                latent_dims,
-                2,
-                MAX_LATENT_DIMS as u64,
-                defaults.latent_dims as u64,
-            ) as usize,
-            batch_size: number(
-                "batch-size",
-                batch_size,
-                1,
-                MAX_BATCH_SIZE as u64,
-                defaults.batch_size as u64,
-            ) as usize,
-            runs: number("runs", runs, 1, MAX_PAGE_RUNS.min(MAX_RUNS) as u64, 1) as usize,
-            workers: number(
-                "workers",
-                workers,
-                1,
-                MAX_PAGE_WORKERS as u64,
-                cores.clamp(1, DEFAULT_PAGE_WORKERS) as u64,
-            ) as usize,
+            seed: SEED.read_or(seed, SEED.default, p),
+            latent_dims: LATENT_DIMS.read_or(latent_dims, LATENT_DIMS.default, p) as usize,
+            batch_size: BATCH_SIZE.read_or(batch_size, BATCH_SIZE.default, p) as usize,
+            runs: PAGE_RUNS.read_or(runs, PAGE_RUNS.default, p) as usize,
+            workers: WORKERS.read_or(workers, (cores as u64).clamp(1, WORKERS.default), p) as usize,
         };
         (settings, problems)
     }
@@ -216,7 +171,7 @@ pub fn latent_dims_of_sheet(name: &str) -> Option<usize> {
         return None;
     }
     let dims: usize = digits.parse().ok()?;
-    (2..=MAX_LATENT_DIMS).contains(&dims).then_some(dims)
+    LATENT_DIMS.range().contains(&(dims as u64)).then_some(dims)
 }
 
 #[cfg(test)]
@@ -316,7 +271,7 @@ mod tests {
             Some("all"),
             64,
         );
-        // A bad value falls back to the default: the cores, at most DEFAULT_PAGE_WORKERS.
+        // A bad value falls back to the default: the cores, at most WORKERS.default.
         assert_eq!(
             s,
             Settings {

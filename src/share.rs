@@ -4,6 +4,7 @@
 //! A link is untrusted text: decoding checks every field and says what is wrong, and never
 //! inflates more than [`MAX_SHEET_BYTES`].
 
+use crate::run::setting::{Setting, SettingError, BATCH_SIZE, LATENT_DIMS, PAGE_RUNS, SEED};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
@@ -82,6 +83,8 @@ pub enum ShareError {
         value: String,
         expected: &'static str,
     },
+    #[error("the link's {0}")]
+    Setting(#[from] SettingError),
     #[error("the link's {field} is {value:?}, which is not {expected}")]
     Field {
         field: &'static str,
@@ -172,6 +175,11 @@ impl SharedRun {
                     expected,
                 })
         };
+        // A link carries every setting: a missing one is refused like a bad one.
+        let setting = |s: Setting| {
+            s.parse(fields.get(s.name).copied().unwrap_or(""))
+                .map_err(ShareError::from)
+        };
         let engine = match fields.get("engine") {
             None => 1,
             Some(_) => number(
@@ -202,14 +210,10 @@ impl SharedRun {
             parents,
             versus,
             engine,
-            seed: number("seed", 0..=u32::MAX as u64, "a seed (0 to 4294967295)")?,
-            latent_dims: number("latent-dims", 2..=64, "a latent size from 2 to 64")? as usize,
-            batch_size: number("batch-size", 1..=65_536, "a batch size from 1 to 65536")? as usize,
-            runs: number(
-                "runs",
-                1..=crate::settings::MAX_PAGE_RUNS as u64,
-                "a seed count from 1 to 1024",
-            )? as usize,
+            seed: setting(SEED)?,
+            latent_dims: setting(LATENT_DIMS)? as usize,
+            batch_size: setting(BATCH_SIZE)? as usize,
+            runs: setting(PAGE_RUNS)? as usize,
             sheet: sheet.to_string(),
         })
     }
@@ -465,7 +469,7 @@ mod tests {
         let e = SharedRun::from_hash(&bad_dims.to_hash()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the link's latent-dims is \"99\", which is not a latent size from 2 to 64"
+            "the link's latent-dims=\"99\" is not a whole number from 2 to 64"
         );
     }
 

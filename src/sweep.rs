@@ -30,6 +30,7 @@ use burn::prelude::*;
 
 use crate::data::{data_fraction_weights, ColorCube};
 use crate::plot::PhaseSnapshot;
+use crate::run::setting::RUNS;
 use crate::run::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
 use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
 use crate::step::layout::{initial_parameters, parameter_count};
@@ -40,9 +41,6 @@ use crate::step::op::{
 use crate::step::{self, RunState, StepLosses};
 use crate::timeline::Timeline;
 use crate::verdict::{probe_colors, shape_probe, Onset, Shape, Verdict};
-
-/// The most runs one sweep trains.
-pub const MAX_RUNS: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepConfig {
@@ -157,10 +155,11 @@ pub struct Sweep {
 impl Sweep {
     pub fn new(timeline: Timeline, config: SweepConfig) -> Result<Self, TrainError> {
         check_model_size(config.latent_dims, config.batch_size)?;
-        if !(1..=MAX_RUNS).contains(&config.runs) {
+        if !RUNS.range().contains(&(config.runs as u64)) {
             return Err(TrainError::Runs {
                 got: config.runs,
-                max: MAX_RUNS,
+                min: RUNS.min,
+                max: RUNS.max,
             });
         }
         let cube = ColorCube::full();
