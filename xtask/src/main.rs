@@ -100,6 +100,65 @@ fn run(command: &mut Command, what: &str) -> Result {
     }
 }
 
+/// Built with planarity's gradient 10% off (`--features mutant-planarity-gradient`), each check
+/// of the step must fail, and say so by name: the oracle comparison, the finite-difference
+/// check, the kernel's twin and the GPU engine against the CPU engine.
+fn mutation_check() -> Result {
+    let checks: [(&[&str], &[&str]); 2] = [
+        (
+            &[
+                "--features",
+                "mutant-planarity-gradient",
+                "--test",
+                "conformance",
+                "--test",
+                "losses",
+            ],
+            &[
+                "the_cpu_engine_conforms_to_the_oracle_on_every_case",
+                "gradients_match_finite_differences",
+            ],
+        ),
+        (
+            &[
+                "--release",
+                "--features",
+                "wgpu,mutant-planarity-gradient",
+                "--lib",
+                "--test",
+                "gpu_step",
+            ],
+            &[
+                "gpu_step::kernel::twins::each_term_is_the_hosts",
+                "the_gpu_step_is_the_fused_cpu_step",
+            ],
+        ),
+    ];
+    for (args, must_fail) in checks {
+        eprintln!("xtask: mutation check: cargo test {}", args.join(" "));
+        let out = cargo()
+            .args(["test", "--no-fail-fast"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("mutation check: could not start cargo: {e}"))?;
+        let printed = String::from_utf8_lossy(&out.stdout);
+        for test in must_fail {
+            if !printed.contains(&format!("test {test} ... FAILED")) {
+                return Err(format!(
+                    "mutation check: with planarity's gradient broken, {test} did not fail \
+                     (cargo test {}):\n{printed}",
+                    args.join(" ")
+                ));
+            }
+        }
+        if out.status.success() {
+            return Err("mutation check: cargo test passed with a broken gradient".into());
+        }
+    }
+    eprintln!("xtask: mutation check: every check noticed the broken gradient");
+    Ok(())
+}
+
 fn test(args: &[String]) -> Result {
     let native_only = args.iter().any(|a| a == "--native-only");
     let started = Instant::now();
@@ -151,6 +210,7 @@ fn test(args: &[String]) -> Result {
         let args = ["test", "--release", "--features", "wgpu"];
         run(cargo().args(args).args(target), what)?;
     }
+    mutation_check()?;
     fuzz(30)?;
     if !native_only {
         ensure_wasm_target()?;

@@ -3,10 +3,18 @@
 
 use super::{HostBatch, HostGradient};
 
+/// d(z²)/dz = 2z. `cargo xtask test` also builds with the `mutant-planarity-gradient` feature,
+/// which makes it 2.2z, and checks that the tests fail.
+const SLOPE: f64 = if cfg!(feature = "mutant-planarity-gradient") {
+    2.2
+} else {
+    2.0
+};
+
 /// d/d z_d = 2 z_d / (B (E − 2)) for d ≥ 2. Called only with more than two dims.
 pub(super) fn evaluate(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
     let scale = 1.0 / (b.batch * (b.dims - 2)) as f64;
-    let slope = weight * (2.0 * scale) as f32;
+    let slope = weight * (SLOPE * scale) as f32;
     let mut sum = 0.0f64;
     for row in 0..b.batch {
         for d in 2..b.dims {
