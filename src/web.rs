@@ -12,10 +12,12 @@ mod canvas;
 mod experiment;
 mod phase_diagram;
 mod sweep_view;
+mod worker;
 
 pub use board::Board;
 pub use experiment::Experiment;
 pub use phase_diagram::{grid_addresses, PhaseDiagram};
+pub use worker::Worker;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;

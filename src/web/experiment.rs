@@ -79,9 +79,9 @@ pub struct BranchShape {
     total: usize,
 }
 
-/// A training run in the worker. Shared behind `Rc<RefCell<…>>` because `sync` is async:
-/// its future must own what it touches, and no borrow is held across the wait.
-#[wasm_bindgen]
+/// One worker's experiment: its run (or its part of a sweep) and the device it trains on;
+/// [`super::Worker`] drives it. Shared behind `Rc<RefCell<…>>` because `sync` is async: its
+/// future must own what it touches, and no borrow is held across the wait.
 pub struct Experiment {
     run: Rc<RefCell<WorkerRun>>,
 }
@@ -157,7 +157,6 @@ fn run_config(options: &Options) -> RunConfig {
     }
 }
 
-#[wasm_bindgen]
 impl Experiment {
     /// Starts an experiment of `sheet` as `options` ([`Options`]) ask: the worker passes
     /// the page's message through.
@@ -282,11 +281,6 @@ impl Experiment {
         Ok((run.kept.at_or_before(at as u64))
             .filter(|_| same)
             .map(|s| s.step as f64))
-    }
-
-    /// Finishes a branch's replay at once (a hand-over waits for it).
-    pub fn finish_replay(&self) {
-        self.run.borrow_mut().finish_replay();
     }
 
     /// Steps per second of a worker's runs on this module's CPU engine, at `options`' batch
