@@ -19,6 +19,7 @@ pub mod gpu_step;
 pub mod grid;
 pub mod plot;
 pub mod probe;
+pub mod readout;
 #[cfg(not(target_family = "wasm"))]
 pub mod reference;
 pub mod run;

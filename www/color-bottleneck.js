@@ -1631,18 +1631,13 @@ class ColorBottleneck extends HTMLElement {
     // each time: ten updates a second.
     if (t - this.#lastReadout < 100) return;
     this.#lastReadout = t;
+    // The status line's parts (plain and bold by turns), then the latent panels' text
+    // alternative, as current as the readout.
+    const parts = this.#board.readout(frame.step, frame.total_steps, frame.phase, frame.lr, frame.backend, sps, fps);
+    const label = parts.pop();
+    showText(this.field('readout'), ...parts.map((p, i) => (i % 2 ? { bold: p } : p)));
+    this.canvas('latents').setAttribute('aria-label', label);
     const losses = this.#board.losses();
-    const f = (v) => (v === undefined ? '–' : Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(4) : v.toExponential(2));
-    const terms = losses ? Object.entries(losses.terms).flatMap(([k, v]) => [` ${k} `, { bold: f(v) }]) : [];
-    showText(this.field('readout'),
-      'step ', { bold: frame.step }, ` / ${frame.total_steps} · phase `, { bold: frame.phase },
-      ' · lr ', { bold: f(frame.lr) }, ' · loss ', { bold: losses ? f(losses.total) : '–' }, ...terms,
-      ' · ', { bold: Math.round(sps) }, ' steps/s · ', { bold: Math.round(fps) }, ` fps · ${frame.backend}`);
-    // The canvases' text alternative, as current as the readout.
-    const recon = losses?.terms['loss-recon'];
-    this.canvas('latents').setAttribute('aria-label',
-      `the latent space at step ${frame.step} of ${frame.total_steps}, phase ${frame.phase}` +
-      (recon === undefined ? '' : `, reconstruction loss ${f(recon)}`));
     this.dataset.fps = fps.toFixed(1);
     this.dataset.stepsPerSecond = sps.toFixed(0);
     if (t - this.#lastStepEvent > 250) {

@@ -15,7 +15,9 @@ use crate::plot::{
     self, Align, PanelMap, PhaseSnapshot, PointCloud, Raster, Rect, Rgba, StepAxis, Surface,
 };
 use crate::probe::{self, Reading};
-use crate::step::loss::Term;
+use crate::readout;
+use crate::run::Losses;
+use crate::step::loss::{PerTerm, Term};
 use crate::timeline::Timeline;
 use crate::verdict::HUES;
 
@@ -379,6 +381,39 @@ impl Board {
         }
         let _ = js_sys::Reflect::set(&obj, &"terms".into(), &terms);
         obj.into()
+    }
+
+    /// The status line for `frame`'s run at the given rates, as parts: plain text and bold
+    /// values by turns ([`readout::status_line`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn readout(
+        &self,
+        step: f64,
+        total_steps: f64,
+        phase: &str,
+        lr: f64,
+        backend: &str,
+        steps_per_second: f64,
+        frames_per_second: f64,
+    ) -> js_sys::Array {
+        let progress = readout::Progress {
+            step: step as u64,
+            total_steps: total_steps as u64,
+            phase,
+            lr,
+            backend,
+            steps_per_second,
+            frames_per_second,
+        };
+        let losses = self.losses.map(|l| Losses {
+            total: l.total,
+            terms: PerTerm(l.terms),
+        });
+        let parts = readout::status_line(&progress, losses.as_ref());
+        let label = readout::latents_label(&progress, losses.as_ref());
+        let out: js_sys::Array = parts.into_iter().map(JsValue::from).collect();
+        out.push(&label.into());
+        out
     }
 
     /// Shows the recorded latents nearest to `step` (≤ it) instead of the live ones;

@@ -1,0 +1,133 @@
+//! What the page says about a run as it trains, in words: the status line under the charts
+//! and the latent panels' text alternative. Written here, not in the element, so that native
+//! tests read it.
+
+use crate::run::Losses;
+use crate::step::loss::Term;
+
+/// A value as the readout shows it: four decimals, or three significant digits in exponent
+/// form below 0.01 (`1.23e-4`); `–` for none.
+pub fn number(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if v.is_nan() => "NaN".into(),
+        Some(v) if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
+        Some(0.0) => "0.0000".into(),
+        Some(v) if v.abs() >= 0.01 => format!("{v:.4}"),
+        Some(v) => format!("{v:.2e}"),
+    }
+}
+
+/// Where a run stands, for the status line.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub step: u64,
+    pub total_steps: u64,
+    pub phase: &'a str,
+    pub lr: f64,
+    pub backend: &'a str,
+    pub steps_per_second: f64,
+    pub frames_per_second: f64,
+}
+
+/// The status line as parts, plain text and a value to set in bold by turns (plain first):
+/// `step 120 / 20001 · phase Primary · lr 0.0100 · loss 0.0123 loss-recon 0.0100 … · 950
+/// steps/s · 60 fps · cpu`.
+pub fn status_line(p: &Progress, losses: Option<&Losses>) -> Vec<String> {
+    let mut parts = vec![
+        "step ".to_string(),
+        p.step.to_string(),
+        format!(" / {} · phase ", p.total_steps),
+        p.phase.to_string(),
+        " · lr ".into(),
+        number(Some(p.lr)),
+        " · loss ".into(),
+        number(losses.map(|l| l.total as f64)),
+    ];
+    for (term, value) in losses.iter().flat_map(|l| l.terms.iter()) {
+        if let Some(v) = value {
+            parts.push(format!(" {} ", term.column()));
+            parts.push(number(Some(*v as f64)));
+        }
+    }
+    parts.push(" · ".into());
+    parts.push(format!("{}", p.steps_per_second.round() as i64));
+    parts.push(" steps/s · ".into());
+    parts.push(format!("{}", p.frames_per_second.round() as i64));
+    parts.push(format!(" fps · {}", p.backend));
+    parts
+}
+
+/// The latent panels' text alternative, as current as the status line.
+pub fn latents_label(p: &Progress, losses: Option<&Losses>) -> String {
+    let reconstruction = losses.and_then(|l| l.terms[Term::Reconstruction]);
+    let mut label = format!(
+        "the latent space at step {} of {}, phase {}",
+        p.step, p.total_steps, p.phase
+    );
+    if let Some(r) = reconstruction {
+        label += &format!(", reconstruction loss {}", number(Some(r as f64)));
+    }
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::loss::PerTerm;
+
+    #[test]
+    fn numbers_read_as_the_page_shows_them() {
+        assert_eq!(number(None), "–");
+        assert_eq!(number(Some(0.0)), "0.0000");
+        assert_eq!(number(Some(-0.0)), "0.0000");
+        assert_eq!(number(Some(0.012_345)), "0.0123");
+        assert_eq!(number(Some(2.5)), "2.5000");
+        assert_eq!(number(Some(0.000_123_4)), "1.23e-4");
+        assert_eq!(number(Some(-0.005)), "-5.00e-3");
+        assert_eq!(number(Some(f64::NAN)), "NaN");
+        assert_eq!(number(Some(f64::INFINITY)), "Infinity");
+    }
+
+    #[test]
+    fn the_status_line_names_each_computed_term() {
+        let p = Progress {
+            step: 120,
+            total_steps: 20_001,
+            phase: "Primary & secondary",
+            lr: 0.01,
+            backend: "cpu",
+            steps_per_second: 949.6,
+            frames_per_second: 59.7,
+        };
+        let mut terms = PerTerm([None; Term::COUNT]);
+        terms[Term::Reconstruction] = Some(0.000_5);
+        terms[Term::Planarity] = Some(0.25);
+        let losses = Losses {
+            total: 0.3,
+            terms,
+        };
+        let line = status_line(&p, Some(&losses));
+        assert_eq!(
+            line.concat(),
+            "step 120 / 20001 · phase Primary & secondary · lr 0.0100 · loss 0.3000 \
+             loss-recon 5.00e-4 reg-planar 0.2500 · 950 steps/s · 60 fps · cpu"
+        );
+        // Values in bold: every second part.
+        let bold: Vec<&str> = line.iter().skip(1).step_by(2).map(String::as_str).collect();
+        assert_eq!(
+            bold,
+            ["120", "Primary & secondary", "0.0100", "0.3000", "5.00e-4", "0.2500", "950", "60"]
+        );
+        assert_eq!(
+            status_line(&p, None).concat(),
+            "step 120 / 20001 · phase Primary & secondary · lr 0.0100 · loss – · 950 steps/s · \
+             60 fps · cpu"
+        );
+        assert_eq!(
+            latents_label(&p, Some(&losses)),
+            "the latent space at step 120 of 20001, phase Primary & secondary, \
+             reconstruction loss 5.00e-4"
+        );
+    }
+}
