@@ -103,10 +103,7 @@ mod tests {
         let mut terms = PerTerm([None; Term::COUNT]);
         terms[Term::Reconstruction] = Some(0.000_5);
         terms[Term::Planarity] = Some(0.25);
-        let losses = Losses {
-            total: 0.3,
-            terms,
-        };
+        let losses = Losses { total: 0.3, terms };
         let line = status_line(&p, Some(&losses));
         assert_eq!(
             line.concat(),
@@ -117,7 +114,16 @@ mod tests {
         let bold: Vec<&str> = line.iter().skip(1).step_by(2).map(String::as_str).collect();
         assert_eq!(
             bold,
-            ["120", "Primary & secondary", "0.0100", "0.3000", "5.00e-4", "0.2500", "950", "60"]
+            [
+                "120",
+                "Primary & secondary",
+                "0.0100",
+                "0.3000",
+                "5.00e-4",
+                "0.2500",
+                "950",
+                "60"
+            ]
         );
         assert_eq!(
             status_line(&p, None).concat(),
