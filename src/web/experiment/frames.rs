@@ -108,3 +108,160 @@ pub(super) fn verdict(v: &Verdict, failed: bool) -> RunVerdict {
         onset: None,
     }
 }
+
+/// A frame for the page: from the host's runs, or a GPU's read-back.
+impl WorkerRun {
+    /// A frame from the host's runs: the fused CPU engine's, or a GPU's after its read-back.
+    pub(super) fn host_frame(&mut self) -> Frame {
+        let mut frame = Frame::default();
+        {
+            let sweep = self.engine.sweep();
+            let step = sweep.step_index().checked_sub(1);
+            // Another worker's part of a sweep: the page shows the whole sweep's first run.
+            if self.first_run == 0 {
+                frame.latents = to_bytes(&sweep.latents(0, &self.grid));
+                frame.parameters = to_bytes(&sweep.parameters(0));
+            }
+            frame.shown = step;
+            if self.first_run == 0 {
+                frame.onset = (sweep.runs()[0].onset.settled()).map(|(shape, step)| ShownOnset {
+                    shape: shape.name().into(),
+                    step,
+                });
+            }
+            if self.total_runs > 1 {
+                let interval = VERDICT_INTERVAL_MS.max(self.judge_ms / VERDICT_SHARE);
+                let judge = now() - self.judged_at >= interval || sweep.is_finished();
+                let start = now();
+                let judged_step = match self.engine {
+                    Engine::Cpu(_) => sweep.step_index(),
+                    #[cfg(feature = "webgpu")]
+                    Engine::Gpu(_) => self.read_step,
+                };
+                frame.sweep = Some(sweep_frame(
+                    sweep,
+                    judge,
+                    judged_step,
+                    self.first_run,
+                    self.total_runs,
+                ));
+                if judge {
+                    self.judged_at = now();
+                    self.judge_ms = self.judged_at - start;
+                }
+            }
+        }
+        if let Some(v) = &mut self.versus {
+            // B is judged when A is (and once it is done).
+            let judge =
+                frame.sweep.as_ref().is_some_and(|s| s.verdicts.is_some()) || v.sweep.is_finished();
+            let step = v.sweep.step_index();
+            frame.versus = Some(VersusFrame {
+                step,
+                losses: v.losses.take(),
+                sweep: (self.total_runs > 1)
+                    .then(|| sweep_frame(&v.sweep, judge, step, self.first_run, self.total_runs)),
+            });
+        }
+        let pending = std::mem::take(&mut self.host_pending);
+        if self.first_run == 0 {
+            for snapshot in &pending.snapshots {
+                if self
+                    .phase_ends
+                    .last()
+                    .is_none_or(|p| p.step < snapshot.step)
+                {
+                    self.phase_ends.push(snapshot.clone());
+                }
+            }
+        }
+        frame.losses = pending.losses;
+        frame.snapshots = pending.snapshots;
+        self.describe(&mut frame);
+        frame
+    }
+
+    /// What a GPU frame needs read back: every run's state, and the phase ends' and video's
+    /// latents queued since the last frame.
+    #[cfg(feature = "webgpu")]
+    pub(super) fn gpu_read(&mut self) -> Option<(GpuRead, GpuReadLayout)> {
+        self.reading_step = self.engine.step_index();
+        let Engine::Gpu(gpu) = &self.engine else {
+            return None;
+        };
+        let mut extra = Vec::new();
+        let mut layout = GpuReadLayout::default();
+        for (phase, step, colors, latents) in self.pending_snapshots.drain(..) {
+            extra.push(latents);
+            layout.snapshots.push((phase, step, colors));
+        }
+        for (step, end, latents) in self.pending_recordings.drain(..) {
+            extra.push(latents);
+            layout.recordings.push((step, end));
+        }
+        Some((Box::pin(gpu.read_values(extra)), layout))
+    }
+
+    #[cfg(feature = "webgpu")]
+    pub(super) fn receive(
+        &mut self,
+        layout: GpuReadLayout,
+        result: Result<Vec<Vec<u8>>, crate::gpu_step::GpuError>,
+        waited_ms: f64,
+    ) -> Frame {
+        let values = match result {
+            Ok(values) => values,
+            Err(e) => {
+                web_sys::console::warn_1(
+                    &format!("color-bottleneck: WebGPU read-back failed: {e}").into(),
+                );
+                // The error's text is a backtrace: the console has it, the page a summary.
+                self.gpu_lost = Some("the device was lost or a read-back failed".into());
+                // A lost device stays lost: later experiments in this worker do not ask it.
+                GPU_DEVICE.set(None);
+                self.pending_snapshots.clear();
+                self.pending_recordings.clear();
+                return self.host_frame();
+            }
+        };
+        let Engine::Gpu(gpu) = &mut self.engine else {
+            return self.host_frame();
+        };
+        let extra = gpu.accept(&values);
+        // The runs are judged every Onset::EVERY steps (a read-back lands on each) and at
+        // the end, as the CPU judges them.
+        let every = crate::verdict::Onset::EVERY;
+        let finished = self.reading_step >= gpu.host().timeline().len();
+        let judging = self.reading_step.is_multiple_of(every) && self.reading_step > self.read_step;
+        if judging || finished {
+            gpu.judge_onsets_at(self.reading_step);
+        }
+        self.read_step = self.reading_step;
+        // Keep the queue fed without letting the read-back wait dominate.
+        let factor = if waited_ms < 8.0 { 1.25 } else { 0.8 };
+        self.gpu_steps = (self.gpu_steps * factor).clamp(1.0, 500.0);
+        let mut extra = extra.into_iter();
+        for ((phase, step, colors), latents) in layout.snapshots.into_iter().zip(&mut extra) {
+            self.host_pending.snapshots.push(Snapshot {
+                phase,
+                step,
+                latents: to_bytes(&latents),
+                colors: to_bytes(&colors),
+            });
+        }
+        for ((step, end), latents) in layout.recordings.into_iter().zip(&mut extra) {
+            keep_recording(&mut self.recorder, step, end, latents);
+        }
+        let sweep = gpu.host();
+        if let Some(step) = sweep.step_index().checked_sub(1) {
+            report_last_step(
+                sweep,
+                step,
+                self.runs == 1,
+                &mut self.host_pending,
+                &mut self.last_error,
+            );
+        }
+        self.host_frame()
+    }
+}
