@@ -1,10 +1,11 @@
-//! The conformance harness: every case in one table, run through one engine interface, the
-//! CPU engine held to the oracle (`color_bottleneck::reference`, plain Burn with autodiff and
-//! Burn's Adam, sharing none of the step's mathematics) step by step.
+//! The conformance harness: every case in one table, run through one engine interface, in a
+//! star. The CPU engine is held to the oracle (`color_bottleneck::reference`, plain Burn with
+//! autodiff and Burn's Adam, sharing none of the step's mathematics) within 1e-5; built with
+//! `--features wgpu` (as `cargo xtask test` runs it, on lavapipe where there is no GPU), the
+//! GPU engine is held to the CPU engine within 1e-4 (its sums run in another order).
 //!
-//! Each step: the total and every term within 1e-5 relative, the same decision to update;
-//! the weights within 1e-5 (relative to 1 + |w|) every 10 steps and at the end. The GPU engine is held to the CPU
-//! engine the same way in tests/gpu_step.rs, within 1e-4 (its sums run in another order).
+//! Each step: the total and every term within the tolerance, relative, and the same decision
+//! to update; the weights within it (relative to 1 + |w|) every 10 steps and at the end.
 
 mod common;
 use common::{max_difference, short_ex_1_5, timeline, BLOW_UP};
@@ -253,12 +254,12 @@ fn cases() -> Vec<Case> {
     table
 }
 
-/// Within 1e-5 relative; any two non-finite values agree (one engine's inf is another's NaN
-/// once the weights overflow).
-fn close(a: f32, b: f32) -> bool {
+/// Within `tolerance` relative; any two non-finite values agree (one engine's inf is
+/// another's NaN once the weights overflow).
+fn close(a: f32, b: f32, tolerance: f32) -> bool {
     (!a.is_finite() && !b.is_finite())
         || a == b
-        || (a - b).abs() <= 1e-5 * (1.0 + a.abs().max(b.abs()))
+        || (a - b).abs() <= tolerance * (1.0 + a.abs().max(b.abs()))
 }
 
 /// The largest |a − b| / (1 + |a|): absolute for small weights, relative for large ones.
@@ -269,8 +270,14 @@ fn relative_difference(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Runs `case` through both engines in step, and returns what it reached.
-fn conform(case: &Case, oracle: &mut dyn Engine, engine: &mut dyn Engine) -> Reached {
+/// Runs `case` through both engines in step, holding `engine` to `oracle` within
+/// `tolerance`, and returns what it reached.
+fn conform(
+    case: &Case,
+    oracle: &mut dyn Engine,
+    engine: &mut dyn Engine,
+    tolerance: f32,
+) -> Reached {
     let mut reached = Reached::default();
     let mut step = 0u64;
     while !oracle.is_finished() {
@@ -286,14 +293,14 @@ fn conform(case: &Case, oracle: &mut dyn Engine, engine: &mut dyn Engine) -> Rea
             (Some(a), Some(b)) => {
                 assert_eq!(a.step, b.step, "{where_}");
                 assert!(
-                    close(a.total, b.total),
+                    close(a.total, b.total, tolerance),
                     "{where_}: total {} vs oracle {}",
                     b.total,
                     a.total
                 );
                 for t in Term::ALL {
                     assert!(
-                        close(a.terms[t], b.terms[t]),
+                        close(a.terms[t], b.terms[t], tolerance),
                         "{where_}: {t} {} vs oracle {}",
                         b.terms[t],
                         a.terms[t]
@@ -320,7 +327,7 @@ fn conform(case: &Case, oracle: &mut dyn Engine, engine: &mut dyn Engine) -> Rea
         if step.is_multiple_of(10) || oracle.is_finished() || oracle.failed() {
             let d = relative_difference(&oracle.parameters(), &engine.parameters());
             reached.worst = reached.worst.max(d);
-            assert!(d <= 1e-5, "{where_}: weights differ by {d} (relative)");
+            assert!(d <= tolerance, "{where_}: weights differ by {d} (relative)");
         }
         step += 1;
     }
@@ -357,7 +364,7 @@ fn the_cpu_engine_conforms_to_the_oracle_on_every_case() {
         };
         let mut cpu = Cpu(Sweep::new(sheet, config).unwrap());
         let first = cpu.parameters();
-        let reached = conform(&case, &mut oracle, &mut cpu);
+        let reached = conform(&case, &mut oracle, &mut cpu, 1e-5);
         eprintln!("{:<48} {reached:?}", case.name);
         match case.expect {
             Expect::Terms(terms) => {
@@ -432,4 +439,67 @@ fn a_blow_up_goes_back_to_weights_whose_loss_was_finite() {
     Engine::apply_live(&mut oracle, sane);
     let next = Engine::step(&mut oracle).expect("goes on after Apply live");
     assert!(next.total.is_finite());
+}
+
+/// The GPU engine (one kernel launch a step, read back after each), held to the CPU engine on
+/// every case of the table.
+#[cfg(feature = "wgpu")]
+mod gpu {
+    use super::*;
+    use color_bottleneck::gpu_step::GpuSweep;
+
+    struct Gpu(GpuSweep);
+
+    impl Engine for Gpu {
+        fn step(&mut self) -> Option<Outcome> {
+            let step = self.0.step_index();
+            let held = self.0.host().runs()[0].failure.is_some();
+            self.0.step();
+            self.0.read_blocking().expect("a read-back");
+            let last = self.0.host().runs()[0].last.filter(|_| !held)?;
+            Some(Outcome {
+                step,
+                total: last.total,
+                terms: last.terms,
+                updated: last.updated,
+            })
+        }
+        fn parameters(&self) -> Vec<f32> {
+            self.0.host().parameters(0)
+        }
+        fn failed(&self) -> bool {
+            self.0.host().runs()[0].failure.is_some()
+        }
+        fn apply_live(&mut self, timeline: Timeline) {
+            self.0.set_timeline(timeline)
+        }
+        fn is_finished(&self) -> bool {
+            self.0.is_finished()
+        }
+    }
+
+    #[test]
+    fn the_gpu_engine_conforms_to_the_cpu_engine_on_every_case() {
+        let device = burn::prelude::Device::wgpu_options()
+            .init()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no wgpu adapter ({e}). On Debian, `apt install mesa-vulkan-drivers` gives a \
+                 Vulkan device on the CPU (lavapipe)"
+                )
+            });
+        for case in cases() {
+            let sheet = timeline(&case.sheet);
+            let config = SweepConfig {
+                first_seed: case.seed,
+                runs: 1,
+                latent_dims: case.latent_dims,
+                batch_size: case.batch_size,
+            };
+            let mut cpu = Cpu(Sweep::new(sheet.clone(), config.clone()).unwrap());
+            let mut gpu = Gpu(GpuSweep::new(sheet, config, &device).unwrap());
+            let reached = conform(&case, &mut cpu, &mut gpu, 1e-4);
+            eprintln!("{:<48} GPU {reached:?}", case.name);
+        }
+    }
 }

@@ -206,6 +206,10 @@ fn test(args: &[String]) -> Result {
             "GPU kernel twins (wgpu)",
         ),
         (["--test", "gpu_step"], "GPU engine test (wgpu)"),
+        (
+            ["--test", "conformance"],
+            "conformance, the GPU engine included (wgpu)",
+        ),
     ] {
         let args = ["test", "--release", "--features", "wgpu"];
         run(cargo().args(args).args(target), what)?;
