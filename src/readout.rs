@@ -85,6 +85,10 @@ mod tests {
         assert_eq!(number(Some(2.5)), "2.5000");
         assert_eq!(number(Some(0.000_123_4)), "1.23e-4");
         assert_eq!(number(Some(-0.005)), "-5.00e-3");
+        assert_eq!(number(Some(0.009_999)), "1.00e-2");
+        assert_eq!(number(Some(0.001)), "1.00e-3");
+        assert_eq!(number(Some(0.000_999_7)), "1.00e-3");
+        assert_eq!(number(Some(1.5e-12)), "1.50e-12");
         assert_eq!(number(Some(f64::NAN)), "NaN");
         assert_eq!(number(Some(f64::INFINITY)), "Infinity");
     }
