@@ -61,18 +61,24 @@ impl Engine for Reference {
 /// The CPU engine: a sweep of the one seed.
 struct Cpu(Sweep);
 
+/// What the host's run 0 reports for step `step`; `None` when it was held (`held`: it had
+/// failed before the step).
+fn host_outcome(sweep: &Sweep, step: u64, held: bool) -> Option<Outcome> {
+    let last = sweep.runs()[0].last.filter(|_| !held)?;
+    Some(Outcome {
+        step,
+        total: last.total,
+        terms: last.terms,
+        updated: last.updated,
+    })
+}
+
 impl Engine for Cpu {
     fn step(&mut self) -> Option<Outcome> {
         let step = self.0.step_index();
         let held = self.0.runs()[0].failure.is_some();
         self.0.step();
-        let last = self.0.runs()[0].last.filter(|_| !held)?;
-        Some(Outcome {
-            step,
-            total: last.total,
-            terms: last.terms,
-            updated: last.updated,
-        })
+        host_outcome(&self.0, step, held)
     }
     fn parameters(&self) -> Vec<f32> {
         self.0.parameters(0)
@@ -456,13 +462,7 @@ mod gpu {
             let held = self.0.host().runs()[0].failure.is_some();
             self.0.step();
             self.0.read_blocking().expect("a read-back");
-            let last = self.0.host().runs()[0].last.filter(|_| !held)?;
-            Some(Outcome {
-                step,
-                total: last.total,
-                terms: last.terms,
-                updated: last.updated,
-            })
+            host_outcome(self.0.host(), step, held)
         }
         fn parameters(&self) -> Vec<f32> {
             self.0.host().parameters(0)
