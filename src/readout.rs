@@ -13,9 +13,44 @@ pub fn number(v: Option<f64>) -> String {
         Some(v) if v.is_nan() => "NaN".into(),
         Some(v) if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
         Some(0.0) => "0.0000".into(),
-        Some(v) if v.abs() >= 0.01 => format!("{v:.4}"),
+        // As the browser writes numbers this large: `1e+25`.
+        Some(v) if v.abs() >= 1e21 => format!("{v:e}").replacen('e', "e+", 1),
+        Some(v) if v.abs() >= 0.01 => fixed(v, 4),
         Some(v) => format!("{v:.2e}"),
     }
+}
+
+/// `v` to `places` decimals as the browser's `toFixed` writes it: the exact binary value
+/// rounded half away from zero (Rust's `{:.N}` rounds an exact tie to even: 0.03125 would
+/// read 0.0312, not 0.0313).
+fn fixed(v: f64, places: usize) -> String {
+    // Every finite f64 has at most 1,074 decimals: this is the exact value, truncated.
+    let exact = format!("{:.1100}", v.abs());
+    let point = exact.find('.').expect("a decimal point");
+    let mut digits: Vec<u8> = exact.bytes().filter(|&b| b != b'.').collect();
+    let kept = point + places;
+    let round_up = digits[kept] >= b'5';
+    digits.truncate(kept);
+    if round_up {
+        let mut i = kept;
+        loop {
+            if i == 0 {
+                digits.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if digits[i] == b'9' {
+                digits[i] = b'0';
+            } else {
+                digits[i] += 1;
+                break;
+            }
+        }
+    }
+    let whole = digits.len() - places;
+    let text = String::from_utf8(digits).expect("digits");
+    let sign = if v < 0.0 { "-" } else { "" };
+    format!("{sign}{}.{}", &text[..whole], &text[whole..])
 }
 
 /// Where a run stands, for the status line.
@@ -89,6 +124,13 @@ mod tests {
         assert_eq!(number(Some(0.001)), "1.00e-3");
         assert_eq!(number(Some(0.000_999_7)), "1.00e-3");
         assert_eq!(number(Some(1.5e-12)), "1.50e-12");
+        // Ties round away from zero, as the browser's toFixed does.
+        assert_eq!(number(Some(0.031_25)), "0.0313");
+        assert_eq!(number(Some(-0.031_25)), "-0.0313");
+        assert_eq!(number(Some(0.099_99)), "0.1000");
+        assert_eq!(number(Some(9.999_96)), "10.0000");
+        assert_eq!(number(Some(123.456_78)), "123.4568");
+        assert_eq!(number(Some(2.5e25)), "2.5e+25");
         assert_eq!(number(Some(f64::NAN)), "NaN");
         assert_eq!(number(Some(f64::INFINITY)), "Infinity");
     }

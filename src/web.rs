@@ -15,7 +15,7 @@ mod sweep_view;
 mod worker;
 
 pub use board::Board;
-pub use experiment::Experiment;
+pub(crate) use experiment::Experiment;
 pub use phase_diagram::{grid_addresses, PhaseDiagram};
 pub use worker::Worker;
 

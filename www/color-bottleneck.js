@@ -904,7 +904,15 @@ class ColorBottleneck extends HTMLElement {
     const w = startWorker();
     this.#spawning.add(w);
     w.onmessage = ({ data }) => this.#receive(data);
-    w.onerror = (e) => this.#fail(e.message ?? 'a training worker failed');
+    w.onerror = (e) => {
+      // Its unanswered calls never will be: reject them, so nothing waits on them.
+      for (const [id, call] of this.#calls) {
+        if (call.worker !== w) continue;
+        this.#calls.delete(id);
+        call.reject(new Error(e.message ?? 'a training worker failed'));
+      }
+      this.#fail(e.message ?? 'a training worker failed');
+    };
     try {
       await this.#ask(w, { type: 'init', glue: wasm.glue, module: wasm.module });
     } catch (e) {

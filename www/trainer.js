@@ -37,7 +37,16 @@ async function handle(msg) {
     }
     return;
   }
-  post(await worker.handle(msg));
+  try {
+    if (!worker) throw new Error('the training engine stopped after a failure');
+    post(await worker.handle(msg));
+  } catch (e) {
+    // The module answers every problem itself; this is for a trap in it or a message that
+    // cannot be posted.
+    const message = String(e?.message ?? e);
+    if (msg.id !== undefined) self.postMessage({ type: 'reply', id: msg.id, problem: { message } });
+    else self.postMessage({ type: 'failure', message });
+  }
 }
 
 // Yields to the event loop without setTimeout's 4 ms clamp.
@@ -49,7 +58,14 @@ async function pump() {
   for (;;) {
     while (inbox.length) await handle(inbox.shift());
     if (worker?.wants_to_train()) {
-      post(await worker.train_chunk());
+      try {
+        post(await worker.train_chunk());
+      } catch (e) {
+        // A trap in the module: its state is gone, so the page hears it and starts afresh.
+        self.postMessage({ type: 'failure', message: String(e?.message ?? e) });
+        worker = null;
+        continue;
+      }
       const rest = worker.rest_ms();
       await (rest > 1 ? sleep(rest) : yieldNow());
     } else {

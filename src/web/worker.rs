@@ -1,5 +1,5 @@
 //! A training worker's half of the worker protocol. Every message the page sends a worker
-//! is one [`Command`], read with serde; [`Worker`] carries it out on its [`Experiment`] and
+//! is one [`Command`], read field by field with each bad field named; [`Worker`] carries it out on its [`Experiment`] and
 //! says what to post back, and decides when the worker trains and how long it rests. The
 //! worker's script (`www/trainer.js`) only loads the module, relays messages both ways and
 //! waits as told.
@@ -280,7 +280,13 @@ impl Worker {
             if id.is_undefined() {
                 let failure = js_sys::Object::new();
                 set(&failure, "type", "failure");
-                set(&failure, "message", get(&p, "message"));
+                // A thrown string is its own message.
+                let message = get(&p, "message");
+                let message = match message.is_undefined() {
+                    true => p.as_string().unwrap_or("the worker failed".into()).into(),
+                    false => message,
+                };
+                set(&failure, "message", message);
                 out.push(&failure);
             } else {
                 let r = reply(&id);
@@ -302,7 +308,7 @@ impl Worker {
     }
 
     /// Trains one chunk (16 ms at full speed, else `speed` steps) and returns the frame to
-    /// post, or the failure that stopped it.
+    /// post (a failed step is in the frame's `error`).
     pub async fn train_chunk(&self) -> js_sys::Array {
         let out = js_sys::Array::new();
         self.chunk_started.set(now());

@@ -127,6 +127,9 @@ fn mutation_check() -> Result {
                 "--lib",
                 "--test",
                 "gpu_step",
+                "--",
+                "twins",
+                "the_gpu_step_is",
             ],
             &[
                 "gpu_step::kernel::twins::each_term_is_the_hosts",
@@ -139,14 +142,16 @@ fn mutation_check() -> Result {
         let out = cargo()
             .args(["test", "--no-fail-fast"])
             .args(args)
+            .env("COLOR_BOTTLENECK_MUTATION_CHECK", "1")
             .output()
             .map_err(|e| format!("mutation check: could not start cargo: {e}"))?;
         let printed = String::from_utf8_lossy(&out.stdout);
+        let errors = String::from_utf8_lossy(&out.stderr);
         for test in must_fail {
             if !printed.contains(&format!("test {test} ... FAILED")) {
                 return Err(format!(
                     "mutation check: with planarity's gradient broken, {test} did not fail \
-                     (cargo test {}):\n{printed}",
+                     (cargo test {}):\n{printed}\n{errors}",
                     args.join(" ")
                 ));
             }

@@ -11,6 +11,14 @@ const SLOPE: f64 = if cfg!(feature = "mutant-planarity-gradient") {
     2.0
 };
 
+// Not in any build but the mutation check's (`--all-features` would otherwise train wrong).
+#[cfg(feature = "mutant-planarity-gradient")]
+const _: () = assert!(
+    option_env!("COLOR_BOTTLENECK_MUTATION_CHECK").is_some(),
+    "the mutant-planarity-gradient feature breaks a gradient on purpose: only the mutation \
+     check of `cargo xtask test` builds with it"
+);
+
 /// d/d z_d = 2 z_d / (B (E − 2)) for d ≥ 2. Called only with more than two dims.
 pub(super) fn evaluate(b: &HostBatch, weight: f32, mut gradient: Option<&mut HostGradient>) -> f64 {
     let scale = 1.0 / (b.batch * (b.dims - 2)) as f64;
