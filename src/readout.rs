@@ -13,44 +13,25 @@ pub fn number(v: Option<f64>) -> String {
         Some(v) if v.is_nan() => "NaN".into(),
         Some(v) if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
         Some(0.0) => "0.0000".into(),
-        // As the browser writes numbers this large: `1e+25`.
+        // As the browser writes numbers this large: `2.5e+25`.
         Some(v) if v.abs() >= 1e21 => format!("{v:e}").replacen('e', "e+", 1),
-        Some(v) if v.abs() >= 0.01 => fixed(v, 4),
+        Some(v) if v.abs() >= 0.01 => fixed4(v),
         Some(v) => format!("{v:.2e}"),
     }
 }
 
-/// `v` to `places` decimals as the browser's `toFixed` writes it: the exact binary value
-/// rounded half away from zero (Rust's `{:.N}` rounds an exact tie to even: 0.03125 would
-/// read 0.0312, not 0.0313).
-fn fixed(v: f64, places: usize) -> String {
-    // Every finite f64 has at most 1,074 decimals: this is the exact value, truncated.
-    let exact = format!("{:.1100}", v.abs());
-    let point = exact.find('.').expect("a decimal point");
-    let mut digits: Vec<u8> = exact.bytes().filter(|&b| b != b'.').collect();
-    let kept = point + places;
-    let round_up = digits[kept] >= b'5';
-    digits.truncate(kept);
-    if round_up {
-        let mut i = kept;
-        loop {
-            if i == 0 {
-                digits.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if digits[i] == b'9' {
-                digits[i] = b'0';
-            } else {
-                digits[i] += 1;
-                break;
-            }
-        }
+/// `v` to four decimals as the browser's `toFixed(4)` writes it. The two differ only on an
+/// exact tie, which at four decimals is an odd multiple of 1/32 (0.03125, 0.09375, …): the
+/// browser rounds it away from zero, Rust's `{:.4}` to even (0.0312).
+fn fixed4(v: f64) -> String {
+    let scaled = v.abs() * 1e4;
+    if scaled.fract() == 0.5 && (v.abs() * 32.0).fract() == 0.0 {
+        // A fraction of one half means fewer than 2^52 units: they fit.
+        let units = scaled.ceil() as u64;
+        let sign = if v < 0.0 { "-" } else { "" };
+        return format!("{sign}{}.{:04}", units / 10_000, units % 10_000);
     }
-    let whole = digits.len() - places;
-    let text = String::from_utf8(digits).expect("digits");
-    let sign = if v < 0.0 { "-" } else { "" };
-    format!("{sign}{}.{}", &text[..whole], &text[whole..])
+    format!("{v:.4}")
 }
 
 /// Where a run stands, for the status line.
@@ -127,10 +108,16 @@ mod tests {
         // Ties round away from zero, as the browser's toFixed does.
         assert_eq!(number(Some(0.031_25)), "0.0313");
         assert_eq!(number(Some(-0.031_25)), "-0.0313");
+        assert_eq!(number(Some(0.093_75)), "0.0938");
+        assert_eq!(number(Some(1.000_05)), "1.0001");
         assert_eq!(number(Some(0.099_99)), "0.1000");
         assert_eq!(number(Some(9.999_96)), "10.0000");
         assert_eq!(number(Some(123.456_78)), "123.4568");
         assert_eq!(number(Some(2.5e25)), "2.5e+25");
+        assert_eq!(number(Some(-1e21)), "-1e+21");
+        assert_eq!(number(Some(0.009_996)), "1.00e-2");
+        assert_eq!(number(Some(-0.000_999_7)), "-1.00e-3");
+        assert_eq!(number(Some(5e-300)), "5.00e-300");
         assert_eq!(number(Some(f64::NAN)), "NaN");
         assert_eq!(number(Some(f64::INFINITY)), "Infinity");
     }
