@@ -5,9 +5,9 @@
 //! loss terms with the same scales, the same Adam, under the same names (`gelu_and_slope`,
 //! `sigmoid`, one function per term, `corrections`, `adam_step`) and with the same constants
 //! (the model's layout, the erf polynomial, Adam's β and ε, separation's ε). The activations,
-//! each loss term and Adam are tested against their host twins (`twins`, on any Vulkan device:
-//! lavapipe in CI), and the whole step, layers included, against the CPU engine
-//! (tests/gpu_step.rs). The order of the sums differs (a tree over the cube, not lanes over
+//! the forward pass, each loss term and Adam are tested against their host twins (`twins`, on
+//! any Vulkan device: lavapipe in CI), and the whole step, the backward pass included, against
+//! the CPU engine (tests/gpu_step.rs, tests/conformance.rs). The order of the sums differs (a tree over the cube, not lanes over
 //! the batch), so the two agree to float rounding, not bit for bit.
 //!
 //! Inside the kernel a step is five passes with a barrier between each:

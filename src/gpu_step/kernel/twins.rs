@@ -352,3 +352,73 @@ fn each_term_is_the_hosts() {
         }
     }
 }
+
+/// Each row of `rgb` through the model whose parameters `state` holds: its latents, then its
+/// reconstruction, `dims + 3` values a row.
+#[cube(launch)]
+fn forward_of(state: &mut [f32], rgb: &[f32], out: &mut [f32], #[comptime] dims: usize) {
+    let k = ABSOLUTE_POS;
+    if k * 3 < rgb.len() {
+        let mut row = new_row(dims);
+        #[unroll]
+        for c in 0..3usize {
+            row.input[c] = rgb[k * 3 + c];
+        }
+        forward(state, 0, &mut row, dims);
+        let at = k * (dims + 3);
+        #[unroll]
+        for d in 0..dims {
+            out[at + d] = row.latents[d];
+        }
+        #[unroll]
+        for c in 0..3usize {
+            out[at + dims + c] = row.outputs[c];
+        }
+    }
+}
+
+/// The kernel's layers (`dense`, GELU, `sigmoid`, in `forward`) against the host's
+/// ([`step::infer`](crate::step::infer)), for E = 2, 3 and 4 on the RGB grid.
+#[test]
+fn forward_is_the_hosts() {
+    use crate::data::ColorCube;
+    use crate::step::layout::initial_parameters;
+    let client = client();
+    let rgb = ColorCube::rgb_grid().rgb_f32();
+    let rows = rgb.len() / 3;
+    for (dims, seed) in [(2usize, 3u64), (3, 4), (4, 5)] {
+        let params = initial_parameters(dims, seed);
+        let (outputs, latents) = crate::step::infer(&params, dims, &rgb);
+        let (state, colours) = (buffer(&client, &params), buffer(&client, &rgb));
+        let out = buffer(&client, &vec![0.0; rows * (dims + 3)]);
+        forward_of::launch(
+            &client,
+            CubeCount::Static(rows.div_ceil(UNITS as usize) as u32, 1, 1),
+            CubeDim::new_1d(UNITS),
+            arg(&state),
+            arg(&colours),
+            arg(&out),
+            dims,
+        );
+        let out = read(&client, out);
+        for k in 0..rows {
+            let at = k * (dims + 3);
+            for d in 0..dims {
+                close(
+                    &format!("E {dims} row {k} latent {d}"),
+                    out[at + d],
+                    latents[k * dims + d],
+                    1e-5,
+                );
+            }
+            for c in 0..3 {
+                close(
+                    &format!("E {dims} row {k} output {c}"),
+                    out[at + dims + c],
+                    outputs[k * 3 + c],
+                    1e-5,
+                );
+            }
+        }
+    }
+}
