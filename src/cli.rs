@@ -51,10 +51,8 @@ enum Command {
         /// Random seed for the initial weights and the sampler.
         #[arg(long, default_value_t = SEED.default)]
         seed: u64,
-        #[arg(long, default_value_t = LATENT_DIMS.default as usize)]
-        latent_dims: usize,
-        #[arg(long, default_value_t = BATCH_SIZE.default as usize)]
-        batch_size: usize,
+        #[command(flatten)]
+        model: Model,
         #[arg(long, default_value = "out")]
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = Backend::Fused)]
@@ -219,6 +217,18 @@ enum CliError {
 /// (128 + SIGPIPE).
 const CLOSED_PIPE_STATUS: u8 = 141;
 
+/// The bottleneck's width and the batch size, as every command that trains takes them: their
+/// ranges and defaults are `run::setting`'s, the engines check them.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct Model {
+    /// The bottleneck's width, from 2 to 64.
+    #[arg(long, default_value_t = LATENT_DIMS.default as usize)]
+    latent_dims: usize,
+    /// Colours a step trains on, from 1 to 65536.
+    #[arg(long, default_value_t = BATCH_SIZE.default as usize)]
+    batch_size: usize,
+}
+
 /// The seeds a sweep (or each side of a comparison, or each cell of a grid) trains, their
 /// model and batch, and where they train.
 #[derive(clap::Args, Debug)]
@@ -228,10 +238,8 @@ struct Seeds {
     /// Run r trains with seed first-seed + r.
     #[arg(long, default_value_t = 0)]
     first_seed: u64,
-    #[arg(long, default_value_t = LATENT_DIMS.default as usize)]
-    latent_dims: usize,
-    #[arg(long, default_value_t = BATCH_SIZE.default as usize)]
-    batch_size: usize,
+    #[command(flatten)]
+    model: Model,
     /// Stop every run after this many steps and judge it there: a cheap screen (ex-1.5's
     /// first phase is its first 3000 steps).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -266,8 +274,8 @@ impl Seeds {
         Ok(SweepConfig {
             first_seed,
             runs,
-            latent_dims: self.latent_dims,
-            batch_size: self.batch_size,
+            latent_dims: self.model.latent_dims,
+            batch_size: self.model.batch_size,
         })
     }
 
@@ -338,8 +346,7 @@ pub fn main() -> ExitCode {
         Command::Train {
             dopesheet,
             seed,
-            latent_dims,
-            batch_size,
+            model,
             out,
             backend,
             video,
@@ -348,8 +355,8 @@ pub fn main() -> ExitCode {
         } => {
             let config = RunConfig {
                 seed,
-                latent_dims,
-                batch_size,
+                latent_dims: model.latent_dims,
+                batch_size: model.batch_size,
             };
             let video = video.as_deref();
             train::train(

@@ -77,7 +77,7 @@ impl GridSpec {
     fn text(vary: &[String], seeds: &Seeds) -> String {
         let mut text = format!(
             "runs {}\nfirst-seed {}\nlatent-dims {}\nbatch-size {}\n",
-            seeds.runs, seeds.first_seed, seeds.latent_dims, seeds.batch_size
+            seeds.runs, seeds.first_seed, seeds.model.latent_dims, seeds.model.batch_size
         );
         if let Some(until) = seeds.until {
             text.push_str(&format!("until {until}\n"));
