@@ -49,15 +49,15 @@ pub fn updates_weights(objective: &loss::Objective) -> bool {
 /// Activations here are feature-major, `[features][rows]`: every inner loop runs over the
 /// batch's rows, the long axis, so it vectorises.
 #[derive(Debug, Clone, Copy)]
-struct Layer {
-    inputs: usize,
-    outputs: usize,
-    weight: usize,
+pub(crate) struct Layer {
+    pub(crate) inputs: usize,
+    pub(crate) outputs: usize,
+    pub(crate) weight: usize,
     bias: usize,
 }
 
 impl Layer {
-    fn all(latent_dims: usize) -> [Layer; 4] {
+    pub(crate) fn all(latent_dims: usize) -> [Layer; 4] {
         let mut at = 0;
         layer_shapes(latent_dims).map(|(inputs, outputs)| {
             let layer = Layer {
@@ -89,7 +89,7 @@ impl Layer {
     /// From `dy` (d loss / d y): adds d loss / d W and d loss / d b into `grads`, and writes
     /// d loss / d x into `dx` when asked.
     #[inline(always)]
-    fn backward(
+    pub(crate) fn backward(
         &self,
         params: &[f32],
         x: &[f32],

@@ -5,8 +5,8 @@
 //! loss terms with the same scales, the same Adam, under the same names (`gelu_and_slope`,
 //! `sigmoid`, one function per term, `corrections`, `adam_step`) and with the same constants
 //! (the model's layout, the erf polynomial, Adam's β and ε, separation's ε). The activations,
-//! the forward pass, each loss term and Adam are tested against their host twins (`twins`, on
-//! any Vulkan device: lavapipe in CI), and the whole step, the backward pass included, against
+//! the forward pass, the layers' backward pass, each loss term and Adam are tested against
+//! their host twins (`twins`, on any Vulkan device: lavapipe in CI), and the whole step against
 //! the CPU engine (tests/gpu_step.rs, tests/conformance.rs). The order of the sums differs (a tree over the cube, not lanes over
 //! the batch), so the two agree to float rounding, not bit for bit.
 //!

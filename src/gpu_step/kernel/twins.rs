@@ -422,3 +422,83 @@ fn forward_is_the_hosts() {
         }
     }
 }
+
+/// `dx = W · dy` for each row of `dy` (row-major, `outputs` a row), through the layer whose
+/// weight starts at `weight`.
+#[cube(launch)]
+fn dense_backward_of(
+    state: &mut [f32],
+    dy: &[f32],
+    out: &mut [f32],
+    weight: u32,
+    #[comptime] inputs: usize,
+    #[comptime] outputs: usize,
+) {
+    let k = ABSOLUTE_POS;
+    if k * outputs < dy.len() {
+        let mut d_out = Array::<f32>::new(outputs);
+        for o in 0..outputs {
+            d_out[o] = dy[k * outputs + o];
+        }
+        let mut dx = Array::<f32>::new(inputs);
+        for i in 0..inputs {
+            dx[i] = 0.0f32;
+        }
+        dense_backward(state, weight as usize, &d_out, &mut dx, inputs, outputs);
+        for i in 0..inputs {
+            out[k * inputs + i] = dx[i];
+        }
+    }
+}
+
+/// The gradient at each layer's input (`dense_backward`) against the host's
+/// ([`Layer::backward`](crate::step::Layer)), for the four layers of E = 4.
+#[test]
+fn dense_backward_is_the_hosts() {
+    use crate::step::layout::initial_parameters;
+    use crate::step::Layer;
+    let client = client();
+    let params = initial_parameters(4, 6);
+    let rows = 37;
+    let state = buffer(&client, &params);
+    for (l, layer) in Layer::all(4).into_iter().enumerate() {
+        let (inputs, outputs) = (layer.inputs, layer.outputs);
+        let dy: Vec<f32> = (0..rows * outputs)
+            .map(|i| ((i as f32 + 1.0) * 0.37).sin())
+            .collect();
+        // The host's activations are feature-major.
+        let dy_features: Vec<f32> = (0..outputs)
+            .flat_map(|o| (0..rows).map(move |k| (o, k)))
+            .map(|(o, k)| dy[k * outputs + o])
+            .collect();
+        let x = vec![0.0; inputs * rows];
+        let (mut grads, mut dx) = (vec![0.0; params.len()], Vec::new());
+        layer.backward(&params, &x, &dy_features, rows, &mut grads, Some(&mut dx));
+        let (dy_gpu, out) = (
+            buffer(&client, &dy),
+            buffer(&client, &vec![0.0; rows * inputs]),
+        );
+        dense_backward_of::launch(
+            &client,
+            CubeCount::Static(1, 1, 1),
+            CubeDim::new_1d(64),
+            arg(&state),
+            arg(&dy_gpu),
+            arg(&out),
+            layer.weight as u32,
+            inputs,
+            outputs,
+        );
+        let out = read(&client, out);
+        for k in 0..rows {
+            for i in 0..inputs {
+                close(
+                    &format!("layer {l} row {k} input {i}"),
+                    out[k * inputs + i],
+                    dx[i * rows + k],
+                    1e-5,
+                );
+            }
+        }
+    }
+}
