@@ -114,6 +114,16 @@ impl PhaseData {
     }
 }
 
+/// When `step` of `timeline` ends a phase: the phase's name and its validation set
+/// ([`PhaseData::validation_set`], `[rows, 3]`), which every engine records there.
+pub fn phase_end_set(timeline: &Timeline, step: u64) -> Option<(String, Vec<f32>)> {
+    let state = timeline.state(step);
+    state.is_phase_end.then(|| {
+        let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
+        (state.phase.to_string(), colors)
+    })
+}
+
 /// A step's losses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Losses {

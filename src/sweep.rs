@@ -487,11 +487,7 @@ impl Sweep {
 
     /// When `step` ended a phase: the phase's name and validation set (`[rows, 3]`).
     pub fn phase_end_set(&self, step: u64) -> Option<(String, Vec<f32>)> {
-        let state = self.shared.timeline.state(step);
-        state.is_phase_end.then(|| {
-            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
-            (state.phase.to_string(), colors)
-        })
+        crate::run::phase_end_set(&self.shared.timeline, step)
     }
 
     /// Run `run` as it stands, to continue it elsewhere ([`Sweep::resume_one`]).

@@ -8,7 +8,7 @@
 //! to update; the weights within it (relative to 1 + |w|) every 10 steps and at the end.
 
 mod common;
-use common::{max_difference, short_ex_1_5, timeline, BLOW_UP};
+use common::{max_difference, short_ex_1_5, timeline, BLOW_UP, SKIPS};
 
 use color_bottleneck::reference::Reference;
 use color_bottleneck::step::loss::{PerTerm, Term};
@@ -214,9 +214,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "skipped steps among updates (total < 0 for a while)",
-            sheet: "STEP,PHASE,ACTION,lr,loss-recon\n\
-                    0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n39,,,,\n"
-                .into(),
+            sheet: SKIPS.into(),
             latent_dims: 4,
             batch_size: 32,
             seed: 12,

@@ -1,16 +1,14 @@
 //! What a step does (spec §2.7), on short curricula, through the CPU engine: a sweep of one
 //! run, as `train` runs it.
 
-use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+mod common;
+use common::{timeline, BLOW_UP, SKIPS};
+
+use color_bottleneck::dopesheet::EX_1_5;
 use color_bottleneck::run::{warnings_of, TrainError, Warning};
 use color_bottleneck::step::loss::{PerTerm, Term};
 use color_bottleneck::step::StepLosses;
 use color_bottleneck::sweep::{Sweep, SweepConfig};
-use color_bottleneck::timeline::Timeline;
-
-fn timeline(sheet: &str) -> Timeline {
-    Timeline::new(&Dopesheet::parse(sheet).unwrap())
-}
 
 fn config(seed: u64) -> SweepConfig {
     SweepConfig {
@@ -82,9 +80,7 @@ fn each_phase_ends_on_its_own_validation_set() {
 /// A step whose total is ≤ 0 is skipped whole: Adam's time counts only the updates.
 #[test]
 fn skipped_steps_do_not_count_as_updates() {
-    let sheet =
-        "STEP,PHASE,ACTION,lr,loss-recon\n0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n39,,,,\n";
-    let mut s = run(sheet, 4);
+    let mut s = run(SKIPS, 4);
     let updated = (0..40).filter(|_| step(&mut s).updated).count();
     assert!((20..40).contains(&updated), "{updated} of 40 steps updated");
     assert_eq!(s.checkpoint(0).state.updates as usize, updated);
@@ -148,9 +144,7 @@ fn negative_total_skips_the_update() {
 /// started from, whose loss was finite, and says where and why.
 #[test]
 fn a_blow_up_goes_back_to_the_previous_steps_start_with_a_located_error() {
-    let sheet =
-        "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
-    let mut s = run(sheet, 0);
+    let mut s = run(BLOW_UP, 0);
     let mut starts = Vec::new();
     let err = loop {
         starts.push(s.parameters(0));

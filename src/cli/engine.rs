@@ -5,7 +5,7 @@
 use super::CliError;
 use crate::plot::PhaseSnapshot;
 use crate::reference::Reference;
-use crate::run::{non_finite, warnings_of, Losses, PhaseData, RunConfig, Warning};
+use crate::run::{non_finite, phase_end_set, warnings_of, Losses, RunConfig, Warning};
 use crate::sweep::{Sweep, SweepConfig};
 use crate::timeline::Timeline;
 
@@ -139,17 +139,14 @@ impl Engine for Reference {
         if self.failed() {
             return Err(non_finite(report.step, &losses).into());
         }
-        let state = self.timeline().state(report.step);
-        let phase_end = state.is_phase_end.then(|| {
-            let colors = PhaseData::for_phase(state.phase).validation_set().rgb_f32();
-            PhaseSnapshot {
-                phase: state.phase.to_string(),
+        let phase_end =
+            phase_end_set(self.timeline(), report.step).map(|(phase, colors)| PhaseSnapshot {
+                phase,
                 step: report.step,
                 latents: self.infer(&colors).1,
                 dims: self.latent_dims(),
                 colors,
-            }
-        });
+            });
         Ok(record(self.timeline(), report.step, losses, phase_end))
     }
 

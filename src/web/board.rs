@@ -89,9 +89,52 @@ struct DecoderMaps {
     maps: Vec<Option<Vec<[f32; 3]>>>,
 }
 
-/// The loss chart redraws at most this often while training (a redraw repaints thousands of
-/// segments; ten a second reads as live). Scrubbing redraws it every frame.
-const LOSS_CHART_INTERVAL_MS: f64 = 100.0;
+/// A chart that costs more to draw than a frame has (the loss chart repaints thousands of
+/// segments, the geometry panel a 36 × 36 matrix): redrawn when what it shows changes, at most
+/// every [`Throttled::INTERVAL_MS`] while training (ten a second reads as live), and every
+/// frame while scrubbing.
+struct Throttled<K> {
+    /// What it last showed, and when it was drawn.
+    shown: Option<K>,
+    drawn_at: f64,
+}
+
+/// Whether a [`Throttled`] chart is drawn this frame.
+enum Redraw {
+    /// Now, at this time.
+    Now(f64),
+    /// Not yet: it changed, but was drawn too lately.
+    Later,
+    /// It shows what it showed.
+    Unchanged,
+}
+
+impl<K: PartialEq> Throttled<K> {
+    const INTERVAL_MS: f64 = 100.0;
+
+    fn new() -> Self {
+        Throttled {
+            shown: None,
+            drawn_at: f64::NEG_INFINITY,
+        }
+    }
+
+    fn due(&self, key: &K, scrubbing: bool) -> Redraw {
+        if self.shown.as_ref() == Some(key) {
+            return Redraw::Unchanged;
+        }
+        let t = now();
+        match scrubbing || t - self.drawn_at >= Self::INTERVAL_MS {
+            true => Redraw::Now(t),
+            false => Redraw::Later,
+        }
+    }
+
+    fn drew(&mut self, key: K, at: f64) {
+        self.shown = Some(key);
+        self.drawn_at = at;
+    }
+}
 
 /// What the page has been sent and drew, kept between frames.
 #[wasm_bindgen]
@@ -118,9 +161,8 @@ pub struct Board {
     schedule_key: Option<(u64, u32, u32, Option<ShownOnset>)>,
     /// The shown run's verdict and the step from which it has held, as last judged.
     onset: Option<ShownOnset>,
-    /// What the loss chart last showed (samples, scrub, size) and when it was drawn.
-    losses_key: Option<(usize, Option<u64>, u32, u32)>,
-    losses_drawn_at: f64,
+    /// The loss chart, keyed by its samples, scrub and size.
+    losses_chart: Throttled<(usize, Option<u64>, u32, u32)>,
     /// The latent panels and the phase strip: frames, axes and titles cached, points
     /// rasterised in wasm.
     latent_canvas: LayeredCanvas,
@@ -151,8 +193,7 @@ pub struct Board {
     dome_css: (f32, f32),
     /// The hues' participation ratio at each moment that arrived, for the geometry panel.
     ratio_history: Vec<(u64, f64)>,
-    geometry_drawn: Option<LatentsKey>,
-    geometry_drawn_at: f64,
+    geometry_chart: Throttled<LatentsKey>,
     hues: Vec<f32>,
 }
 
@@ -184,8 +225,7 @@ impl Board {
             versus: None,
             versus_losses: Vec::new(),
             onset: None,
-            losses_key: None,
-            losses_drawn_at: f64::NEG_INFINITY,
+            losses_chart: Throttled::new(),
             latent_canvas: LayeredCanvas::default(),
             strip_canvas: LayeredCanvas::default(),
             generation: 0,
@@ -205,8 +245,7 @@ impl Board {
             dome_drawn: None,
             dome_css: (1.0, 1.0),
             ratio_history: Vec::new(),
-            geometry_drawn: None,
-            geometry_drawn_at: f64::NEG_INFINITY,
+            geometry_chart: Throttled::new(),
             hues: ColorCube::hues(HUES).rgb_f32(),
         })
     }
@@ -384,7 +423,8 @@ impl Board {
     }
 
     /// The status line for `frame`'s run at the given rates, as parts: plain text and bold
-    /// values by turns ([`readout::status_line`]).
+    /// values by turns ([`readout::status_line`]), then, last, the latent panels' text
+    /// alternative ([`readout::latents_label`]).
     #[allow(clippy::too_many_arguments)]
     pub fn readout(
         &self,
@@ -513,15 +553,13 @@ impl Board {
                 pw,
                 ph,
             );
-            if self.losses_key != Some(key) {
-                let t = now();
-                if self.scrub.is_some() || t - self.losses_drawn_at >= LOSS_CHART_INTERVAL_MS {
+            match self.losses_chart.due(&key, self.scrub.is_some()) {
+                Redraw::Now(t) => {
                     self.draw_losses(&canvas);
-                    self.losses_key = Some(key);
-                    self.losses_drawn_at = t;
-                } else {
-                    deferred = true;
+                    self.losses_chart.drew(key, t);
                 }
+                Redraw::Later => deferred = true,
+                Redraw::Unchanged => {}
             }
         }
         deferred

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    js_error, now, parse, to_bytes, to_js, Frame, LossSample, RunVerdict, ShownOnset, Snapshot,
+    js_error, now, parse, to_bytes, Frame, LossSample, RunVerdict, ShownOnset, Snapshot,
     SweepFrame, VersusFrame, THUMBNAIL_POINTS,
 };
 use crate::data::ColorCube;
@@ -336,7 +336,7 @@ impl Experiment {
     /// The frame to draw: the current latents, the last step's losses and any phase-end
     /// snapshots. On a GPU they come in one asynchronous read (a GPU is never stalled); on a
     /// failed read (a lost device) the run continues on the CPU from the last read.
-    pub async fn sync(&self) -> JsValue {
+    pub async fn sync(&self) -> Frame {
         #[cfg(feature = "webgpu")]
         {
             let read = {
@@ -347,11 +347,10 @@ impl Experiment {
                 let started = now();
                 let result = read.await;
                 let waited = now() - started;
-                let frame = self.run.borrow_mut().receive(layout, result, waited);
-                return to_js(&frame);
+                return self.run.borrow_mut().receive(layout, result, waited);
             }
         }
-        to_js(&self.run.borrow_mut().host_frame())
+        self.run.borrow_mut().host_frame()
     }
 
     /// The RGB grid's latents and reconstructions under the current weights (run 0's in a

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, now, Experiment};
+use super::{js_error, now, to_js, Experiment};
 
 /// Training time between frames: the page redraws at most once per vsync anyway.
 const CHUNK_MS: f64 = 16.0;
@@ -25,8 +25,8 @@ const REST_MS: f64 = 4.0;
 enum Command {
     /// A fresh run of a sheet.
     Create(Start),
-    /// The runs other workers handed over (their checkpoints' bytes, in order).
-    Resume(Resume),
+    /// The runs other workers handed over (their checkpoints' bytes, in order, in `parts`).
+    Resume(Start, js_sys::Array),
     /// Stop, and train nothing (not even a branch's replay) until `play`: a hand-over.
     Hold,
     /// Train on to step `at` (the CPU; a GPU gives its last read-back), then hand the run over.
@@ -57,13 +57,6 @@ struct Start {
     sheet: String,
     run: f64,
     rests: bool,
-}
-
-struct Resume {
-    sheet: String,
-    run: f64,
-    rests: bool,
-    parts: js_sys::Array,
 }
 
 struct At {
@@ -147,18 +140,12 @@ impl Command {
         };
         Ok(match kind.as_str() {
             "create" => Command::Create(f.start()?),
-            "resume" => {
-                let start = f.start()?;
-                let parts = get(message, "parts")
+            "resume" => Command::Resume(
+                f.start()?,
+                get(message, "parts")
                     .dyn_into::<js_sys::Array>()
-                    .map_err(|_| f.wrong("parts", "an array"))?;
-                Command::Resume(Resume {
-                    sheet: start.sheet,
-                    run: start.run,
-                    rests: start.rests,
-                    parts,
-                })
-            }
+                    .map_err(|_| f.wrong("parts", "an array"))?,
+            ),
             "hold" => Command::Hold,
             "checkpoint" => Command::Checkpoint(At {
                 at: f.number("at")?,
@@ -358,14 +345,14 @@ impl Worker {
         };
         let frame = experiment.sync().await;
         self.experiment.replace(Some(experiment));
-        set(&frame, "type", "frame");
-        set(&frame, "run", self.run.get());
-        let truthy = |key| get(&frame, key).is_truthy();
-        if truthy("finished") || truthy("error") || truthy("gpu_lost") {
+        if frame.finished || frame.error.is_some() || frame.gpu_lost.is_some() {
             self.running.set(false);
         }
-        self.lost.set(truthy("gpu_lost"));
-        out.push(&frame);
+        self.lost.set(frame.gpu_lost.is_some());
+        let message = to_js(&frame);
+        set(&message, "type", "frame");
+        set(&message, "run", self.run.get());
+        out.push(&message);
     }
 
     fn experiment(&self) -> Result<std::cell::Ref<'_, Experiment>, JsValue> {
@@ -386,27 +373,12 @@ impl Worker {
         let r = reply(id);
         match command {
             Command::Create(Start { sheet, run, rests }) => {
-                self.start(Experiment::create(sheet, message.clone()), run, rests)
-                    .await?;
-                self.publish(out).await;
-                set(&r, "run", run);
-                set(&r, "backend", self.experiment()?.backend());
+                let created = Experiment::create(sheet, message.clone());
+                self.start(created, run, rests, out, &r).await?;
             }
-            Command::Resume(Resume {
-                sheet,
-                run,
-                rests,
-                parts,
-            }) => {
-                self.start(
-                    Experiment::resume(sheet, message.clone(), parts),
-                    run,
-                    rests,
-                )
-                .await?;
-                self.publish(out).await;
-                set(&r, "run", run);
-                set(&r, "backend", self.experiment()?.backend());
+            Command::Resume(Start { sheet, run, rests }, parts) => {
+                let resumed = Experiment::resume(sheet, message.clone(), parts);
+                self.start(resumed, run, rests, out, &r).await?;
             }
             Command::Hold => {
                 self.running.set(false);
@@ -519,12 +491,14 @@ impl Worker {
     }
 
     /// Replaces the experiment with a new one (the old one is dropped first: its memory goes
-    /// back before the new one takes its own).
+    /// back before the new one takes its own), posts its first frame and fills in the reply.
     async fn start(
         &self,
         experiment: impl std::future::Future<Output = Result<Experiment, JsValue>>,
         run: f64,
         rests: bool,
+        out: &js_sys::Array,
+        reply: &js_sys::Object,
     ) -> Result<(), JsValue> {
         self.experiment.replace(None);
         self.lost.set(false);
@@ -533,6 +507,10 @@ impl Worker {
         self.experiment.replace(Some(experiment));
         self.rests.set(rests);
         self.run.set(run);
+        // After the first frame: a GPU lost at its read-back has moved the run to the CPU.
+        self.publish(out).await;
+        set(reply, "run", run);
+        set(reply, "backend", self.experiment()?.backend());
         Ok(())
     }
 }

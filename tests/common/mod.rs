@@ -9,6 +9,11 @@ use color_bottleneck::timeline::Timeline;
 pub const BLOW_UP: &str =
     "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,0.1\n+0.5,,,1e30,,\n40,,,,,\n";
 
+/// Reconstruction weighted from 1 down to −1 by step 10, −1 to step 19, then 1 again: the
+/// steps whose total is ≤ 0 skip their update, the others update.
+pub const SKIPS: &str =
+    "STEP,PHASE,ACTION,lr,loss-recon\n0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n39,,,,\n";
+
 /// Two small runs for [`BLOW_UP`].
 pub fn blow_up_config() -> SweepConfig {
     SweepConfig {

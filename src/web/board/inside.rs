@@ -82,15 +82,13 @@ impl Board {
                 0,
                 false,
             );
-            if self.geometry_drawn != Some(key) {
-                let t = now();
-                if self.scrub.is_some() || t - self.geometry_drawn_at >= LOSS_CHART_INTERVAL_MS {
+            match self.geometry_chart.due(&key, self.scrub.is_some()) {
+                Redraw::Now(t) => {
                     self.draw_geometry(&canvas);
-                    self.geometry_drawn = Some(key);
-                    self.geometry_drawn_at = t;
-                } else {
-                    deferred = true;
+                    self.geometry_chart.drew(key, t);
                 }
+                Redraw::Later => deferred = true,
+                Redraw::Unchanged => {}
             }
         }
         deferred
