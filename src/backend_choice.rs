@@ -41,12 +41,6 @@ pub fn race_label(gpu: f64, cpu: f64, chosen: &str) -> String {
     )
 }
 
-/// The key under which a choice is remembered for an origin: one per run shape, since the
-/// winner depends on it.
-pub fn memory_key(latent_dims: usize, batch_size: usize, runs: usize) -> String {
-    format!("color-bottleneck:auto:{latent_dims}d:b{batch_size}:r{runs}")
-}
-
 /// Whether a choice remembered at `saved_ms` (ms since the epoch) for the adapter described as
 /// `saved_adapter` still holds at `now_ms` with `adapter`: the same adapter (vendor and name),
 /// and at most [`REMEMBER_DAYS`] old. A clock set back counts as stale too.
@@ -126,12 +120,5 @@ mod tests {
             "from the future"
         );
         assert!(!choice_is_current(f64::NAN, saved, a, a), "a garbled date");
-    }
-
-    #[test]
-    fn each_shape_has_its_own_key() {
-        assert_eq!(memory_key(4, 256, 1), "color-bottleneck:auto:4d:b256:r1");
-        assert_ne!(memory_key(4, 256, 16), memory_key(4, 256, 1));
-        assert_ne!(memory_key(3, 256, 1), memory_key(4, 256, 1));
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod data;
 pub mod dome;
 pub mod dopesheet;
+pub mod element;
 pub mod escape;
 pub mod evolution;
 pub mod geometry;

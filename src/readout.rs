@@ -87,10 +87,70 @@ pub fn latents_label(p: &Progress, losses: Option<&Losses>) -> String {
     label
 }
 
+/// The frame and step rates the readout shows, as the page measures them over the last
+/// second of frames (not what the engine reports: what a reader sees).
+#[derive(Debug, Default, Clone)]
+pub struct Rates {
+    /// The frames of the last second: when each was drawn (ms) and the step it showed.
+    window: std::collections::VecDeque<(f64, u64)>,
+}
+
+/// The span the rates are measured over, in ms.
+const RATE_WINDOW_MS: f64 = 1000.0;
+
+impl Rates {
+    /// Notes a frame drawn at `t_ms` showing `step`; returns frames per second, steps per
+    /// second and the span (ms) they were measured over. A step below the window's first (a
+    /// reset) counts as no progress.
+    pub fn record(&mut self, t_ms: f64, step: u64) -> (f64, f64, f64) {
+        self.window.push_back((t_ms, step));
+        while self
+            .window
+            .front()
+            .is_some_and(|&(t, _)| t_ms - t > RATE_WINDOW_MS)
+        {
+            self.window.pop_front();
+        }
+        let (first_t, first_step) = self.window[0];
+        let span = t_ms - first_t;
+        if self.window.len() < 2 {
+            return (0.0, 0.0, span);
+        }
+        let per_second = 1000.0 / span.max(1.0);
+        let frames = (self.window.len() - 1) as f64 * per_second;
+        let steps = step.saturating_sub(first_step) as f64 * per_second;
+        (frames, steps, span)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::step::loss::PerTerm;
+
+    #[test]
+    fn rates_are_measured_over_the_last_second_of_frames() {
+        let mut rates = Rates::default();
+        assert_eq!(
+            rates.record(0.0, 0),
+            (0.0, 0.0, 0.0),
+            "one frame: no rate yet"
+        );
+        // 60 frames a second, 100 steps a frame.
+        let mut last = (0.0, 0.0, 0.0);
+        for i in 1..=120u64 {
+            last = rates.record(i as f64 * 1000.0 / 60.0, i * 100);
+        }
+        let (fps, sps, span) = last;
+        assert!((fps - 60.0).abs() < 1e-9, "{fps}");
+        assert!((sps - 6000.0).abs() < 1e-6, "{sps}");
+        assert!((span - 1000.0).abs() < 1e-9, "only the last second: {span}");
+        // A reset: the step falls back, and no progress is claimed for it.
+        let (_, sps, _) = rates.record(2020.0, 5);
+        assert_eq!(sps, 0.0);
+        // Frames a long time apart: the window holds the last one alone.
+        assert_eq!(rates.record(9000.0, 10).1, 0.0);
+    }
 
     #[test]
     fn numbers_read_as_the_page_shows_them() {

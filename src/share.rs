@@ -8,7 +8,9 @@ use crate::run::setting::{Setting, SettingError, BATCH_SIZE, LATENT_DIMS, PAGE_R
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use crate::dopesheet::Dopesheet;
 use crate::escape::xml_text;
+use crate::timeline::Timeline;
 
 /// What a link restores. The page hands it over as one object
 /// (`{sheet, seed, latent_dims, batch_size, runs, parents, versus}`).
@@ -91,6 +93,16 @@ pub enum ShareError {
         value: String,
         expected: &'static str,
     },
+    #[error("the link's sheet is broken: {0}")]
+    BrokenSheet(String),
+    #[error("the sheet the link's run branched from (branch {index}) is broken: {problem}")]
+    BrokenParent { index: usize, problem: String },
+    #[error(
+        "the link's branch {index} is at step {step}, past the end of its sheet ({len} steps)"
+    )]
+    BranchPastEnd { index: usize, step: u64, len: u64 },
+    #[error("the link's second sheet (B) is broken: {0}")]
+    BrokenVersus(String),
 }
 
 impl SharedRun {
@@ -269,6 +281,31 @@ fn read_parents<'a>(
 }
 
 impl SharedRun {
+    /// The run a link opens: [`SharedRun::from_hash`], and every sheet in it parses, each
+    /// branch within its parent's sheet.
+    pub fn open(hash: &str) -> Result<SharedRun, ShareError> {
+        let run = SharedRun::from_hash(hash)?;
+        Dopesheet::parse(&run.sheet).map_err(|e| ShareError::BrokenSheet(e.to_string()))?;
+        for (index, parent) in run.parents.iter().enumerate() {
+            let sheet = Dopesheet::parse(&parent.sheet).map_err(|e| ShareError::BrokenParent {
+                index,
+                problem: e.to_string(),
+            })?;
+            let len = Timeline::new(&sheet).len();
+            if parent.step > len {
+                return Err(ShareError::BranchPastEnd {
+                    index,
+                    step: parent.step,
+                    len,
+                });
+            }
+        }
+        if let Some(Err(e)) = run.versus.as_deref().map(Dopesheet::parse) {
+            return Err(ShareError::BrokenVersus(e.to_string()));
+        }
+        Ok(run)
+    }
+
     /// What to tell whoever opens a link made by an older engine (than `current`): that its
     /// run may now come out differently. `None` for a link of the current engine.
     pub fn revision_note(&self, current: u32) -> Option<String> {
@@ -349,6 +386,44 @@ mod tests {
         );
         let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
+    }
+
+    #[test]
+    fn a_link_opens_only_when_every_sheet_in_it_parses_and_each_branch_fits() {
+        let good = ex_1_5();
+        assert_eq!(SharedRun::open(&good.to_hash()), Ok(good.clone()));
+        let broken = "STEP,PHASE,ACTION,lr,loss-recon\n0,One,,fast,1\n300,,,,\n";
+        let with = |f: &dyn Fn(&mut SharedRun)| {
+            let mut run = good.clone();
+            f(&mut run);
+            SharedRun::open(&run.to_hash()).unwrap_err()
+        };
+        let e = with(&|r| r.sheet = broken.into());
+        assert!(matches!(e, ShareError::BrokenSheet(_)), "{e}");
+        assert!(e.to_string().contains("line 2"), "{e}");
+        let e = with(&|r| r.versus = Some(broken.into()));
+        assert!(matches!(e, ShareError::BrokenVersus(_)), "{e}");
+        let e = with(&|r| {
+            r.parents = vec![Parent {
+                sheet: broken.into(),
+                step: 10,
+            }]
+        });
+        assert!(
+            matches!(e, ShareError::BrokenParent { index: 0, .. }),
+            "{e}"
+        );
+        let e = with(&|r| {
+            r.parents = vec![Parent {
+                sheet: EX_1_5.into(),
+                step: 1_000_000,
+            }]
+        });
+        assert!(
+            e.to_string()
+                .starts_with("the link's branch 0 is at step 1000000, past the end"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -9,12 +9,14 @@
 
 mod board;
 mod canvas;
+mod element;
 mod experiment;
 mod phase_diagram;
 mod sweep_view;
 mod worker;
 
 pub use board::Board;
+pub use element::*;
 pub(crate) use experiment::Experiment;
 pub use phase_diagram::{grid_addresses, PhaseDiagram};
 pub use worker::Worker;
@@ -239,58 +241,23 @@ struct OpenedRun {
     run: SharedRun,
 }
 
-/// Reads a share hash: `{note, sheet, seed, latent_dims, batch_size, runs, parents, versus,
-/// engine}`, or `{error}` saying what is wrong with it (a sheet that does not parse
-/// included).
+/// Reads a share hash ([`SharedRun::open`]): `{note, sheet, seed, latent_dims, batch_size,
+/// runs, parents, versus, engine}`, or `{error}` saying what is wrong with it.
 #[wasm_bindgen]
 pub fn read_share_hash(hash: &str) -> JsValue {
     #[derive(Serialize)]
     struct Failure {
         error: String,
     }
-    let run = match SharedRun::from_hash(hash) {
-        Ok(run) => run,
-        Err(e) => {
-            return to_js(&Failure {
-                error: e.to_string(),
-            })
-        }
-    };
-    if let Err(e) = Dopesheet::parse(&run.sheet) {
-        return to_js(&Failure {
-            error: format!("the link's sheet is broken: {e}"),
-        });
+    match SharedRun::open(hash) {
+        Ok(run) => to_js(&OpenedRun {
+            note: run.revision_note(crate::share::ENGINE_REVISION),
+            run,
+        }),
+        Err(e) => to_js(&Failure {
+            error: e.to_string(),
+        }),
     }
-    for (i, parent) in run.parents.iter().enumerate() {
-        let sheet = match Dopesheet::parse(&parent.sheet) {
-            Ok(sheet) => sheet,
-            Err(e) => {
-                return to_js(&Failure {
-                    error: format!(
-                        "the sheet the link's run branched from (branch {i}) is broken: {e}"
-                    ),
-                })
-            }
-        };
-        let len = Timeline::new(&sheet).len();
-        if parent.step > len {
-            return to_js(&Failure {
-                error: format!(
-                    "the link's branch {i} is at step {}, past the end of its sheet ({len} steps)",
-                    parent.step
-                ),
-            });
-        }
-    }
-    if let Some(Err(e)) = run.versus.as_deref().map(Dopesheet::parse) {
-        return to_js(&Failure {
-            error: format!("the link's second sheet (B) is broken: {e}"),
-        });
-    }
-    to_js(&OpenedRun {
-        note: run.revision_note(crate::share::ENGINE_REVISION),
-        run,
-    })
 }
 
 /// `[module + element, iframe]` snippets that embed `run` (as for [`share_hash`]), for a
@@ -477,16 +444,10 @@ pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapte
     crate::backend_choice::choice_is_current(saved_ms, now_ms, saved_adapter, adapter)
 }
 
-/// The largest sheet the engine reads, in bytes.
 /// The bottleneck a shipped sheet's file name asks for (`-3d.csv`), if any.
 #[wasm_bindgen]
 pub fn sheet_latent_dims(name: &str) -> Option<u32> {
     crate::settings::latent_dims_of_sheet(name).map(|d| d as u32)
-}
-
-#[wasm_bindgen]
-pub fn max_sheet_bytes() -> usize {
-    crate::dopesheet::MAX_BYTES
 }
 
 /// The latent-evolution video's side, in pixels, and its frame rate.

@@ -116,78 +116,10 @@ const EDIT_PAUSE_MS = 700;
 
 const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
-// The element's styles, one constructed sheet shared by every instance. A constructed sheet
-// needs no inline <style>, so a host page with a strict style-src still styles us.
-const STYLES = `
-  :host { display: block; color: #e6e6e6; background: #2b2b2b; font: 14px system-ui, sans-serif;
-          border-radius: 8px; padding: 10px; box-sizing: border-box; container-type: inline-size; }
-  :focus-visible { outline: 2px solid #ffd54f; outline-offset: 2px; }
-  .bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 8px; }
-  button, select, input { background: #3a3a3a; color: #eee; border: 1px solid #555; border-radius: 4px;
-          padding: 4px 8px; font: inherit; }
-  button:hover { background: #474747; }
-  button:disabled { opacity: .45; cursor: default; }
-  input[type=number] { width: 6em; }
-  canvas { display: block; width: 100%; }
-  .latents { aspect-ratio: 3 / 1.08; cursor: crosshair; }
-  .probe-bar { font: 12px ui-monospace, monospace; color: #bbb; }
-  .probe-bar input[type=color] { padding: 0 2px; width: 2.6em; height: 1.8em; vertical-align: middle; }
-  .swatch { display: inline-block; width: 1.4em; height: 1.4em; border: 1px solid #777; border-radius: 3px;
-            background: transparent; }
-  .strip { height: 104px; margin-top: 4px; }
-  .inside { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; margin-top: 6px; align-items: end; }
-  .dome { height: 300px; touch-action: none; cursor: grab; }
-  .inside-box { margin-top: 6px; }
-  .inside-box > summary { cursor: pointer; font-size: 13px; color: #bbb; }
-  .geometry { height: 300px; }
-  .dome-box[hidden] { display: none; }
-  .charts { display: grid; grid-template-columns: 3fr 2fr; gap: 6px; margin-top: 6px; }
-  /* A narrow column (a phone, a blog's sidebar): the charts stack. */
-  @container (max-width: 640px) { .charts, .inside { grid-template-columns: 1fr; } }
-  .schedule-box { position: relative; }
-  .schedule { height: 220px; cursor: ew-resize; touch-action: none; }
-  .playhead { position: absolute; top: 8%; bottom: 10%; width: 2px; left: 0; background: #fff; opacity: .85;
-              pointer-events: none; }
-  .losses { height: 220px; }
-  .readout { font: 12px ui-monospace, monospace; color: #bbb; display: flex; flex-wrap: wrap; gap: 4px 14px;
-             margin: 6px 0; }
-  .readout b { color: #eee; font-weight: 600; }
-  .editor { display: grid; grid-template-columns: 1fr; gap: 6px; margin-top: 8px; }
-  textarea { width: 100%; box-sizing: border-box; min-height: 14em; background: #1f1f1f; color: #ddd;
-             border: 1px solid #555; border-radius: 4px; font: 12px ui-monospace, monospace; padding: 6px; }
-  .error { color: #ff8a80; font: 12px ui-monospace, monospace; min-height: 1.2em; white-space: pre-wrap; }
-  .notice { color: #ffd54f; font-size: 12px; min-height: 1.2em; }
-  .edit-note { color: #ffd54f; font-size: 12px; }
-  :host([compact]) .editor { display: none; }
-  /* controls="none": the picture alone; "play": and the Play button; locked: no editing. */
-  :host([controls="none"]) .controls, :host([controls="none"]) .editor, :host([controls="none"]) .share,
-  :host([controls="none"]) .sweep-box button,
-  :host([controls="play"]) .controls.exports, :host([controls="play"]) .editor, :host([controls="play"]) .share,
-  :host([controls="play"]) .sweep-box button, :host([controls="play"]) .controls.main > :not([data-action=toggle]),
-  :host([locked]) .editor .bar, :host([controls="none"]) .probe-bar, :host([controls="play"]) .probe-bar,
-  :host([controls="none"]) .dome-box .bar, :host([controls="play"]) .dome-box .bar,
-  :host([controls="none"]) .inside-box > summary, :host([controls="play"]) .inside-box > summary { display: none; }
-  .loading { padding: 2em; text-align: center; color: #aaa; }
-  .sweep-box[hidden], .share[hidden], .snippets[hidden] { display: none; }
-  .share { display: grid; gap: 4px; margin-bottom: 6px; font-size: 12px; }
-  .share input { width: 100%; box-sizing: border-box; font: 12px ui-monospace, monospace; }
-  .share label { display: grid; gap: 2px; }
-  .share textarea { min-height: 4em; }
-  .sweep { cursor: pointer; margin-top: 4px; }
-  .tally { font: 13px ui-monospace, monospace; }
-  .sheets { display: grid; grid-template-columns: 1fr; gap: 6px; }
-  .sheets.compare { grid-template-columns: 1fr 1fr; }
-  @container (max-width: 640px) { .sheets.compare { grid-template-columns: 1fr; } }
-  .sheets textarea[hidden] { display: none; }
-  .grid-box { margin-top: 6px; }
-  .grid-box > summary { cursor: pointer; font-size: 13px; color: #bbb; }
-  .grid-box input[type=text] { width: 9em; }
-  .grid-box input[data-field=grid-until] { width: 6em; }
-  .phase-diagram { aspect-ratio: 16 / 9; max-height: 480px; cursor: pointer; margin-top: 4px; }
-  .grid-status { font: 12px ui-monospace, monospace; color: #bbb; }
-  :host([controls="none"]) .grid-box, :host([controls="play"]) .grid-box, :host([compact]) .grid-box,
-  :host([locked]) .grid-box { display: none; }
-`;
+// The element's styles (element/styles.css) and markup (element/markup.html), put in these two
+// strings by `cargo xtask build-web`. The styles are one constructed sheet shared by every
+// instance: it needs no inline <style>, so a host page with a strict style-src still styles us.
+const STYLES = '@element/styles.css@';
 let styleSheet = null;
 function elementStyles() {
   if (!styleSheet) {
@@ -200,103 +132,7 @@ function elementStyles() {
 // The only markup this module ever parses: a constant. Everything that comes from a sheet, a
 // URL, an attribute or an error reaches the DOM as text (textContent, text nodes).
 const TEMPLATE = document.createElement('template');
-TEMPLATE.innerHTML = `
-<div class="bar controls main">
-  <button part="play" data-action="toggle">Play</button>
-  <button data-action="step" title="one training step">Step</button>
-  <button data-action="reset" title="start again with this seed">Reset</button>
-  <label>seed <input type="text" inputmode="numeric" size="10" data-field="seed" aria-label="seed"></label>
-  <label>speed <select data-field="speed"></select></label>
-  <label>runs <select data-field="runs"></select></label>
-  <span class="readout" data-field="backend-label"></span>
-</div>
-<div class="bar controls exports">
-  <button data-action="share" title="a link that reopens this run">Copy link</button>
-  <button data-action="embed" title="snippets that put this run in a post">Embed</button>
-  <span>export</span>
-  <button data-action="export-png" title="every phase end and the step shown, as the command line's phases.png">PNG</button>
-  <button data-action="export-svg" title="the PNG's figure as SVG">SVG</button>
-  <button data-action="export-csv" title="the RGB grid's latents and reconstructions">Latents CSV</button>
-  <button data-action="export-md" title="the dopesheet as a Markdown table">Markdown</button>
-  <button data-action="export-video" title="the latent-evolution video (WebM): dims 0 and 1 every 10 steps">Video</button>
-  <progress data-field="video-progress" max="1" value="0" hidden aria-label="video rendering"></progress>
-</div>
-<div class="share" hidden>
-  <label>link <input data-field="link" readonly aria-label="link to this run"></label>
-  <div class="snippets" hidden>
-    <label>module and element <textarea data-field="snippet-module" readonly rows="4"></textarea></label>
-    <label>iframe (for hosts that strip scripts) <textarea data-field="snippet-iframe" readonly rows="3"></textarea></label>
-  </div>
-</div>
-<div class="notice" data-field="notice"></div>
-<div class="bar probe-bar">
-  <label><input type="checkbox" data-field="decoder-map"> decoder map</label>
-  <label>probe colour <input type="color" data-field="probe-color" value="#ff0000"></label>
-  <span class="swatch" data-field="swatch-in" title="the colour probed"></span>
-  <span class="swatch" data-field="swatch-out" title="what the model gives back"></span>
-  <span class="probe-text" data-field="probe-text" role="status">hover, tap or arrow-key a point to probe it</span>
-</div>
-<canvas class="latents" data-canvas="latents" tabindex="0" role="img" aria-label="the latent space, dims 0 against 1, 2 and 3; arrow keys probe the colours"></canvas>
-<canvas class="strip" data-canvas="strip" role="img" aria-label="the latent space at the end of each phase"></canvas>
-<div class="sweep-box" hidden>
-  <div class="bar">
-    <span class="tally" data-field="tally" role="status"></span>
-    <button data-action="sweep-csv">Download sweep CSV</button>
-  </div>
-  <canvas class="sweep" data-canvas="sweep" tabindex="0"
-          title="click a seed to open it alone" aria-label="every seed's latent space, dims 0 and 1"></canvas>
-</div>
-<div class="readout" data-field="readout"></div>
-<div class="charts">
-  <div class="schedule-box">
-    <canvas class="schedule" data-canvas="schedule" tabindex="0" role="slider" aria-label="schedule: drag, or use the arrow keys, to look back through the latent history"
-            title="drag (or use the arrow keys) to scrub back through the latent history"></canvas>
-    <div class="playhead"></div>
-  </div>
-  <canvas class="losses" data-canvas="losses" role="img" aria-label="loss curves"></canvas>
-</div>
-<details class="inside-box" open>
-  <summary>3-D view and geometry</summary>
-<div class="inside">
-  <div class="dome-box">
-    <label class="bar">3-D view <select data-field="dome-axes" aria-label="the 3-D view's axes"></select></label>
-    <canvas class="dome" data-canvas="dome" tabindex="0" role="img" aria-label="the latent space in 3-D: drag or use the arrow keys to turn it, double-click to reset"></canvas>
-  </div>
-  <canvas class="geometry" data-canvas="geometry" role="img" aria-label="the hue circle's geometry: cosine similarity of the 36 hues' latents, participation ratio and winding number"></canvas>
-</div>
-</details>
-<details class="grid-box">
-  <summary>Phase diagram: vary one or two values of the sheet</summary>
-  <div class="bar">
-    <label>x <select data-field="grid-x" aria-label="the value the grid's columns vary"></select></label>
-    <input type="text" data-field="grid-x-range" value="0..0.6/3" aria-label="the x values: FROM..TO/COUNT, :log after the count, or V1,V2,…" title="FROM..TO/COUNT (add :log for log spacing) or V1,V2,…">
-    <label>y <select data-field="grid-y" aria-label="the value the grid's rows vary"></select></label>
-    <input type="text" data-field="grid-y-range" value="" aria-label="the y values" title="FROM..TO/COUNT (add :log for log spacing) or V1,V2,…">
-    <label>seeds a cell <select data-field="grid-runs"><option>4</option><option>8</option><option selected>16</option><option>32</option></select></label>
-    <label>judged at step <input type="text" data-field="grid-until" inputmode="numeric" placeholder="the end" aria-label="the step every cell's runs stop and are judged at"></label>
-    <button data-action="grid-run">Run grid</button>
-    <span class="grid-status" data-field="grid-status" role="status"></span>
-  </div>
-  <canvas class="phase-diagram" data-canvas="grid" tabindex="0" role="img" title="click a cell to open its sheet"
-          aria-label="phase diagram: each cell's crumple rate"></canvas>
-</details>
-<div class="editor">
-  <div class="bar">
-    <label>dopesheet <select data-field="picker"></select></label>
-    <button data-action="apply">Apply &amp; restart</button>
-    <button data-action="apply-live" title="swap the schedule under the running model">Apply live</button>
-    <button data-action="undo" title="the sheet as it was before the last edit" disabled>Undo</button>
-    <button data-action="redo" title="the edit undone last, again" disabled>Redo</button>
-    <button data-action="branch" title="a new run that trains as this one did to the step last looked back at (or now), then goes on under the edited sheet">Branch here</button>
-    <label title="train a second sheet (B) on the same seeds: Apply &amp; restart starts both"><input type="checkbox" data-field="compare"> compare with B</label>
-    <span class="edit-note" data-field="edit-note" role="status"></span>
-  </div>
-  <div class="sheets">
-    <textarea data-field="sheet" spellcheck="false" aria-label="dopesheet CSV"></textarea>
-    <textarea data-field="sheet-b" spellcheck="false" aria-label="second dopesheet (B) CSV" hidden></textarea>
-  </div>
-  <div class="error" data-field="error" role="status"></div>
-</div>`;
+TEMPLATE.innerHTML = '@element/markup.html@';
 
 class ColorBottleneck extends HTMLElement {
   /** The engine module the page draws with (the workers may run the other one). */
@@ -321,8 +157,6 @@ class ColorBottleneck extends HTMLElement {
   /** Play was asked for (autoplay or the button) and not taken back. */
   #wantsToRun = false;
   #inView = false;
-  #frames = [];
-  #stepRate = [];
   #lastStepEvent = 0;
   #lastReadout = -Infinity;
   #dirty = true;
@@ -490,28 +324,15 @@ class ColorBottleneck extends HTMLElement {
    * in the notice and the default sheet runs; a broken sheet stays in the editor with its
    * located problem, to be fixed. */
   async #startingSheet() {
-    const fallback = () => this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href);
-    const editor = this.field('sheet');
-    let csv;
-    try {
-      csv = await this.#initialSheet();
-    } catch (e) {
-      this.#notify(`${e.message ?? e}; running the default sheet instead`);
-      editor.value = await fallback();
-      return editor.value;
-    }
+    const given = await this.#initialSheet().then((sheet) => ({ sheet }), (e) => ({ failure: String(e.message ?? e) }));
     const { mod } = await this.#engine();
-    const problem = mod.validate(csv);
-    if (!problem) {
-      editor.value = csv;
-      return csv;
-    }
-    this.#notify(`the dopesheet given is broken (${problem.message}); running the default sheet instead`);
-    const defaultSheet = await fallback();
-    // A sheet too large to edit is not put in the editor.
-    editor.value = csv.length <= mod.max_sheet_bytes() ? csv : defaultSheet;
-    if (editor.value === csv) this.#showProblem(problem);
-    return defaultSheet;
+    const opening = mod.open_sheet(given.sheet, given.failure);
+    if (opening.notice) this.#notify(opening.notice);
+    const fallback = opening.train === null || opening.editor === null
+      ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
+    this.field('sheet').value = opening.editor ?? fallback;
+    if (opening.broken) this.#showProblem(mod.validate(opening.editor));
+    return opening.train ?? fallback;
   }
 
   /** Adds a line to the notice (several things may go wrong at once: an attribute and a URL). */
@@ -760,7 +581,8 @@ class ColorBottleneck extends HTMLElement {
   #create(csv, parts = null) { return this.#queue(() => this.#start(csv, parts)); }
 
   /** Where this origin remembers the engine chosen for the run's shape, as the attributes
-   * spell it (read before any engine is loaded, to load only the one that will train). */
+   * spell it. It is read before any engine is loaded, so that a visitor downloads only the
+   * one that will train: this rule cannot live in either module. */
   #choiceKey() {
     const attr = (name) => this.getAttribute(name) ?? '';
     return `color-bottleneck:auto:${attr('latent-dims')}:${attr('batch-size')}:${attr('runs')}`;
@@ -1139,29 +961,28 @@ class ColorBottleneck extends HTMLElement {
     const dims = this.#settings().latent_dims;
     const parents = this.#parents;
     const comparing = this.#versus;
+    const { mod } = this.#wasm;
     try {
-      const problem = this.#wasm.mod.validate(csv);
+      const problem = mod.validate(csv);
       if (problem) throw problem;
       if (versus !== null) {
-        const inB = this.#wasm.mod.validate(versus);
+        const inB = mod.validate(versus);
         if (inB) throw { ...inB, message: `sheet B: ${inB.message}` };
       }
-      if (live && (versus !== null || comparing !== null)) throw new Error('Apply live acts on one sheet: Apply & restart trains a comparison');
+      // The workers keep the cut they started with; a grid's end ends its runs' cut.
+      const recut = this.#workersUntil !== (this.#range?.to ?? null);
+      const route = mod.apply_route(live, comparing !== null, versus !== null, dims !== this.#frame?.dims, recut);
       // A new sheet from the start is no longer a branch.
       if (!live) this.#parents = [];
-      // A grid's end ends its runs' cut (workers keep the cut they started with).
       this.#endGrid();
-      const recut = this.#workersUntil !== (this.#range?.to ?? null);
-      if (!live && (dims !== this.#frame?.dims || versus !== null || comparing !== null || recut)) {
+      if (route === 'new-workers') {
         this.#versus = versus;
         await this.#create(csv);
       } else {
         const run = live ? this.#generation : ++this.#generation;
         const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run });
-        // Applied live, the run trained the old sheet up to `at`: a parent its link replays
-        // (the first worker's step; a sweep's workers apply at about the same one).
-        const last = this.#parents.at(-1)?.step ?? 0;
-        if (live && first.at > last) this.#parents = [...this.#parents, { sheet: this.#sheet, step: first.at }];
+        // Applied live, the run trained the old sheet up to the first worker's step.
+        if (live) this.#parents = mod.applied_live(this.#parents, this.#sheet, first.at);
         this.#sheet = csv;
         this.#board.set_sheet(csv);
         if (!live) this.#restarted(run);
@@ -1195,9 +1016,7 @@ class ColorBottleneck extends HTMLElement {
       return;
     }
     const at = this.#branchAt ?? this.#frame.step;
-    // The sheet the run trained on just before `at`: a parent's, or its own.
-    const during = this.#parents.find((p) => p.step >= at)?.sheet ?? this.#sheet;
-    const parents = at > 0 ? [...this.#parents.filter((p) => p.step < at), { sheet: during, step: at }] : [];
+    const parents = this.#wasm.mod.branched(this.#parents, this.#sheet, at);
     const before = this.#parents;
     this.#parents = parents;
     this.#recordEdit();
@@ -1222,14 +1041,11 @@ class ColorBottleneck extends HTMLElement {
     const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, {
       type: 'state-at', at: step, seed: s.seed, dims: s.latent_dims, batch: s.batch_size, total: s.runs,
     }))).catch(() => []);
-    // The workers of a sweep may keep different steps: then they are asked again at the
-    // earliest, which each may have kept too.
+    const { mod } = this.#wasm;
     let replies = await ask(at);
-    const steps = replies.map((r) => r.step ?? null);
-    if (steps.length && steps.every((x) => x !== null) && new Set(steps).size > 1) replies = await ask(Math.min(...steps));
-    const agreed = new Set(replies.map((r) => r.step ?? null)).size === 1;
-    const parts = replies.map((r) => r.bytes ?? null);
-    return agreed && parts.length && parts.every(Boolean) ? parts : null;
+    const again = mod.ask_states_again(replies.map((r) => r.step ?? NaN));
+    if (again !== undefined) replies = await ask(again);
+    return mod.states_agree(replies.map((r) => (r.bytes ? r.step : NaN))) ? replies.map((r) => r.bytes) : null;
   }
 
   /** Ends a phase diagram that is filling in (a later start or edit takes the view over),
@@ -1252,9 +1068,7 @@ class ColorBottleneck extends HTMLElement {
       const select = this.field(field);
       const before = select.value;
       select.replaceChildren(...(none ? [new Option('(none)', '')] : []), ...addresses.map((a) => new Option(a, a)));
-      // The menus keep their choice when the sheet still has it; x starts on reg-separate.
-      const start = addresses.find((a) => a.startsWith('reg-separate@')) ?? addresses[0] ?? '';
-      select.value = addresses.includes(before) ? before : (none ? '' : start);
+      select.value = this.#wasm.mod.grid_axis_choice(addresses, before, none);
     }
   }
 
@@ -1618,18 +1432,11 @@ class ColorBottleneck extends HTMLElement {
   #tick(t) {
     const frame = this.#frame;
     if (!frame) return;
-    this.#frames.push(t);
-    this.#stepRate.push([t, frame.step]);
-    while (this.#frames.length && t - this.#frames[0] > 1000) this.#frames.shift();
-    while (this.#stepRate.length && t - this.#stepRate[0][0] > 1000) this.#stepRate.shift();
-    const span = Math.max(1, t - (this.#frames[0] ?? t));
-    const fps = this.#frames.length > 1 ? ((this.#frames.length - 1) * 1000) / span : 0;
-    const first = this.#stepRate[0];
-    const sps = this.#stepRate.length > 1 ? (Math.max(0, frame.step - first[1]) * 1000) / Math.max(1, t - first[0]) : 0;
+    const [fps, sps, span] = this.#board.rates(t, frame.step);
     const timing = this.#pendingTiming;
     if (timing?.run === this.#generation && timing.run === this.#run) {
       const idle = !this.#wantsToRun || this.#board.finished();
-      const measured = t - first[0] >= 500 ? sps : 0;
+      const measured = span >= 500 ? sps : 0;
       if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, measured, idle)) {
         this.#pendingTiming = null;
         this.#timeGpu(timing.run, timing.stored).catch((e) => this.#fail(e));

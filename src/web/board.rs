@@ -169,6 +169,8 @@ pub struct Board {
     strip_canvas: LayeredCanvas,
     /// Bumped whenever the schedule changes.
     generation: u64,
+    /// The frame and step rates the readout shows.
+    rates: readout::Rates,
     /// Every seed's thumbnail and verdict, when several train at once.
     sweep: Option<SweepView>,
     /// Whether the last frame of the run shown said it was done.
@@ -229,6 +231,7 @@ impl Board {
             latent_canvas: LayeredCanvas::default(),
             strip_canvas: LayeredCanvas::default(),
             generation: 0,
+            rates: readout::Rates::default(),
             sweep: None,
             finished: false,
             latents_version: 0,
@@ -420,6 +423,13 @@ impl Board {
         }
         let _ = js_sys::Reflect::set(&obj, &"terms".into(), &terms);
         obj.into()
+    }
+
+    /// Notes a frame drawn at `t_ms` (`performance.now()`) showing `step`: `[frames/s,
+    /// steps/s, the span in ms they were measured over]` ([`readout::Rates`]).
+    pub fn rates(&mut self, t_ms: f64, step: f64) -> Vec<f64> {
+        let (frames, steps, span) = self.rates.record(t_ms, step as u64);
+        vec![frames, steps, span]
     }
 
     /// The status line for `frame`'s run at the given rates, as parts: plain text and bold

@@ -5,6 +5,7 @@
 //! page, and drives headless Chromium for the browser tests.
 
 mod gpu_kit;
+mod page_assets;
 mod server;
 
 use std::io::Write;
@@ -465,7 +466,9 @@ fn prepare_dist() -> Result<PathBuf> {
     }
     let dist = root().join("dist");
     let _ = std::fs::remove_dir_all(&dist);
-    copy_dir(&root().join("www"), &dist)?;
+    let www = root().join("www");
+    copy_dir(&www, &dist)?;
+    write_scripts(&www, &dist)?;
     check_csp_meta(&dist)?;
     let sheets = dist.join("dopesheets");
     copy_dir(&root().join("dopesheets"), &sheets)?;
@@ -512,6 +515,23 @@ fn build_module(module: &WebModule, dist: &Path, keep_names: bool) -> Result {
     let pkg = dist.join(module.folder);
     let _ = std::fs::remove_dir_all(&pkg);
     std::fs::rename(&staging, &pkg).map_err(|e| format!("{}: {e}", pkg.display()))
+}
+
+/// The page's scripts as `dist/` serves them (see `page_assets`); the element's styles and
+/// markup are inside its script, so their folder is not served.
+fn write_scripts(www: &Path, dist: &Path) -> Result {
+    let _ = std::fs::remove_dir_all(dist.join("element"));
+    for name in ["color-bottleneck.js", "trainer.js", "bench.js"] {
+        let source =
+            std::fs::read_to_string(www.join(name)).map_err(|e| format!("www/{name}: {e}"))?;
+        let script = if name == "color-bottleneck.js" {
+            page_assets::element_script(&source, www)?
+        } else {
+            page_assets::strip_comments(&source, name)?
+        };
+        std::fs::write(dist.join(name), script).map_err(|e| format!("dist/{name}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result {
