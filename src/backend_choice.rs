@@ -24,11 +24,21 @@ pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
     cpu.is_finite() && gpu.is_finite() && cpu > 0.0 && gpu >= HANDOVER_MARGIN * cpu
 }
 
+/// How long the page must have watched the run train, in ms, before its speed counts: the
+/// first frames after a start come from the workers' warm-up.
+pub const SPEED_SETTLES_MS: f64 = 500.0;
+
 /// Whether to time the GPU now: the run is `idle` (paused, not started or finished), or it has
-/// enough left at `steps_per_second` for a move to pay ([`TIME_WHILE_TRAINING_IF_SECONDS_LEFT`]).
-/// Without a speed yet, not.
-pub fn time_gpu_now(remaining_steps: f64, steps_per_second: f64, idle: bool) -> bool {
-    idle || (steps_per_second > 0.0
+/// enough left at `steps_per_second`, measured over `measured_ms`, for a move to pay
+/// ([`TIME_WHILE_TRAINING_IF_SECONDS_LEFT`]). Without a settled speed yet, not.
+pub fn time_gpu_now(
+    remaining_steps: f64,
+    steps_per_second: f64,
+    measured_ms: f64,
+    idle: bool,
+) -> bool {
+    idle || (measured_ms >= SPEED_SETTLES_MS
+        && steps_per_second > 0.0
         && remaining_steps / steps_per_second > TIME_WHILE_TRAINING_IF_SECONDS_LEFT)
 }
 
@@ -83,12 +93,22 @@ mod tests {
     #[test]
     fn the_gpu_is_timed_mid_run_only_when_a_move_could_pay() {
         // ex-1.5, one run, a second in: about three seconds left on the CPU.
-        assert!(!time_gpu_now(15_000.0, 5_000.0, false));
+        assert!(!time_gpu_now(15_000.0, 5_000.0, 1000.0, false));
         // A 64-seed sweep: a minute left.
-        assert!(time_gpu_now(19_000.0, 300.0, false));
-        assert!(!time_gpu_now(19_000.0, 0.0, false), "no speed measured yet");
-        assert!(time_gpu_now(0.0, 0.0, true), "finished or paused: at once");
-        assert!(time_gpu_now(15_000.0, 5_000.0, true));
+        assert!(time_gpu_now(19_000.0, 300.0, 1000.0, false));
+        assert!(
+            !time_gpu_now(19_000.0, 300.0, 499.0, false),
+            "a speed not yet settled"
+        );
+        assert!(
+            !time_gpu_now(19_000.0, 0.0, 1000.0, false),
+            "no speed measured yet"
+        );
+        assert!(
+            time_gpu_now(0.0, 0.0, 0.0, true),
+            "finished or paused: at once"
+        );
+        assert!(time_gpu_now(15_000.0, 5_000.0, 0.0, true));
     }
 
     #[test]

@@ -62,8 +62,8 @@ pub fn open_sheet(given: Result<&str, &str>) -> Opening {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Apply {
-    /// New workers train it from step 0: the run's shape changed (its bottleneck, a
-    /// comparison begun or ended, the step the runs are cut at).
+    /// New workers train it from step 0: a comparison (begun, ended or trained again: its
+    /// two sheets train side by side), a new bottleneck, or a new step the runs are cut at.
     NewWorkers,
     /// The workers train it from step 0.
     Restart,
@@ -74,6 +74,7 @@ pub enum Apply {
 /// Why a sheet cannot be applied the way it was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
+    /// *Apply live* swaps one sheet under one run; a comparison trains two.
     #[error("Apply live acts on one sheet: Apply & restart trains a comparison")]
     LiveComparison,
 }
@@ -93,6 +94,8 @@ pub struct ApplyAsk {
     pub recut: bool,
 }
 
+/// How an applied sheet reaches the workers: live keeps the model whatever else changed, and
+/// cannot act on a comparison; otherwise new workers where the run's shape changes.
 pub fn apply_route(ask: ApplyAsk) -> Result<Apply, ApplyError> {
     let comparison = ask.comparing || ask.versus;
     if ask.live {
@@ -230,7 +233,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_changed_shape_needs_new_workers_and_live_refuses_a_comparison() {
+    fn a_comparison_or_a_changed_shape_needs_new_workers_and_live_refuses_a_comparison() {
         let ask = ApplyAsk::default();
         assert_eq!(apply_route(ask), Ok(Apply::Restart));
         assert_eq!(apply_route(ApplyAsk { live: true, ..ask }), Ok(Apply::Live));

@@ -1,6 +1,6 @@
 //! What the page says about a run as it trains, in words: the status line under the charts
-//! and the latent panels' text alternative. Written here, not in the element, so that native
-//! tests read it.
+//! and the latent panels' text alternative, and the frame and step rates it shows
+//! ([`Rates`]). Written here, not in the element, so that native tests read it.
 
 use crate::run::Losses;
 use crate::step::loss::Term;

@@ -428,8 +428,13 @@ pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
 
 /// Whether to time the GPU now ([`backend_choice::time_gpu_now`](crate::backend_choice::time_gpu_now)).
 #[wasm_bindgen]
-pub fn time_gpu_now(remaining_steps: f64, steps_per_second: f64, idle: bool) -> bool {
-    crate::backend_choice::time_gpu_now(remaining_steps, steps_per_second, idle)
+pub fn time_gpu_now(
+    remaining_steps: f64,
+    steps_per_second: f64,
+    measured_ms: f64,
+    idle: bool,
+) -> bool {
+    crate::backend_choice::time_gpu_now(remaining_steps, steps_per_second, measured_ms, idle)
 }
 
 /// The race as the readout shows it.

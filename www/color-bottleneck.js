@@ -328,8 +328,8 @@ class ColorBottleneck extends HTMLElement {
     const { mod } = await this.#engine();
     const opening = mod.open_sheet(given.sheet, given.failure);
     if (opening.notice) this.#notify(opening.notice);
-    const fallback = opening.train === null || opening.editor === null
-      ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
+    // The editor shows the default sheet only where the default trains.
+    const fallback = opening.train === null ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
     this.field('sheet').value = opening.editor ?? fallback;
     if (opening.broken) this.#showProblem(mod.validate(opening.editor));
     return opening.train ?? fallback;
@@ -958,6 +958,7 @@ class ColorBottleneck extends HTMLElement {
    * sheet (B) to train on the same seeds beside it, a comparison (null: none). */
   async setDopesheet(csv, { live = false, versus = null } = {}) {
     if (!this.#board) throw new Error('not ready');
+    live = Boolean(live);
     const dims = this.#settings().latent_dims;
     const parents = this.#parents;
     const comparing = this.#versus;
@@ -1432,12 +1433,12 @@ class ColorBottleneck extends HTMLElement {
   #tick(t) {
     const frame = this.#frame;
     if (!frame) return;
+    // Measured by the board, so a new run's rates start afresh (0 on its first frame).
     const [fps, sps, span] = this.#board.rates(t, frame.step);
     const timing = this.#pendingTiming;
     if (timing?.run === this.#generation && timing.run === this.#run) {
       const idle = !this.#wantsToRun || this.#board.finished();
-      const measured = span >= 500 ? sps : 0;
-      if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, measured, idle)) {
+      if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, sps, span, idle)) {
         this.#pendingTiming = null;
         this.#timeGpu(timing.run, timing.stored).catch((e) => this.#fail(e));
       }

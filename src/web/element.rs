@@ -78,7 +78,8 @@ pub fn ask_states_again(kept: Vec<f64>) -> Option<f64> {
     element::ask_states_again(&steps(&kept)).map(|s| s as f64)
 }
 
-/// Whether the workers' kept states are at one step ([`element::states_agree`]).
+/// Whether the workers' kept states are at one step ([`element::states_agree`]); `kept`: each
+/// worker's kept step, `NaN` for a worker with no state.
 #[wasm_bindgen]
 pub fn states_agree(kept: Vec<f64>) -> bool {
     element::states_agree(&steps(&kept))

@@ -5,8 +5,9 @@
 //!   (`'@element/styles.css@'`), which becomes that file's text, as a JS string literal.
 //! - Whole-line comments, blank lines and indentation are left out: they are a third of the
 //!   script's bytes and say nothing to a browser. A comment after code on the same line stays,
-//!   and so does every line break, so no statement changes meaning. A template literal that
-//!   spans lines would have its text changed, so the build refuses one.
+//!   and so do the line breaks between the lines kept, so no statement changes meaning. The
+//!   build refuses what it cannot strip safely: a template literal that spans lines (its text
+//!   would change) and code on the line of a block comment's start or end.
 
 use std::path::Path;
 
@@ -25,12 +26,18 @@ pub fn strip_comments(source: &str, name: &str) -> Result<String> {
     let mut in_block = false;
     for (number, line) in source.lines().enumerate() {
         let line = line.trim();
-        if in_block {
-            in_block = !line.contains("*/");
-            continue;
-        }
-        if line.starts_with("/*") {
-            in_block = !line.contains("*/");
+        let code_beside_block = || {
+            format!(
+                "{name}:{}: code shares a line with a block comment's start or end; \
+                 build-web drops whole comment lines, so put the code on a line of its own",
+                number + 1
+            )
+        };
+        if in_block || line.starts_with("/*") {
+            match line.find("*/") {
+                Some(end) if !line[end + 2..].trim().is_empty() => return Err(code_beside_block()),
+                end => in_block = end.is_none(),
+            }
             continue;
         }
         if line.is_empty() || line.starts_with("//") {
@@ -53,13 +60,19 @@ pub fn strip_comments(source: &str, name: &str) -> Result<String> {
     Ok(out)
 }
 
-/// Each `'@path@'` in `script` replaced by the text of `www/path`, as a JS string literal.
+/// Where a placeholder starts: the folder of the files that fill them.
+const PLACEHOLDER: &str = "'@element/";
+
+/// Each `'@element/NAME@'` in `script` replaced by the text of `www/element/NAME`, as a JS
+/// string literal.
 fn fill_placeholders(script: &str, www: &Path) -> Result<String> {
     let mut out = String::with_capacity(script.len());
     let mut rest = script;
-    while let Some(start) = rest.find("'@") {
+    while let Some(start) = rest.find(PLACEHOLDER) {
         let Some(len) = rest[start + 2..].find("@'") else {
-            break;
+            return Err(format!(
+                "color-bottleneck.js: a placeholder {PLACEHOLDER}… is not closed with @'"
+            ));
         };
         let name = &rest[start + 2..start + 2 + len];
         let path = www.join(name);
@@ -112,6 +125,10 @@ mod tests {
         assert!(e.starts_with("t.js:2:"), "{e}");
         let e = strip_comments("/* open\n", "t.js").unwrap_err();
         assert!(e.contains("never closed"), "{e}");
+        for beside in ["/* x */ f();\n", "/* x\n */ f();\n"] {
+            let e = strip_comments(beside, "t.js").unwrap_err();
+            assert!(e.contains("shares a line"), "{e}");
+        }
     }
 
     #[test]
@@ -128,6 +145,11 @@ mod tests {
         );
         let e = fill_placeholders("z = '@element/gone.css@';", &www).unwrap_err();
         assert!(e.contains("gone.css"), "{e}");
+        assert_eq!(
+            fill_placeholders("s.split('@'); t = '@x@';", &www).unwrap(),
+            "s.split('@'); t = '@x@';",
+            "only the element's files are placeholders"
+        );
         std::fs::remove_dir_all(&www).unwrap();
     }
 }
