@@ -1,8 +1,12 @@
-//! What the page's element decides, apart from the DOM: which sheet it opens with, whether an
-//! applied sheet needs new workers, where a branch comes from, which kept states a branch can
-//! start from, and what the phase diagram's menus offer. The element
-//! (`www/color-bottleneck.js`) asks and carries the answers out; the rules are here, where
-//! the native tests see them.
+//! What the page's element decides, apart from the DOM: which run's frames it draws
+//! ([`Runs`]), which sheet it opens with, whether an applied sheet needs new workers, where a
+//! branch comes from, which kept states a branch can start from, and what the phase diagram's
+//! menus offer. The element (`www/color-bottleneck.js`) asks and carries the answers out; the
+//! rules are here, where the native tests see them.
+
+mod runs;
+
+pub use runs::Runs;
 
 use serde::Serialize;
 

@@ -143,14 +143,13 @@ class ColorBottleneck extends HTMLElement {
   /** Training workers: the first trains the run shown (and the first part of a sweep on the
    * CPU); any others, the other parts of that sweep. */
   #workers = [];
-  /** The number of the latest fresh start, which the workers stamp on their frames. */
-  #generation = 0;
+  /** The runs started, by number, and the frames that arrived for them (a wasm PageRuns,
+   * `Runs` in src/element/runs.rs): the workers stamp each frame with their run's number. */
+  #runs = null;
   /** The start under way (`#create`), or a settled promise. */
   #starting = Promise.resolve();
   #board = null;
   #frame = null;
-  #inbox = [];
-  #run = 0;
   #calls = new Map();
   #nextCall = 0;
   #running = false;
@@ -361,7 +360,7 @@ class ColorBottleneck extends HTMLElement {
       this.#notify('a comparison trains on the CPU; the backend applies to the next single sheet');
       return;
     }
-    const run = this.#generation;
+    const run = this.#runs.latest();
     if (after === 'cpu' || after === 'webgpu') {
       if (after === 'webgpu') this.#cpuOnly = false;
       if (after === this.#engineKind) return;
@@ -649,7 +648,8 @@ class ColorBottleneck extends HTMLElement {
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
     runsField.value = String(runs);
-    const run = ++this.#generation;
+    this.#runs ??= new page.mod.PageRuns();
+    const run = this.#runs.begin();
     let started = null;
     if (plan.kind === 'webgpu') {
       started = await this.#startOn('webgpu', { sheet: csv, run, parts, branch: parts !== null }).catch((e) => {
@@ -759,7 +759,7 @@ class ColorBottleneck extends HTMLElement {
    * then the CPU engine at one worker's part; moves the run to the GPU when it wins clearly
    * (the rule is `moves_to_gpu` in src/backend_choice.rs), and remembers the choice. */
   async #timeGpu(run, stored) {
-    const current = () => run === this.#generation && this.isConnected;
+    const current = () => run === this.#runs.latest() && this.isConnected;
     const adapter = await gpuAdapter();
     if (adapter === 'late') {
       this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
@@ -818,14 +818,14 @@ class ColorBottleneck extends HTMLElement {
    * its part (weights, Adam's moments, anchor, sampler, video so far), and new workers go on
    * from there; the history on the page stays. `why(step)` is what the readout says. */
   async #moveTo(kind, run, why, worker = null) {
-    if (run !== this.#generation || !this.#workers.length) {
+    if (run !== this.#runs.latest() || !this.#workers.length) {
       if (worker) this.#stop(worker);
       return;
     }
     const held = await this.#callAll({ type: 'hold' });
     const at = Math.max(...held.map((h) => h.step));
     const parts = (await this.#callAll({ type: 'checkpoint', at })).map((p) => p.bytes);
-    const next = ++this.#generation;
+    const next = this.#runs.begin();
     let started;
     try {
       started = await this.#startOn(kind, { sheet: this.#sheet, run: next, parts, worker });
@@ -835,15 +835,14 @@ class ColorBottleneck extends HTMLElement {
       this.#notify(`${e.message ?? e}; staying on the CPU`);
       started = await this.#startOn('cpu', { sheet: this.#sheet, run: next, parts });
     }
-    this.#run = next;
-    this.#inbox = this.#inbox.filter((f) => f.run >= next);
+    this.#runs.show(next);
     this.#race = started.kind === kind ? why(at.toLocaleString('en-US')) : '';
     this.#showBackend(started.kind);
   }
 
   /** The GPU stopped working: the run goes on on the CPU engine from its last read-back. */
   #leaveLostGpu(reason) {
-    const run = this.#generation;
+    const run = this.#runs.latest();
     if (this.#leaving === run) return;
     this.#leaving = run;
     const why = (step) => `WebGPU stopped working (${reason}); continuing on the CPU from step ${step}`;
@@ -882,7 +881,7 @@ class ColorBottleneck extends HTMLElement {
 
   #receive(data) {
     if (data.type === 'frame') {
-      this.#inbox.push(data);
+      this.#runs?.arrive(data);
     } else if (data.type === 'reply') {
       const call = this.#calls.get(data.id);
       this.#calls.delete(data.id);
@@ -897,10 +896,9 @@ class ColorBottleneck extends HTMLElement {
   #restarted(run) {
     // A GPU timing still due goes with the run that replaces this one (a reset, a new sheet).
     if (this.#pendingTiming) this.#pendingTiming.run = run;
-    this.#run = run;
+    this.#runs.show(run);
     this.#loopStart = null;
     this.#setBranchPoint(null);
-    this.#inbox = this.#inbox.filter((f) => f.run >= run);
     this.#board?.clear();
     this.#error = null;
     this.#dirty = true;
@@ -933,7 +931,7 @@ class ColorBottleneck extends HTMLElement {
   async reset() {
     if (!this.#workers.length) return;
     this.#endGrid();
-    const run = ++this.#generation;
+    const run = this.#runs.begin();
     this.#runSeed = this.#settings().seed;
     await this.#callAll({ type: 'reset', seed: this.#runSeed, run });
     this.#restarted(run);
@@ -980,7 +978,7 @@ class ColorBottleneck extends HTMLElement {
         this.#versus = versus;
         await this.#create(csv);
       } else {
-        const run = live ? this.#generation : ++this.#generation;
+        const run = live ? this.#runs.latest() : this.#runs.begin();
         const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run });
         // Applied live, the run trained the old sheet up to the first worker's step.
         if (live) this.#parents = mod.applied_live(this.#parents, this.#sheet, first.at);
@@ -1349,12 +1347,9 @@ class ColorBottleneck extends HTMLElement {
   /** Takes in the worker's frames of the current run; returns whether any arrived. */
   #drain() {
     const board = this.#board;
-    if (!board) return false;
+    if (!board || !this.#runs) return false;
     let fresh = false;
-    const later = [];
-    for (const frame of this.#inbox) {
-      if (frame.run > this.#run) later.push(frame);
-      if (frame.run !== this.#run) continue;
+    for (const frame of this.#runs.take_shown()) {
       fresh = true;
       if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
       // Another worker's part of a sweep brings only its runs' thumbnails and verdicts.
@@ -1365,7 +1360,6 @@ class ColorBottleneck extends HTMLElement {
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
       if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }
-    this.#inbox = later;
     if (fresh && board.finished() && this.#wantsToRun) this.pause();
     return fresh;
   }
@@ -1436,7 +1430,7 @@ class ColorBottleneck extends HTMLElement {
     // Measured by the board, so a new run's rates start afresh (0 on its first frame).
     const [fps, sps, span] = this.#board.rates(t, frame.step);
     const timing = this.#pendingTiming;
-    if (timing?.run === this.#generation && timing.run === this.#run) {
+    if (timing?.run === this.#runs.latest() && timing.run === this.#runs.shown()) {
       const idle = !this.#wantsToRun || this.#board.finished();
       if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, sps, span, idle)) {
         this.#pendingTiming = null;

@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, to_js};
-use crate::element::{self, ApplyAsk};
+use crate::element::{self, ApplyAsk, Runs};
 use crate::share::Parent;
 
 /// How the element opens: `{train, editor, notice, broken}` ([`element::open_sheet`]), from
@@ -89,4 +89,51 @@ pub fn states_agree(kept: Vec<f64>) -> bool {
 #[wasm_bindgen]
 pub fn grid_axis_choice(addresses: Vec<String>, before: &str, optional: bool) -> String {
     element::grid_axis_choice(&addresses, before, optional)
+}
+
+/// The page's runs and the frames that arrived for them ([`Runs`]): a frame is the object a
+/// worker posts, with its run's number in `run`.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct PageRuns(Runs<JsValue>);
+
+#[wasm_bindgen]
+impl PageRuns {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> PageRuns {
+        PageRuns::default()
+    }
+
+    /// A new run: the number its workers stamp on their frames.
+    pub fn begin(&mut self) -> f64 {
+        self.0.begin() as f64
+    }
+
+    pub fn latest(&self) -> f64 {
+        self.0.latest() as f64
+    }
+
+    /// The page shows run `run` from now on.
+    pub fn show(&mut self, run: f64) {
+        self.0.show(run as u64);
+    }
+
+    pub fn shown(&self) -> f64 {
+        self.0.shown() as f64
+    }
+
+    /// A frame from a worker; one without a run number is dropped.
+    pub fn arrive(&mut self, frame: JsValue) {
+        let run = js_sys::Reflect::get(&frame, &"run".into())
+            .ok()
+            .and_then(|r| r.as_f64());
+        if let Some(run) = run.filter(|r| r.is_finite() && *r >= 0.0) {
+            self.0.arrive(run as u64, frame);
+        }
+    }
+
+    /// The frames of the run shown, in arrival order.
+    pub fn take_shown(&mut self) -> js_sys::Array {
+        self.0.take_shown().into_iter().collect()
+    }
 }
