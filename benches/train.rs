@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
 use color_bottleneck::reference::Reference;
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::run::RunSpec;
+use color_bottleneck::sweep::Sweep;
 use color_bottleneck::timeline::Timeline;
 
 fn oracle() -> Reference {
@@ -17,8 +18,8 @@ fn oracle() -> Reference {
 
 fn sweep(runs: usize, batch_size: usize) -> Sweep {
     let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).unwrap());
-    let config = SweepConfig {
-        first_seed: 0,
+    let config = RunSpec {
+        seed: 0,
         runs,
         latent_dims: 4,
         batch_size,

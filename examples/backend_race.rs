@@ -17,8 +17,8 @@ use burn::prelude::Device;
 use color_bottleneck::data::ColorCube;
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
 use color_bottleneck::reference::Reference;
-use color_bottleneck::run::RunConfig;
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::run::RunSpec;
+use color_bottleneck::sweep::Sweep;
 use color_bottleneck::timeline::Timeline;
 
 fn main() {
@@ -38,7 +38,7 @@ fn main() {
         .unwrap_or(timeline.len())
         .min(timeline.len());
     let frame = args.get(1).copied().unwrap_or(50).max(1);
-    let batch_size = RunConfig::default().batch_size;
+    let batch_size = RunSpec::default().batch_size;
     println!("ex-1.5, {steps} steps, batch {batch_size}, one read-back every {frame} steps");
     println!("| backend | runs | seconds | run-steps/s |");
     println!("|---|---|---|---|");
@@ -95,7 +95,7 @@ fn main() {
         );
     }
 
-    let config = RunConfig::default();
+    let config = RunSpec::default();
     let mut oracle = Reference::new(
         timeline.clone(),
         config.seed,
@@ -257,12 +257,12 @@ fn gpu_steps(timeline: &Timeline, runs: usize, limit: f64, gpu: &Device) -> (u64
 }
 
 /// Seeds 1 on, 4-D, at the trainer's batch size: what every row of the tables times.
-fn sweep_config(runs: usize) -> SweepConfig {
-    SweepConfig {
-        first_seed: 1,
+fn sweep_config(runs: usize) -> RunSpec {
+    RunSpec {
+        seed: 1,
         runs,
         latent_dims: 4,
-        batch_size: RunConfig::default().batch_size,
+        batch_size: RunSpec::default().batch_size,
     }
 }
 

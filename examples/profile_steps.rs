@@ -4,7 +4,8 @@
 //! profile_steps -- [FROM] [COUNT]`.
 
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::run::RunSpec;
+use color_bottleneck::sweep::Sweep;
 use color_bottleneck::timeline::Timeline;
 
 fn main() {
@@ -17,13 +18,13 @@ fn main() {
         args.get(1).copied().unwrap_or(1000),
     );
     let timeline = Timeline::new(&Dopesheet::parse(EX_1_5).unwrap());
-    let config = SweepConfig {
-        first_seed: 1,
+    let config = RunSpec {
+        seed: 1,
         runs: 1,
         latent_dims: 4,
         batch_size: 256,
     };
-    let fresh = Sweep::new(timeline.clone(), config.clone()).unwrap();
+    let fresh = Sweep::new(timeline.clone(), config).unwrap();
     // Jump straight to `from` with the initial weights: the cost per step depends on the
     // phase, not on what the model has learnt.
     let mut checkpoint = fresh.checkpoint(0);

@@ -26,9 +26,8 @@ use crate::evolution::Recorder;
 use crate::geometry::Geometry;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect, Surface, Svg};
 use crate::run::setting::{BATCH_SIZE, LATENT_DIMS, RUNS, SEED};
-use crate::run::{RunConfig, TrainError};
+use crate::run::{RunSpec, TrainError};
 use crate::step::loss::Term;
-use crate::sweep::SweepConfig;
 use crate::timeline::Timeline;
 
 #[derive(Parser)]
@@ -256,7 +255,7 @@ struct Seeds {
 }
 
 impl Seeds {
-    fn config(&self) -> Result<SweepConfig, CliError> {
+    fn config(&self) -> Result<RunSpec, CliError> {
         let (first_seed, runs) = match self.shard {
             None => (self.first_seed, self.runs),
             Some(shard) => {
@@ -271,8 +270,8 @@ impl Seeds {
                 (self.first_seed + part.start as u64, part.len())
             }
         };
-        Ok(SweepConfig {
-            first_seed,
+        Ok(RunSpec {
+            seed: first_seed,
             runs,
             latent_dims: self.model.latent_dims,
             batch_size: self.model.batch_size,
@@ -353,10 +352,11 @@ pub fn main() -> ExitCode {
             format,
             quiet,
         } => {
-            let config = RunConfig {
+            let config = RunSpec {
                 seed,
                 latent_dims: model.latent_dims,
                 batch_size: model.batch_size,
+                runs: 1,
             };
             let video = video.as_deref();
             train::train(

@@ -26,11 +26,12 @@ use cubecl::client::Client;
 use cubecl::CubeElement;
 
 use crate::data::ColorCube;
+use crate::run::RunSpec;
 use crate::run::{non_finite, TrainError};
 use crate::sampler::BatchDistribution;
 use crate::step::loss::{PerTerm, Term};
 use crate::step::{RunState, StepLosses};
-use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
+use crate::sweep::{CheckpointError, Sweep, SweepCheckpoint};
 use crate::timeline::Timeline;
 
 pub use op::{GpuTrainStep, StepArgs};
@@ -163,7 +164,7 @@ pub struct GpuSweep {
 }
 
 impl GpuSweep {
-    pub fn new(timeline: Timeline, config: SweepConfig, device: &Device) -> Result<Self, GpuError> {
+    pub fn new(timeline: Timeline, config: RunSpec, device: &Device) -> Result<Self, GpuError> {
         Self::on_device(Sweep::new(timeline, config)?, device)
     }
 

@@ -19,23 +19,38 @@ pub fn is_known_property(name: &str) -> bool {
 }
 pub const KNOWN_ACTIONS: [&str; 1] = ["anchor"];
 
-/// One run's settings: the seed, the bottleneck's width and the batch size.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunConfig {
-    /// Default 1: a seed whose run forms a clean wheel. Like the original, roughly one seed
-    /// in three or four crumples (hues out of order), decided early in phase 1.
+/// What a run is asked to be, whichever face asks: the command line's flags, the element's
+/// attributes ([`Settings`](crate::settings::Settings)) and a link
+/// ([`SharedRun`](crate::share::SharedRun)) all give one. `runs` runs train side by side (a
+/// sweep; one for a single run), run r with seed `seed + r`. Each value's range, default and
+/// message are its [`Setting`](setting::Setting)'s; the engines check them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunSpec {
+    /// The seed of run 0. A single run's default, 1, forms a clean wheel; like the original,
+    /// roughly one seed in three or four crumples (hues out of order), decided early in
+    /// phase 1.
     pub seed: u64,
     pub latent_dims: usize,
     pub batch_size: usize,
+    pub runs: usize,
 }
 
-impl Default for RunConfig {
+impl Default for RunSpec {
+    /// One run of the defaults.
     fn default() -> Self {
-        RunConfig {
+        RunSpec {
             seed: setting::SEED.default,
             latent_dims: setting::LATENT_DIMS.default as usize,
             batch_size: setting::BATCH_SIZE.default as usize,
+            runs: 1,
         }
+    }
+}
+
+impl RunSpec {
+    /// Run `r`'s seed.
+    pub fn seed_of(&self, r: usize) -> u64 {
+        self.seed.wrapping_add(r as u64)
     }
 }
 

@@ -2,13 +2,12 @@
 //! that names it and the value used instead, and the run goes on.
 
 use crate::run::setting::{BATCH_SIZE, LATENT_DIMS, PAGE_RUNS, SEED, WORKERS};
+use crate::run::RunSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    pub seed: u64,
-    pub latent_dims: usize,
-    pub batch_size: usize,
-    pub runs: usize,
+    /// The run the attributes ask for.
+    pub spec: RunSpec,
     /// Page workers a CPU sweep may train in at once.
     pub workers: usize,
 }
@@ -30,10 +29,12 @@ impl Settings {
         let mut problems = Vec::new();
         let p = &mut problems;
         let settings = Settings {
-            seed: SEED.read_or(seed, SEED.default, p),
-            latent_dims: LATENT_DIMS.read_or(latent_dims, LATENT_DIMS.default, p) as usize,
-            batch_size: BATCH_SIZE.read_or(batch_size, BATCH_SIZE.default, p) as usize,
-            runs: PAGE_RUNS.read_or(runs, PAGE_RUNS.default, p) as usize,
+            spec: RunSpec {
+                seed: SEED.read_or(seed, SEED.default, p),
+                latent_dims: LATENT_DIMS.read_or(latent_dims, LATENT_DIMS.default, p) as usize,
+                batch_size: BATCH_SIZE.read_or(batch_size, BATCH_SIZE.default, p) as usize,
+                runs: PAGE_RUNS.read_or(runs, PAGE_RUNS.default, p) as usize,
+            },
             workers: WORKERS.read_or(workers, (cores as u64).clamp(1, WORKERS.default), p) as usize,
         };
         (settings, problems)
@@ -251,10 +252,12 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                seed: 7,
-                latent_dims: 3,
-                batch_size: 64,
-                runs: 16,
+                spec: RunSpec {
+                    seed: 7,
+                    latent_dims: 3,
+                    batch_size: 64,
+                    runs: 16,
+                },
                 workers: 2,
             }
         );
@@ -275,10 +278,7 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                seed: 1,
-                latent_dims: 4,
-                batch_size: 256,
-                runs: 1,
+                spec: RunSpec::default(),
                 workers: 8,
             }
         );
@@ -322,9 +322,15 @@ mod tests {
     fn absent_attributes_take_the_defaults_quietly() {
         let (s, problems) = Settings::read(None, None, None, None, None, 4);
         assert_eq!(
-            (s.seed, s.latent_dims, s.batch_size, s.runs, s.workers),
-            (1, 4, 256, 1, 4)
+            (
+                s.spec.seed,
+                s.spec.latent_dims,
+                s.spec.batch_size,
+                s.spec.runs
+            ),
+            (1, 4, 256, 1)
         );
+        assert_eq!(s.workers, 4);
         // A browser that does not say (0) gets one worker.
         assert_eq!(Settings::read(None, None, None, None, None, 0).0.workers, 1);
         assert!(problems.is_empty());

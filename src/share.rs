@@ -5,6 +5,7 @@
 //! inflates more than [`MAX_SHEET_BYTES`].
 
 use crate::run::setting::{Setting, SettingError, BATCH_SIZE, LATENT_DIMS, PAGE_RUNS, SEED};
+use crate::run::RunSpec;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
@@ -13,14 +14,11 @@ use crate::escape::xml_text;
 use crate::timeline::Timeline;
 
 /// What a link restores. The page hands it over as one object
-/// (`{sheet, seed, latent_dims, batch_size, runs, parents, versus}`).
+/// (`{sheet, spec: {seed, latent_dims, batch_size, runs}, parents, versus}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SharedRun {
     pub sheet: String,
-    pub seed: u64,
-    pub latent_dims: usize,
-    pub batch_size: usize,
-    pub runs: usize,
+    pub spec: RunSpec,
     /// The [`ENGINE_REVISION`] that made the link.
     #[serde(default = "current_revision")]
     pub engine: u32,
@@ -138,7 +136,11 @@ impl SharedRun {
         body.push_str(&self.sheet);
         format!(
             "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\nengine={}\n{branches}\n{body}",
-            self.seed, self.latent_dims, self.batch_size, self.runs, self.engine
+            self.spec.seed,
+            self.spec.latent_dims,
+            self.spec.batch_size,
+            self.spec.runs,
+            self.engine
         )
     }
 
@@ -222,10 +224,12 @@ impl SharedRun {
             parents,
             versus,
             engine,
-            seed: setting(SEED)?,
-            latent_dims: setting(LATENT_DIMS)? as usize,
-            batch_size: setting(BATCH_SIZE)? as usize,
-            runs: setting(PAGE_RUNS)? as usize,
+            spec: RunSpec {
+                seed: setting(SEED)?,
+                latent_dims: setting(LATENT_DIMS)? as usize,
+                batch_size: setting(BATCH_SIZE)? as usize,
+                runs: setting(PAGE_RUNS)? as usize,
+            },
             sheet: sheet.to_string(),
         })
     }
@@ -329,8 +333,8 @@ impl SharedRun {
 /// tag in the post.
 pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
     let base = xml_text(base);
-    let runs = if run.runs > 1 {
-        format!(" runs=\"{}\"", run.runs)
+    let runs = if run.spec.runs > 1 {
+        format!(" runs=\"{}\"", run.spec.runs)
     } else {
         String::new()
     };
@@ -341,9 +345,9 @@ pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
         format!(
             "{script}\n<color-bottleneck autoplay compact seed=\"{}\" latent-dims=\"{}\" \
              batch-size=\"{}\"{runs}\n  dopesheet=\"{}\"></color-bottleneck>",
-            run.seed,
-            run.latent_dims,
-            run.batch_size,
+            run.spec.seed,
+            run.spec.latent_dims,
+            run.spec.batch_size,
             xml_text(&run.sheet)
         )
     } else {
@@ -368,10 +372,12 @@ mod tests {
     fn ex_1_5() -> SharedRun {
         SharedRun {
             sheet: EX_1_5.to_string(),
-            seed: 7,
-            latent_dims: 4,
-            batch_size: 256,
-            runs: 1,
+            spec: RunSpec {
+                seed: 7,
+                latent_dims: 4,
+                batch_size: 256,
+                runs: 1,
+            },
             engine: ENGINE_REVISION,
             parents: Vec::new(),
             versus: None,
@@ -382,7 +388,7 @@ mod tests {
     fn link_without_revision(run: &SharedRun) -> String {
         let text = format!(
             "{HEADER}\nseed={}\nlatent-dims={}\nbatch-size={}\nruns={}\n\n{}",
-            run.seed, run.latent_dims, run.batch_size, run.runs, run.sheet
+            run.spec.seed, run.spec.latent_dims, run.spec.batch_size, run.spec.runs, run.sheet
         );
         let deflated = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 10);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(deflated))
@@ -496,7 +502,10 @@ mod tests {
     fn a_comparisons_link_carries_both_sheets() {
         let run = SharedRun {
             versus: Some(EX_1_5.replace("0.20", "0.25")),
-            runs: 16,
+            spec: RunSpec {
+                runs: 16,
+                ..ex_1_5().spec
+            },
             ..ex_1_5()
         };
         let back = SharedRun::from_hash(&run.to_hash()).unwrap();
@@ -538,7 +547,10 @@ mod tests {
             Err(ShareError::NotARun)
         );
         let bad_dims = SharedRun {
-            latent_dims: 99,
+            spec: RunSpec {
+                latent_dims: 99,
+                ..ex_1_5().spec
+            },
             ..ex_1_5()
         };
         let e = SharedRun::from_hash(&bad_dims.to_hash()).unwrap_err();
@@ -552,7 +564,10 @@ mod tests {
     fn snippets_carry_the_run_and_escape_the_sheet() {
         let run = SharedRun {
             sheet: "STEP,PHASE,ACTION,lr\n0,\"<b>\" & co,,0.1\n9,,,\n".into(),
-            runs: 4,
+            spec: RunSpec {
+                runs: 4,
+                ..ex_1_5().spec
+            },
             ..ex_1_5()
         };
         let [module, iframe] = embed_snippets("https://example.org/cb/", &run);

@@ -31,7 +31,9 @@ use burn::prelude::*;
 use crate::data::{data_fraction_weights, ColorCube};
 use crate::plot::PhaseSnapshot;
 use crate::run::setting::RUNS;
-use crate::run::{check_model_size, non_finite, Checkpoint, Columns, PhaseData, TrainError};
+use crate::run::{
+    check_model_size, non_finite, Checkpoint, Columns, PhaseData, RunSpec, TrainError,
+};
 use crate::sampler::{batch_distribution, BatchDistribution, WeightedBatchSampler};
 use crate::step::layout::{initial_parameters, parameter_count};
 use crate::step::loss::PerTerm;
@@ -41,15 +43,6 @@ use crate::step::op::{
 use crate::step::{self, RunState, StepLosses};
 use crate::timeline::Timeline;
 use crate::verdict::{probe_colors, shape_probe, Onset, Shape, Verdict};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepConfig {
-    /// Run r trains with seed `first_seed + r`.
-    pub first_seed: u64,
-    pub runs: usize,
-    pub latent_dims: usize,
-    pub batch_size: usize,
-}
 
 /// What every run reads and none writes.
 #[derive(Clone)]
@@ -153,7 +146,7 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    pub fn new(timeline: Timeline, config: SweepConfig) -> Result<Self, TrainError> {
+    pub fn new(timeline: Timeline, config: RunSpec) -> Result<Self, TrainError> {
         check_model_size(config.latent_dims, config.batch_size)?;
         if !RUNS.range().contains(&(config.runs as u64)) {
             return Err(TrainError::Runs {
@@ -164,7 +157,7 @@ impl Sweep {
         }
         let cube = ColorCube::full();
         let bias: Arc<[f64]> = cube.bias.clone().into();
-        let seeds = (0..config.runs as u64).map(|r| config.first_seed.wrapping_add(r));
+        let seeds = (0..config.runs).map(|r| config.seed_of(r));
         let runs: Vec<Run> = seeds
             .map(|seed| {
                 Run {
@@ -256,10 +249,10 @@ impl Sweep {
     /// another sweep): its weights, Adam's state, anchor reference and sampler.
     pub fn resume_one(
         timeline: Timeline,
-        config: SweepConfig,
+        config: RunSpec,
         checkpoint: &Checkpoint,
     ) -> Result<Self, TrainError> {
-        let mut sweep = Sweep::new(timeline, SweepConfig { runs: 1, ..config })?;
+        let mut sweep = Sweep::new(timeline, RunSpec { runs: 1, ..config })?;
         let state = &checkpoint.state;
         let n = parameter_count(config.latent_dims);
         let anchor_len = sweep.shared.anchor_len;
@@ -566,14 +559,14 @@ mod tests {
             0,Primary & secondary,,0.01,1,0.3,0.1\n20,All hues,anchor,,,0,\n\
             +1,Full color space,,,,,\n150,,,1e30,,,\n400,,,,,,\n";
         let calm = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.001,1,0.1\n400,,,,,\n";
-        let config = SweepConfig {
-            first_seed: 0,
+        let config = RunSpec {
+            seed: 0,
             runs: 5,
             latent_dims: 3,
             batch_size: 16,
         };
         let train = |call_values: usize| {
-            let mut sweep = Sweep::new(timeline(ramp), config.clone()).unwrap();
+            let mut sweep = Sweep::new(timeline(ramp), config).unwrap();
             sweep.call_values = call_values;
             for _ in 0..120 {
                 sweep.step();

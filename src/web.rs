@@ -223,8 +223,8 @@ pub fn validate(sheet: &str) -> JsValue {
 }
 
 /// The hash (`#run=…`) that reopens `run`, a [`SharedRun`] as an object:
-/// `{sheet, seed, latent_dims, batch_size, runs, parents, versus}` (`parents`: `[{sheet,
-/// step}]` where it branched; `versus`: a comparison's second sheet).
+/// `{sheet, spec: {seed, latent_dims, batch_size, runs}, parents, versus}` (`parents`:
+/// `[{sheet, step}]` where it branched; `versus`: a comparison's second sheet).
 #[wasm_bindgen]
 pub fn share_hash(run: JsValue) -> Result<String, JsValue> {
     let run: SharedRun = serde_wasm_bindgen::from_value(run)?;
@@ -241,8 +241,8 @@ struct OpenedRun {
     run: SharedRun,
 }
 
-/// Reads a share hash ([`SharedRun::open`]): `{note, sheet, seed, latent_dims, batch_size,
-/// runs, parents, versus, engine}`, or `{error}` saying what is wrong with it.
+/// Reads a share hash ([`SharedRun::open`]): `{note, sheet, spec: {seed, latent_dims,
+/// batch_size, runs}, parents, versus, engine}`, or `{error}` saying what is wrong with it.
 #[wasm_bindgen]
 pub fn read_share_hash(hash: &str) -> JsValue {
     #[derive(Serialize)]
@@ -277,7 +277,7 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
 }
 
 /// The element's numeric attributes (`undefined` for an absent one) and the browser's core
-/// count: `{seed, latent_dims, batch_size, runs, parts: [[first run, runs]…], rests,
+/// count: `{spec: {seed, latent_dims, batch_size, runs}, parts: [[first run, runs]…], rests,
 /// problems: [message…]}`, a bad attribute replaced by its default and named in `problems`.
 /// `parts` shares a CPU sweep's runs among workers, one part each; `rests`: those workers
 /// leave the page a core now and then ([`sweep_rests`](crate::settings::sweep_rests)).
@@ -292,10 +292,7 @@ pub fn read_settings(
 ) -> JsValue {
     #[derive(Serialize)]
     struct Read {
-        seed: u64,
-        latent_dims: usize,
-        batch_size: usize,
-        runs: usize,
+        spec: crate::run::RunSpec,
         parts: Vec<(usize, usize)>,
         rests: bool,
         problems: Vec<String>,
@@ -308,13 +305,10 @@ pub fn read_settings(
         workers.as_deref(),
         cores as usize,
     );
-    let parts = crate::sweep::split_runs(s.runs, s.workers);
+    let parts = crate::sweep::split_runs(s.spec.runs, s.workers);
     to_js(&Read {
         rests: crate::settings::sweep_rests(parts.len(), cores as usize),
-        seed: s.seed,
-        latent_dims: s.latent_dims,
-        batch_size: s.batch_size,
-        runs: s.runs,
+        spec: s.spec,
         parts: parts.iter().map(|p| (p.start, p.len())).collect(),
         problems,
     })

@@ -6,13 +6,14 @@
 mod common;
 use common::{short_ex_1_5, timeline};
 
+use color_bottleneck::run::RunSpec;
 use color_bottleneck::share::{Parent, SharedRun, ENGINE_REVISION};
-use color_bottleneck::sweep::{KeptStates, Sweep, SweepConfig};
+use color_bottleneck::sweep::{KeptStates, Sweep};
 use color_bottleneck::verdict::Onset;
 
-fn config() -> SweepConfig {
-    SweepConfig {
-        first_seed: 5,
+fn config() -> RunSpec {
+    RunSpec {
+        seed: 5,
         runs: 1,
         latent_dims: 4,
         batch_size: 24,
@@ -75,12 +76,12 @@ fn train_keeping(sweep: &mut Sweep, step: u64, kept: &mut KeptStates) {
 fn a_branch_from_a_kept_state_is_the_branch_replayed_from_the_seed() {
     let sheet = short_ex_1_5(300, 900);
     let edited = sheet.replacen(",All hues,anchor,", ",All hues,,", 1);
-    let config = SweepConfig {
+    let config = RunSpec {
         runs: 3,
         ..config()
     };
     let mut kept = KeptStates::default();
-    let mut first = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    let mut first = Sweep::new(timeline(&sheet), config).unwrap();
     train_keeping(&mut first, u64::MAX, &mut kept);
     let at = 777;
     let state = kept.at_or_before(at).unwrap();
@@ -91,7 +92,7 @@ fn a_branch_from_a_kept_state_is_the_branch_replayed_from_the_seed() {
     );
 
     let mut from_state = Sweep::restore(timeline(&sheet), state).unwrap();
-    let mut from_seed = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    let mut from_seed = Sweep::new(timeline(&sheet), config).unwrap();
     for branch in [&mut from_state, &mut from_seed] {
         train_keeping(branch, at, &mut KeptStates::default());
         branch.set_timeline(timeline(&edited));
@@ -110,10 +111,12 @@ fn a_branch_from_a_kept_state_is_the_branch_replayed_from_the_seed() {
 fn a_branchs_link_names_its_parents_and_reads_back() {
     let run = SharedRun {
         sheet: short_ex_1_5(60, 300),
-        seed: 7,
-        latent_dims: 4,
-        batch_size: 256,
-        runs: 1,
+        spec: RunSpec {
+            seed: 7,
+            latent_dims: 4,
+            batch_size: 256,
+            runs: 1,
+        },
         engine: ENGINE_REVISION,
         parents: vec![
             Parent {

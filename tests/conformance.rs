@@ -11,8 +11,9 @@ mod common;
 use common::{max_difference, short_ex_1_5, timeline, BLOW_UP, SKIPS};
 
 use color_bottleneck::reference::Reference;
+use color_bottleneck::run::RunSpec;
 use color_bottleneck::step::loss::{PerTerm, Term};
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::sweep::Sweep;
 use color_bottleneck::timeline::Timeline;
 
 /// What an engine reports for one step of one run.
@@ -360,8 +361,8 @@ fn the_cpu_engine_conforms_to_the_oracle_on_every_case() {
         let sheet = timeline(&case.sheet);
         let mut oracle =
             Reference::new(sheet.clone(), case.seed, case.latent_dims, case.batch_size).unwrap();
-        let config = SweepConfig {
-            first_seed: case.seed,
+        let config = RunSpec {
+            seed: case.seed,
             runs: 1,
             latent_dims: case.latent_dims,
             batch_size: case.batch_size,
@@ -415,8 +416,8 @@ fn a_blow_up_goes_back_to_weights_whose_loss_was_finite() {
     let mut oracle = Reference::new(sheet.clone(), 11, 4, 16).unwrap();
     let mut cpu = Cpu(Sweep::new(
         sheet.clone(),
-        SweepConfig {
-            first_seed: 11,
+        RunSpec {
+            seed: 11,
             runs: 1,
             latent_dims: 4,
             batch_size: 16,
@@ -488,13 +489,13 @@ mod gpu {
             });
         for case in cases() {
             let sheet = timeline(&case.sheet);
-            let config = SweepConfig {
-                first_seed: case.seed,
+            let config = RunSpec {
+                seed: case.seed,
                 runs: 1,
                 latent_dims: case.latent_dims,
                 batch_size: case.batch_size,
             };
-            let mut cpu = Cpu(Sweep::new(sheet.clone(), config.clone()).unwrap());
+            let mut cpu = Cpu(Sweep::new(sheet.clone(), config).unwrap());
             let mut gpu = Gpu(GpuSweep::new(sheet, config, &device).unwrap());
             let reached = conform(&case, &mut cpu, &mut gpu, 1e-4);
             eprintln!("{:<48} GPU {reached:?}", case.name);

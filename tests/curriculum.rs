@@ -3,8 +3,8 @@
 
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
 use color_bottleneck::reference::Reference;
-use color_bottleneck::run::RunConfig;
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::run::RunSpec;
+use color_bottleneck::sweep::Sweep;
 use color_bottleneck::timeline::Timeline;
 use color_bottleneck::verdict::{probe_colors, Shape, Verdict};
 
@@ -27,8 +27,8 @@ fn describe(seed: u64, v: &Verdict) -> String {
 /// every wheel is even (gaps within 5° of 60°) and reconstructs well.
 #[test]
 fn most_seeds_learn_a_colour_wheel() {
-    let config = SweepConfig {
-        first_seed: 0,
+    let config = RunSpec {
+        seed: 0,
         runs: SEEDS,
         latent_dims: 4,
         batch_size: 256,
@@ -45,7 +45,7 @@ fn most_seeds_learn_a_colour_wheel() {
         .filter(|v| v.shape == Shape::Crumpled)
         .count();
     assert!(crumpled <= 3, "{crumpled} of {SEEDS} crumpled:\n{report}");
-    let default = &verdicts[RunConfig::default().seed as usize];
+    let default = &verdicts[RunSpec::default().seed as usize];
     assert_eq!(default.shape, Shape::Wheel, "the default seed:\n{report}");
     for v in verdicts.iter().filter(|v| v.shape == Shape::Wheel) {
         assert!(v.worst_gap_error.unwrap() <= 5.0, "{report}");
@@ -56,7 +56,7 @@ fn most_seeds_learn_a_colour_wheel() {
 /// The oracle (Burn's layers, autodiff and Adam) learns the wheel for the default seed too.
 #[test]
 fn the_oracle_learns_the_wheel_for_the_default_seed() {
-    let config = RunConfig::default();
+    let config = RunSpec::default();
     let mut oracle =
         Reference::new(ex_1_5(), config.seed, config.latent_dims, config.batch_size).unwrap();
     while !oracle.is_finished() {
@@ -77,8 +77,8 @@ fn the_oracle_learns_the_wheel_for_the_default_seed() {
 /// settled: over 256 seeds of ex-1.5, 247 kept their phase-1 verdict to the end.
 fn crumpled_after_phase_1(sheet: &str, seeds: usize) -> usize {
     let timeline = Timeline::new(&Dopesheet::parse(sheet).unwrap());
-    let config = SweepConfig {
-        first_seed: 0,
+    let config = RunSpec {
+        seed: 0,
         runs: seeds,
         latent_dims: 4,
         batch_size: 256,
@@ -110,13 +110,13 @@ fn the_robust_curriculum_crumples_less_than_ex_1_5() {
 /// final verdict for nearly every seed (247 of 256 over seeds 0–255).
 #[test]
 fn the_phase_1_verdict_predicts_the_final_one() {
-    let config = SweepConfig {
-        first_seed: 0,
+    let config = RunSpec {
+        seed: 0,
         runs: 64,
         latent_dims: 4,
         batch_size: 256,
     };
-    let mut early = Sweep::new(ex_1_5().until(3_000), config.clone()).unwrap();
+    let mut early = Sweep::new(ex_1_5().until(3_000), config).unwrap();
     let mut full = Sweep::new(ex_1_5(), config).unwrap();
     early.finish(2, &|_| {});
     full.finish(2, &|_| {});

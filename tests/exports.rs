@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
+use color_bottleneck::run::RunSpec;
 use color_bottleneck::share::{embed_snippets, SharedRun};
 
 /// A phase that breaks a table, carries HTML and a formula, and needs quoting in a CSV.
@@ -248,10 +249,12 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
     let base = r#"https://x.org/"><script>alert(1)</script><a href='&amp;/"#;
     let run = SharedRun {
         sheet: hostile_sheet(),
-        seed: 7,
-        latent_dims: 4,
-        batch_size: 256,
-        runs: 3,
+        spec: RunSpec {
+            seed: 7,
+            latent_dims: 4,
+            batch_size: 256,
+            runs: 3,
+        },
         engine: color_bottleneck::share::ENGINE_REVISION,
         parents: Vec::new(),
         versus: None,

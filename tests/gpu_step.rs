@@ -9,8 +9,9 @@ use common::{blow_up_config, cli, max_difference, short_ex_1_5, succeed, timelin
 
 use burn::prelude::*;
 use color_bottleneck::gpu_step::GpuSweep;
+use color_bottleneck::run::RunSpec;
 use color_bottleneck::step::loss::Term;
-use color_bottleneck::sweep::{Sweep, SweepCheckpoint, SweepConfig};
+use color_bottleneck::sweep::{Sweep, SweepCheckpoint};
 
 /// The wgpu runtime starts once per process; the tests share it.
 fn gpu() -> Device {
@@ -26,9 +27,9 @@ fn gpu() -> Device {
     .clone()
 }
 
-fn config(first_seed: u64, runs: usize, batch_size: usize) -> SweepConfig {
-    SweepConfig {
-        first_seed,
+fn config(seed: u64, runs: usize, batch_size: usize) -> RunSpec {
+    RunSpec {
+        seed,
         runs,
         latent_dims: 4,
         batch_size,
@@ -36,8 +37,8 @@ fn config(first_seed: u64, runs: usize, batch_size: usize) -> SweepConfig {
 }
 
 /// ex-1.5 in 259 steps, the anchor action at step 60 ([`short_ex_1_5`]).
-fn short_ex_1_5_on_gpu(config: &SweepConfig) -> GpuSweep {
-    GpuSweep::new(timeline(&short_ex_1_5(60, 259)), config.clone(), &gpu()).unwrap()
+fn short_ex_1_5_on_gpu(config: &RunSpec) -> GpuSweep {
+    GpuSweep::new(timeline(&short_ex_1_5(60, 259)), *config, &gpu()).unwrap()
 }
 
 /// Every step of every run: the losses within 1e-4 relative and the parameters within 1e-4
@@ -51,7 +52,7 @@ fn short_ex_1_5_on_gpu(config: &SweepConfig) -> GpuSweep {
 fn the_gpu_step_is_the_fused_cpu_step() {
     let config = config(3, 3, 64);
     let mut on_gpu = short_ex_1_5_on_gpu(&config);
-    let mut on_cpu = Sweep::new(timeline(&short_ex_1_5(60, 259)), config.clone()).unwrap();
+    let mut on_cpu = Sweep::new(timeline(&short_ex_1_5(60, 259)), config).unwrap();
     let (mut worst_params, mut worst_loss) = (0.0f32, 0.0f32);
     while !on_cpu.is_finished() {
         let step = on_cpu.step_index();
@@ -100,7 +101,7 @@ fn the_gpu_step_is_the_fused_cpu_step() {
 #[test]
 fn a_non_finite_loss_on_the_gpu_stops_its_run_with_finite_weights() {
     let (sheet, config) = (BLOW_UP, blow_up_config());
-    let mut on_gpu = GpuSweep::new(timeline(sheet), config.clone(), &gpu()).unwrap();
+    let mut on_gpu = GpuSweep::new(timeline(sheet), config, &gpu()).unwrap();
     while !on_gpu.is_finished() {
         on_gpu.step();
     }
@@ -143,7 +144,7 @@ fn after_a_failure_apply_live_goes_on_alike_on_the_gpu_and_the_cpu() {
 99,,,,,,1
 ";
     let config = blow_up_config();
-    let mut on_gpu = GpuSweep::new(timeline(broken), config.clone(), &gpu()).unwrap();
+    let mut on_gpu = GpuSweep::new(timeline(broken), config, &gpu()).unwrap();
     let mut on_cpu = Sweep::new(timeline(broken), config).unwrap();
     while !on_gpu.is_finished() {
         on_gpu.step();
@@ -177,8 +178,8 @@ fn apply_live_on_both(on_gpu: &mut GpuSweep, on_cpu: &mut Sweep, mended: &str) {
 /// A sweep too big for one GPU buffer is refused with its sizes, before anything is sent.
 #[test]
 fn a_sweep_too_big_for_the_gpu_is_refused() {
-    let config = SweepConfig {
-        first_seed: 0,
+    let config = RunSpec {
+        seed: 0,
         runs: 64,
         latent_dims: 4,
         batch_size: 65_536,
@@ -221,7 +222,7 @@ fn a_step_leaves_a_state_held_elsewhere_as_it_was() {
 fn a_run_handed_over_between_the_engines_goes_on_as_if_it_had_not_moved() {
     let sheet = short_ex_1_5(60, 259);
     let config = config(3, 3, 64);
-    let mut straight = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    let mut straight = Sweep::new(timeline(&sheet), config).unwrap();
     straight.finish(1, &|_| {});
     let close_to_straight = |sweep: &Sweep, what: &str| {
         for r in 0..config.runs {
@@ -231,7 +232,7 @@ fn a_run_handed_over_between_the_engines_goes_on_as_if_it_had_not_moved() {
         }
     };
     for at in [30, 150] {
-        let mut cpu = Sweep::new(timeline(&sheet), config.clone()).unwrap();
+        let mut cpu = Sweep::new(timeline(&sheet), config).unwrap();
         for _ in 0..at {
             cpu.step();
         }

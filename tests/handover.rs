@@ -5,11 +5,12 @@
 mod common;
 use common::{blow_up_config, short_ex_1_5, timeline, BLOW_UP};
 
-use color_bottleneck::sweep::{split_runs, CheckpointError, Sweep, SweepCheckpoint, SweepConfig};
+use color_bottleneck::run::RunSpec;
+use color_bottleneck::sweep::{split_runs, CheckpointError, Sweep, SweepCheckpoint};
 
-fn config(runs: usize) -> SweepConfig {
-    SweepConfig {
-        first_seed: 11,
+fn config(runs: usize) -> RunSpec {
+    RunSpec {
+        seed: 11,
         runs,
         latent_dims: 3,
         batch_size: 24,
@@ -60,8 +61,8 @@ fn parts_join_into_the_whole_sweep_and_split_back() {
         .map(|range| {
             let mut part = Sweep::new(
                 timeline(&sheet),
-                SweepConfig {
-                    first_seed: 11 + range.start as u64,
+                RunSpec {
+                    seed: 11 + range.start as u64,
                     runs: range.len(),
                     ..config(5)
                 },

@@ -5,14 +5,15 @@ mod common;
 use common::{timeline, BLOW_UP, SKIPS};
 
 use color_bottleneck::dopesheet::EX_1_5;
+use color_bottleneck::run::RunSpec;
 use color_bottleneck::run::{warnings_of, TrainError, Warning};
 use color_bottleneck::step::loss::{PerTerm, Term};
 use color_bottleneck::step::StepLosses;
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::sweep::Sweep;
 
-fn config(seed: u64) -> SweepConfig {
-    SweepConfig {
-        first_seed: seed,
+fn config(seed: u64) -> RunSpec {
+    RunSpec {
+        seed,
         runs: 1,
         latent_dims: 4,
         batch_size: 256,
@@ -207,7 +208,7 @@ fn a_finished_run_takes_no_more_steps() {
 #[test]
 fn bad_configuration_is_an_error_not_a_panic() {
     let ex = timeline(EX_1_5);
-    let narrow = SweepConfig {
+    let narrow = RunSpec {
         latent_dims: 1,
         ..config(1)
     };
@@ -215,7 +216,7 @@ fn bad_configuration_is_an_error_not_a_panic() {
         Sweep::new(ex.clone(), narrow),
         Err(TrainError::LatentDims { .. })
     ));
-    let empty = SweepConfig {
+    let empty = RunSpec {
         batch_size: 0,
         ..config(1)
     };
@@ -251,7 +252,7 @@ fn live_schedule_swap_keeps_the_model_and_step() {
 
 #[test]
 fn three_dimensional_bottleneck_trains() {
-    let three = SweepConfig {
+    let three = RunSpec {
         latent_dims: 3,
         ..config(1)
     };

@@ -6,24 +6,25 @@ use common::{blow_up_config, max_difference, short_ex_1_5, timeline, BLOW_UP};
 
 use color_bottleneck::dopesheet::EX_1_5;
 use color_bottleneck::reference::Reference;
+use color_bottleneck::run::RunSpec;
 use color_bottleneck::step::loss::Term;
 use color_bottleneck::step::RunState;
-use color_bottleneck::sweep::{Sweep, SweepConfig};
+use color_bottleneck::sweep::Sweep;
 
 /// Run r of a sweep is the oracle's run with that seed: losses every step and the
 /// parameters (so every gradient and Adam update) within 1e-5, through the anchor action.
 #[test]
 fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
-    let config = SweepConfig {
-        first_seed: 3,
+    let config = RunSpec {
+        seed: 3,
         runs: 3,
         latent_dims: 4,
         batch_size: 64,
     };
-    let mut sweep = Sweep::new(timeline(&short_ex_1_5(200, 499)), config.clone()).unwrap();
+    let mut sweep = Sweep::new(timeline(&short_ex_1_5(200, 499)), config).unwrap();
     let mut oracles: Vec<Reference> = (0..config.runs as u64)
         .map(|r| {
-            let seed = config.first_seed + r;
+            let seed = config.seed + r;
             Reference::new(
                 timeline(&short_ex_1_5(200, 499)),
                 seed,
@@ -75,13 +76,13 @@ fn each_run_of_a_sweep_is_the_reference_run_of_its_seed() {
 #[test]
 fn a_run_moved_after_the_anchor_matches_one_that_never_moved() {
     let ex_1_5 = timeline(EX_1_5);
-    let config = SweepConfig {
-        first_seed: 1,
+    let config = RunSpec {
+        seed: 1,
         runs: 1,
         latent_dims: 4,
         batch_size: 256,
     };
-    let mut never = Sweep::new(ex_1_5.clone(), config.clone()).unwrap();
+    let mut never = Sweep::new(ex_1_5.clone(), config).unwrap();
     while never.step_index() < 3_100 {
         never.step();
     }
@@ -91,7 +92,7 @@ fn a_run_moved_after_the_anchor_matches_one_that_never_moved() {
     assert!(checkpoint.state.updates > 3_000);
     assert!(checkpoint.state.moment_2.iter().any(|&v| v > 0.0));
 
-    let mut moved = Sweep::resume_one(ex_1_5.clone(), config.clone(), &checkpoint).unwrap();
+    let mut moved = Sweep::resume_one(ex_1_5.clone(), config, &checkpoint).unwrap();
     let mut weights_only = checkpoint.clone();
     weights_only.state = RunState::new(checkpoint.state.params.clone());
     weights_only.anchor = None;
@@ -115,8 +116,8 @@ fn a_run_moved_after_the_anchor_matches_one_that_never_moved() {
 /// Runs do not interact: run r of a sweep is bit for bit a sweep of that seed alone.
 #[test]
 fn runs_are_independent_of_each_other_and_of_threads() {
-    let config = |first_seed, runs| SweepConfig {
-        first_seed,
+    let config = |seed, runs| RunSpec {
+        seed,
         runs,
         latent_dims: 3,
         batch_size: 32,
@@ -140,13 +141,13 @@ fn runs_are_independent_of_each_other_and_of_threads() {
 #[test]
 fn batches_drawn_ahead_make_the_same_run() {
     let sheet = short_ex_1_5(200, 699);
-    let config = SweepConfig {
-        first_seed: 7,
+    let config = RunSpec {
+        seed: 7,
         runs: 1,
         latent_dims: 4,
         batch_size: 64,
     };
-    let sweep = || Sweep::new(timeline(&sheet), config.clone()).unwrap();
+    let sweep = || Sweep::new(timeline(&sheet), config).unwrap();
     let (mut drawn, mut ahead, mut late) = (sweep(), sweep(), sweep());
     ahead.prefetch_batches();
     while !drawn.is_finished() {
@@ -179,13 +180,13 @@ fn batches_drawn_ahead_make_the_same_run() {
 /// `finish` on two threads with one run draws the batches on the second: the same run.
 #[test]
 fn one_run_finished_on_two_threads_is_the_run_on_one() {
-    let config = SweepConfig {
-        first_seed: 11,
+    let config = RunSpec {
+        seed: 11,
         runs: 1,
         latent_dims: 4,
         batch_size: 32,
     };
-    let sweep = || Sweep::new(timeline(&short_ex_1_5(150, 499)), config.clone()).unwrap();
+    let sweep = || Sweep::new(timeline(&short_ex_1_5(150, 499)), config).unwrap();
     let (mut one, mut two) = (sweep(), sweep());
     one.finish(1, &|_| {});
     let done = std::sync::atomic::AtomicU64::new(0);
@@ -199,8 +200,8 @@ fn one_run_finished_on_two_threads_is_the_run_on_one() {
 #[test]
 fn a_sweep_refuses_bad_sizes() {
     let bad = |runs, latent_dims, batch_size| {
-        let config = SweepConfig {
-            first_seed: 0,
+        let config = RunSpec {
+            seed: 0,
             runs,
             latent_dims,
             batch_size,
@@ -249,8 +250,8 @@ fn runs_that_fail_at_different_steps_each_roll_back_on_their_own() {
         0,Cube,,0.01,1,0.1\n150,,,1e30,,\n400,,,,,\n";
     let still_broken = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.01,1,1e38\n400,,,,,\n";
     let calm = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Cube,,0.001,1,0.1\n400,,,,,\n";
-    let config = |first_seed, runs| SweepConfig {
-        first_seed,
+    let config = |seed, runs| RunSpec {
+        seed,
         runs,
         latent_dims: 4,
         batch_size: 16,

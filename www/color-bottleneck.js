@@ -240,7 +240,7 @@ class ColorBottleneck extends HTMLElement {
     this.field('seed').value = this.getAttribute('seed') ?? '1';
     const runs = this.field('runs');
     for (const n of RUN_CHOICES) runs.add(new Option(n === 1 ? '1 seed' : `${n} seeds`, String(n)));
-    runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().seed);
+    runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().spec.seed);
     this.canvas('sweep').addEventListener('click', (e) => {
       const c = this.canvas('sweep');
       const box = c.getBoundingClientRect();
@@ -378,10 +378,11 @@ class ColorBottleneck extends HTMLElement {
       const run = wasm.mod.read_share_hash(link);
       if (run.error === undefined) {
         if (run.note) this.#notify(run.note);
-        this.field('seed').value = String(run.seed);
-        this.setAttribute('latent-dims', String(run.latent_dims));
-        this.setAttribute('batch-size', String(run.batch_size));
-        this.setAttribute('runs', String(run.runs));
+        const { spec } = run;
+        this.field('seed').value = String(spec.seed);
+        this.setAttribute('latent-dims', String(spec.latent_dims));
+        this.setAttribute('batch-size', String(spec.batch_size));
+        this.setAttribute('runs', String(spec.runs));
         this.#parents = run.parents;
         this.#versus = run.versus ?? null;
         return run.sheet;
@@ -411,8 +412,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** The seed field and the numeric attributes, read (and checked) by the engine:
-   * `{seed, latent_dims, batch_size, runs, parts, rests, problems}` (`read_settings` in
-   * src/web.rs). */
+   * `{spec: {seed, latent_dims, batch_size, runs}, parts, rests, problems}` (`read_settings`
+   * in src/web.rs). */
   #settings(mod = this.#wasm.mod) {
     const attr = (name) => this.getAttribute(name) ?? undefined;
     return mod.read_settings(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'),
@@ -421,11 +422,7 @@ class ColorBottleneck extends HTMLElement {
 
   /** What a link or a snippet needs to reopen the run (`SharedRun` in src/share.rs). */
   #runState() {
-    const s = this.#settings();
-    return {
-      sheet: this.#sheet, seed: s.seed, latent_dims: s.latent_dims, batch_size: s.batch_size, runs: s.runs,
-      parents: this.#parents, versus: this.#versus ?? undefined,
-    };
+    return { sheet: this.#sheet, spec: this.#settings().spec, parents: this.#parents, versus: this.#versus ?? undefined };
   }
 
   #share() {
@@ -637,14 +634,14 @@ class ColorBottleneck extends HTMLElement {
     if (!this.isConnected) return;
     this.#wasm = page;
     const settings = this.#settings();
-    this.#runSeed = settings.seed;
+    this.#runSeed = settings.spec.seed;
     for (const problem of settings.problems) this.#notify(problem);
     const controls = page.mod.controls_problem(this.getAttribute('controls') ?? undefined);
     if (controls) this.#notify(controls);
     const { range, problems } = page.mod.read_step_range(this.getAttribute('from') ?? undefined, this.getAttribute('to') ?? undefined);
     for (const problem of problems) this.#notify(problem);
     this.#range = range;
-    const { runs } = settings;
+    const { runs } = settings.spec;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
     runsField.value = String(runs);
@@ -664,7 +661,7 @@ class ColorBottleneck extends HTMLElement {
     this.#sheet = csv;
     this.#restarted(run);
     this.#board?.free();
-    this.#board = new page.mod.Board(csv, settings.latent_dims);
+    this.#board = new page.mod.Board(csv, settings.spec.latent_dims);
     this.#board.set_versus(this.#versus ?? undefined);
     // A comparison (from a link, or the API) shows its second sheet in B's editor.
     if (this.#versus !== null) {
@@ -686,12 +683,12 @@ class ColorBottleneck extends HTMLElement {
    * run: a fresh run of `sheet`, or (`parts` given) the run other workers handed over. A sweep
    * on the CPU is shared among workers; a GPU trains it whole. */
   async #startOn(kind, { sheet, run, parts = null, worker = null, branch = false }) {
-    const s = this.#settings();
-    const shares = kind === 'cpu' ? s.parts : [[0, s.runs]];
+    const { spec: s, parts: cpuParts, rests } = this.#settings();
+    const shares = kind === 'cpu' ? cpuParts : [[0, s.runs]];
     this.#workersUntil = this.#gridUntil ?? this.#range?.to ?? null;
     const message = (first, count) => ({
       type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
-      backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && s.rests, run,
+      backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && rests, run,
       until: this.#gridUntil ?? this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined, branch,
     });
     const workers = [];
@@ -774,7 +771,7 @@ class ColorBottleneck extends HTMLElement {
     }
     this.#race = 'timing webgpu…';
     this.#showBackend(this.#engineKind);
-    const s = this.#settings();
+    const { spec: s, parts } = this.#settings();
     const shape = { seed: s.seed, dims: s.latent_dims, batch: s.batch_size, first: 0 };
     // Elements of one shape on a page share one timing; the element that timed keeps its
     // worker, to move into.
@@ -802,7 +799,7 @@ class ColorBottleneck extends HTMLElement {
     }
     if (!current()) { if (probe) this.#stop(probe); return; }
     // On the CPU a sweep's parts train side by side: its speed is one worker's at its part.
-    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', runs: s.parts[0][1] }).catch(() => ({ rate: 0 }))).rate;
+    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', runs: parts[0][1] }).catch(() => ({ rate: 0 }))).rate;
     const moves = mod.moves_to_gpu(cpu, gpu);
     const race = mod.race_label(gpu, cpu, moves ? 'webgpu' : 'cpu');
     writeStored(key, { backend: moves ? 'webgpu' : 'cpu', race, adapter, at: Date.now() });
@@ -932,7 +929,7 @@ class ColorBottleneck extends HTMLElement {
     if (!this.#workers.length) return;
     this.#endGrid();
     const run = this.#runs.begin();
-    this.#runSeed = this.#settings().seed;
+    this.#runSeed = this.#settings().spec.seed;
     await this.#callAll({ type: 'reset', seed: this.#runSeed, run });
     this.#restarted(run);
     this.field('error').textContent = '';
@@ -957,7 +954,7 @@ class ColorBottleneck extends HTMLElement {
   async setDopesheet(csv, { live = false, versus = null } = {}) {
     if (!this.#board) throw new Error('not ready');
     live = Boolean(live);
-    const dims = this.#settings().latent_dims;
+    const dims = this.#settings().spec.latent_dims;
     const parents = this.#parents;
     const comparing = this.#versus;
     const { mod } = this.#wasm;
@@ -1036,7 +1033,7 @@ class ColorBottleneck extends HTMLElement {
   /** The state each worker kept at or before `at` for the run the settings describe, in
    * order, or null unless every worker has one (the branch then replays from the seed). */
   async #statesAt(at) {
-    const s = this.#settings();
+    const s = this.#settings().spec;
     const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, {
       type: 'state-at', at: step, seed: s.seed, dims: s.latent_dims, batch: s.batch_size, total: s.runs,
     }))).catch(() => []);

@@ -27,8 +27,8 @@ pub(super) fn compare(
     // Both sheets are read, and both sweeps built (which checks the configuration), before
     // any training.
     let config = seeds.config()?;
-    let sweep_a = Sweep::new(seeds.timeline(&load(Some(a))?), config.clone())?;
-    let sweep_b = Sweep::new(seeds.timeline(&load(Some(b))?), config.clone())?;
+    let sweep_a = Sweep::new(seeds.timeline(&load(Some(a))?), config)?;
+    let sweep_b = Sweep::new(seeds.timeline(&load(Some(b))?), config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let steps_a = sweep_a.timeline().len() * config.runs as u64;
     let steps_b = sweep_b.timeline().len() * config.runs as u64;

@@ -5,8 +5,8 @@
 use super::CliError;
 use crate::plot::PhaseSnapshot;
 use crate::reference::Reference;
-use crate::run::{non_finite, phase_end_set, warnings_of, Losses, RunConfig, Warning};
-use crate::sweep::{Sweep, SweepConfig};
+use crate::run::{non_finite, phase_end_set, warnings_of, Losses, RunSpec, Warning};
+use crate::sweep::Sweep;
 use crate::timeline::Timeline;
 
 /// One finished step, as the CLI records it.
@@ -32,7 +32,7 @@ pub(super) trait Engine {
 
 pub(super) fn engine(
     timeline: Timeline,
-    config: RunConfig,
+    config: RunSpec,
     reference: bool,
 ) -> Result<(Box<dyn Engine>, Vec<Warning>), CliError> {
     let warnings = warnings_of(&timeline);
@@ -44,8 +44,8 @@ pub(super) fn engine(
             config.batch_size,
         )?)
     } else {
-        let sweep = SweepConfig {
-            first_seed: config.seed,
+        let sweep = RunSpec {
+            seed: config.seed,
             runs: 1,
             latent_dims: config.latent_dims,
             batch_size: config.batch_size,

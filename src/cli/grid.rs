@@ -172,7 +172,7 @@ pub(super) fn grid(
     for cell in grid.cells() {
         let timeline = seeds.cut(Timeline::new(&cell.sheet));
         let before = steps * (config.runs * cell.index) as u64;
-        let sweep = Sweep::new(timeline, config.clone())?;
+        let sweep = Sweep::new(timeline, config)?;
         let sweep = train(sweep, seeds.backend, &|done| {
             bar.set_position(before + done)
         })?;

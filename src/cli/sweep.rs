@@ -25,7 +25,7 @@ pub(super) fn sweep(
 ) -> Result<(), CliError> {
     let config = seeds.config()?;
     let timeline = seeds.timeline(&load(path)?);
-    let sweep = Sweep::new(timeline, config.clone())?;
+    let sweep = Sweep::new(timeline, config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let run_steps = sweep.timeline().len() * config.runs as u64;
     let bar = progress_bar(

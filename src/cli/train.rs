@@ -29,7 +29,7 @@ fn write_cosines(
 
 pub(super) fn train(
     path: Option<&Path>,
-    config: RunConfig,
+    config: RunSpec,
     out: &Path,
     backend: Backend,
     video: Option<&Path>,

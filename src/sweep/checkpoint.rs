@@ -10,7 +10,8 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DistributionCache, Sweep, SweepConfig};
+use super::{DistributionCache, Sweep};
+use crate::run::RunSpec;
 use crate::run::{non_finite, TrainError};
 use crate::step::layout::parameter_count;
 use crate::step::loss::{PerTerm, Term};
@@ -123,9 +124,9 @@ impl SweepCheckpoint {
     }
 
     /// The sweep these runs are: consecutive seeds from the first run's.
-    pub fn config(&self) -> SweepConfig {
-        SweepConfig {
-            first_seed: self.runs.first().map_or(0, |r| r.seed),
+    pub fn config(&self) -> RunSpec {
+        RunSpec {
+            seed: self.runs.first().map_or(0, |r| r.seed),
             runs: self.runs.len(),
             latent_dims: self.latent_dims,
             batch_size: self.batch_size,
@@ -137,10 +138,7 @@ impl SweepCheckpoint {
         let mut parts = parts.into_iter();
         let mut whole = parts.next().ok_or(CheckpointError::Empty)?;
         for part in parts {
-            let next_seed = whole
-                .config()
-                .first_seed
-                .wrapping_add(whole.runs.len() as u64);
+            let next_seed = whole.config().seed.wrapping_add(whole.runs.len() as u64);
             let mismatch = if part.step != whole.step {
                 Some(format!("steps {} and {}", whole.step, part.step))
             } else if (part.latent_dims, part.batch_size) != (whole.latent_dims, whole.batch_size) {

@@ -151,7 +151,7 @@ fn size_of(state: &SweepCheckpoint) -> usize {
 mod tests {
     use super::*;
     use crate::dopesheet::Dopesheet;
-    use crate::sweep::SweepConfig;
+    use crate::run::RunSpec;
 
     fn timeline(sheet: &str) -> Timeline {
         Timeline::new(&Dopesheet::parse(sheet).unwrap())
@@ -160,8 +160,8 @@ mod tests {
     const SHEET: &str = "STEP,PHASE,ACTION,lr,loss-recon\n0,One,,0.01,1\n300,Two,,,\n2400,,,,\n";
 
     fn sweep(runs: usize) -> Sweep {
-        let config = SweepConfig {
-            first_seed: 1,
+        let config = RunSpec {
+            seed: 1,
             runs,
             latent_dims: 4,
             batch_size: 8,

@@ -15,9 +15,9 @@ use crate::data::ColorCube;
 use crate::evolution::{self, Recorder};
 #[cfg(feature = "webgpu")]
 use crate::gpu_step::GpuSweep;
-use crate::run::RunConfig;
+use crate::run::RunSpec;
 use crate::share::Parent;
-use crate::sweep::{KeptStates, Sweep, SweepCheckpoint, SweepConfig};
+use crate::sweep::{KeptStates, Sweep, SweepCheckpoint};
 use crate::timeline::Timeline;
 use crate::verdict::{probe_colors, Verdict};
 
@@ -102,9 +102,9 @@ struct WorkerRun {
     parents: Vec<Parent>,
     /// Where the page cut the sheet (its `to`).
     until: Option<u64>,
-    config: RunConfig,
-    /// Seeds trained at once (from `config.seed` on).
-    runs: usize,
+    /// The runs this worker trains (its part of a sweep: `config.seed` is the seed of
+    /// `first_run`).
+    config: RunSpec,
     /// Where these runs sit in the sweep: runs `first_run..first_run + runs` of
     /// `total_runs`, when the page shares a sweep among workers (`config.seed` is the seed
     /// of `first_run`).
@@ -150,11 +150,13 @@ struct WorkerRun {
     versus: Option<Versus>,
 }
 
-fn run_config(options: &Options) -> RunConfig {
-    RunConfig {
+/// The runs `options` ask a worker for: its part of the sweep.
+fn run_config(options: &Options) -> RunSpec {
+    RunSpec {
         seed: options.seed as u64 + options.first as u64,
         latent_dims: options.dims,
         batch_size: options.batch,
+        runs: options.runs.max(1),
     }
 }
 
@@ -288,7 +290,7 @@ impl Experiment {
     /// and runs (its part of a sweep), on a sheet of full batches.
     pub fn cpu_rate(options: JsValue) -> Result<f64, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
-        cpu_steps_per_second(&run_config(&options), options.runs.max(1)).map_err(js_error)
+        cpu_steps_per_second(run_config(&options)).map_err(js_error)
     }
 
     /// Steps per second of `options`' runs at its batch on the GPU engine, on a sheet of full
@@ -298,7 +300,7 @@ impl Experiment {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
         let (_, device, _) = device_for("webgpu").await.map_err(js_error)?;
         let device = device.ok_or_else(|| js_error("no GPU"))?;
-        gpu_steps_per_second(&run_config(&options), options.runs.max(1), &device)
+        gpu_steps_per_second(run_config(&options), &device)
             .await
             .map_err(js_error)
     }
@@ -439,20 +441,20 @@ impl Experiment {
         let (first_run, latent_dims) = (options.first, options.dims);
         let total_runs = options.total.max(first_run + runs);
         let (backend, device, notice) = device_for(&options.backend).await.map_err(js_error)?;
-        let config = run_config(&options);
+        let config = RunSpec {
+            runs,
+            ..run_config(&options)
+        };
         let engine =
-            Engine::new(timeline, &config, runs, device.as_ref(), saved).map_err(
-                |e| match device {
-                    Some(_) => js_error(format!("the GPU cannot take this run ({e})")),
-                    None => js_error(e),
-                },
-            )?;
+            Engine::new(timeline, config, device.as_ref(), saved).map_err(|e| match device {
+                Some(_) => js_error(format!("the GPU cannot take this run ({e})")),
+                None => js_error(e),
+            })?;
         let mut run = WorkerRun {
             sheet,
             parents: Vec::new(),
             until: options.until,
             config,
-            runs,
             first_run,
             total_runs,
             judged_at: f64::NEG_INFINITY,
@@ -480,8 +482,7 @@ impl Experiment {
         };
         if let Some(b) = &options.versus {
             let timeline = cut(parse(b)?, options.until);
-            let config = sweep_config(&run.config, runs);
-            run.versus = Some(Versus::new(timeline, config, versus_saved.as_ref())?);
+            run.versus = Some(Versus::new(timeline, run.config, versus_saved.as_ref())?);
         }
         run.parents = parents;
         run.replay(own)?;
@@ -677,19 +678,12 @@ impl WorkerRun {
     }
 
     fn restart(&mut self, timeline: Timeline) -> Result<(), JsValue> {
-        self.engine = Engine::new(
-            timeline,
-            &self.config,
-            self.runs,
-            self.device.as_ref(),
-            None,
-        )
-        .map_err(js_error)?;
+        self.engine =
+            Engine::new(timeline, self.config, self.device.as_ref(), None).map_err(js_error)?;
         // A comparison's second sheet starts again beside it, from the same seeds.
         if let Some(v) = &self.versus {
             let timeline = v.sweep.timeline().clone();
-            let config = sweep_config(&self.config, self.runs);
-            self.versus = Some(Versus::new(timeline, config, None)?);
+            self.versus = Some(Versus::new(timeline, self.config, None)?);
         }
         self.judged_at = f64::NEG_INFINITY;
         self.host_pending = HostPending::default();

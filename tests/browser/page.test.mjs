@@ -980,7 +980,7 @@ test('a link whose parent trains 15,000 steps replays them in frames the page dr
   assert.notEqual(edited, sheet);
   const at = 15000;
   const hash = await page.evaluate(async ([s, ed, step]) =>
-    (await import('./pkg/color_bottleneck.js')).share_hash({ sheet: ed, seed: 3, latent_dims: 4, batch_size: 256, runs: 1, parents: [{ sheet: s, step }] }), [sheet, edited, at]);
+    (await import('./pkg/color_bottleneck.js')).share_hash({ sheet: ed, spec: { seed: 3, latent_dims: 4, batch_size: 256, runs: 1 }, parents: [{ sheet: s, step }] }), [sheet, edited, at]);
   const opened = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const openedErrors = await watch(opened);
   await opened.goto(`${BASE}/index.html${hash}`);
@@ -1104,7 +1104,7 @@ test('a comparison trains both sheets on the same 16 seeds: paired thumbnails, t
   const read = await page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash), new URL(link).hash);
   assert.equal(read.sheet, a);
   assert.equal(read.versus, b);
-  assert.equal(read.runs, 16);
+  assert.equal(read.spec.runs, 16);
   const { opened, openedErrors } = await openFinished(link);
   assert.equal(await opened.locator('color-bottleneck [data-field="sheet-b"]').inputValue(), b);
   assert.equal(await opened.locator('color-bottleneck [data-field="compare"]').isChecked(), true);

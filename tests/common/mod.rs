@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use color_bottleneck::dopesheet::Dopesheet;
-use color_bottleneck::sweep::SweepConfig;
+use color_bottleneck::run::RunSpec;
+
 use color_bottleneck::timeline::Timeline;
 
 /// lr ramping to 1e30: every run's loss goes NaN a few steps in.
@@ -15,9 +16,9 @@ pub const SKIPS: &str =
     "STEP,PHASE,ACTION,lr,loss-recon\n0,Cube,,0.01,1\n10,,,,-1\n19,,,,-1\n20,,,,1\n39,,,,\n";
 
 /// Two small runs for [`BLOW_UP`].
-pub fn blow_up_config() -> SweepConfig {
-    SweepConfig {
-        first_seed: 0,
+pub fn blow_up_config() -> RunSpec {
+    RunSpec {
+        seed: 0,
         runs: 2,
         latent_dims: 4,
         batch_size: 16,

@@ -512,6 +512,13 @@ fn build_module(module: &WebModule, dist: &Path, keep_names: bool) -> Result {
         .typescript(false)
         .generate(&staging)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    // The bindings carry every export's Rust documentation as comments: a third of their
+    // bytes, which no browser reads.
+    let glue = staging.join("color_bottleneck.js");
+    let source = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    let name = format!("{}/color_bottleneck.js", module.folder);
+    std::fs::write(&glue, page_assets::strip_comments(&source, &name)?)
+        .map_err(|e| format!("{}: {e}", glue.display()))?;
     let pkg = dist.join(module.folder);
     let _ = std::fs::remove_dir_all(&pkg);
     std::fs::rename(&staging, &pkg).map_err(|e| format!("{}: {e}", pkg.display()))

@@ -1,4 +1,5 @@
-//! What `build-web` does to the page's scripts on their way into `dist/`.
+//! What `build-web` does to the page's scripts, and to the engine's generated bindings, on
+//! their way into `dist/`.
 //!
 //! - The element's styles and markup live in `www/element/` as CSS and HTML, where editors and
 //!   linters read them as such. The script names each file as a placeholder string

@@ -37,12 +37,10 @@ impl Engine {
     /// A fresh sweep, or the runs of `saved` going on from where they stood.
     pub(super) fn new(
         timeline: Timeline,
-        config: &RunConfig,
-        runs: usize,
+        config: RunSpec,
         device: Option<&Device>,
         saved: Option<&SweepCheckpoint>,
     ) -> Result<Self, String> {
-        let config = sweep_config(config, runs);
         match device {
             #[cfg(feature = "webgpu")]
             Some(device) => {
@@ -80,15 +78,6 @@ impl Engine {
 
     pub(super) fn is_finished(&self) -> bool {
         self.step_index() >= self.timeline().len()
-    }
-}
-
-pub(super) fn sweep_config(config: &RunConfig, runs: usize) -> SweepConfig {
-    SweepConfig {
-        first_seed: config.seed,
-        runs,
-        latent_dims: config.latent_dims,
-        batch_size: config.batch_size,
     }
 }
 
@@ -147,9 +136,9 @@ pub(super) const RATE_SHEET: &str =
 /// Steps per second of `runs` runs at `batch` on this module's CPU engine: 50 ms of warm-up,
 /// then 150 ms timed. V8 first runs new code as baseline code and swaps in optimised code
 /// once it is hot (the first 50 ms ran at 40–60% of the later speed, in Node at batch 256).
-pub(super) fn cpu_steps_per_second(config: &RunConfig, runs: usize) -> Result<f64, String> {
+pub(super) fn cpu_steps_per_second(config: RunSpec) -> Result<f64, String> {
     let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
-    let mut cpu = Sweep::new(timeline, sweep_config(config, runs)).map_err(|e| e.to_string())?;
+    let mut cpu = Sweep::new(timeline, config).map_err(|e| e.to_string())?;
     let mut time = |ms: f64| {
         let (started, mut steps) = (now(), 0u32);
         while now() - started < ms {
@@ -166,14 +155,9 @@ pub(super) fn cpu_steps_per_second(config: &RunConfig, runs: usize) -> Result<f6
 /// second, after two steps that compile its kernel. Each burst ends in a read-back, so the
 /// figure counts its whole queue.
 #[cfg(feature = "webgpu")]
-pub(super) async fn gpu_steps_per_second(
-    config: &RunConfig,
-    runs: usize,
-    gpu: &Device,
-) -> Result<f64, String> {
+pub(super) async fn gpu_steps_per_second(config: RunSpec, gpu: &Device) -> Result<f64, String> {
     let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
-    let mut sweep =
-        GpuSweep::new(timeline, sweep_config(config, runs), gpu).map_err(|e| e.to_string())?;
+    let mut sweep = GpuSweep::new(timeline, config, gpu).map_err(|e| e.to_string())?;
     let burst = async |sweep: &mut GpuSweep, n: u32| {
         for _ in 0..n {
             sweep.step();

@@ -257,7 +257,7 @@ impl WorkerRun {
             report_last_step(
                 sweep,
                 step,
-                self.runs == 1,
+                self.config.runs == 1,
                 &mut self.host_pending,
                 &mut self.last_error,
             );

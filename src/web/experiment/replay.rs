@@ -61,7 +61,7 @@ impl WorkerRun {
     /// part's store to keep its own slice); a branch of a branch then replays from the state
     /// it started from or the seed.
     pub(super) fn kept_to_hand_over(&self, step: u64) -> Vec<SweepCheckpoint> {
-        match self.runs == self.total_runs {
+        match self.config.runs == self.total_runs {
             true => self.kept.until(step),
             false => Vec::new(),
         }

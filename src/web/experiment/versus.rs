@@ -14,7 +14,7 @@ impl Versus {
     /// B's runs from their seeds, or going on from `saved` (a hand-over's).
     pub(super) fn new(
         timeline: Timeline,
-        config: SweepConfig,
+        config: RunSpec,
         saved: Option<&SweepCheckpoint>,
     ) -> Result<Self, JsValue> {
         let sweep = match saved {
