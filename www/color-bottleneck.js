@@ -687,8 +687,8 @@ class ColorBottleneck extends HTMLElement {
     const shares = kind === 'cpu' ? cpuParts : [[0, s.runs]];
     this.#workersUntil = this.#gridUntil ?? this.#range?.to ?? null;
     const message = (first, count) => ({
-      type: parts ? 'resume' : 'create', sheet, parts, seed: s.seed, dims: s.latent_dims, batch: s.batch_size,
-      backend: kind, runs: count, first, total: s.runs, rests: shares.length > 1 && rests, run,
+      type: parts ? 'resume' : 'create', sheet, parts, spec: s, backend: kind, first, count,
+      rests: shares.length > 1 && rests, run,
       until: this.#gridUntil ?? this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined, branch,
     });
     const workers = [];
@@ -772,7 +772,7 @@ class ColorBottleneck extends HTMLElement {
     this.#race = 'timing webgpu…';
     this.#showBackend(this.#engineKind);
     const { spec: s, parts } = this.#settings();
-    const shape = { seed: s.seed, dims: s.latent_dims, batch: s.batch_size, first: 0 };
+    const shape = { spec: s, first: 0 };
     // Elements of one shape on a page share one timing; the element that timed keeps its
     // worker, to move into.
     const key = this.#choiceKey();
@@ -783,7 +783,7 @@ class ColorBottleneck extends HTMLElement {
       if (!timing) {
         timing = (async () => {
           probe = await this.#spawn('webgpu');
-          return (await this.#ask(probe, { type: 'gpu-rate', ...shape, backend: 'webgpu', runs: s.runs })).rate;
+          return (await this.#ask(probe, { type: 'gpu-rate', ...shape, backend: 'webgpu', count: s.runs })).rate;
         })();
         gpuTimings.set(key, timing);
         timing.catch(() => gpuTimings.delete(key));
@@ -799,7 +799,7 @@ class ColorBottleneck extends HTMLElement {
     }
     if (!current()) { if (probe) this.#stop(probe); return; }
     // On the CPU a sweep's parts train side by side: its speed is one worker's at its part.
-    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', runs: parts[0][1] }).catch(() => ({ rate: 0 }))).rate;
+    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', count: parts[0][1] }).catch(() => ({ rate: 0 }))).rate;
     const moves = mod.moves_to_gpu(cpu, gpu);
     const race = mod.race_label(gpu, cpu, moves ? 'webgpu' : 'cpu');
     writeStored(key, { backend: moves ? 'webgpu' : 'cpu', race, adapter, at: Date.now() });
@@ -1033,10 +1033,8 @@ class ColorBottleneck extends HTMLElement {
   /** The state each worker kept at or before `at` for the run the settings describe, in
    * order, or null unless every worker has one (the branch then replays from the seed). */
   async #statesAt(at) {
-    const s = this.#settings().spec;
-    const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, {
-      type: 'state-at', at: step, seed: s.seed, dims: s.latent_dims, batch: s.batch_size, total: s.runs,
-    }))).catch(() => []);
+    const { spec } = this.#settings();
+    const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, { type: 'state-at', at: step, spec }))).catch(() => []);
     const { mod } = this.#wasm;
     let replies = await ask(at);
     const again = mod.ask_states_again(replies.map((r) => r.step ?? NaN));

@@ -41,20 +41,15 @@ const VERDICT_SHARE: f64 = 0.2;
 /// What the page asks [`Experiment::create`] for.
 #[derive(Debug, serde::Deserialize)]
 pub struct Options {
-    seed: u32,
-    dims: usize,
-    batch: usize,
+    /// The whole run the page asked for: a sweep it shares among workers is one spec.
+    spec: RunSpec,
     /// `auto`, `webgpu` or `cpu`.
     backend: String,
-    /// Seeds trained at once: with `runs` > 1, seeds `seed + first..` of a sweep (a resumed
-    /// run takes its runs from its checkpoint).
-    runs: usize,
-    /// Where these runs sit in a sweep the page shares among workers: runs
-    /// `first..first + runs` of `total` (a whole sweep or a single run: 0 of `runs`).
+    /// This worker's part of the spec's runs: `first..first + count` (a resumed run takes
+    /// its runs from its checkpoint; `count` 0 there: all it holds).
     #[serde(default)]
     first: usize,
-    #[serde(default)]
-    total: usize,
+    count: usize,
     /// Train only to this step (the element's `to`): the sheet is cut there.
     #[serde(default)]
     until: Option<u64>,
@@ -71,13 +66,10 @@ pub struct Options {
     branch: bool,
 }
 
-/// The run a branch is to be: its first seed, bottleneck, batch and number of runs.
+/// The run a branch is to be.
 #[derive(Debug, serde::Deserialize)]
 pub struct BranchShape {
-    seed: u32,
-    dims: usize,
-    batch: usize,
-    total: usize,
+    spec: RunSpec,
 }
 
 /// One worker's experiment: its run (or its part of a sweep) and the device it trains on;
@@ -153,10 +145,9 @@ struct WorkerRun {
 /// The runs `options` ask a worker for: its part of the sweep.
 fn run_config(options: &Options) -> RunSpec {
     RunSpec {
-        seed: options.seed as u64 + options.first as u64,
-        latent_dims: options.dims,
-        batch_size: options.batch,
-        runs: options.runs.max(1),
+        seed: options.spec.seed_of(options.first),
+        runs: options.count.max(1),
+        ..options.spec
     }
 }
 
@@ -208,7 +199,7 @@ impl Experiment {
         };
         let o: Options = serde_wasm_bindgen::from_value(options.clone())?;
         let len = whole.runs.len();
-        let end = if o.runs == 0 { len } else { o.first + o.runs };
+        let end = if o.count == 0 { len } else { o.first + o.count };
         if o.first >= end || end > len {
             return Err(unreadable(format!(
                 "it holds {len} runs, not runs {} to {end}",
@@ -274,12 +265,12 @@ impl Experiment {
     /// ([`BranchShape`]), if there is one: a sweep's workers may keep different steps, and a
     /// branch starts from one they all kept.
     pub fn kept_step_at(&self, at: f64, shape: JsValue) -> Result<Option<f64>, JsValue> {
-        let shape: BranchShape = serde_wasm_bindgen::from_value(shape)?;
+        let BranchShape { spec } = serde_wasm_bindgen::from_value(shape)?;
         let run = self.run.borrow();
-        let same = run.config.seed == shape.seed as u64 + run.first_run as u64
-            && run.config.latent_dims == shape.dims
-            && run.config.batch_size == shape.batch
-            && run.total_runs == shape.total.max(1)
+        let same = run.config.seed == spec.seed_of(run.first_run)
+            && run.config.latent_dims == spec.latent_dims
+            && run.config.batch_size == spec.batch_size
+            && run.total_runs == spec.runs.max(1)
             && run.versus.is_none();
         Ok((run.kept.at_or_before(at as u64))
             .filter(|_| same)
@@ -437,9 +428,9 @@ impl Experiment {
         };
         let versus_saved = handover.as_mut().and_then(|h| h.versus.take());
         let saved = handover.as_ref().map(|h| &h.sweep);
-        let runs = saved.map_or(options.runs.max(1), |s| s.runs.len());
-        let (first_run, latent_dims) = (options.first, options.dims);
-        let total_runs = options.total.max(first_run + runs);
+        let runs = saved.map_or(options.count.max(1), |s| s.runs.len());
+        let (first_run, latent_dims) = (options.first, options.spec.latent_dims);
+        let total_runs = options.spec.runs.max(first_run + runs);
         let (backend, device, notice) = device_for(&options.backend).await.map_err(js_error)?;
         let config = RunSpec {
             runs,
