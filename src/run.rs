@@ -22,8 +22,9 @@ pub const KNOWN_ACTIONS: [&str; 1] = ["anchor"];
 /// What a run is asked to be, whichever face asks: the command line's flags, the element's
 /// attributes ([`Settings`](crate::settings::Settings)) and a link
 /// ([`SharedRun`](crate::share::SharedRun)) all give one. `runs` runs train side by side (a
-/// sweep; one for a single run), run r with seed `seed + r`. Each value's range, default and
-/// message are its [`Setting`](setting::Setting)'s; the engines check them.
+/// sweep; one for a single run), run r with seed `seed + r`. Each value's range and message
+/// are its [`Setting`](setting::Setting)'s (and so are the defaults, but for `runs`: each face
+/// has its own, one on the page and 16 on the command line); the engines check them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunSpec {
     /// The seed of run 0. A single run's default, 1, forms a clean wheel; like the original,

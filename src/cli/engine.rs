@@ -44,13 +44,7 @@ pub(super) fn engine(
             config.batch_size,
         )?)
     } else {
-        let sweep = RunSpec {
-            seed: config.seed,
-            runs: 1,
-            latent_dims: config.latent_dims,
-            batch_size: config.batch_size,
-        };
-        let mut sweep = Sweep::new(timeline, sweep)?;
+        let mut sweep = Sweep::new(timeline, RunSpec { runs: 1, ..config })?;
         // A second core draws the batches ahead; one core would only take turns.
         if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
             sweep.prefetch_batches();

@@ -94,12 +94,11 @@ struct WorkerRun {
     parents: Vec<Parent>,
     /// Where the page cut the sheet (its `to`).
     until: Option<u64>,
-    /// The runs this worker trains (its part of a sweep: `config.seed` is the seed of
-    /// `first_run`).
+    /// This worker's part of the run, not the whole sweep the page shares among workers:
+    /// `config.seed` is the seed of `first_run`, and `config.runs` its count.
     config: RunSpec,
-    /// Where these runs sit in the sweep: runs `first_run..first_run + runs` of
-    /// `total_runs`, when the page shares a sweep among workers (`config.seed` is the seed
-    /// of `first_run`).
+    /// Where the part sits in the sweep: runs `first_run..first_run + config.runs` of
+    /// `total_runs`.
     first_run: usize,
     total_runs: usize,
     /// When the sweep's runs were last judged.
@@ -160,7 +159,7 @@ impl Experiment {
 
     /// Goes on with the run other workers handed over ([`Experiment::checkpoint`]: a whole
     /// sweep, or its parts in order), from the step it stood at, on the backend `options` ask
-    /// for. Of a sweep it takes runs `first..first + runs` (all of them with `runs` 0).
+    /// for. Of a sweep it takes runs `first..first + count` (all of them with `count` 0).
     pub async fn resume(
         sheet: String,
         options: JsValue,
@@ -278,7 +277,7 @@ impl Experiment {
     }
 
     /// Steps per second of a worker's runs on this module's CPU engine, at `options`' batch
-    /// and runs (its part of a sweep), on a sheet of full batches.
+    /// and `count` (its part of a sweep), on a sheet of full batches.
     pub fn cpu_rate(options: JsValue) -> Result<f64, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)?;
         cpu_steps_per_second(run_config(&options)).map_err(js_error)
@@ -383,7 +382,11 @@ impl Experiment {
     /// first, as for [`create`](Self::create).
     pub fn reset(&self, seed: u32) -> Result<(), JsValue> {
         let mut run = self.run.borrow_mut();
-        run.config.seed = seed as u64 + run.first_run as u64;
+        run.config.seed = RunSpec {
+            seed: seed.into(),
+            ..run.config
+        }
+        .seed_of(run.first_run);
         let own = run.timeline_of(&run.sheet)?;
         let timeline = match run.parents.first() {
             Some(first) => parse(&first.sheet)?,

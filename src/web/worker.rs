@@ -19,9 +19,10 @@ const FRAME_MS: f64 = 16.7;
 const REST_MS: f64 = 4.0;
 
 /// What the page asks of a worker: `{type, …}`, `type` naming the variant in kebab case.
-/// Besides their fields, `create`, `resume`, `state-at`, `cpu-rate` and `gpu-rate` carry the
-/// run's options ([`super::experiment`]'s `Options`), read from the same message; a message
-/// with an `id` gets a reply with that `id`.
+/// Besides their fields, `create`, `resume`, `cpu-rate` and `gpu-rate` carry the run's
+/// options ([`super::experiment`]'s `Options`: the whole run's `spec`, and this worker's part
+/// of it, `first` and `count`), and `state-at` the run's `spec`, read from the same message;
+/// a message with an `id` gets a reply with that `id`.
 enum Command {
     /// A fresh run of a sheet.
     Create(Start),

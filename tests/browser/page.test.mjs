@@ -863,6 +863,22 @@ async function openFinished(link) {
 const linkParents = (page, link) => page.evaluate(async (hash) =>
   (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).parents, new URL(link).hash);
 
+test('a seed typed but not applied stays out of the link: Copy link shares the run shown until Reset', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const linkedSeed = async () => {
+    await host.locator('[data-action="share"]').click();
+    const link = await host.locator('[data-field="link"]').inputValue();
+    return page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).spec.seed, new URL(link).hash);
+  };
+  await host.locator('[data-field="seed"]').fill('77');
+  assert.equal(await linkedSeed(), 1, 'the run shown trains seed 1');
+  await el(page, (e) => e.reset());
+  assert.equal(await linkedSeed(), 77, 'Reset starts seed 77');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Copy link reopens the same run: the same latents at step 2,000', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
