@@ -62,6 +62,25 @@ pub fn open_sheet(given: Result<&str, &str>) -> Opening {
     }
 }
 
+/// Why the answer to a request for a `src` sheet is not a sheet, if it is not: a status other
+/// than OK, or a web page where a CSV belongs (a server's error page, or a redirect to a
+/// login page, which come back as 200).
+pub fn sheet_response_problem(src: &str, status: u16, content_type: &str) -> Option<String> {
+    let why = if !(200..300).contains(&status) {
+        format!("HTTP {status}")
+    } else if content_type.to_ascii_lowercase().contains("html") {
+        format!("the server sent a web page ({content_type}), not a CSV")
+    } else {
+        return None;
+    };
+    Some(format!("could not load dopesheet {src}: {why}"))
+}
+
+/// What the element says when a `src` sheet's server never answers within `seconds`.
+pub fn sheet_never_answered(src: &str, seconds: f64) -> String {
+    format!("could not load dopesheet {src}: no answer in {seconds} s")
+}
+
 /// How an applied sheet reaches the workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -234,6 +253,27 @@ mod tests {
         let o = open_sheet(Ok(&huge));
         assert_eq!((o.train, o.editor, o.broken), (None, None, false));
         assert!(o.notice.is_some());
+    }
+
+    #[test]
+    fn a_src_answer_that_is_not_a_sheet_is_named_with_its_address() {
+        assert_eq!(sheet_response_problem("a.csv", 200, "text/csv"), None);
+        assert_eq!(sheet_response_problem("a.csv", 204, ""), None);
+        assert_eq!(
+            sheet_response_problem("gone.csv", 404, "text/html").as_deref(),
+            Some("could not load dopesheet gone.csv: HTTP 404")
+        );
+        assert_eq!(
+            sheet_response_problem("login", 200, "Text/HTML; charset=utf-8").as_deref(),
+            Some(
+                "could not load dopesheet login: the server sent a web page \
+                 (Text/HTML; charset=utf-8), not a CSV"
+            )
+        );
+        assert_eq!(
+            sheet_never_answered("slow.csv", 10.0),
+            "could not load dopesheet slow.csv: no answer in 10 s"
+        );
     }
 
     #[test]

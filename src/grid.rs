@@ -321,9 +321,28 @@ impl Grid {
     }
 }
 
+/// What the page's phase diagram says while cell `cell` (from 0) of `cells` trains.
+pub fn progress_text(cell: usize, cells: usize) -> String {
+    format!("cell {} of {cells}…", cell + 1)
+}
+
+/// What the page's phase diagram says when every cell has trained, after `seconds`.
+pub fn finished_text(cells: usize, runs: usize, seconds: f64) -> String {
+    format!("{cells} cells × {runs} seeds in {seconds:.1} s; click a cell to open its sheet")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_says_how_far_a_grid_is() {
+        assert_eq!(progress_text(0, 9), "cell 1 of 9…");
+        assert_eq!(
+            finished_text(9, 16, 12.345),
+            "9 cells × 16 seeds in 12.3 s; click a cell to open its sheet"
+        );
+    }
     use crate::dopesheet::EX_1_5;
 
     fn ex_1_5() -> Dopesheet {

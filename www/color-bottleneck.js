@@ -397,13 +397,13 @@ class ColorBottleneck extends HTMLElement {
   async #fetchSheet(src) {
     // A server that never answers must not leave the element waiting with nothing said.
     const signal = AbortSignal.timeout(SHEET_TIMEOUT_MS);
-    const late = (e) => {
-      throw e?.name === 'TimeoutError' ? new Error(`could not load dopesheet ${src}: no answer in ${SHEET_TIMEOUT_MS / 1000} s`) : e;
+    const late = async (e) => {
+      if (e?.name !== 'TimeoutError') throw e;
+      throw new Error((await this.#engine()).mod.sheet_never_answered(src, SHEET_TIMEOUT_MS / 1000));
     };
     const res = await fetch(src, { signal }).catch(late);
-    if (!res.ok) throw new Error(`could not load dopesheet ${src}: HTTP ${res.status}`);
-    const type = res.headers.get('content-type') ?? '';
-    if (/html/i.test(type)) throw new Error(`could not load dopesheet ${src}: the server sent a web page (${type}), not a CSV`);
+    const problem = (await this.#engine()).mod.sheet_response_problem(src, res.status, res.headers.get('content-type') ?? '');
+    if (problem) throw new Error(problem);
     return res.text().catch(late);
   }
 
@@ -1109,7 +1109,7 @@ class ColorBottleneck extends HTMLElement {
     this.#gridUntil = until ?? null;
     try {
       for (let i = 0; i < cells; i++) {
-        setText(status, `cell ${i + 1} of ${cells}…`);
+        setText(status, diagram.progress(i));
         await this.#create(diagram.cell_sheet(i));
         if (run !== this.#gridRun) return;
         this.play();
@@ -1121,7 +1121,7 @@ class ColorBottleneck extends HTMLElement {
         diagram.set_result(i, crumpled, judged);
         diagram.draw(this.canvas('grid'));
       }
-      setText(status, `${cells} cells × ${runs} seeds in ${((performance.now() - started) / 1000).toFixed(1)} s; click a cell to open its sheet`);
+      setText(status, diagram.finished((performance.now() - started) / 1000));
     } finally {
       if (run === this.#gridRun) this.#gridUntil = null;
     }

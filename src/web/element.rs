@@ -17,6 +17,19 @@ pub fn open_sheet(sheet: Option<String>, failure: Option<String>) -> JsValue {
     to_js(&element::open_sheet(given))
 }
 
+/// Why the answer to a `src` sheet's request is not a sheet, if it is not
+/// ([`element::sheet_response_problem`]).
+#[wasm_bindgen]
+pub fn sheet_response_problem(src: &str, status: u16, content_type: &str) -> Option<String> {
+    element::sheet_response_problem(src, status, content_type)
+}
+
+/// What the element says when a `src` sheet never arrives ([`element::sheet_never_answered`]).
+#[wasm_bindgen]
+pub fn sheet_never_answered(src: &str, seconds: f64) -> String {
+    element::sheet_never_answered(src, seconds)
+}
+
 /// `"new-workers"`, `"restart"` or `"live"` ([`element::apply_route`]); throws where the
 /// sheet cannot be applied as asked.
 #[wasm_bindgen]

@@ -94,6 +94,16 @@ impl PhaseDiagram {
         layout.cell_at(x as f32, y as f32).map(|i| i as u32)
     }
 
+    /// What the page says while cell `index` trains ([`crate::grid::progress_text`]).
+    pub fn progress(&self, index: u32) -> String {
+        crate::grid::progress_text(index as usize, self.grid.len())
+    }
+
+    /// What the page says when every cell has trained, after `seconds`.
+    pub fn finished(&self, seconds: f64) -> String {
+        crate::grid::finished_text(self.grid.len(), self.runs, seconds)
+    }
+
     /// `reg-separate@0=0.3 · lr@0=0.01: crumpled 3/16 (19%, 95% CI 7–43%)`, or `… not
     /// trained yet`.
     pub fn describe(&self, index: u32) -> String {
