@@ -179,9 +179,10 @@ class ColorBottleneck extends HTMLElement {
   #sheet = '';
   /** Where the run branched: `[{sheet, step}]` (SharedRun::parents in src/share.rs). */
   #parents = [];
-  /** The run shown as it started (`RunSpec`): the seed field and the attributes may have
-   * been edited since, and a move, a link or a branch goes on with the run, not with them. */
-  #runSpec = null;
+  /** The settings the run shown started with (`read_settings`: its `spec` and how its runs
+   * are shared among workers): the seed field and the attributes may have been edited since,
+   * and a move, a link or a branch goes on with the run, not with them. */
+  #started = null;
   /** A probe set by a tap, a key or the colour input, which hovering leaves alone. */
   #probePinned = false;
   /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
@@ -423,7 +424,7 @@ class ColorBottleneck extends HTMLElement {
 
   /** What a link or a snippet needs to reopen the run (`SharedRun` in src/share.rs). */
   #runState() {
-    return { sheet: this.#sheet, spec: this.#runSpec, parents: this.#parents, versus: this.#versus ?? undefined };
+    return { sheet: this.#sheet, spec: this.#started.spec, parents: this.#parents, versus: this.#versus ?? undefined };
   }
 
   #share() {
@@ -635,7 +636,7 @@ class ColorBottleneck extends HTMLElement {
     if (!this.isConnected) return;
     this.#wasm = page;
     const settings = this.#settings();
-    this.#runSpec = settings.spec;
+    this.#started = settings;
     for (const problem of settings.problems) this.#notify(problem);
     const controls = page.mod.controls_problem(this.getAttribute('controls') ?? undefined);
     if (controls) this.#notify(controls);
@@ -684,8 +685,7 @@ class ColorBottleneck extends HTMLElement {
    * run: a fresh run of `sheet`, or (`parts` given) the run other workers handed over. A sweep
    * on the CPU is shared among workers; a GPU trains it whole. */
   async #startOn(kind, { sheet, run, parts = null, worker = null, branch = false }) {
-    const { parts: cpuParts, rests } = this.#settings();
-    const s = this.#runSpec;
+    const { spec: s, parts: cpuParts, rests } = this.#started;
     const shares = kind === 'cpu' ? cpuParts : [[0, s.runs]];
     this.#workersUntil = this.#gridUntil ?? this.#range?.to ?? null;
     const message = (first, count) => ({
@@ -773,8 +773,7 @@ class ColorBottleneck extends HTMLElement {
     }
     this.#race = 'timing webgpu…';
     this.#showBackend(this.#engineKind);
-    const { parts } = this.#settings();
-    const s = this.#runSpec;
+    const { spec: s, parts } = this.#started;
     const shape = { spec: s, first: 0 };
     // Elements of one shape on a page share one timing; the element that timed keeps its
     // worker, to move into.
@@ -932,8 +931,9 @@ class ColorBottleneck extends HTMLElement {
     if (!this.#workers.length) return;
     this.#endGrid();
     const run = this.#runs.begin();
-    this.#runSpec = { ...this.#runSpec, seed: this.#settings().spec.seed };
-    await this.#callAll({ type: 'reset', seed: this.#runSpec.seed, run });
+    const { seed } = this.#settings().spec;
+    this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } };
+    await this.#callAll({ type: 'reset', seed, run });
     this.#restarted(run);
     this.field('error').textContent = '';
   }
@@ -1021,7 +1021,7 @@ class ColorBottleneck extends HTMLElement {
     this.#recordEdit();
     this.#setBranchPoint(null);
     // The branch replays the run shown: its seed and bottleneck, whatever the fields say now.
-    this.field('seed').value = String(this.#runSpec.seed);
+    this.field('seed').value = String(this.#started.spec.seed);
     this.setAttribute('latent-dims', String(this.#frame.dims));
     try {
       await this.#create(edited, at > 0 ? await this.#statesAt(at) : null);
@@ -1036,7 +1036,7 @@ class ColorBottleneck extends HTMLElement {
   /** The state each worker kept at or before `at` for the run the settings describe, in
    * order, or null unless every worker has one (the branch then replays from the seed). */
   async #statesAt(at) {
-    const spec = this.#runSpec;
+    const { spec } = this.#started;
     const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, { type: 'state-at', at: step, spec }))).catch(() => []);
     const { mod } = this.#wasm;
     let replies = await ask(at);
