@@ -1,11 +1,14 @@
 //! What the page's element decides, apart from the DOM: which run's frames it draws
-//! ([`Runs`]), which sheet it opens with, whether an applied sheet needs new workers, where a
-//! branch comes from, which kept states a branch can start from, and what the phase diagram's
-//! menus offer. The element (`www/color-bottleneck.js`) asks and carries the answers out; the
-//! rules are here, where the native tests see them.
+//! ([`Runs`]), what the pointer and the keys do on its canvases ([`Gestures`]), which sheet it
+//! opens with, whether an applied sheet needs new workers, where a branch comes from, which
+//! kept states a branch can start from, and what the phase diagram's menus offer. The element
+//! (`www/color-bottleneck.js`) asks and carries the answers out; the rules are here, where the
+//! native tests see them.
 
+pub mod gestures;
 mod runs;
 
+pub use gestures::Gestures;
 pub use runs::Runs;
 
 use serde::Serialize;

@@ -159,7 +159,6 @@ class ColorBottleneck extends HTMLElement {
   #lastStepEvent = 0;
   #lastReadout = -Infinity;
   #dirty = true;
-  #scrubbing = false;
   #error = null;
   #looping = false;
   #wired = false;
@@ -183,8 +182,6 @@ class ColorBottleneck extends HTMLElement {
    * are shared among workers): the seed field and the attributes may have been edited since,
    * and a move, a link or a branch goes on with the run, not with them. */
   #started = null;
-  /** A probe set by a tap, a key or the colour input, which hovering leaves alone. */
-  #probePinned = false;
   /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
    * recorded in it. */
   #edits = null;
@@ -293,16 +290,13 @@ class ColorBottleneck extends HTMLElement {
     const inside = this.$('.inside-box');
     if (this.hasAttribute('compact')) inside.open = false;
     inside.addEventListener('toggle', () => { this.#dirty = true; });
-    this.#wireScrubbing();
     new ResizeObserver(() => { this.#dirty = true; }).observe(this);
     document.addEventListener('visibilitychange', () => this.#followVisibility());
     new IntersectionObserver((entries) => {
       this.#inView = entries[entries.length - 1].isIntersecting;
       this.#followVisibility();
     }).observe(this);
-    this.#wireScrubKeys();
-    this.#wireProbe();
-    this.#wireDome();
+    this.#wireGestures();
     this.#loop();
 
     try {
@@ -674,7 +668,6 @@ class ColorBottleneck extends HTMLElement {
     this.#board.set_decoder_map(this.field('decoder-map').checked);
     // A new board starts with the default axes and nothing probed.
     delete this.$('.dome-box').dataset.dims;
-    this.#probePinned = false;
     this.#showBackend(started.kind);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
     // (`time_gpu_now`, checked every frame in #tick).
@@ -1214,108 +1207,34 @@ class ColorBottleneck extends HTMLElement {
     this.dispatchEvent(new CustomEvent('error', { detail: { message: this.#error } }));
   }
 
-  /** Arrow keys scrub the focused schedule by a 50th of the run; Escape returns to live. */
-  #wireScrubKeys() {
-    const c = this.canvas('schedule');
-    let at = null;
-    c.addEventListener('keydown', (e) => {
-      const total = this.#frame?.total_steps ?? 0;
-      const live = this.#frame?.step ?? 0;
-      const stride = Math.max(1, Math.round(total / 50));
-      if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
-        at = Math.min(live, Math.max(0, (at ?? live) + (e.key === 'ArrowLeft' ? -stride : stride)));
-        this.#board?.scrub(at);
-        this.#setBranchPoint(this.#board?.scrubbed_step() ?? null);
-      } else if (e.key === 'Escape' || e.key === 'End') {
-        at = null;
-        this.#board?.scrub(-1);
-      } else {
-        return;
-      }
-      e.preventDefault();
-      c.setAttribute('aria-valuenow', String(at ?? live));
-      this.#dirty = true;
-    });
-    c.addEventListener('blur', () => { at = null; this.#board?.scrub(-1); this.#dirty = true; });
-  }
-
-  #wireScrubbing() {
-    const c = this.canvas('schedule');
-    const at = (e) => this.#board?.step_at(e.clientX - c.getBoundingClientRect().left) ?? 0;
-    const scrub = (step) => {
-      this.#board?.scrub(step);
-      if (step >= 0) this.#setBranchPoint(this.#board?.scrubbed_step() ?? null);
-      this.#dirty = true;
-    };
-    c.addEventListener('pointerdown', (e) => { this.#scrubbing = true; c.setPointerCapture(e.pointerId); scrub(at(e)); });
-    c.addEventListener('pointermove', (e) => { if (this.#scrubbing) scrub(at(e)); });
-    const stop = () => { this.#scrubbing = false; scrub(-1); };
-    c.addEventListener('pointerup', stop);
-    c.addEventListener('pointercancel', stop);
-  }
-
-  /** The probe: hovering, tapping or arrow keys on the latent panels pick a point of the RGB
-   * grid, the colour input any colour; the decoder-map box colours the panels' backgrounds. */
-  #wireProbe() {
-    const c = this.canvas('latents');
-    const at = (e) => {
+  /** The schedule, the latent panels and the 3-D view hand their pointer and keys to the
+   * board, which decides what each does (`Gestures` in src/element/gestures.rs): drag or
+   * arrow-key the schedule to look back, hover, tap or arrow-key a point to probe it, drag or
+   * arrow-key the 3-D view to turn it. */
+  #wireGestures() {
+    const gesture = (c, type, e, key = e.key ?? '') => {
       const box = c.getBoundingClientRect();
-      return this.#board?.probe_at(e.clientX - box.left, e.clientY - box.top) ?? false;
+      const frame = this.#frame;
+      const r = this.#board?.gesture(c.dataset.canvas, type, (e.clientX ?? 0) - box.left, (e.clientY ?? 0) - box.top,
+        key, e.pointerType === 'touch', frame?.step ?? 0, frame?.total_steps ?? 0);
+      if (!r) return;
+      if (r.taken) e.preventDefault();
+      if (r.capture) c.setPointerCapture(e.pointerId);
+      if (r.branch_moved) this.#setBranchPoint(r.branch_at);
+      if (r.value_now !== null) c.setAttribute('aria-valuenow', String(r.value_now));
+      if (r.redraw) this.#dirty = true;
     };
-    const changed = () => { this.#dirty = true; };
-    c.addEventListener('pointermove', (e) => { if (!this.#probePinned && e.pointerType !== 'touch' && at(e)) changed(); });
-    c.addEventListener('pointerdown', (e) => { this.#probePinned = at(e); changed(); });
-    c.addEventListener('pointerleave', () => { if (!this.#probePinned) { this.#board?.probe_clear(); changed(); } });
-    const steps = { ArrowRight: 1, ArrowLeft: -1, ArrowUp: 10, ArrowDown: -10, PageUp: 100, PageDown: -100 };
-    c.addEventListener('keydown', (e) => {
-      if (e.key in steps) {
-        this.#board?.probe_step(steps[e.key]);
-        this.#probePinned = true;
-      } else if (e.key === 'Escape') {
-        this.#board?.probe_clear();
-        this.#probePinned = false;
-      } else {
-        return;
-      }
-      e.preventDefault();
-      changed();
-    });
+    const types = ['pointerdown', 'pointermove', 'pointerup', 'pointercancel', 'pointerleave', 'keydown', 'blur', 'dblclick'];
+    for (const name of ['schedule', 'latents', 'dome']) {
+      const c = this.canvas(name);
+      for (const type of types) c.addEventListener(type, (e) => gesture(c, type, e));
+    }
     const color = this.field('probe-color');
-    color.addEventListener('input', () => {
-      const [r, g, b] = [1, 3, 5].map((i) => parseInt(color.value.slice(i, i + 2), 16) / 255);
-      this.#board?.probe_color(r, g, b);
-      this.#probePinned = true;
-      changed();
-    });
+    color.addEventListener('input', (e) => gesture(this.canvas('latents'), 'color', e, color.value));
     const map = this.field('decoder-map');
-    map.addEventListener('change', () => { this.#board?.set_decoder_map(map.checked); changed(); });
-  }
-
-  /** The 3-D view: drag (mouse, pen or finger) or arrow keys turn it, double-click resets;
-   * the menu picks its axes. */
-  #wireDome() {
-    const c = this.canvas('dome');
-    let last = null;
-    const turned = () => { this.#dirty = true; };
-    c.addEventListener('pointerdown', (e) => { last = [e.clientX, e.clientY]; c.setPointerCapture(e.pointerId); });
-    c.addEventListener('pointermove', (e) => {
-      if (!last) return;
-      this.#board?.turn_dome(e.clientX - last[0], e.clientY - last[1]);
-      last = [e.clientX, e.clientY];
-      turned();
-    });
-    const stop = () => { last = null; };
-    c.addEventListener('pointerup', stop);
-    c.addEventListener('pointercancel', stop);
-    c.addEventListener('dblclick', () => { this.#board?.reset_dome(); turned(); });
-    c.addEventListener('keydown', (e) => {
-      if (e.key === 'Home' || e.key === 'Escape') this.#board?.reset_dome();
-      else if (!this.#board?.turn_dome_key(e.key)) return;
-      e.preventDefault();
-      turned();
-    });
+    map.addEventListener('change', () => { this.#board?.set_decoder_map(map.checked); this.#dirty = true; });
     const axes = this.field('dome-axes');
-    axes.addEventListener('change', () => { this.#board?.set_dome_axes(axes.value); turned(); });
+    axes.addEventListener('change', () => { this.#board?.set_dome_axes(axes.value); this.#dirty = true; });
   }
 
   /** The 3-D view's menu lists the choices the run's bottleneck has; with none (E = 2) the
@@ -1399,7 +1318,7 @@ class ColorBottleneck extends HTMLElement {
   #playRange(t) {
     const range = this.#range;
     const frame = this.#frame;
-    if (!range || !frame || !this.#board?.finished() || this.#scrubbing) return;
+    if (!range || !frame || !this.#board?.finished() || this.#board.scrubbing()) return;
     if (this.shadowRoot.activeElement === this.canvas('schedule')) return;
     if (matchMedia('(prefers-reduced-motion: reduce)').matches) return;
     this.#loopStart ??= t;

@@ -10,6 +10,7 @@ use super::sweep_view::SweepView;
 use super::{from_bytes, now, parse, to_js, Frame, LossSample, ShownOnset};
 use crate::data::ColorCube;
 use crate::dome::{self, DomeAxes, Orbit};
+use crate::element::Gestures;
 use crate::geometry::Geometry;
 use crate::plot::{
     self, Align, PanelMap, PhaseSnapshot, PointCloud, Raster, Rect, Rgba, StepAxis, Surface,
@@ -22,6 +23,7 @@ use crate::timeline::Timeline;
 use crate::verdict::HUES;
 
 mod export;
+mod gestures;
 mod inside;
 mod probing;
 
@@ -184,6 +186,8 @@ pub struct Board {
     latents_css: (f32, f32),
     probe: Option<ProbeTarget>,
     probe_version: u64,
+    /// A drag, a look back with the keys or a pinned probe in progress.
+    gestures: Gestures,
     decoder_map: bool,
     decoder_maps: Option<DecoderMaps>,
     outline_colors: Vec<f32>,
@@ -239,6 +243,7 @@ impl Board {
             latents_css: (1.0, 1.0),
             probe: None,
             probe_version: 0,
+            gestures: Gestures::default(),
             decoder_map: false,
             decoder_maps: None,
             outline_colors: vec![DOT_OUTLINE; ColorCube::rgb_grid().len() * 3],
@@ -472,27 +477,12 @@ impl Board {
         self.scrub = (step >= 0.0).then_some(step as u64);
     }
 
-    /// While looking back, the run's step count ([`Frame::step`]'s: steps trained) at the
-    /// latents shown (the recorded moment nearest the scrubbed step, at or before it), where a
-    /// branch from them starts; `None` when live.
-    pub fn scrubbed_step(&self) -> Option<f64> {
-        self.scrub?;
-        // A moment is labelled by the last step trained into it.
-        self.shown_moment().0.map(|s| (s + 1) as f64)
-    }
-
     /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its
     /// left edge; the page draws it as an overlay so the chart itself is drawn once.
     pub fn playhead_x(&self) -> f64 {
         let step = self.scrub.or(self.shown).unwrap_or(0);
         self.timeline_axis
             .map_or(0.0, |axis| axis.x(step as f64) as f64)
-    }
-
-    /// The step under a horizontal position (CSS pixels) on the schedule chart.
-    pub fn step_at(&self, x_css: f64) -> f64 {
-        self.timeline_axis
-            .map_or(0.0, |axis| axis.step_at(x_css as f32) as f64)
     }
 
     /// The latent dims of the run shown.
