@@ -25,7 +25,7 @@ use crate::escape::csv_cell;
 use crate::evolution::Recorder;
 use crate::geometry::Geometry;
 use crate::plot::{self, PhaseSnapshot, Raster, Rect, Surface, Svg};
-use crate::run::setting::{BATCH_SIZE, LATENT_DIMS, RUNS, SEED};
+use crate::run::setting::{Setting, SettingError, BATCH_SIZE, LATENT_DIMS, RUNS, SEED};
 use crate::run::{RunSpec, TrainError};
 use crate::step::loss::Term;
 use crate::timeline::Timeline;
@@ -216,15 +216,21 @@ enum CliError {
 /// (128 + SIGPIPE).
 const CLOSED_PIPE_STATUS: u8 = 141;
 
+/// A flag read by its [`Setting`]: the range and the message the element's attribute and a
+/// link's field have.
+fn flag(setting: Setting) -> impl Fn(&str) -> Result<usize, SettingError> + Clone + Send + Sync {
+    move |text| setting.parse(text).map(|n| n as usize)
+}
+
 /// The bottleneck's width and the batch size, as every command that trains takes them: their
 /// ranges and defaults are `run::setting`'s, the engines check them.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct Model {
     /// The bottleneck's width, from 2 to 64.
-    #[arg(long, default_value_t = LATENT_DIMS.default as usize)]
+    #[arg(long, default_value_t = LATENT_DIMS.default as usize, value_parser = flag(LATENT_DIMS))]
     latent_dims: usize,
     /// Colours a step trains on, from 1 to 65536.
-    #[arg(long, default_value_t = BATCH_SIZE.default as usize)]
+    #[arg(long, default_value_t = BATCH_SIZE.default as usize, value_parser = flag(BATCH_SIZE))]
     batch_size: usize,
 }
 
@@ -232,10 +238,12 @@ struct Model {
 /// model and batch, and where they train.
 #[derive(clap::Args, Debug)]
 struct Seeds {
-    #[arg(long, default_value_t = RUNS.default as usize)]
+    /// Seeds trained, from 1 to 4096.
+    #[arg(long, default_value_t = RUNS.default as usize, value_parser = flag(RUNS))]
     runs: usize,
-    /// Run r trains with seed first-seed + r.
-    #[arg(long, default_value_t = 0)]
+    /// Run r trains with seed first-seed + r (`--seed`, as the element's attribute names it,
+    /// is the same flag).
+    #[arg(long, visible_alias = "seed", default_value_t = 0)]
     first_seed: u64,
     #[command(flatten)]
     model: Model,

@@ -57,12 +57,10 @@ impl RunSpec {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
-    #[error("latent dims must be between {min} and {max} (the separation term uses dims 0 and 1), got {got}")]
-    LatentDims { got: usize, min: u64, max: u64 },
-    #[error("batch size must be between {min} and {max}, got {got}")]
-    BatchSize { got: usize, min: u64, max: u64 },
-    #[error("runs must be between {min} and {max}, got {got}")]
-    Runs { got: usize, min: u64, max: u64 },
+    /// A bottleneck, batch size or number of runs out of its [`setting`]'s range: the message
+    /// the element's attribute and a link's field get for the same value.
+    #[error(transparent)]
+    Setting(#[from] setting::SettingError),
     #[error("step {step}: {culprit} is {value} ({terms}); the run is back at its last weights whose loss was finite")]
     NonFiniteLoss {
         step: u64,
@@ -182,21 +180,8 @@ pub struct Checkpoint {
 
 /// Refuses a bottleneck or a batch the engines do not train.
 pub(crate) fn check_model_size(latent_dims: usize, batch_size: usize) -> Result<(), TrainError> {
-    let (dims, batch) = (setting::LATENT_DIMS, setting::BATCH_SIZE);
-    if !dims.range().contains(&(latent_dims as u64)) {
-        return Err(TrainError::LatentDims {
-            got: latent_dims,
-            min: dims.min,
-            max: dims.max,
-        });
-    }
-    if !batch.range().contains(&(batch_size as u64)) {
-        return Err(TrainError::BatchSize {
-            got: batch_size,
-            min: batch.min,
-            max: batch.max,
-        });
-    }
+    setting::LATENT_DIMS.check(latent_dims as u64)?;
+    setting::BATCH_SIZE.check(batch_size as u64)?;
     Ok(())
 }
 

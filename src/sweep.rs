@@ -148,13 +148,7 @@ pub struct Sweep {
 impl Sweep {
     pub fn new(timeline: Timeline, config: RunSpec) -> Result<Self, TrainError> {
         check_model_size(config.latent_dims, config.batch_size)?;
-        if !RUNS.range().contains(&(config.runs as u64)) {
-            return Err(TrainError::Runs {
-                got: config.runs,
-                min: RUNS.min,
-                max: RUNS.max,
-            });
-        }
+        RUNS.check(config.runs as u64)?;
         let cube = ColorCube::full();
         let bias: Arc<[f64]> = cube.bias.clone().into();
         let seeds = (0..config.runs).map(|r| config.seed_of(r));

@@ -99,8 +99,14 @@ fn sweep_writes_a_verdict_per_seed_and_a_contact_sheet() {
 #[test]
 fn shards_merged_are_one_sweep_to_the_byte() {
     let dir = tempdir("shards");
+    // `--seed` is `--first-seed` under the name the element's attribute and a link use.
     let sweep = |out: &str, extra: &[&str]| {
-        let flags = [&["--runs", "7", "--first-seed", "3"], extra].concat();
+        let seed = if extra.is_empty() {
+            "--first-seed"
+        } else {
+            "--seed"
+        };
+        let flags = [&["--runs", "7", seed, "3"], extra].concat();
         String::from_utf8(sweep_short(&dir, out, &flags).stdout).unwrap()
     };
     let whole = sweep("whole", &[]);
@@ -200,7 +206,7 @@ fn sweep_refuses_zero_runs_with_a_message() {
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("runs must be between 1 and 4096, got 0"),
+        stderr.contains("runs=\"0\" is not a whole number from 1 to 4096"),
         "{stderr}"
     );
 }
@@ -557,23 +563,23 @@ fn bad_flags_get_clear_messages() {
         ),
         (
             &["train", "--latent-dims", "0"],
-            "latent dims must be between 2 and 64 (the separation term uses dims 0 and 1), got 0",
+            "invalid value '0' for '--latent-dims <LATENT_DIMS>': latent-dims=\"0\" is not a whole number from 2 to 64",
         ),
         (
             &["train", "--latent-dims", "1"],
-            "latent dims must be between 2 and 64 (the separation term uses dims 0 and 1), got 1",
+            "invalid value '1' for '--latent-dims <LATENT_DIMS>': latent-dims=\"1\" is not a whole number from 2 to 64",
         ),
         (
             &["train", "--latent-dims", "99"],
-            "latent dims must be between 2 and 64 (the separation term uses dims 0 and 1), got 99",
+            "invalid value '99' for '--latent-dims <LATENT_DIMS>': latent-dims=\"99\" is not a whole number from 2 to 64",
         ),
         (
             &["train", "--batch-size", "0"],
-            "batch size must be between 1 and 65536, got 0",
+            "invalid value '0' for '--batch-size <BATCH_SIZE>': batch-size=\"0\" is not a whole number from 1 to 65536",
         ),
         (
             &["train", "--batch-size", "1000000000"],
-            "batch size must be between 1 and 65536, got 1000000000",
+            "invalid value '1000000000' for '--batch-size <BATCH_SIZE>': batch-size=\"1000000000\" is not a whole number from 1 to 65536",
         ),
         (
             &["train", "--out", unwritable],
@@ -581,7 +587,7 @@ fn bad_flags_get_clear_messages() {
         ),
         (
             &["sweep", "--runs", "5000"],
-            "runs must be between 1 and 4096, got 5000",
+            "invalid value '5000' for '--runs <RUNS>': runs=\"5000\" is not a whole number from 1 to 4096",
         ),
         (
             &["train", "no-such-sheet.csv"],

@@ -214,7 +214,7 @@ fn bad_configuration_is_an_error_not_a_panic() {
     };
     assert!(matches!(
         Sweep::new(ex.clone(), narrow),
-        Err(TrainError::LatentDims { .. })
+        Err(TrainError::Setting(e)) if e.name == "latent-dims"
     ));
     let empty = RunSpec {
         batch_size: 0,
@@ -222,7 +222,7 @@ fn bad_configuration_is_an_error_not_a_panic() {
     };
     assert!(matches!(
         Sweep::new(ex, empty),
-        Err(TrainError::BatchSize { .. })
+        Err(TrainError::Setting(e)) if e.name == "batch-size"
     ));
 }
 

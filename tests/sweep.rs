@@ -211,9 +211,19 @@ fn a_sweep_refuses_bad_sizes() {
             .unwrap()
             .to_string()
     };
-    assert_eq!(bad(0, 4, 8), "runs must be between 1 and 4096, got 0");
-    assert!(bad(1, 1, 8).contains("latent dims must be between 2"));
-    assert!(bad(1, 4, 0).contains("batch size must be between 1"));
+    // The messages a bad attribute or link field gets for the same values.
+    assert_eq!(
+        bad(0, 4, 8),
+        "runs=\"0\" is not a whole number from 1 to 4096"
+    );
+    assert_eq!(
+        bad(1, 1, 8),
+        "latent-dims=\"1\" is not a whole number from 2 to 64"
+    );
+    assert_eq!(
+        bad(1, 4, 0),
+        "batch-size=\"0\" is not a whole number from 1 to 65536"
+    );
 }
 
 /// A step whose loss is not finite stops that run with a located message; the weights stay

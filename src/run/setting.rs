@@ -44,6 +44,11 @@ impl Setting {
             })
     }
 
+    /// `value` if it is in range; otherwise the same message its text would get.
+    pub fn check(self, value: u64) -> Result<u64, SettingError> {
+        self.parse(&value.to_string())
+    }
+
     /// An attribute's value: `default` when it is absent; when it is bad, `default` too and a
     /// message in `problems` that names it and the value used instead.
     pub fn read_or(self, text: Option<&str>, default: u64, problems: &mut Vec<String>) -> u64 {
@@ -125,6 +130,11 @@ mod tests {
                 format!("latent-dims={bad:?} is not a whole number from 2 to 64")
             );
         }
+        assert_eq!(LATENT_DIMS.check(2), Ok(2));
+        assert_eq!(
+            LATENT_DIMS.check(99).unwrap_err().to_string(),
+            "latent-dims=\"99\" is not a whole number from 2 to 64"
+        );
         assert_eq!(SEED.parse("4294967295"), Ok(u32::MAX as u64));
         assert!(SEED.parse("4294967296").is_err());
     }
