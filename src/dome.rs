@@ -190,7 +190,8 @@ pub fn layout(
             (cx + x * scale, cy - y * scale, depth, i)
         })
         .collect();
-    out.sort_by(|a, b| b.2.total_cmp(&a.2));
+    // Far to near, ties by point: the order a stable sort gives, with the smaller unstable one.
+    out.sort_unstable_by(|a, b| b.2.total_cmp(&a.2).then(a.3.cmp(&b.3)));
     out
 }
 

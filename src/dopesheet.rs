@@ -233,7 +233,8 @@ impl Dopesheet {
             });
         }
 
-        keyframes.sort_by_key(|k| k.step);
+        // By step, then in the file's order (a stable sort's, from the smaller unstable one).
+        keyframes.sort_unstable_by_key(|k| (k.step, k.line));
         for pair in keyframes.windows(2) {
             if pair[0].step == pair[1].step {
                 let (first, second) = (&pair[0], &pair[1]);

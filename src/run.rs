@@ -120,7 +120,10 @@ impl PhaseData {
     /// Phases whose name starts with "Primary" (any case) train on the primaries, as ex-1.5's
     /// first phase does; every other phase samples the cube.
     pub fn for_phase(name: &str) -> Self {
-        if name.to_lowercase().starts_with("primary") {
+        if name
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("primary"))
+        {
             PhaseData::Primaries
         } else {
             PhaseData::Cube

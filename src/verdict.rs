@@ -88,9 +88,10 @@ impl Shape {
 /// The order a finished sweep shows its runs in: the crumpled (and failed) first, then the
 /// wheels, each group by where its verdict settled (earliest first), then by run; runs not
 /// judged come last. `runs[r]` is run r's `(crumpled, onset)`, or `None` before a verdict.
+/// (A comparison flags its discordant pairs as crumpled, to show them first.)
 pub fn display_order(runs: &[Option<(bool, Option<u64>)>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..runs.len()).collect();
-    order.sort_by_key(|&r| match runs[r] {
+    order.sort_unstable_by_key(|&r| match runs[r] {
         Some((crumpled, onset)) => (0, !crumpled, onset.unwrap_or(u64::MAX), r),
         None => (1, true, u64::MAX, r),
     });

@@ -136,7 +136,7 @@ fn after_point(s: &str) -> isize {
     if s.parse::<i64>().is_ok() {
         return -1;
     }
-    match s.rfind('.').or_else(|| s.to_lowercase().rfind('e')) {
+    match s.rfind('.').or_else(|| s.rfind(['e', 'E'])) {
         Some(at) => (s.len() - at - 1) as isize,
         None => -1,
     }

@@ -14,11 +14,11 @@ pub fn group_by_scale(timeline: &Timeline) -> (Vec<usize>, Vec<usize>) {
             maxima.push(None);
             continue;
         }
-        values.sort_by(f64::total_cmp);
+        values.sort_unstable_by(f64::total_cmp);
         maxima.push(values.last().copied());
         medians.push(median(&values));
     }
-    medians.sort_by(f64::total_cmp);
+    medians.sort_unstable_by(f64::total_cmp);
     let m = if medians.is_empty() {
         0.0
     } else {

@@ -328,15 +328,17 @@ impl SweepView {
         if !self.finished() {
             return (0..self.total_runs).collect();
         }
-        if self.b.is_some() {
-            // A comparison's discordant pairs first, each group by seed.
-            let mut order: Vec<usize> = (0..self.total_runs).collect();
-            order.sort_by_key(|&r| !self.discordant(r));
-            return order;
-        }
-        let runs: Vec<Option<(bool, Option<u64>)>> = (self.a.verdicts.iter())
-            .map(|v| v.as_ref().map(|v| (v.shape != "wheel", v.onset)))
-            .collect();
+        let runs: Vec<Option<(bool, Option<u64>)>> = if self.b.is_some() {
+            // A comparison's discordant pairs first, each group by seed: the order of runs
+            // flagged first with no onsets.
+            (0..self.total_runs)
+                .map(|r| Some((self.discordant(r), None)))
+                .collect()
+        } else {
+            (self.a.verdicts.iter())
+                .map(|v| v.as_ref().map(|v| (v.shape != "wheel", v.onset)))
+                .collect()
+        };
         display_order(&runs)
     }
 
