@@ -71,9 +71,72 @@ fn thousands(rate: f64) -> String {
     out
 }
 
+/// What a new `backend` attribute does to a run under way on the `engine` engine (`cpu` or
+/// `webgpu`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackendChange {
+    /// What the element says, if anything.
+    pub notice: Option<String>,
+    /// The engine the run moves to, with its checkpoint.
+    pub move_to: Option<String>,
+    /// The GPU is timed and the run moves if it wins, as for a fresh start on `auto`.
+    pub time_gpu: bool,
+}
+
+/// `cpu` or `webgpu` move the run to that engine (if it is not there); anything else means
+/// `auto`, which times the GPU where one is offered and the run is on the CPU. A comparison
+/// trains both its sheets on the CPU side by side, so it stays; the attribute holds for the
+/// next single sheet.
+pub fn backend_change(
+    asked: Option<&str>,
+    engine: &str,
+    comparing: bool,
+    gpu_offered: bool,
+) -> BackendChange {
+    let mut change = BackendChange {
+        notice: None,
+        move_to: None,
+        time_gpu: false,
+    };
+    if comparing {
+        change.notice = Some(
+            "a comparison trains on the CPU; the backend applies to the next single sheet".into(),
+        );
+    } else if let Some(kind @ ("cpu" | "webgpu")) = asked {
+        change.move_to = (kind != engine).then(|| kind.to_string());
+    } else {
+        change.time_gpu = engine == "cpu" && gpu_offered;
+    }
+    change
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_backend_attribute_moves_the_run_times_the_gpu_or_waits_for_a_single_sheet() {
+        let moves = |asked, engine| backend_change(asked, engine, false, true).move_to;
+        assert_eq!(moves(Some("webgpu"), "cpu").as_deref(), Some("webgpu"));
+        assert_eq!(moves(Some("cpu"), "webgpu").as_deref(), Some("cpu"));
+        assert_eq!(moves(Some("cpu"), "cpu"), None, "already there");
+        assert_eq!(moves(Some("webgpu"), "webgpu"), None);
+        for asked in [Some("auto"), Some("GPU"), None] {
+            let on_cpu = backend_change(asked, "cpu", false, true);
+            assert!(on_cpu.time_gpu && on_cpu.move_to.is_none(), "{asked:?}");
+            assert!(
+                !backend_change(asked, "webgpu", false, true).time_gpu,
+                "on the GPU already"
+            );
+            assert!(
+                !backend_change(asked, "cpu", false, false).time_gpu,
+                "no GPU offered"
+            );
+        }
+        let comparison = backend_change(Some("webgpu"), "cpu", true, true);
+        assert!(comparison.move_to.is_none() && !comparison.time_gpu);
+        assert!(comparison.notice.unwrap().contains("next single sheet"));
+    }
 
     #[test]
     fn the_gpu_takes_over_only_when_clearly_faster() {

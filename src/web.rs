@@ -431,6 +431,23 @@ pub fn time_gpu_now(
     crate::backend_choice::time_gpu_now(remaining_steps, steps_per_second, measured_ms, idle)
 }
 
+/// What a new `backend` attribute does to the run: `{notice, move_to, time_gpu}`
+/// ([`backend_choice::backend_change`](crate::backend_choice::backend_change)).
+#[wasm_bindgen]
+pub fn backend_change(
+    asked: Option<String>,
+    engine: &str,
+    comparing: bool,
+    gpu_offered: bool,
+) -> JsValue {
+    to_js(&crate::backend_choice::backend_change(
+        asked.as_deref(),
+        engine,
+        comparing,
+        gpu_offered,
+    ))
+}
+
 /// The race as the readout shows it.
 #[wasm_bindgen]
 pub fn race_label(gpu: f64, cpu: f64, chosen: &str) -> String {

@@ -104,7 +104,6 @@ function showText(el, ...parts) {
   }));
 }
 
-const RUN_CHOICES = [1, 4, 16, 64, 256, 1024];
 /** What a call to a worker that was stopped (a newer start, the element removed) rejects
  * with: not an error to show. */
 const STOPPED = new Error('the training worker was stopped');
@@ -113,8 +112,6 @@ const SHEET_TIMEOUT_MS = 10_000;
 
 /** A pause in typing this long ends one edit, for Undo. */
 const EDIT_PAUSE_MS = 700;
-
-const SPEEDS = [['1', 1], ['10', 10], ['100', 100], ['max', Infinity]];
 
 // The element's styles (element/styles.css) and markup (element/markup.html), put in these two
 // strings by `cargo xtask build-web`. The styles are one constructed sheet shared by every
@@ -233,12 +230,9 @@ class ColorBottleneck extends HTMLElement {
     }
     this.#wired = true;
     const speed = this.field('speed');
-    for (const [label, value] of SPEEDS) speed.add(new Option(`${label} step${label === '1' ? '' : 's'}/frame`, String(value)));
-    speed.value = 'Infinity';
     speed.onchange = () => this.#post({ type: 'speed', value: Number(speed.value) });
     this.field('seed').value = this.getAttribute('seed') ?? '1';
     const runs = this.field('runs');
-    for (const n of RUN_CHOICES) runs.add(new Option(n === 1 ? '1 seed' : `${n} seeds`, String(n)));
     runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().spec.seed);
     this.canvas('sweep').addEventListener('click', (e) => {
       const c = this.canvas('sweep');
@@ -343,7 +337,8 @@ class ColorBottleneck extends HTMLElement {
 
   static get observedAttributes() { return ['backend', 'locked']; }
 
-  /** A new `backend` mid-run moves the live run to that engine, with its checkpoint. */
+  /** A new `backend` mid-run moves the live run to that engine, with its checkpoint, or times
+   * the GPU (`backend_change` in src/backend_choice.rs). */
   attributeChangedCallback(name, before, after) {
     if (name === 'locked') {
       const sheet = this.shadowRoot?.querySelector('[data-field=sheet]');
@@ -351,20 +346,13 @@ class ColorBottleneck extends HTMLElement {
       return;
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
-    // A comparison trains both sheets on the CPU engine, beside each other.
-    if (this.#versus !== null) {
-      this.#notify('a comparison trains on the CPU; the backend applies to the next single sheet');
-      return;
-    }
+    if (after === 'webgpu') this.#cpuOnly = false;
+    const change = this.#wasm.mod.backend_change(after ?? undefined, this.#engineKind, this.#versus !== null, Boolean(navigator.gpu));
     const run = this.#runs.latest();
-    if (after === 'cpu' || after === 'webgpu') {
-      if (after === 'webgpu') this.#cpuOnly = false;
-      if (after === this.#engineKind) return;
-      const why = (step) => `moved at step ${step}, as the backend attribute asks`;
-      this.#queue(() => this.#moveTo(after, run, why)).catch((e) => this.#fail(e));
-    } else if (this.#engineKind === 'cpu' && navigator.gpu) {
-      this.#timeGpu(run, null).catch((e) => this.#fail(e));
-    }
+    if (change.notice) this.#notify(change.notice);
+    const why = (step) => `moved at step ${step}, as the backend attribute asks`;
+    if (change.move_to) this.#queue(() => this.#moveTo(change.move_to, run, why)).catch((e) => this.#fail(e));
+    if (change.time_gpu) this.#timeGpu(run, null).catch((e) => this.#fail(e));
   }
 
   async #initialSheet() {
