@@ -223,7 +223,7 @@ fn flag(setting: Setting) -> impl Fn(&str) -> Result<usize, SettingError> + Clon
 }
 
 /// The bottleneck's width and the batch size, as every command that trains takes them: their
-/// ranges and defaults are `run::setting`'s, the engines check them.
+/// ranges, defaults and messages are `run::setting`'s.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct Model {
     /// The bottleneck's width, from 2 to 64.
@@ -241,8 +241,7 @@ struct Seeds {
     /// Seeds trained, from 1 to 4096.
     #[arg(long, default_value_t = RUNS.default as usize, value_parser = flag(RUNS))]
     runs: usize,
-    /// Run r trains with seed first-seed + r (`--seed`, as the element's attribute names it,
-    /// is the same flag).
+    /// Run r trains with seed first-seed + r.
     #[arg(long, visible_alias = "seed", default_value_t = 0)]
     first_seed: u64,
     #[command(flatten)]

@@ -1203,7 +1203,7 @@ class ColorBottleneck extends HTMLElement {
     const gesture = (c, type, e, key = e.key ?? '') => {
       const box = c.getBoundingClientRect();
       const frame = this.#frame;
-      const r = this.#board?.gesture(c.dataset.canvas, type, (e.clientX ?? 0) - box.left, (e.clientY ?? 0) - box.top,
+      const r = this.#board?.gesture(c.dataset.canvas, type, e.clientX ?? 0, e.clientY ?? 0, box.left, box.top,
         key, e.pointerType === 'touch', frame?.step ?? 0, frame?.total_steps ?? 0);
       if (!r) return;
       if (r.taken) e.preventDefault();

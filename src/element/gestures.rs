@@ -57,13 +57,16 @@ impl Input {
     }
 }
 
-/// One event: where it was (CSS pixels from the canvas's corner), the key (or, for `Color`,
-/// the colour input's `#rrggbb`), and whether a finger made it.
+/// One event: where it was (CSS pixels from the canvas's corner, and from the viewport's), the
+/// key (or, for `Color`, the colour input's `#rrggbb`), and whether a finger made it.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
     pub input: Input,
     pub x: f64,
     pub y: f64,
+    /// A drag turns the 3-D view by how far the pointer moved, even if the page scrolls
+    /// under it.
+    pub client: (f64, f64),
     pub key: &'a str,
     pub touch: bool,
 }
@@ -140,6 +143,11 @@ pub struct Gestures {
 }
 
 impl Gestures {
+    /// A new run: the keys' look back belonged to the old one.
+    pub fn back_to_live(&mut self) {
+        self.scrub_key_at = None;
+    }
+
     /// Whether the schedule is being dragged (a looping range holds still meanwhile).
     pub fn scrubbing(&self) -> bool {
         self.scrubbing
@@ -259,7 +267,7 @@ impl Gestures {
     fn on_dome(&mut self, event: Event, board: &mut impl Surfaces) -> Response {
         match event.input {
             Input::Down => {
-                self.turning_from = Some((event.x, event.y));
+                self.turning_from = Some(event.client);
                 Response {
                     capture: true,
                     ..Response::default()
@@ -267,8 +275,8 @@ impl Gestures {
             }
             Input::Move => match self.turning_from {
                 Some((x, y)) => {
-                    self.turning_from = Some((event.x, event.y));
-                    board.turn(event.x - x, event.y - y);
+                    self.turning_from = Some(event.client);
+                    board.turn(event.client.0 - x, event.client.1 - y);
                     redrawn()
                 }
                 None => Response::default(),
@@ -372,10 +380,12 @@ mod tests {
     };
 
     fn at(input: Input, x: f64, y: f64) -> Event<'static> {
+        // The canvas sits at (1000, 2000) in the viewport.
         Event {
             input,
             x,
             y,
+            client: (x + 1000.0, y + 2000.0),
             key: "",
             touch: false,
         }
@@ -444,6 +454,11 @@ mod tests {
         assert_eq!(b.scrub, None);
         let again = g.handle(schedule, key(Input::Key, "ArrowLeft"), short, &mut b);
         assert_eq!(again.value_now, Some(9), "the keys start again from live");
+        // A new run looks at live again: the keys start from its live step.
+        g.handle(schedule, key(Input::Key, "ArrowLeft"), RUN, &mut b);
+        g.back_to_live();
+        let fresh = g.handle(schedule, key(Input::Key, "ArrowLeft"), RUN, &mut b);
+        assert_eq!(fresh.value_now, Some(900));
     }
 
     #[test]
@@ -528,6 +543,14 @@ mod tests {
         );
         g.handle(dome, at(Input::Move, 15.0, 8.0), RUN, &mut b);
         g.handle(dome, at(Input::Move, 25.0, 9.0), RUN, &mut b);
+        assert_eq!(b.turned, (15.0, -1.0));
+        // The page scrolls under a still pointer: the canvas moves, the view does not turn.
+        let scrolled = Event {
+            y: 59.0,
+            client: (1025.0, 2009.0),
+            ..at(Input::Move, 25.0, 0.0)
+        };
+        g.handle(dome, scrolled, RUN, &mut b);
         assert_eq!(b.turned, (15.0, -1.0));
         g.handle(dome, at(Input::Up, 25.0, 9.0), RUN, &mut b);
         g.handle(dome, at(Input::Move, 99.0, 99.0), RUN, &mut b);

@@ -2,8 +2,9 @@
 //! command line's flag and the share link's field are all spelled so), its range and its
 //! default. Every face reads them from here: the element's attributes
 //! ([`Settings::read`](crate::settings::Settings::read)), the share link
-//! ([`SharedRun::from_hash`](crate::share::SharedRun::from_hash)), the command line's defaults
-//! and the engines' own checks ([`check_model_size`](super::check_model_size), `Sweep::new`).
+//! ([`SharedRun::from_hash`](crate::share::SharedRun::from_hash)), the command line's flags
+//! (their defaults, and their parsing) and the engines' own checks
+//! ([`check_model_size`](super::check_model_size), `Sweep::new`).
 
 use std::ops::RangeInclusive;
 

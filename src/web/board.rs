@@ -279,6 +279,7 @@ impl Board {
         self.onset = None;
         // A range's loop or a look back belonged to the old run.
         self.scrub = None;
+        self.gestures.back_to_live();
         self.latents.clear();
         self.params.clear();
         self.ratio_history.clear();

@@ -7,8 +7,9 @@ use crate::element::gestures::{Event, Input, Progress, Surface, Surfaces};
 #[wasm_bindgen]
 impl Board {
     /// Takes an event on the `surface` canvas (its `data-canvas` name) of DOM type `kind`, at
-    /// (`x`, `y`) CSS pixels from the canvas's corner, with its `key` (for the probe's colour
-    /// input, kind `color`: its `#rrggbb`), on a run at `step` of `total`. Returns what the
+    /// (`client_x`, `client_y`) CSS pixels in the viewport on a canvas whose corner is at
+    /// (`left`, `top`), with its `key` (for the probe's colour input, kind `color`: its
+    /// `#rrggbb`), on a run at `step` of `total`. Returns what the
     /// element does next: `{taken, capture, redraw, branch_moved, branch_at, value_now}`
     /// (`Response` in src/element/gestures.rs); undefined for an event no canvas takes.
     #[allow(clippy::too_many_arguments)]
@@ -16,8 +17,10 @@ impl Board {
         &mut self,
         surface: &str,
         kind: &str,
-        x: f64,
-        y: f64,
+        client_x: f64,
+        client_y: f64,
+        left: f64,
+        top: f64,
         key: &str,
         touch: bool,
         step: f64,
@@ -29,8 +32,9 @@ impl Board {
         };
         let event = Event {
             input,
-            x,
-            y,
+            x: client_x - left,
+            y: client_y - top,
+            client: (client_x, client_y),
             key,
             touch,
         };
