@@ -13,7 +13,7 @@ pub use runs::Runs;
 
 use serde::Serialize;
 
-use crate::dopesheet::{Dopesheet, MAX_BYTES};
+use crate::dopesheet::{Dopesheet, DopesheetError, MAX_BYTES};
 use crate::share::Parent;
 
 /// How the element opens, given the sheet its link, attribute or `src` gave, or why none
@@ -26,8 +26,28 @@ pub struct Opening {
     pub editor: Option<String>,
     /// What the notice says, if anything.
     pub notice: Option<String>,
-    /// Whether the editor's sheet is broken, so its located problem is shown under it.
-    pub broken: bool,
+    /// The editor's sheet's problem, located, to show under it; `None` when it is fine.
+    pub problem: Option<SheetProblem>,
+}
+
+/// A broken sheet's problem as the editor shows it: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SheetProblem {
+    pub line: usize,
+    pub column: Option<usize>,
+    pub column_name: Option<String>,
+    pub message: String,
+}
+
+impl From<&DopesheetError> for SheetProblem {
+    fn from(e: &DopesheetError) -> Self {
+        SheetProblem {
+            line: e.location.line,
+            column: e.location.column.as_ref().map(|(i, _)| *i),
+            column_name: e.location.column.as_ref().map(|(_, n)| n.clone()),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// A sheet that cannot be had, or is broken, is named in the notice and the default sheet
@@ -40,7 +60,7 @@ pub fn open_sheet(given: Result<&str, &str>) -> Opening {
                 train: None,
                 editor: None,
                 notice: Some(format!("{why}; running the default sheet instead")),
-                broken: false,
+                problem: None,
             }
         }
     };
@@ -49,7 +69,7 @@ pub fn open_sheet(given: Result<&str, &str>) -> Opening {
             train: Some(csv.to_string()),
             editor: Some(csv.to_string()),
             notice: None,
-            broken: false,
+            problem: None,
         },
         Err(problem) => {
             let editable = csv.len() <= MAX_BYTES;
@@ -59,7 +79,7 @@ pub fn open_sheet(given: Result<&str, &str>) -> Opening {
                 notice: Some(format!(
                     "the dopesheet given is broken ({problem}); running the default sheet instead"
                 )),
-                broken: editable,
+                problem: editable.then(|| SheetProblem::from(&problem)),
             }
         }
     }
@@ -227,13 +247,13 @@ mod tests {
         let o = open_sheet(Ok(SHEET));
         assert_eq!(o.train.as_deref(), Some(SHEET));
         assert_eq!(o.editor.as_deref(), Some(SHEET));
-        assert_eq!((o.notice, o.broken), (None, false));
+        assert_eq!((o.notice, o.problem), (None, None));
     }
 
     #[test]
     fn a_sheet_that_could_not_be_had_is_named_and_the_default_trains() {
         let o = open_sheet(Err("could not load dopesheet x.csv: HTTP 404"));
-        assert_eq!((o.train, o.editor, o.broken), (None, None, false));
+        assert_eq!((o.train, o.editor, o.problem), (None, None, None));
         assert_eq!(
             o.notice.as_deref(),
             Some("could not load dopesheet x.csv: HTTP 404; running the default sheet instead")
@@ -246,7 +266,11 @@ mod tests {
         let o = open_sheet(Ok(broken));
         assert_eq!(o.train, None);
         assert_eq!(o.editor.as_deref(), Some(broken));
-        assert!(o.broken);
+        let problem = o.problem.expect("located under the editor");
+        assert_eq!(
+            (problem.line, problem.column_name.as_deref()),
+            (2, Some("lr"))
+        );
         let notice = o.notice.unwrap();
         assert!(
             notice.starts_with("the dopesheet given is broken (") && notice.contains("line 2"),
@@ -254,7 +278,7 @@ mod tests {
         );
         let huge = format!("{broken}{}", "#\n".repeat(MAX_BYTES / 2));
         let o = open_sheet(Ok(&huge));
-        assert_eq!((o.train, o.editor, o.broken), (None, None, false));
+        assert_eq!((o.train, o.editor, o.problem), (None, None, None));
         assert!(o.notice.is_some());
     }
 

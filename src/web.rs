@@ -175,21 +175,8 @@ fn from_bytes(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-#[derive(Serialize)]
-struct SheetProblem {
-    line: usize,
-    column: Option<usize>,
-    column_name: Option<String>,
-    message: String,
-}
-
 fn sheet_problem(e: &DopesheetError) -> JsValue {
-    to_js(&SheetProblem {
-        line: e.location.line,
-        column: e.location.column.as_ref().map(|(i, _)| *i),
-        column_name: e.location.column.as_ref().map(|(_, n)| n.clone()),
-        message: e.to_string(),
-    })
+    to_js(&crate::element::SheetProblem::from(e))
 }
 
 /// Plain JS objects (not `Map`s), `null` for `None`, bytes as `Uint8Array`s (which a worker

@@ -320,7 +320,7 @@ class ColorBottleneck extends HTMLElement {
     // The editor shows the default sheet only where the default trains.
     const fallback = opening.train === null ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
     this.field('sheet').value = opening.editor ?? fallback;
-    if (opening.broken) this.#showProblem(mod.validate(opening.editor));
+    if (opening.problem) this.#showProblem(opening.problem);
     return opening.train ?? fallback;
   }
 

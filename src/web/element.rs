@@ -6,7 +6,7 @@ use super::{js_error, to_js};
 use crate::element::{self, ApplyAsk, Runs};
 use crate::share::Parent;
 
-/// How the element opens: `{train, editor, notice, broken}` ([`element::open_sheet`]), from
+/// How the element opens: `{train, editor, notice, problem}` ([`element::open_sheet`]), from
 /// the sheet given or why none could be had.
 #[wasm_bindgen]
 pub fn open_sheet(sheet: Option<String>, failure: Option<String>) -> JsValue {

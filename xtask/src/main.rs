@@ -467,11 +467,13 @@ fn prepare_dist() -> Result<PathBuf> {
     let dist = root().join("dist");
     let _ = std::fs::remove_dir_all(&dist);
     let www = root().join("www");
-    copy_dir(&www, &dist)?;
+    // The scripts are written, not copied; the element's styles and markup go inside its script.
+    let written: Vec<&str> = SCRIPTS.iter().copied().chain(["element"]).collect();
+    copy_dir(&www, &dist, &written)?;
     write_scripts(&www, &dist)?;
     check_csp_meta(&dist)?;
     let sheets = dist.join("dopesheets");
-    copy_dir(&root().join("dopesheets"), &sheets)?;
+    copy_dir(&root().join("dopesheets"), &sheets, &[])?;
     write_sheet_index(&sheets)?;
     Ok(dist)
 }
@@ -524,11 +526,12 @@ fn build_module(module: &WebModule, dist: &Path, keep_names: bool) -> Result {
     std::fs::rename(&staging, &pkg).map_err(|e| format!("{}: {e}", pkg.display()))
 }
 
-/// The page's scripts as `dist/` serves them (see `page_assets`); the element's styles and
-/// markup are inside its script, so their folder is not served.
+/// The page's scripts in `www/`.
+const SCRIPTS: [&str; 3] = ["color-bottleneck.js", "trainer.js", "bench.js"];
+
+/// The page's scripts as `dist/` serves them (see `page_assets`).
 fn write_scripts(www: &Path, dist: &Path) -> Result {
-    let _ = std::fs::remove_dir_all(dist.join("element"));
-    for name in ["color-bottleneck.js", "trainer.js", "bench.js"] {
+    for name in SCRIPTS {
         let source =
             std::fs::read_to_string(www.join(name)).map_err(|e| format!("www/{name}: {e}"))?;
         let script = if name == "color-bottleneck.js" {
@@ -541,14 +544,18 @@ fn write_scripts(www: &Path, dist: &Path) -> Result {
     Ok(())
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result {
+/// Copies `from` into `to`, but for the entries of `from` named in `skip`.
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> Result {
     std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
     for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
         let entry = entry.map_err(|e| e.to_string())?;
+        if skip.iter().any(|s| entry.file_name() == *s) {
+            continue;
+        }
         let path = entry.path();
         let dest = to.join(entry.file_name());
         if path.is_dir() {
-            copy_dir(&path, &dest)?;
+            copy_dir(&path, &dest, &[])?;
         } else {
             std::fs::copy(&path, &dest).map_err(|e| format!("{}: {e}", path.display()))?;
         }
