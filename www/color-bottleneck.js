@@ -707,13 +707,9 @@ class ColorBottleneck extends HTMLElement {
     this.#spawning.add(w);
     w.onmessage = ({ data }) => this.#receive(data);
     w.onerror = (e) => {
-      // Its unanswered calls never will be: reject them, so nothing waits on them.
-      for (const [id, call] of this.#calls) {
-        if (call.worker !== w) continue;
-        this.#calls.delete(id);
-        call.reject(new Error(e.message ?? 'a training worker failed'));
-      }
-      this.#fail(e.message ?? 'a training worker failed');
+      const why = e.message ?? 'a training worker failed';
+      this.#rejectCalls(w, new Error(why));
+      this.#fail(why);
     };
     try {
       await this.#ask(w, { type: 'init', glue: wasm.glue, module: wasm.module });
@@ -728,10 +724,15 @@ class ColorBottleneck extends HTMLElement {
   #stop(w) {
     w.terminate();
     this.#spawning.delete(w);
+    this.#rejectCalls(w, STOPPED);
+  }
+
+  /** Rejects worker `w`'s unanswered calls (it stopped or failed), so nothing waits on them. */
+  #rejectCalls(w, reason) {
     for (const [id, call] of this.#calls) {
       if (call.worker !== w) continue;
       this.#calls.delete(id);
-      call.reject(STOPPED);
+      call.reject(reason);
     }
   }
 
