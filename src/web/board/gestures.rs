@@ -1,6 +1,7 @@
 //! The canvases' pointer and keys: [`Gestures`](crate::element::Gestures) decides what each
 //! event does, and the board carries it out.
 
+use super::probing::nearest_color;
 use super::*;
 use crate::element::gestures::{Event, Input, Progress, Surface, Surfaces};
 
@@ -71,31 +72,65 @@ impl Surfaces for Board {
         self.shown_moment().0.map(|s| s + 1)
     }
 
+    /// Probes the grid point drawn nearest to (`x`, `y`) (CSS pixels on the latent canvas),
+    /// if one is within reach of the pointer.
     fn probe_at(&mut self, x: f64, y: f64) -> bool {
-        Board::probe_at(self, x, y)
+        let at = (x as f32, y as f32);
+        let (_, latents, _) = self.shown_moment();
+        let point = latent_panels(self.latents_css)
+            .find(|(area, _)| area.contains(at.0, at.1))
+            .and_then(|(area, pair)| {
+                let panel = panel_map(area, pair);
+                let radius = plot::point_radius(panel.plot.w);
+                probe::nearest_point(&panel, latents, self.dims, at, radius, PROBE_REACH)
+            });
+        if let Some(i) = point {
+            self.set_probe(Some(ProbeTarget::Point(i)));
+        }
+        point.is_some()
     }
 
+    /// Moves the probe through the 10×10×10 RGB grid, `delta` points at a time (1 steps blue,
+    /// 10 green, 100 red), wrapping. A probe not on a grid point starts at red.
     fn probe_step(&mut self, delta: i32) {
-        Board::probe_step(self, delta)
+        let n = (self.colors.len() / 3) as i64;
+        let next = match self.probe {
+            Some(ProbeTarget::Point(i)) => (i as i64 + delta as i64).rem_euclid(n) as usize,
+            _ => nearest_color(&self.colors, [1.0, 0.0, 0.0]),
+        };
+        self.set_probe(Some(ProbeTarget::Point(next)));
     }
 
-    fn probe_color(&mut self, [r, g, b]: [f64; 3]) {
-        Board::probe_color(self, r, g, b)
+    /// Probes any colour (channels in [0, 1]): its latent is marked in every panel, wherever
+    /// the model puts it as it trains.
+    fn probe_color(&mut self, rgb: [f64; 3]) {
+        let rgb = rgb.map(|v| v.clamp(0.0, 1.0) as f32);
+        self.set_probe(Some(ProbeTarget::Color(rgb)));
     }
 
     fn probe_clear(&mut self) {
-        Board::probe_clear(self)
+        self.set_probe(None);
     }
 
     fn turn(&mut self, dx: f64, dy: f64) {
-        self.turn_dome(dx, dy)
+        self.orbit.drag(dx as f32, dy as f32, self.dome_css.0);
     }
 
+    /// The arrow keys turn the 3-D view by a tenth of a half turn.
     fn turn_key(&mut self, key: &str) -> bool {
-        self.turn_dome_key(key)
+        let step = self.dome_css.0 / 10.0;
+        let (dx, dy) = match key {
+            "ArrowLeft" => (-step, 0.0),
+            "ArrowRight" => (step, 0.0),
+            "ArrowUp" => (0.0, -step),
+            "ArrowDown" => (0.0, step),
+            _ => return false,
+        };
+        self.orbit.drag(dx, dy, self.dome_css.0);
+        true
     }
 
     fn turn_home(&mut self) {
-        self.reset_dome()
+        self.orbit = Orbit::HOME;
     }
 }

@@ -132,30 +132,3 @@ impl Board {
         });
     }
 }
-
-impl Board {
-    /// Turns the 3-D view by a drag of (`dx`, `dy`) CSS pixels.
-    pub(super) fn turn_dome(&mut self, dx: f64, dy: f64) {
-        self.orbit.drag(dx as f32, dy as f32, self.dome_css.0);
-    }
-
-    /// Turns the 3-D view from the keyboard: the arrow keys turn it by a tenth of a half
-    /// turn. Returns whether `key` is one it takes.
-    pub(super) fn turn_dome_key(&mut self, key: &str) -> bool {
-        let step = self.dome_css.0 / 10.0;
-        let (dx, dy) = match key {
-            "ArrowLeft" => (-step, 0.0),
-            "ArrowRight" => (step, 0.0),
-            "ArrowUp" => (0.0, -step),
-            "ArrowDown" => (0.0, step),
-            _ => return false,
-        };
-        self.orbit.drag(dx, dy, self.dome_css.0);
-        true
-    }
-
-    /// Turns the 3-D view back to where it started.
-    pub(super) fn reset_dome(&mut self) {
-        self.orbit = Orbit::HOME;
-    }
-}

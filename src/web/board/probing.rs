@@ -42,48 +42,7 @@ impl Board {
 }
 
 impl Board {
-    /// Probes the grid point drawn nearest to (`x`, `y`) (CSS pixels on the latent canvas),
-    /// if one is within reach of the pointer; returns whether one was.
-    pub(super) fn probe_at(&mut self, x: f64, y: f64) -> bool {
-        let at = (x as f32, y as f32);
-        let (_, latents, _) = self.shown_moment();
-        let point = latent_panels(self.latents_css)
-            .find(|(area, _)| area.contains(at.0, at.1))
-            .and_then(|(area, pair)| {
-                let panel = panel_map(area, pair);
-                let radius = plot::point_radius(panel.plot.w);
-                probe::nearest_point(&panel, latents, self.dims, at, radius, PROBE_REACH)
-            });
-        if let Some(i) = point {
-            self.set_probe(Some(ProbeTarget::Point(i)));
-        }
-        point.is_some()
-    }
-
-    /// Probes any colour (channels in [0, 1]): its latent is marked in every panel, wherever
-    /// the model puts it as it trains.
-    pub(super) fn probe_color(&mut self, r: f64, g: f64, b: f64) {
-        let c = |v: f64| v.clamp(0.0, 1.0) as f32;
-        self.set_probe(Some(ProbeTarget::Color([c(r), c(g), c(b)])));
-    }
-
-    /// Moves the probe through the 10×10×10 RGB grid from the keyboard, `delta` points at a
-    /// time (1 steps blue, 10 green, 100 red), wrapping. A probe not on a grid point starts
-    /// at red.
-    pub(super) fn probe_step(&mut self, delta: i32) {
-        let n = (self.colors.len() / 3) as i64;
-        let next = match self.probe {
-            Some(ProbeTarget::Point(i)) => (i as i64 + delta as i64).rem_euclid(n) as usize,
-            _ => nearest_color(&self.colors, [1.0, 0.0, 0.0]),
-        };
-        self.set_probe(Some(ProbeTarget::Point(next)));
-    }
-
-    pub(super) fn probe_clear(&mut self) {
-        self.set_probe(None);
-    }
-
-    fn set_probe(&mut self, probe: Option<ProbeTarget>) {
+    pub(super) fn set_probe(&mut self, probe: Option<ProbeTarget>) {
         if self.probe != probe {
             self.probe = probe;
             self.probe_version += 1;
@@ -108,7 +67,7 @@ impl Board {
 }
 
 /// The grid point whose colour is nearest `rgb`.
-fn nearest_color(colors: &[f32], rgb: [f32; 3]) -> usize {
+pub(super) fn nearest_color(colors: &[f32], rgb: [f32; 3]) -> usize {
     let distance = |c: &[f32]| (0..3).map(|k| (c[k] - rgb[k]).powi(2)).sum::<f32>();
     (colors.chunks_exact(3).enumerate())
         .min_by(|a, b| distance(a.1).total_cmp(&distance(b.1)))
