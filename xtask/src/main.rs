@@ -242,6 +242,7 @@ fn test(args: &[String]) -> Result {
             )?;
         }
         let dist = build_web(false)?;
+        check_wasm_sizes(&dist)?;
         browser_tests(&dist)?;
     }
     eprintln!(
@@ -418,6 +419,10 @@ struct WebModule {
     folder: &'static str,
     profile: &'static str,
     features: &'static [&'static str],
+    /// The most its wasm may weigh gzipped ([`gzip_len`], a little above `gzip -9`): its size
+    /// at `6015107`, the build before the step had one definition. `cargo xtask test` holds
+    /// the download to it.
+    wasm_gzip_ceiling: usize,
 }
 
 const WEB_MODULES: [WebModule; 2] = [
@@ -426,12 +431,14 @@ const WEB_MODULES: [WebModule; 2] = [
         folder: "pkg",
         profile: "web-cpu",
         features: &[],
+        wasm_gzip_ceiling: 307_946,
     },
     // With burn-wgpu: optimised for size (see Cargo.toml's [profile.web]).
     WebModule {
         folder: "pkg-webgpu",
         profile: "web",
         features: &["webgpu"],
+        wasm_gzip_ceiling: 1_398_679,
     },
 ];
 
@@ -632,6 +639,27 @@ fn report_sizes(dist: &Path) -> Result {
             mb(gz + page.1),
             mb(raw + page.0),
             mb(page.1)
+        );
+    }
+    Ok(())
+}
+
+/// Fails where a module's wasm outgrew its ceiling.
+fn check_wasm_sizes(dist: &Path) -> Result {
+    for m in &WEB_MODULES {
+        let path = dist.join(m.folder).join("color_bottleneck_bg.wasm");
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let gz = gzip_len(&bytes);
+        if gz > m.wasm_gzip_ceiling {
+            return Err(format!(
+                "{}/color_bottleneck_bg.wasm is {gz} bytes gzipped, over its ceiling of {} \
+                 (WebModule::wasm_gzip_ceiling in xtask/src/main.rs): the download may not grow",
+                m.folder, m.wasm_gzip_ceiling
+            ));
+        }
+        eprintln!(
+            "xtask: {}/ wasm {gz} bytes gzipped, within its ceiling of {}",
+            m.folder, m.wasm_gzip_ceiling
         );
     }
     Ok(())

@@ -5,6 +5,7 @@ use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Backend {
+    #[cfg_attr(feature = "webgpu", allow(dead_code))]
     Cpu,
     #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
     WebGpu,
@@ -25,10 +26,48 @@ pub(super) type DeviceValues = crate::gpu_step::DeviceValues;
 #[cfg(not(feature = "webgpu"))]
 pub(super) type DeviceValues = std::convert::Infallible;
 
+/// The runs the CPU engine trains. The WebGPU module trains on a GPU only: a run on the CPU
+/// loads the CPU module, which is built for speed. There this type has no values, so the
+/// CPU step (and a comparison's second sheet, which trains on it) is not in its download.
+#[cfg(not(feature = "webgpu"))]
+pub(super) type CpuSweep = Sweep;
+#[cfg(feature = "webgpu")]
+pub(super) enum CpuSweep {}
+
+#[cfg(feature = "webgpu")]
+impl std::ops::Deref for CpuSweep {
+    type Target = Sweep;
+    fn deref(&self) -> &Sweep {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "webgpu")]
+impl std::ops::DerefMut for CpuSweep {
+    fn deref_mut(&mut self) -> &mut Sweep {
+        match *self {}
+    }
+}
+
+/// `sweep` as the CPU engine's runs; in the WebGPU module, the refusal.
+pub(super) fn on_cpu(sweep: Sweep) -> Result<Box<CpuSweep>, String> {
+    #[cfg(not(feature = "webgpu"))]
+    return Ok(Box::new(sweep));
+    #[cfg(feature = "webgpu")]
+    {
+        drop(sweep);
+        Err(ON_GPU_ONLY.to_string())
+    }
+}
+
+/// Why the WebGPU module refuses a run on the CPU.
+#[cfg(feature = "webgpu")]
+const ON_GPU_ONLY: &str = "this module trains on WebGPU only (the CPU engine is pkg/)";
+
 /// How a run trains: on the CPU with the fused step (everything on the host), or on a GPU with
 /// the fused kernel (weights on the device until a read-back brings them into its host sweep).
 pub(super) enum Engine {
-    Cpu(Box<Sweep>),
+    Cpu(Box<CpuSweep>),
     #[cfg(feature = "webgpu")]
     Gpu(Box<GpuSweep>),
 }
@@ -54,7 +93,8 @@ impl Engine {
                 Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
                 None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
             }
-            .map(|s| Engine::Cpu(Box::new(s))),
+            .and_then(on_cpu)
+            .map(Engine::Cpu),
         }
     }
 
@@ -94,11 +134,11 @@ thread_local! {
 pub(super) async fn device_for(
     requested: &str,
 ) -> Result<(Backend, Option<Device>, Option<String>), String> {
-    if requested == "cpu" {
-        return Ok((Backend::Cpu, None, None));
-    }
     #[cfg(feature = "webgpu")]
     {
+        if requested == "cpu" {
+            return Err(ON_GPU_ONLY.to_string());
+        }
         if let Some(device) = GPU_DEVICE.with_borrow(|d| d.clone()) {
             return Ok((Backend::WebGpu, Some(device), None));
         }
@@ -118,6 +158,9 @@ pub(super) async fn device_for(
     }
     #[cfg(not(feature = "webgpu"))]
     {
+        if requested == "cpu" {
+            return Ok((Backend::Cpu, None, None));
+        }
         let note =
             (requested == "webgpu").then(|| "no WebGPU here; running on the CPU".to_string());
         Ok((Backend::Cpu, None, note))
@@ -138,7 +181,7 @@ pub(super) const RATE_SHEET: &str =
 /// once it is hot (the first 50 ms ran at 40–60% of the later speed, in Node at batch 256).
 pub(super) fn cpu_steps_per_second(config: RunSpec) -> Result<f64, String> {
     let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
-    let mut cpu = Sweep::new(timeline, config).map_err(|e| e.to_string())?;
+    let mut cpu = on_cpu(Sweep::new(timeline, config).map_err(|e| e.to_string())?)?;
     let mut time = |ms: f64| {
         let (started, mut steps) = (now(), 0u32);
         while now() - started < ms {

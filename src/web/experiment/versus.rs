@@ -5,7 +5,7 @@ use super::*;
 /// A comparison's second sheet (B): the run's seeds trained on it beside the run, step for
 /// step, on the CPU engine.
 pub(super) struct Versus {
-    pub(super) sweep: Box<Sweep>,
+    pub(super) sweep: Box<CpuSweep>,
     /// Its first run's last losses, for the next frame.
     pub(super) losses: Option<LossSample>,
 }
@@ -22,7 +22,7 @@ impl Versus {
             None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
         };
         Ok(Versus {
-            sweep: Box::new(sweep.map_err(js_error)?),
+            sweep: sweep.and_then(on_cpu).map_err(js_error)?,
             losses: None,
         })
     }
