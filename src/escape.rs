@@ -11,17 +11,17 @@ use std::borrow::Cow;
 ///
 /// `\` is escaped first so that the escapes added after it cannot be undone by one in the
 /// text; `|` would end the cell; `[`, `]` and `` ` `` would start a link, an image or a code
-/// span; `<` and `>` would pass HTML through renderers that allow it, so they become
-/// character references. `&` becomes `&amp;` only where it could start a character
-/// reference (before a letter, digit or `#`): a bare `&` shows as itself in CommonMark, and
-/// the seed's `Primary & secondary` keeps its bytes. A cell is one line, so line breaks
-/// become spaces.
+/// span; `*`, `_` and `~` would start emphasis or (GFM) strikethrough; `<` and `>` would pass
+/// HTML through renderers that allow it, so they become character references. `&` becomes
+/// `&amp;` only where it could start a character reference (before a letter, digit or `#`): a
+/// bare `&` shows as itself in CommonMark, and the seed's `Primary & secondary` keeps its
+/// bytes. A cell is one line, so line breaks become spaces.
 pub fn markdown_cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' | '|' | '[' | ']' | '`' => {
+            '\\' | '|' | '[' | ']' | '`' | '*' | '_' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -97,6 +97,10 @@ mod tests {
         );
         assert_eq!(markdown_cell("two\r\nlines\nhere\r"), "two lines here ");
         assert_eq!(markdown_cell("&#60;"), "&amp;#60;");
+        assert_eq!(
+            markdown_cell("*star* _under_ **bold** ~~gone~~ &lt;b&gt;"),
+            r"\*star\* \_under\_ \*\*bold\*\* \~\~gone\~\~ &amp;lt;b&amp;gt;"
+        );
         // An escaped pipe in the text stays escaped: `\|` is a backslash, then a pipe.
         assert_eq!(markdown_cell(r"\|"), r"\\\|");
     }

@@ -8,8 +8,10 @@ use color_bottleneck::dopesheet::{Dopesheet, EX_1_5};
 use color_bottleneck::run::RunSpec;
 use color_bottleneck::share::{embed_snippets, SharedRun};
 
-/// A phase that breaks a table, carries HTML and a formula, and needs quoting in a CSV.
-const PHASE: &str = r#"a|b\c <img src=x onerror=alert(1)> & =HYPERLINK("http://x","y")"#;
+/// A phase that breaks a table, carries HTML, emphasis and a formula, and needs quoting in a
+/// CSV.
+const PHASE: &str =
+    r#"a|b\c <img src=x onerror=alert(1)> & *em* __u__ ~~s~~ =HYPERLINK("http://x","y")"#;
 /// A phase that is a formula and nothing else.
 const FORMULA_PHASE: &str = "=1+2";
 /// A property column: a pipe, a tag and a character reference, and one that is a formula.
@@ -83,6 +85,15 @@ fn markdown_keeps_its_table_and_shows_names_as_text() {
         !table.contains(['<', '>']),
         "a tag gets through to the post:\n{table}"
     );
+    // Emphasis and strikethrough delimiters all come escaped.
+    let mut before = ' ';
+    for c in table.chars() {
+        assert!(
+            !matches!(c, '*' | '_' | '~') || before == '\\',
+            "an unescaped {c:?} in\n{table}"
+        );
+        before = if before == '\\' { ' ' } else { c };
+    }
 }
 
 #[test]
