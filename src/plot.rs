@@ -88,6 +88,40 @@ mod tests {
         }
     }
 
+    /// Every key of ex-1.5 gets its dot, and a sheet keyed on every one of 32,000 rows (a
+    /// phase every 50) draws a dot, a phase line and a name no closer than they can be told
+    /// apart: a few hundred marks, not a quarter of a million.
+    #[test]
+    fn keys_and_phases_closer_than_a_mark_share_one() {
+        let marks = |sheet: &str| {
+            let timeline = Timeline::new(&crate::dopesheet::Dopesheet::parse(sheet).unwrap());
+            let mut svg = Svg::new(800.0, 300.0);
+            timeline_chart(&mut svg, Rect::new(0.0, 0.0, 800.0, 300.0), &timeline);
+            let doc = svg.finish();
+            let keys = (0..timeline.properties().len()).map(|p| timeline.keys(p).len());
+            (
+                doc.matches("<circle").count(),
+                doc.len(),
+                keys.sum::<usize>(),
+            )
+        };
+        let (dots, _, keys) = marks(crate::dopesheet::EX_1_5);
+        assert_eq!(dots, 2 * keys, "two discs a key");
+        let mut dense = String::from("STEP,PHASE,ACTION,lr,loss-recon,reg-planar\n");
+        for row in 0..32_000 {
+            let phase = if row % 50 == 0 {
+                format!("P{row}")
+            } else {
+                String::new()
+            };
+            dense += &format!("{},{phase},,0.01,{},0.2\n", row * 10, 1 + row % 2);
+        }
+        let (dots, bytes, keys) = marks(&dense);
+        assert_eq!(keys, 3 * 32_000);
+        assert!(dots <= 2 * 3 * 800 / 4 + 6, "{dots} discs for {keys} keys");
+        assert!(bytes < 400_000, "{bytes} bytes of SVG");
+    }
+
     #[test]
     fn the_phase_history_draws_only_the_dims_a_model_has() {
         let titles = |dims: usize| {

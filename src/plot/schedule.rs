@@ -85,8 +85,12 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
     let steps = timeline.len().max(1);
     let axis = StepAxis { plot: outer, steps };
 
-    // Phase names above the top panel, centred on each span.
+    // Phase names above the top panel, centred on each span: none on a span too narrow for two
+    // letters, where it could only be read on top of its neighbours'.
     for phase in timeline.phases() {
+        if axis.x((phase.end + 1) as f64) - axis.x(phase.start as f64) < font * 2.0 {
+            continue;
+        }
         let mid = (phase.start as f64 + phase.end as f64 + 1.0) / 2.0;
         s.text(
             axis.x(mid),
@@ -105,8 +109,11 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         s.fill_rect(plot.x, plot.y, plot.w, plot.h, PANEL);
         let (lo, hi) = value_range(timeline, group);
         let to_y = |v: f64| plot.y + plot.h - ((v - lo) / (hi - lo)) as f32 * plot.h;
-        for phase in timeline.phases() {
-            let x = axis.x(phase.start as f64);
+        let starts = timeline
+            .phases()
+            .iter()
+            .map(|p| (axis.x(p.start as f64), ()));
+        for (x, ()) in spaced(starts, 1.0) {
             s.line((x, plot.y), (x, plot.y + plot.h), 1.0, GRID, false);
         }
         for tick in [lo, (lo + hi) / 2.0, hi] {
@@ -129,9 +136,10 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
                 })
                 .collect();
             s.polyline(&points, 2.0, color);
-            for &(step, value) in timeline.keys(p) {
-                s.dot((axis.x(step as f64), to_y(value)), 4.0, color);
-                s.dot((axis.x(step as f64), to_y(value)), 2.2, [0, 0, 0, 255]);
+            let keys = timeline.keys(p).iter();
+            for (x, value) in spaced(keys.map(|&(step, v)| (axis.x(step as f64), v)), 4.0) {
+                s.dot((x, to_y(value)), 4.0, color);
+                s.dot((x, to_y(value)), 2.2, [0, 0, 0, 255]);
             }
             let ly = plot.y + font * (0.9 + 1.2 * n as f32);
             let lx = if gutter {
@@ -150,8 +158,10 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
             );
         }
         if g == 0 {
-            for (step, actions) in timeline.action_steps() {
-                let x = axis.x(step as f64);
+            let marks = timeline
+                .action_steps()
+                .map(|(step, a)| (axis.x(step as f64), a));
+            for (x, actions) in spaced(marks, font) {
                 s.text(
                     x,
                     plot.y + plot.h - font * 0.7,
@@ -185,6 +195,20 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         );
     }
     axis
+}
+
+/// The marks of `marks` (in order along x) that sit at least `gap` pixels right of the last
+/// one kept. Closer ones would be drawn on top of it, and thousands of them (a sheet keyed on
+/// every row) cost the page seconds a redraw.
+fn spaced<T>(marks: impl Iterator<Item = (f32, T)>, gap: f32) -> impl Iterator<Item = (f32, T)> {
+    let mut last = f32::NEG_INFINITY;
+    marks.filter(move |&(x, _)| {
+        let keep = x - last >= gap;
+        if keep {
+            last = x;
+        }
+        keep
+    })
 }
 
 /// Marks on a schedule chart ([`timeline_chart`]'s `axis`) the step from which a run's
