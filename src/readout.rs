@@ -6,16 +6,14 @@ use crate::run::Losses;
 use crate::step::loss::Term;
 
 /// A value as the readout shows it: four decimals, or three significant digits in exponent
-/// form below 0.01 (`1.23e-4`); `–` for none.
+/// form below 0.01 (`1.23e-4`) and from 100,000 (`9.99e21`); `–` for none.
 pub fn number(v: Option<f64>) -> String {
     match v {
         None => "–".into(),
         Some(v) if v.is_nan() => "NaN".into(),
         Some(v) if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
         Some(0.0) => "0.0000".into(),
-        // As the browser writes numbers this large: `2.5e+25`.
-        Some(v) if v.abs() >= 1e21 => format!("{v:e}").replacen('e', "e+", 1),
-        Some(v) if v.abs() >= 0.01 => fixed4(v),
+        Some(v) if (0.01..1e5).contains(&v.abs()) => fixed4(v),
         Some(v) => format!("{v:.2e}"),
     }
 }
@@ -173,8 +171,11 @@ mod tests {
         assert_eq!(number(Some(0.099_99)), "0.1000");
         assert_eq!(number(Some(9.999_96)), "10.0000");
         assert_eq!(number(Some(123.456_78)), "123.4568");
-        assert_eq!(number(Some(2.5e25)), "2.5e+25");
-        assert_eq!(number(Some(-1e21)), "-1e+21");
+        assert_eq!(number(Some(99_999.0)), "99999.0000");
+        assert_eq!(number(Some(123_456.7)), "1.23e5");
+        assert_eq!(number(Some(2.5e25)), "2.50e25");
+        assert_eq!(number(Some(-1e21)), "-1.00e21");
+        assert_eq!(number(Some(9.985_005_999_999_985e21)), "9.99e21");
         assert_eq!(number(Some(0.009_996)), "1.00e-2");
         assert_eq!(number(Some(-0.000_999_7)), "-1.00e-3");
         assert_eq!(number(Some(5e-300)), "5.00e-300");
