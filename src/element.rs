@@ -96,12 +96,29 @@ pub fn sheet_response_problem(src: &str, status: u16, content_type: &str) -> Opt
     } else {
         return None;
     };
-    Some(format!("could not load dopesheet {src}: {why}"))
+    Some(format!("could not load dopesheet {}: {why}", src_name(src)))
 }
 
-/// What the element says when a `src` sheet's server never answers within `seconds`.
-pub fn sheet_never_answered(src: &str, seconds: f64) -> String {
-    format!("could not load dopesheet {src}: no answer in {seconds} s")
+/// What the element says when a request for a `src` sheet got no answer: none within
+/// `timeout_s` seconds (`Some`), or the browser's `reason` for a request that failed (the
+/// server unreachable, or one that does not let other sites read it).
+pub fn sheet_request_failed(src: &str, timeout_s: Option<f64>, reason: &str) -> String {
+    let why = match timeout_s {
+        Some(seconds) => format!("no answer in {seconds} s"),
+        None => format!(
+            "the request failed ({reason}): the server is unreachable, or it does not let \
+             other sites read the file"
+        ),
+    };
+    format!("could not load dopesheet {}: {why}", src_name(src))
+}
+
+/// A `src` as messages name it: as written, or `""` when there is nothing to show.
+fn src_name(src: &str) -> &str {
+    match src.trim().is_empty() {
+        true => "\"\"",
+        false => src,
+    }
 }
 
 /// How an applied sheet reaches the workers.
@@ -298,8 +315,20 @@ mod tests {
             )
         );
         assert_eq!(
-            sheet_never_answered("slow.csv", 10.0),
+            sheet_request_failed("slow.csv", Some(10.0), "signal timed out"),
             "could not load dopesheet slow.csv: no answer in 10 s"
+        );
+        assert_eq!(
+            sheet_request_failed("https://elsewhere.example/a.csv", None, "Failed to fetch"),
+            "could not load dopesheet https://elsewhere.example/a.csv: the request failed \
+             (Failed to fetch): the server is unreachable, or it does not let other sites read \
+             the file"
+        );
+        assert_eq!(
+            sheet_response_problem("", 200, "text/html").as_deref(),
+            Some(
+                "could not load dopesheet \"\": the server sent a web page (text/html), not a CSV"
+            )
         );
     }
 

@@ -72,6 +72,36 @@ impl Controls {
     }
 }
 
+/// Which engine a run starts on: the `backend` attribute, or the page's `?backend=` over it.
+/// The element reads it before either engine module loads (so that a visitor downloads only
+/// the engine that trains), the same way: a value that is not one of the three counts as
+/// `auto`, and this names it once a module is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendAsk {
+    /// The CPU engine at once, the GPU timed beside it and moved to where it wins.
+    #[default]
+    Auto,
+    WebGpu,
+    Cpu,
+}
+
+impl BackendAsk {
+    /// From the attribute's text (`None` when absent), with a message naming a bad value.
+    pub fn read(text: Option<&str>) -> (BackendAsk, Option<String>) {
+        match text.map(str::trim) {
+            None | Some("auto") => (BackendAsk::Auto, None),
+            Some("webgpu") => (BackendAsk::WebGpu, None),
+            Some("cpu") => (BackendAsk::Cpu, None),
+            Some(other) => (
+                BackendAsk::Auto,
+                Some(format!(
+                    "backend={other:?} is not one of auto, webgpu or cpu; choosing as auto does"
+                )),
+            ),
+        }
+    }
+}
+
 /// The `from` and `to` attributes: a step range an embed plays in a loop. The run trains to
 /// `to` (the end of the sheet without it), then its recorded latents from `from` to there
 /// play over and over.
@@ -230,6 +260,19 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_backend_is_auto_webgpu_or_cpu_and_anything_else_is_named_and_auto() {
+        assert_eq!(BackendAsk::read(None), (BackendAsk::Auto, None));
+        assert_eq!(BackendAsk::read(Some(" cpu")), (BackendAsk::Cpu, None));
+        assert_eq!(BackendAsk::read(Some("webgpu")), (BackendAsk::WebGpu, None));
+        let (ask, problem) = BackendAsk::read(Some("quantum"));
+        assert_eq!(ask, BackendAsk::Auto);
+        assert_eq!(
+            problem.as_deref(),
+            Some("backend=\"quantum\" is not one of auto, webgpu or cpu; choosing as auto does")
+        );
+    }
 
     #[test]
     fn controls_are_none_play_or_full_and_anything_else_is_named() {

@@ -301,12 +301,20 @@ pub fn read_settings(
     })
 }
 
-/// What is wrong with a `controls` attribute, if anything
-/// ([`Controls::read`](crate::settings::Controls::read)); the element's styles show the
+/// What is wrong with the `controls` attribute and the backend asked for, if anything
+/// ([`Controls::read`](crate::settings::Controls::read),
+/// [`BackendAsk::read`](crate::settings::BackendAsk::read)); the element's styles show the
 /// controls it names.
 #[wasm_bindgen]
-pub fn controls_problem(controls: Option<String>) -> Option<String> {
-    crate::settings::Controls::read(controls.as_deref()).1
+pub fn choice_problems(controls: Option<String>, backend: Option<String>) -> Vec<String> {
+    use crate::settings::{BackendAsk, Controls};
+    [
+        Controls::read(controls.as_deref()).1,
+        BackendAsk::read(backend.as_deref()).1,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The sheet editor's undo and redo ([`crate::sheet_edits::SheetEdits`]).

@@ -112,6 +112,8 @@ const SHEET_TIMEOUT_MS = 10_000;
 
 /** A pause in typing this long ends one edit, for Undo. */
 const EDIT_PAUSE_MS = 700;
+/** Characters from which a sheet is checked at a pause in typing (a megabyte takes 0.2 s). */
+const LONG_SHEET = 100_000;
 
 // The element's styles (element/styles.css) and markup (element/markup.html), put in these two
 // strings by `cargo xtask build-web`. The styles are one constructed sheet shared by every
@@ -152,6 +154,9 @@ class ColorBottleneck extends HTMLElement {
   #running = false;
   /** Play was asked for (autoplay or the button) and not taken back. */
   #wantsToRun = false;
+  /** The run paused itself (at its end, or at a bad step), not the reader: a new sheet, a
+   * Reset or a branch plays again. */
+  #pausedByRun = false;
   #inView = false;
   #lastStepEvent = 0;
   #lastReadout = -Infinity;
@@ -231,7 +236,9 @@ class ColorBottleneck extends HTMLElement {
     this.#wired = true;
     const speed = this.field('speed');
     speed.onchange = () => this.#post({ type: 'speed', value: Number(speed.value) });
-    this.field('seed').value = this.getAttribute('seed') ?? '1';
+    const seedField = this.field('seed');
+    seedField.value = this.getAttribute('seed') ?? '1';
+    seedField.onkeydown = (e) => { if (e.key === 'Enter') this.reset().catch((err) => this.#fail(err)); };
     const runs = this.field('runs');
     runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().spec.seed);
     this.canvas('sweep').addEventListener('click', (e) => {
@@ -241,7 +248,8 @@ class ColorBottleneck extends HTMLElement {
       if (seed !== undefined) this.#openRuns(1, seed);
     });
     this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#versus === null ? 'sweep.csv' : 'compare.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
-    this.field('compare').onchange = () => this.#showCompare();
+    this.field('compare').onchange = () => { this.#showCompare(); this.#validate(); };
+    this.field('sheet-b').oninput = () => this.#validate();
     this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
     this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
     const grid = this.canvas('grid');
@@ -272,10 +280,12 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=branch]').onclick = () => this.#branch().catch((e) => this.#fail(e));
     const sheet = this.field('sheet');
     sheet.oninput = () => {
-      this.#validate();
+      // A long sheet takes a while to check: it is checked at a pause, not on every key.
+      const long = sheet.value.length > LONG_SHEET;
+      if (!long) this.#validate();
       // Typing is one edit until the reader pauses.
       clearTimeout(this.#editTimer);
-      this.#editTimer = setTimeout(() => this.#recordEdit(), EDIT_PAUSE_MS);
+      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#validate(); }, EDIT_PAUSE_MS);
     };
     this.$('[data-action=undo]').onclick = () => this.#undo(true);
     this.$('[data-action=redo]').onclick = () => this.#undo(false);
@@ -381,8 +391,8 @@ class ColorBottleneck extends HTMLElement {
     // A server that never answers must not leave the element waiting with nothing said.
     const signal = AbortSignal.timeout(SHEET_TIMEOUT_MS);
     const late = async (e) => {
-      if (e?.name !== 'TimeoutError') throw e;
-      throw new Error((await this.#engine()).mod.sheet_never_answered(src, SHEET_TIMEOUT_MS / 1000));
+      const timeout = e?.name === 'TimeoutError' ? SHEET_TIMEOUT_MS / 1000 : undefined;
+      throw new Error((await this.#engine()).mod.sheet_request_failed(src, timeout, String(e?.message ?? e)));
     };
     const res = await fetch(src, { signal }).catch(late);
     const problem = (await this.#engine()).mod.sheet_response_problem(src, res.status, res.headers.get('content-type') ?? '');
@@ -390,9 +400,17 @@ class ColorBottleneck extends HTMLElement {
     return res.text().catch(late);
   }
 
+  /** The backend asked for: the page's `?backend=`, or else the attribute. */
+  #askedBackend() {
+    return new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? undefined;
+  }
+
+  /** `cpu`, `webgpu` or `auto`. Read before either module loads: anything else counts as
+   * `auto`, as `BackendAsk::read` in src/settings.rs reads it, and it names the value. */
   #requestedBackend() {
     if (this.#cpuOnly) return 'cpu';
-    return new URLSearchParams(location.search).get('backend') ?? this.getAttribute('backend') ?? 'auto';
+    const asked = this.#askedBackend()?.trim();
+    return asked === 'cpu' || asked === 'webgpu' ? asked : 'auto';
   }
 
   /** The seed field and the numeric attributes, read (and checked) by the engine:
@@ -534,7 +552,8 @@ class ColorBottleneck extends HTMLElement {
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
-    this.#create(this.field('sheet').value).then(() => this.play()).catch((e) => this.#fail(e));
+    // The sheet that trains, not the editor's unapplied text.
+    this.#create(this.#sheet).then(() => this.play()).catch((e) => this.#fail(e));
   }
 
   #download(name, content, type) {
@@ -620,8 +639,7 @@ class ColorBottleneck extends HTMLElement {
     const settings = this.#settings();
     this.#started = settings;
     for (const problem of settings.problems) this.#notify(problem);
-    const controls = page.mod.controls_problem(this.getAttribute('controls') ?? undefined);
-    if (controls) this.#notify(controls);
+    for (const problem of page.mod.choice_problems(this.getAttribute('controls') ?? undefined, this.#askedBackend())) this.#notify(problem);
     const { range, problems } = page.mod.read_step_range(this.getAttribute('from') ?? undefined, this.getAttribute('to') ?? undefined);
     for (const problem of problems) this.#notify(problem);
     this.#range = range;
@@ -887,15 +905,23 @@ class ColorBottleneck extends HTMLElement {
 
   /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). */
   play() {
-    // The last frame may still be the finished end of the run before a Reset or a restart.
-    if (!this.#workers.length || this.#board?.finished()) return;
+    // The last frame may still be the finished end of the run before a Reset or a restart; a
+    // run stopped at a bad step goes on once a sheet is applied.
+    if (!this.#workers.length || this.#board?.finished() || this.#halted()) return;
     this.#wantToRun(true);
   }
 
   pause() { this.#wantToRun(false); }
 
-  #wantToRun(yes) {
+  /** The run shown stopped at a bad step (its frames say so), and nothing was applied since. */
+  #halted() { return this.#error !== null && this.#frame?.error === this.#error; }
+
+  /** Plays again a run that paused itself, once it has something new to train. */
+  #playIfPausedByRun() { if (this.#pausedByRun) this.play(); }
+
+  #wantToRun(yes, byRun = false) {
     this.#wantsToRun = yes;
+    this.#pausedByRun = byRun;
     this.$('[data-action=toggle]').textContent = yes ? 'Pause' : 'Play';
     this.#followVisibility();
   }
@@ -913,11 +939,13 @@ class ColorBottleneck extends HTMLElement {
     if (!this.#workers.length) return;
     this.#endGrid();
     const run = this.#runs.begin();
-    const { seed } = this.#settings().spec;
+    const { spec: { seed }, problems } = this.#settings();
+    for (const problem of problems) this.#notify(problem);
     this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } };
     await this.#callAll({ type: 'reset', seed, run });
     this.#restarted(run);
-    this.field('error').textContent = '';
+    this.#validate();
+    this.#playIfPausedByRun();
   }
 
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
@@ -939,7 +967,10 @@ class ColorBottleneck extends HTMLElement {
   async setDopesheet(csv, { live = false, versus = null } = {}) {
     if (!this.#board) throw new Error('not ready');
     live = Boolean(live);
-    const dims = this.#settings().spec.latent_dims;
+    // Apply & restart starts from the seed field, as Reset does.
+    const settings = this.#settings();
+    for (const problem of settings.problems) this.#notify(problem);
+    const { latent_dims: dims, seed } = settings.spec;
     const parents = this.#parents;
     const comparing = this.#versus;
     const { mod } = this.#wasm;
@@ -961,7 +992,8 @@ class ColorBottleneck extends HTMLElement {
         await this.#create(csv);
       } else {
         const run = live ? this.#runs.latest() : this.#runs.begin();
-        const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run });
+        const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run, seed });
+        if (!live) this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } };
         // Applied live, the run trained the old sheet up to the first worker's step.
         if (live) this.#parents = mod.applied_live(this.#parents, this.#sheet, first.at);
         this.#sheet = csv;
@@ -977,6 +1009,7 @@ class ColorBottleneck extends HTMLElement {
       this.#recordEdit();
       this.field('error').textContent = '';
       setText(this.field('edit-note'), '');
+      this.#playIfPausedByRun();
     } catch (problem) {
       this.#parents = parents;
       this.#versus = comparing;
@@ -1013,6 +1046,7 @@ class ColorBottleneck extends HTMLElement {
     }
     this.field('error').textContent = '';
     setText(this.field('edit-note'), '');
+    this.#playIfPausedByRun();
   }
 
   /** The state each worker kept at or before `at` for the run the settings describe, in
@@ -1173,11 +1207,13 @@ class ColorBottleneck extends HTMLElement {
     setText(this.$('[data-action=sweep-csv]'), comparing ? 'Download comparison CSV' : 'Download sweep CSV');
   }
 
+  /** Names the editor's problem, or else B's while *compare with B* is ticked. */
   #validate() {
     if (!this.#wasm) return;
-    const text = this.field('sheet').value;
-    const problem = this.#wasm.mod.validate(text);
-    if (problem) this.#showProblem(problem);
+    const { mod } = this.#wasm;
+    const problem = mod.validate(this.field('sheet').value);
+    const inB = !problem && this.field('compare').checked ? mod.validate(this.field('sheet-b').value) : null;
+    if (problem || inB) this.#showProblem(problem ?? { ...inB, message: `sheet B: ${inB.message}` });
     else this.field('error').textContent = '';
   }
 
@@ -1191,7 +1227,7 @@ class ColorBottleneck extends HTMLElement {
   #fail(e) {
     if (e === STOPPED) return;
     this.#error = String(e?.message ?? e);
-    this.pause();
+    if (this.#wantsToRun) this.#wantToRun(false, true);
     this.field('notice').textContent = `error: ${this.#error}`;
     this.dispatchEvent(new CustomEvent('error', { detail: { message: this.#error } }));
   }
@@ -1266,7 +1302,7 @@ class ColorBottleneck extends HTMLElement {
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
       if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }
-    if (fresh && board.finished() && this.#wantsToRun) this.pause();
+    if (fresh && board.finished() && this.#wantsToRun) this.#wantToRun(false, true);
     return fresh;
   }
 

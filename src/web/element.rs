@@ -24,10 +24,10 @@ pub fn sheet_response_problem(src: &str, status: u16, content_type: &str) -> Opt
     element::sheet_response_problem(src, status, content_type)
 }
 
-/// What the element says when a `src` sheet never arrives ([`element::sheet_never_answered`]).
+/// What the element says when a `src` sheet never arrives ([`element::sheet_request_failed`]).
 #[wasm_bindgen]
-pub fn sheet_never_answered(src: &str, seconds: f64) -> String {
-    element::sheet_never_answered(src, seconds)
+pub fn sheet_request_failed(src: &str, timeout_s: Option<f64>, reason: &str) -> String {
+    element::sheet_request_failed(src, timeout_s, reason)
 }
 
 /// `"new-workers"`, `"restart"` or `"live"` ([`element::apply_route`]); throws where the

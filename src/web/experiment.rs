@@ -358,8 +358,8 @@ impl Experiment {
     /// fresh run with the same seed. A broken sheet is refused (with its located problem)
     /// and the run goes on. Returns the step the new sheet takes over at (0 for a fresh run):
     /// the run now trained the old sheet up to there, which its link must replay.
-    pub fn set_dopesheet(&self, sheet: String, live: bool) -> Result<f64, JsValue> {
-        self.run.borrow_mut().set_dopesheet(sheet, live)
+    pub fn set_dopesheet(&self, sheet: String, live: bool, seed: u32) -> Result<f64, JsValue> {
+        self.run.borrow_mut().set_dopesheet(sheet, live, seed)
     }
 
     /// Frames of the latent-evolution video recorded so far.
@@ -382,11 +382,7 @@ impl Experiment {
     /// first, as for [`create`](Self::create).
     pub fn reset(&self, seed: u32) -> Result<(), JsValue> {
         let mut run = self.run.borrow_mut();
-        run.config.seed = RunSpec {
-            seed: seed.into(),
-            ..run.config
-        }
-        .seed_of(run.first_run);
+        run.reseed(seed);
         let own = run.timeline_of(&run.sheet)?;
         let timeline = match run.parents.first() {
             Some(first) => parse(&first.sheet)?,
@@ -607,7 +603,18 @@ impl WorkerRun {
         }
     }
 
-    fn set_dopesheet(&mut self, sheet: String, live: bool) -> Result<f64, JsValue> {
+    /// From now on the runs start from `seed`, the whole sweep's first.
+    fn reseed(&mut self, seed: u32) {
+        self.config.seed = RunSpec {
+            seed: seed.into(),
+            ..self.config
+        }
+        .seed_of(self.first_run);
+    }
+
+    /// A new sheet: `live` swaps it in under the running model; otherwise the runs start
+    /// again on it from `seed` (the whole sweep's first), as *Apply & restart* reads it.
+    fn set_dopesheet(&mut self, sheet: String, live: bool, seed: u32) -> Result<f64, JsValue> {
         let timeline = self.timeline_of(&sheet)?;
         if live {
             self.finish_replay();
@@ -632,6 +639,7 @@ impl WorkerRun {
         } else {
             // A new sheet from the start: no longer a branch.
             self.parents.clear();
+            self.reseed(seed);
             self.restart(timeline)?;
             Ok(0.0)
         }

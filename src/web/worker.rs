@@ -77,10 +77,12 @@ struct Index {
     index: u32,
 }
 
+/// `seed`: the whole sweep's first, for a restart (unused live).
 struct Sheet {
     sheet: String,
     live: bool,
     run: f64,
+    seed: u32,
 }
 
 /// Reading a message's fields, each named in the message when it is missing or of the wrong
@@ -176,6 +178,7 @@ impl Command {
                 sheet: f.text("sheet")?,
                 live: f.flag("live"),
                 run: f.number("run")?,
+                seed: f.whole("seed")?,
             }),
             _ => {
                 return Err(js_error(format!(
@@ -477,8 +480,13 @@ impl Worker {
                 let pixels = self.experiment()?.video_frame(index)?;
                 set(&r, "pixels", js_sys::Uint8Array::from(&pixels[..]));
             }
-            Command::Sheet(Sheet { sheet, live, run }) => {
-                let at = self.experiment()?.set_dopesheet(sheet, live)?;
+            Command::Sheet(Sheet {
+                sheet,
+                live,
+                run,
+                seed,
+            }) => {
+                let at = self.experiment()?.set_dopesheet(sheet, live, seed)?;
                 self.run.set(run);
                 self.publish(out).await;
                 set(&r, "run", run);

@@ -666,9 +666,17 @@ async function pausesOnNonFinite(page, errors) {
   const stopped = await el(page, (e) => e.step);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await el(page, (e) => e.step), stopped, 'the run is paused');
-
-  await el(page, (e, csv) => e.setDopesheet(csv, { live: true }), blowUp.replace('1e30', '0.001'));
+  const toggle = () => el(page, (e) => [e.playing, e.shadowRoot.querySelector('[data-action=toggle]').textContent]);
+  assert.deepEqual(await toggle(), [false, 'Play'], 'the button says the run is paused');
   await el(page, (e) => e.play());
+  assert.deepEqual(await toggle(), [false, 'Play'], 'Play cannot go on past the bad step: the sheet must change first');
+
+  // Applied live, the run goes on by itself: it paused itself, not the reader.
+  const playing = await el(page, async (e, csv) => {
+    await e.setDopesheet(csv, { live: true });
+    return e.playing;
+  }, blowUp.replace('1e30', '0.001'));
+  assert.ok(playing, 'playing again once the sheet is applied');
   await page.waitForFunction((s) => document.querySelector('color-bottleneck').step > s + 100, stopped, { timeout: 60_000 });
   assert.equal(await el(page, (e) => e.lastError), null);
   const latents = await el(page, (e) => Array.from(e.latents()));
@@ -759,7 +767,9 @@ test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one ope
   const crumpled = rows.filter((r) => r[1] !== 'wheel').length;
   assert.match(tally, new RegExp(`^crumpled ${crumpled}/16 \\(\\d+%, 95% CI \\d+–\\d+%\\)$`));
 
-  // Clicking the third thumbnail opens seed 22 alone.
+  // Clicking the third thumbnail opens seed 22 alone, on the sheet that trained: not on an
+  // edit not yet applied (here a broken one).
+  await el(page, (e) => { e.field('sheet').value = e.field('sheet').value.replace('0.001', 'fast'); });
   const sweep = host.locator('[data-canvas="sweep"]');
   const box = await sweep.boundingBox();
   await sweep.click({ position: { x: box.width * (2.5 / 4), y: box.height * (0.5 / 4) } });
@@ -767,6 +777,7 @@ test('a 16-seed sweep draws a thumbnail and a verdict per seed; clicking one ope
   assert.equal(await el(page, (e) => e.field('seed').value), '22');
   assert.equal(await el(page, (e) => e.field('runs').value), '1');
   await page.waitForFunction(() => document.querySelector('color-bottleneck').step > 100, null, { timeout: 30_000 });
+  assert.equal(await el(page, (e) => e.lastError), null);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -863,7 +874,7 @@ async function openFinished(link) {
 const linkParents = (page, link) => page.evaluate(async (hash) =>
   (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).parents, new URL(link).hash);
 
-test('a seed typed but not applied stays out of the link: Copy link shares the run shown until Reset', async () => {
+test('a seed typed but not applied stays out of the link: Copy link shares the run shown until Reset or Apply & restart', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
   const linkedSeed = async () => {
@@ -875,6 +886,15 @@ test('a seed typed but not applied stays out of the link: Copy link shares the r
   assert.equal(await linkedSeed(), 1, 'the run shown trains seed 1');
   await el(page, (e) => e.reset());
   assert.equal(await linkedSeed(), 77, 'Reset starts seed 77');
+  // Apply & restart starts from the field's seed too, on whichever route it takes.
+  await host.locator('[data-field="seed"]').fill('78');
+  await el(page, (e) => e.setDopesheet(e.shadowRoot.querySelector('[data-field=sheet]').value));
+  assert.equal(await linkedSeed(), 78, 'Apply & restart starts seed 78');
+  // A seed that is not one is named, and Enter in the field is Reset.
+  await host.locator('[data-field="seed"]').fill('abc');
+  await host.locator('[data-field="seed"]').press('Enter');
+  await page.waitForFunction(() => /seed="abc" is not a whole number from 0 to 4294967295; using 1/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=notice]').textContent));
+  assert.equal(await linkedSeed(), 1);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -1961,7 +1981,7 @@ test('a src whose server never answers: after 10 s the element says so and runs 
 
 test('bad attributes and sources: each is named on screen, and the run goes on', { timeout: 240_000 }, async () => {
   // Tall enough that every element is on screen (an element off screen waits to train).
-  const page = await browser.newPage({ viewport: { width: 1280, height: 8000 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 10_500 } });
   const errors = await watch(page);
   await page.goto(`${BASE}/example-post.html`);
   const cases = [
@@ -1973,6 +1993,8 @@ test('bad attributes and sources: each is named on screen, and the run goes on',
     [{ src: 'index.html' }, /the server sent a web page \(text\/html.*\), not a CSV; running the default sheet instead/],
     [{ dopesheet: 'STEP,PHASE,ACTION,lr\n0,A,,fast\n9,,,\n' }, /the dopesheet given is broken \(dopesheet line 2, column 4 \(lr\): "fast" is not a number\)/],
     [{ workers: '0', runs: '4' }, /workers="0" is not a whole number from 1 to 16; using \d+/],
+    [{ src: '' }, /could not load dopesheet "": the server sent a web page \(text\/html.*\), not a CSV; running the default sheet instead/],
+    [{ backend: 'quantum' }, /backend="quantum" is not one of auto, webgpu or cpu; choosing as auto does/],
   ];
   const seen = await elementsWith(page, cases.map(([a]) => a));
   for (const [i, [attrs, message]] of cases.entries()) {
