@@ -77,11 +77,25 @@ pub enum TrainError {
 /// streams, so changing the batch size does not change the initial weights.
 pub(crate) const SAMPLER_STREAM: u64 = 0x5eed_5a3b_1e00_0001;
 
-/// A one-time notice about something in the sheet that training will not use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A one-time notice about something in the sheet that training will not use, or will read
+/// otherwise than a reader might expect.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Warning {
     UnknownProperty(String),
-    UnknownAction { step: u64, action: String },
+    UnknownAction {
+        step: u64,
+        action: String,
+    },
+    /// A value that trains, but not as written: a `data-fraction` outside 0 to 1 counts as the
+    /// nearer end; a negative `lr` climbs the loss, and a negative weight rewards its term.
+    /// The first such key of each property.
+    Unusual {
+        property: String,
+        step: u64,
+        value: f64,
+    },
+    /// No loss term has a weight above 0 at any step: every step is skipped.
+    NothingToTrain,
 }
 
 impl std::fmt::Display for Warning {
@@ -93,6 +107,29 @@ impl std::fmt::Display for Warning {
             Warning::UnknownAction { step, action } => {
                 write!(f, "action {action:?} at step {step} is not known (known: anchor); it does nothing")
             }
+            Warning::Unusual {
+                property,
+                step,
+                value,
+            } => match property.as_str() {
+                "data-fraction" => write!(
+                    f,
+                    "data-fraction {value} at step {step} is outside 0 to 1; it counts as {}",
+                    value.clamp(0.0, 1.0)
+                ),
+                "lr" => write!(
+                    f,
+                    "lr {value} at step {step} is below 0: the steps climb the loss instead of descending it"
+                ),
+                _ => write!(
+                    f,
+                    "{property} {value} at step {step} is below 0: that term's loss is rewarded, not penalised"
+                ),
+            },
+            Warning::NothingToTrain => write!(
+                f,
+                "no loss term has a weight above 0 at any step: nothing trains"
+            ),
         }
     }
 }
@@ -211,7 +248,8 @@ pub(crate) fn non_finite(step: u64, losses: &Losses) -> TrainError {
     }
 }
 
-/// What in a sheet no engine reads: unknown properties, and each unknown action once.
+/// What in a sheet no engine reads (unknown properties, and each unknown action once), what
+/// trains otherwise than written ([`Warning::Unusual`]), and a sheet that trains nothing.
 pub fn warnings_of(timeline: &Timeline) -> Vec<Warning> {
     let mut warnings: Vec<Warning> = timeline
         .properties()
@@ -229,6 +267,27 @@ pub fn warnings_of(timeline: &Timeline) -> Vec<Warning> {
                 });
             }
         }
+    }
+    let mut trains = false;
+    for (p, property) in timeline.properties().iter().enumerate() {
+        let term = Term::from_column(property).is_some();
+        let unusual = |v: f64| match property.as_str() {
+            "data-fraction" => !(0.0..=1.0).contains(&v),
+            "lr" => v < 0.0,
+            _ => term && v < 0.0,
+        };
+        let keys = timeline.keys(p);
+        trains |= term && keys.iter().any(|&(_, v)| v > 0.0);
+        if let Some(&(step, value)) = keys.iter().find(|&&(_, v)| unusual(v)) {
+            warnings.push(Warning::Unusual {
+                property: property.clone(),
+                step,
+                value,
+            });
+        }
+    }
+    if !trains {
+        warnings.push(Warning::NothingToTrain);
     }
     warnings
 }

@@ -190,6 +190,41 @@ fn unknown_columns_and_actions_are_reported_once() {
 }
 
 #[test]
+fn values_that_train_otherwise_than_written_are_named_once_per_property() {
+    let sheet = "STEP,PHASE,ACTION,lr,loss-recon,reg-norm,data-fraction\n\
+                 0,Cube,,0.01,1,0.1,0.5\n\
+                 5,,,-0.01,,-0.2,5\n\
+                 9,,,-0.02,,-0.3,-1\n";
+    let warnings = warnings_of(&timeline(sheet));
+    let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "lr -0.01 at step 5 is below 0: the steps climb the loss instead of descending it",
+            "reg-norm -0.2 at step 5 is below 0: that term's loss is rewarded, not penalised",
+            "data-fraction 5 at step 5 is outside 0 to 1; it counts as 1",
+        ]
+    );
+    assert_eq!(
+        warnings_of(&timeline(
+            "STEP,PHASE,ACTION,lr,loss-recon\n0,Cube,,0.01,0\n9,,,,\n"
+        )),
+        [Warning::NothingToTrain]
+    );
+    assert_eq!(
+        warnings_of(&timeline("STEP,PHASE,ACTION,lr\n0,Cube,,0.01\n9,,,\n")),
+        [Warning::NothingToTrain],
+        "a sheet that keys only lr"
+    );
+    let ex = color_bottleneck::dopesheet::EX_1_5;
+    assert_eq!(
+        warnings_of(&timeline(ex)),
+        [],
+        "the seed's sheet is as written"
+    );
+}
+
+#[test]
 fn a_finished_run_takes_no_more_steps() {
     let mut s = run(
         "STEP,PHASE,ACTION,lr,loss-recon\n0,Primary,,0.01,1\n2,,,,\n",

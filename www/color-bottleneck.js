@@ -296,6 +296,7 @@ class ColorBottleneck extends HTMLElement {
     inside.addEventListener('toggle', () => { this.#dirty = true; });
     new ResizeObserver(() => { this.#dirty = true; }).observe(this);
     document.addEventListener('visibilitychange', () => this.#followVisibility());
+    if (this.hasAttribute('linkable')) addEventListener('hashchange', () => this.#openPastedLink().catch((e) => this.#fail(e)));
     new IntersectionObserver((entries) => {
       this.#inView = entries[entries.length - 1].isIntersecting;
       this.#followVisibility();
@@ -367,24 +368,41 @@ class ColorBottleneck extends HTMLElement {
 
   async #initialSheet() {
     const link = this.getAttribute('run') ?? (this.hasAttribute('linkable') && location.hash.startsWith('#run=') ? location.hash : null);
-    if (link !== null) {
-      const wasm = await this.#engine();
-      const run = wasm.mod.read_share_hash(link);
-      if (run.error === undefined) {
-        if (run.note) this.#notify(run.note);
-        const { spec } = run;
-        this.field('seed').value = String(spec.seed);
-        this.setAttribute('latent-dims', String(spec.latent_dims));
-        this.setAttribute('batch-size', String(spec.batch_size));
-        this.setAttribute('runs', String(spec.runs));
-        this.#parents = run.parents;
-        this.#versus = run.versus ?? null;
-        return run.sheet;
-      }
-      throw new Error(`This link's run could not be opened: ${run.error}`);
-    }
+    if (link !== null) return this.#readLink((await this.#engine()).mod, link);
     if (this.hasAttribute('dopesheet')) return this.getAttribute('dopesheet');
     return this.#fetchSheet(this.getAttribute('src') ?? new URL('dopesheets/ex-1.5.csv', here).href);
+  }
+
+  /** The sheet of the run `link` (a `#run=` hash) carries, its settings put in the seed
+   * field and the attributes; throws what is wrong with the link. */
+  #readLink(mod, link) {
+    const run = mod.read_share_hash(link);
+    if (run.error !== undefined) throw new Error(`This link's run could not be opened: ${run.error}`);
+    if (run.note) this.#notify(run.note);
+    const { spec } = run;
+    this.field('seed').value = String(spec.seed);
+    this.setAttribute('latent-dims', String(spec.latent_dims));
+    this.setAttribute('batch-size', String(spec.batch_size));
+    this.setAttribute('runs', String(spec.runs));
+    this.#parents = run.parents;
+    this.#versus = run.versus ?? null;
+    return run.sheet;
+  }
+
+  /** A `#run=` link pasted into a linkable page's address opens as a new run. */
+  async #openPastedLink() {
+    if (!this.isConnected || !this.#wasm || !location.hash.startsWith('#run=')) return;
+    let sheet;
+    try {
+      sheet = this.#readLink(this.#wasm.mod, location.hash);
+    } catch (e) {
+      this.#notify(e.message);
+      return;
+    }
+    this.#endGrid();
+    this.field('sheet').value = sheet;
+    this.#recordEdit();
+    await this.#create(sheet);
   }
 
   async #fetchSheet(src) {

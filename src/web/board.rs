@@ -742,17 +742,31 @@ impl Board {
                     );
                 }
                 let cell = w / 9.0;
-                for (i, snap) in shown.iter().enumerate() {
-                    let mut label = format!("{} (step {})", snap.phase, snap.step);
-                    if i == 0 && hidden > 0 {
-                        label = format!("… {hidden} earlier · {label}");
-                    }
+                let labels: Vec<String> = (shown.iter().enumerate())
+                    .map(|(i, snap)| {
+                        let label = format!("{} (step {})", snap.phase, snap.step);
+                        match i == 0 && hidden > 0 {
+                            true => format!("… {hidden} earlier · {label}"),
+                            false => label,
+                        }
+                    })
+                    .collect();
+                // One size for every label, the largest at which each fits its group's width
+                // (neighbouring labels never overprint), but no smaller than can be read: a
+                // label too long even then is cut short.
+                let chars_at = |size: f32| (3.0 * cell * 0.95 / (size * 0.6)) as usize;
+                let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1);
+                let size = (3.0 * cell * 0.95 / (longest.max(1) as f32 * 0.6)).clamp(6.0, 11.0);
+                for (i, label) in labels.iter().enumerate() {
                     let (row, group) = (i / 3, i % 3);
                     let center = (group as f32 * 3.0 + 1.5) * cell;
                     let y = row as f32 * (cell + STRIP_LABEL_H) + STRIP_LABEL_H / 2.0;
-                    // Shrunk to its group's width: neighbouring labels never overprint.
-                    let fit = 3.0 * cell * 0.95 / (label.chars().count().max(1) as f32 * 0.6);
-                    surface.text(center, y, &label, fit.min(11.0), plot::TEXT, Align::Center);
+                    let room = chars_at(size).max(2);
+                    let label = match label.chars().count() > room {
+                        true => label.chars().take(room - 1).chain(['…']).collect(),
+                        false => label.clone(),
+                    };
+                    surface.text(center, y, &label, size, plot::TEXT, Align::Center);
                 }
                 for (snap, area, pair) in cells(w) {
                     plot::latent_frame(surface, area, snap.dims, pair, plot::LATENT_EXTENT, None);

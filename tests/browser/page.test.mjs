@@ -899,6 +899,24 @@ test('a seed typed but not applied stays out of the link: Copy link shares the r
   await page.close();
 });
 
+test('a run link pasted into the address of a linkable page opens that run; a broken one is named', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const hash = await page.evaluate(async () => {
+    const mod = await import('./pkg/color_bottleneck.js');
+    const sheet = 'STEP,PHASE,ACTION,lr,loss-recon\n0,Pasted,,0.01,1\n300,,,,\n';
+    return mod.share_hash({ sheet, spec: { seed: 5, latent_dims: 3, batch_size: 64, runs: 1 }, parents: [] });
+  });
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').phase === 'Pasted', null, { timeout: 30_000 });
+  assert.equal(await el(page, (e) => e.field('seed').value), '5');
+  assert.equal(await el(page, (e) => e.latents().length), 1000 * 3, 'a 3-D bottleneck');
+  await page.evaluate(() => { location.hash = '#run=garbled'; });
+  await page.waitForFunction(() => /This link's run could not be opened/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=notice]').textContent));
+  assert.equal(await el(page, (e) => e.phase), 'Pasted', 'the run shown stays');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Copy link reopens the same run: the same latents at step 2,000', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
