@@ -2,6 +2,8 @@
 //! GPU's in the background; these rules decide whether the run moves, and for how long the
 //! choice is remembered.
 
+use crate::settings::BackendAsk;
+
 /// How many times faster than the CPU the GPU must train a run's shape for the page to move
 /// the run there: a hand-over pauses the run for a moment, and a close race is within what a
 /// quarter-second burst can tell apart.
@@ -84,28 +86,34 @@ pub struct BackendChange {
 }
 
 /// `cpu` or `webgpu` move the run to that engine (if it is not there); anything else means
-/// `auto`, which times the GPU where one is offered and the run is on the CPU. A comparison
-/// trains both its sheets on the CPU side by side, so it stays; the attribute holds for the
-/// next single sheet.
+/// `auto` (read as [`BackendAsk::read`] reads it, a bad value named), which times the GPU
+/// where one is offered and the run is on the CPU. A comparison trains both its sheets on the
+/// CPU side by side, so it stays; the attribute holds for the next single sheet.
 pub fn backend_change(
     asked: Option<&str>,
     engine: &str,
     comparing: bool,
     gpu_offered: bool,
 ) -> BackendChange {
+    let (ask, problem) = BackendAsk::read(asked);
     let mut change = BackendChange {
-        notice: None,
+        notice: problem,
         move_to: None,
         time_gpu: false,
+    };
+    let kind = match ask {
+        BackendAsk::Cpu => "cpu",
+        BackendAsk::WebGpu => "webgpu",
+        BackendAsk::Auto => "auto",
     };
     if comparing {
         change.notice = Some(
             "a comparison trains on the CPU; the backend applies to the next single sheet".into(),
         );
-    } else if let Some(kind @ ("cpu" | "webgpu")) = asked {
-        change.move_to = (kind != engine).then(|| kind.to_string());
-    } else {
+    } else if kind == "auto" {
         change.time_gpu = engine == "cpu" && gpu_offered;
+    } else {
+        change.move_to = (kind != engine).then(|| kind.to_string());
     }
     change
 }
@@ -121,6 +129,16 @@ mod tests {
         assert_eq!(moves(Some("cpu"), "webgpu").as_deref(), Some("cpu"));
         assert_eq!(moves(Some("cpu"), "cpu"), None, "already there");
         assert_eq!(moves(Some("webgpu"), "webgpu"), None);
+        assert_eq!(
+            moves(Some(" cpu "), "webgpu").as_deref(),
+            Some("cpu"),
+            "read as at start"
+        );
+        let bad = backend_change(Some("GPU"), "cpu", false, true);
+        assert_eq!(
+            bad.notice.as_deref(),
+            Some("backend=\"GPU\" is not one of auto, webgpu or cpu; using auto")
+        );
         for asked in [Some("auto"), Some("GPU"), None] {
             let on_cpu = backend_change(asked, "cpu", false, true);
             assert!(on_cpu.time_gpu && on_cpu.move_to.is_none(), "{asked:?}");

@@ -107,6 +107,9 @@ mod tests {
         };
         let (dots, _, keys) = marks(crate::dopesheet::EX_1_5);
         assert_eq!(dots, 2 * keys, "two discs a key");
+        // Keys a step apart at different values each keep their dot.
+        let jump = "STEP,PHASE,ACTION,lr,loss-recon\n0,A,,0.01,0\n1,,,,1\n5000,,,,\n";
+        assert_eq!(marks(jump).0, 2 * 3, "{jump}");
         let mut dense = String::from("STEP,PHASE,ACTION,lr,loss-recon,reg-planar\n");
         for row in 0..32_000 {
             let phase = if row % 50 == 0 {
@@ -118,7 +121,11 @@ mod tests {
         }
         let (dots, bytes, keys) = marks(&dense);
         assert_eq!(keys, 3 * 32_000);
-        assert!(dots <= 2 * 3 * 800 / 4 + 6, "{dots} discs for {keys} keys");
+        // Each property's keys take at most two values: two dots a 4-pixel column at most.
+        assert!(
+            dots <= 2 * 3 * 2 * 800 / 4 + 12,
+            "{dots} discs for {keys} keys"
+        );
         assert!(bytes < 400_000, "{bytes} bytes of SVG");
     }
 

@@ -13,7 +13,8 @@ pub fn number(v: Option<f64>) -> String {
         Some(v) if v.is_nan() => "NaN".into(),
         Some(v) if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
         Some(0.0) => "0.0000".into(),
-        Some(v) if (0.01..1e5).contains(&v.abs()) => fixed4(v),
+        // Below 100,000 once rounded to four decimals.
+        Some(v) if (0.01..99_999.999_95).contains(&v.abs()) => fixed4(v),
         Some(v) => format!("{v:.2e}"),
     }
 }
@@ -173,6 +174,7 @@ mod tests {
         assert_eq!(number(Some(123.456_78)), "123.4568");
         assert_eq!(number(Some(99_999.0)), "99999.0000");
         assert_eq!(number(Some(123_456.7)), "1.23e5");
+        assert_eq!(number(Some(99_999.999_96)), "1.00e5");
         assert_eq!(number(Some(2.5e25)), "2.50e25");
         assert_eq!(number(Some(-1e21)), "-1.00e21");
         assert_eq!(number(Some(9.985_005_999_999_985e21)), "9.99e21");

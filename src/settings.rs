@@ -95,7 +95,7 @@ impl BackendAsk {
             Some(other) => (
                 BackendAsk::Auto,
                 Some(format!(
-                    "backend={other:?} is not one of auto, webgpu or cpu; choosing as auto does"
+                    "backend={other:?} is not one of auto, webgpu or cpu; using auto"
                 )),
             ),
         }
@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(ask, BackendAsk::Auto);
         assert_eq!(
             problem.as_deref(),
-            Some("backend=\"quantum\" is not one of auto, webgpu or cpu; choosing as auto does")
+            Some("backend=\"quantum\" is not one of auto, webgpu or cpu; using auto")
         );
     }
 

@@ -301,20 +301,19 @@ pub fn read_settings(
     })
 }
 
-/// What is wrong with the `controls` attribute and the backend asked for, if anything
-/// ([`Controls::read`](crate::settings::Controls::read),
+/// What is wrong with the `controls` attribute and the backend asked for, if anything, as one
+/// notice ([`Controls::read`](crate::settings::Controls::read),
 /// [`BackendAsk::read`](crate::settings::BackendAsk::read)); the element's styles show the
 /// controls it names.
 #[wasm_bindgen]
-pub fn choice_problems(controls: Option<String>, backend: Option<String>) -> Vec<String> {
+pub fn choice_problems(controls: Option<String>, backend: Option<String>) -> Option<String> {
     use crate::settings::{BackendAsk, Controls};
-    [
+    let problems = [
         Controls::read(controls.as_deref()).1,
         BackendAsk::read(backend.as_deref()).1,
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    ];
+    let problems: Vec<String> = problems.into_iter().flatten().collect();
+    (!problems.is_empty()).then(|| problems.join(" · "))
 }
 
 /// The sheet editor's undo and redo ([`crate::sheet_edits::SheetEdits`]).

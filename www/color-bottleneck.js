@@ -157,6 +157,9 @@ class ColorBottleneck extends HTMLElement {
   /** The run paused itself (at its end, or at a bad step), not the reader: a new sheet, a
    * Reset or a branch plays again. */
   #pausedByRun = false;
+  /** The run shown stopped at a bad step (a non-finite loss): it goes on only once a sheet is
+   * applied, or from a fresh start. */
+  #halted = false;
   #inView = false;
   #lastStepEvent = 0;
   #lastReadout = -Infinity;
@@ -230,7 +233,7 @@ class ColorBottleneck extends HTMLElement {
     if (this.#wired) {
       // Moved in the document: start again where it was.
       this.#loop();
-      if (!this.#workers.length && this.#wasm) this.#create(this.field('sheet').value).catch((e) => this.#fail(e));
+      if (!this.#workers.length && this.#wasm) this.#create(this.#sheet || this.field('sheet').value).catch((e) => this.#fail(e));
       return;
     }
     this.#wired = true;
@@ -238,7 +241,7 @@ class ColorBottleneck extends HTMLElement {
     speed.onchange = () => this.#post({ type: 'speed', value: Number(speed.value) });
     const seedField = this.field('seed');
     seedField.value = this.getAttribute('seed') ?? '1';
-    seedField.onkeydown = (e) => { if (e.key === 'Enter') this.reset().catch((err) => this.#fail(err)); };
+    seedField.onkeydown = (e) => { if (e.key === 'Enter' && !e.repeat) this.reset().catch((err) => this.#fail(err)); };
     const runs = this.field('runs');
     runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().spec.seed);
     this.canvas('sweep').addEventListener('click', (e) => {
@@ -249,7 +252,9 @@ class ColorBottleneck extends HTMLElement {
     });
     this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#versus === null ? 'sweep.csv' : 'compare.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
     this.field('compare').onchange = () => { this.#showCompare(); this.#validate(); };
-    this.field('sheet-b').oninput = () => this.#validate();
+    this.field('sheet-b').oninput = (e) => {
+      if (this.field('sheet').value.length + e.target.value.length <= LONG_SHEET) this.#validate();
+    };
     this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
     this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
     const grid = this.canvas('grid');
@@ -401,6 +406,7 @@ class ColorBottleneck extends HTMLElement {
     }
     this.#endGrid();
     this.field('sheet').value = sheet;
+    this.field('compare').checked = false;
     this.#recordEdit();
     await this.#create(sheet);
   }
@@ -571,7 +577,7 @@ class ColorBottleneck extends HTMLElement {
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
     // The sheet that trains, not the editor's unapplied text.
-    this.#create(this.#sheet).then(() => this.play()).catch((e) => this.#fail(e));
+    this.#create(this.#sheet || this.field('sheet').value).then(() => this.play()).catch((e) => this.#fail(e));
   }
 
   #download(name, content, type) {
@@ -657,7 +663,8 @@ class ColorBottleneck extends HTMLElement {
     const settings = this.#settings();
     this.#started = settings;
     for (const problem of settings.problems) this.#notify(problem);
-    for (const problem of page.mod.choice_problems(this.getAttribute('controls') ?? undefined, this.#askedBackend())) this.#notify(problem);
+    const choices = page.mod.choice_problems(this.getAttribute('controls') ?? undefined, this.#askedBackend());
+    if (choices) this.#notify(choices);
     const { range, problems } = page.mod.read_step_range(this.getAttribute('from') ?? undefined, this.getAttribute('to') ?? undefined);
     for (const problem of problems) this.#notify(problem);
     this.#range = range;
@@ -918,6 +925,7 @@ class ColorBottleneck extends HTMLElement {
     this.#setBranchPoint(null);
     this.#board?.clear();
     this.#error = null;
+    this.#halted = false;
     this.#dirty = true;
   }
 
@@ -925,14 +933,11 @@ class ColorBottleneck extends HTMLElement {
   play() {
     // The last frame may still be the finished end of the run before a Reset or a restart; a
     // run stopped at a bad step goes on once a sheet is applied.
-    if (!this.#workers.length || this.#board?.finished() || this.#halted()) return;
+    if (!this.#workers.length || this.#board?.finished() || this.#halted) return;
     this.#wantToRun(true);
   }
 
   pause() { this.#wantToRun(false); }
-
-  /** The run shown stopped at a bad step (its frames say so), and nothing was applied since. */
-  #halted() { return this.#error !== null && this.#frame?.error === this.#error; }
 
   /** Plays again a run that paused itself, once it has something new to train. */
   #playIfPausedByRun() { if (this.#pausedByRun) this.play(); }
@@ -987,7 +992,6 @@ class ColorBottleneck extends HTMLElement {
     live = Boolean(live);
     // Apply & restart starts from the seed field, as Reset does.
     const settings = this.#settings();
-    for (const problem of settings.problems) this.#notify(problem);
     const { latent_dims: dims, seed } = settings.spec;
     const parents = this.#parents;
     const comparing = this.#versus;
@@ -1020,6 +1024,7 @@ class ColorBottleneck extends HTMLElement {
         // A run paused by an error goes on under the edited sheet (the worker kept its last
         // good weights).
         this.#error = null;
+        this.#halted = false;
         this.field('notice').textContent = '';
         this.#dirty = true;
       }
@@ -1027,6 +1032,7 @@ class ColorBottleneck extends HTMLElement {
       this.#recordEdit();
       this.field('error').textContent = '';
       setText(this.field('edit-note'), '');
+      if (!live) for (const problem of settings.problems) this.#notify(problem);
       this.#playIfPausedByRun();
     } catch (problem) {
       this.#parents = parents;
@@ -1311,7 +1317,10 @@ class ColorBottleneck extends HTMLElement {
     let fresh = false;
     for (const frame of this.#runs.take_shown()) {
       fresh = true;
-      if (frame.error && frame.error !== this.#error) this.#fail(frame.error);
+      if (frame.error && frame.error !== this.#error) {
+        this.#halted = true;
+        this.#fail(frame.error);
+      }
       // Another worker's part of a sweep brings only its runs' thumbnails and verdicts.
       if (!board.accept(frame)) continue;
       this.#frame = frame;

@@ -171,11 +171,13 @@ impl Gestures {
         match event.input {
             Input::Down | Input::Move if event.input == Input::Down || self.scrubbing => {
                 self.scrubbing = true;
-                board.look_back(Some(board.step_at(event.x)));
+                let step = board.step_at(event.x);
+                board.look_back(Some(step));
                 Response {
                     capture: event.input == Input::Down,
                     branch_moved: true,
                     branch_at: board.looked_back_step(),
+                    value_now: Some(step.min(run.step)),
                     ..redrawn()
                 }
             }
@@ -183,7 +185,10 @@ impl Gestures {
             Input::Up | Input::Cancel if self.scrubbing => {
                 self.scrubbing = false;
                 board.look_back(None);
-                redrawn()
+                Response {
+                    value_now: Some(run.step),
+                    ..redrawn()
+                }
             }
             Input::Key => {
                 let stride = (run.total as f64 / SCRUB_KEY_FRACTION as f64)
@@ -413,9 +418,11 @@ mod tests {
         let moved = g.handle(schedule, at(Input::Move, 7.0, 0.0), RUN, &mut b);
         assert!(!moved.capture);
         assert_eq!((b.scrub, moved.branch_at), (Some(70), Some(71)));
+        assert_eq!(moved.value_now, Some(70), "the slider says the step shown");
         let up = g.handle(schedule, at(Input::Up, 7.0, 0.0), RUN, &mut b);
         assert!(up.redraw && !up.branch_moved && !g.scrubbing());
         assert_eq!(b.scrub, None, "back to live");
+        assert_eq!(up.value_now, Some(1000));
         assert_eq!(
             g.handle(schedule, at(Input::Move, 9.0, 0.0), RUN, &mut b),
             Response::default()

@@ -137,9 +137,9 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
                 .collect();
             s.polyline(&points, 2.0, color);
             let keys = timeline.keys(p).iter();
-            for (x, value) in spaced(keys.map(|&(step, v)| (axis.x(step as f64), v)), 4.0) {
-                s.dot((x, to_y(value)), 4.0, color);
-                s.dot((x, to_y(value)), 2.2, [0, 0, 0, 255]);
+            for at in apart(keys.map(|&(step, v)| (axis.x(step as f64), to_y(v))), 4.0) {
+                s.dot(at, 4.0, color);
+                s.dot(at, 2.2, [0, 0, 0, 255]);
             }
             let ly = plot.y + font * (0.9 + 1.2 * n as f32);
             let lx = if gutter {
@@ -208,6 +208,26 @@ fn spaced<T>(marks: impl Iterator<Item = (f32, T)>, gap: f32) -> impl Iterator<I
             last = x;
         }
         keep
+    })
+}
+
+/// The points of `points` (in order along x) that fall in a `gap`-pixel square no earlier one
+/// took: one dot stands for the keys it would cover, wherever they are (keys a step apart at
+/// different values each keep theirs), and a sheet keyed on every row draws a few hundred.
+fn apart(points: impl Iterator<Item = (f32, f32)>, gap: f32) -> impl Iterator<Item = (f32, f32)> {
+    // The squares taken in the current column: the points come column by column.
+    let (mut column, mut rows) = (i64::MIN, Vec::new());
+    points.filter(move |&(x, y)| {
+        let (cx, cy) = ((x / gap).floor() as i64, (y / gap).floor() as i64);
+        if cx != column {
+            column = cx;
+            rows.clear();
+        }
+        let fresh = !rows.contains(&cy);
+        if fresh {
+            rows.push(cy);
+        }
+        fresh
     })
 }
 

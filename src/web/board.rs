@@ -742,29 +742,29 @@ impl Board {
                     );
                 }
                 let cell = w / 9.0;
-                let labels: Vec<String> = (shown.iter().enumerate())
-                    .map(|(i, snap)| {
-                        let label = format!("{} (step {})", snap.phase, snap.step);
-                        match i == 0 && hidden > 0 {
-                            true => format!("… {hidden} earlier · {label}"),
-                            false => label,
-                        }
-                    })
+                let labels: Vec<String> = (shown.iter())
+                    .map(|snap| format!("{} (step {})", snap.phase, snap.step))
                     .collect();
                 // One size for every label, the largest at which each fits its group's width
                 // (neighbouring labels never overprint), but no smaller than can be read: a
-                // label too long even then is cut short.
-                let chars_at = |size: f32| (3.0 * cell * 0.95 / (size * 0.6)) as usize;
+                // label too long even then is cut short, and so is the note of phases no
+                // longer shown, which is not counted in the size.
+                let width = 3.0 * cell * 0.95;
                 let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1);
-                let size = (3.0 * cell * 0.95 / (longest.max(1) as f32 * 0.6)).clamp(6.0, 11.0);
-                for (i, label) in labels.iter().enumerate() {
+                let size = (width / (longest.max(1) as f32 * 0.6)).clamp(6.0, 11.0);
+                let room = ((width / (size * 0.6)) as f64 + 1e-3) as usize;
+                let labels = labels.into_iter().enumerate().map(|(i, label)| match i {
+                    0 if hidden > 0 => format!("{label} · {hidden} earlier not shown"),
+                    _ => label,
+                });
+                for (i, label) in labels.enumerate() {
                     let (row, group) = (i / 3, i % 3);
                     let center = (group as f32 * 3.0 + 1.5) * cell;
                     let y = row as f32 * (cell + STRIP_LABEL_H) + STRIP_LABEL_H / 2.0;
-                    let room = chars_at(size).max(2);
+                    let room = room.max(2);
                     let label = match label.chars().count() > room {
                         true => label.chars().take(room - 1).chain(['…']).collect(),
-                        false => label.clone(),
+                        false => label,
                     };
                     surface.text(center, y, &label, size, plot::TEXT, Align::Center);
                 }

@@ -130,7 +130,7 @@ test('reset with the same seed reproduces the same latents', async () => {
   await page.close();
 });
 
-test('after a run ends, Reset and then Play at once train the new run', async () => {
+test('after a run ends, Reset and then Play at once train the new run; Reset or Apply alone plays it again, unless the reader paused', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const short = 'STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Full color space,,0.01,1,0.1\n600,,,,,\n';
   await el(page, (e, csv) => {
@@ -149,6 +149,16 @@ test('after a run ends, Reset and then Play at once train the new run', async ()
   await nextFrames(page);
   const { share } = await colouredShare(page);
   assert.ok(share > 0.01, `the new run's points are drawn, got ${(share * 100).toFixed(2)}% coloured pixels`);
+
+  // A run that paused at its end plays again after Reset or Apply by itself; one the reader
+  // paused stays paused.
+  await page.waitForFunction(() => !document.querySelector('color-bottleneck').playing);
+  assert.equal(await el(page, async (e) => { await e.reset(); return e.playing; }), true, 'Reset after the end plays');
+  await ended(3);
+  await page.waitForFunction(() => !document.querySelector('color-bottleneck').playing);
+  assert.equal(await el(page, async (e, csv) => { await e.setDopesheet(csv); return e.playing; }, short), true, 'Apply after the end plays');
+  await ended(4);
+  assert.equal(await el(page, async (e, csv) => { await e.setDopesheet(csv); e.pause(); await e.setDopesheet(csv); return e.playing; }, short), false, 'the reader paused it');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -893,8 +903,11 @@ test('a seed typed but not applied stays out of the link: Copy link shares the r
   // A seed that is not one is named, and Enter in the field is Reset.
   await host.locator('[data-field="seed"]').fill('abc');
   await host.locator('[data-field="seed"]').press('Enter');
-  await page.waitForFunction(() => /seed="abc" is not a whole number from 0 to 4294967295; using 1/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=notice]').textContent));
+  const named = () => /seed="abc" is not a whole number from 0 to 4294967295; using 1/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=notice]').textContent);
+  await page.waitForFunction(named);
   assert.equal(await linkedSeed(), 1);
+  await el(page, (e) => e.setDopesheet(e.shadowRoot.querySelector('[data-field=sheet]').value));
+  assert.ok(await page.evaluate(named), 'Apply & restart names it too');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -2012,7 +2025,7 @@ test('bad attributes and sources: each is named on screen, and the run goes on',
     [{ dopesheet: 'STEP,PHASE,ACTION,lr\n0,A,,fast\n9,,,\n' }, /the dopesheet given is broken \(dopesheet line 2, column 4 \(lr\): "fast" is not a number\)/],
     [{ workers: '0', runs: '4' }, /workers="0" is not a whole number from 1 to 16; using \d+/],
     [{ src: '' }, /could not load dopesheet "": the server sent a web page \(text\/html.*\), not a CSV; running the default sheet instead/],
-    [{ backend: 'quantum' }, /backend="quantum" is not one of auto, webgpu or cpu; choosing as auto does/],
+    [{ backend: 'quantum' }, /backend="quantum" is not one of auto, webgpu or cpu; using auto/],
   ];
   const seen = await elementsWith(page, cases.map(([a]) => a));
   for (const [i, [attrs, message]] of cases.entries()) {

@@ -62,7 +62,8 @@ pub(super) fn on_cpu(sweep: Sweep) -> Result<Box<CpuSweep>, String> {
 
 /// Why the WebGPU module refuses a run on the CPU.
 #[cfg(feature = "webgpu")]
-const ON_GPU_ONLY: &str = "this module trains on WebGPU only (the CPU engine is pkg/)";
+const ON_GPU_ONLY: &str =
+    "the WebGPU module trains on a GPU only; the page trains on the CPU with its CPU module";
 
 /// How a run trains: on the CPU with the fused step (everything on the host), or on a GPU with
 /// the fused kernel (weights on the device until a read-back brings them into its host sweep).
