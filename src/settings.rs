@@ -58,17 +58,9 @@ impl Controls {
     /// From the attribute's text (`None` when absent); a value that is not one of the three
     /// gives every control and a message naming it.
     pub fn read(text: Option<&str>) -> (Controls, Option<String>) {
-        match text.map(str::trim) {
-            None | Some("full") => (Controls::Full, None),
-            Some("none") => (Controls::None, None),
-            Some("play") => (Controls::Play, None),
-            Some(other) => (
-                Controls::Full,
-                Some(format!(
-                    "controls={other:?} is not one of none, play or full; showing every control"
-                )),
-            ),
-        }
+        use Controls::*;
+        let choices = [("none", None), ("play", Play), ("full", Full)];
+        one_of("controls", text, &choices, Full, "showing every control")
     }
 }
 
@@ -88,18 +80,33 @@ pub enum BackendAsk {
 impl BackendAsk {
     /// From the attribute's text (`None` when absent), with a message naming a bad value.
     pub fn read(text: Option<&str>) -> (BackendAsk, Option<String>) {
-        match text.map(str::trim) {
-            None | Some("auto") => (BackendAsk::Auto, None),
-            Some("webgpu") => (BackendAsk::WebGpu, None),
-            Some("cpu") => (BackendAsk::Cpu, None),
-            Some(other) => (
-                BackendAsk::Auto,
-                Some(format!(
-                    "backend={other:?} is not one of auto, webgpu or cpu; using auto"
-                )),
-            ),
-        }
+        use BackendAsk::*;
+        let choices = [("auto", Auto), ("webgpu", WebGpu), ("cpu", Cpu)];
+        one_of("backend", text, &choices, Auto, "using auto")
     }
+}
+
+/// An attribute that names one of a few `choices` (spaces around it ignored): `default` when
+/// absent; anything else gives `default` too, and a message naming it, the choices and what
+/// happens `instead`.
+fn one_of<T: Copy>(
+    name: &str,
+    text: Option<&str>,
+    choices: &[(&str, T)],
+    default: T,
+    instead: &str,
+) -> (T, Option<String>) {
+    let Some(text) = text.map(str::trim) else {
+        return (default, None);
+    };
+    if let Some(&(_, choice)) = choices.iter().find(|(word, _)| *word == text) {
+        return (choice, None);
+    }
+    let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+    let (last, rest) = words.split_last().expect("a choice at least");
+    let named = format!("{} or {last}", rest.join(", "));
+    let problem = format!("{name}={text:?} is not one of {named}; {instead}");
+    (default, Some(problem))
 }
 
 /// The `from` and `to` attributes: a step range an embed plays in a loop. The run trains to
