@@ -57,6 +57,22 @@ pub const PALETTE: [Rgba; 10] = [
     [23, 190, 207, 255],
 ];
 
+/// A phase end's title, `phase (step N)`, in at most `room` characters: a long phase name is
+/// cut short (`Primary & … (step 2999)`) so that the step stays.
+pub fn phase_title(phase: &str, step: u64, room: usize) -> String {
+    let step = format!(" (step {step})");
+    let (name, tail) = (phase.chars().count(), step.chars().count());
+    if name + tail <= room {
+        return format!("{phase}{step}");
+    }
+    match room.checked_sub(tail + 1) {
+        Some(keep) if keep > 0 => {
+            format!("{}…{step}", phase.chars().take(keep).collect::<String>())
+        }
+        _ => format!("{phase}{step}").chars().take(room.max(1)).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +143,24 @@ mod tests {
             "{dots} discs for {keys} keys"
         );
         assert!(bytes < 400_000, "{bytes} bytes of SVG");
+    }
+
+    #[test]
+    fn a_phase_title_keeps_its_step_and_cuts_the_name() {
+        assert_eq!(phase_title("All hues", 9999, 40), "All hues (step 9999)");
+        assert_eq!(
+            phase_title("Primary & secondary", 2999, 31),
+            "Primary & secondary (step 2999)"
+        );
+        let cut = phase_title("Primary & secondary", 2999, 23);
+        assert_eq!(cut, "Primary & … (step 2999)");
+        assert_eq!(cut.chars().count(), 23);
+        assert_eq!(phase_title("Ünïcödé phase", 5, 12), "Ün… (step 5)");
+        assert_eq!(
+            phase_title("Primary", 2999, 8),
+            "Primary ",
+            "too narrow for the step"
+        );
     }
 
     #[test]

@@ -742,31 +742,31 @@ impl Board {
                     );
                 }
                 let cell = w / 9.0;
-                let labels: Vec<String> = (shown.iter())
-                    .map(|snap| format!("{} (step {})", snap.phase, snap.step))
-                    .collect();
-                // One size for every label, the largest at which each fits its group's width
-                // (neighbouring labels never overprint), but no smaller than can be read: a
-                // label too long even then is cut short, and so is the note of phases no
-                // longer shown, which is not counted in the size.
+                // One size for every title, the largest at which each fits its group's width
+                // (neighbouring titles never overprint), but no smaller than can be read: a
+                // title too long even then has its phase name cut short. The note of phases
+                // no longer shown goes with the first where it fits.
                 let width = 3.0 * cell * 0.95;
-                let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1);
+                let longest = (shown.iter())
+                    .map(|s| {
+                        plot::phase_title(&s.phase, s.step, usize::MAX)
+                            .chars()
+                            .count()
+                    })
+                    .max()
+                    .unwrap_or(1);
                 let size = (width / (longest.max(1) as f32 * 0.6)).clamp(6.0, 11.0);
                 let room = ((width / (size * 0.6)) as f64 + 1e-3) as usize;
-                let labels = labels.into_iter().enumerate().map(|(i, label)| match i {
-                    0 if hidden > 0 => format!("{label} · {hidden} earlier not shown"),
-                    _ => label,
-                });
-                for (i, label) in labels.enumerate() {
+                for (i, snap) in shown.iter().enumerate() {
+                    let mut title = plot::phase_title(&snap.phase, snap.step, room);
+                    let note = format!(" · {hidden} earlier not shown");
+                    if i == 0 && hidden > 0 && title.chars().count() + note.len() <= room {
+                        title += &note;
+                    }
                     let (row, group) = (i / 3, i % 3);
                     let center = (group as f32 * 3.0 + 1.5) * cell;
                     let y = row as f32 * (cell + STRIP_LABEL_H) + STRIP_LABEL_H / 2.0;
-                    let room = room.max(2);
-                    let label = match label.chars().count() > room {
-                        true => label.chars().take(room - 1).chain(['…']).collect(),
-                        false => label,
-                    };
-                    surface.text(center, y, &label, size, plot::TEXT, Align::Center);
+                    surface.text(center, y, &title, size, plot::TEXT, Align::Center);
                 }
                 for (snap, area, pair) in cells(w) {
                     plot::latent_frame(surface, area, snap.dims, pair, plot::LATENT_EXTENT, None);
