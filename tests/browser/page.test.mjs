@@ -972,8 +972,9 @@ test('Branch here goes on from the step looked back at under the edited sheet, a
   const edited = sheet.replace('2000,,,0.001', '2000,,,0.003');
   await host.locator('[data-field="sheet"]').fill(edited);
   await host.locator('[data-action="branch"]').click();
-  // The run had paused itself at its end, so the branch may play on from there by itself.
-  await page.waitForFunction((s) => { const e = document.querySelector('color-bottleneck'); return e.ready && e.step >= s && e.losses; }, at);
+  // The run had paused itself at its end, so the branch may play on from there by itself:
+  // its notice says where it started.
+  await page.waitForFunction(() => { const e = document.querySelector('color-bottleneck'); return e.ready && e.losses && /branch: from the state kept/.test(e.shadowRoot.querySelector('[data-field=notice]').textContent); });
   assert.equal(await host.locator('[data-action="branch"]').textContent(), 'Branch here');
   // It went on from the state the run kept last before that step (one every 500 steps at
   // most), not from the seed.
@@ -1018,8 +1019,9 @@ test('a sweep of 4 seeds branches from its kept states, and its link replays the
   const edited = sheet.replace('2000,,,0.001', '2000,,,0.003');
   await host.locator('[data-field="sheet"]').fill(edited);
   await host.locator('[data-action="branch"]').click();
-  // The sweep had paused itself at its end, so the branch may play on by itself.
-  await page.waitForFunction((s) => { const e = document.querySelector('color-bottleneck'); return e.step >= s; }, at);
+  // The sweep had paused itself at its end, so the branch may play on by itself: its notice
+  // says where it started.
+  await page.waitForFunction(() => /branch: from the state kept/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=notice]').textContent));
   assert.match(await host.locator('[data-field="notice"]').textContent(), /branch: from the state kept at step \d+/);
   await el(page, (e) => e.play());
   await finished(page);
