@@ -101,19 +101,14 @@ pub fn backend_change(
         move_to: None,
         time_gpu: false,
     };
-    let kind = match ask {
-        BackendAsk::Cpu => "cpu",
-        BackendAsk::WebGpu => "webgpu",
-        BackendAsk::Auto => "auto",
-    };
     if comparing {
         change.notice = Some(
             "a comparison trains on the CPU; the backend applies to the next single sheet".into(),
         );
-    } else if kind == "auto" {
-        change.time_gpu = engine == "cpu" && gpu_offered;
-    } else {
+    } else if let Some(kind) = ask.engine() {
         change.move_to = (kind != engine).then(|| kind.to_string());
+    } else {
+        change.time_gpu = engine == "cpu" && gpu_offered;
     }
     change
 }

@@ -84,6 +84,15 @@ impl BackendAsk {
         let choices = [("auto", Auto), ("webgpu", WebGpu), ("cpu", Cpu)];
         one_of("backend", text, &choices, Auto, "using auto")
     }
+
+    /// The engine asked for by name (`cpu` or `webgpu`); `None` for `auto`.
+    pub fn engine(self) -> Option<&'static str> {
+        match self {
+            BackendAsk::Auto => None,
+            BackendAsk::WebGpu => Some("webgpu"),
+            BackendAsk::Cpu => Some("cpu"),
+        }
+    }
 }
 
 /// An attribute that names one of a few `choices` (spaces around it ignored): `default` when

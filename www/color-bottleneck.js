@@ -233,7 +233,7 @@ class ColorBottleneck extends HTMLElement {
     if (this.#wired) {
       // Moved in the document: start again where it was.
       this.#loop();
-      if (!this.#workers.length && this.#wasm) this.#create(this.#sheet || this.field('sheet').value).catch((e) => this.#fail(e));
+      if (!this.#workers.length && this.#wasm) this.#create(this.#trainedSheet()).catch((e) => this.#fail(e));
       return;
     }
     this.#wired = true;
@@ -252,9 +252,7 @@ class ColorBottleneck extends HTMLElement {
     });
     this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#versus === null ? 'sweep.csv' : 'compare.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
     this.field('compare').onchange = () => { this.#showCompare(); this.#validate(); };
-    this.field('sheet-b').oninput = (e) => {
-      if (this.field('sheet').value.length + e.target.value.length <= LONG_SHEET) this.#validate();
-    };
+    this.field('sheet-b').oninput = () => { if (!this.#longSheets()) this.#validate(); };
     this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
     this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
     const grid = this.canvas('grid');
@@ -286,7 +284,7 @@ class ColorBottleneck extends HTMLElement {
     const sheet = this.field('sheet');
     sheet.oninput = () => {
       // A long sheet takes a while to check: it is checked at a pause, not on every key.
-      const long = sheet.value.length > LONG_SHEET;
+      const long = this.#longSheets();
       if (!long) this.#validate();
       // Typing is one edit until the reader pauses.
       clearTimeout(this.#editTimer);
@@ -576,9 +574,11 @@ class ColorBottleneck extends HTMLElement {
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
-    // The sheet that trains, not the editor's unapplied text.
-    this.#create(this.#sheet || this.field('sheet').value).then(() => this.play()).catch((e) => this.#fail(e));
+    this.#create(this.#trainedSheet()).then(() => this.play()).catch((e) => this.#fail(e));
   }
+
+  /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
+  #trainedSheet() { return this.#sheet || this.field('sheet').value; }
 
   #download(name, content, type) {
     const blob = content instanceof Blob ? content : new Blob([content], { type });
@@ -964,12 +964,15 @@ class ColorBottleneck extends HTMLElement {
     const run = this.#runs.begin();
     const { spec: { seed }, problems } = this.#settings();
     for (const problem of problems) this.#notify(problem);
-    this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } };
+    this.#reseeded(seed);
     await this.#callAll({ type: 'reset', seed, run });
     this.#restarted(run);
     this.#validate();
     this.#playIfPausedByRun();
   }
+
+  /** The run shown starts again from `seed`, with its other settings. */
+  #reseeded(seed) { this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } }; }
 
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
 
@@ -1015,7 +1018,7 @@ class ColorBottleneck extends HTMLElement {
       } else {
         const run = live ? this.#runs.latest() : this.#runs.begin();
         const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run, seed });
-        if (!live) this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } };
+        if (!live) this.#reseeded(seed);
         // Applied live, the run trained the old sheet up to the first worker's step.
         if (live) this.#parents = mod.applied_live(this.#parents, this.#sheet, first.at);
         this.#sheet = csv;
@@ -1229,6 +1232,12 @@ class ColorBottleneck extends HTMLElement {
     const comparing = this.#versus !== null;
     for (const action of ['apply-live', 'branch']) this.$(`[data-action=${action}]`).disabled = comparing;
     setText(this.$('[data-action=sweep-csv]'), comparing ? 'Download comparison CSV' : 'Download sweep CSV');
+  }
+
+  /** Whether the sheets #validate checks are too long to check on every key. */
+  #longSheets() {
+    const b = this.field('compare').checked ? this.field('sheet-b').value.length : 0;
+    return this.field('sheet').value.length + b > LONG_SHEET;
   }
 
   /** Names the editor's problem, or else B's while *compare with B* is ticked. */

@@ -760,7 +760,8 @@ impl Board {
                 for (i, snap) in shown.iter().enumerate() {
                     let mut title = plot::phase_title(&snap.phase, snap.step, room);
                     let note = format!(" · {hidden} earlier not shown");
-                    if i == 0 && hidden > 0 && title.chars().count() + note.len() <= room {
+                    if i == 0 && hidden > 0 && title.chars().count() + note.chars().count() <= room
+                    {
                         title += &note;
                     }
                     let (row, group) = (i / 3, i % 3);

@@ -49,15 +49,24 @@ impl std::ops::DerefMut for CpuSweep {
     }
 }
 
-/// `sweep` as the CPU engine's runs; in the WebGPU module, the refusal.
-pub(super) fn on_cpu(sweep: Sweep) -> Result<Box<CpuSweep>, String> {
-    #[cfg(not(feature = "webgpu"))]
-    return Ok(Box::new(sweep));
+/// The CPU engine's runs: fresh, or those of `saved` going on from where they stood. The
+/// WebGPU module refuses, before building anything.
+pub(super) fn cpu_sweep(
+    timeline: Timeline,
+    config: RunSpec,
+    saved: Option<&SweepCheckpoint>,
+) -> Result<Box<CpuSweep>, String> {
     #[cfg(feature = "webgpu")]
     {
-        drop(sweep);
+        let _ = (timeline, config, saved);
         Err(ON_GPU_ONLY.to_string())
     }
+    #[cfg(not(feature = "webgpu"))]
+    match saved {
+        Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
+        None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
+    }
+    .map(Box::new)
 }
 
 /// Why the WebGPU module refuses a run on the CPU.
@@ -90,12 +99,7 @@ impl Engine {
                 };
                 Ok(Engine::Gpu(Box::new(gpu.map_err(|e| e.to_string())?)))
             }
-            _ => match saved {
-                Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
-                None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
-            }
-            .and_then(on_cpu)
-            .map(Engine::Cpu),
+            _ => cpu_sweep(timeline, config, saved).map(Engine::Cpu),
         }
     }
 
@@ -182,7 +186,7 @@ pub(super) const RATE_SHEET: &str =
 /// once it is hot (the first 50 ms ran at 40–60% of the later speed, in Node at batch 256).
 pub(super) fn cpu_steps_per_second(config: RunSpec) -> Result<f64, String> {
     let timeline = parse(RATE_SHEET).expect("the rate sheet parses");
-    let mut cpu = on_cpu(Sweep::new(timeline, config).map_err(|e| e.to_string())?)?;
+    let mut cpu = cpu_sweep(timeline, config, None)?;
     let mut time = |ms: f64| {
         let (started, mut steps) = (now(), 0u32);
         while now() - started < ms {

@@ -17,12 +17,8 @@ impl Versus {
         config: RunSpec,
         saved: Option<&SweepCheckpoint>,
     ) -> Result<Self, JsValue> {
-        let sweep = match saved {
-            Some(saved) => Sweep::restore(timeline, saved).map_err(|e| e.to_string()),
-            None => Sweep::new(timeline, config).map_err(|e| e.to_string()),
-        };
         Ok(Versus {
-            sweep: sweep.and_then(on_cpu).map_err(js_error)?,
+            sweep: cpu_sweep(timeline, config, saved).map_err(js_error)?,
             losses: None,
         })
     }
