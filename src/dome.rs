@@ -181,7 +181,7 @@ pub fn layout(
 ) -> Vec<(f32, f32, f32, usize)> {
     let scale = plot.w / (2.0 * VIEW_REACH);
     let (cx, cy) = (plot.x + plot.w / 2.0, plot.y + plot.h / 2.0);
-    let mut out: Vec<(f32, f32, f32, usize)> = (points.iter().enumerate())
+    let out: Vec<(f32, f32, f32, usize)> = (points.iter().enumerate())
         .filter(|(_, p)| p.iter().all(|v| v.is_finite()))
         .map(|(i, p)| {
             let p = p.map(|v| v.clamp(-extent, extent));
@@ -190,9 +190,8 @@ pub fn layout(
             (cx + x * scale, cy - y * scale, depth, i)
         })
         .collect();
-    // Far to near, ties by point: the order a stable sort gives, with the smaller unstable one.
-    out.sort_unstable_by(|a, b| b.2.total_cmp(&a.2).then(a.3.cmp(&b.3)));
-    out
+    // Far to near, ties by point.
+    crate::order::sorted_by(&out, &|a, b| b.2.total_cmp(&a.2))
 }
 
 /// The view's frame, in CSS pixels: background, title and the hint how to turn it.

@@ -233,8 +233,9 @@ impl Dopesheet {
             });
         }
 
-        // By step, then in the file's order (a stable sort's, from the smaller unstable one).
-        keyframes.sort_unstable_by_key(|k| (k.step, k.line));
+        // By step, then in the file's order.
+        let keyframes =
+            crate::order::sorted_by(&keyframes, &|a, b| (a.step, a.line).cmp(&(b.step, b.line)));
         for pair in keyframes.windows(2) {
             if pair[0].step == pair[1].step {
                 let (first, second) = (&pair[0], &pair[1]);

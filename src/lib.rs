@@ -18,6 +18,7 @@ pub mod geometry;
 #[cfg(any(feature = "wgpu", feature = "webgpu"))]
 pub mod gpu_step;
 pub mod grid;
+pub mod order;
 pub mod plot;
 pub mod probe;
 pub mod readout;

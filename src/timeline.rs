@@ -207,11 +207,11 @@ impl Timeline {
     /// and where it ends), the actions, each property by name (one the other lacks differs
     /// wherever it is read) and the length (a step one of them never trains differs).
     pub fn differences(&self, other: &Timeline) -> Option<(u64, u64)> {
-        let mut names: Vec<&str> = (self.properties.iter())
+        let names: Vec<&str> = (self.properties.iter())
             .chain(&other.properties)
             .map(String::as_str)
             .collect();
-        names.sort_unstable();
+        let mut names = crate::order::sorted_by(&names, &|a, b| a.cmp(b));
         names.dedup();
         // Each property's track in either timeline, looked up once.
         let tracks: Vec<(Option<usize>, Option<usize>)> = (names.iter())

@@ -90,12 +90,11 @@ impl Shape {
 /// judged come last. `runs[r]` is run r's `(crumpled, onset)`, or `None` before a verdict.
 /// (A comparison flags its discordant pairs as crumpled, to show them first.)
 pub fn display_order(runs: &[Option<(bool, Option<u64>)>]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..runs.len()).collect();
-    order.sort_unstable_by_key(|&r| match runs[r] {
-        Some((crumpled, onset)) => (0, !crumpled, onset.unwrap_or(u64::MAX), r),
-        None => (1, true, u64::MAX, r),
-    });
-    order
+    let key = |r: usize| match runs[r] {
+        Some((crumpled, onset)) => (0, !crumpled, onset.unwrap_or(u64::MAX)),
+        None => (1, true, u64::MAX),
+    };
+    crate::order::order_by(runs.len(), &|a, b| key(a).cmp(&key(b)))
 }
 
 /// Where a run's verdict settled: the first judged step from which its shape stayed what it

@@ -9,16 +9,16 @@ pub fn group_by_scale(timeline: &Timeline) -> (Vec<usize>, Vec<usize>) {
     let mut maxima = Vec::new();
     let mut medians = Vec::new();
     for p in 0..timeline.properties().len() {
-        let mut values: Vec<f64> = timeline.keys(p).iter().map(|(_, v)| *v).collect();
+        let values: Vec<f64> = timeline.keys(p).iter().map(|(_, v)| *v).collect();
         if values.is_empty() {
             maxima.push(None);
             continue;
         }
-        values.sort_unstable_by(f64::total_cmp);
+        let values = crate::order::sorted_by(&values, &|a, b| a.total_cmp(b));
         maxima.push(values.last().copied());
         medians.push(median(&values));
     }
-    medians.sort_unstable_by(f64::total_cmp);
+    let medians = crate::order::sorted_by(&medians, &|a, b| a.total_cmp(b));
     let m = if medians.is_empty() {
         0.0
     } else {
