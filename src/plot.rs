@@ -15,9 +15,9 @@ mod svg;
 pub use geometry::{cosine_color, geometry_panel, MatrixLayout};
 pub use heatmap::{grid_heatmap, heatmap, rate_color, Heatmap, HeatmapLayout};
 pub use latent::{
-    contact_sheet, dim_pairs, latent_frame, latent_panel, latent_plot_area, latent_points,
-    pair_title, phase_history, point_radius, to_u8, PanelMap, PhaseSnapshot, PointCloud, DIM_PAIRS,
-    LATENT_EXTENT,
+    contact_sheet, dim_pairs, has_axis_labels, latent_frame, latent_panel, latent_plot_area,
+    latent_points, pair_title, phase_history, point_radius, to_u8, PanelMap, PhaseSnapshot,
+    PointCloud, DIM_PAIRS, LATENT_EXTENT,
 };
 pub use losses::loss_chart;
 pub use raster::{Raster, TooLarge, MAX_PIXELS};

@@ -939,8 +939,14 @@ class ColorBottleneck extends HTMLElement {
 
   pause() { this.#wantToRun(false); }
 
-  /** Plays again a run that paused itself, once it has something new to train. */
-  #playIfPausedByRun() { if (this.#pausedByRun) this.play(); }
+  /** Plays again a run that paused itself, once it has something new to train. The frames
+   * the workers sent with their reply come first: they say whether the run is still at its
+   * end (a sheet applied live may have more steps). */
+  #playIfPausedByRun() {
+    if (!this.#pausedByRun) return;
+    if (this.#drain()) this.#dirty = true;
+    this.play();
+  }
 
   #wantToRun(yes, byRun = false) {
     this.#wantsToRun = yes;

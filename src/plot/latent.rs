@@ -76,8 +76,13 @@ pub fn latent_plot_area(area: Rect, titled: bool) -> Rect {
     )
 }
 
-/// The font of a titled panel's axis labels, when it is large enough to carry them (a
-/// figure's panels are; a thumbnail's or a phone's are not).
+/// Whether a titled panel in `area` is large enough to carry its axes' labels (a figure's
+/// panels are; a thumbnail's or a phone's are not).
+pub fn has_axis_labels(area: Rect) -> bool {
+    axis_label_font(area, true).is_some()
+}
+
+/// The font of a titled panel's axis labels, when it is large enough to carry them.
 fn axis_label_font(area: Rect, titled: bool) -> Option<f32> {
     (titled && area.w.min(area.h) >= 180.0).then(|| (area.h * 0.04).clamp(10.0, 14.0))
 }

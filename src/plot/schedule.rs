@@ -66,15 +66,21 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         .collect();
     let font = (area.h * 0.04).clamp(9.0, 14.0);
     // The legend: in a gutter right of the curves where the chart is wide enough to spare
-    // one (a figure, a desktop page), over their top right corner on a phone.
+    // one (a figure, a desktop page); on a phone, in rows above the phase names, clear of
+    // the curves.
     let longest = (timeline.properties().iter())
         .map(|p| p.chars().count())
         .max()
         .unwrap_or(0);
     let legend_w = font * (2.6 + 0.55 * 0.85 * longest as f32) + font;
     let gutter = area.w >= 640.0 && legend_w <= area.w * 0.25;
-    let right = if gutter { legend_w } else { font };
-    let outer = area.inset(font * 4.5, font * 2.4, right, font * 2.2);
+    // Without a gutter, the right margin still holds half the last step's tick label.
+    let (left, right) = (font * 4.5, if gutter { legend_w } else { font * 2.0 });
+    let per_row = ((area.w - left - right) / legend_w).floor().max(1.0) as usize;
+    let entries: usize = groups.iter().map(|g| g.len()).sum();
+    let legend_rows = if gutter { 0 } else { entries.div_ceil(per_row) };
+    let legend_h = legend_rows as f32 * font * 1.2;
+    let outer = area.inset(left, font * 2.4 + legend_h, right, font * 2.2);
     let total_ratio: f32 = groups
         .iter()
         .enumerate()
@@ -94,7 +100,7 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         let mid = (phase.start as f64 + phase.end as f64 + 1.0) / 2.0;
         s.text(
             axis.x(mid),
-            area.y + font * 1.2,
+            outer.y - font * 1.2,
             &phase.name,
             font,
             TEXT,
@@ -103,6 +109,7 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
     }
 
     let mut y = outer.y;
+    let mut entry = 0;
     for (g, group) in groups.iter().enumerate() {
         let h = usable * if g == 0 { 2.0 } else { 1.0 } / total_ratio;
         let plot = Rect::new(outer.x, y, outer.w, h);
@@ -141,12 +148,19 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
                 s.dot(at, 4.0, color);
                 s.dot(at, 2.2, [0, 0, 0, 255]);
             }
-            let ly = plot.y + font * (0.9 + 1.2 * n as f32);
-            let lx = if gutter {
-                plot.x + plot.w + font * 0.8
+            let (lx, ly) = if gutter {
+                (
+                    plot.x + plot.w + font * 0.8,
+                    plot.y + font * (0.9 + 1.2 * n as f32),
+                )
             } else {
-                plot.x + plot.w - font * 9.0
+                let (row, column) = (entry / per_row, entry % per_row);
+                (
+                    outer.x + column as f32 * legend_w,
+                    area.y + font * (0.9 + 1.2 * row as f32),
+                )
             };
+            entry += 1;
             s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
             s.text(
                 lx + font * 2.0,

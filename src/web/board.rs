@@ -834,11 +834,22 @@ fn borrowed(series: &[(String, Vec<(u64, f32)>)]) -> Vec<(&str, &[(u64, f32)])> 
 /// dim pair.
 fn latent_panels((w, h): (f32, f32)) -> impl Iterator<Item = (Rect, (usize, usize))> {
     let panel_w = w / 3.0;
+    // The step's label sits below the third panel's axis labels; panels too small for those
+    // (a phone's) keep a band below for it, or it would sit on the points.
+    let full = Rect::new(0.0, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0);
+    let band = if plot::has_axis_labels(full) {
+        0.0
+    } else {
+        STEP_LABEL_BAND
+    };
     plot::DIM_PAIRS.iter().enumerate().map(move |(i, pair)| {
-        let area = Rect::new(i as f32 * panel_w, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0);
+        let area = Rect::new(i as f32 * panel_w, 0.0, panel_w, h).inset(4.0, 4.0, 4.0, 4.0 + band);
         (area, *pair)
     })
 }
+
+/// The height (CSS pixels) of the band below small latent panels that holds the step's label.
+const STEP_LABEL_BAND: f32 = 14.0;
 
 /// Where a titled latent panel in `area` puts its points (CSS pixels).
 fn panel_map(area: Rect, pair: (usize, usize)) -> PanelMap {

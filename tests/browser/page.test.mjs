@@ -130,7 +130,7 @@ test('reset with the same seed reproduces the same latents', async () => {
   await page.close();
 });
 
-test('after a run ends, Reset and then Play at once train the new run; Reset or Apply alone plays it again, unless the reader paused', async () => {
+test('after a run ends, Reset and then Play at once train the new run; Reset, Apply or Apply live alone plays it again, unless the reader paused', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const short = 'STEP,PHASE,ACTION,lr,loss-recon,reg-norm\n0,Full color space,,0.01,1,0.1\n600,,,,,\n';
   await el(page, (e, csv) => {
@@ -158,6 +158,12 @@ test('after a run ends, Reset and then Play at once train the new run; Reset or 
   await page.waitForFunction(() => !document.querySelector('color-bottleneck').playing);
   assert.equal(await el(page, async (e, csv) => { await e.setDopesheet(csv); return e.playing; }, short), true, 'Apply after the end plays');
   await ended(4);
+  // Applied live with more steps, the finished run trains on to the new end by itself.
+  await page.waitForFunction(() => !document.querySelector('color-bottleneck').playing);
+  const longer = short.replace('600,', '900,');
+  assert.equal(await el(page, async (e, csv) => { await e.setDopesheet(csv, { live: true }); return e.playing; }, longer), true, 'Apply live after the end plays');
+  await ended(5);
+  assert.equal((await page.evaluate(() => window.__ends)).at(-1), 900, 'the run went on to the new end');
   assert.equal(await el(page, async (e, csv) => { await e.setDopesheet(csv); e.pause(); await e.setDopesheet(csv); return e.playing; }, short), false, 'the reader paused it');
   assert.deepEqual(errors, []);
   await page.close();
