@@ -7,9 +7,11 @@
 
 pub mod gestures;
 mod runs;
+pub mod trained;
 
 pub use gestures::Gestures;
 pub use runs::Runs;
+pub use trained::TrainedRun;
 
 use serde::Serialize;
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::dopesheet::{Dopesheet, DopesheetError};
-use crate::share::{self, SharedRun};
+use crate::share::SharedRun;
 use crate::step::loss::Term;
 use crate::timeline::{EditReach, Timeline};
 
@@ -200,12 +200,13 @@ fn parse(sheet: &str) -> Result<Timeline, JsValue> {
         .map_err(|e| sheet_problem(&e))
 }
 
-/// Checks a sheet: `null` when it is fine, else `{line, column, column_name, message}`.
+/// Checks a sheet, and `versus` (a comparison's B) after it: `null` when both are fine, else
+/// the first problem, `{message, line, column}` ([`sheets_problem`](crate::element::trained::sheets_problem)).
 #[wasm_bindgen]
-pub fn validate(sheet: &str) -> JsValue {
-    match Dopesheet::parse(sheet) {
-        Ok(_) => JsValue::NULL,
-        Err(e) => sheet_problem(&e),
+pub fn validate(sheet: &str, versus: Option<String>) -> JsValue {
+    match crate::element::trained::sheets_problem(sheet, versus.as_deref()) {
+        None => JsValue::NULL,
+        Some(problem) => to_js(&problem),
     }
 }
 
@@ -214,7 +215,10 @@ pub fn validate(sheet: &str) -> JsValue {
 /// `[{sheet, step}]` where it branched; `versus`: a comparison's second sheet).
 #[wasm_bindgen]
 pub fn share_hash(run: JsValue) -> Result<String, JsValue> {
-    let run: SharedRun = serde_wasm_bindgen::from_value(run)?;
+    hash_of(&serde_wasm_bindgen::from_value(run)?)
+}
+
+fn hash_of(run: &SharedRun) -> Result<String, JsValue> {
     run.check_size()
         .map_err(|e| js_error(format!("this run cannot be shared as a link: {e}")))?;
     Ok(run.to_hash())
@@ -245,14 +249,6 @@ pub fn read_share_hash(hash: &str) -> JsValue {
             error: e.to_string(),
         }),
     }
-}
-
-/// `[module + element, iframe]` snippets that embed `run` (as for [`share_hash`]), for a
-/// site at `base`.
-#[wasm_bindgen]
-pub fn embed_snippets(base: &str, run: JsValue) -> Result<Vec<String>, JsValue> {
-    let run: SharedRun = serde_wasm_bindgen::from_value(run)?;
-    Ok(share::embed_snippets(base, &run).to_vec())
 }
 
 /// The sheet's keyframes as the seed's Markdown table.
@@ -299,21 +295,6 @@ pub fn read_settings(
         parts: parts.iter().map(|p| (p.start, p.len())).collect(),
         problems,
     })
-}
-
-/// What is wrong with the `controls` attribute and the backend asked for, if anything, as one
-/// notice ([`Controls::read`](crate::settings::Controls::read),
-/// [`BackendAsk::read`](crate::settings::BackendAsk::read)); the element's styles show the
-/// controls it names.
-#[wasm_bindgen]
-pub fn choice_problems(controls: Option<String>, backend: Option<String>) -> Option<String> {
-    use crate::settings::{BackendAsk, Controls};
-    let problems = [
-        Controls::read(controls.as_deref()).1,
-        BackendAsk::read(backend.as_deref()).1,
-    ];
-    let problems: Vec<String> = problems.into_iter().flatten().collect();
-    (!problems.is_empty()).then(|| problems.join(" · "))
 }
 
 /// The sheet editor's undo and redo ([`crate::sheet_edits::SheetEdits`]).
@@ -373,19 +354,6 @@ pub fn edit_reach(running: &str, edited: &str, step: f64, until: Option<f64>) ->
     })
 }
 
-/// The `from` and `to` attributes ([`StepRange::read`](crate::settings::StepRange::read)):
-/// `{range: {from, to} | null, problems: [message]}`.
-#[wasm_bindgen]
-pub fn read_step_range(from: Option<String>, to: Option<String>) -> JsValue {
-    #[derive(Serialize)]
-    struct Read {
-        range: Option<crate::settings::StepRange>,
-        problems: Vec<String>,
-    }
-    let (range, problems) = crate::settings::StepRange::read(from.as_deref(), to.as_deref());
-    to_js(&Read { range, problems })
-}
-
 /// The step a phase diagram's runs are judged at, from its field
 /// ([`read_judged_step`](crate::settings::read_judged_step)): none when blank; an error
 /// naming anything else.
@@ -394,17 +362,6 @@ pub fn read_judged_step(text: &str) -> Result<Option<f64>, JsValue> {
     crate::settings::read_judged_step(text)
         .map(|step| step.map(|s| s as f64))
         .map_err(js_error)
-}
-
-/// The step a range's loop shows `elapsed_ms` after it began, for a run that ended at `end`
-/// ([`StepRange::loop_step`](crate::settings::StepRange::loop_step)).
-#[wasm_bindgen]
-pub fn loop_step(from: f64, to: Option<f64>, end: f64, elapsed_ms: f64) -> f64 {
-    let range = crate::settings::StepRange {
-        from: from as u64,
-        to: to.map(|t| t as u64),
-    };
-    range.loop_step(end as u64, elapsed_ms) as f64
 }
 
 /// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`

@@ -179,31 +179,19 @@ class ColorBottleneck extends HTMLElement {
   #pendingTiming = null;
   /** The run whose lost GPU is being left behind. */
   #leaving = -1;
-  /** The sheet the run in the worker trains on (the editor may hold unapplied edits). */
-  #sheet = '';
-  /** Where the run branched: `[{sheet, step}]` (SharedRun::parents in src/share.rs). */
-  #parents = [];
-  /** The settings the run shown started with (`read_settings`: its `spec` and how its runs
-   * are shared among workers): the seed field and the attributes may have been edited since,
-   * and a move, a link or a branch goes on with the run, not with them. */
-  #started = null;
+  /** The run shown as it started: its sheet (the editor may hold unapplied edits), settings,
+   * lineage and comparison, and how the workers run it (a wasm TrainedRun,
+   * src/element/trained.rs). */
+  #trained = null;
   /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
    * recorded in it. */
   #edits = null;
   #editTimer = 0;
-  /** A comparison's second sheet (B) as it trains, or null for a run of one sheet. */
-  #versus = null;
-  /** The phase diagram on screen (a wasm PhaseDiagram), the number of the grid run filling
-   * it (a newer run or an edit ends it), and the step its cells' runs stop at. */
+  /** The phase diagram on screen (a wasm PhaseDiagram). */
   #diagram = null;
-  #gridRun = 0;
-  #gridUntil = null;
-  /** The step the workers' runs were cut at when they started (null: none). */
-  #workersUntil = null;
   /** The step last looked back at on the schedule: where *Branch here* branches. */
   #branchAt = null;
-  /** The `from`/`to` range (`{from, to}`), or null; and when its loop began playing. */
-  #range = null;
+  /** When the `from`/`to` range's loop began playing. */
   #loopStart = null;
 
   constructor() {
@@ -250,7 +238,7 @@ class ColorBottleneck extends HTMLElement {
       const seed = this.#board?.sweep_seed_at(e.clientX - box.left, e.clientY - box.top, box.width, box.height);
       if (seed !== undefined) this.#openRuns(1, seed);
     });
-    this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#versus === null ? 'sweep.csv' : 'compare.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
+    this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#comparing() ? 'compare.csv' : 'sweep.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
     this.field('compare').onchange = () => { this.#showCompare(); this.#validate(); };
     this.field('sheet-b').oninput = () => { if (!this.#longSheets()) this.#validate(); };
     this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
@@ -361,7 +349,7 @@ class ColorBottleneck extends HTMLElement {
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
     if (after === 'webgpu') this.#cpuOnly = false;
-    const change = this.#wasm.mod.backend_change(after ?? undefined, this.#engineKind, this.#versus !== null, Boolean(navigator.gpu));
+    const change = this.#wasm.mod.backend_change(after ?? undefined, this.#engineKind, this.#comparing(), Boolean(navigator.gpu));
     const run = this.#runs.latest();
     if (change.notice) this.#notify(change.notice);
     const why = (step) => `moved at step ${step}, as the backend attribute asks`;
@@ -371,24 +359,21 @@ class ColorBottleneck extends HTMLElement {
 
   async #initialSheet() {
     const link = this.getAttribute('run') ?? (this.hasAttribute('linkable') && location.hash.startsWith('#run=') ? location.hash : null);
-    if (link !== null) return this.#readLink((await this.#engine()).mod, link);
+    if (link !== null) return (await this.#engine()) && this.#readLink(link);
     if (this.hasAttribute('dopesheet')) return this.getAttribute('dopesheet');
     return this.#fetchSheet(this.getAttribute('src') ?? new URL('dopesheets/ex-1.5.csv', here).href);
   }
 
   /** The sheet of the run `link` (a `#run=` hash) carries, its settings put in the seed
    * field and the attributes; throws what is wrong with the link. */
-  #readLink(mod, link) {
-    const run = mod.read_share_hash(link);
-    if (run.error !== undefined) throw new Error(`This link's run could not be opened: ${run.error}`);
+  #readLink(link) {
+    const run = this.#trained.open_link(link);
     if (run.note) this.#notify(run.note);
     const { spec } = run;
     this.field('seed').value = String(spec.seed);
     this.setAttribute('latent-dims', String(spec.latent_dims));
     this.setAttribute('batch-size', String(spec.batch_size));
     this.setAttribute('runs', String(spec.runs));
-    this.#parents = run.parents;
-    this.#versus = run.versus ?? null;
     return run.sheet;
   }
 
@@ -397,12 +382,11 @@ class ColorBottleneck extends HTMLElement {
     if (!this.isConnected || !this.#wasm || !location.hash.startsWith('#run=')) return;
     let sheet;
     try {
-      sheet = this.#readLink(this.#wasm.mod, location.hash);
+      sheet = this.#readLink(location.hash);
     } catch (e) {
       this.#notify(e.message);
       return;
     }
-    this.#endGrid();
     this.field('sheet').value = sheet;
     this.field('compare').checked = false;
     this.#recordEdit();
@@ -444,16 +428,11 @@ class ColorBottleneck extends HTMLElement {
       attr('workers'), navigator.hardwareConcurrency ?? 1);
   }
 
-  /** What a link or a snippet needs to reopen the run (`SharedRun` in src/share.rs). */
-  #runState() {
-    return { sheet: this.#sheet, spec: this.#started.spec, parents: this.#parents, versus: this.#versus ?? undefined };
-  }
-
   #share() {
     if (!this.#wasm) return false;
     let hash;
     try {
-      hash = this.#wasm.mod.share_hash(this.#runState());
+      hash = this.#trained.share_hash();
     } catch (e) {
       this.#notify(e.message ?? String(e));
       return false;
@@ -468,7 +447,7 @@ class ColorBottleneck extends HTMLElement {
 
   #embed() {
     if (!this.#wasm || !this.#share()) return;
-    const [module, iframe] = this.#wasm.mod.embed_snippets(new URL('.', here).href, this.#runState());
+    const [module, iframe] = this.#trained.embed_snippets(new URL('.', here).href);
     this.field('snippet-module').value = module;
     this.field('snippet-iframe').value = iframe;
     this.$('.snippets').hidden = false;
@@ -489,7 +468,7 @@ class ColorBottleneck extends HTMLElement {
   #exportMarkdown() {
     if (!this.#wasm) return;
     try {
-      this.#download('dopesheet.md', this.#wasm.mod.markdown(this.#sheet), 'text/markdown');
+      this.#download('dopesheet.md', this.#wasm.mod.markdown(this.#trained.sheet()), 'text/markdown');
     } catch (problem) {
       this.#showProblem(problem);
     }
@@ -570,7 +549,7 @@ class ColorBottleneck extends HTMLElement {
 
   /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
   #openRuns(runs, seed) {
-    this.#endGrid();
+    this.#trained?.end_grid();
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
@@ -578,7 +557,10 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
-  #trainedSheet() { return this.#sheet || this.field('sheet').value; }
+  #trainedSheet() { return this.#trained?.sheet() || this.field('sheet').value; }
+
+  /** Whether the run shown is a comparison (A against B). */
+  #comparing() { return this.#trained?.versus() !== undefined; }
 
   #download(name, content, type) {
     const blob = content instanceof Blob ? content : new Blob([content], { type });
@@ -615,7 +597,7 @@ class ColorBottleneck extends HTMLElement {
    * GPU is to be timed in the background while the CPU trains. */
   async #plan() {
     // A comparison trains its second sheet on the CPU engine beside the first.
-    if (this.#versus !== null) return { kind: 'cpu' };
+    if (this.#comparing()) return { kind: 'cpu' };
     const requested = this.#requestedBackend();
     if (requested === 'cpu' || !navigator.gpu) {
       if (requested === 'webgpu') this.#notify('no WebGPU here; running on the CPU');
@@ -649,7 +631,10 @@ class ColorBottleneck extends HTMLElement {
   /** The module the page itself draws and checks sheets with: the first one a start needs
    * (`cargo xtask serve` serves the page before the WebGPU module is built). */
   #engine() {
-    this.#pageEngine ??= this.#plan().then(({ kind }) => loadWasm(kind));
+    this.#pageEngine ??= this.#plan().then(({ kind }) => loadWasm(kind)).then((page) => {
+      this.#trained ??= new page.mod.TrainedRun();
+      return page;
+    });
     return this.#pageEngine;
   }
 
@@ -660,15 +645,12 @@ class ColorBottleneck extends HTMLElement {
     const plan = await this.#plan();
     if (!this.isConnected) return;
     this.#wasm = page;
-    const settings = this.#settings();
-    this.#started = settings;
-    for (const problem of settings.problems) this.#notify(problem);
-    const choices = page.mod.choice_problems(this.getAttribute('controls') ?? undefined, this.#askedBackend());
-    if (choices) this.#notify(choices);
-    const { range, problems } = page.mod.read_step_range(this.getAttribute('from') ?? undefined, this.getAttribute('to') ?? undefined);
-    for (const problem of problems) this.#notify(problem);
-    this.#range = range;
-    const { runs } = settings.spec;
+    const attr = (name) => this.getAttribute(name) ?? undefined;
+    const notices = this.#trained.start(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'),
+      attr('workers'), navigator.hardwareConcurrency ?? 1, attr('controls'), this.#askedBackend(), attr('from'), attr('to'));
+    for (const notice of notices) this.#notify(notice);
+    const spec = this.#trained.spec();
+    const { runs } = spec;
     const runsField = this.field('runs');
     if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
     runsField.value = String(runs);
@@ -685,15 +667,16 @@ class ColorBottleneck extends HTMLElement {
     started ??= await this.#startOn('cpu', { sheet: csv, run, parts, branch: parts !== null });
     // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
     this.#race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
-    this.#sheet = csv;
+    this.#trained.trains(csv);
     this.#restarted(run);
     this.#board?.free();
-    this.#board = new page.mod.Board(csv, settings.spec.latent_dims);
-    this.#board.set_versus(this.#versus ?? undefined);
+    this.#board = new page.mod.Board(csv, spec.latent_dims);
+    const versus = this.#trained.versus();
+    this.#board.set_versus(versus);
     // A comparison (from a link, or the API) shows its second sheet in B's editor.
-    if (this.#versus !== null) {
+    if (versus !== undefined) {
       this.field('compare').checked = true;
-      this.field('sheet-b').value = this.#versus;
+      this.field('sheet-b').value = versus;
     }
     this.#showCompare();
     this.#board.set_decoder_map(this.field('decoder-map').checked);
@@ -709,20 +692,13 @@ class ColorBottleneck extends HTMLElement {
    * run: a fresh run of `sheet`, or (`parts` given) the run other workers handed over. A sweep
    * on the CPU is shared among workers; a GPU trains it whole. */
   async #startOn(kind, { sheet, run, parts = null, worker = null, branch = false }) {
-    const { spec: s, parts: cpuParts, rests } = this.#started;
-    const shares = kind === 'cpu' ? cpuParts : [[0, s.runs]];
-    this.#workersUntil = this.#gridUntil ?? this.#range?.to ?? null;
-    const message = (first, count) => ({
-      type: parts ? 'resume' : 'create', sheet, parts, spec: s, backend: kind, first, count,
-      rests: shares.length > 1 && rests, run,
-      until: this.#gridUntil ?? this.#range?.to ?? undefined, parents: this.#parents, versus: this.#versus ?? undefined, branch,
-    });
+    const shares = this.#trained.worker_parts(kind === 'cpu');
     const workers = [];
     try {
-      await Promise.all(shares.map(async ([first, count], i) => {
+      await Promise.all(shares.map(async (share, i) => {
         const w = i === 0 && worker ? worker : await this.#spawn(kind);
         workers[i] = w;
-        await this.#ask(w, message(first, count));
+        await this.#ask(w, { ...share, type: parts ? 'resume' : 'create', sheet, parts, backend: kind, run, branch });
       }));
     } catch (e) {
       for (const w of workers) if (w && w !== worker) this.#stop(w);
@@ -798,8 +774,8 @@ class ColorBottleneck extends HTMLElement {
     }
     this.#race = 'timing webgpu…';
     this.#showBackend(this.#engineKind);
-    const { spec: s, parts } = this.#started;
-    const shape = { spec: s, first: 0 };
+    const spec = this.#trained.spec();
+    const shape = { spec, first: 0 };
     // Elements of one shape on a page share one timing; the element that timed keeps its
     // worker, to move into.
     const key = this.#choiceKey();
@@ -810,7 +786,7 @@ class ColorBottleneck extends HTMLElement {
       if (!timing) {
         timing = (async () => {
           probe = await this.#spawn('webgpu');
-          return (await this.#ask(probe, { type: 'gpu-rate', ...shape, backend: 'webgpu', count: s.runs })).rate;
+          return (await this.#ask(probe, { type: 'gpu-rate', ...shape, backend: 'webgpu', count: spec.runs })).rate;
         })();
         gpuTimings.set(key, timing);
         timing.catch(() => gpuTimings.delete(key));
@@ -826,7 +802,7 @@ class ColorBottleneck extends HTMLElement {
     }
     if (!current()) { if (probe) this.#stop(probe); return; }
     // On the CPU a sweep's parts train side by side: its speed is one worker's at its part.
-    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', count: parts[0][1] }).catch(() => ({ rate: 0 }))).rate;
+    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', count: this.#trained.first_part_runs() }).catch(() => ({ rate: 0 }))).rate;
     const moves = mod.moves_to_gpu(cpu, gpu);
     const race = mod.race_label(gpu, cpu, moves ? 'webgpu' : 'cpu');
     writeStored(key, { backend: moves ? 'webgpu' : 'cpu', race, adapter, at: Date.now() });
@@ -852,12 +828,12 @@ class ColorBottleneck extends HTMLElement {
     const next = this.#runs.begin();
     let started;
     try {
-      started = await this.#startOn(kind, { sheet: this.#sheet, run: next, parts, worker });
+      started = await this.#startOn(kind, { sheet: this.#trained.sheet(), run: next, parts, worker });
     } catch (e) {
       if (e === STOPPED) throw e;
       if (kind === 'cpu') throw e;
       this.#notify(`${e.message ?? e}; staying on the CPU`);
-      started = await this.#startOn('cpu', { sheet: this.#sheet, run: next, parts });
+      started = await this.#startOn('cpu', { sheet: this.#trained.sheet(), run: next, parts });
     }
     this.#runs.show(next);
     this.#race = started.kind === kind ? why(at.toLocaleString('en-US')) : '';
@@ -966,19 +942,16 @@ class ColorBottleneck extends HTMLElement {
 
   async reset() {
     if (!this.#workers.length) return;
-    this.#endGrid();
+    this.#trained.end_grid();
     const run = this.#runs.begin();
     const { spec: { seed }, problems } = this.#settings();
     for (const problem of problems) this.#notify(problem);
-    this.#reseeded(seed);
+    this.#trained.reseed(seed);
     await this.#callAll({ type: 'reset', seed, run });
     this.#restarted(run);
     this.#validate();
     this.#playIfPausedByRun();
   }
-
-  /** The run shown starts again from `seed`, with its other settings. */
-  #reseeded(seed) { this.#started = { ...this.#started, spec: { ...this.#started.spec, seed } }; }
 
   latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
 
@@ -1002,32 +975,20 @@ class ColorBottleneck extends HTMLElement {
     // Apply & restart starts from the seed field, as Reset does.
     const settings = this.#settings();
     const { latent_dims: dims, seed } = settings.spec;
-    const parents = this.#parents;
-    const comparing = this.#versus;
-    const { mod } = this.#wasm;
+    let saved = null;
     try {
-      const problem = mod.validate(csv);
-      if (problem) throw problem;
-      if (versus !== null) {
-        const inB = mod.validate(versus);
-        if (inB) throw { ...inB, message: `sheet B: ${inB.message}` };
-      }
-      // The workers keep the cut they started with; a grid's end ends its runs' cut.
-      const recut = this.#workersUntil !== (this.#range?.to ?? null);
-      const route = mod.apply_route(live, comparing !== null, versus !== null, dims !== this.#frame?.dims, recut);
-      // A new sheet from the start is no longer a branch.
-      if (!live) this.#parents = [];
-      this.#endGrid();
+      const route = this.#trained.apply_route(csv, versus ?? undefined, live, dims !== this.#frame?.dims);
+      // The view is this sheet's now: a phase diagram filling in stops.
+      this.#trained.end_grid();
+      saved = this.#trained.copy();
       if (route === 'new-workers') {
-        this.#versus = versus;
+        this.#trained.fresh(versus ?? undefined);
         await this.#create(csv);
       } else {
         const run = live ? this.#runs.latest() : this.#runs.begin();
         const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run, seed });
-        if (!live) this.#reseeded(seed);
         // Applied live, the run trained the old sheet up to the first worker's step.
-        if (live) this.#parents = mod.applied_live(this.#parents, this.#sheet, first.at);
-        this.#sheet = csv;
+        this.#trained.applied(csv, live ? first.at : undefined, seed);
         this.#board.set_sheet(csv);
         if (!live) this.#restarted(run);
         // A run paused by an error goes on under the edited sheet (the worker kept its last
@@ -1044,18 +1005,19 @@ class ColorBottleneck extends HTMLElement {
       if (!live) for (const problem of settings.problems) this.#notify(problem);
       this.#playIfPausedByRun();
     } catch (problem) {
-      this.#parents = parents;
-      this.#versus = comparing;
+      if (saved) this.#trained.restore(saved);
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
+    } finally {
+      saved?.free();
     }
   }
 
   /** A new run that trains as this one did up to the step last looked back at (the live
    * step if none), then goes on under the editor's sheet. Its link names where it came from. */
   async #branch() {
-    if (!this.#wasm || !this.#frame || this.#versus !== null) return;
-    this.#endGrid();
+    if (!this.#wasm || !this.#frame || this.#comparing()) return;
+    this.#trained.end_grid();
     const edited = this.field('sheet').value;
     const problem = this.#wasm.mod.validate(edited);
     if (problem) {
@@ -1063,19 +1025,20 @@ class ColorBottleneck extends HTMLElement {
       return;
     }
     const at = this.#branchAt ?? this.#frame.step;
-    const parents = this.#wasm.mod.branched(this.#parents, this.#sheet, at);
-    const before = this.#parents;
-    this.#parents = parents;
+    const saved = this.#trained.copy();
+    this.#trained.branch(at);
     this.#recordEdit();
     this.#setBranchPoint(null);
     // The branch replays the run shown: its seed and bottleneck, whatever the fields say now.
-    this.field('seed').value = String(this.#started.spec.seed);
+    this.field('seed').value = String(this.#trained.spec().seed);
     this.setAttribute('latent-dims', String(this.#frame.dims));
     try {
       await this.#create(edited, at > 0 ? await this.#statesAt(at) : null);
     } catch (e) {
-      this.#parents = before;
+      this.#trained.restore(saved);
       throw e;
+    } finally {
+      saved.free();
     }
     this.field('error').textContent = '';
     setText(this.field('edit-note'), '');
@@ -1085,20 +1048,13 @@ class ColorBottleneck extends HTMLElement {
   /** The state each worker kept at or before `at` for the run the settings describe, in
    * order, or null unless every worker has one (the branch then replays from the seed). */
   async #statesAt(at) {
-    const { spec } = this.#started;
+    const spec = this.#trained.spec();
     const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, { type: 'state-at', at: step, spec }))).catch(() => []);
     const { mod } = this.#wasm;
     let replies = await ask(at);
     const again = mod.ask_states_again(replies.map((r) => r.step ?? NaN));
     if (again !== undefined) replies = await ask(again);
     return mod.states_agree(replies.map((r) => (r.bytes ? r.step : NaN))) ? replies.map((r) => r.bytes) : null;
-  }
-
-  /** Ends a phase diagram that is filling in (a later start or edit takes the view over),
-   * and the cut its cells' runs trained to. */
-  #endGrid() {
-    this.#gridRun++;
-    this.#gridUntil = null;
   }
 
   /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */
@@ -1139,32 +1095,28 @@ class ColorBottleneck extends HTMLElement {
     let diagram;
     try {
       // Judged where the cut is: the field's step, or else the element's `to`.
-      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, axes, runs, until ?? this.#range?.to ?? undefined);
+      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, axes, runs, until ?? this.#trained.range_to());
     } catch (e) {
       setText(status, `grid: ${e.message ?? e}`);
       return;
     }
     this.#diagram?.free();
     this.#diagram = diagram;
-    this.#endGrid();
-    const run = this.#gridRun;
+    const grid = this.#trained.begin_grid(until);
     const cells = diagram.cells();
     const started = performance.now();
     diagram.draw(this.canvas('grid'));
-    this.#versus = null;
-    this.#parents = [];
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
-    this.#gridUntil = until ?? null;
     try {
       for (let i = 0; i < cells; i++) {
         setText(status, diagram.progress(i));
         await this.#create(diagram.cell_sheet(i));
-        if (run !== this.#gridRun) return;
+        if (!this.#trained.grid_is(grid)) return;
         this.play();
         while (!this.#board?.finished()) {
           await new Promise(requestAnimationFrame);
-          if (run !== this.#gridRun || !this.isConnected) return;
+          if (!this.#trained.grid_is(grid) || !this.isConnected) return;
         }
         const [crumpled, judged] = this.#board.sweep_counts();
         diagram.set_result(i, crumpled, judged);
@@ -1172,16 +1124,14 @@ class ColorBottleneck extends HTMLElement {
       }
       setText(status, diagram.finished((performance.now() - started) / 1000));
     } finally {
-      if (run === this.#gridRun) this.#gridUntil = null;
+      this.#trained.grid_done(grid);
     }
   }
 
   /** Puts cell `i`'s sheet in the editor and trains it (the grid's seeds, to its end). */
   async #openCell(i) {
     const sheet = this.#diagram.cell_sheet(i);
-    this.#endGrid();
-    this.#parents = [];
-    this.#versus = null;
+    this.#trained.fresh();
     this.field('sheet').value = sheet;
     await this.#create(sheet);
     this.#recordEdit();
@@ -1196,7 +1146,7 @@ class ColorBottleneck extends HTMLElement {
     this.#edits.record(text);
     this.#showUndo();
     // Compared step by step with the running sheet: at a pause, not on every key.
-    if (this.#wasm) setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#sheet, text, this.step, this.#range?.to ?? undefined) ?? '');
+    if (this.#wasm) setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#trained.sheet(), text, this.step, this.#trained.range_to()) ?? '');
   }
 
   /** Undo (`back`) or Redo: the editor shows the sheet's text before or after. */
@@ -1235,7 +1185,7 @@ class ColorBottleneck extends HTMLElement {
     b.hidden = !on;
     this.$('.sheets').classList.toggle('compare', on);
     if (on && !b.value) b.value = this.field('sheet').value;
-    const comparing = this.#versus !== null;
+    const comparing = this.#comparing();
     for (const action of ['apply-live', 'branch']) this.$(`[data-action=${action}]`).disabled = comparing;
     setText(this.$('[data-action=sweep-csv]'), comparing ? 'Download comparison CSV' : 'Download sweep CSV');
   }
@@ -1249,10 +1199,9 @@ class ColorBottleneck extends HTMLElement {
   /** Names the editor's problem, or else B's while *compare with B* is ticked. */
   #validate() {
     if (!this.#wasm) return;
-    const { mod } = this.#wasm;
-    const problem = mod.validate(this.field('sheet').value);
-    const inB = !problem && this.field('compare').checked ? mod.validate(this.field('sheet-b').value) : null;
-    if (problem || inB) this.#showProblem(problem ?? { ...inB, message: `sheet B: ${inB.message}` });
+    const b = this.field('compare').checked ? this.field('sheet-b').value : undefined;
+    const problem = this.#wasm.mod.validate(this.field('sheet').value, b);
+    if (problem) this.#showProblem(problem);
     else this.field('error').textContent = '';
   }
 
@@ -1383,13 +1332,13 @@ class ColorBottleneck extends HTMLElement {
   /** With `from`/`to`: once the run has trained its range, its recorded steps play in a loop
    * (not under reduced motion, nor while the schedule is scrubbed or focused). */
   #playRange(t) {
-    const range = this.#range;
     const frame = this.#frame;
-    if (!range || !frame || !this.#board?.finished() || this.#board.scrubbing()) return;
+    if (!frame || !this.#board?.finished() || this.#board.scrubbing()) return;
     if (this.shadowRoot.activeElement === this.canvas('schedule')) return;
     if (matchMedia('(prefers-reduced-motion: reduce)').matches) return;
+    const step = this.#trained.loop_step(frame.step, t - (this.#loopStart ?? t));
+    if (step === undefined) return;
     this.#loopStart ??= t;
-    const step = this.#wasm.mod.loop_step(range.from, range.to ?? undefined, frame.step, t - this.#loopStart);
     this.#board.scrub(step);
     this.dataset.loopStep = String(step);
     this.#dirty = true;

@@ -3,8 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, to_js};
-use crate::element::{self, ApplyAsk, Runs};
-use crate::share::Parent;
+use crate::element::{self, trained::Asked, Runs};
 
 /// How the element opens: `{train, editor, notice, problem}` ([`element::open_sheet`]), from
 /// the sheet given or why none could be had.
@@ -28,52 +27,6 @@ pub fn sheet_response_problem(src: &str, status: u16, content_type: &str) -> Opt
 #[wasm_bindgen]
 pub fn sheet_request_failed(src: &str, timeout_s: Option<f64>, reason: &str) -> String {
     element::sheet_request_failed(src, timeout_s, reason)
-}
-
-/// `"new-workers"`, `"restart"` or `"live"` ([`element::apply_route`]); throws where the
-/// sheet cannot be applied as asked.
-#[wasm_bindgen]
-pub fn apply_route(
-    live: bool,
-    comparing: bool,
-    versus: bool,
-    dims_changed: bool,
-    recut: bool,
-) -> Result<JsValue, JsValue> {
-    let ask = ApplyAsk {
-        live,
-        comparing,
-        versus,
-        dims_changed,
-        recut,
-    };
-    element::apply_route(ask)
-        .map(|route| to_js(&route))
-        .map_err(|e| js_error(e.to_string()))
-}
-
-fn parents(value: JsValue) -> Result<Vec<Parent>, JsValue> {
-    Ok(serde_wasm_bindgen::from_value(value)?)
-}
-
-/// The lineage `[{sheet, step}]` after *Apply live* at `at` ([`element::applied_live`]).
-#[wasm_bindgen]
-pub fn applied_live(parents_now: JsValue, sheet: &str, at: f64) -> Result<JsValue, JsValue> {
-    Ok(to_js(&element::applied_live(
-        &parents(parents_now)?,
-        sheet,
-        at as u64,
-    )))
-}
-
-/// The lineage of a branch at `at` ([`element::branched`]).
-#[wasm_bindgen]
-pub fn branched(parents_now: JsValue, sheet: &str, at: f64) -> Result<JsValue, JsValue> {
-    Ok(to_js(&element::branched(
-        &parents(parents_now)?,
-        sheet,
-        at as u64,
-    )))
 }
 
 /// Each worker's kept step, a number or `NaN` for none (a plain array of numbers crosses
@@ -148,5 +101,174 @@ impl PageRuns {
     /// The frames of the run shown, in arrival order.
     pub fn take_shown(&mut self) -> js_sys::Array {
         self.0.take_shown().into_iter().collect()
+    }
+}
+
+/// The run the element trains and shows ([`element::TrainedRun`]).
+#[wasm_bindgen(js_name = TrainedRun)]
+#[derive(Default, Clone)]
+pub struct PageRun(element::TrainedRun);
+
+#[wasm_bindgen(js_class = TrainedRun)]
+impl PageRun {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> PageRun {
+        PageRun::default()
+    }
+
+    /// A copy, to go back to where a start fails.
+    pub fn copy(&self) -> PageRun {
+        self.clone()
+    }
+
+    pub fn restore(&mut self, saved: &PageRun) {
+        self.0 = saved.0.clone();
+    }
+
+    /// A start reads the seed field, the attributes (`undefined` where absent) and the
+    /// browser's core count; returns the notice's lines for those it cannot use.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &mut self,
+        seed: Option<String>,
+        latent_dims: Option<String>,
+        batch_size: Option<String>,
+        runs: Option<String>,
+        workers: Option<String>,
+        cores: u32,
+        controls: Option<String>,
+        backend: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Vec<String> {
+        self.0.start(&Asked {
+            seed: seed.as_deref(),
+            latent_dims: latent_dims.as_deref(),
+            batch_size: batch_size.as_deref(),
+            runs: runs.as_deref(),
+            workers: workers.as_deref(),
+            cores: cores as usize,
+            controls: controls.as_deref(),
+            backend: backend.as_deref(),
+            from: from.as_deref(),
+            to: to.as_deref(),
+        })
+    }
+
+    /// `{seed, latent_dims, batch_size, runs}`.
+    pub fn spec(&self) -> JsValue {
+        to_js(&self.0.spec())
+    }
+
+    pub fn sheet(&self) -> String {
+        self.0.sheet().to_string()
+    }
+
+    pub fn versus(&self) -> Option<String> {
+        self.0.versus().map(str::to_string)
+    }
+
+    pub fn first_part_runs(&self) -> u32 {
+        self.0.first_part_runs() as u32
+    }
+
+    /// Each new worker's options: `{spec, first, count, rests, until, parents, versus}`.
+    pub fn worker_parts(&mut self, on_cpu: bool) -> js_sys::Array {
+        self.0.worker_parts(on_cpu).iter().map(to_js).collect()
+    }
+
+    pub fn trains(&mut self, sheet: &str) {
+        self.0.trains(sheet);
+    }
+
+    pub fn reseed(&mut self, seed: f64) {
+        self.0.reseed(seed as u64);
+    }
+
+    /// Opens a `#run=` link: `{sheet, spec, note}`; throws what is wrong with it.
+    pub fn open_link(&mut self, hash: &str) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        struct Opened {
+            sheet: String,
+            spec: crate::run::RunSpec,
+            note: Option<String>,
+        }
+        let run = self
+            .0
+            .open_link(hash)
+            .map_err(|e| js_error(format!("This link's run could not be opened: {e}")))?;
+        Ok(to_js(&Opened {
+            note: run.revision_note(crate::share::ENGINE_REVISION),
+            sheet: run.sheet,
+            spec: run.spec,
+        }))
+    }
+
+    pub fn fresh(&mut self, versus: Option<String>) {
+        self.0.fresh(versus);
+    }
+
+    /// `"new-workers"`, `"restart"` or `"live"`; throws `{message, line, column}`.
+    pub fn apply_route(
+        &self,
+        sheet: &str,
+        versus: Option<String>,
+        live: bool,
+        dims_changed: bool,
+    ) -> Result<JsValue, JsValue> {
+        (self
+            .0
+            .apply_route(sheet, versus.as_deref(), live, dims_changed))
+        .map(|route| to_js(&route))
+        .map_err(|problem| to_js(&problem))
+    }
+
+    /// `live_at`: the step the first worker swapped the sheet in at; `undefined`: a restart.
+    pub fn applied(&mut self, sheet: &str, live_at: Option<f64>, seed: f64) {
+        self.0
+            .applied(sheet, live_at.map(|s| s as u64), seed as u64);
+    }
+
+    pub fn branch(&mut self, at: f64) {
+        self.0.branch(at as u64);
+    }
+
+    pub fn end_grid(&mut self) {
+        self.0.end_grid();
+    }
+
+    pub fn begin_grid(&mut self, until: Option<f64>) -> f64 {
+        self.0.begin_grid(until.map(|u| u as u64)) as f64
+    }
+
+    pub fn grid_is(&self, grid: f64) -> bool {
+        self.0.grid_is(grid as u64)
+    }
+
+    pub fn grid_done(&mut self, grid: f64) {
+        self.0.grid_done(grid as u64);
+    }
+
+    /// The range's end, where it has one.
+    pub fn range_to(&self) -> Option<f64> {
+        self.0.range().and_then(|r| r.to).map(|t| t as f64)
+    }
+
+    /// The step a range's loop shows `elapsed_ms` after it began, for a run that ended at
+    /// `end` ([`StepRange::loop_step`](crate::settings::StepRange::loop_step)); `undefined`
+    /// without a range.
+    pub fn loop_step(&self, end: f64, elapsed_ms: f64) -> Option<f64> {
+        let range = self.0.range()?;
+        Some(range.loop_step(end as u64, elapsed_ms) as f64)
+    }
+
+    /// The `#run=` hash that reopens the run.
+    pub fn share_hash(&self) -> Result<String, JsValue> {
+        super::hash_of(self.0.shared())
+    }
+
+    /// `[module + element, iframe]` snippets that embed the run, for a site at `base`.
+    pub fn embed_snippets(&self, base: &str) -> Vec<String> {
+        crate::share::embed_snippets(base, self.0.shared()).to_vec()
     }
 }
