@@ -259,42 +259,23 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
         .map_err(|e| sheet_problem(&e))
 }
 
-/// The element's numeric attributes (`undefined` for an absent one) and the browser's core
-/// count: `{spec: {seed, latent_dims, batch_size, runs}, parts: [[first run, runs]…], rests,
-/// problems: [message…]}`, a bad attribute replaced by its default and named in `problems`.
-/// `parts` shares a CPU sweep's runs among workers, one part each; `rests`: those workers
-/// leave the page a core now and then ([`sweep_rests`](crate::settings::sweep_rests)).
+/// The seed field and the element's numeric attributes and the browser's core count (an
+/// [`Asked`](crate::element::trained::Asked), the fields it lacks unread): `{spec: {seed,
+/// latent_dims, batch_size, runs}, problems: [message…]}`, a bad value replaced by its
+/// default and named in `problems`.
 #[wasm_bindgen]
-pub fn read_settings(
-    seed: Option<String>,
-    latent_dims: Option<String>,
-    batch_size: Option<String>,
-    runs: Option<String>,
-    workers: Option<String>,
-    cores: u32,
-) -> JsValue {
+pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
     struct Read {
         spec: crate::run::RunSpec,
-        parts: Vec<(usize, usize)>,
-        rests: bool,
         problems: Vec<String>,
     }
-    let (s, problems) = crate::settings::Settings::read(
-        seed.as_deref(),
-        latent_dims.as_deref(),
-        batch_size.as_deref(),
-        runs.as_deref(),
-        workers.as_deref(),
-        cores as usize,
-    );
-    let parts = crate::sweep::split_runs(s.spec.runs, s.workers);
-    to_js(&Read {
-        rests: crate::settings::sweep_rests(parts.len(), cores as usize),
-        spec: s.spec,
-        parts: parts.iter().map(|p| (p.start, p.len())).collect(),
+    let asked: crate::element::trained::Asked = serde_wasm_bindgen::from_value(asked)?;
+    let (settings, problems) = asked.settings();
+    Ok(to_js(&Read {
+        spec: settings.spec,
         problems,
-    })
+    }))
 }
 
 /// The sheet editor's undo and redo ([`crate::sheet_edits::SheetEdits`]).

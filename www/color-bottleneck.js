@@ -419,14 +419,18 @@ class ColorBottleneck extends HTMLElement {
     return asked === 'cpu' || asked === 'webgpu' ? asked : 'auto';
   }
 
-  /** The seed field and the numeric attributes, read (and checked) by the engine:
-   * `{spec: {seed, latent_dims, batch_size, runs}, parts, rests, problems}` (`read_settings`
-   * in src/web.rs). */
-  #settings(mod = this.#wasm.mod) {
+  /** What a start reads: the seed field, the attributes and the core count (`Asked` in
+   * src/element/trained.rs). */
+  #asked() {
     const attr = (name) => this.getAttribute(name) ?? undefined;
-    return mod.read_settings(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'),
-      attr('workers'), navigator.hardwareConcurrency ?? 1);
+    return { seed: this.field('seed').value, latent_dims: attr('latent-dims'), batch_size: attr('batch-size'),
+      runs: attr('runs'), workers: attr('workers'), cores: navigator.hardwareConcurrency ?? 1,
+      controls: attr('controls'), backend: this.#askedBackend(), from: attr('from'), to: attr('to') };
   }
+
+  /** The seed field and the numeric attributes, read (and checked) by the engine:
+   * `{spec: {seed, latent_dims, batch_size, runs}, problems}`. */
+  #settings() { return this.#wasm.mod.read_settings(this.#asked()); }
 
   #share() {
     if (!this.#wasm) return false;
@@ -645,9 +649,7 @@ class ColorBottleneck extends HTMLElement {
     const plan = await this.#plan();
     if (!this.isConnected) return;
     this.#wasm = page;
-    const attr = (name) => this.getAttribute(name) ?? undefined;
-    const notices = this.#trained.start(this.field('seed').value, attr('latent-dims'), attr('batch-size'), attr('runs'),
-      attr('workers'), navigator.hardwareConcurrency ?? 1, attr('controls'), this.#askedBackend(), attr('from'), attr('to'));
+    const notices = this.#trained.start(this.#asked());
     for (const notice of notices) this.#notify(notice);
     const spec = this.#trained.spec();
     const { runs } = spec;

@@ -15,29 +15,29 @@ use crate::share::{Parent, ShareError, SharedRun, ENGINE_REVISION};
 
 /// The element's inputs a start reads, as text (`None` where absent): the seed field, the
 /// attributes and the browser's core count.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Asked<'a> {
-    pub seed: Option<&'a str>,
-    pub latent_dims: Option<&'a str>,
-    pub batch_size: Option<&'a str>,
-    pub runs: Option<&'a str>,
-    pub workers: Option<&'a str>,
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Asked {
+    pub seed: Option<String>,
+    pub latent_dims: Option<String>,
+    pub batch_size: Option<String>,
+    pub runs: Option<String>,
+    pub workers: Option<String>,
     pub cores: usize,
-    pub controls: Option<&'a str>,
-    pub backend: Option<&'a str>,
-    pub from: Option<&'a str>,
-    pub to: Option<&'a str>,
+    pub controls: Option<String>,
+    pub backend: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
-impl Asked<'_> {
+impl Asked {
     /// The settings these inputs give, and a message for each that could not be used.
     pub fn settings(&self) -> (Settings, Vec<String>) {
         Settings::read(
-            self.seed,
-            self.latent_dims,
-            self.batch_size,
-            self.runs,
-            self.workers,
+            self.seed.as_deref(),
+            self.latent_dims.as_deref(),
+            self.batch_size.as_deref(),
+            self.runs.as_deref(),
+            self.workers.as_deref(),
             self.cores,
         )
     }
@@ -154,9 +154,9 @@ impl TrainedRun {
         self.rests = crate::settings::sweep_rests(parts.len(), asked.cores);
         self.parts = parts.iter().map(|p| (p.start, p.len())).collect();
         self.shared.spec = settings.spec;
-        notices.extend(Controls::read(asked.controls).1);
-        notices.extend(BackendAsk::read(asked.backend).1);
-        let (range, problems) = StepRange::read(asked.from, asked.to);
+        notices.extend(Controls::read(asked.controls.as_deref()).1);
+        notices.extend(BackendAsk::read(asked.backend.as_deref()).1);
+        let (range, problems) = StepRange::read(asked.from.as_deref(), asked.to.as_deref());
         self.range = range;
         notices.extend(problems);
         notices
@@ -311,12 +311,12 @@ mod tests {
     #[test]
     fn a_start_reads_every_input_and_names_each_it_cannot_use() {
         let (run, notices) = started(Asked {
-            seed: Some("7"),
-            runs: Some("64"),
+            seed: Some("7".into()),
+            runs: Some("64".into()),
             cores: 4,
-            controls: Some("most"),
-            backend: Some("quantum"),
-            to: Some("soon"),
+            controls: Some("most".into()),
+            backend: Some("quantum".into()),
+            to: Some("soon".into()),
             ..Asked::default()
         });
         assert_eq!(run.spec().seed, 7);
@@ -330,10 +330,10 @@ mod tests {
     #[test]
     fn a_sweep_is_shared_among_cpu_workers_and_trained_whole_on_a_gpu() {
         let (mut run, _) = started(Asked {
-            runs: Some("64"),
-            workers: Some("4"),
+            runs: Some("64".into()),
+            workers: Some("4".into()),
             cores: 4,
-            to: Some("200"),
+            to: Some("200".into()),
             ..Asked::default()
         });
         let cpu = run.worker_parts(true);

@@ -125,34 +125,12 @@ impl PageRun {
         self.0 = saved.0.clone();
     }
 
-    /// A start reads the seed field, the attributes (`undefined` where absent) and the
-    /// browser's core count; returns the notice's lines for those it cannot use.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start(
-        &mut self,
-        seed: Option<String>,
-        latent_dims: Option<String>,
-        batch_size: Option<String>,
-        runs: Option<String>,
-        workers: Option<String>,
-        cores: u32,
-        controls: Option<String>,
-        backend: Option<String>,
-        from: Option<String>,
-        to: Option<String>,
-    ) -> Vec<String> {
-        self.0.start(&Asked {
-            seed: seed.as_deref(),
-            latent_dims: latent_dims.as_deref(),
-            batch_size: batch_size.as_deref(),
-            runs: runs.as_deref(),
-            workers: workers.as_deref(),
-            cores: cores as usize,
-            controls: controls.as_deref(),
-            backend: backend.as_deref(),
-            from: from.as_deref(),
-            to: to.as_deref(),
-        })
+    /// A start reads the seed field, the attributes and the browser's core count
+    /// ([`Asked`], an object with its fields); returns the notice's lines for those it cannot
+    /// use.
+    pub fn start(&mut self, asked: JsValue) -> Result<Vec<String>, JsValue> {
+        let asked: Asked = serde_wasm_bindgen::from_value(asked)?;
+        Ok(self.0.start(&asked))
     }
 
     /// `{seed, latent_dims, batch_size, runs}`.
