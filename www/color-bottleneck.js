@@ -85,11 +85,7 @@ function writeStored(key, value) {
   } catch { /* not remembered: the next visit races again */ }
 }
 
-// Written only when they change: each write invalidates the page's layout.
-function setStyle(el, property, value) {
-  if (el.style[property] !== value) el.style[property] = value;
-}
-
+// Written only when it changes: each write invalidates the page's layout.
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
@@ -672,7 +668,7 @@ class ColorBottleneck extends HTMLElement {
     this.#trained.trains(csv);
     this.#restarted(run);
     this.#board?.free();
-    this.#board = new page.mod.Board(csv, spec.latent_dims);
+    this.#board = new page.mod.Board(csv, spec.latent_dims, this.shadowRoot);
     const versus = this.#trained.versus();
     this.#board.set_versus(versus);
     // A comparison (from a link, or the API) shows its second sheet in B's editor.
@@ -682,8 +678,6 @@ class ColorBottleneck extends HTMLElement {
     }
     this.#showCompare();
     this.#board.set_decoder_map(this.field('decoder-map').checked);
-    // A new board starts with the default axes and nothing probed.
-    delete this.$('.dome-box').dataset.dims;
     this.#showBackend(started.kind);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
     // (`time_gpu_now`, checked every frame in #tick).
@@ -1252,30 +1246,6 @@ class ColorBottleneck extends HTMLElement {
     axes.addEventListener('change', () => { this.#board?.set_dome_axes(axes.value); this.#dirty = true; });
   }
 
-  /** The 3-D view's menu lists the choices the run's bottleneck has; with none (E = 2) the
-   * view is not offered. */
-  #showDomeChoices() {
-    const box = this.$('.dome-box');
-    // The choices follow the bottleneck alone: asked for again only when it changes.
-    const dims = String(this.#board.dims());
-    if (box.dataset.dims === dims) return;
-    box.dataset.dims = dims;
-    const choices = this.#board.dome_choices();
-    box.hidden = choices.length === 0;
-    const axes = this.field('dome-axes');
-    axes.replaceChildren(...choices.map(([key, label]) => new Option(label, key)));
-    axes.value = this.#board.dome_axes();
-    if (axes.value !== this.#board.dome_axes() && choices.length) this.#board.set_dome_axes(axes.value);
-  }
-
-  /** The probe's swatches and line, as of the shown step. */
-  #showProbe() {
-    const reading = this.#board.probe_reading();
-    setStyle(this.field('swatch-in'), 'background', reading?.input_css ?? 'transparent');
-    setStyle(this.field('swatch-out'), 'background', reading?.output_css ?? 'transparent');
-    setText(this.field('probe-text'), reading?.text ?? 'hover, tap or arrow-key a point to probe it');
-  }
-
   /** Takes in the worker's frames of the current run; returns whether any arrived. */
   #drain() {
     const board = this.#board;
@@ -1309,18 +1279,7 @@ class ColorBottleneck extends HTMLElement {
         this.#playRange(t);
         if (this.#board && (fresh || this.#dirty)) {
           const t0 = performance.now();
-          const strip = this.canvas('strip');
-          const stripHeight = `${Math.round(this.#board.strip_height(strip.clientWidth))}px`;
-          setStyle(strip, 'height', stripHeight);
-          const deferred = this.#board.draw(this.canvas('latents'), strip, this.canvas('schedule'), this.canvas('losses'));
-          // After every read of a size: a style written before one would force a layout.
-          const sweepDeferred = this.#drawSweep();
-          this.#showProbe();
-          this.#showDomeChoices();
-          const open = this.$('.inside-box').open;
-          const insideDeferred = open && this.#board.draw_inside(this.canvas('dome'), this.canvas('geometry'));
-          setStyle(this.$('.playhead'), 'left', `${this.#board.playhead_x() - 1}px`);
-          this.#dirty = deferred || insideDeferred || sweepDeferred;
+          this.#dirty = this.#board.render();
           this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
         }
         this.#tick(t);
@@ -1344,19 +1303,6 @@ class ColorBottleneck extends HTMLElement {
     this.#board.scrub(step);
     this.dataset.loopStep = String(step);
     this.#dirty = true;
-  }
-
-  /** Draws the sweep's grid and tally; returns whether the grid's drawing was put off. */
-  #drawSweep() {
-    const [columns, rows, panels] = this.#board.sweep_grid();
-    const box = this.$('.sweep-box');
-    box.hidden = columns === 0;
-    if (columns === 0) return false;
-    const c = this.canvas('sweep');
-    setStyle(c, 'aspectRatio', `${columns * panels} / ${rows}`);
-    const deferred = this.#board.draw_sweep(c);
-    setText(this.field('tally'), this.#board.sweep_tally());
-    return deferred;
   }
 
   #tick(t) {

@@ -3,8 +3,6 @@
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
-use serde::Serialize;
-
 use super::canvas::{canvas_size, css_size, with_canvas, with_canvas_pixels, LayeredCanvas};
 use super::sweep_view::SweepView;
 use super::{from_bytes, now, parse, to_js, Frame, LossSample, ShownOnset};
@@ -26,6 +24,7 @@ mod export;
 mod gestures;
 mod inside;
 mod probing;
+mod view;
 
 use probing::mark_probe;
 
@@ -68,14 +67,7 @@ enum ProbeTarget {
 }
 
 /// The probe's reading as the page shows it.
-#[derive(Serialize)]
 struct ProbeView {
-    /// The grid point probed (`None` for a picked colour).
-    index: Option<usize>,
-    rgb: [f32; 3],
-    reconstruction: [f32; 3],
-    latent: Vec<f32>,
-    error: f32,
     /// CSS colours for the two swatches.
     input_css: String,
     output_css: String,
@@ -201,6 +193,24 @@ pub struct Board {
     ratio_history: Vec<(u64, f64)>,
     geometry_chart: Throttled<LatentsKey>,
     hues: Vec<f32>,
+    /// The element's canvases and the parts beside them that the board writes to.
+    view: Option<view::View>,
+}
+
+impl Board {
+    /// The height (CSS pixels) the phase strip needs at `width`: a row per three phase ends.
+    fn strip_height(&self, width: f64) -> f64 {
+        let rows = self.snapshots.len().clamp(1, STRIP_LIMIT).div_ceil(3);
+        rows as f64 * (width / 9.0 + STRIP_LABEL_H as f64)
+    }
+
+    /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its
+    /// left edge: an overlay, so the chart itself is drawn once.
+    fn playhead_x(&self) -> f64 {
+        let step = self.scrub.or(self.shown).unwrap_or(0);
+        self.timeline_axis
+            .map_or(0.0, |axis| axis.x(step as f64) as f64)
+    }
 }
 
 /// What the 3-D view last showed.
@@ -211,9 +221,10 @@ type LatentsKey = (u64, Option<u64>, (u32, u32), u64, bool);
 
 #[wasm_bindgen]
 impl Board {
-    /// A board for a run of `sheet` (which must be valid) with `dims` latent dimensions.
+    /// A board for a run of `sheet` (which must be valid) with `dims` latent dimensions, drawn
+    /// in the element whose shadow root is `root`.
     #[wasm_bindgen(constructor)]
-    pub fn new(sheet: &str, dims: u32) -> Result<Board, JsValue> {
+    pub fn new(sheet: &str, dims: u32, root: &web_sys::ShadowRoot) -> Result<Board, JsValue> {
         Ok(Board {
             timeline: parse(sheet)?,
             colors: ColorCube::rgb_grid().rgb_f32(),
@@ -255,6 +266,7 @@ impl Board {
             ratio_history: Vec::new(),
             geometry_chart: Throttled::new(),
             hues: ColorCube::hues(HUES).rgb_f32(),
+            view: Some(view::View::find(root)?),
         })
     }
 
@@ -358,27 +370,6 @@ impl Board {
             .map_or(self.finished, SweepView::finished)
     }
 
-    /// The height (CSS pixels) the phase strip needs at `width`: a row per three phase ends.
-    pub fn strip_height(&self, width: f64) -> f64 {
-        let rows = self.snapshots.len().clamp(1, STRIP_LIMIT).div_ceil(3);
-        rows as f64 * (width / 9.0 + STRIP_LABEL_H as f64)
-    }
-
-    /// Draws the sweep's thumbnails, a grid of `sweep_grid()` cells. Returns whether a
-    /// drawing was put off (they are drawn at most 30 times a second): the page asks again.
-    pub fn draw_sweep(&mut self, canvas: HtmlCanvasElement) -> bool {
-        self.sweep.as_mut().is_some_and(|view| view.draw(&canvas))
-    }
-
-    /// `[columns, rows, panels]` of the sweep's grid (`[0, 0, 0]` for a single run):
-    /// `panels` side by side in each cell, 2 in a comparison.
-    pub fn sweep_grid(&self) -> Vec<u32> {
-        self.sweep.as_ref().map_or(vec![0, 0, 0], |v| {
-            let (c, r) = v.grid();
-            vec![c as u32, r as u32, v.panels() as u32]
-        })
-    }
-
     /// The seed whose thumbnail is under (`x`, `y`) on a `w` × `h` sweep canvas (CSS pixels).
     pub fn sweep_seed_at(&self, x: f64, y: f64, w: f64, h: f64) -> Option<u32> {
         self.sweep
@@ -393,11 +384,6 @@ impl Board {
             let (k, n) = v.counts();
             vec![k as u32, n as u32]
         })
-    }
-
-    /// The sweep's tally, e.g. `crumpled 3/16 (19%, 95% CI 7–43%)`; empty for a single run.
-    pub fn sweep_tally(&self) -> String {
-        self.sweep.as_ref().map_or(String::new(), SweepView::tally)
     }
 
     /// The sweep's table as CSV: seed, verdict, worst gap error, reconstruction MSE.
@@ -478,60 +464,50 @@ impl Board {
         self.scrub = (step >= 0.0).then_some(step as u64);
     }
 
-    /// Where the playhead (the shown step) sits on the schedule chart, in CSS pixels from its
-    /// left edge; the page draws it as an overlay so the chart itself is drawn once.
-    pub fn playhead_x(&self) -> f64 {
-        let step = self.scrub.or(self.shown).unwrap_or(0);
-        self.timeline_axis
-            .map_or(0.0, |axis| axis.x(step as f64) as f64)
-    }
-
-    /// The latent dims of the run shown.
-    pub fn dims(&self) -> u32 {
-        self.dims as u32
-    }
-
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
-    /// curves. Any canvas may be undefined. Returns whether a redraw was put off (the loss
-    /// chart waits out its interval): the page should call again on a later frame.
-    pub fn draw(
+    /// curves. Returns whether a redraw was put off (the loss chart waits out its interval):
+    /// the page should call again on a later frame.
+    fn draw(
         &mut self,
-        latents: Option<HtmlCanvasElement>,
-        strip: Option<HtmlCanvasElement>,
-        schedule: Option<HtmlCanvasElement>,
-        losses: Option<HtmlCanvasElement>,
+        latents: &HtmlCanvasElement,
+        strip: &HtmlCanvasElement,
+        schedule: &HtmlCanvasElement,
+        losses: &HtmlCanvasElement,
     ) -> bool {
         let mut deferred = false;
-        if let Some(canvas) = latents {
+        {
+            let canvas = latents;
             let key = (
                 self.latents_version,
                 self.scrub,
-                canvas_size(&canvas),
+                canvas_size(canvas),
                 self.probe_version,
                 self.decoder_map,
             );
-            if self.latents_drawn.replace(key) != Some(key) && !self.draw_latents(&canvas) {
+            if self.latents_drawn.replace(key) != Some(key) && !self.draw_latents(canvas) {
                 // The decoder map waits out its interval: draw again on a later frame.
                 self.latents_drawn = None;
                 deferred = true;
             }
         }
-        if let Some(canvas) = strip {
+        {
+            let canvas = strip;
             // Nothing on the strip moves: it is drawn only when a phase ends or it resizes.
             if !self
                 .strip_canvas
-                .is_current(&canvas, self.snapshots.len() as u64)
+                .is_current(canvas, self.snapshots.len() as u64)
             {
-                self.draw_strip(&canvas);
+                self.draw_strip(canvas);
             }
         }
-        if let Some(canvas) = schedule {
-            let (pw, ph) = canvas_size(&canvas);
+        {
+            let canvas = schedule;
+            let (pw, ph) = canvas_size(canvas);
             let key = (self.generation, pw, ph, self.onset.clone());
             if self.schedule_key.as_ref() != Some(&key) {
                 self.schedule_key = Some(key);
                 let mut axis = None;
-                with_canvas(&canvas, |surface, w, h| {
+                with_canvas(canvas, |surface, w, h| {
                     let area = Rect::new(0.0, 0.0, w, h);
                     let chart = plot::timeline_chart(surface, area, &self.timeline);
                     let differs = (self.versus.as_ref()).and_then(|b| self.timeline.differences(b));
@@ -546,8 +522,9 @@ impl Board {
                 self.timeline_axis = axis;
             }
         }
-        if let Some(canvas) = losses {
-            let (pw, ph) = canvas_size(&canvas);
+        {
+            let canvas = losses;
+            let (pw, ph) = canvas_size(canvas);
             let key = (
                 self.loss_history.len() + self.versus_losses.len(),
                 self.scrub,
@@ -556,7 +533,7 @@ impl Board {
             );
             match self.losses_chart.due(&key, self.scrub.is_some()) {
                 Redraw::Now(t) => {
-                    self.draw_losses(&canvas);
+                    self.draw_losses(canvas);
                     self.losses_chart.drew(key, t);
                 }
                 Redraw::Later => deferred = true,

@@ -4,15 +4,8 @@ use super::*;
 
 #[wasm_bindgen]
 impl Board {
-    /// The 3-D view's choices for this bottleneck, as `[[key, label], …]` (none below E = 3).
-    pub fn dome_choices(&self) -> JsValue {
-        let choices: Vec<[String; 2]> = (DomeAxes::choices(self.dims).into_iter())
-            .map(|c| [c.key(), c.label()])
-            .collect();
-        to_js(&choices)
-    }
-
-    /// Shows the axes `key` names (from [`Board::dome_choices`]); returns whether it is one.
+    /// Shows the axes `key` names (a [`DomeAxes::key`] of the bottleneck's choices); returns
+    /// whether it is one.
     pub fn set_dome_axes(&mut self, key: &str) -> bool {
         match DomeAxes::from_key(key).filter(|c| DomeAxes::choices(self.dims).contains(c)) {
             Some(axes) => {
@@ -22,44 +15,43 @@ impl Board {
             None => false,
         }
     }
+}
 
-    /// The 3-D view's axes, as a key of [`Board::dome_choices`].
-    pub fn dome_axes(&self) -> String {
-        self.dome_axes.key()
-    }
-
-    /// Draws the 3-D view and the geometry panel (either canvas may be undefined). Returns
-    /// whether a redraw was put off, as [`Board::draw`] does.
-    pub fn draw_inside(
+impl Board {
+    /// Draws the 3-D view and the geometry panel. Returns whether a redraw was put off, as
+    /// [`Board::draw`] does.
+    pub(super) fn draw_inside(
         &mut self,
-        dome: Option<HtmlCanvasElement>,
-        geometry: Option<HtmlCanvasElement>,
+        dome: &HtmlCanvasElement,
+        geometry: &HtmlCanvasElement,
     ) -> bool {
-        if let Some(canvas) = dome.filter(|_| self.dims >= 3) {
+        if self.dims >= 3 {
+            let canvas = dome;
             let orbit = [self.orbit.yaw.to_bits(), self.orbit.pitch.to_bits()];
             let key = (
                 self.latents_version,
                 self.scrub,
-                canvas_size(&canvas),
+                canvas_size(canvas),
                 self.dome_axes,
                 orbit,
             );
             if self.dome_drawn.replace(key) != Some(key) {
-                self.draw_dome(&canvas);
+                self.draw_dome(canvas);
             }
         }
         let mut deferred = false;
-        if let Some(canvas) = geometry {
+        {
+            let canvas = geometry;
             let key = (
                 self.latents_version,
                 self.scrub,
-                canvas_size(&canvas),
+                canvas_size(canvas),
                 0,
                 false,
             );
             match self.geometry_chart.due(&key, self.scrub.is_some()) {
                 Redraw::Now(t) => {
-                    self.draw_geometry(&canvas);
+                    self.draw_geometry(canvas);
                     self.geometry_chart.drew(key, t);
                 }
                 Redraw::Later => deferred = true,

@@ -5,14 +5,6 @@ use super::*;
 
 #[wasm_bindgen]
 impl Board {
-    /// What the probe reads at the shown step (live or scrubbed): `{index, rgb,
-    /// reconstruction, latent, error, input_css, output_css, text}`, or null when nothing is
-    /// probed or no weights have arrived.
-    pub fn probe_reading(&self) -> JsValue {
-        self.reading()
-            .map_or(JsValue::NULL, |(index, r)| to_js(&probe_view(index, r)))
-    }
-
     /// Colours each latent panel's background by what the decoder outputs there.
     pub fn set_decoder_map(&mut self, on: bool) {
         self.decoder_map = on;
@@ -49,20 +41,20 @@ impl Board {
         }
     }
 
-    /// The probe's reading at the shown moment, and the grid point it is of.
-    fn reading(&self) -> Option<(Option<usize>, Reading)> {
+    /// The probe's reading at the shown moment.
+    pub(super) fn reading(&self) -> Option<Reading> {
         let (_, _, params) = self.shown_moment();
         if params.is_empty() {
             return None;
         }
-        let (index, rgb) = match self.probe? {
+        let rgb = match self.probe? {
             ProbeTarget::Point(i) => {
                 let c = self.colors.get(i * 3..i * 3 + 3)?;
-                (Some(i), [c[0], c[1], c[2]])
+                [c[0], c[1], c[2]]
             }
-            ProbeTarget::Color(rgb) => (None, rgb),
+            ProbeTarget::Color(rgb) => rgb,
         };
-        Some((index, Reading::of(params, self.dims, rgb)))
+        Some(Reading::of(params, self.dims, rgb))
     }
 }
 
@@ -79,7 +71,7 @@ fn css_color(c: [f32; 3]) -> String {
     format!("rgb({r}, {g}, {b})")
 }
 
-fn probe_view(index: Option<usize>, r: Reading) -> ProbeView {
+pub(super) fn probe_view(r: Reading) -> ProbeView {
     let hex = |c: [f32; 3]| {
         let [r, g, b] = c.map(plot::to_u8);
         format!("#{r:02x}{g:02x}{b:02x}")
@@ -95,13 +87,8 @@ fn probe_view(index: Option<usize>, r: Reading) -> ProbeView {
         r.error
     );
     ProbeView {
-        index,
         input_css: css_color(r.rgb),
         output_css: css_color(r.reconstruction),
-        rgb: r.rgb,
-        reconstruction: r.reconstruction,
-        latent: r.latent,
-        error: r.error,
         text,
     }
 }
