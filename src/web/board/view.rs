@@ -99,6 +99,11 @@ impl Board {
             "left",
             &format!("{}px", self.playhead_x() - 1.0),
         );
+        // Over the curves only: above them a narrow chart has its legend.
+        if let Some(axis) = self.timeline_axis {
+            set_style(&view.playhead, "top", &format!("{}px", axis.plot.y));
+            set_style(&view.playhead, "height", &format!("{}px", axis.plot.h));
+        }
         self.view = Some(view);
         deferred
     }
