@@ -1,5 +1,7 @@
 //! What the page's element decides, apart from the DOM: which run's frames it draws
-//! ([`Runs`]), what the pointer and the keys do on its canvases ([`Gestures`]), which sheet it
+//! ([`Runs`]), what the pointer and the keys do on its canvases ([`Gestures`]), the run it
+//! shows as it started and how each start, apply, branch and link changes it
+//! ([`TrainedRun`]), which sheet it
 //! opens with, whether an applied sheet needs new workers, where a branch comes from, which
 //! kept states a branch can start from, and what the phase diagram's menus offer. The element
 //! (`www/color-bottleneck.js`) asks and carries the answers out; the rules are here, where the

@@ -104,6 +104,40 @@ mod tests {
         }
     }
 
+    /// A phone's timeline chart puts its legend in rows above the curves, inside the chart.
+    #[test]
+    fn a_narrow_timeline_charts_legend_is_above_the_curves() {
+        let sheet = crate::dopesheet::Dopesheet::parse(crate::dopesheet::EX_1_5).unwrap();
+        let timeline = Timeline::new(&sheet);
+        let mut svg = Svg::new(350.0, 220.0);
+        let axis = timeline_chart(&mut svg, Rect::new(0.0, 0.0, 350.0, 220.0), &timeline);
+        let doc = svg.finish();
+        for name in timeline.properties() {
+            let at = doc.find(&format!(">{name}</text>")).expect(name);
+            let tag = &doc[doc[..at].rfind("<text").unwrap()..at];
+            let attr = |a: &str| -> f32 {
+                let from = tag.find(&format!(" {a}=\"")).unwrap() + a.len() + 3;
+                tag[from..].split('"').next().unwrap().parse().unwrap()
+            };
+            assert!(
+                attr("y") < axis.plot.y,
+                "{name} at y = {}, the curves start at {}",
+                attr("y"),
+                axis.plot.y
+            );
+            assert!(
+                attr("x") >= 0.0 && attr("x") < 350.0,
+                "{name} at x = {}",
+                attr("x")
+            );
+        }
+        assert!(
+            axis.plot.h > 220.0 / 3.0,
+            "the curves keep {} px",
+            axis.plot.h
+        );
+    }
+
     /// Every key of ex-1.5 gets its dot, and a sheet keyed on every one of 32,000 rows (a
     /// phase every 50) draws a dot, a phase line and a name no closer than they can be told
     /// apart: a few hundred marks, not a quarter of a million.

@@ -259,8 +259,8 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
         .map_err(|e| sheet_problem(&e))
 }
 
-/// The seed field and the element's numeric attributes and the browser's core count (an
-/// [`Asked`](crate::element::trained::Asked), the fields it lacks unread): `{spec: {seed,
+/// The seed field, the element's numeric attributes and the browser's core count (an
+/// [`Asked`](crate::element::trained::Asked); its other fields are not read): `{spec: {seed,
 /// latent_dims, batch_size, runs}, problems: [message…]}`, a bad value replaced by its
 /// default and named in `problems`.
 #[wasm_bindgen]

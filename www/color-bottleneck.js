@@ -999,14 +999,15 @@ class ColorBottleneck extends HTMLElement {
       this.field('error').textContent = '';
       setText(this.field('edit-note'), '');
       if (!live) for (const problem of settings.problems) this.#notify(problem);
-      this.#playIfPausedByRun();
     } catch (problem) {
-      if (saved) this.#trained.restore(saved);
+      if (saved) this.#trained.restore_lineage(saved);
       this.#showProblem(problem);
       throw new Error(problem.message ?? String(problem));
     } finally {
       saved?.free();
     }
+    // The workers took the sheet: whatever happens from here is not a failure to apply it.
+    this.#playIfPausedByRun();
   }
 
   /** A new run that trains as this one did up to the step last looked back at (the live
@@ -1031,7 +1032,7 @@ class ColorBottleneck extends HTMLElement {
     try {
       await this.#create(edited, at > 0 ? await this.#statesAt(at) : null);
     } catch (e) {
-      this.#trained.restore(saved);
+      this.#trained.restore_lineage(saved);
       throw e;
     } finally {
       saved.free();

@@ -257,14 +257,19 @@ impl TrainedRun {
                 self.reseed(seed);
             }
         }
-        self.end_grid();
         self.trains(sheet);
     }
 
-    /// A branch at step `at` of the run shown: its lineage. Ends any phase diagram.
+    /// A branch at step `at` of the run shown: its lineage.
     pub fn branch(&mut self, at: u64) {
-        self.end_grid();
         self.shared.parents = super::branched(&self.shared.parents, &self.shared.sheet, at);
+    }
+
+    /// The lineage and comparison `saved` had: a start that failed leaves the run as it was.
+    /// What else changed meanwhile stays (a phase diagram begun, the workers' cut).
+    pub fn restore_lineage(&mut self, saved: &TrainedRun) {
+        self.shared.parents = saved.shared.parents.clone();
+        self.shared.versus = saved.shared.versus.clone();
     }
 
     /// A later start or edit takes the view over from a phase diagram filling in.
@@ -422,6 +427,20 @@ mod tests {
         run.applied(SHEET, None, 9);
         assert!(run.shared().parents.is_empty());
         assert_eq!(run.spec().seed, 9);
+    }
+
+    #[test]
+    fn a_failed_start_puts_back_the_lineage_and_comparison_but_not_a_grid_begun_meanwhile() {
+        let (mut run, _) = started(Asked::default());
+        run.branch(40);
+        let saved = run.clone();
+        run.fresh(Some(OTHER.into()));
+        let grid = run.begin_grid(Some(80));
+        run.restore_lineage(&saved);
+        assert_eq!(run.shared().parents, saved.shared().parents);
+        assert_eq!(run.versus(), None);
+        assert!(run.grid_is(grid));
+        assert_eq!(run.worker_parts(true)[0].until, Some(80));
     }
 
     #[test]

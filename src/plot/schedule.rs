@@ -78,7 +78,13 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
     let (left, right) = (font * 4.5, if gutter { legend_w } else { font * 2.0 });
     let per_row = ((area.w - left - right) / legend_w).floor().max(1.0) as usize;
     let entries: usize = groups.iter().map(|g| g.len()).sum();
-    let legend_rows = if gutter { 0 } else { entries.div_ceil(per_row) };
+    // At most a third of the chart: a sheet with dozens of columns keeps room for its curves.
+    let most_rows = ((area.h / 3.0) / (font * 1.2)).floor().max(1.0) as usize;
+    let legend_rows = if gutter {
+        0
+    } else {
+        entries.div_ceil(per_row).min(most_rows)
+    };
     let legend_h = legend_rows as f32 * font * 1.2;
     let outer = area.inset(left, font * 2.4 + legend_h, right, font * 2.2);
     let total_ratio: f32 = groups
@@ -160,16 +166,19 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
                     area.y + font * (0.9 + 1.2 * row as f32),
                 )
             };
+            let room = gutter || entry / per_row < legend_rows;
             entry += 1;
-            s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
-            s.text(
-                lx + font * 2.0,
-                ly,
-                &timeline.properties()[p],
-                font * 0.85,
-                TEXT,
-                Align::Left,
-            );
+            if room {
+                s.line((lx, ly), (lx + font * 1.5, ly), 2.0, color, false);
+                s.text(
+                    lx + font * 2.0,
+                    ly,
+                    &timeline.properties()[p],
+                    font * 0.85,
+                    TEXT,
+                    Align::Left,
+                );
+            }
         }
         if g == 0 {
             let marks = timeline

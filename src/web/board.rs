@@ -466,7 +466,7 @@ impl Board {
 
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
     /// curves. Returns whether a redraw was put off (the loss chart waits out its interval):
-    /// the page should call again on a later frame.
+    /// [`Board::render`] tries again on a later frame.
     fn draw(
         &mut self,
         latents: &HtmlCanvasElement,

@@ -121,8 +121,9 @@ impl PageRun {
         self.clone()
     }
 
-    pub fn restore(&mut self, saved: &PageRun) {
-        self.0 = saved.0.clone();
+    /// Puts back the lineage and comparison `saved` had ([`element::TrainedRun::restore_lineage`]).
+    pub fn restore_lineage(&mut self, saved: &PageRun) {
+        self.0.restore_lineage(&saved.0);
     }
 
     /// A start reads the seed field, the attributes and the browser's core count

@@ -87,7 +87,6 @@ impl Board {
         let strip_height = self.strip_height(view.strip.client_width() as f64).round();
         set_style(&view.strip, "height", &format!("{strip_height}px"));
         let mut deferred = self.draw(&view.latents, &view.strip, &view.schedule, &view.losses);
-        // After every read of a size: a style written before one would force a layout.
         deferred |= self.show_sweep(&view);
         self.show_probe(&view);
         self.show_dome_menu(&mut view);
