@@ -232,6 +232,16 @@ pub fn states_agree(steps: &[Option<u64>]) -> bool {
     }
 }
 
+/// The axes the phase diagram's menus describe, as the command line's `grid` takes them
+/// (`COLUMN@STEP=VALUES`): each chosen cell with its values' text; a menu left at none adds
+/// no axis.
+pub fn grid_axes(menus: &[(&str, &str)]) -> Vec<String> {
+    (menus.iter())
+        .filter(|(cell, _)| !cell.is_empty())
+        .map(|(cell, values)| format!("{cell}={}", values.trim()))
+        .collect()
+}
+
 /// What a phase-diagram menu shows after the sheet's keyframed cells (`addresses`) change: the
 /// choice it had while the sheet still has it; otherwise nothing for the optional (y) menu, and
 /// for x a `reg-separate` keyframe, the term a curriculum tunes most, or else the first cell.
@@ -449,5 +459,13 @@ mod tests {
         let plain = vec!["lr@0".to_string()];
         assert_eq!(grid_axis_choice(&plain, "", false), "lr@0");
         assert_eq!(grid_axis_choice(&[], "", false), "");
+        assert_eq!(
+            grid_axes(&[("reg-separate@0", " 0.1..0.5/3 "), ("", "1,2")]),
+            ["reg-separate@0=0.1..0.5/3"]
+        );
+        assert_eq!(
+            grid_axes(&[("lr@0", "0.01,0.02"), ("reg-norm@3000", "0,1")]),
+            ["lr@0=0.01,0.02", "reg-norm@3000=0,1"]
+        );
     }
 }

@@ -335,16 +335,6 @@ pub fn edit_reach(running: &str, edited: &str, step: f64, until: Option<f64>) ->
     })
 }
 
-/// The step a phase diagram's runs are judged at, from its field
-/// ([`read_judged_step`](crate::settings::read_judged_step)): none when blank; an error
-/// naming anything else.
-#[wasm_bindgen]
-pub fn read_judged_step(text: &str) -> Result<Option<f64>, JsValue> {
-    crate::settings::read_judged_step(text)
-        .map(|step| step.map(|s| s as f64))
-        .map_err(js_error)
-}
-
 /// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`
 /// ([`backend_choice::moves_to_gpu`](crate::backend_choice::moves_to_gpu)).
 #[wasm_bindgen]

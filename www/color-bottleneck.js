@@ -1075,31 +1075,20 @@ class ColorBottleneck extends HTMLElement {
    * seeds, one after another in the view above, each rate filled in as its sweep finishes. */
   async #runGrid() {
     this.#showGridAddresses();
-    const axis = (name) => {
-      const at = this.field(`grid-${name}`).value;
-      return at ? `${at}=${this.field(`grid-${name}-range`).value.trim()}` : null;
-    };
-    const axes = [axis('x'), axis('y')].filter(Boolean);
-    const runs = Number(this.field('grid-runs').value);
+    const menu = (name) => this.field(`grid-${name}`).value;
+    const runs = Number(menu('runs'));
     const status = this.field('grid-status');
-    let until;
+    let diagram;
     try {
-      until = this.#wasm.mod.read_judged_step(this.field('grid-until').value);
+      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, menu('x'), menu('x-range'), menu('y'),
+        menu('y-range'), runs, menu('until'), this.#trained.range_to());
     } catch (e) {
       setText(status, e.message ?? String(e));
       return;
     }
-    let diagram;
-    try {
-      // Judged where the cut is: the field's step, or else the element's `to`.
-      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, axes, runs, until ?? this.#trained.range_to());
-    } catch (e) {
-      setText(status, `grid: ${e.message ?? e}`);
-      return;
-    }
     this.#diagram?.free();
     this.#diagram = diagram;
-    const grid = this.#trained.begin_grid(until);
+    const grid = this.#trained.begin_grid(diagram.cut());
     const cells = diagram.cells();
     const started = performance.now();
     diagram.draw(this.canvas('grid'));

@@ -17,6 +17,8 @@ pub struct PhaseDiagram {
     grid: Grid,
     /// Where every cell's runs stop and are judged (`None`: the whole sheet).
     until: Option<u64>,
+    /// The step the menus cut the cells' runs at (`None`: the element's own cut, if any).
+    cut: Option<u64>,
     /// Seeds a cell.
     runs: usize,
     /// `(crumpled, runs)` a cell; `(0, 0)` until it has trained.
@@ -29,20 +31,29 @@ pub const MAX_PAGE_CELLS: usize = 64;
 
 #[wasm_bindgen]
 impl PhaseDiagram {
-    /// A grid over `sheet` of one or two axes (`COLUMN@STEP=FROM..TO/COUNT[:log]` or
-    /// `COLUMN@STEP=V1,V2,…`), `runs` seeds a cell, each judged at step `until` (or at the
-    /// sheet's end). A bad axis is refused with the part at fault named.
+    /// The grid the menus describe over `sheet`: the cells `x` and `y` (`column@step`, `y`
+    /// empty for none) with their values' text (`FROM..TO/COUNT[:log]` or `V1,V2,…`), `runs`
+    /// seeds a cell, cut and judged at the step `until` says, or else at the element's `to`
+    /// (or at the sheet's end). What is wrong is refused with the part at fault named.
+    #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(constructor)]
     pub fn new(
         sheet: &str,
-        axes: Vec<String>,
+        x: &str,
+        x_values: &str,
+        y: &str,
+        y_values: &str,
         runs: u32,
-        until: Option<f64>,
+        until: &str,
+        to: Option<f64>,
     ) -> Result<PhaseDiagram, JsValue> {
-        let base = Dopesheet::parse(sheet).map_err(|e| js_error(format!("the sheet: {e}")))?;
-        let grid = Grid::new(base, &axes).map_err(|e| js_error(e.to_string()))?;
+        let cut = crate::settings::read_judged_step(until).map_err(js_error)?;
+        let problem = |e: String| js_error(format!("grid: {e}"));
+        let base = Dopesheet::parse(sheet).map_err(|e| problem(format!("the sheet: {e}")))?;
+        let axes = crate::element::grid_axes(&[(x, x_values), (y, y_values)]);
+        let grid = Grid::new(base, &axes).map_err(|e| problem(e.to_string()))?;
         if grid.len() > MAX_PAGE_CELLS {
-            return Err(js_error(format!(
+            return Err(problem(format!(
                 "{} cells; a page's grid trains at most {MAX_PAGE_CELLS} (the command line's \
                  `grid` takes more)",
                 grid.len()
@@ -51,11 +62,17 @@ impl PhaseDiagram {
         let results = vec![(0, 0); grid.len()];
         Ok(PhaseDiagram {
             grid,
-            until: until.map(|u| u as u64),
+            until: cut.or(to.map(|t| t as u64)),
+            cut,
             runs: runs as usize,
             results,
             layout: None,
         })
+    }
+
+    /// The step the menus cut the cells' runs at, if they name one.
+    pub fn cut(&self) -> Option<f64> {
+        self.cut.map(|c| c as f64)
     }
 
     /// Cells in all.
