@@ -54,6 +54,34 @@ impl From<&DopesheetError> for SheetProblem {
     }
 }
 
+/// Where the element's first sheet comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SheetSource {
+    /// A `#run=` link's run.
+    Link(String),
+    /// The `dopesheet` attribute's text.
+    Inline(String),
+    /// The file at `src` (`None`: the default sheet).
+    Fetch(Option<String>),
+}
+
+/// The `run` attribute's link comes first, then a linkable page's address (`address`, where
+/// it is a `#run=` link), then the `dopesheet` attribute, then `src`.
+pub fn sheet_source(
+    run: Option<&str>,
+    address: Option<&str>,
+    dopesheet: Option<&str>,
+    src: Option<&str>,
+) -> SheetSource {
+    let linked = address.filter(|a| a.starts_with("#run="));
+    match (run.or(linked), dopesheet) {
+        (Some(link), _) => SheetSource::Link(link.to_string()),
+        (None, Some(text)) => SheetSource::Inline(text.to_string()),
+        (None, None) => SheetSource::Fetch(src.map(str::to_string)),
+    }
+}
+
 /// A sheet that cannot be had, or is broken, is named in the notice and the default sheet
 /// trains. A broken sheet stays in the editor to be fixed, unless it is too large to edit.
 pub fn open_sheet(given: Result<&str, &str>) -> Opening {
@@ -459,6 +487,26 @@ mod tests {
         let plain = vec!["lr@0".to_string()];
         assert_eq!(grid_axis_choice(&plain, "", false), "lr@0");
         assert_eq!(grid_axis_choice(&[], "", false), "");
+        let link = |s: &str| SheetSource::Link(s.into());
+        assert_eq!(
+            sheet_source(Some("#run=a"), Some("#run=b"), Some(SHEET), None),
+            link("#run=a")
+        );
+        assert_eq!(
+            sheet_source(None, Some("#run=b"), Some(SHEET), Some("x.csv")),
+            link("#run=b")
+        );
+        let inline = SheetSource::Inline(SHEET.into());
+        assert_eq!(
+            sheet_source(None, Some("#intro"), Some(SHEET), Some("x.csv")),
+            inline
+        );
+        let fetch = SheetSource::Fetch(Some("x.csv".into()));
+        assert_eq!(sheet_source(None, None, None, Some("x.csv")), fetch);
+        assert_eq!(
+            sheet_source(None, Some(""), None, None),
+            SheetSource::Fetch(None)
+        );
         assert_eq!(
             grid_axes(&[("reg-separate@0", " 0.1..0.5/3 "), ("", "1,2")]),
             ["reg-separate@0=0.1..0.5/3"]

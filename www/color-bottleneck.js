@@ -353,11 +353,14 @@ class ColorBottleneck extends HTMLElement {
     if (change.time_gpu) this.#timeGpu(run, null).catch((e) => this.#fail(e));
   }
 
+  /** The sheet its link, attribute or file gives (`sheet_source` in src/element.rs says
+   * which). */
   async #initialSheet() {
-    const link = this.getAttribute('run') ?? (this.hasAttribute('linkable') && location.hash.startsWith('#run=') ? location.hash : null);
-    if (link !== null) return (await this.#engine()) && this.#readLink(link);
-    if (this.hasAttribute('dopesheet')) return this.getAttribute('dopesheet');
-    return this.#fetchSheet(this.getAttribute('src') ?? new URL('dopesheets/ex-1.5.csv', here).href);
+    const attr = (name) => this.getAttribute(name) ?? undefined;
+    const address = this.hasAttribute('linkable') ? location.hash : undefined;
+    const source = (await this.#engine()).mod.sheet_source(attr('run'), address, attr('dopesheet'), attr('src'));
+    if (source.link !== undefined) return this.#readLink(source.link);
+    return source.inline ?? this.#fetchSheet(source.fetch ?? new URL('dopesheets/ex-1.5.csv', here).href);
   }
 
   /** The sheet of the run `link` (a `#run=` hash) carries, its settings put in the seed

@@ -16,6 +16,23 @@ pub fn open_sheet(sheet: Option<String>, failure: Option<String>) -> JsValue {
     to_js(&element::open_sheet(given))
 }
 
+/// Where the first sheet comes from: `{link}`, `{inline}` or `{fetch}` (a URL, or `null` for
+/// the default sheet) ([`element::sheet_source`]); `address`: a linkable page's `location.hash`.
+#[wasm_bindgen]
+pub fn sheet_source(
+    run: Option<String>,
+    address: Option<String>,
+    dopesheet: Option<String>,
+    src: Option<String>,
+) -> JsValue {
+    to_js(&element::sheet_source(
+        run.as_deref(),
+        address.as_deref(),
+        dopesheet.as_deref(),
+        src.as_deref(),
+    ))
+}
+
 /// Why the answer to a `src` sheet's request is not a sheet, if it is not
 /// ([`element::sheet_response_problem`]).
 #[wasm_bindgen]
