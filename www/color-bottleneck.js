@@ -5,7 +5,8 @@
 //   backend (auto | webgpu | cpu; changing it mid-run moves the live run to that engine),
 //   runs (seeds trained at once), workers (most workers a
 //   sweep on the CPU is shared among; the browser's core count, at most 8, by default), autoplay,
-//   compact (no editor), linkable (open the run a `#run=` link in the page's address carries),
+//   compact (no editor), linkable (open the run a `#run=` link in the page's address carries,
+//   and keep the address on the run shown),
 //   controls (none | play | full), locked (a read-only sheet), from / to (train to `to`, then
 //   play steps from..to in a loop), run (a `#run=` link's hash to open, branches included).
 // Properties: step, running, phase, backend, lastError, losses.
@@ -384,6 +385,7 @@ class ColorBottleneck extends HTMLElement {
       sheet = this.#readLink(location.hash);
     } catch (e) {
       this.#notify(e.message);
+      this.#keepAddress();
       return;
     }
     this.field('sheet').value = sheet;
@@ -443,9 +445,19 @@ class ColorBottleneck extends HTMLElement {
     const link = new URL(`index.html${hash}`, here).href;
     this.field('link').value = link;
     this.$('.share').hidden = false;
-    if (this.hasAttribute('linkable')) history.replaceState(null, '', hash);
     navigator.clipboard?.writeText(link).catch(() => { /* the link is on screen to copy */ });
     return true;
+  }
+
+  /** On a linkable page the address carries the run shown, so that a reload opens it again;
+   * a run too large for a link leaves the address without one. */
+  #keepAddress() {
+    if (!this.hasAttribute('linkable') || !this.#trained) return;
+    let hash = '';
+    try {
+      hash = this.#trained.share_hash();
+    } catch { /* too large for a link */ }
+    history.replaceState(null, '', hash || `${location.pathname}${location.search}`);
   }
 
   #embed() {
@@ -669,6 +681,7 @@ class ColorBottleneck extends HTMLElement {
     // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
     this.#race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
     this.#trained.trains(csv);
+    this.#keepAddress();
     this.#restarted(run);
     this.#board?.free();
     this.#board = new page.mod.Board(csv, spec.latent_dims, this.shadowRoot);
@@ -946,6 +959,7 @@ class ColorBottleneck extends HTMLElement {
     const { spec: { seed }, problems } = this.#settings();
     for (const problem of problems) this.#notify(problem);
     this.#trained.reseed(seed);
+    this.#keepAddress();
     await this.#callAll({ type: 'reset', seed, run });
     this.#restarted(run);
     this.#validate();
@@ -988,6 +1002,7 @@ class ColorBottleneck extends HTMLElement {
         const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run, seed });
         // Applied live, the run trained the old sheet up to the first worker's step.
         this.#trained.applied(csv, live ? first.at : undefined, seed);
+        this.#keepAddress();
         this.#board.set_sheet(csv);
         if (!live) this.#restarted(run);
         // A run paused by an error goes on under the edited sheet (the worker kept its last

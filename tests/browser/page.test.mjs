@@ -936,6 +936,22 @@ test('a run link pasted into the address of a linkable page opens that run; a br
   await page.close();
 });
 
+test('a linkable page keeps its address on the run shown: a reload opens the sheet and seed applied last', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const kept = 'STEP,PHASE,ACTION,lr,loss-recon\n0,Kept,,0.01,1\n300,,,,\n';
+  await el(page, (e) => { e.field('seed').value = '9'; });
+  await el(page, (e, csv) => e.setDopesheet(csv), kept);
+  const linked = await page.evaluate(async () => (await import('./pkg/color_bottleneck.js')).read_share_hash(location.hash));
+  assert.equal(linked.sheet, kept);
+  assert.equal(linked.spec.seed, 9);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').phase === 'Kept', null, { timeout: 30_000 });
+  assert.equal(await el(page, (e) => e.field('seed').value), '9');
+  assert.equal(await el(page, (e) => e.field('sheet').value), kept);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Copy link reopens the same run: the same latents at step 2,000', { timeout: 180_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const host = page.locator('color-bottleneck');
