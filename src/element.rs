@@ -34,10 +34,11 @@ pub struct Opening {
     pub problem: Option<SheetProblem>,
 }
 
-/// A broken sheet's problem as the editor shows it: where, and what.
+/// What the editor shows under a sheet that cannot train as asked: where in it, and what.
+/// A problem with how it is applied (Apply live on a comparison) has no place in the sheet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SheetProblem {
-    pub line: usize,
+    pub line: Option<usize>,
     pub column: Option<usize>,
     pub column_name: Option<String>,
     pub message: String,
@@ -46,7 +47,7 @@ pub struct SheetProblem {
 impl From<&DopesheetError> for SheetProblem {
     fn from(e: &DopesheetError) -> Self {
         SheetProblem {
-            line: e.location.line,
+            line: Some(e.location.line),
             column: e.location.column.as_ref().map(|(i, _)| *i),
             column_name: e.location.column.as_ref().map(|(_, n)| n.clone()),
             message: e.to_string(),
@@ -328,7 +329,7 @@ mod tests {
         let problem = o.problem.expect("located under the editor");
         assert_eq!(
             (problem.line, problem.column_name.as_deref()),
-            (2, Some("lr"))
+            (Some(2), Some("lr"))
         );
         let notice = o.notice.unwrap();
         assert!(

@@ -201,7 +201,7 @@ fn parse(sheet: &str) -> Result<Timeline, JsValue> {
 }
 
 /// Checks a sheet, and `versus` (a comparison's B) after it: `null` when both are fine, else
-/// the first problem, `{message, line, column}` ([`sheets_problem`](crate::element::trained::sheets_problem)).
+/// the first problem, `{line, column, column_name, message}` ([`sheets_problem`](crate::element::trained::sheets_problem)).
 #[wasm_bindgen]
 pub fn validate(sheet: &str, versus: Option<String>) -> JsValue {
     match crate::element::trained::sheets_problem(sheet, versus.as_deref()) {
@@ -232,6 +232,15 @@ struct OpenedRun {
     run: SharedRun,
 }
 
+impl OpenedRun {
+    fn of(run: SharedRun) -> OpenedRun {
+        OpenedRun {
+            note: run.revision_note(crate::share::ENGINE_REVISION),
+            run,
+        }
+    }
+}
+
 /// Reads a share hash ([`SharedRun::open`]): `{note, sheet, spec: {seed, latent_dims,
 /// batch_size, runs}, parents, versus, engine}`, or `{error}` saying what is wrong with it.
 #[wasm_bindgen]
@@ -241,10 +250,7 @@ pub fn read_share_hash(hash: &str) -> JsValue {
         error: String,
     }
     match SharedRun::open(hash) {
-        Ok(run) => to_js(&OpenedRun {
-            note: run.revision_note(crate::share::ENGINE_REVISION),
-            run,
-        }),
+        Ok(run) => to_js(&OpenedRun::of(run)),
         Err(e) => to_js(&Failure {
             error: e.to_string(),
         }),

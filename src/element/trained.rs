@@ -58,29 +58,19 @@ pub struct WorkerPart {
     pub versus: Option<String>,
 }
 
-/// Why a sheet cannot be applied: located where a sheet is broken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApplyProblem {
-    pub message: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-}
-
-impl ApplyProblem {
-    fn broken(sheet: &str, label: &str) -> Option<ApplyProblem> {
-        let e = Dopesheet::parse(sheet).err()?;
-        let p = SheetProblem::from(&e);
-        Some(ApplyProblem {
-            message: format!("{label}{}", p.message),
-            line: Some(p.line),
-            column: p.column,
-        })
-    }
-}
-
-/// The editor's sheet's problem, or else (`versus`: a comparison's second sheet) B's.
-pub fn sheets_problem(sheet: &str, versus: Option<&str>) -> Option<ApplyProblem> {
-    ApplyProblem::broken(sheet, "").or_else(|| ApplyProblem::broken(versus?, "sheet B: "))
+/// The editor's sheet's problem, or else (`versus`: a comparison's second sheet) B's, its
+/// message saying so.
+pub fn sheets_problem(sheet: &str, versus: Option<&str>) -> Option<SheetProblem> {
+    let broken = |sheet: &str| {
+        Dopesheet::parse(sheet)
+            .err()
+            .map(|e| SheetProblem::from(&e))
+    };
+    broken(sheet).or_else(|| {
+        let mut problem = broken(versus?)?;
+        problem.message = format!("sheet B: {}", problem.message);
+        Some(problem)
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -225,7 +215,7 @@ impl TrainedRun {
         versus: Option<&str>,
         live: bool,
         dims_changed: bool,
-    ) -> Result<Apply, ApplyProblem> {
+    ) -> Result<Apply, SheetProblem> {
         if let Some(problem) = sheets_problem(sheet, versus) {
             return Err(problem);
         }
@@ -237,10 +227,11 @@ impl TrainedRun {
             // The workers keep the cut they started with; a grid's end ends its runs' cut.
             recut: self.workers_until != self.range.and_then(|r| r.to),
         };
-        apply_route(ask).map_err(|e| ApplyProblem {
-            message: e.to_string(),
+        apply_route(ask).map_err(|e| SheetProblem {
             line: None,
             column: None,
+            column_name: None,
+            message: e.to_string(),
         })
     }
 

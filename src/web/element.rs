@@ -181,30 +181,19 @@ impl PageRun {
         self.0.reseed(seed as u64);
     }
 
-    /// Opens a `#run=` link: `{sheet, spec, note}`; throws what is wrong with it.
+    /// Opens a `#run=` link: what [`read_share_hash`](super::read_share_hash) gives for it;
+    /// throws what is wrong with it.
     pub fn open_link(&mut self, hash: &str) -> Result<JsValue, JsValue> {
-        #[derive(serde::Serialize)]
-        struct Opened {
-            sheet: String,
-            spec: crate::run::RunSpec,
-            note: Option<String>,
-        }
-        let run = self
-            .0
-            .open_link(hash)
+        let run = (self.0.open_link(hash))
             .map_err(|e| js_error(format!("This link's run could not be opened: {e}")))?;
-        Ok(to_js(&Opened {
-            note: run.revision_note(crate::share::ENGINE_REVISION),
-            sheet: run.sheet,
-            spec: run.spec,
-        }))
+        Ok(to_js(&super::OpenedRun::of(run)))
     }
 
     pub fn fresh(&mut self, versus: Option<String>) {
         self.0.fresh(versus);
     }
 
-    /// `"new-workers"`, `"restart"` or `"live"`; throws `{message, line, column}`.
+    /// `"new-workers"`, `"restart"` or `"live"`; throws `{line, column, column_name, message}` (`line` null for a problem with how it is applied).
     pub fn apply_route(
         &self,
         sheet: &str,
