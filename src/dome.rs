@@ -191,7 +191,7 @@ pub fn layout(
         })
         .collect();
     // Far to near, ties by point.
-    crate::order::sorted_by(out, &|a, b| b.2.total_cmp(&a.2))
+    crate::order::sorted_by(&out, &|a, b| b.2.total_cmp(&a.2))
 }
 
 /// The view's frame, in CSS pixels: background, title and the hint how to turn it.

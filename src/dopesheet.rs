@@ -235,7 +235,7 @@ impl Dopesheet {
 
         // By step, then in the file's order.
         let keyframes =
-            crate::order::sorted_by(keyframes, &|a, b| (a.step, a.line).cmp(&(b.step, b.line)));
+            crate::order::sorted_by(&keyframes, &|a, b| (a.step, a.line).cmp(&(b.step, b.line)));
         for pair in keyframes.windows(2) {
             if pair[0].step == pair[1].step {
                 let (first, second) = (&pair[0], &pair[1]);

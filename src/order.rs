@@ -12,12 +12,10 @@ pub fn order_by(len: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize
     order
 }
 
-/// `items` in the order `cmp` gives them, ties in the order they came; moved, not copied.
-pub fn sorted_by<T>(items: Vec<T>, cmp: &dyn Fn(&T, &T) -> Ordering) -> Vec<T> {
-    let order = order_by(items.len(), &|a, b| cmp(&items[a], &items[b]));
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    (order.into_iter())
-        .map(|i| slots[i].take().expect("an order names each index once"))
+/// `items` in the order `cmp` gives them, ties in the order they came.
+pub fn sorted_by<T: Clone>(items: &[T], cmp: &dyn Fn(&T, &T) -> Ordering) -> Vec<T> {
+    (order_by(items.len(), &|a, b| cmp(&items[a], &items[b])).into_iter())
+        .map(|i| items[i].clone())
         .collect()
 }
 
@@ -30,7 +28,7 @@ mod tests {
         let items = [(3, 'a'), (1, 'b'), (3, 'c'), (0, 'd'), (1, 'e')];
         let mut stable = items.to_vec();
         stable.sort_by_key(|p| p.0);
-        assert_eq!(sorted_by(items.to_vec(), &|a, b| a.0.cmp(&b.0)), stable);
+        assert_eq!(sorted_by(&items, &|a, b| a.0.cmp(&b.0)), stable);
         assert_eq!(
             order_by(items.len(), &|a, b| items[b].0.cmp(&items[a].0)),
             [0, 2, 1, 4, 3]
@@ -40,7 +38,7 @@ mod tests {
     #[test]
     fn floats_sort_in_total_order() {
         let values = [2.0, f64::NAN, -1.0, 0.5];
-        let sorted = sorted_by(values.to_vec(), &|a: &f64, b| a.total_cmp(b));
+        let sorted = sorted_by(&values, &|a: &f64, b| a.total_cmp(b));
         assert_eq!(sorted[..3], [-1.0, 0.5, 2.0]);
         assert!(sorted[3].is_nan());
     }

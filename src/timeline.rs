@@ -211,7 +211,7 @@ impl Timeline {
             .chain(&other.properties)
             .map(String::as_str)
             .collect();
-        let mut names = crate::order::sorted_by(names, &|a, b| a.cmp(b));
+        let mut names = crate::order::sorted_by(&names, &|a, b| a.cmp(b));
         names.dedup();
         // Each property's track in either timeline, looked up once.
         let tracks: Vec<(Option<usize>, Option<usize>)> = (names.iter())

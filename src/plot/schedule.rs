@@ -14,11 +14,11 @@ pub fn group_by_scale(timeline: &Timeline) -> (Vec<usize>, Vec<usize>) {
             maxima.push(None);
             continue;
         }
-        let values = crate::order::sorted_by(values, &|a, b| a.total_cmp(b));
+        let values = crate::order::sorted_by(&values, &|a, b| a.total_cmp(b));
         maxima.push(values.last().copied());
         medians.push(median(&values));
     }
-    let medians = crate::order::sorted_by(medians, &|a, b| a.total_cmp(b));
+    let medians = crate::order::sorted_by(&medians, &|a, b| a.total_cmp(b));
     let m = if medians.is_empty() {
         0.0
     } else {
