@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::dopesheet::{Dopesheet, DopesheetError, MAX_BYTES};
 use crate::share::Parent;
+use crate::timeline::{EditReach, Timeline};
 
 /// How the element opens, given the sheet its link, attribute or `src` gave, or why none
 /// could be had.
@@ -289,6 +290,30 @@ pub fn grid_axis_choice(addresses: &[String], before: &str, optional: bool) -> S
         .unwrap_or_default()
 }
 
+/// Characters from which the editor checks its sheets at a pause in typing rather than on
+/// every key: a megabyte takes about 0.2 s to check.
+pub const LONG_SHEETS: usize = 100_000;
+
+/// What the editor notes under an edit of the running sheet, for a run at `step` that stops
+/// at `until` (the element's `to`, if any): that every step the edit changes is behind the run,
+/// or past where it stops, so that *Apply live* would change nothing it still trains. `None`
+/// where the edit reaches the run, or either sheet does not parse (the editor names that
+/// problem instead).
+pub fn edit_note(running: &str, edited: &str, step: u64, until: Option<u64>) -> Option<String> {
+    let timeline = |sheet: &str| Dopesheet::parse(sheet).ok().map(|s| Timeline::new(&s));
+    let (running, edited) = (timeline(running)?, timeline(edited)?);
+    Some(match running.edit_reach(&edited, step, until)? {
+        EditReach::Behind(step) => {
+            format!("this change is before step {step} and will not affect a live run")
+        }
+        EditReach::PastStop(stop) => {
+            format!(
+                "this change is after step {stop}, where this run stops, and will not affect it"
+            )
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,5 +541,24 @@ mod tests {
             grid_axes(&[("lr@0", "0.01,0.02"), ("reg-norm@3000", "0,1")]),
             ["lr@0=0.01,0.02", "reg-norm@3000=0,1"]
         );
+    }
+
+    #[test]
+    fn an_edit_behind_the_run_or_past_its_stop_is_noted() {
+        let running =
+            "STEP,PHASE,ACTION,lr,loss-recon\n0,One,,0.01,1\n1000,Two,,0.01,0.5\n2000,,,0.01,0.5\n";
+        let early = running.replace("0,One,,0.01,1", "0,One,,0.01,0.9");
+        let late = running.replace("2000,,,0.01,0.5", "2000,,,0.01,0.4");
+        assert_eq!(
+            edit_note(running, &early, 1500, None).as_deref(),
+            Some("this change is before step 1500 and will not affect a live run")
+        );
+        assert_eq!(edit_note(running, &early, 500, None), None);
+        assert_eq!(edit_note(running, &late, 500, None), None);
+        assert_eq!(
+            edit_note(running, &late, 500, Some(800)).as_deref(),
+            Some("this change is after step 800, where this run stops, and will not affect it")
+        );
+        assert_eq!(edit_note(running, "STEP,oops", 1500, None), None);
     }
 }

@@ -9,6 +9,7 @@
 
 mod board;
 mod canvas;
+mod editor;
 mod element;
 mod experiment;
 mod phase_diagram;
@@ -16,9 +17,10 @@ mod sweep_view;
 mod worker;
 
 pub use board::Board;
+pub use editor::SheetEditor;
 pub use element::*;
 pub(crate) use experiment::Experiment;
-pub use phase_diagram::{grid_addresses, PhaseDiagram};
+pub use phase_diagram::{show_grid_menus, PhaseDiagram};
 pub use worker::Worker;
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +29,7 @@ use wasm_bindgen::prelude::*;
 use crate::dopesheet::{Dopesheet, DopesheetError};
 use crate::share::SharedRun;
 use crate::step::loss::Term;
-use crate::timeline::{EditReach, Timeline};
+use crate::timeline::Timeline;
 
 extern "C" {
     /// Defined by the linker: runs static constructors (cubecl's IR registers its ops with
@@ -193,6 +195,27 @@ fn js_error(message: impl Into<String>) -> JsValue {
     js_sys::Error::new(&message.into()).into()
 }
 
+/// The element's parts `selectors` name, in its shadow root: one missing is a fault of the
+/// markup, named. The caller knows each part's kind (the markup is a constant of ours).
+fn find_parts<const N: usize>(
+    root: &web_sys::ShadowRoot,
+    selectors: [&str; N],
+) -> Result<[web_sys::Element; N], JsValue> {
+    let found: Vec<web_sys::Element> = (selectors.iter())
+        .map(|selector| find_part(root, selector))
+        .collect::<Result<_, _>>()?;
+    found
+        .try_into()
+        .map_err(|_| js_error("the element's markup lost a part"))
+}
+
+// Not inlined: the page module is built for speed, and each inlined copy costs it bytes.
+#[inline(never)]
+fn find_part(root: &web_sys::ShadowRoot, selector: &str) -> Result<web_sys::Element, JsValue> {
+    (root.query_selector(selector)?)
+        .ok_or_else(|| js_error(format!("the element's markup has no {selector}")))
+}
+
 /// A sheet's timeline, or its located problem as `{line, column, column_name, message}`.
 fn parse(sheet: &str) -> Result<Timeline, JsValue> {
     Dopesheet::parse(sheet)
@@ -282,63 +305,6 @@ pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
         spec: settings.spec,
         problems,
     }))
-}
-
-/// The sheet editor's undo and redo ([`crate::sheet_edits::SheetEdits`]).
-#[wasm_bindgen]
-pub struct SheetEdits(crate::sheet_edits::SheetEdits);
-
-#[wasm_bindgen]
-impl SheetEdits {
-    #[wasm_bindgen(constructor)]
-    pub fn new(text: &str) -> SheetEdits {
-        SheetEdits(crate::sheet_edits::SheetEdits::new(text))
-    }
-
-    /// The editor now shows `text`; returns whether it was a new text.
-    pub fn record(&mut self, text: &str) -> bool {
-        self.0.record(text)
-    }
-
-    /// The text to show after an undo, or undefined at the oldest.
-    pub fn undo(&mut self) -> Option<String> {
-        self.0.undo().map(str::to_string)
-    }
-
-    /// The text to show after a redo, or undefined at the newest.
-    pub fn redo(&mut self) -> Option<String> {
-        self.0.redo().map(str::to_string)
-    }
-
-    pub fn can_undo(&self) -> bool {
-        self.0.can_undo()
-    }
-
-    pub fn can_redo(&self) -> bool {
-        self.0.can_redo()
-    }
-}
-
-/// What an edit of the running sheet means for a live run at `step`: a note when every step
-/// it changes is behind the run (`Apply live` would change nothing it still trains), else
-/// `None` (also for a sheet that does not parse: the editor shows its problem). `until`: where
-/// the run stops (the element's `to`); steps past it are not trained either.
-#[wasm_bindgen]
-pub fn edit_reach(running: &str, edited: &str, step: f64, until: Option<f64>) -> Option<String> {
-    let (Ok(a), Ok(b)) = (parse(running), parse(edited)) else {
-        return None;
-    };
-    let stop = until.map(|u| u as u64);
-    Some(match a.edit_reach(&b, step as u64, stop)? {
-        EditReach::Behind(step) => {
-            format!("this change is before step {step} and will not affect a live run")
-        }
-        EditReach::PastStop(stop) => {
-            format!(
-                "this change is after step {stop}, where this run stops, and will not affect it"
-            )
-        }
-    })
 }
 
 /// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`

@@ -91,16 +91,6 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
-/** Replaces `el`'s content with `parts`: strings become text, `{ bold }` a <b> holding text. */
-function showText(el, ...parts) {
-  el.replaceChildren(...parts.map((part) => {
-    if (typeof part !== 'object') return String(part);
-    const b = document.createElement('b');
-    b.textContent = String(part.bold);
-    return b;
-  }));
-}
-
 /** What a call to a worker that was stopped (a newer start, the element removed) rejects
  * with: not an error to show. */
 const STOPPED = new Error('the training worker was stopped');
@@ -109,8 +99,6 @@ const SHEET_TIMEOUT_MS = 10_000;
 
 /** A pause in typing this long ends one edit, for Undo. */
 const EDIT_PAUSE_MS = 700;
-/** Characters from which a sheet is checked at a pause in typing (a megabyte takes 0.2 s). */
-const LONG_SHEET = 100_000;
 
 // The element's styles (element/styles.css) and markup (element/markup.html), put in these two
 // strings by `cargo xtask build-web`. The styles are one constructed sheet shared by every
@@ -159,15 +147,10 @@ class ColorBottleneck extends HTMLElement {
   #halted = false;
   #inView = false;
   #lastStepEvent = 0;
-  #lastReadout = -Infinity;
   #dirty = true;
   #error = null;
   #looping = false;
   #wired = false;
-  #backendShown = null;
-  /** What `auto` measured (or remembered) to pick the backend, or why the run moved, for
-   * the readout. */
-  #race = '';
   /** The WebGPU engine could not be loaded: the CPU's is used, without asking again. */
   #cpuOnly = false;
   /** Workers started and not yet training the run (or a timing): ended with the element. */
@@ -180,14 +163,12 @@ class ColorBottleneck extends HTMLElement {
    * lineage and comparison, and how the workers run it (a wasm TrainedRun,
    * src/element/trained.rs). */
   #trained = null;
-  /** The editor's undo and redo (SheetEdits in src/sheet_edits.rs), and the typing not yet
-   * recorded in it. */
-  #edits = null;
+  /** The sheet editors, their problem, undo and notes (a wasm SheetEditor,
+   * src/web/editor.rs), and the typing not yet recorded in its history. */
+  #editor = null;
   #editTimer = 0;
   /** The phase diagram on screen (a wasm PhaseDiagram). */
   #diagram = null;
-  /** The step last looked back at on the schedule: where *Branch here* branches. */
-  #branchAt = null;
   /** When the `from`/`to` range's loop began playing. */
   #loopStart = null;
 
@@ -236,8 +217,8 @@ class ColorBottleneck extends HTMLElement {
       if (seed !== undefined) this.#openRuns(1, seed);
     });
     this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#comparing() ? 'compare.csv' : 'sweep.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
-    this.field('compare').onchange = () => { this.#showCompare(); this.#validate(); };
-    this.field('sheet-b').oninput = () => { if (!this.#longSheets()) this.#validate(); };
+    this.field('compare').onchange = () => { this.#editor?.show_compare(this.#comparing()); this.#editor?.validate(); };
+    this.field('sheet-b').oninput = () => this.#editor?.typed();
     this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
     this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
     const grid = this.canvas('grid');
@@ -269,14 +250,13 @@ class ColorBottleneck extends HTMLElement {
     const sheet = this.field('sheet');
     sheet.oninput = () => {
       // A long sheet takes a while to check: it is checked at a pause, not on every key.
-      const long = this.#longSheets();
-      if (!long) this.#validate();
+      const long = this.#editor?.typed();
       // Typing is one edit until the reader pauses.
       clearTimeout(this.#editTimer);
-      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#validate(); }, EDIT_PAUSE_MS);
+      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#editor.validate(); }, EDIT_PAUSE_MS);
     };
-    this.$('[data-action=undo]').onclick = () => this.#undo(true);
-    this.$('[data-action=redo]').onclick = () => this.#undo(false);
+    this.$('[data-action=undo]').onclick = () => { this.#recordEdit(); this.#editor?.undo(true); };
+    this.$('[data-action=redo]').onclick = () => { this.#recordEdit(); this.#editor?.undo(false); };
     sheet.readOnly = this.hasAttribute('locked');
     // An embed stays short: its 3-D view and geometry open on request.
     const inside = this.$('.inside-box');
@@ -299,7 +279,6 @@ class ColorBottleneck extends HTMLElement {
       const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
       if (this.hasAttribute('autoplay') && !calm) this.#wantToRun(true);
       const csv = await this.#startingSheet();
-      this.#edits = new (await this.#engine()).mod.SheetEdits(this.field('sheet').value);
       await this.#loadPicker();
       // Moved in the document while starting: a start made there plays instead.
       await this.#create(csv).catch((e) => { if (e !== STOPPED) throw e; });
@@ -318,8 +297,8 @@ class ColorBottleneck extends HTMLElement {
     if (opening.notice) this.#notify(opening.notice);
     // The editor shows the default sheet only where the default trains.
     const fallback = opening.train === null ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
-    this.field('sheet').value = opening.editor ?? fallback;
-    if (opening.problem) this.#showProblem(opening.problem);
+    this.#editor.open(opening.editor ?? fallback);
+    if (opening.problem) this.#editor.show_problem(opening.problem);
     return opening.train ?? fallback;
   }
 
@@ -485,7 +464,7 @@ class ColorBottleneck extends HTMLElement {
     try {
       this.#download('dopesheet.md', this.#wasm.mod.markdown(this.#trained.sheet()), 'text/markdown');
     } catch (problem) {
-      this.#showProblem(problem);
+      this.#editor.show_problem(problem);
     }
   }
 
@@ -557,7 +536,7 @@ class ColorBottleneck extends HTMLElement {
         this.#recordEdit();
         const { mod } = await this.#engine();
         this.setAttribute('latent-dims', String(mod.sheet_latent_dims(picker.value) ?? 4));
-        this.#validate();
+        this.#editor.validate();
       };
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
@@ -648,6 +627,7 @@ class ColorBottleneck extends HTMLElement {
   #engine() {
     this.#pageEngine ??= this.#plan().then(({ kind }) => loadWasm(kind)).then((page) => {
       this.#trained ??= new page.mod.TrainedRun();
+      this.#editor ??= new page.mod.SheetEditor(this.shadowRoot);
       return page;
     });
     return this.#pageEngine;
@@ -679,7 +659,7 @@ class ColorBottleneck extends HTMLElement {
     }
     started ??= await this.#startOn('cpu', { sheet: csv, run, parts, branch: parts !== null });
     // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
-    this.#race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
+    const race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
     this.#trained.trains(csv);
     this.#keepAddress();
     this.#restarted(run);
@@ -688,13 +668,10 @@ class ColorBottleneck extends HTMLElement {
     const versus = this.#trained.versus();
     this.#board.set_versus(versus);
     // A comparison (from a link, or the API) shows its second sheet in B's editor.
-    if (versus !== undefined) {
-      this.field('compare').checked = true;
-      this.field('sheet-b').value = versus;
-    }
-    this.#showCompare();
+    if (versus !== undefined) this.#editor.compare_with(versus);
+    this.#editor.show_compare(versus !== undefined);
     this.#board.set_decoder_map(this.field('decoder-map').checked);
-    this.#showBackend(started.kind);
+    this.#board.show_backend(started.kind, race);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
     // (`time_gpu_now`, checked every frame in #tick).
     this.#pendingTiming = plan.time ? { run, stored: plan.stored } : null;
@@ -780,12 +757,10 @@ class ColorBottleneck extends HTMLElement {
     if (!adapter || !current()) return;
     const mod = this.#wasm.mod;
     if (stored && mod.choice_is_current(stored.at, Date.now(), stored.adapter, adapter)) {
-      this.#race = `remembered: ${stored.race}`;
-      this.#showBackend(this.#engineKind);
+      this.#board?.show_backend(this.#engineKind, `remembered: ${stored.race}`);
       return;
     }
-    this.#race = 'timing webgpu…';
-    this.#showBackend(this.#engineKind);
+    this.#board?.show_backend(this.#engineKind, 'timing webgpu…');
     const spec = this.#trained.spec();
     const shape = { spec, first: 0 };
     // Elements of one shape on a page share one timing; the element that timed keeps its
@@ -808,8 +783,7 @@ class ColorBottleneck extends HTMLElement {
       if (e === STOPPED) return;
       // No GPU engine, or it cannot take this run: the CPU's engine goes on.
       if (!this.#workers.includes(probe) && probe) this.#stop(probe);
-      this.#race = '';
-      this.#showBackend(this.#engineKind);
+      this.#board?.show_backend(this.#engineKind, '');
       return;
     }
     if (!current()) { if (probe) this.#stop(probe); return; }
@@ -820,7 +794,7 @@ class ColorBottleneck extends HTMLElement {
     writeStored(key, { backend: moves ? 'webgpu' : 'cpu', race, adapter, at: Date.now() });
     if (!current() || !moves || this.#board?.finished()) {
       if (probe) this.#stop(probe);
-      if (current()) { this.#race = race; this.#showBackend(this.#engineKind); }
+      if (current()) this.#board?.show_backend(this.#engineKind, race);
       return;
     }
     await this.#queue(() => this.#moveTo('webgpu', run, (step) => `moved at step ${step}: ${race}`, probe));
@@ -848,8 +822,7 @@ class ColorBottleneck extends HTMLElement {
       started = await this.#startOn('cpu', { sheet: this.#trained.sheet(), run: next, parts });
     }
     this.#runs.show(next);
-    this.#race = started.kind === kind ? why(at.toLocaleString('en-US')) : '';
-    this.#showBackend(started.kind);
+    this.#board?.show_backend(started.kind, started.kind === kind ? why(at.toLocaleString('en-US')) : '');
   }
 
   /** The GPU stopped working: the run goes on on the CPU engine from its last read-back. */
@@ -860,14 +833,8 @@ class ColorBottleneck extends HTMLElement {
     const why = (step) => `WebGPU stopped working (${reason}); continuing on the CPU from step ${step}`;
     this.#queue(async () => {
       await this.#moveTo('cpu', run, why);
-      if (this.#engineKind === 'cpu') this.#notify(this.#race);
+      if (this.#engineKind === 'cpu') this.#notify(this.#board?.race() ?? '');
     }).catch((e) => this.#fail(e));
-  }
-
-  #showBackend(name) {
-    this.#backendShown = name;
-    const race = this.#race ? ` (${this.#race})` : '';
-    showText(this.field('backend-label'), 'backend ', { bold: name }, race);
   }
 
   /** Tells every worker. */
@@ -962,7 +929,7 @@ class ColorBottleneck extends HTMLElement {
     this.#keepAddress();
     await this.#callAll({ type: 'reset', seed, run });
     this.#restarted(run);
-    this.#validate();
+    this.#editor.validate();
     this.#playIfPausedByRun();
   }
 
@@ -1012,14 +979,13 @@ class ColorBottleneck extends HTMLElement {
         this.field('notice').textContent = '';
         this.#dirty = true;
       }
-      this.field('sheet').value = csv;
+      this.#editor.show(csv);
       this.#recordEdit();
-      this.field('error').textContent = '';
-      setText(this.field('edit-note'), '');
+      this.#editor.applied();
       if (!live) for (const problem of settings.problems) this.#notify(problem);
     } catch (problem) {
       if (saved) this.#trained.restore_lineage(saved);
-      this.#showProblem(problem);
+      this.#editor.show_problem(problem);
       throw new Error(problem.message ?? String(problem));
     } finally {
       saved?.free();
@@ -1033,13 +999,10 @@ class ColorBottleneck extends HTMLElement {
   async #branch() {
     if (!this.#wasm || !this.#frame || this.#comparing()) return;
     this.#trained.end_grid();
-    const edited = this.field('sheet').value;
+    const edited = this.#editor.text();
     const problem = this.#wasm.mod.validate(edited);
-    if (problem) {
-      this.#showProblem(problem);
-      return;
-    }
-    const at = this.#branchAt ?? this.#frame.step;
+    if (problem) return this.#editor.show_problem(problem);
+    const at = this.#editor.branch_point() ?? this.#frame.step;
     const saved = this.#trained.copy();
     this.#trained.branch(at);
     this.#recordEdit();
@@ -1055,8 +1018,7 @@ class ColorBottleneck extends HTMLElement {
     } finally {
       saved.free();
     }
-    this.field('error').textContent = '';
-    setText(this.field('edit-note'), '');
+    this.#editor.applied();
     this.#playIfPausedByRun();
   }
 
@@ -1073,21 +1035,7 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */
-  #showGridAddresses() {
-    if (!this.$('.grid-box').open || !this.#wasm) return;
-    let addresses = [];
-    try {
-      addresses = this.#wasm.mod.grid_addresses(this.field('sheet').value);
-    } catch {
-      return; // a broken sheet is named under the editor already
-    }
-    for (const [field, none] of [['grid-x', false], ['grid-y', true]]) {
-      const select = this.field(field);
-      const before = select.value;
-      select.replaceChildren(...(none ? [new Option('(none)', '')] : []), ...addresses.map((a) => new Option(a, a)));
-      select.value = this.#wasm.mod.grid_axis_choice(addresses, before, none);
-    }
-  }
+  #showGridAddresses() { if (this.#wasm) this.#wasm.mod.show_grid_menus(this.shadowRoot, this.field('sheet').value); }
 
   /** Trains the phase diagram the menus describe: each cell's sheet as a sweep of the chosen
    * seeds, one after another in the view above, each rate filled in as its sweep finishes. */
@@ -1145,75 +1093,14 @@ class ColorBottleneck extends HTMLElement {
   /** Records the editor's text as an edit (for Undo), if it is a new one. */
   #recordEdit() {
     clearTimeout(this.#editTimer);
-    if (!this.#edits) return;
-    const text = this.field('sheet').value;
-    this.#edits.record(text);
-    this.#showUndo();
-    // Compared step by step with the running sheet: at a pause, not on every key.
-    if (this.#wasm) setText(this.field('edit-note'), this.#wasm.mod.edit_reach(this.#trained.sheet(), text, this.step, this.#trained.range_to()) ?? '');
-  }
-
-  /** Undo (`back`) or Redo: the editor shows the sheet's text before or after. */
-  #undo(back) {
-    if (!this.#edits) return;
-    this.#recordEdit();
-    const text = back ? this.#edits.undo() : this.#edits.redo();
-    if (text !== undefined) {
-      this.field('sheet').value = text;
-      this.#validate();
-    }
-    this.#showUndo();
-  }
-
-  #showUndo() {
-    this.$('[data-action=undo]').disabled = !this.#edits?.can_undo();
-    this.$('[data-action=redo]').disabled = !this.#edits?.can_redo();
+    this.#editor?.record(this.#trained.sheet(), this.step, this.#trained.range_to());
   }
 
   /** Remembers the step looked back at, for *Branch here*, and says it on the button. */
-  #setBranchPoint(step) {
-    this.#branchAt = step;
-    setText(this.$('[data-action=branch]'), step === null ? 'Branch here' : `Branch at step ${step}`);
-  }
+  #setBranchPoint(step) { this.#editor?.set_branch_point(step); }
 
   #apply(live) {
-    const versus = this.field('compare').checked ? this.field('sheet-b').value : null;
-    this.setDopesheet(this.field('sheet').value, { live, versus }).catch(() => {});
-  }
-
-  /** Shows B's editor beside A's while *compare with B* is ticked (a copy of A's to edit, at
-   * first); in a comparison, Apply live and Branch here are off (they act on one sheet). */
-  #showCompare() {
-    const b = this.field('sheet-b');
-    const on = this.field('compare').checked;
-    b.hidden = !on;
-    this.$('.sheets').classList.toggle('compare', on);
-    if (on && !b.value) b.value = this.field('sheet').value;
-    const comparing = this.#comparing();
-    for (const action of ['apply-live', 'branch']) this.$(`[data-action=${action}]`).disabled = comparing;
-    setText(this.$('[data-action=sweep-csv]'), comparing ? 'Download comparison CSV' : 'Download sweep CSV');
-  }
-
-  /** Whether the sheets #validate checks are too long to check on every key. */
-  #longSheets() {
-    const b = this.field('compare').checked ? this.field('sheet-b').value.length : 0;
-    return this.field('sheet').value.length + b > LONG_SHEET;
-  }
-
-  /** Names the editor's problem, or else B's while *compare with B* is ticked. */
-  #validate() {
-    if (!this.#wasm) return;
-    const b = this.field('compare').checked ? this.field('sheet-b').value : undefined;
-    const problem = this.#wasm.mod.validate(this.field('sheet').value, b);
-    if (problem) this.#showProblem(problem);
-    else this.field('error').textContent = '';
-  }
-
-  #showProblem(problem) {
-    // The engine's message names its line and column already.
-    this.field('error').textContent = String(problem.message ?? problem);
-    this.field('error').dataset.line = problem.line ?? '';
-    this.field('error').dataset.column = problem.column ?? '';
+    this.setDopesheet(this.#editor.text(), { live, versus: this.#editor.versus() ?? null }).catch(() => {});
   }
 
   #fail(e) {
@@ -1271,7 +1158,6 @@ class ColorBottleneck extends HTMLElement {
       if (frame.notice) this.#notify(frame.notice);
       if (frame.gpu_lost) this.#leaveLostGpu(frame.gpu_lost);
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
-      if (frame.backend !== this.#backendShown) this.#showBackend(frame.backend);
     }
     if (fresh && board.finished() && this.#wantsToRun) this.#wantToRun(false, true);
     return fresh;
@@ -1314,10 +1200,11 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #tick(t) {
+    if (!this.#board) return;
+    // Measured by the board, so a new run's rates start afresh (0 on its first frame).
+    const [sps, span] = this.#board.tick(t);
     const frame = this.#frame;
     if (!frame) return;
-    // Measured by the board, so a new run's rates start afresh (0 on its first frame).
-    const [fps, sps, span] = this.#board.rates(t, frame.step);
     const timing = this.#pendingTiming;
     if (timing?.run === this.#runs.latest() && timing.run === this.#runs.shown()) {
       const idle = !this.#wantsToRun || this.#board.finished();
@@ -1326,22 +1213,9 @@ class ColorBottleneck extends HTMLElement {
         this.#timeGpu(timing.run, timing.stored).catch((e) => this.#fail(e));
       }
     }
-    // Text that changes sixty times a second cannot be read, and rewriting it costs a layout
-    // each time: ten updates a second.
-    if (t - this.#lastReadout < 100) return;
-    this.#lastReadout = t;
-    // The status line's parts (plain and bold by turns), then the latent panels' text
-    // alternative, as current as the readout.
-    const parts = this.#board.readout(frame.step, frame.total_steps, frame.phase, frame.lr, frame.backend, sps, fps);
-    const label = parts.pop();
-    showText(this.field('readout'), ...parts.map((p, i) => (i % 2 ? { bold: p } : p)));
-    this.canvas('latents').setAttribute('aria-label', label);
-    const losses = this.#board.losses();
-    this.dataset.fps = fps.toFixed(1);
-    this.dataset.stepsPerSecond = sps.toFixed(0);
     if (t - this.#lastStepEvent > 250) {
       this.#lastStepEvent = t;
-      this.dispatchEvent(new CustomEvent('step', { detail: { step: frame.step, phase: frame.phase, losses } }));
+      this.dispatchEvent(new CustomEvent('step', { detail: { step: frame.step, phase: frame.phase, losses: this.#board.losses() } }));
     }
   }
 }

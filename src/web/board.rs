@@ -165,6 +165,8 @@ pub struct Board {
     generation: u64,
     /// The frame and step rates the readout shows.
     rates: readout::Rates,
+    /// Where the run shown stands, as its last frame said.
+    progress: view::Progress,
     /// Every seed's thumbnail and verdict, when several train at once.
     sweep: Option<SweepView>,
     /// Whether the last frame of the run shown said it was done.
@@ -247,6 +249,7 @@ impl Board {
             strip_canvas: LayeredCanvas::default(),
             generation: 0,
             rates: readout::Rates::default(),
+            progress: view::Progress::default(),
             sweep: None,
             finished: false,
             latents_version: 0,
@@ -324,6 +327,7 @@ impl Board {
         }
         self.dims = frame.dims;
         self.finished = frame.finished;
+        self.progress.took(&frame);
         self.onset = frame.onset.clone();
         for snap in &frame.snapshots {
             self.snapshots.push(PhaseSnapshot {
@@ -415,47 +419,6 @@ impl Board {
         }
         let _ = js_sys::Reflect::set(&obj, &"terms".into(), &terms);
         obj.into()
-    }
-
-    /// Notes a frame drawn at `t_ms` (`performance.now()`) showing `step`: `[frames/s,
-    /// steps/s, the span in ms they were measured over]` ([`readout::Rates`]).
-    pub fn rates(&mut self, t_ms: f64, step: f64) -> Vec<f64> {
-        let (frames, steps, span) = self.rates.record(t_ms, step as u64);
-        vec![frames, steps, span]
-    }
-
-    /// The status line for `frame`'s run at the given rates, as parts: plain text and bold
-    /// values by turns ([`readout::status_line`]), then, last, the latent panels' text
-    /// alternative ([`readout::latents_label`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn readout(
-        &self,
-        step: f64,
-        total_steps: f64,
-        phase: &str,
-        lr: f64,
-        backend: &str,
-        steps_per_second: f64,
-        frames_per_second: f64,
-    ) -> js_sys::Array {
-        let progress = readout::Progress {
-            step: step as u64,
-            total_steps: total_steps as u64,
-            phase,
-            lr,
-            backend,
-            steps_per_second,
-            frames_per_second,
-        };
-        let losses = self.losses.map(|l| Losses {
-            total: l.total,
-            terms: PerTerm(l.terms),
-        });
-        let parts = readout::status_line(&progress, losses.as_ref());
-        let label = readout::latents_label(&progress, losses.as_ref());
-        let out: js_sys::Array = parts.into_iter().map(JsValue::from).collect();
-        out.push(&label.into());
-        out
     }
 
     /// Shows the recorded latents nearest to `step` (≤ it) instead of the live ones;

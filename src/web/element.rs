@@ -68,12 +68,6 @@ pub fn states_agree(kept: Vec<f64>) -> bool {
     element::states_agree(&steps(&kept))
 }
 
-/// What a phase-diagram menu shows ([`element::grid_axis_choice`]).
-#[wasm_bindgen]
-pub fn grid_axis_choice(addresses: Vec<String>, before: &str, optional: bool) -> String {
-    element::grid_axis_choice(&addresses, before, optional)
-}
-
 /// The page's runs and the frames that arrived for them ([`Runs`]): a frame is the object a
 /// worker posts, with its run's number in `run`.
 #[wasm_bindgen]

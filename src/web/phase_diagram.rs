@@ -3,11 +3,13 @@
 //! the CLI's heatmap with each cell's rate filled in as it comes.
 
 use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlCanvasElement, HtmlOptionElement, HtmlSelectElement, ShadowRoot};
 
 use super::canvas::with_canvas;
-use super::js_error;
+use super::{find_parts, js_error};
 use crate::dopesheet::Dopesheet;
+use crate::element::grid_axis_choice;
 use crate::grid::Grid;
 use crate::plot::{self, HeatmapLayout, Rect};
 use crate::stats::crumple_summary;
@@ -138,14 +140,44 @@ impl PhaseDiagram {
 
 /// The keyframed cells a page's grid can vary: `column@step` for every column and keyframe
 /// of `sheet` (a blank cell there becomes a key), in the sheet's order.
-#[wasm_bindgen]
-pub fn grid_addresses(sheet: &str) -> Result<Vec<String>, JsValue> {
-    let sheet = Dopesheet::parse(sheet).map_err(|e| js_error(e.to_string()))?;
+fn grid_addresses(sheet: &Dopesheet) -> Vec<String> {
     let mut addresses = Vec::new();
     for property in sheet.properties() {
         for keyframe in sheet.keyframes() {
             addresses.push(format!("{}@{}", property.name, keyframe.step));
         }
     }
-    Ok(addresses)
+    addresses
+}
+
+/// Fills the phase diagram's menus, while it is open, with `sheet`'s keyframed cells, each
+/// keeping its choice where the sheet still has it ([`grid_axis_choice`]). A broken sheet
+/// leaves them as they were: the editor names its problem.
+#[wasm_bindgen]
+pub fn show_grid_menus(root: &ShadowRoot, sheet: &str) -> Result<(), JsValue> {
+    let [grid_box, x, y] = find_parts(
+        root,
+        [".grid-box", "[data-field=grid-x]", "[data-field=grid-y]"],
+    )?;
+    let Some(sheet) = (grid_box.has_attribute("open"))
+        .then(|| Dopesheet::parse(sheet).ok())
+        .flatten()
+    else {
+        return Ok(());
+    };
+    let addresses = grid_addresses(&sheet);
+    for (menu, optional) in [(x, false), (y, true)] {
+        let menu: HtmlSelectElement = menu.unchecked_into();
+        let before = menu.value();
+        menu.set_length(0);
+        let none = optional.then_some(("(none)", ""));
+        let choices = addresses.iter().map(|a| (a.as_str(), a.as_str()));
+        for (label, value) in none.into_iter().chain(choices) {
+            if let Ok(option) = HtmlOptionElement::new_with_text_and_value(label, value) {
+                let _ = menu.add_with_html_option_element(&option);
+            }
+        }
+        menu.set_value(&grid_axis_choice(&addresses, &before, optional));
+    }
+    Ok(())
 }

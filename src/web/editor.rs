@@ -1,0 +1,235 @@
+//! The element's sheet editor: A's and B's text, the problem named under them, Undo and Redo,
+//! the note on what an edit reaches, and the buttons that act on one sheet. It owns the undo
+//! history ([`SheetEdits`]) and finds its parts once in the element's shadow root; the page
+//! hands it the typing and the run it compares an edit with.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, ShadowRoot};
+
+use super::find_parts;
+use crate::element::{self, trained::sheets_problem};
+use crate::sheet_edits::SheetEdits;
+
+/// The editor as the page sees it.
+#[wasm_bindgen]
+pub struct SheetEditor {
+    edits: SheetEdits,
+    sheet: HtmlElement,
+    sheet_b: HtmlElement,
+    compare: Element,
+    sheets: Element,
+    error: Element,
+    edit_note: Element,
+    undo: Element,
+    redo: Element,
+    branch: Element,
+    apply_live: Element,
+    sweep_csv: Element,
+    /// The step last looked back at on the schedule: where *Branch here* branches.
+    branch_at: Option<u64>,
+}
+
+/// A form control's property (`value`, `checked`, `disabled`) as JS spells it: read and written
+/// through the object, which spares the module a binding for each kind of control.
+#[inline(never)]
+fn property(el: &Element, name: &str) -> JsValue {
+    js_sys::Reflect::get(el, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+#[inline(never)]
+fn set_property(el: &Element, name: &str, value: impl Into<JsValue>) {
+    let _ = js_sys::Reflect::set(el, &name.into(), &value.into());
+}
+
+/// Written only when it changes: each write costs the page a layout.
+#[inline(never)]
+fn set_text(el: &Element, text: &str) {
+    if el.text_content().as_deref() != Some(text) {
+        el.set_text_content(Some(text));
+    }
+}
+
+#[wasm_bindgen]
+impl SheetEditor {
+    /// The editor in the element's shadow root, its history starting at the text it shows.
+    #[wasm_bindgen(constructor)]
+    pub fn new(root: &ShadowRoot) -> Result<SheetEditor, JsValue> {
+        let [sheet, sheet_b, compare, sheets, error, edit_note, undo, redo, branch, apply_live, sweep_csv] =
+            find_parts(
+                root,
+                [
+                    "[data-field=sheet]",
+                    "[data-field=sheet-b]",
+                    "[data-field=compare]",
+                    ".sheets",
+                    "[data-field=error]",
+                    "[data-field=edit-note]",
+                    "[data-action=undo]",
+                    "[data-action=redo]",
+                    "[data-action=branch]",
+                    "[data-action=apply-live]",
+                    "[data-action=sweep-csv]",
+                ],
+            )?;
+        let edits = SheetEdits::new(&property(&sheet, "value").as_string().unwrap_or_default());
+        Ok(SheetEditor {
+            edits,
+            sheet: sheet.unchecked_into(),
+            sheet_b: sheet_b.unchecked_into(),
+            compare,
+            sheets,
+            error,
+            edit_note,
+            undo,
+            redo,
+            branch,
+            apply_live,
+            sweep_csv,
+            branch_at: None,
+        })
+    }
+
+    /// A's text, as the editor holds it (edits not yet applied included).
+    pub fn text(&self) -> String {
+        property(&self.sheet, "value")
+            .as_string()
+            .unwrap_or_default()
+    }
+
+    /// Opens the editor on `text`: its history starts there.
+    pub fn open(&mut self, text: &str) {
+        self.show(text);
+        self.edits = SheetEdits::new(text);
+        self.show_undo();
+    }
+
+    /// Shows `text` in A's editor (not yet an edit: [`SheetEditor::record`] makes it one).
+    pub fn show(&self, text: &str) {
+        set_property(&self.sheet, "value", text);
+    }
+
+    /// B's text while *compare with B* is ticked.
+    pub fn versus(&self) -> Option<String> {
+        let ticked = property(&self.compare, "checked").as_bool() == Some(true);
+        ticked.then(|| {
+            property(&self.sheet_b, "value")
+                .as_string()
+                .unwrap_or_default()
+        })
+    }
+
+    /// Ticks *compare with B* and shows `versus` in B's editor.
+    pub fn compare_with(&self, versus: &str) {
+        set_property(&self.compare, "checked", true);
+        set_property(&self.sheet_b, "value", versus);
+    }
+
+    /// Typing in either editor: checks the sheets now, unless they are too long to check on
+    /// every key; returns whether they were (the page checks them at the pause instead).
+    pub fn typed(&self) -> bool {
+        let b = self.versus().map_or(0, |b| b.len());
+        let long = self.text().len() + b > element::LONG_SHEETS;
+        if !long {
+            self.validate();
+        }
+        long
+    }
+
+    /// Names A's problem under the editors, or else B's while *compare with B* is ticked;
+    /// returns whether there was one.
+    pub fn validate(&self) -> bool {
+        let problem = sheets_problem(&self.text(), self.versus().as_deref());
+        set_text(
+            &self.error,
+            problem.as_ref().map_or("", |p| p.message.as_str()),
+        );
+        problem.is_some()
+    }
+
+    /// Names a problem the engine found (`{message, …}`, or an error) under the editors: its
+    /// message says where in which sheet.
+    pub fn show_problem(&self, problem: &JsValue) {
+        let message = (problem.as_string())
+            .or_else(|| property(problem.unchecked_ref(), "message").as_string())
+            .unwrap_or_default();
+        set_text(&self.error, &message);
+    }
+
+    /// The sheet was applied or branched from: nothing is left to say under it.
+    pub fn applied(&self) {
+        set_text(&self.error, "");
+        set_text(&self.edit_note, "");
+    }
+
+    /// Records A's text as an edit (for Undo), if it is a new one, and notes whether it
+    /// reaches the run that trains `running`, now at `step` and stopping at `until`.
+    pub fn record(&mut self, running: &str, step: f64, until: Option<f64>) {
+        let text = self.text();
+        self.edits.record(&text);
+        self.show_undo();
+        let note = element::edit_note(running, &text, step as u64, until.map(|u| u as u64));
+        set_text(&self.edit_note, note.as_deref().unwrap_or(""));
+    }
+
+    /// Undo (`back`) or Redo: A's editor shows the text before or after.
+    pub fn undo(&mut self, back: bool) {
+        let text = if back {
+            self.edits.undo()
+        } else {
+            self.edits.redo()
+        };
+        if let Some(text) = text.map(str::to_string) {
+            self.show(&text);
+            self.validate();
+        }
+        self.show_undo();
+    }
+
+    /// Shows B's editor beside A's while *compare with B* is ticked (a copy of A's to edit,
+    /// at first). While the run shown is a comparison, Apply live and Branch here are off:
+    /// they act on one sheet.
+    pub fn show_compare(&self, comparing: bool) {
+        let on = self.versus().is_some();
+        self.sheet_b.set_hidden(!on);
+        let _ = (self.sheets).set_attribute("class", if on { "sheets compare" } else { "sheets" });
+        if on
+            && property(&self.sheet_b, "value")
+                .as_string()
+                .unwrap_or_default()
+                .is_empty()
+        {
+            set_property(&self.sheet_b, "value", self.text());
+        }
+        set_property(&self.apply_live, "disabled", comparing);
+        set_property(&self.branch, "disabled", comparing);
+        let csv = if comparing {
+            "Download comparison CSV"
+        } else {
+            "Download sweep CSV"
+        };
+        set_text(&self.sweep_csv, csv);
+    }
+
+    /// The step last looked back at (`undefined`: none, the live step), said on *Branch
+    /// here*.
+    pub fn set_branch_point(&mut self, step: Option<f64>) {
+        self.branch_at = step.map(|s| s as u64);
+        let label = match self.branch_at {
+            None => "Branch here".to_string(),
+            Some(step) => format!("Branch at step {step}"),
+        };
+        set_text(&self.branch, &label);
+    }
+
+    pub fn branch_point(&self) -> Option<f64> {
+        self.branch_at.map(|s| s as f64)
+    }
+}
+
+impl SheetEditor {
+    fn show_undo(&self) {
+        set_property(&self.undo, "disabled", !self.edits.can_undo());
+        set_property(&self.redo, "disabled", !self.edits.can_redo());
+    }
+}
