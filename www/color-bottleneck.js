@@ -1100,7 +1100,7 @@ class ColorBottleneck extends HTMLElement {
   #setBranchPoint(step) { this.#editor?.set_branch_point(step); }
 
   #apply(live) {
-    this.setDopesheet(this.#editor.text(), { live, versus: this.#editor.versus() ?? null }).catch(() => {});
+    if (this.#editor) this.setDopesheet(this.#editor.text(), { live, versus: this.#editor.versus() ?? null }).catch(() => {});
   }
 
   #fail(e) {

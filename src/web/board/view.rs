@@ -205,7 +205,11 @@ impl Board {
     /// alternative and the backend's label, and returns `[steps/s, the span in ms they were
     /// measured over]`.
     pub fn tick(&mut self, t_ms: f64) -> Vec<f64> {
-        let (fps, sps, span) = self.rates.record(t_ms, self.progress.step);
+        // Measured from the run's first frame: a branch starts at the step it branched at.
+        let (fps, sps, span) = match self.progress.arrived {
+            true => self.rates.record(t_ms, self.progress.step),
+            false => (0.0, 0.0, 0.0),
+        };
         if let Some(mut view) = self.view.take() {
             self.show_backend_label(&mut view);
             if self.progress.arrived && t_ms - view.readout_at >= READOUT_EVERY_MS {
