@@ -264,22 +264,6 @@ impl OpenedRun {
     }
 }
 
-/// Reads a share hash ([`SharedRun::open`]): `{note, sheet, spec: {seed, latent_dims,
-/// batch_size, runs}, parents, versus, engine}`, or `{error}` saying what is wrong with it.
-#[wasm_bindgen]
-pub fn read_share_hash(hash: &str) -> JsValue {
-    #[derive(Serialize)]
-    struct Failure {
-        error: String,
-    }
-    match SharedRun::open(hash) {
-        Ok(run) => to_js(&OpenedRun::of(run)),
-        Err(e) => to_js(&Failure {
-            error: e.to_string(),
-        }),
-    }
-}
-
 /// The sheet's keyframes as the seed's Markdown table.
 #[wasm_bindgen]
 pub fn markdown(sheet: &str) -> Result<String, JsValue> {

@@ -175,8 +175,9 @@ impl PageRun {
         self.0.reseed(seed as u64);
     }
 
-    /// Opens a `#run=` link: what [`read_share_hash`](super::read_share_hash) gives for it;
-    /// throws what is wrong with it.
+    /// Opens a `#run=` link: `{note, sheet, spec: {seed, latent_dims, batch_size, runs},
+    /// parents, versus, engine}` (`note`: set when an older engine made the link); throws what
+    /// is wrong with it.
     pub fn open_link(&mut self, hash: &str) -> Result<JsValue, JsValue> {
         let run = (self.0.open_link(hash))
             .map_err(|e| js_error(format!("This link's run could not be opened: {e}")))?;

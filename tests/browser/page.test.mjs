@@ -888,7 +888,7 @@ async function openFinished(link) {
 
 /** The parents (`[{sheet, step}]`) a link names, as the engine reads them. */
 const linkParents = (page, link) => page.evaluate(async (hash) =>
-  (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).parents, new URL(link).hash);
+  new (await import('./pkg/color_bottleneck.js')).TrainedRun().open_link(hash).parents, new URL(link).hash);
 
 test('a seed typed but not applied stays out of the link: Copy link shares the run shown until Reset or Apply & restart', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
@@ -896,7 +896,7 @@ test('a seed typed but not applied stays out of the link: Copy link shares the r
   const linkedSeed = async () => {
     await host.locator('[data-action="share"]').click();
     const link = await host.locator('[data-field="link"]').inputValue();
-    return page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash).spec.seed, new URL(link).hash);
+    return page.evaluate(async (hash) => new (await import('./pkg/color_bottleneck.js')).TrainedRun().open_link(hash).spec.seed, new URL(link).hash);
   };
   await host.locator('[data-field="seed"]').fill('77');
   assert.equal(await linkedSeed(), 1, 'the run shown trains seed 1');
@@ -941,7 +941,7 @@ test('a linkable page keeps its address on the run shown: a reload opens the she
   const kept = 'STEP,PHASE,ACTION,lr,loss-recon\n0,Kept,,0.01,1\n300,,,,\n';
   await el(page, (e) => { e.field('seed').value = '9'; });
   await el(page, (e, csv) => e.setDopesheet(csv), kept);
-  const linked = await page.evaluate(async () => (await import('./pkg/color_bottleneck.js')).read_share_hash(location.hash));
+  const linked = await page.evaluate(async () => new (await import('./pkg/color_bottleneck.js')).TrainedRun().open_link(location.hash));
   assert.equal(linked.sheet, kept);
   assert.equal(linked.spec.seed, 9);
   await page.reload();
@@ -1194,7 +1194,7 @@ test('a comparison trains both sheets on the same 16 seeds: paired thumbnails, t
   // The link carries both sheets and reopens the comparison.
   await host.locator('[data-action="share"]').click();
   const link = await host.locator('[data-field="link"]').inputValue();
-  const read = await page.evaluate(async (hash) => (await import('./pkg/color_bottleneck.js')).read_share_hash(hash), new URL(link).hash);
+  const read = await page.evaluate(async (hash) => new (await import('./pkg/color_bottleneck.js')).TrainedRun().open_link(hash), new URL(link).hash);
   assert.equal(read.sheet, a);
   assert.equal(read.versus, b);
   assert.equal(read.spec.runs, 16);
