@@ -1057,6 +1057,7 @@ class ColorBottleneck extends HTMLElement {
     const grid = this.#trained.begin_grid(diagram.cut());
     const cells = diagram.cells();
     const started = performance.now();
+    this.canvas('grid').hidden = false;
     diagram.draw(this.canvas('grid'));
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
