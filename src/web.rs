@@ -209,7 +209,28 @@ fn find_parts<const N: usize>(
         .map_err(|_| js_error("the element's markup lost a part"))
 }
 
+/// Sets an element's text, only when it changes: each write costs the page a layout.
 // Not inlined: the page module is built for speed, and each inlined copy costs it bytes.
+#[inline(never)]
+fn set_text(el: &web_sys::Element, text: &str) {
+    if el.text_content().as_deref() != Some(text) {
+        el.set_text_content(Some(text));
+    }
+}
+
+/// Replaces a menu's choices with `options`, `(label, value)` each.
+fn set_options<'a>(
+    menu: &web_sys::HtmlSelectElement,
+    options: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    menu.set_length(0);
+    for (label, value) in options {
+        if let Ok(option) = web_sys::HtmlOptionElement::new_with_text_and_value(label, value) {
+            let _ = menu.add_with_html_option_element(&option);
+        }
+    }
+}
+
 #[inline(never)]
 fn find_part(root: &web_sys::ShadowRoot, selector: &str) -> Result<web_sys::Element, JsValue> {
     (root.query_selector(selector)?)

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
-use super::find_parts;
+use super::{find_parts, set_text};
 use crate::element::{self, trained::sheets_problem};
 use crate::sheet_edits::SheetEdits;
 
@@ -42,12 +42,9 @@ fn set_property(el: &Element, name: &str, value: impl Into<JsValue>) {
     let _ = js_sys::Reflect::set(el, &name.into(), &value.into());
 }
 
-/// Written only when it changes: each write costs the page a layout.
-#[inline(never)]
-fn set_text(el: &Element, text: &str) {
-    if el.text_content().as_deref() != Some(text) {
-        el.set_text_content(Some(text));
-    }
+/// A text control's `value`.
+fn value(el: &Element) -> String {
+    property(el, "value").as_string().unwrap_or_default()
 }
 
 #[wasm_bindgen]
@@ -72,7 +69,7 @@ impl SheetEditor {
                     "[data-action=sweep-csv]",
                 ],
             )?;
-        let edits = SheetEdits::new(&property(&sheet, "value").as_string().unwrap_or_default());
+        let edits = SheetEdits::new(&value(&sheet));
         Ok(SheetEditor {
             edits,
             sheet: sheet.unchecked_into(),
@@ -92,9 +89,7 @@ impl SheetEditor {
 
     /// A's text, as the editor holds it (edits not yet applied included).
     pub fn text(&self) -> String {
-        property(&self.sheet, "value")
-            .as_string()
-            .unwrap_or_default()
+        value(&self.sheet)
     }
 
     /// Opens the editor on `text`: its history starts there.
@@ -112,11 +107,7 @@ impl SheetEditor {
     /// B's text while *compare with B* is ticked.
     pub fn versus(&self) -> Option<String> {
         let ticked = property(&self.compare, "checked").as_bool() == Some(true);
-        ticked.then(|| {
-            property(&self.sheet_b, "value")
-                .as_string()
-                .unwrap_or_default()
-        })
+        ticked.then(|| value(&self.sheet_b))
     }
 
     /// Ticks *compare with B* and shows `versus` in B's editor.
@@ -128,10 +119,10 @@ impl SheetEditor {
     /// Typing in either editor: checks the sheets now, unless they are too long to check on
     /// every key; returns whether they were (the page checks them at the pause instead).
     pub fn typed(&self) -> bool {
-        let b = self.versus().map_or(0, |b| b.len());
-        let long = self.text().len() + b > element::LONG_SHEETS;
+        let (text, versus) = (self.text(), self.versus());
+        let long = text.len() + versus.as_ref().map_or(0, String::len) > element::LONG_SHEETS;
         if !long {
-            self.validate();
+            self.check(&text, versus.as_deref());
         }
         long
     }
@@ -139,12 +130,7 @@ impl SheetEditor {
     /// Names A's problem under the editors, or else B's while *compare with B* is ticked;
     /// returns whether there was one.
     pub fn validate(&self) -> bool {
-        let problem = sheets_problem(&self.text(), self.versus().as_deref());
-        set_text(
-            &self.error,
-            problem.as_ref().map_or("", |p| p.message.as_str()),
-        );
-        problem.is_some()
+        self.check(&self.text(), self.versus().as_deref())
     }
 
     /// Names a problem the engine found (`{message, …}`, or an error) under the editors: its
@@ -193,12 +179,7 @@ impl SheetEditor {
         let on = self.versus().is_some();
         self.sheet_b.set_hidden(!on);
         let _ = (self.sheets).set_attribute("class", if on { "sheets compare" } else { "sheets" });
-        if on
-            && property(&self.sheet_b, "value")
-                .as_string()
-                .unwrap_or_default()
-                .is_empty()
-        {
+        if on && value(&self.sheet_b).is_empty() {
             set_property(&self.sheet_b, "value", self.text());
         }
         set_property(&self.apply_live, "disabled", comparing);
@@ -228,6 +209,17 @@ impl SheetEditor {
 }
 
 impl SheetEditor {
+    /// Names `sheet`'s problem under the editors, or else `versus`'s; returns whether there
+    /// was one.
+    fn check(&self, sheet: &str, versus: Option<&str>) -> bool {
+        let problem = sheets_problem(sheet, versus);
+        set_text(
+            &self.error,
+            problem.as_ref().map_or("", |p| p.message.as_str()),
+        );
+        problem.is_some()
+    }
+
     fn show_undo(&self) {
         set_property(&self.undo, "disabled", !self.edits.can_undo());
         set_property(&self.redo, "disabled", !self.edits.can_redo());

@@ -4,10 +4,10 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlCanvasElement, HtmlOptionElement, HtmlSelectElement, ShadowRoot};
+use web_sys::{HtmlCanvasElement, HtmlSelectElement, ShadowRoot};
 
 use super::canvas::with_canvas;
-use super::{find_parts, js_error};
+use super::{find_parts, js_error, set_options};
 use crate::dopesheet::Dopesheet;
 use crate::element::grid_axis_choice;
 use crate::grid::Grid;
@@ -169,14 +169,9 @@ pub fn show_grid_menus(root: &ShadowRoot, sheet: &str) -> Result<(), JsValue> {
     for (menu, optional) in [(x, false), (y, true)] {
         let menu: HtmlSelectElement = menu.unchecked_into();
         let before = menu.value();
-        menu.set_length(0);
         let none = optional.then_some(("(none)", ""));
         let choices = addresses.iter().map(|a| (a.as_str(), a.as_str()));
-        for (label, value) in none.into_iter().chain(choices) {
-            if let Ok(option) = HtmlOptionElement::new_with_text_and_value(label, value) {
-                let _ = menu.add_with_html_option_element(&option);
-            }
-        }
+        set_options(&menu, none.into_iter().chain(choices));
         menu.set_value(&grid_axis_choice(&addresses, &before, optional));
     }
     Ok(())

@@ -5,10 +5,10 @@
 //! when it changes: each write costs the page a layout.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, HtmlElement, HtmlOptionElement, HtmlSelectElement, ShadowRoot};
+use web_sys::{Document, Element, HtmlElement, HtmlSelectElement, ShadowRoot};
 
 use super::*;
-use crate::web::{find_parts, js_error};
+use crate::web::{find_parts, js_error, set_options, set_text};
 
 /// The element's parts the board writes to.
 pub(super) struct View {
@@ -126,12 +126,6 @@ impl View {
     }
 }
 
-fn set_text(el: &Element, text: &str) {
-    if el.text_content().as_deref() != Some(text) {
-        el.set_text_content(Some(text));
-    }
-}
-
 /// Replaces `el`'s content with `parts`, plain text and bold by turns (plain first), each as a
 /// text node: a phase's name comes from the sheet.
 fn write_parts(view: &View, el: &Element, parts: &[&str]) {
@@ -226,8 +220,9 @@ impl Board {
     /// `backend <b>name</b> (race)`.
     fn show_backend_label(&self, view: &mut View) {
         let p = &self.progress;
-        let shown = Some((p.backend.clone(), p.race.clone()));
-        if view.backend_shown == shown {
+        let shown =
+            (view.backend_shown.as_ref()).is_some_and(|(b, r)| *b == p.backend && *r == p.race);
+        if shown {
             return;
         }
         let race = if p.race.is_empty() {
@@ -236,7 +231,7 @@ impl Board {
             format!(" ({})", p.race)
         };
         write_parts(view, &view.backend_label, &["backend ", &p.backend, &race]);
-        view.backend_shown = shown;
+        view.backend_shown = Some((p.backend.clone(), p.race.clone()));
     }
 
     /// The status line ([`readout::status_line`]) and the latent panels' text alternative
@@ -308,15 +303,10 @@ impl Board {
         view.dome_menu_dims = Some(self.dims);
         let choices = DomeAxes::choices(self.dims);
         view.dome_box.set_hidden(choices.is_empty());
+        let options: Vec<(String, String)> =
+            (choices.iter()).map(|c| (c.label(), c.key())).collect();
         let menu = &view.dome_axes;
-        menu.set_length(0);
-        for choice in &choices {
-            if let Ok(option) =
-                HtmlOptionElement::new_with_text_and_value(&choice.label(), &choice.key())
-            {
-                let _ = menu.add_with_html_option_element(&option);
-            }
-        }
+        set_options(menu, options.iter().map(|(l, v)| (l.as_str(), v.as_str())));
         if !choices.contains(&self.dome_axes) {
             if let Some(first) = choices.first() {
                 self.dome_axes = *first;
