@@ -77,6 +77,14 @@ pub fn phase_title(phase: &str, step: u64, room: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Attribute `attr` of the `<text>` element that reads `label` in the SVG `doc`.
+    fn text_attr(doc: &str, label: &str, attr: &str) -> f32 {
+        let at = doc.find(&format!(">{label}</text>")).expect(label);
+        let tag = &doc[doc[..at].rfind("<text").unwrap()..at];
+        let from = tag.find(&format!(" {attr}=\"")).unwrap() + attr.len() + 3;
+        tag[from..].split('"').next().unwrap().parse().unwrap()
+    }
+
     /// A wide timeline chart keeps its legend right of the curves' panel, clear of them.
     #[test]
     fn a_wide_timeline_charts_legend_is_outside_the_curves() {
@@ -87,16 +95,7 @@ mod tests {
         let doc = svg.finish();
         let right_edge = axis.plot.x + axis.plot.w;
         for name in timeline.properties() {
-            let at = doc.find(&format!(">{name}</text>")).expect(name);
-            let x: f32 = doc[..at]
-                .rsplit("<text x=\"")
-                .next()
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let x = text_attr(&doc, name, "x");
             assert!(
                 x > right_edge,
                 "{name} at x = {x}, the curves end at {right_edge}"
@@ -113,12 +112,7 @@ mod tests {
         let axis = timeline_chart(&mut svg, Rect::new(0.0, 0.0, 350.0, 220.0), &timeline);
         let doc = svg.finish();
         for name in timeline.properties() {
-            let at = doc.find(&format!(">{name}</text>")).expect(name);
-            let tag = &doc[doc[..at].rfind("<text").unwrap()..at];
-            let attr = |a: &str| -> f32 {
-                let from = tag.find(&format!(" {a}=\"")).unwrap() + a.len() + 3;
-                tag[from..].split('"').next().unwrap().parse().unwrap()
-            };
+            let attr = |a: &str| text_attr(&doc, name, a);
             assert!(
                 attr("y") < axis.plot.y,
                 "{name} at y = {}, the curves start at {}",
