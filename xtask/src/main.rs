@@ -242,7 +242,7 @@ fn test(args: &[String]) -> Result {
             )?;
         }
         let dist = build_web(false)?;
-        check_wasm_sizes(&dist)?;
+        check_download_sizes(&dist)?;
         browser_tests(&dist)?;
     }
     eprintln!(
@@ -419,10 +419,13 @@ struct WebModule {
     folder: &'static str,
     profile: &'static str,
     features: &'static [&'static str],
-    /// The most its wasm may weigh gzipped ([`gzip_len`], a little above `gzip -9`): its size
-    /// at `6015107`, the build before the step had one definition. `cargo xtask test` holds
-    /// the download to it.
-    wasm_gzip_ceiling: usize,
+    /// The most a visitor's engine download on this module may weigh gzipped ([`gzip_len`], a
+    /// little above `gzip -9`): the wasm, its bindings, the element's script and the worker's
+    /// ([`ENGINE_SCRIPTS`]), as each file is served. It is their size at `6015107`, the build
+    /// before the step had one definition, and `cargo xtask test` holds the download to it.
+    /// The whole is held rather than the wasm alone: moving the element's rules from its
+    /// script into the module moves bytes from one file to the other.
+    download_gzip_ceiling: usize,
 }
 
 const WEB_MODULES: [WebModule; 2] = [
@@ -431,14 +434,14 @@ const WEB_MODULES: [WebModule; 2] = [
         folder: "pkg",
         profile: "web-cpu",
         features: &[],
-        wasm_gzip_ceiling: 307_946,
+        download_gzip_ceiling: 348_336,
     },
     // With burn-wgpu: optimised for size (see Cargo.toml's [profile.web]).
     WebModule {
         folder: "pkg-webgpu",
         profile: "web",
         features: &["webgpu"],
-        wasm_gzip_ceiling: 1_398_679,
+        download_gzip_ceiling: 1_444_263,
     },
 ];
 
@@ -644,22 +647,36 @@ fn report_sizes(dist: &Path) -> Result {
     Ok(())
 }
 
-/// Fails where a module's wasm outgrew its ceiling.
-fn check_wasm_sizes(dist: &Path) -> Result {
-    for m in &WEB_MODULES {
-        let path = dist.join(m.folder).join("color_bottleneck_bg.wasm");
+/// What a visitor downloads to run the element besides the module: its script and the
+/// worker's, as `dist/` serves them.
+const ENGINE_SCRIPTS: [&str; 2] = ["color-bottleneck.js", "trainer.js"];
+
+/// Fails where a module's engine download outgrew its ceiling.
+fn check_download_sizes(dist: &Path) -> Result {
+    let gzipped = |path: PathBuf| -> Result<usize> {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let gz = gzip_len(&bytes);
-        if gz > m.wasm_gzip_ceiling {
+        Ok(gzip_len(&bytes))
+    };
+    let mut scripts = 0;
+    for name in ENGINE_SCRIPTS {
+        scripts += gzipped(dist.join(name))?;
+    }
+    for m in &WEB_MODULES {
+        let wasm = gzipped(dist.join(m.folder).join("color_bottleneck_bg.wasm"))?;
+        let glue = gzipped(dist.join(m.folder).join("color_bottleneck.js"))?;
+        let total = wasm + glue + scripts;
+        if total > m.download_gzip_ceiling {
             return Err(format!(
-                "{}/color_bottleneck_bg.wasm is {gz} bytes gzipped, over its ceiling of {} \
-                 (WebModule::wasm_gzip_ceiling in xtask/src/main.rs): the download may not grow",
-                m.folder, m.wasm_gzip_ceiling
+                "a visitor on {}/ downloads {total} bytes gzipped (wasm {wasm}, bindings {glue}, \
+                 scripts {scripts}), over the ceiling of {} (WebModule::download_gzip_ceiling in \
+                 xtask/src/main.rs): the download may not grow",
+                m.folder, m.download_gzip_ceiling
             ));
         }
         eprintln!(
-            "xtask: {}/ wasm {gz} bytes gzipped, within its ceiling of {}",
-            m.folder, m.wasm_gzip_ceiling
+            "xtask: {}/ engine download {total} bytes gzipped (wasm {wasm}, bindings {glue}, \
+             scripts {scripts}), within its ceiling of {}",
+            m.folder, m.download_gzip_ceiling
         );
     }
     Ok(())
