@@ -61,7 +61,8 @@ pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapte
     saved_adapter == adapter && age.is_finite() && (0.0..=REMEMBER_DAYS * DAY_MS).contains(&age)
 }
 
-fn thousands(rate: f64) -> String {
+/// `rate` rounded, with thousands separated by commas: `12,345`.
+pub fn thousands(rate: f64) -> String {
     let digits = format!("{:.0}", if rate.is_finite() { rate.max(0.0) } else { 0.0 });
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -75,7 +76,7 @@ fn thousands(rate: f64) -> String {
 
 /// What a new `backend` attribute does to a run under way on the `engine` engine (`cpu` or
 /// `webgpu`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendChange {
     /// What the element says, if anything.
     pub notice: Option<String>,

@@ -304,19 +304,12 @@ pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
         spec: crate::run::RunSpec,
         problems: Vec<String>,
     }
-    let asked: crate::element::trained::Asked = serde_wasm_bindgen::from_value(asked)?;
+    let asked = element::read_asked(asked)?;
     let (settings, problems) = asked.settings();
     Ok(to_js(&Read {
         spec: settings.spec,
         problems,
     }))
-}
-
-/// Whether a run training at `cpu` steps per second moves to a GPU measured at `gpu`
-/// ([`backend_choice::moves_to_gpu`](crate::backend_choice::moves_to_gpu)).
-#[wasm_bindgen]
-pub fn moves_to_gpu(cpu: f64, gpu: f64) -> bool {
-    crate::backend_choice::moves_to_gpu(cpu, gpu)
 }
 
 /// Whether to time the GPU now ([`backend_choice::time_gpu_now`](crate::backend_choice::time_gpu_now)).
@@ -328,29 +321,6 @@ pub fn time_gpu_now(
     idle: bool,
 ) -> bool {
     crate::backend_choice::time_gpu_now(remaining_steps, steps_per_second, measured_ms, idle)
-}
-
-/// What a new `backend` attribute does to the run: `{notice, move_to, time_gpu}`
-/// ([`backend_choice::backend_change`](crate::backend_choice::backend_change)).
-#[wasm_bindgen]
-pub fn backend_change(
-    asked: Option<String>,
-    engine: &str,
-    comparing: bool,
-    gpu_offered: bool,
-) -> JsValue {
-    to_js(&crate::backend_choice::backend_change(
-        asked.as_deref(),
-        engine,
-        comparing,
-        gpu_offered,
-    ))
-}
-
-/// The race as the readout shows it.
-#[wasm_bindgen]
-pub fn race_label(gpu: f64, cpu: f64, chosen: &str) -> String {
-    crate::backend_choice::race_label(gpu, cpu, chosen)
 }
 
 /// Whether a remembered choice still holds (the same adapter, at most 30 days old).

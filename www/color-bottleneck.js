@@ -122,14 +122,15 @@ class ColorBottleneck extends HTMLElement {
   /** The engine module the page draws with (the workers may run the other one). */
   #wasm = null;
   #pageEngine = null;
-  /** The engine the workers train on: 'cpu' or 'webgpu'. */
-  #engineKind = null;
   /** Training workers: the first trains the run shown (and the first part of a sweep on the
    * CPU); any others, the other parts of that sweep. */
   #workers = [];
   /** The runs started, by number, and the frames that arrived for them (a wasm PageRuns,
    * `Runs` in src/element/runs.rs): the workers stamp each frame with their run's number. */
   #runs = null;
+  /** Which workers train the run, on which engine: starts, moves and the GPU's timing (a
+   * wasm ElementEngines, src/element/engines.rs), over this element's workers (`#host`). */
+  #engines = null;
   /** The start under way (`#create`), or a settled promise. */
   #starting = Promise.resolve();
   #board = null;
@@ -157,8 +158,6 @@ class ColorBottleneck extends HTMLElement {
   #spawning = new Set();
   /** A GPU timing still to start: `{run, stored}`. */
   #pendingTiming = null;
-  /** The run whose lost GPU is being left behind. */
-  #leaving = -1;
   /** The run shown as it started: its sheet (the editor may hold unapplied edits), settings,
    * lineage and comparison, and how the workers run it (a wasm TrainedRun,
    * src/element/trained.rs). */
@@ -316,7 +315,7 @@ class ColorBottleneck extends HTMLElement {
   static get observedAttributes() { return ['backend', 'locked']; }
 
   /** A new `backend` mid-run moves the live run to that engine, with its checkpoint, or times
-   * the GPU (`backend_change` in src/backend_choice.rs). */
+   * the GPU (`Engines::backend_changed` in src/element/engines.rs). */
   attributeChangedCallback(name, before, after) {
     if (name === 'locked') {
       const sheet = this.shadowRoot?.querySelector('[data-field=sheet]');
@@ -325,12 +324,7 @@ class ColorBottleneck extends HTMLElement {
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
     if (after === 'webgpu') this.#cpuOnly = false;
-    const change = this.#wasm.mod.backend_change(after ?? undefined, this.#engineKind, this.#comparing(), Boolean(navigator.gpu));
-    const run = this.#runs.latest();
-    if (change.notice) this.#notify(change.notice);
-    const why = (step) => `moved at step ${step}, as the backend attribute asks`;
-    if (change.move_to) this.#queue(() => this.#moveTo(change.move_to, run, why)).catch((e) => this.#fail(e));
-    if (change.time_gpu) this.#timeGpu(run, null).catch((e) => this.#fail(e));
+    this.#engines.backend_changed(after ?? undefined, this.#comparing(), Boolean(navigator.gpu)).catch((e) => this.#fail(e));
   }
 
   /** The sheet its link, attribute or file gives (`sheet_source` in src/element.rs says
@@ -566,16 +560,13 @@ class ColorBottleneck extends HTMLElement {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
-  /** Runs `job` after any start or move still under way: each waits on several workers, and
-   * two interleaved would mix their workers. */
+  /** Runs `job` after any start still under way: two interleaved would mix their workers. */
   #queue(job) {
     const done = this.#starting.then(job);
     this.#starting = done.catch(() => {});
     return done;
   }
 
-  /** Starts a run of `csv` in the workers (loading the engine and the workers first if
-   * needed). */
   /** A fresh run of `csv`, or (`parts`: the workers' kept states) a branch from them. */
   #create(csv, parts = null) { return this.#queue(() => this.#start(csv, parts)); }
 
@@ -600,14 +591,9 @@ class ColorBottleneck extends HTMLElement {
     const stored = requested === 'auto' ? readStored(this.#choiceKey()) : null;
     // Every visitor starts on the CPU engine at once, unless the GPU won here before.
     if (requested === 'auto' && stored?.backend !== 'webgpu') return { kind: 'cpu', stored, time: true };
-    const adapter = await gpuAdapter();
-    if (adapter === 'late') {
-      this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
-      this.#cpuOnly = true;
-      return { kind: 'cpu' };
-    }
+    const adapter = await this.#adapter();
     if (!adapter) {
-      if (requested === 'webgpu') this.#notify('this browser offers WebGPU but no adapter; running on the CPU');
+      if (requested === 'webgpu' && !this.#cpuOnly) this.#notify('this browser offers WebGPU but no adapter; running on the CPU');
       return { kind: 'cpu' };
     }
     const gpu = await loadWasm('webgpu').catch(() => null);
@@ -622,12 +608,24 @@ class ColorBottleneck extends HTMLElement {
     return { kind: 'webgpu', stored };
   }
 
+  /** The WebGPU adapter (`gpuAdapter`), or null. One that never answers is named in the
+   * notice, and the page stays on the CPU. */
+  async #adapter() {
+    const adapter = await gpuAdapter();
+    if (adapter !== 'late') return adapter;
+    this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
+    this.#cpuOnly = true;
+    return null;
+  }
+
   /** The module the page itself draws and checks sheets with: the first one a start needs
    * (`cargo xtask serve` serves the page before the WebGPU module is built). */
   #engine() {
     this.#pageEngine ??= this.#plan().then(({ kind }) => loadWasm(kind)).then((page) => {
-      this.#trained ??= new page.mod.TrainedRun();
-      this.#editor ??= new page.mod.SheetEditor(this.shadowRoot);
+      this.#trained = new page.mod.TrainedRun();
+      this.#runs = new page.mod.PageRuns();
+      this.#engines = new page.mod.ElementEngines(this.#host(), this.#trained, this.#runs);
+      this.#editor = new page.mod.SheetEditor(this.shadowRoot);
       return page;
     });
     return this.#pageEngine;
@@ -640,27 +638,12 @@ class ColorBottleneck extends HTMLElement {
     const plan = await this.#plan();
     if (!this.isConnected) return;
     this.#wasm = page;
-    const notices = this.#trained.start(this.#asked());
-    for (const notice of notices) this.#notify(notice);
+    const remembered = plan.kind === 'webgpu' ? plan.stored?.race : undefined;
+    const { run, engine, how } = await this.#engines.start(csv, parts, this.#asked(), plan.kind, remembered);
     const spec = this.#trained.spec();
-    const { runs } = spec;
     const runsField = this.field('runs');
-    if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
-    runsField.value = String(runs);
-    this.#runs ??= new page.mod.PageRuns();
-    const run = this.#runs.begin();
-    let started = null;
-    if (plan.kind === 'webgpu') {
-      started = await this.#startOn('webgpu', { sheet: csv, run, parts, branch: parts !== null }).catch((e) => {
-        if (e === STOPPED) throw e;
-        this.#notify(`${e.message ?? e}; running on the CPU`);
-        return null;
-      });
-    }
-    started ??= await this.#startOn('cpu', { sheet: csv, run, parts, branch: parts !== null });
-    // A remembered `cpu` is checked against the adapter in the background (#timeGpu).
-    const race = plan.kind === 'webgpu' && plan.stored && started.kind === 'webgpu' ? `remembered: ${plan.stored.race}` : '';
-    this.#trained.trains(csv);
+    if (![...runsField.options].some((o) => o.value === String(spec.runs))) runsField.add(new Option(`${spec.runs} seeds`, String(spec.runs)));
+    runsField.value = String(spec.runs);
     this.#keepAddress();
     this.#restarted(run);
     this.#board?.free();
@@ -671,41 +654,64 @@ class ColorBottleneck extends HTMLElement {
     if (versus !== undefined) this.#editor.compare_with(versus);
     this.#editor.show_compare(versus !== undefined);
     this.#board.set_decoder_map(this.field('decoder-map').checked);
-    this.#board.show_backend(started.kind, race);
+    this.#board.show_backend(engine, how);
     // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
     // (`time_gpu_now`, checked every frame in #tick).
     this.#pendingTiming = plan.time ? { run, stored: plan.stored } : null;
   }
 
-  /** Replaces the workers with new ones on the `kind` engine, each training its part of the
-   * run: a fresh run of `sheet`, or (`parts` given) the run other workers handed over. A sweep
-   * on the CPU is shared among workers; a GPU trains it whole. */
-  async #startOn(kind, { sheet, run, parts = null, worker = null, branch = false }) {
-    const shares = this.#trained.worker_parts(kind === 'cpu');
-    const workers = [];
-    try {
-      await Promise.all(shares.map(async (share, i) => {
-        const w = i === 0 && worker ? worker : await this.#spawn(kind);
-        workers[i] = w;
-        await this.#ask(w, { ...share, type: parts ? 'resume' : 'create', sheet, parts, backend: kind, run, branch });
-      }));
-    } catch (e) {
-      for (const w of workers) if (w && w !== worker) this.#stop(w);
-      throw e;
-    }
+  /** What the element's engines ask of the page (`JsHost` in src/web/element.rs). */
+  #host() {
+    return {
+      spawn: (kind) => this.#spawn(kind),
+      ask: (w, msg) => this.#ask(w, msg),
+      stop: (w) => this.#stop(w),
+      workers: () => this.#workers,
+      adopt: (workers) => this.#adopt(workers),
+      notify: (text) => this.#notify(text),
+      show_backend: (kind, how) => this.#board?.show_backend(kind, how),
+      finished: () => Boolean(this.#board?.finished()),
+      adapter: () => this.#adapter(),
+      time_gpu: (request) => this.#gpuRate(request),
+      remember: (backend, race, adapter, at) => writeStored(this.#choiceKey(), { backend, race, adapter, at }),
+      stopped: STOPPED,
+    };
+  }
+
+  /** `workers` train the run from now on, and the others stop; none does where the element
+   * left the document meanwhile. */
+  #adopt(workers) {
     for (const w of this.#workers) if (!workers.includes(w)) this.#stop(w);
     for (const w of workers) this.#spawning.delete(w);
     this.#workers = workers;
-    // Removed from the document while they started: none of them trains.
     if (!this.isConnected) {
       for (const w of this.#workers.splice(0)) this.#stop(w);
       throw STOPPED;
     }
-    this.#engineKind = kind;
     // New workers start paused: tell them again whether to run.
     this.#running = false;
     this.#followVisibility();
-    return { kind };
+  }
+
+  /** The GPU engine's steps/s at the run's shape, timed by `request` in a worker of its own:
+   * `{rate, probe}`. Elements of one shape on a page share one timing; the element that timed
+   * keeps its worker (`probe`), to move into, and a failed timing stops it. */
+  #gpuRate(request) {
+    const key = this.#choiceKey();
+    let probe = null;
+    let timing = gpuTimings.get(key);
+    if (!timing) {
+      timing = (async () => {
+        probe = await this.#spawn('webgpu');
+        return (await this.#ask(probe, request)).rate;
+      })();
+      gpuTimings.set(key, timing);
+      timing.catch(() => gpuTimings.delete(key));
+    }
+    return timing.then((rate) => ({ rate, probe }), (e) => {
+      if (probe) this.#stop(probe);
+      throw e;
+    });
   }
 
   /** A worker with the `kind` engine loaded. */
@@ -742,99 +748,6 @@ class ColorBottleneck extends HTMLElement {
       this.#calls.delete(id);
       call.reject(reason);
     }
-  }
-
-  /** Times the GPU engine at the run's shape in a worker of its own while the CPU trains,
-   * then the CPU engine at one worker's part; moves the run to the GPU when it wins clearly
-   * (the rule is `moves_to_gpu` in src/backend_choice.rs), and remembers the choice. */
-  async #timeGpu(run, stored) {
-    const current = () => run === this.#runs.latest() && this.isConnected;
-    const adapter = await gpuAdapter();
-    if (adapter === 'late') {
-      this.#notify(`WebGPU did not answer within ${ADAPTER_WAIT_MS / 1000} s; running on the CPU`);
-      return;
-    }
-    if (!adapter || !current()) return;
-    const mod = this.#wasm.mod;
-    if (stored && mod.choice_is_current(stored.at, Date.now(), stored.adapter, adapter)) {
-      this.#board?.show_backend(this.#engineKind, `remembered: ${stored.race}`);
-      return;
-    }
-    this.#board?.show_backend(this.#engineKind, 'timing webgpu…');
-    const spec = this.#trained.spec();
-    const shape = { spec, first: 0 };
-    // Elements of one shape on a page share one timing; the element that timed keeps its
-    // worker, to move into.
-    const key = this.#choiceKey();
-    let probe = null;
-    let gpu = 0;
-    try {
-      let timing = gpuTimings.get(key);
-      if (!timing) {
-        timing = (async () => {
-          probe = await this.#spawn('webgpu');
-          return (await this.#ask(probe, { type: 'gpu-rate', ...shape, backend: 'webgpu', count: spec.runs })).rate;
-        })();
-        gpuTimings.set(key, timing);
-        timing.catch(() => gpuTimings.delete(key));
-      }
-      gpu = await timing;
-    } catch (e) {
-      if (e === STOPPED) return;
-      // No GPU engine, or it cannot take this run: the CPU's engine goes on.
-      if (!this.#workers.includes(probe) && probe) this.#stop(probe);
-      this.#board?.show_backend(this.#engineKind, '');
-      return;
-    }
-    if (!current()) { if (probe) this.#stop(probe); return; }
-    // On the CPU a sweep's parts train side by side: its speed is one worker's at its part.
-    const cpu = (await this.#call({ type: 'cpu-rate', ...shape, backend: 'cpu', count: this.#trained.first_part_runs() }).catch(() => ({ rate: 0 }))).rate;
-    const moves = mod.moves_to_gpu(cpu, gpu);
-    const race = mod.race_label(gpu, cpu, moves ? 'webgpu' : 'cpu');
-    writeStored(key, { backend: moves ? 'webgpu' : 'cpu', race, adapter, at: Date.now() });
-    if (!current() || !moves || this.#board?.finished()) {
-      if (probe) this.#stop(probe);
-      if (current()) this.#board?.show_backend(this.#engineKind, race);
-      return;
-    }
-    await this.#queue(() => this.#moveTo('webgpu', run, (step) => `moved at step ${step}: ${race}`, probe));
-  }
-
-  /** Moves the live run to the `kind` engine: every worker stops at one step and hands over
-   * its part (weights, Adam's moments, anchor, sampler, video so far), and new workers go on
-   * from there; the history on the page stays. `why(step)` is what the readout says. */
-  async #moveTo(kind, run, why, worker = null) {
-    if (run !== this.#runs.latest() || !this.#workers.length) {
-      if (worker) this.#stop(worker);
-      return;
-    }
-    const held = await this.#callAll({ type: 'hold' });
-    const at = Math.max(...held.map((h) => h.step));
-    const parts = (await this.#callAll({ type: 'checkpoint', at })).map((p) => p.bytes);
-    const next = this.#runs.begin();
-    let started;
-    try {
-      started = await this.#startOn(kind, { sheet: this.#trained.sheet(), run: next, parts, worker });
-    } catch (e) {
-      if (e === STOPPED) throw e;
-      if (kind === 'cpu') throw e;
-      this.#notify(`${e.message ?? e}; staying on the CPU`);
-      started = await this.#startOn('cpu', { sheet: this.#trained.sheet(), run: next, parts });
-    }
-    this.#runs.show(next);
-    this.#board?.show_backend(started.kind, started.kind === kind ? why(at.toLocaleString('en-US')) : '');
-  }
-
-  /** The GPU stopped working: the run goes on on the CPU engine from its last read-back. */
-  #leaveLostGpu(reason) {
-    const run = this.#runs.latest();
-    if (this.#leaving === run) return;
-    this.#leaving = run;
-    const why = (step) => `WebGPU stopped working (${reason}); continuing on the CPU from step ${step}`;
-    this.#queue(async () => {
-      await this.#moveTo('cpu', run, why);
-      if (this.#engineKind === 'cpu') this.#notify(this.#board?.race() ?? '');
-    }).catch((e) => this.#fail(e));
   }
 
   /** Tells every worker. */
@@ -1157,7 +1070,7 @@ class ColorBottleneck extends HTMLElement {
       if (!board.accept(frame)) continue;
       this.#frame = frame;
       if (frame.notice) this.#notify(frame.notice);
-      if (frame.gpu_lost) this.#leaveLostGpu(frame.gpu_lost);
+      if (frame.gpu_lost) this.#engines.leave_lost_gpu(frame.gpu_lost).catch((e) => this.#fail(e));
       for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
     }
     if (fresh && board.finished() && this.#wantsToRun) this.#wantToRun(false, true);
@@ -1211,7 +1124,7 @@ class ColorBottleneck extends HTMLElement {
       const idle = !this.#wantsToRun || this.#board.finished();
       if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, sps, span, idle)) {
         this.#pendingTiming = null;
-        this.#timeGpu(timing.run, timing.stored).catch((e) => this.#fail(e));
+        this.#engines.time_gpu(timing.run, timing.stored ?? null).catch((e) => this.#fail(e));
       }
     }
     if (t - this.#lastStepEvent > 250) {

@@ -37,9 +37,10 @@ impl<F> Runs<F> {
         self.latest
     }
 
-    /// The page shows run `run` from now on: frames of older runs are dropped.
+    /// The page shows run `run` from now on: frames of older runs are dropped. An older run
+    /// than the one shown is never shown again (a start's view catching up after a move).
     pub fn show(&mut self, run: u64) {
-        self.shown = run;
+        self.shown = self.shown.max(run);
         self.waiting.retain(|(r, _)| *r >= run);
     }
 
@@ -102,6 +103,8 @@ mod tests {
         runs.show(third);
         assert_eq!(runs.take_shown(), vec!["c1"]);
         runs.show(second);
-        assert_eq!(runs.take_shown(), Vec::<&str>::new(), "b1 went with run 3");
+        assert_eq!(runs.shown(), third, "an older run is never shown again");
+        runs.arrive(third, "c2");
+        assert_eq!(runs.take_shown(), vec!["c2"], "b1 went with run 3");
     }
 }

@@ -1,8 +1,14 @@
 //! The element's decisions ([`crate::element`]) as the page asks for them.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, to_js};
+use crate::element::engines::{self, Choice, Engine, Engines, Failure, Reply, Request};
 use crate::element::{self, trained::Asked, Runs};
 
 /// How the element opens: `{train, editor, notice, problem}` ([`element::open_sheet`]), from
@@ -72,7 +78,7 @@ pub fn states_agree(kept: Vec<f64>) -> bool {
 /// worker posts, with its run's number in `run`.
 #[wasm_bindgen]
 #[derive(Default)]
-pub struct PageRuns(Runs<JsValue>);
+pub struct PageRuns(Rc<RefCell<Runs<JsValue>>>);
 
 #[wasm_bindgen]
 impl PageRuns {
@@ -83,20 +89,20 @@ impl PageRuns {
 
     /// A new run: the number its workers stamp on their frames.
     pub fn begin(&mut self) -> f64 {
-        self.0.begin() as f64
+        self.0.borrow_mut().begin() as f64
     }
 
     pub fn latest(&self) -> f64 {
-        self.0.latest() as f64
+        self.0.borrow().latest() as f64
     }
 
     /// The page shows run `run` from now on.
     pub fn show(&mut self, run: f64) {
-        self.0.show(run as u64);
+        self.0.borrow_mut().show(run as u64);
     }
 
     pub fn shown(&self) -> f64 {
-        self.0.shown() as f64
+        self.0.borrow().shown() as f64
     }
 
     /// A frame from a worker; one without a run number is dropped.
@@ -105,20 +111,20 @@ impl PageRuns {
             .ok()
             .and_then(|r| r.as_f64());
         if let Some(run) = run.filter(|r| r.is_finite() && *r >= 0.0) {
-            self.0.arrive(run as u64, frame);
+            self.0.borrow_mut().arrive(run as u64, frame);
         }
     }
 
     /// The frames of the run shown, in arrival order.
     pub fn take_shown(&mut self) -> js_sys::Array {
-        self.0.take_shown().into_iter().collect()
+        self.0.borrow_mut().take_shown().into_iter().collect()
     }
 }
 
 /// The run the element trains and shows ([`element::TrainedRun`]).
 #[wasm_bindgen(js_name = TrainedRun)]
-#[derive(Default, Clone)]
-pub struct PageRun(element::TrainedRun);
+#[derive(Default)]
+pub struct PageRun(Rc<RefCell<element::TrainedRun>>);
 
 #[wasm_bindgen(js_class = TrainedRun)]
 impl PageRun {
@@ -129,63 +135,42 @@ impl PageRun {
 
     /// A copy, to go back to where a start fails.
     pub fn copy(&self) -> PageRun {
-        self.clone()
+        PageRun(Rc::new(RefCell::new(self.0.borrow().clone())))
     }
 
     /// Puts back the lineage and comparison `saved` had ([`element::TrainedRun::restore_lineage`]).
     pub fn restore_lineage(&mut self, saved: &PageRun) {
-        self.0.restore_lineage(&saved.0);
-    }
-
-    /// A start reads the seed field, the attributes and the browser's core count
-    /// ([`Asked`], an object with its fields); returns the notice's lines for those it cannot
-    /// use.
-    pub fn start(&mut self, asked: JsValue) -> Result<Vec<String>, JsValue> {
-        let asked: Asked = serde_wasm_bindgen::from_value(asked)?;
-        Ok(self.0.start(&asked))
+        self.0.borrow_mut().restore_lineage(&saved.0.borrow());
     }
 
     /// `{seed, latent_dims, batch_size, runs}`.
     pub fn spec(&self) -> JsValue {
-        to_js(&self.0.spec())
+        to_js(&self.0.borrow().spec())
     }
 
     pub fn sheet(&self) -> String {
-        self.0.sheet().to_string()
+        self.0.borrow().sheet().to_string()
     }
 
     pub fn versus(&self) -> Option<String> {
-        self.0.versus().map(str::to_string)
-    }
-
-    pub fn first_part_runs(&self) -> u32 {
-        self.0.first_part_runs() as u32
-    }
-
-    /// Each new worker's options: `{spec, first, count, rests, until, parents, versus}`.
-    pub fn worker_parts(&mut self, on_cpu: bool) -> js_sys::Array {
-        self.0.worker_parts(on_cpu).iter().map(to_js).collect()
-    }
-
-    pub fn trains(&mut self, sheet: &str) {
-        self.0.trains(sheet);
+        self.0.borrow().versus().map(str::to_string)
     }
 
     pub fn reseed(&mut self, seed: f64) {
-        self.0.reseed(seed as u64);
+        self.0.borrow_mut().reseed(seed as u64);
     }
 
     /// Opens a `#run=` link: `{note, sheet, spec: {seed, latent_dims, batch_size, runs},
     /// parents, versus, engine}` (`note`: set when an older engine made the link); throws what
     /// is wrong with it.
     pub fn open_link(&mut self, hash: &str) -> Result<JsValue, JsValue> {
-        let run = (self.0.open_link(hash))
+        let run = (self.0.borrow_mut().open_link(hash))
             .map_err(|e| js_error(format!("This link's run could not be opened: {e}")))?;
         Ok(to_js(&super::OpenedRun::of(run)))
     }
 
     pub fn fresh(&mut self, versus: Option<String>) {
-        self.0.fresh(versus);
+        self.0.borrow_mut().fresh(versus);
     }
 
     /// `"new-workers"`, `"restart"` or `"live"`; throws `{line, column, column_name, message}` (`line` null for a problem with how it is applied).
@@ -198,6 +183,7 @@ impl PageRun {
     ) -> Result<JsValue, JsValue> {
         (self
             .0
+            .borrow()
             .apply_route(sheet, versus.as_deref(), live, dims_changed))
         .map(|route| to_js(&route))
         .map_err(|problem| to_js(&problem))
@@ -206,49 +192,346 @@ impl PageRun {
     /// `live_at`: the step the first worker swapped the sheet in at; `undefined`: a restart.
     pub fn applied(&mut self, sheet: &str, live_at: Option<f64>, seed: f64) {
         self.0
+            .borrow_mut()
             .applied(sheet, live_at.map(|s| s as u64), seed as u64);
     }
 
     pub fn branch(&mut self, at: f64) {
-        self.0.branch(at as u64);
+        self.0.borrow_mut().branch(at as u64);
     }
 
     pub fn end_grid(&mut self) {
-        self.0.end_grid();
+        self.0.borrow_mut().end_grid();
     }
 
     pub fn begin_grid(&mut self, until: Option<f64>) -> f64 {
-        self.0.begin_grid(until.map(|u| u as u64)) as f64
+        self.0.borrow_mut().begin_grid(until.map(|u| u as u64)) as f64
     }
 
     pub fn grid_is(&self, grid: f64) -> bool {
-        self.0.grid_is(grid as u64)
+        self.0.borrow().grid_is(grid as u64)
     }
 
     pub fn grid_done(&mut self, grid: f64) {
-        self.0.grid_done(grid as u64);
+        self.0.borrow_mut().grid_done(grid as u64);
     }
 
     /// The range's end, where it has one.
     pub fn range_to(&self) -> Option<f64> {
-        self.0.range().and_then(|r| r.to).map(|t| t as f64)
+        self.0.borrow().range().and_then(|r| r.to).map(|t| t as f64)
     }
 
     /// The step a range's loop shows `elapsed_ms` after it began, for a run that ended at
     /// `end` ([`StepRange::loop_step`](crate::settings::StepRange::loop_step)); `undefined`
     /// without a range.
     pub fn loop_step(&self, end: f64, elapsed_ms: f64) -> Option<f64> {
-        let range = self.0.range()?;
+        let range = self.0.borrow().range()?;
         Some(range.loop_step(end as u64, elapsed_ms) as f64)
     }
 
     /// The `#run=` hash that reopens the run.
     pub fn share_hash(&self) -> Result<String, JsValue> {
-        super::hash_of(self.0.shared())
+        super::hash_of(self.0.borrow().shared())
     }
 
     /// `[module + element, iframe]` snippets that embed the run, for a site at `base`.
     pub fn embed_snippets(&self, base: &str) -> Vec<String> {
-        crate::share::embed_snippets(base, self.0.shared()).to_vec()
+        crate::share::embed_snippets(base, self.0.borrow().shared()).to_vec()
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The element's side of [`Engines`] ([`engines::Host`]), made by
+    /// `www/color-bottleneck.js`: its workers, its notice and label, the adapter and
+    /// localStorage. `spawn`, `ask`, `adapter` and `time_gpu` return promises; a promise
+    /// rejected with `stopped` is [`Failure::Stopped`].
+    pub type JsHost;
+    #[wasm_bindgen(method)]
+    fn spawn(this: &JsHost, engine: &str) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn ask(this: &JsHost, worker: &JsValue, request: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn stop(this: &JsHost, worker: &JsValue);
+    #[wasm_bindgen(method)]
+    fn workers(this: &JsHost) -> js_sys::Array;
+    #[wasm_bindgen(method, catch)]
+    fn adopt(this: &JsHost, workers: js_sys::Array) -> Result<(), JsValue>;
+    #[wasm_bindgen(method)]
+    fn notify(this: &JsHost, text: &str);
+    #[wasm_bindgen(method)]
+    fn show_backend(this: &JsHost, engine: &str, how: &str);
+    #[wasm_bindgen(method)]
+    fn finished(this: &JsHost) -> bool;
+    #[wasm_bindgen(method)]
+    fn adapter(this: &JsHost) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn time_gpu(this: &JsHost, request: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn remember(this: &JsHost, backend: &str, race: &str, adapter: &str, at: f64);
+    #[wasm_bindgen(method, getter)]
+    fn stopped(this: &JsHost) -> JsValue;
+}
+
+/// [`engines::Host`] over the element's script: a worker is the script's `Worker`.
+pub struct PageHost(JsHost);
+
+impl PageHost {
+    fn failure(&self, e: JsValue) -> Failure {
+        if e == self.0.stopped() {
+            return Failure::Stopped;
+        }
+        let message = js_sys::Reflect::get(&e, &"message".into()).ok();
+        Failure::Problem(
+            (message.and_then(|m| m.as_string()))
+                .or_else(|| e.as_string())
+                .unwrap_or_else(|| format!("{e:?}")),
+        )
+    }
+
+    async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
+        wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|e| self.failure(e))
+    }
+
+    fn rejection(&self, failure: Failure) -> JsValue {
+        match failure {
+            Failure::Stopped => self.0.stopped(),
+            Failure::Problem(p) => js_error(p),
+        }
+    }
+}
+
+/// What a start reads ([`Asked`], an object with its fields). Called from two exports, and
+/// kept out of line: its deserialiser is large.
+#[inline(never)]
+pub(super) fn read_asked(asked: JsValue) -> Result<Asked, JsValue> {
+    Ok(serde_wasm_bindgen::from_value(asked)?)
+}
+
+fn set(object: &JsValue, field: &str, value: impl Into<JsValue>) {
+    js_sys::Reflect::set(object, &field.into(), &value.into()).expect("an object");
+}
+
+/// The message the page posts for `request`.
+fn message(request: &Request) -> JsValue {
+    let (kind, message) = match request {
+        Request::Create(start) | Request::Resume(start) => {
+            let message = to_js(&start.part);
+            set(&message, "sheet", start.sheet.as_str());
+            set(&message, "backend", start.backend.name());
+            set(&message, "run", start.run as f64);
+            set(&message, "branch", start.branch);
+            let parts: js_sys::Array = (start.parts.iter())
+                .map(|p| js_sys::Uint8Array::from(p.as_slice()))
+                .collect();
+            set(&message, "parts", parts);
+            let kind = ["create", "resume"][usize::from(!start.parts.is_empty())];
+            (kind, message)
+        }
+        Request::Hold => ("hold", js_sys::Object::new().into()),
+        Request::Checkpoint { at } => {
+            let message = js_sys::Object::new().into();
+            set(&message, "at", *at as f64);
+            ("checkpoint", message)
+        }
+        Request::GpuRate(timing) | Request::CpuRate(timing) => {
+            let message = js_sys::Object::new().into();
+            set(&message, "spec", to_js(&timing.spec));
+            set(&message, "first", timing.first as f64);
+            set(&message, "count", timing.count as f64);
+            set(&message, "backend", timing.backend.name());
+            let kind = match request {
+                Request::GpuRate(_) => "gpu-rate",
+                _ => "cpu-rate",
+            };
+            (kind, message)
+        }
+    };
+    set(&message, "type", kind);
+    message
+}
+
+fn number(object: &JsValue, field: &str) -> Option<f64> {
+    js_sys::Reflect::get(object, &field.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+}
+
+impl engines::Host for PageHost {
+    type Worker = JsValue;
+
+    async fn spawn(&self, engine: Engine) -> Result<JsValue, Failure> {
+        self.wait(self.0.spawn(engine.name())).await
+    }
+
+    async fn ask(&self, worker: &JsValue, request: &Request) -> Result<Reply, Failure> {
+        let reply = self.wait(self.0.ask(worker, &message(request))).await?;
+        let bytes = js_sys::Reflect::get(&reply, &"bytes".into()).ok();
+        Ok(Reply {
+            step: number(&reply, "step"),
+            rate: number(&reply, "rate"),
+            bytes: (bytes.and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok()))
+                .map(|b| b.to_vec()),
+        })
+    }
+
+    fn stop(&self, worker: &JsValue) {
+        self.0.stop(worker);
+    }
+
+    fn workers(&self) -> Vec<JsValue> {
+        self.0.workers().to_vec()
+    }
+
+    fn adopt(&self, workers: &[JsValue]) -> Result<(), Failure> {
+        (self.0.adopt(workers.iter().collect())).map_err(|e| self.failure(e))
+    }
+
+    fn notify(&self, text: &str) {
+        self.0.notify(text);
+    }
+
+    fn show_backend(&self, engine: Engine, how: &str) {
+        self.0.show_backend(engine.name(), how);
+    }
+
+    fn finished(&self) -> bool {
+        self.0.finished()
+    }
+
+    async fn adapter(&self) -> Option<String> {
+        self.wait(self.0.adapter()).await.ok()?.as_string()
+    }
+
+    async fn time_gpu(&self, request: &Request) -> Result<(f64, Option<JsValue>), Failure> {
+        let timed = self.wait(self.0.time_gpu(&message(request))).await?;
+        let probe = js_sys::Reflect::get(&timed, &"probe".into()).unwrap_or(JsValue::NULL);
+        let rate = number(&timed, "rate").unwrap_or(0.0);
+        Ok((
+            rate,
+            (!probe.is_null() && !probe.is_undefined()).then_some(probe),
+        ))
+    }
+
+    fn remember(&self, choice: &Choice) {
+        self.0
+            .remember(&choice.backend, &choice.race, &choice.adapter, choice.at);
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+/// The element's workers and the run they train ([`Engines`]): starts, moves and the GPU's
+/// timing. Each method's promise rejects with the host's `stopped` where newer work took over.
+#[wasm_bindgen]
+pub struct ElementEngines(Rc<Engines<PageHost, JsValue>>);
+
+/// A flow of the engines, as the page awaits it.
+type PageFlow = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// The promise of `flow`: one instance of the machinery that turns a future into a promise
+/// serves every flow.
+fn promise(flow: PageFlow) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(flow)
+}
+
+impl ElementEngines {
+    /// The promise of `flow` on the engines; a failure rejects it as the page expects.
+    fn run<T: 'static>(
+        &self,
+        flow: impl AsyncFnOnce(&Engines<PageHost, JsValue>) -> Result<T, Failure> + 'static,
+        answer: impl FnOnce(T) -> JsValue + 'static,
+    ) -> js_sys::Promise {
+        let engines = self.0.clone();
+        promise(Box::pin(async move {
+            match flow(&engines).await {
+                Ok(value) => Ok(answer(value)),
+                Err(failure) => Err(engines.host.rejection(failure)),
+            }
+        }))
+    }
+}
+
+#[wasm_bindgen]
+impl ElementEngines {
+    #[wasm_bindgen(constructor)]
+    pub fn new(host: JsHost, trained: &PageRun, runs: &PageRuns) -> ElementEngines {
+        ElementEngines(Rc::new(Engines::new(
+            PageHost(host),
+            trained.0.clone(),
+            runs.0.clone(),
+        )))
+    }
+
+    /// Starts a run of `sheet` (`parts`: the workers' kept states, for a branch) from what the
+    /// start reads (`asked`, see [`Asked`]) on the `plan`'s engine (`remembered`: the race that
+    /// chose it): `{run, engine, how}`.
+    pub fn start(
+        &self,
+        sheet: String,
+        parts: Option<Vec<js_sys::Uint8Array>>,
+        asked: JsValue,
+        plan: String,
+        remembered: Option<String>,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let asked = read_asked(asked)?;
+        let plan = Engine::read(&plan).unwrap_or(Engine::Cpu);
+        let parts = parts.map(|p| p.iter().map(|b| b.to_vec()).collect());
+        let flow = async move |e: &Engines<PageHost, JsValue>| {
+            e.start(&sheet, parts, &asked, plan, remembered.as_deref())
+                .await
+        };
+        Ok(self.run(flow, |started| {
+            let out = js_sys::Object::new().into();
+            set(&out, "run", started.run as f64);
+            set(&out, "engine", started.engine.name());
+            set(&out, "how", started.how);
+            out
+        }))
+    }
+
+    /// The `backend` attribute became `asked` while workers train
+    /// ([`Engines::backend_changed`]).
+    pub fn backend_changed(
+        &self,
+        asked: Option<String>,
+        comparing: bool,
+        gpu_offered: bool,
+    ) -> js_sys::Promise {
+        let flow = async move |e: &Engines<PageHost, JsValue>| {
+            e.backend_changed(asked.as_deref(), comparing, gpu_offered)
+                .await
+        };
+        self.run(flow, |()| JsValue::UNDEFINED)
+    }
+
+    /// The GPU stopped working: the run goes on on the CPU.
+    pub fn leave_lost_gpu(&self, reason: String) -> js_sys::Promise {
+        let flow = async move |e: &Engines<PageHost, JsValue>| e.leave_lost_gpu(&reason).await;
+        self.run(flow, |()| JsValue::UNDEFINED)
+    }
+
+    /// Times the GPU against the CPU for run `run` and moves it where the GPU wins; `stored`:
+    /// the choice remembered on an earlier visit (`{backend, race, adapter, at}`), or null.
+    pub fn time_gpu(&self, run: f64, stored: JsValue) -> js_sys::Promise {
+        let text = |field: &str| {
+            js_sys::Reflect::get(&stored, &field.into())
+                .ok()?
+                .as_string()
+        };
+        let stored = (|| {
+            Some(Choice {
+                backend: text("backend")?,
+                race: text("race")?,
+                adapter: text("adapter")?,
+                at: number(&stored, "at")?,
+            })
+        })();
+        let flow = async move |e: &Engines<PageHost, JsValue>| e.time_gpu(run as u64, stored).await;
+        self.run(flow, |()| JsValue::UNDEFINED)
     }
 }

@@ -189,11 +189,6 @@ impl Board {
         self.progress.race = race.to_string();
     }
 
-    /// What chose the engine, or why the run moved, as the label says it.
-    pub fn race(&self) -> String {
-        self.progress.race.clone()
-    }
-
     /// Notes a frame drawn at `t_ms` (`performance.now()`): measures the rates over the last
     /// second ([`readout::Rates`]), writes the status line, the latent panels' text
     /// alternative and the backend's label, and returns `[steps/s, the span in ms they were
