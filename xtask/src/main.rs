@@ -651,7 +651,12 @@ fn report_sizes(dist: &Path) -> Result {
 /// worker's, as `dist/` serves them.
 const ENGINE_SCRIPTS: [&str; 2] = ["color-bottleneck.js", "trainer.js"];
 
-/// Fails where a module's engine download outgrew its ceiling.
+/// What a first visit downloads on a browser with WebGPU, gzipped: the run starts at once on
+/// `pkg/` while `pkg-webgpu/` is timed beside it, so both modules come, with the scripts. Its
+/// size at `6015107` (see [`WebModule::download_gzip_ceiling`]).
+const BOTH_MODULES_GZIP_CEILING: usize = 1_767_468;
+
+/// Fails where a visitor's download outgrew its ceiling: on either module alone, or on both.
 fn check_download_sizes(dist: &Path) -> Result {
     let gzipped = |path: PathBuf| -> Result<usize> {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -661,23 +666,28 @@ fn check_download_sizes(dist: &Path) -> Result {
     for name in ENGINE_SCRIPTS {
         scripts += gzipped(dist.join(name))?;
     }
+    let mut both = scripts;
+    let mut paths = Vec::new();
     for m in &WEB_MODULES {
         let wasm = gzipped(dist.join(m.folder).join("color_bottleneck_bg.wasm"))?;
         let glue = gzipped(dist.join(m.folder).join("color_bottleneck.js"))?;
-        let total = wasm + glue + scripts;
-        if total > m.download_gzip_ceiling {
+        both += wasm + glue;
+        let what = format!(
+            "{}/ (wasm {wasm}, bindings {glue}, scripts {scripts})",
+            m.folder
+        );
+        paths.push((what, wasm + glue + scripts, m.download_gzip_ceiling));
+    }
+    let what = "both modules, a first visit with WebGPU".to_string();
+    paths.push((what, both, BOTH_MODULES_GZIP_CEILING));
+    for (what, total, ceiling) in paths {
+        if total > ceiling {
             return Err(format!(
-                "a visitor on {}/ downloads {total} bytes gzipped (wasm {wasm}, bindings {glue}, \
-                 scripts {scripts}), over the ceiling of {} (WebModule::download_gzip_ceiling in \
-                 xtask/src/main.rs): the download may not grow",
-                m.folder, m.download_gzip_ceiling
+                "a visitor on {what} downloads {total} bytes gzipped, over the ceiling of \
+                 {ceiling} (xtask/src/main.rs): the download may not grow"
             ));
         }
-        eprintln!(
-            "xtask: {}/ engine download {total} bytes gzipped (wasm {wasm}, bindings {glue}, \
-             scripts {scripts}), within its ceiling of {}",
-            m.folder, m.download_gzip_ceiling
-        );
+        eprintln!("xtask: a visitor on {what} downloads {total} bytes gzipped, within {ceiling}");
     }
     Ok(())
 }
