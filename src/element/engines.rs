@@ -765,6 +765,14 @@ mod tests {
         fake.log.take()
     }
 
+    /// Engines that started a run of `runs` seeds in `workers` CPU workers, the log emptied.
+    fn started<'a>(fake: &'a Fake, runs: &str, workers: &str) -> Engines<&'a Fake, ()> {
+        let e = engines(fake);
+        finish(e.start(SHEET, None, &asked(runs, workers), Engine::Cpu, None)).unwrap();
+        log(fake);
+        e
+    }
+
     #[test]
     fn a_start_on_the_cpu_shares_the_sweep_among_its_workers() {
         let fake = Fake::default();
@@ -864,9 +872,7 @@ mod tests {
     #[test]
     fn a_move_hands_every_workers_checkpoint_at_the_latest_step_to_the_new_ones() {
         let fake = Fake::default();
-        let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked("8", "2"), Engine::Cpu, None)).unwrap();
-        log(&fake);
+        let e = started(&fake, "8", "2");
         let moved = finish(e.move_to(Engine::Webgpu, 1, &MoveReason::Attribute, None));
         assert_eq!(moved, Ok(Some(200)));
         assert_eq!(
@@ -972,9 +978,7 @@ mod tests {
     #[test]
     fn without_an_adapter_or_with_a_current_remembered_choice_nothing_is_timed() {
         let fake = Fake::default();
-        let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked("1", "1"), Engine::Cpu, None)).unwrap();
-        log(&fake);
+        let e = started(&fake, "1", "1");
         fake.no_adapter.set(true);
         finish(e.time_gpu(1, None)).unwrap();
         assert_eq!(log(&fake), Vec::<String>::new());
