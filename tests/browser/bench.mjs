@@ -162,11 +162,19 @@ async function runsRate(backend, runs, seconds) {
   const t0 = Date.now();
   // At least `seconds`, and at least a few steps (1,024 runs on an emulated GPU take seconds
   // a step), within two minutes.
-  await p.waitForTimeout(seconds * 1000);
+  // The page's drawing time: every frame's `data-frame-ms`, summed over the window.
+  const drawn = await p.evaluate((ms) => new Promise((resolve) => {
+    const e = document.querySelector('color-bottleneck');
+    let total = 0;
+    const o = new MutationObserver(() => { total += Number(e.dataset.frameMs.split(' ')[1]); });
+    o.observe(e, { attributes: true, attributeFilter: ['data-frame-ms'] });
+    setTimeout(() => { o.disconnect(); resolve(total); }, ms);
+  }), seconds * 1000);
   while (await step() < s0 + 3 && Date.now() - t0 < 120_000) await p.waitForTimeout(500);
   const [s1, fps] = await p.evaluate(() => { const e = document.querySelector('color-bottleneck'); return [e.step, Number(e.dataset.fps)]; });
   const elapsed = (Date.now() - t0) / 1000;
-  rows.push([`${actual}, ${runs} run(s), batch 256: run-steps/s`, ((s1 - s0) * runs / elapsed).toFixed(0), `${fps.toFixed(0)} fps, ${s1 - s0} steps in ${elapsed.toFixed(0)} s`]);
+  const drawing = `drawing ${(drawn / seconds).toFixed(0)} ms/s`;
+  rows.push([`${actual}, ${runs} run(s), batch 256: run-steps/s`, ((s1 - s0) * runs / elapsed).toFixed(0), `${fps.toFixed(0)} fps, ${drawing}, ${s1 - s0} steps in ${elapsed.toFixed(0)} s`]);
   await p.close();
 }
 
