@@ -568,7 +568,12 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** A fresh run of `csv`, or (`parts`: the workers' kept states) a branch from them. */
-  #create(csv, parts = null) { return this.#queue(() => this.#start(csv, parts)); }
+  #create(csv, parts = null) {
+    // The run shown is replaced from now on: a move or a GPU timing for it gives way, as it
+    // would have queued behind this start.
+    this.#runs?.begin();
+    return this.#queue(() => this.#start(csv, parts));
+  }
 
   /** Where this origin remembers the engine chosen for the run's shape, as the attributes
    * spell it. It is read before any engine is loaded, so that a visitor downloads only the
@@ -673,7 +678,7 @@ class ColorBottleneck extends HTMLElement {
       finished: () => Boolean(this.#board?.finished()),
       adapter: () => this.#adapter(),
       time_gpu: (request) => this.#gpuRate(request),
-      remember: (backend, race, adapter, at) => writeStored(this.#choiceKey(), { backend, race, adapter, at }),
+      remember: (shape, backend, race, adapter, at) => writeStored(shape, { backend, race, adapter, at }),
       stopped: STOPPED,
     };
   }
@@ -694,7 +699,7 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** The GPU engine's steps/s at the run's shape, timed by `request` in a worker of its own:
-   * `{rate, probe}`. Elements of one shape on a page share one timing; the element that timed
+   * `{rate, probe, shape}` (`shape`: where a choice for that shape is remembered). Elements of one shape on a page share one timing; the element that timed
    * keeps its worker (`probe`), to move into, and a failed timing stops it. */
   #gpuRate(request) {
     const key = this.#choiceKey();
@@ -708,7 +713,7 @@ class ColorBottleneck extends HTMLElement {
       gpuTimings.set(key, timing);
       timing.catch(() => gpuTimings.delete(key));
     }
-    return timing.then((rate) => ({ rate, probe }), (e) => {
+    return timing.then((rate) => ({ rate, probe, shape: key }), (e) => {
       if (probe) this.#stop(probe);
       throw e;
     });

@@ -63,12 +63,13 @@ impl std::fmt::Display for Failure {
 
 /// What the flows ask a worker: the worker protocol's messages, which the page posts as
 /// `{type, …}` objects, `type` naming the variant in kebab case and the fields beside it.
+/// `P` is a worker's checkpoint as the page holds it: the flows pass them on, never read them.
 #[derive(Debug, Clone)]
-pub enum Request {
+pub enum Request<P> {
     /// A fresh run of the sheet.
-    Create(Start),
+    Create(Start<P>),
     /// The run other workers handed over, from their checkpoints (`Start::parts`).
-    Resume(Start),
+    Resume(Start<P>),
     /// Stop training until told to play: a hand-over follows.
     Hold,
     /// Train on to step `at`, then hand the run over.
@@ -83,14 +84,14 @@ pub enum Request {
 /// engine, the page's number for the run (its frames carry it) and, on a resume, every
 /// worker's checkpoint in order.
 #[derive(Debug, Clone)]
-pub struct Start {
+pub struct Start<P> {
     pub part: WorkerPart,
     pub sheet: String,
     pub backend: Engine,
     pub run: u64,
     /// A branch: the worker replays the steps before its states silently.
     pub branch: bool,
-    pub parts: Vec<Vec<u8>>,
+    pub parts: Vec<P>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,14 +103,36 @@ pub struct Timing {
 }
 
 /// What a worker answers: the fields the flows read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Reply {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply<P> {
     /// `hold`: the step it stopped at.
     pub step: Option<f64>,
     /// A timing: steps per second.
     pub rate: Option<f64>,
     /// `checkpoint`: its part of the run.
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<P>,
+}
+
+impl<P> Default for Reply<P> {
+    fn default() -> Self {
+        Reply {
+            step: None,
+            rate: None,
+            bytes: None,
+        }
+    }
+}
+
+/// The GPU engine timed at the run's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed<W> {
+    /// Steps per second.
+    pub rate: f64,
+    /// The worker that timed it, to move into, where this element timed it.
+    pub probe: Option<W>,
+    /// Where the page remembers a choice for the run's shape, as it named the shape when the
+    /// timing began (the attributes may change while it runs).
+    pub shape: String,
 }
 
 /// An engine chosen for a run's shape, as this origin remembers it.
@@ -128,9 +151,15 @@ pub struct Choice {
 #[allow(async_fn_in_trait)]
 pub trait Host {
     type Worker: Clone + PartialEq;
+    /// A worker's checkpoint, as the page holds it.
+    type Part: Clone;
     /// A new worker with `engine`'s module loaded.
     async fn spawn(&self, engine: Engine) -> Result<Self::Worker, Failure>;
-    async fn ask(&self, worker: &Self::Worker, request: &Request) -> Result<Reply, Failure>;
+    async fn ask(
+        &self,
+        worker: &Self::Worker,
+        request: &Request<Self::Part>,
+    ) -> Result<Reply<Self::Part>, Failure>;
     /// Ends a worker: its unanswered calls fail with [`Failure::Stopped`].
     fn stop(&self, worker: &Self::Worker);
     /// The workers training the run now: none once the element has left the document.
@@ -147,12 +176,13 @@ pub trait Host {
     /// The WebGPU adapter, as `vendor|architecture|device|description` (what a remembered
     /// choice is tied to), or none (the page says why where it matters).
     async fn adapter(&self) -> Option<String>;
-    /// The GPU engine's steps/s at the run's shape, timed in a worker of its own by `request`
-    /// ([`Request::GpuRate`]), and that worker, to move into, where this element timed it
-    /// (elements of one shape on a page share one timing). A failed timing stops its worker.
-    async fn time_gpu(&self, request: &Request) -> Result<(f64, Option<Self::Worker>), Failure>;
-    /// Remembers the engine chosen for the run's shape.
-    fn remember(&self, choice: &Choice);
+    /// The GPU engine timed at the run's shape in a worker of its own by `request`
+    /// ([`Request::GpuRate`]); elements of one shape on a page share one timing. A failed
+    /// timing stops its worker.
+    async fn time_gpu(&self, request: &Request<Self::Part>)
+        -> Result<Timed<Self::Worker>, Failure>;
+    /// Remembers the engine chosen for the run's shape, as [`Timed::shape`] names it.
+    fn remember(&self, shape: &str, choice: &Choice);
     fn now_ms(&self) -> f64;
 }
 
@@ -221,26 +251,53 @@ async fn all<T>(flows: Vec<Flow<'_, T>>) -> Result<Vec<T>, Failure> {
 struct Turns {
     next: Cell<u64>,
     serving: Cell<u64>,
+    /// Places given up while they waited (their flows were dropped): skipped when reached.
+    abandoned: RefCell<Vec<u64>>,
     waiting: RefCell<Vec<Waker>>,
 }
 
-struct Turn<'a>(&'a Turns);
+/// A place in the line. Once it is served it is the turn, and dropping it ends the turn; one
+/// dropped while it waits gives its place up, so that no later flow waits on it for ever.
+struct Ticket<'a> {
+    turns: &'a Turns,
+    number: u64,
+}
 
-impl Drop for Turn<'_> {
+impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        self.0.serving.set(self.0.serving.get() + 1);
-        for waker in self.0.waiting.take() {
-            waker.wake();
+        let turns = self.turns;
+        if turns.serving.get() == self.number {
+            turns.advance();
+        } else {
+            turns.abandoned.borrow_mut().push(self.number);
         }
     }
 }
 
 impl Turns {
-    async fn take(&self) -> Turn<'_> {
-        let mine = self.next.get();
-        self.next.set(mine + 1);
+    /// The next place in the line is served, past any given up.
+    fn advance(&self) {
+        let mut next = self.serving.get() + 1;
+        let mut abandoned = self.abandoned.borrow_mut();
+        while let Some(i) = abandoned.iter().position(|&n| n == next) {
+            abandoned.swap_remove(i);
+            next += 1;
+        }
+        drop(abandoned);
+        self.serving.set(next);
+        for waker in self.waiting.take() {
+            waker.wake();
+        }
+    }
+
+    async fn take(&self) -> Ticket<'_> {
+        let ticket = Ticket {
+            turns: self,
+            number: self.next.get(),
+        };
+        self.next.set(ticket.number + 1);
         poll_fn(|cx| {
-            if self.serving.get() == mine {
+            if self.serving.get() == ticket.number {
                 Poll::Ready(())
             } else {
                 self.waiting.borrow_mut().push(cx.waker().clone());
@@ -248,7 +305,7 @@ impl Turns {
             }
         })
         .await;
-        Turn(self)
+        ticket
     }
 }
 
@@ -290,13 +347,14 @@ impl<H: Host, F> Engines<H, F> {
     pub async fn start(
         &self,
         sheet: &str,
-        parts: Option<Vec<Vec<u8>>>,
+        parts: Option<Vec<H::Part>>,
         asked: &Asked,
         plan: Engine,
         remembered: Option<&str>,
     ) -> Result<Started, Failure> {
         let _turn = self.turns.take().await;
-        for notice in self.trained.borrow_mut().start(asked) {
+        let notices = self.trained.borrow_mut().start(asked);
+        for notice in notices {
             self.host.notify(&notice);
         }
         let run = self.runs.borrow_mut().begin();
@@ -334,7 +392,7 @@ impl<H: Host, F> Engines<H, F> {
         engine: Engine,
         sheet: &'a str,
         run: u64,
-        parts: &'a [Vec<u8>],
+        parts: &'a [H::Part],
         worker: Option<H::Worker>,
         branch: bool,
     ) -> Flow<'a, ()> {
@@ -387,11 +445,11 @@ impl<H: Host, F> Engines<H, F> {
     }
 
     /// Every worker's reply to `request`, in order.
-    async fn ask_all(&self, request: &Request) -> Result<Vec<Reply>, Failure> {
+    async fn ask_all(&self, request: &Request<H::Part>) -> Result<Vec<Reply<H::Part>>, Failure> {
         let workers = self.host.workers();
         let asks = workers
             .iter()
-            .map(|w| Box::pin(self.host.ask(w, request)) as Flow<'_, Reply>);
+            .map(|w| Box::pin(self.host.ask(w, request)) as Flow<'_, Reply<H::Part>>);
         all(asks.collect()).await
     }
 
@@ -416,18 +474,28 @@ impl<H: Host, F> Engines<H, F> {
             }
             let held = self.ask_all(&Request::Hold).await?;
             let at = (held.iter()).filter_map(|h| h.step).fold(0.0, f64::max) as u64;
-            let parts = (self.ask_all(&Request::Checkpoint { at }).await?)
+            let handed = self.ask_all(&Request::Checkpoint { at }).await?;
+            let Some(parts) = handed
                 .into_iter()
-                .map(|p| p.bytes.unwrap_or_default())
-                .collect::<Vec<_>>();
+                .map(|p| p.bytes)
+                .collect::<Option<Vec<_>>>()
+            else {
+                return Err(Failure::Problem(
+                    "a worker handed over no checkpoint".into(),
+                ));
+            };
             let next = self.runs.borrow_mut().begin();
             let sheet = self.trained.borrow().sheet().to_string();
             let moved = match self
-                .start_on(engine, &sheet, next, &parts, worker, false)
+                .start_on(engine, &sheet, next, &parts, worker.clone(), false)
                 .await
             {
                 Ok(()) => engine,
                 Err(Failure::Problem(p)) if engine != Engine::Cpu => {
+                    // The worker given for the first part failed with the rest.
+                    if let Some(w) = &worker {
+                        self.host.stop(w);
+                    }
                     self.host.notify(&format!("{p}; staying on the CPU"));
                     self.start_on(Engine::Cpu, &sheet, next, &parts, None, false)
                         .await?;
@@ -514,12 +582,18 @@ impl<H: Host, F> Engines<H, F> {
             count: spec.runs,
             backend: Engine::Webgpu,
         });
-        let (gpu, probe) = match self.host.time_gpu(&gpu_rate).await {
+        let Timed {
+            rate: gpu,
+            probe,
+            shape,
+        } = match self.host.time_gpu(&gpu_rate).await {
             Ok(timed) => timed,
-            Err(Failure::Stopped) => return Ok(()),
-            // No GPU engine, or it cannot take this run: the CPU's engine goes on.
-            Err(Failure::Problem(_)) => {
-                self.host.show_backend(shown(), "");
+            // No GPU engine, it cannot take this run, or the worker timing it (perhaps
+            // another element's) was stopped: the CPU's engine goes on.
+            Err(_) => {
+                if current() {
+                    self.host.show_backend(shown(), "");
+                }
                 return Ok(());
             }
         };
@@ -551,12 +625,15 @@ impl<H: Host, F> Engines<H, F> {
         let moves = moves_to_gpu(cpu, gpu);
         let chosen = if moves { Engine::Webgpu } else { Engine::Cpu };
         let race = race_label(gpu, cpu, chosen.name());
-        self.host.remember(&Choice {
-            backend: chosen.name().to_string(),
-            race: race.clone(),
-            adapter,
-            at: self.host.now_ms(),
-        });
+        self.host.remember(
+            &shape,
+            &Choice {
+                backend: chosen.name().to_string(),
+                race: race.clone(),
+                adapter,
+                at: self.host.now_ms(),
+            },
+        );
         if !current() || !moves || self.host.finished() {
             stop_probe();
             if current() {
@@ -627,6 +704,7 @@ mod tests {
 
     impl Host for &Fake {
         type Worker = u32;
+        type Part = u8;
 
         async fn spawn(&self, engine: Engine) -> Result<u32, Failure> {
             pend_once().await;
@@ -639,7 +717,7 @@ mod tests {
             Ok(w)
         }
 
-        async fn ask(&self, w: &u32, request: &Request) -> Result<Reply, Failure> {
+        async fn ask(&self, w: &u32, request: &Request<u8>) -> Result<Reply<u8>, Failure> {
             pend_once().await;
             let (what, reply) = match request {
                 Request::Create(s) | Request::Resume(s) => {
@@ -647,7 +725,7 @@ mod tests {
                         return Err(Failure::Problem("the sheet broke".into()));
                     }
                     let kind = ["create", "resume"][usize::from(!s.parts.is_empty())];
-                    let parts: Vec<u8> = s.parts.iter().flat_map(|p| p.to_vec()).collect();
+                    let parts = &s.parts;
                     let what = format!(
                         "{kind} {} run {} runs {}+{} parts {parts:?}",
                         s.backend.name(),
@@ -668,7 +746,7 @@ mod tests {
                     )
                 }
                 Request::Checkpoint { at } => {
-                    let bytes = Some(vec![*w as u8]);
+                    let bytes = Some(*w as u8);
                     (
                         format!("checkpoint {at}"),
                         Reply {
@@ -727,7 +805,7 @@ mod tests {
             (!self.no_adapter.get()).then(|| "gpu".into())
         }
 
-        async fn time_gpu(&self, request: &Request) -> Result<(f64, Option<u32>), Failure> {
+        async fn time_gpu(&self, request: &Request<u8>) -> Result<Timed<u32>, Failure> {
             let probe = self.spawn(Engine::Webgpu).await?;
             let Request::GpuRate(timing) = request else {
                 panic!("not a timing: {request:?}")
@@ -736,10 +814,15 @@ mod tests {
             if let Some(runs) = self.runs.borrow().as_ref() {
                 runs.borrow_mut().begin();
             }
-            Ok((self.gpu_rate.get(), Some(probe)))
+            Ok(Timed {
+                rate: self.gpu_rate.get(),
+                probe: Some(probe),
+                shape: "the shape".into(),
+            })
         }
 
-        fn remember(&self, choice: &Choice) {
+        fn remember(&self, shape: &str, choice: &Choice) {
+            assert_eq!(shape, "the shape", "remembered where the timing named it");
             self.note(format!("remember {}: {}", choice.backend, choice.race));
         }
 
@@ -862,7 +945,7 @@ mod tests {
     fn a_branch_resumes_every_worker_from_the_kept_states() {
         let fake = Fake::default();
         let e = engines(&fake);
-        let parts = Some(vec![vec![7], vec![8]]);
+        let parts = Some(vec![7, 8]);
         finish(e.start(SHEET, parts, &asked("2", "2"), Engine::Cpu, None)).unwrap();
         let lines = log(&fake);
         assert!(lines.contains(&"#1 resume cpu run 1 runs 0+1 parts [7, 8]".to_string()));
@@ -1074,6 +1157,29 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(lines[1], "label cpu: timing webgpu…", "{lines:?}");
+    }
+
+    #[test]
+    fn a_start_dropped_while_it_waits_for_its_turn_gives_the_turn_up() {
+        let fake = Fake::default();
+        let e = engines(&fake);
+        let (a, b, c) = (asked("1", "1"), asked("1", "1"), asked("1", "1"));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = Box::pin(e.start("a", None, &a, Engine::Cpu, None));
+        assert!(
+            first.as_mut().poll(&mut cx).is_pending(),
+            "a's worker is spawning"
+        );
+        let mut second = Box::pin(e.start("b", None, &b, Engine::Cpu, None));
+        assert!(
+            second.as_mut().poll(&mut cx).is_pending(),
+            "b waits for a's turn"
+        );
+        drop(second);
+        assert_eq!(finish(first).map(|s| s.run), Ok(1));
+        let third = finish(e.start("c", None, &c, Engine::Cpu, None));
+        assert_eq!(third.map(|s| s.run), Ok(2), "c is not kept waiting for b");
+        assert_eq!(e.trained.borrow().sheet(), "c");
     }
 
     #[test]

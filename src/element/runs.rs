@@ -37,11 +37,13 @@ impl<F> Runs<F> {
         self.latest
     }
 
-    /// The page shows run `run` from now on: frames of older runs are dropped. An older run
-    /// than the one shown is never shown again (a start's view catching up after a move).
+    /// The page shows run `run` from now on: frames of older runs are dropped. A run older
+    /// than the one shown is never shown again: a reset or an applied sheet can end after a
+    /// move to another engine that began later.
     pub fn show(&mut self, run: u64) {
         self.shown = self.shown.max(run);
-        self.waiting.retain(|(r, _)| *r >= run);
+        let shown = self.shown;
+        self.waiting.retain(|(r, _)| *r >= shown);
     }
 
     pub fn shown(&self) -> u64 {

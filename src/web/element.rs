@@ -8,7 +8,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, to_js};
-use crate::element::engines::{self, Choice, Engine, Engines, Failure, Reply, Request};
+use crate::element::engines::{self, Choice, Engine, Engines, Failure, Reply, Request, Timed};
 use crate::element::{self, trained::Asked, Runs};
 
 /// How the element opens: `{train, editor, notice, problem}` ([`element::open_sheet`]), from
@@ -268,7 +268,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn time_gpu(this: &JsHost, request: &JsValue) -> js_sys::Promise;
     #[wasm_bindgen(method)]
-    fn remember(this: &JsHost, backend: &str, race: &str, adapter: &str, at: f64);
+    fn remember(this: &JsHost, shape: &str, backend: &str, race: &str, adapter: &str, at: f64);
     #[wasm_bindgen(method, getter)]
     fn stopped(this: &JsHost) -> JsValue;
 }
@@ -315,7 +315,7 @@ fn set(object: &JsValue, field: &str, value: impl Into<JsValue>) {
 }
 
 /// The message the page posts for `request`.
-fn message(request: &Request) -> JsValue {
+fn message(request: &Request<JsValue>) -> JsValue {
     let (kind, message) = match request {
         Request::Create(start) | Request::Resume(start) => {
             let message = to_js(&start.part);
@@ -323,9 +323,7 @@ fn message(request: &Request) -> JsValue {
             set(&message, "backend", start.backend.name());
             set(&message, "run", start.run as f64);
             set(&message, "branch", start.branch);
-            let parts: js_sys::Array = (start.parts.iter())
-                .map(|p| js_sys::Uint8Array::from(p.as_slice()))
-                .collect();
+            let parts: js_sys::Array = start.parts.iter().collect();
             set(&message, "parts", parts);
             let kind = ["create", "resume"][usize::from(!start.parts.is_empty())];
             (kind, message)
@@ -353,6 +351,11 @@ fn message(request: &Request) -> JsValue {
     message
 }
 
+/// A field's value, unless it is absent (`undefined` or `null`).
+fn present(value: Result<JsValue, JsValue>) -> Option<JsValue> {
+    value.ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
 fn number(object: &JsValue, field: &str) -> Option<f64> {
     js_sys::Reflect::get(object, &field.into())
         .ok()
@@ -361,19 +364,23 @@ fn number(object: &JsValue, field: &str) -> Option<f64> {
 
 impl engines::Host for PageHost {
     type Worker = JsValue;
+    /// The `Uint8Array` a worker handed over, passed on as it is.
+    type Part = JsValue;
 
     async fn spawn(&self, engine: Engine) -> Result<JsValue, Failure> {
         self.wait(self.0.spawn(engine.name())).await
     }
 
-    async fn ask(&self, worker: &JsValue, request: &Request) -> Result<Reply, Failure> {
+    async fn ask(
+        &self,
+        worker: &JsValue,
+        request: &Request<JsValue>,
+    ) -> Result<Reply<JsValue>, Failure> {
         let reply = self.wait(self.0.ask(worker, &message(request))).await?;
-        let bytes = js_sys::Reflect::get(&reply, &"bytes".into()).ok();
         Ok(Reply {
             step: number(&reply, "step"),
             rate: number(&reply, "rate"),
-            bytes: (bytes.and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok()))
-                .map(|b| b.to_vec()),
+            bytes: present(js_sys::Reflect::get(&reply, &"bytes".into())),
         })
     }
 
@@ -405,19 +412,27 @@ impl engines::Host for PageHost {
         self.wait(self.0.adapter()).await.ok()?.as_string()
     }
 
-    async fn time_gpu(&self, request: &Request) -> Result<(f64, Option<JsValue>), Failure> {
+    async fn time_gpu(&self, request: &Request<JsValue>) -> Result<Timed<JsValue>, Failure> {
         let timed = self.wait(self.0.time_gpu(&message(request))).await?;
-        let probe = js_sys::Reflect::get(&timed, &"probe".into()).unwrap_or(JsValue::NULL);
-        let rate = number(&timed, "rate").unwrap_or(0.0);
-        Ok((
-            rate,
-            (!probe.is_null() && !probe.is_undefined()).then_some(probe),
-        ))
+        let field = |name: &str| js_sys::Reflect::get(&timed, &name.into());
+        Ok(Timed {
+            rate: number(&timed, "rate").unwrap_or(0.0),
+            probe: present(field("probe")),
+            shape: field("shape")
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default(),
+        })
     }
 
-    fn remember(&self, choice: &Choice) {
-        self.0
-            .remember(&choice.backend, &choice.race, &choice.adapter, choice.at);
+    fn remember(&self, shape: &str, choice: &Choice) {
+        let Choice {
+            backend,
+            race,
+            adapter,
+            at,
+        } = choice;
+        self.0.remember(shape, backend, race, adapter, *at);
     }
 
     fn now_ms(&self) -> f64 {
@@ -473,14 +488,13 @@ impl ElementEngines {
     pub fn start(
         &self,
         sheet: String,
-        parts: Option<Vec<js_sys::Uint8Array>>,
+        parts: Option<Vec<JsValue>>,
         asked: JsValue,
         plan: String,
         remembered: Option<String>,
     ) -> Result<js_sys::Promise, JsValue> {
         let asked = read_asked(asked)?;
         let plan = Engine::read(&plan).unwrap_or(Engine::Cpu);
-        let parts = parts.map(|p| p.iter().map(|b| b.to_vec()).collect());
         let flow = async move |e: &Engines<PageHost, JsValue>| {
             e.start(&sheet, parts, &asked, plan, remembered.as_deref())
                 .await
