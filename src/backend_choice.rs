@@ -2,7 +2,7 @@
 //! GPU's in the background; these rules decide whether the run moves, and for how long the
 //! choice is remembered.
 
-use crate::settings::BackendAsk;
+use crate::settings::{Backend, BackendAsk};
 
 /// How many times faster than the CPU the GPU must train a run's shape for the page to move
 /// the run there: a hand-over pauses the run for a moment, and a close race is within what a
@@ -74,14 +74,13 @@ pub fn thousands(rate: f64) -> String {
     out
 }
 
-/// What a new `backend` attribute does to a run under way on the `engine` engine (`cpu` or
-/// `webgpu`).
+/// What a new `backend` attribute does to a run under way on the `engine` engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendChange {
     /// What the element says, if anything.
     pub notice: Option<String>,
     /// The engine the run moves to, with its checkpoint.
-    pub move_to: Option<String>,
+    pub move_to: Option<Backend>,
     /// The GPU is timed and the run moves if it wins, as for a fresh start on `auto`.
     pub time_gpu: bool,
 }
@@ -92,7 +91,7 @@ pub struct BackendChange {
 /// CPU side by side, so it stays; the attribute holds for the next single sheet.
 pub fn backend_change(
     asked: Option<&str>,
-    engine: &str,
+    engine: Backend,
     comparing: bool,
     gpu_offered: bool,
 ) -> BackendChange {
@@ -107,9 +106,9 @@ pub fn backend_change(
             "a comparison trains on the CPU; the backend applies to the next single sheet".into(),
         );
     } else if let Some(kind) = ask.engine() {
-        change.move_to = (kind != engine).then(|| kind.to_string());
+        change.move_to = (kind != engine).then_some(kind);
     } else {
-        change.time_gpu = engine == "cpu" && gpu_offered;
+        change.time_gpu = engine == Backend::Cpu && gpu_offered;
     }
     change
 }
@@ -121,33 +120,30 @@ mod tests {
     #[test]
     fn a_new_backend_attribute_moves_the_run_times_the_gpu_or_waits_for_a_single_sheet() {
         let moves = |asked, engine| backend_change(asked, engine, false, true).move_to;
-        assert_eq!(moves(Some("webgpu"), "cpu").as_deref(), Some("webgpu"));
-        assert_eq!(moves(Some("cpu"), "webgpu").as_deref(), Some("cpu"));
-        assert_eq!(moves(Some("cpu"), "cpu"), None, "already there");
-        assert_eq!(moves(Some("webgpu"), "webgpu"), None);
-        assert_eq!(
-            moves(Some(" cpu "), "webgpu").as_deref(),
-            Some("cpu"),
-            "read as at start"
-        );
-        let bad = backend_change(Some("GPU"), "cpu", false, true);
+        let (cpu, gpu) = (Backend::Cpu, Backend::WebGpu);
+        assert_eq!(moves(Some("webgpu"), cpu), Some(gpu));
+        assert_eq!(moves(Some("cpu"), gpu), Some(cpu));
+        assert_eq!(moves(Some("cpu"), cpu), None, "already there");
+        assert_eq!(moves(Some("webgpu"), gpu), None);
+        assert_eq!(moves(Some(" cpu "), gpu), Some(cpu), "read as at start");
+        let bad = backend_change(Some("GPU"), cpu, false, true);
         assert_eq!(
             bad.notice.as_deref(),
             Some("backend=\"GPU\" is not one of auto, webgpu or cpu; using auto")
         );
         for asked in [Some("auto"), Some("GPU"), None] {
-            let on_cpu = backend_change(asked, "cpu", false, true);
+            let on_cpu = backend_change(asked, cpu, false, true);
             assert!(on_cpu.time_gpu && on_cpu.move_to.is_none(), "{asked:?}");
             assert!(
-                !backend_change(asked, "webgpu", false, true).time_gpu,
+                !backend_change(asked, gpu, false, true).time_gpu,
                 "on the GPU already"
             );
             assert!(
-                !backend_change(asked, "cpu", false, false).time_gpu,
+                !backend_change(asked, cpu, false, false).time_gpu,
                 "no GPU offered"
             );
         }
-        let comparison = backend_change(Some("webgpu"), "cpu", true, true);
+        let comparison = backend_change(Some("webgpu"), cpu, true, true);
         assert!(comparison.move_to.is_none() && !comparison.time_gpu);
         assert!(comparison.notice.unwrap().contains("next single sheet"));
     }

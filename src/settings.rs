@@ -64,6 +64,31 @@ impl Controls {
     }
 }
 
+/// An engine a page's workers train on: the CPU-only module (`pkg/`) or the WebGPU one
+/// (`pkg-webgpu/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Cpu,
+    WebGpu,
+}
+
+impl Backend {
+    /// `cpu` or `webgpu`, as the attribute, the worker protocol and the label spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::WebGpu => "webgpu",
+        }
+    }
+
+    /// The engine `name` spells; anything else is not one.
+    pub fn read(name: &str) -> Option<Backend> {
+        [Backend::Cpu, Backend::WebGpu]
+            .into_iter()
+            .find(|b| b.name() == name)
+    }
+}
+
 /// Which engine a run starts on: the `backend` attribute, or the page's `?backend=` over it.
 /// The element reads it before either engine module loads (so that a visitor downloads only
 /// the engine that trains), the same way: a value that is not one of the three counts as
@@ -85,12 +110,12 @@ impl BackendAsk {
         one_of("backend", text, &choices, Auto, "using auto")
     }
 
-    /// The engine asked for by name (`cpu` or `webgpu`); `None` for `auto`.
-    pub fn engine(self) -> Option<&'static str> {
+    /// The engine asked for; `None` for `auto`.
+    pub fn engine(self) -> Option<Backend> {
         match self {
             BackendAsk::Auto => None,
-            BackendAsk::WebGpu => Some("webgpu"),
-            BackendAsk::Cpu => Some("cpu"),
+            BackendAsk::WebGpu => Some(Backend::WebGpu),
+            BackendAsk::Cpu => Some(Backend::Cpu),
         }
     }
 }

@@ -18,29 +18,7 @@ use crate::backend_choice::{
     backend_change, choice_is_current, moves_to_gpu, race_label, thousands,
 };
 use crate::run::RunSpec;
-
-/// An engine the workers train on: the CPU-only module or the WebGPU one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Cpu,
-    Webgpu,
-}
-
-impl Engine {
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Cpu => "cpu",
-            Engine::Webgpu => "webgpu",
-        }
-    }
-
-    /// `cpu` or `webgpu`; anything else is not an engine.
-    pub fn read(name: &str) -> Option<Engine> {
-        [Engine::Cpu, Engine::Webgpu]
-            .into_iter()
-            .find(|e| e.name() == name)
-    }
-}
+use crate::settings::Backend;
 
 /// Why a flow did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +65,7 @@ pub enum Request<P> {
 pub struct Start<P> {
     pub part: WorkerPart,
     pub sheet: String,
-    pub backend: Engine,
+    pub backend: Backend,
     pub run: u64,
     /// A branch: the worker replays the steps before its states silently.
     pub branch: bool,
@@ -99,7 +77,7 @@ pub struct Timing {
     pub spec: RunSpec,
     pub first: usize,
     pub count: usize,
-    pub backend: Engine,
+    pub backend: Backend,
 }
 
 /// What a worker answers: the fields the flows read.
@@ -154,7 +132,7 @@ pub trait Host {
     /// A worker's checkpoint, as the page holds it.
     type Part: Clone;
     /// A new worker with `engine`'s module loaded.
-    async fn spawn(&self, engine: Engine) -> Result<Self::Worker, Failure>;
+    async fn spawn(&self, engine: Backend) -> Result<Self::Worker, Failure>;
     async fn ask(
         &self,
         worker: &Self::Worker,
@@ -170,7 +148,7 @@ pub trait Host {
     /// Adds a line to the element's notice.
     fn notify(&self, text: &str);
     /// The backend label: the engine, and how it was chosen.
-    fn show_backend(&self, engine: Engine, how: &str);
+    fn show_backend(&self, engine: Backend, how: &str);
     /// Whether the run shown has trained to its end.
     fn finished(&self) -> bool;
     /// The WebGPU adapter, as `vendor|architecture|device|description` (what a remembered
@@ -215,7 +193,7 @@ impl MoveReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
     pub run: u64,
-    pub engine: Engine,
+    pub engine: Backend,
     pub how: String,
 }
 
@@ -314,7 +292,7 @@ pub struct Engines<H: Host, F> {
     pub host: H,
     pub trained: Rc<RefCell<TrainedRun>>,
     pub runs: Rc<RefCell<Runs<F>>>,
-    engine: Cell<Option<Engine>>,
+    engine: Cell<Option<Backend>>,
     turns: Turns,
     /// The run whose lost GPU is being left behind.
     leaving: Cell<u64>,
@@ -333,7 +311,7 @@ impl<H: Host, F> Engines<H, F> {
     }
 
     /// The engine the workers train on, once they do.
-    pub fn engine(&self) -> Option<Engine> {
+    pub fn engine(&self) -> Option<Backend> {
         self.engine.get()
     }
 
@@ -349,7 +327,7 @@ impl<H: Host, F> Engines<H, F> {
         sheet: &str,
         parts: Option<Vec<H::Part>>,
         asked: &Asked,
-        plan: Engine,
+        plan: Backend,
         remembered: Option<&str>,
     ) -> Result<Started, Failure> {
         let _turn = self.turns.take().await;
@@ -360,19 +338,19 @@ impl<H: Host, F> Engines<H, F> {
         let run = self.runs.borrow_mut().begin();
         let branch = parts.is_some();
         let parts = parts.unwrap_or_default();
-        let mut engine = Engine::Cpu;
-        if plan == Engine::Webgpu {
+        let mut engine = Backend::Cpu;
+        if plan == Backend::WebGpu {
             match self
-                .start_on(Engine::Webgpu, sheet, run, &parts, None, branch)
+                .start_on(Backend::WebGpu, sheet, run, &parts, None, branch)
                 .await
             {
-                Ok(()) => engine = Engine::Webgpu,
+                Ok(()) => engine = Backend::WebGpu,
                 Err(Failure::Stopped) => return Err(Failure::Stopped),
                 Err(problem) => self.host.notify(&format!("{problem}; running on the CPU")),
             }
         }
-        if engine == Engine::Cpu {
-            self.start_on(Engine::Cpu, sheet, run, &parts, None, branch)
+        if engine == Backend::Cpu {
+            self.start_on(Backend::Cpu, sheet, run, &parts, None, branch)
                 .await?;
         }
         self.trained.borrow_mut().trains(sheet);
@@ -389,7 +367,7 @@ impl<H: Host, F> Engines<H, F> {
     /// first part. Where any fails, those spawned here stop.
     fn start_on<'a>(
         &'a self,
-        engine: Engine,
+        engine: Backend,
         sheet: &'a str,
         run: u64,
         parts: &'a [H::Part],
@@ -400,7 +378,7 @@ impl<H: Host, F> Engines<H, F> {
             let shares = self
                 .trained
                 .borrow_mut()
-                .worker_parts(engine == Engine::Cpu);
+                .worker_parts(engine == Backend::Cpu);
             let spawned: RefCell<Vec<H::Worker>> = RefCell::default();
             let starts = shares.into_iter().enumerate().map(|(i, part)| {
                 let given = worker.clone().filter(|_| i == 0);
@@ -459,7 +437,7 @@ impl<H: Host, F> Engines<H, F> {
     /// the first part (it stops where the run has moved on). Returns the step it moved at.
     pub fn move_to<'a>(
         &'a self,
-        engine: Engine,
+        engine: Backend,
         run: u64,
         why: &'a MoveReason,
         worker: Option<H::Worker>,
@@ -491,15 +469,15 @@ impl<H: Host, F> Engines<H, F> {
                 .await
             {
                 Ok(()) => engine,
-                Err(Failure::Problem(p)) if engine != Engine::Cpu => {
+                Err(Failure::Problem(p)) if engine != Backend::Cpu => {
                     // The worker given for the first part failed with the rest.
                     if let Some(w) = &worker {
                         self.host.stop(w);
                     }
                     self.host.notify(&format!("{p}; staying on the CPU"));
-                    self.start_on(Engine::Cpu, &sheet, next, &parts, None, false)
+                    self.start_on(Backend::Cpu, &sheet, next, &parts, None, false)
                         .await?;
-                    Engine::Cpu
+                    Backend::Cpu
                 }
                 Err(e) => return Err(e),
             };
@@ -525,12 +503,12 @@ impl<H: Host, F> Engines<H, F> {
         let Some(engine) = self.engine.get() else {
             return Ok(());
         };
-        let change = backend_change(asked, engine.name(), comparing, gpu_offered);
+        let change = backend_change(asked, engine, comparing, gpu_offered);
         if let Some(notice) = &change.notice {
             self.host.notify(notice);
         }
         let run = self.latest();
-        if let Some(to) = change.move_to.as_deref().and_then(Engine::read) {
+        if let Some(to) = change.move_to {
             self.move_to(to, run, &MoveReason::Attribute, None).await?;
         }
         if change.time_gpu {
@@ -547,7 +525,7 @@ impl<H: Host, F> Engines<H, F> {
             return Ok(());
         }
         let why = MoveReason::LostGpu(reason.to_string());
-        if let Some(step) = self.move_to(Engine::Cpu, run, &why, None).await? {
+        if let Some(step) = self.move_to(Backend::Cpu, run, &why, None).await? {
             self.host.notify(&why.label(step));
         }
         Ok(())
@@ -560,7 +538,7 @@ impl<H: Host, F> Engines<H, F> {
     pub async fn time_gpu(&self, run: u64, stored: Option<Choice>) -> Result<(), Failure> {
         // Still the newest run, and still trained here.
         let current = || run == self.latest() && !self.host.workers().is_empty();
-        let shown = || self.engine.get().unwrap_or(Engine::Cpu);
+        let shown = || self.engine.get().unwrap_or(Backend::Cpu);
         let Some(adapter) = self.host.adapter().await else {
             return Ok(());
         };
@@ -580,7 +558,7 @@ impl<H: Host, F> Engines<H, F> {
             spec,
             first: 0,
             count: spec.runs,
-            backend: Engine::Webgpu,
+            backend: Backend::WebGpu,
         });
         let Timed {
             rate: gpu,
@@ -612,7 +590,7 @@ impl<H: Host, F> Engines<H, F> {
             spec,
             first: 0,
             count,
-            backend: Engine::Cpu,
+            backend: Backend::Cpu,
         };
         let first = self.host.workers().into_iter().next();
         let cpu = match first {
@@ -623,7 +601,7 @@ impl<H: Host, F> Engines<H, F> {
             None => 0.0,
         };
         let moves = moves_to_gpu(cpu, gpu);
-        let chosen = if moves { Engine::Webgpu } else { Engine::Cpu };
+        let chosen = if moves { Backend::WebGpu } else { Backend::Cpu };
         let race = race_label(gpu, cpu, chosen.name());
         self.host.remember(
             &shape,
@@ -641,7 +619,7 @@ impl<H: Host, F> Engines<H, F> {
             }
             return Ok(());
         }
-        self.move_to(Engine::Webgpu, run, &MoveReason::Faster(race), probe)
+        self.move_to(Backend::WebGpu, run, &MoveReason::Faster(race), probe)
             .await
             .map(|_| ())
     }
@@ -685,7 +663,7 @@ mod tests {
         log: RefCell<Vec<String>>,
         spawned: Cell<u32>,
         workers: RefCell<Vec<u32>>,
-        refuses: Cell<Option<Engine>>,
+        refuses: Cell<Option<Backend>>,
         /// The worker whose start fails.
         breaks: Cell<Option<u32>>,
         gpu_rate: Cell<f64>,
@@ -706,7 +684,7 @@ mod tests {
         type Worker = u32;
         type Part = u8;
 
-        async fn spawn(&self, engine: Engine) -> Result<u32, Failure> {
+        async fn spawn(&self, engine: Backend) -> Result<u32, Failure> {
             pend_once().await;
             if self.refuses.get() == Some(engine) {
                 return Err(Failure::Problem(format!("no {} engine", engine.name())));
@@ -793,7 +771,7 @@ mod tests {
             self.note(format!("notice: {text}"));
         }
 
-        fn show_backend(&self, engine: Engine, how: &str) {
+        fn show_backend(&self, engine: Backend, how: &str) {
             self.note(format!("label {}: {how}", engine.name()));
         }
 
@@ -806,7 +784,7 @@ mod tests {
         }
 
         async fn time_gpu(&self, request: &Request<u8>) -> Result<Timed<u32>, Failure> {
-            let probe = self.spawn(Engine::Webgpu).await?;
+            let probe = self.spawn(Backend::WebGpu).await?;
             let Request::GpuRate(timing) = request else {
                 panic!("not a timing: {request:?}")
             };
@@ -851,7 +829,7 @@ mod tests {
     /// Engines that started a run of `runs` seeds in `workers` CPU workers, the log emptied.
     fn started<'a>(fake: &'a Fake, runs: &str, workers: &str) -> Engines<&'a Fake, ()> {
         let e = engines(fake);
-        finish(e.start(SHEET, None, &asked(runs, workers), Engine::Cpu, None)).unwrap();
+        finish(e.start(SHEET, None, &asked(runs, workers), Backend::Cpu, None)).unwrap();
         log(fake);
         e
     }
@@ -860,10 +838,10 @@ mod tests {
     fn a_start_on_the_cpu_shares_the_sweep_among_its_workers() {
         let fake = Fake::default();
         let e = engines(&fake);
-        let started = finish(e.start(SHEET, None, &asked("8", "2"), Engine::Cpu, None));
+        let started = finish(e.start(SHEET, None, &asked("8", "2"), Backend::Cpu, None));
         let expected = Started {
             run: 1,
-            engine: Engine::Cpu,
+            engine: Backend::Cpu,
             how: String::new(),
         };
         assert_eq!(started, Ok(expected));
@@ -879,7 +857,7 @@ mod tests {
                 "adopt [1, 2]",
             ]
         );
-        assert_eq!(e.engine(), Some(Engine::Cpu));
+        assert_eq!(e.engine(), Some(Backend::Cpu));
         assert_eq!(e.trained.borrow().sheet(), SHEET);
     }
 
@@ -888,7 +866,7 @@ mod tests {
         let fake = Fake::default();
         let e = engines(&fake);
         let race = "webgpu 9,000 · cpu 1,000 steps/s → webgpu";
-        let started = finish(e.start(SHEET, None, &asked("8", "2"), Engine::Webgpu, Some(race)));
+        let started = finish(e.start(SHEET, None, &asked("8", "2"), Backend::WebGpu, Some(race)));
         assert_eq!(started.unwrap().how, format!("remembered: {race}"));
         assert_eq!(
             log(&fake),
@@ -903,10 +881,10 @@ mod tests {
     #[test]
     fn a_gpu_that_cannot_start_leaves_the_run_on_the_cpu_and_says_so() {
         let fake = Fake::default();
-        fake.refuses.set(Some(Engine::Webgpu));
+        fake.refuses.set(Some(Backend::WebGpu));
         let e = engines(&fake);
-        let started = finish(e.start(SHEET, None, &asked("1", "1"), Engine::Webgpu, Some("r")));
-        assert_eq!((started.unwrap().engine), Engine::Cpu);
+        let started = finish(e.start(SHEET, None, &asked("1", "1"), Backend::WebGpu, Some("r")));
+        assert_eq!((started.unwrap().engine), Backend::Cpu);
         assert_eq!(
             log(&fake),
             [
@@ -923,7 +901,7 @@ mod tests {
         let fake = Fake::default();
         fake.breaks.set(Some(2));
         let e = engines(&fake);
-        let started = finish(e.start(SHEET, None, &asked("8", "2"), Engine::Cpu, None));
+        let started = finish(e.start(SHEET, None, &asked("8", "2"), Backend::Cpu, None));
         assert_eq!(started, Err(Failure::Problem("the sheet broke".into())));
         let lines = log(&fake);
         assert!(lines.contains(&"stop #1".to_string()) && lines.contains(&"stop #2".to_string()));
@@ -936,7 +914,7 @@ mod tests {
         let fake = Fake::default();
         fake.gone.set(true);
         let e = engines(&fake);
-        let started = finish(e.start(SHEET, None, &asked("1", "1"), Engine::Cpu, None));
+        let started = finish(e.start(SHEET, None, &asked("1", "1"), Backend::Cpu, None));
         assert_eq!(started, Err(Failure::Stopped));
         assert_eq!(e.engine(), None);
     }
@@ -946,7 +924,7 @@ mod tests {
         let fake = Fake::default();
         let e = engines(&fake);
         let parts = Some(vec![7, 8]);
-        finish(e.start(SHEET, parts, &asked("2", "2"), Engine::Cpu, None)).unwrap();
+        finish(e.start(SHEET, parts, &asked("2", "2"), Backend::Cpu, None)).unwrap();
         let lines = log(&fake);
         assert!(lines.contains(&"#1 resume cpu run 1 runs 0+1 parts [7, 8]".to_string()));
         assert!(lines.contains(&"#2 resume cpu run 1 runs 1+1 parts [7, 8]".to_string()));
@@ -956,7 +934,7 @@ mod tests {
     fn a_move_hands_every_workers_checkpoint_at_the_latest_step_to_the_new_ones() {
         let fake = Fake::default();
         let e = started(&fake, "8", "2");
-        let moved = finish(e.move_to(Engine::Webgpu, 1, &MoveReason::Attribute, None));
+        let moved = finish(e.move_to(Backend::WebGpu, 1, &MoveReason::Attribute, None));
         assert_eq!(moved, Ok(Some(200)));
         assert_eq!(
             log(&fake),
@@ -972,17 +950,17 @@ mod tests {
             ]
         );
         assert_eq!(e.runs.borrow().shown(), 2);
-        assert_eq!(e.engine(), Some(Engine::Webgpu));
+        assert_eq!(e.engine(), Some(Backend::WebGpu));
     }
 
     #[test]
     fn a_move_the_gpu_refuses_goes_on_on_the_cpu() {
         let fake = Fake::default();
         let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked("1", "1"), Engine::Cpu, None)).unwrap();
-        fake.refuses.set(Some(Engine::Webgpu));
+        finish(e.start(SHEET, None, &asked("1", "1"), Backend::Cpu, None)).unwrap();
+        fake.refuses.set(Some(Backend::WebGpu));
         log(&fake);
-        let moved = finish(e.move_to(Engine::Webgpu, 1, &MoveReason::Attribute, None));
+        let moved = finish(e.move_to(Backend::WebGpu, 1, &MoveReason::Attribute, None));
         assert_eq!(moved, Ok(None));
         let lines = log(&fake);
         assert_eq!(
@@ -1001,10 +979,10 @@ mod tests {
     fn a_move_for_a_run_that_was_replaced_only_stops_its_worker() {
         let fake = Fake::default();
         let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked("1", "1"), Engine::Cpu, None)).unwrap();
+        finish(e.start(SHEET, None, &asked("1", "1"), Backend::Cpu, None)).unwrap();
         e.runs.borrow_mut().begin();
         log(&fake);
-        let moved = finish(e.move_to(Engine::Webgpu, 1, &MoveReason::Attribute, Some(9)));
+        let moved = finish(e.move_to(Backend::WebGpu, 1, &MoveReason::Attribute, Some(9)));
         assert_eq!((moved, log(&fake)), (Ok(None), vec!["stop #9".to_string()]));
     }
 
@@ -1013,7 +991,7 @@ mod tests {
         fake.gpu_rate.set(gpu);
         fake.cpu_rate.set(cpu);
         let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked(runs, "2"), Engine::Cpu, None)).unwrap();
+        finish(e.start(SHEET, None, &asked(runs, "2"), Backend::Cpu, None)).unwrap();
         log(&fake);
         finish(e.time_gpu(1, None)).unwrap();
         let lines = log(&fake);
@@ -1086,7 +1064,7 @@ mod tests {
         let fake = Fake::default();
         fake.gpu_rate.set(9_000.0);
         let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked("1", "1"), Engine::Cpu, None)).unwrap();
+        finish(e.start(SHEET, None, &asked("1", "1"), Backend::Cpu, None)).unwrap();
         *fake.runs.borrow_mut() = Some(e.runs.clone());
         log(&fake);
         finish(e.time_gpu(1, None)).unwrap();
@@ -1105,8 +1083,8 @@ mod tests {
         let e = engines(&fake);
         let (a, b) = (asked("1", "1"), asked("1", "1"));
         let started = finish(all(vec![
-            Box::pin(e.start("a", None, &a, Engine::Cpu, None)),
-            Box::pin(e.start("b", None, &b, Engine::Cpu, None)),
+            Box::pin(e.start("a", None, &a, Backend::Cpu, None)),
+            Box::pin(e.start("b", None, &b, Backend::Cpu, None)),
         ]));
         let runs: Vec<u64> = started.unwrap().iter().map(|s| s.run).collect();
         assert_eq!(runs, [1, 2]);
@@ -1136,7 +1114,7 @@ mod tests {
             Vec::<String>::new(),
             "no workers yet: nothing moves"
         );
-        finish(e.start(SHEET, None, &asked("1", "1"), Engine::Cpu, None)).unwrap();
+        finish(e.start(SHEET, None, &asked("1", "1"), Backend::Cpu, None)).unwrap();
         log(&fake);
         finish(e.backend_changed(Some("cpu"), false, true)).unwrap();
         assert_eq!(log(&fake), Vec::<String>::new(), "already there");
@@ -1165,19 +1143,19 @@ mod tests {
         let e = engines(&fake);
         let (a, b, c) = (asked("1", "1"), asked("1", "1"), asked("1", "1"));
         let mut cx = Context::from_waker(Waker::noop());
-        let mut first = Box::pin(e.start("a", None, &a, Engine::Cpu, None));
+        let mut first = Box::pin(e.start("a", None, &a, Backend::Cpu, None));
         assert!(
             first.as_mut().poll(&mut cx).is_pending(),
             "a's worker is spawning"
         );
-        let mut second = Box::pin(e.start("b", None, &b, Engine::Cpu, None));
+        let mut second = Box::pin(e.start("b", None, &b, Backend::Cpu, None));
         assert!(
             second.as_mut().poll(&mut cx).is_pending(),
             "b waits for a's turn"
         );
         drop(second);
         assert_eq!(finish(first).map(|s| s.run), Ok(1));
-        let third = finish(e.start("c", None, &c, Engine::Cpu, None));
+        let third = finish(e.start("c", None, &c, Backend::Cpu, None));
         assert_eq!(third.map(|s| s.run), Ok(2), "c is not kept waiting for b");
         assert_eq!(e.trained.borrow().sheet(), "c");
     }
@@ -1186,7 +1164,7 @@ mod tests {
     fn a_lost_gpu_is_left_once_for_the_cpu_and_the_notice_says_so() {
         let fake = Fake::default();
         let e = engines(&fake);
-        finish(e.start(SHEET, None, &asked("1", "1"), Engine::Webgpu, None)).unwrap();
+        finish(e.start(SHEET, None, &asked("1", "1"), Backend::WebGpu, None)).unwrap();
         log(&fake);
         let left = finish(all(vec![
             Box::pin(e.leave_lost_gpu("device lost")),

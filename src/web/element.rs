@@ -8,8 +8,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, to_js};
-use crate::element::engines::{self, Choice, Engine, Engines, Failure, Reply, Request, Timed};
+use crate::element::engines::{self, Choice, Engines, Failure, Reply, Request, Timed};
 use crate::element::{self, trained::Asked, Runs};
+use crate::settings::Backend;
 
 /// How the element opens: `{train, editor, notice, problem}` ([`element::open_sheet`]), from
 /// the sheet given or why none could be had.
@@ -367,7 +368,7 @@ impl engines::Host for PageHost {
     /// The `Uint8Array` a worker handed over, passed on as it is.
     type Part = JsValue;
 
-    async fn spawn(&self, engine: Engine) -> Result<JsValue, Failure> {
+    async fn spawn(&self, engine: Backend) -> Result<JsValue, Failure> {
         self.wait(self.0.spawn(engine.name())).await
     }
 
@@ -400,7 +401,7 @@ impl engines::Host for PageHost {
         self.0.notify(text);
     }
 
-    fn show_backend(&self, engine: Engine, how: &str) {
+    fn show_backend(&self, engine: Backend, how: &str) {
         self.0.show_backend(engine.name(), how);
     }
 
@@ -494,7 +495,7 @@ impl ElementEngines {
         remembered: Option<String>,
     ) -> Result<js_sys::Promise, JsValue> {
         let asked = read_asked(asked)?;
-        let plan = Engine::read(&plan).unwrap_or(Engine::Cpu);
+        let plan = Backend::read(&plan).unwrap_or(Backend::Cpu);
         let flow = async move |e: &Engines<PageHost, JsValue>| {
             e.start(&sheet, parts, &asked, plan, remembered.as_deref())
                 .await

@@ -3,22 +3,7 @@
 
 use super::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Backend {
-    #[cfg_attr(feature = "webgpu", allow(dead_code))]
-    Cpu,
-    #[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
-    WebGpu,
-}
-
-impl Backend {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Backend::Cpu => "cpu",
-            Backend::WebGpu => "webgpu",
-        }
-    }
-}
+pub(super) use crate::settings::Backend;
 
 /// Values still on the GPU, read at the next sync (nothing, in the CPU-only build).
 #[cfg(feature = "webgpu")]
