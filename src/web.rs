@@ -191,6 +191,16 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
+/// Sets `object[key]`; `object` is one of ours, so it takes any key.
+fn set(object: &JsValue, key: &str, value: impl Into<JsValue>) {
+    js_sys::Reflect::set(object, &key.into(), &value.into()).expect("an object");
+}
+
+/// `object[key]`, `undefined` where it has none or is no object.
+fn get(object: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
 fn js_error(message: impl Into<String>) -> JsValue {
     js_sys::Error::new(&message.into()).into()
 }

@@ -405,20 +405,17 @@ impl Board {
         let Some(l) = self.losses else {
             return JsValue::NULL;
         };
-        let obj = js_sys::Object::new();
-        let set = |o: &js_sys::Object, k: &str, v: f64| {
-            let _ = js_sys::Reflect::set(o, &k.into(), &v.into());
-        };
-        set(&obj, "step", l.step as f64);
-        set(&obj, "total", l.total as f64);
-        let terms = js_sys::Object::new();
+        let obj = js_sys::Object::new().into();
+        super::set(&obj, "step", l.step as f64);
+        super::set(&obj, "total", l.total as f64);
+        let terms = js_sys::Object::new().into();
         for (term, value) in Term::ALL.into_iter().zip(l.terms) {
             if let Some(v) = value {
-                set(&terms, term.column(), v as f64);
+                super::set(&terms, term.column(), v as f64);
             }
         }
-        let _ = js_sys::Reflect::set(&obj, &"terms".into(), &terms);
-        obj.into()
+        super::set(&obj, "terms", terms);
+        obj
     }
 
     /// Shows the recorded latents nearest to `step` (≤ it) instead of the live ones;

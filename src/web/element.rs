@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, to_js};
+use super::{get, js_error, set, to_js};
 use crate::element::engines::{self, Choice, Engines, Failure, Reply, Request, Timed};
 use crate::element::{self, trained::Asked, Runs};
 use crate::settings::Backend;
@@ -108,10 +108,10 @@ impl PageRuns {
 
     /// A frame from a worker; one without a run number is dropped.
     pub fn arrive(&mut self, frame: JsValue) {
-        let run = js_sys::Reflect::get(&frame, &"run".into())
-            .ok()
-            .and_then(|r| r.as_f64());
-        if let Some(run) = run.filter(|r| r.is_finite() && *r >= 0.0) {
+        if let Some(run) = get(&frame, "run")
+            .as_f64()
+            .filter(|r| r.is_finite() && *r >= 0.0)
+        {
             self.0.borrow_mut().arrive(run as u64, frame);
         }
     }
@@ -282,9 +282,8 @@ impl PageHost {
         if e == self.0.stopped() {
             return Failure::Stopped;
         }
-        let message = js_sys::Reflect::get(&e, &"message".into()).ok();
         Failure::Problem(
-            (message.and_then(|m| m.as_string()))
+            (get(&e, "message").as_string())
                 .or_else(|| e.as_string())
                 .unwrap_or_else(|| format!("{e:?}")),
         )
@@ -309,10 +308,6 @@ impl PageHost {
 #[inline(never)]
 pub(super) fn read_asked(asked: JsValue) -> Result<Asked, JsValue> {
     Ok(serde_wasm_bindgen::from_value(asked)?)
-}
-
-fn set(object: &JsValue, field: &str, value: impl Into<JsValue>) {
-    js_sys::Reflect::set(object, &field.into(), &value.into()).expect("an object");
 }
 
 /// The message the page posts for `request`.
@@ -352,15 +347,9 @@ fn message(request: &Request<JsValue>) -> JsValue {
     message
 }
 
-/// A field's value, unless it is absent (`undefined` or `null`).
-fn present(value: Result<JsValue, JsValue>) -> Option<JsValue> {
-    value.ok().filter(|v| !v.is_undefined() && !v.is_null())
-}
-
-fn number(object: &JsValue, field: &str) -> Option<f64> {
-    js_sys::Reflect::get(object, &field.into())
-        .ok()
-        .and_then(|v| v.as_f64())
+/// `object[field]`, unless it is absent (`undefined` or `null`).
+fn present(object: &JsValue, field: &str) -> Option<JsValue> {
+    Some(get(object, field)).filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 impl engines::Host for PageHost {
@@ -379,9 +368,9 @@ impl engines::Host for PageHost {
     ) -> Result<Reply<JsValue>, Failure> {
         let reply = self.wait(self.0.ask(worker, &message(request))).await?;
         Ok(Reply {
-            step: number(&reply, "step"),
-            rate: number(&reply, "rate"),
-            bytes: present(js_sys::Reflect::get(&reply, &"bytes".into())),
+            step: get(&reply, "step").as_f64(),
+            rate: get(&reply, "rate").as_f64(),
+            bytes: present(&reply, "bytes"),
         })
     }
 
@@ -415,14 +404,10 @@ impl engines::Host for PageHost {
 
     async fn time_gpu(&self, request: &Request<JsValue>) -> Result<Timed<JsValue>, Failure> {
         let timed = self.wait(self.0.time_gpu(&message(request))).await?;
-        let field = |name: &str| js_sys::Reflect::get(&timed, &name.into());
         Ok(Timed {
-            rate: number(&timed, "rate").unwrap_or(0.0),
-            probe: present(field("probe")),
-            shape: field("shape")
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_default(),
+            rate: get(&timed, "rate").as_f64().unwrap_or(0.0),
+            probe: present(&timed, "probe"),
+            shape: get(&timed, "shape").as_string().unwrap_or_default(),
         })
     }
 
@@ -533,17 +518,13 @@ impl ElementEngines {
     /// Times the GPU against the CPU for run `run` and moves it where the GPU wins; `stored`:
     /// the choice remembered on an earlier visit (`{backend, race, adapter, at}`), or null.
     pub fn time_gpu(&self, run: f64, stored: JsValue) -> js_sys::Promise {
-        let text = |field: &str| {
-            js_sys::Reflect::get(&stored, &field.into())
-                .ok()?
-                .as_string()
-        };
+        let text = |field: &str| get(&stored, field).as_string();
         let stored = (|| {
             Some(Choice {
                 backend: text("backend")?,
                 race: text("race")?,
                 adapter: text("adapter")?,
-                at: number(&stored, "at")?,
+                at: get(&stored, "at").as_f64()?,
             })
         })();
         let flow = async move |e: &Engines<PageHost, JsValue>| e.time_gpu(run as u64, stored).await;

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, now, to_js, Experiment};
+use super::{get, js_error, now, set, to_js, Experiment};
 
 /// Training time between frames: the page redraws at most once per vsync anyway.
 const CHUNK_MS: f64 = 16.0;
@@ -222,14 +222,6 @@ impl Default for Worker {
             chunk_fast: Cell::new(true),
         }
     }
-}
-
-fn set(object: &JsValue, key: &str, value: impl Into<JsValue>) {
-    js_sys::Reflect::set(object, &key.into(), &value.into()).expect("an object");
-}
-
-fn get(object: &JsValue, key: &str) -> JsValue {
-    js_sys::Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// `{type: 'reply', id, …}`.
