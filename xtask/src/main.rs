@@ -8,6 +8,7 @@ mod gpu_kit;
 mod page_assets;
 mod server;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -241,9 +242,9 @@ fn test(args: &[String]) -> Result {
                 &format!("cargo clippy (wasm32, {}/) -D warnings", module.folder),
             )?;
         }
-        let dist = build_web(false)?;
-        check_download_sizes(&dist)?;
-        browser_tests(&dist)?;
+        let site = build_web(false)?;
+        check_download_sizes(&site)?;
+        browser_tests(&site.dist)?;
     }
     eprintln!(
         "xtask: all tests passed in {:.0} s",
@@ -445,9 +446,15 @@ const WEB_MODULES: [WebModule; 2] = [
     },
 ];
 
+/// `dist/`'s files and each one's gzipped size ([`gzip_len`]), as `build_web` measured them.
+struct Site {
+    dist: PathBuf,
+    gzipped: HashMap<PathBuf, usize>,
+}
+
 /// Builds both wasm modules in release mode, generates their JS bindings and assembles `dist/`.
 /// `keep_names`: keep function names in the wasm, for profiling (`build-web --profiling`).
-fn build_web(keep_names: bool) -> Result<PathBuf> {
+fn build_web(keep_names: bool) -> Result<Site> {
     let started = Instant::now();
     let dist = prepare_dist()?;
     for module in WEB_MODULES
@@ -456,12 +463,12 @@ fn build_web(keep_names: bool) -> Result<PathBuf> {
     {
         build_module(module, &dist, keep_names)?;
     }
-    report_sizes(&dist)?;
+    let gzipped = report_sizes(&dist)?;
     eprintln!(
         "xtask: dist/ ready in {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(dist)
+    Ok(Site { dist, gzipped })
 }
 
 /// A fresh `dist/` with the page's files and the sheets, and no engine yet.
@@ -617,8 +624,9 @@ fn gzip_len(bytes: &[u8]) -> usize {
     enc.finish().expect("in-memory write").len()
 }
 
-/// What a visitor downloads: the page's files plus one of the two engine builds.
-fn report_sizes(dist: &Path) -> Result {
+/// What a visitor downloads: the page's files plus one of the two engine builds. Returns each
+/// file's gzipped size.
+fn report_sizes(dist: &Path) -> Result<HashMap<PathBuf, usize>> {
     let mut files = Vec::new();
     collect_files(dist, &mut files)?;
     let module_of = |f: &Path| {
@@ -627,12 +635,14 @@ fn report_sizes(dist: &Path) -> Result {
             .position(|m| f.starts_with(dist.join(m.folder)))
     };
     let (mut page, mut modules) = ((0, 0), [(0, 0); WEB_MODULES.len()]);
-    for f in &files {
-        let bytes = std::fs::read(f).map_err(|e| e.to_string())?;
+    let mut gzipped = HashMap::new();
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(|e| e.to_string())?;
         let sizes = (bytes.len(), gzip_len(&bytes));
-        let slot = module_of(f).map_or(&mut page, |i| &mut modules[i]);
+        let slot = module_of(&f).map_or(&mut page, |i| &mut modules[i]);
         slot.0 += sizes.0;
         slot.1 += sizes.1;
+        gzipped.insert(f, sizes.1);
     }
     let mb = |b: usize| b as f64 / 1e6;
     for (m, (raw, gz)) in WEB_MODULES.iter().zip(modules) {
@@ -644,7 +654,7 @@ fn report_sizes(dist: &Path) -> Result {
             mb(page.1)
         );
     }
-    Ok(())
+    Ok(gzipped)
 }
 
 /// What a visitor downloads to run the element besides the module: its script and the
@@ -657,10 +667,11 @@ const ENGINE_SCRIPTS: [&str; 2] = ["color-bottleneck.js", "trainer.js"];
 const BOTH_MODULES_GZIP_CEILING: usize = 1_767_468;
 
 /// Fails where a visitor's download outgrew its ceiling: on either module alone, or on both.
-fn check_download_sizes(dist: &Path) -> Result {
+fn check_download_sizes(site: &Site) -> Result {
+    let dist = &site.dist;
     let gzipped = |path: PathBuf| -> Result<usize> {
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(gzip_len(&bytes))
+        (site.gzipped.get(&path).copied())
+            .ok_or_else(|| format!("{} was not built", path.display()))
     };
     let mut scripts = 0;
     for name in ENGINE_SCRIPTS {
@@ -834,7 +845,7 @@ fn bench_web() -> Result {
 
 /// Builds the site, serves it and runs `script` (in tests/browser) against it in Node.
 fn browser_script(script: &str, what: &str) -> Result {
-    let dist = build_web(false)?;
+    let dist = build_web(false)?.dist;
     let chromium = chromium()?;
     let dir = ensure_node_modules()?;
     let base = spawn_server(dist)?;
