@@ -699,8 +699,9 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** The GPU engine's steps/s at the run's shape, timed by `request` in a worker of its own:
-   * `{rate, probe, shape}` (`shape`: where a choice for that shape is remembered). Elements of one shape on a page share one timing; the element that timed
-   * keeps its worker (`probe`), to move into, and a failed timing stops it. */
+   * `{rate, probe, shape}` (`shape`: where a choice for that shape is remembered). Elements of
+   * one shape on a page share one timing; the element that timed keeps its worker (`probe`),
+   * to move into, and a failed timing stops it. */
   #gpuRate(request) {
     const key = this.#choiceKey();
     let probe = null;
