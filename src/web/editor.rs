@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
-use super::{find_parts, set_text};
+use super::{find_parts, get, set_text};
 use crate::element::{self, trained::sheets_problem};
 use crate::sheet_edits::SheetEdits;
 
@@ -30,13 +30,9 @@ pub struct SheetEditor {
     branch_at: Option<u64>,
 }
 
-/// A form control's property (`value`, `checked`, `disabled`) as JS spells it: read and written
-/// through the object, which spares the module a binding for each kind of control.
-#[inline(never)]
-fn property(el: &Element, name: &str) -> JsValue {
-    js_sys::Reflect::get(el, &name.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
+/// A form control's property (`value`, `checked`, `disabled`) as JS spells it, written through
+/// the object (and read with [`get`]), which spares the module a binding for each kind of
+/// control.
 #[inline(never)]
 fn set_property(el: &Element, name: &str, value: impl Into<JsValue>) {
     let _ = js_sys::Reflect::set(el, &name.into(), &value.into());
@@ -44,7 +40,7 @@ fn set_property(el: &Element, name: &str, value: impl Into<JsValue>) {
 
 /// A text control's `value`.
 fn value(el: &Element) -> String {
-    property(el, "value").as_string().unwrap_or_default()
+    get(el, "value").as_string().unwrap_or_default()
 }
 
 #[wasm_bindgen]
@@ -106,7 +102,7 @@ impl SheetEditor {
 
     /// B's text while *compare with B* is ticked.
     pub fn versus(&self) -> Option<String> {
-        let ticked = property(&self.compare, "checked").as_bool() == Some(true);
+        let ticked = get(&self.compare, "checked").as_bool() == Some(true);
         ticked.then(|| value(&self.sheet_b))
     }
 
@@ -137,7 +133,7 @@ impl SheetEditor {
     /// message says where in which sheet.
     pub fn show_problem(&self, problem: &JsValue) {
         let message = (problem.as_string())
-            .or_else(|| property(problem.unchecked_ref(), "message").as_string())
+            .or_else(|| get(problem, "message").as_string())
             .unwrap_or_default();
         set_text(&self.error, &message);
     }
