@@ -122,6 +122,8 @@ class ColorBottleneck extends HTMLElement {
   /** The engine module the page draws with (the workers may run the other one). */
   #wasm = null;
   #pageEngine = null;
+  /** Stops what `#listen` started. */
+  #unlisten = () => {};
   /** Training workers: the first trains the run shown (and the first part of a sweep on the
    * CPU); any others, the other parts of that sweep. */
   #workers = [];
@@ -195,8 +197,9 @@ class ColorBottleneck extends HTMLElement {
   get losses() { return this.#board ? this.#board.losses() : null; }
 
   async connectedCallback() {
+    this.#listen();
     if (this.#wired) {
-      // Moved in the document: start again where it was.
+      // Moved in the document, or put back: start again where it was.
       this.#loop();
       if (!this.#workers.length && this.#wasm) this.#create(this.#trainedSheet()).catch((e) => this.#fail(e));
       return;
@@ -261,13 +264,6 @@ class ColorBottleneck extends HTMLElement {
     const inside = this.$('.inside-box');
     if (this.hasAttribute('compact')) inside.open = false;
     inside.addEventListener('toggle', () => { this.#dirty = true; });
-    new ResizeObserver(() => { this.#dirty = true; }).observe(this);
-    document.addEventListener('visibilitychange', () => this.#followVisibility());
-    if (this.hasAttribute('linkable')) addEventListener('hashchange', () => this.#openPastedLink().catch((e) => this.#fail(e)));
-    new IntersectionObserver((entries) => {
-      this.#inView = entries[entries.length - 1].isIntersecting;
-      this.#followVisibility();
-    }).observe(this);
     this.#wireGestures();
     this.#loop();
 
@@ -296,6 +292,7 @@ class ColorBottleneck extends HTMLElement {
     if (opening.notice) this.#notify(opening.notice);
     // The editor shows the default sheet only where the default trains.
     const fallback = opening.train === null ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
+    await this.#engine(); // its editor made again if the element was put back meanwhile
     this.#editor.open(opening.editor ?? fallback);
     if (opening.problem) this.#editor.show_problem(opening.problem);
     return opening.train ?? fallback;
@@ -308,8 +305,39 @@ class ColorBottleneck extends HTMLElement {
     notice.textContent = notice.textContent ? `${notice.textContent} · ${text}` : text;
   }
 
+  /** What the element hears from outside its shadow root while it is in the document. The
+   * document, the window and the observers would otherwise keep a removed element alive. */
+  #listen() {
+    const abort = new AbortController();
+    const { signal } = abort;
+    document.addEventListener('visibilitychange', () => this.#followVisibility(), { signal });
+    if (this.hasAttribute('linkable')) addEventListener('hashchange', () => this.#openPastedLink().catch((e) => this.#fail(e)), { signal });
+    const resized = new ResizeObserver(() => { this.#dirty = true; });
+    const seen = new IntersectionObserver((entries) => {
+      this.#inView = entries[entries.length - 1].isIntersecting;
+      this.#followVisibility();
+    });
+    resized.observe(this);
+    seen.observe(this);
+    this.#unlisten = () => { abort.abort(); resized.disconnect(); seen.disconnect(); };
+  }
+
   disconnectedCallback() {
+    this.#unlisten();
     for (const w of [...this.#workers.splice(0), ...this.#spawning]) this.#stop(w);
+    // Moved in the document, it is back before this task ends; removed, it lets go of what
+    // would keep it alive.
+    setTimeout(() => { if (!this.isConnected) this.#release(); });
+  }
+
+  /** Frees the engine's objects that hold this element's parts: the module's memory holds
+   * them from outside the JS heap, so they would keep a removed element, its canvases and
+   * their pixels alive for good. Put back, it makes them again (`#engine`, `#start`); the
+   * run's sheet, settings and lineage stay, the undo history starts afresh. */
+  #release() {
+    for (const made of [this.#board, this.#editor, this.#engines, this.#diagram]) made?.free();
+    this.#board = this.#editor = this.#engines = this.#diagram = this.#frame = null;
+    this.#running = false;
   }
 
   static get observedAttributes() { return ['backend', 'locked']; }
@@ -629,11 +657,15 @@ class ColorBottleneck extends HTMLElement {
     this.#pageEngine ??= this.#plan().then(({ kind }) => loadWasm(kind)).then((page) => {
       this.#trained = new page.mod.TrainedRun();
       this.#runs = new page.mod.PageRuns();
-      this.#engines = new page.mod.ElementEngines(this.#host(), this.#trained, this.#runs);
-      this.#editor = new page.mod.SheetEditor(this.shadowRoot);
       return page;
     });
-    return this.#pageEngine;
+    // Made again when put back after a removal (`#release`); never for a removed element.
+    return this.#pageEngine.then((page) => {
+      if (!this.isConnected) throw STOPPED;
+      this.#engines ??= new page.mod.ElementEngines(this.#host(), this.#trained, this.#runs);
+      this.#editor ??= new page.mod.SheetEditor(this.shadowRoot);
+      return page;
+    });
   }
 
   async #start(csv, parts = null) {

@@ -204,8 +204,8 @@ impl Surface for Raster {
         glyphs::draw_text(self, x, y, text, size, color, align);
     }
 
-    /// The page draws its text with the browser's fonts, on a canvas; a raster there carries
-    /// no font, to keep the module small.
+    /// The page draws its charts' text with the browser's fonts, on a canvas; what a raster
+    /// writes there is in an 8-pixel bitmap font (font8x8), to keep the module small.
     #[cfg(target_family = "wasm")]
     fn text(&mut self, x: f32, y: f32, text: &str, size: f32, color: Rgba, align: Align) {
         // Whole multiples of the 8 px font, rounded down so text never outgrows its box.

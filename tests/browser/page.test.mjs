@@ -468,6 +468,58 @@ test('a sweep moved in the page while it starts still plays, and one removed lea
   await page.close();
 });
 
+test('an element removed from the page is collected, and one put back later trains again', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const add = (id) => page.evaluate((name) => {
+    const e = document.createElement('color-bottleneck');
+    for (const [k, v] of [['id', name], ['autoplay', ''], ['backend', 'cpu'], ['compact', ''], ['linkable', '']]) e.setAttribute(k, v);
+    document.body.prepend(e);
+  }, id);
+  const trains = (id, past) => page.waitForFunction(([name, step]) => document.getElementById(name)?.step > step, [id, past], { timeout: 60_000 });
+  await add('gone');
+  await trains('gone', 200);
+  // Only a weak reference is left to it once it is out of the page.
+  await page.evaluate(() => {
+    const e = document.getElementById('gone');
+    window.goneRef = new WeakRef(e);
+    e.remove();
+  });
+  await page.waitForTimeout(500);
+  const cdp = await page.context().newCDPSession(page);
+  let collected = false;
+  for (let i = 0; i < 10 && !collected; i++) {
+    await cdp.send('HeapProfiler.collectGarbage');
+    await page.waitForTimeout(200);
+    collected = await page.evaluate(() => window.goneRef.deref() === undefined);
+  }
+  assert.ok(collected, 'a removed element, its canvases and its engine objects are garbage');
+
+  // Taken out long enough to let go of its engine's objects, then put back: it trains and
+  // draws again, and its editor still checks the sheet.
+  await add('back');
+  await trains('back', 200);
+  await page.evaluate(() => { window.backEl = document.getElementById('back'); window.backEl.remove(); });
+  await page.waitForTimeout(500);
+  await page.evaluate(() => document.body.prepend(window.backEl));
+  await trains('back', 300);
+  assert.equal(await page.evaluate(() => document.getElementById('back').playing), true);
+  await trains('back', 1500);
+  await nextFrames(page);
+  // The put-back element is the page's first.
+  const { share } = await colouredShare(page);
+  assert.ok(share > 0.01, `the put-back element draws its points: ${(share * 100).toFixed(2)}% coloured pixels`);
+  const problem = await page.evaluate(async () => {
+    const sheet = document.getElementById('back').shadowRoot.querySelector('[data-field=sheet]');
+    sheet.value = sheet.value.replace('+0.4,,,,0.8', '+0.4,,,,oops');
+    sheet.dispatchEvent(new Event('input'));
+    await new Promise((r) => setTimeout(r, 1500));
+    return document.getElementById('back').shadowRoot.querySelector('[data-field=error]').textContent;
+  });
+  assert.match(problem, /line 3, column 5.*"oops" is not a number/, 'its editor names the broken cell');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('picking a shipped -3d sheet sets a 3-D bottleneck, and ex-1.5 puts back 4', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const pick = (name) => el(page, (e, n) => {
