@@ -167,6 +167,8 @@ class ColorBottleneck extends HTMLElement {
   /** The sheet editors, their problem, undo and notes (a wasm SheetEditor,
    * src/web/editor.rs), and the typing not yet recorded in its history. */
   #editor = null;
+  /** The editor's undo history while the element is out of the page (`#release`). */
+  #history = null;
   #editTimer = 0;
   /** The phase diagram on screen (a wasm PhaseDiagram). */
   #diagram = null;
@@ -333,9 +335,12 @@ class ColorBottleneck extends HTMLElement {
   /** Frees the engine's objects that hold this element's parts: the module's memory holds
    * them from outside the JS heap, so they would keep a removed element, its canvases and
    * their pixels alive for good. Put back, it makes them again (`#engine`, `#start`); the
-   * run's sheet, settings and lineage stay, the undo history starts afresh. */
+   * run's sheet, settings and lineage stay, and so does the editor's undo history. */
   #release() {
-    for (const made of [this.#board, this.#editor, this.#engines, this.#diagram]) made?.free();
+    // A phase diagram filling in stops before its diagram goes.
+    this.#trained?.end_grid();
+    this.#history = this.#editor?.into_history() ?? null;
+    for (const made of [this.#board, this.#engines, this.#diagram]) made?.free();
     this.#board = this.#editor = this.#engines = this.#diagram = this.#frame = null;
     this.#running = false;
   }
@@ -663,7 +668,10 @@ class ColorBottleneck extends HTMLElement {
     return this.#pageEngine.then((page) => {
       if (!this.isConnected) throw STOPPED;
       this.#engines ??= new page.mod.ElementEngines(this.#host(), this.#trained, this.#runs);
-      this.#editor ??= new page.mod.SheetEditor(this.shadowRoot);
+      if (!this.#editor) {
+        this.#editor = new page.mod.SheetEditor(this.shadowRoot, this.#history);
+        this.#history = null;
+      }
       return page;
     });
   }

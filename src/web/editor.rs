@@ -30,6 +30,11 @@ pub struct SheetEditor {
     branch_at: Option<u64>,
 }
 
+/// The undo history of an editor that let go of its element's parts (the element left the
+/// page), for the editor made when it is put back.
+#[wasm_bindgen]
+pub struct EditHistory(SheetEdits);
+
 /// A form control's property (`value`, `checked`, `disabled`) as JS spells it, written through
 /// the object (and read with [`get`]), which spares the module a binding for each kind of
 /// control.
@@ -45,9 +50,10 @@ fn value(el: &Element) -> String {
 
 #[wasm_bindgen]
 impl SheetEditor {
-    /// The editor in the element's shadow root, its history starting at the text it shows.
+    /// The editor in the element's shadow root, with `history` (an earlier editor's, see
+    /// [`SheetEditor::into_history`]) or else a history starting at the text it shows.
     #[wasm_bindgen(constructor)]
-    pub fn new(root: &ShadowRoot) -> Result<SheetEditor, JsValue> {
+    pub fn new(root: &ShadowRoot, history: Option<EditHistory>) -> Result<SheetEditor, JsValue> {
         let [sheet, sheet_b, compare, sheets, error, edit_note, undo, redo, branch, apply_live, sweep_csv] =
             find_parts(
                 root,
@@ -65,7 +71,10 @@ impl SheetEditor {
                     "[data-action=sweep-csv]",
                 ],
             )?;
-        let edits = SheetEdits::new(&value(&sheet));
+        let edits = match history {
+            Some(EditHistory(edits)) => edits,
+            None => SheetEdits::new(&value(&sheet)),
+        };
         Ok(SheetEditor {
             edits,
             sheet: sheet.unchecked_into(),
@@ -81,6 +90,11 @@ impl SheetEditor {
             sweep_csv,
             branch_at: None,
         })
+    }
+
+    /// Lets go of the element's parts and keeps only the undo history.
+    pub fn into_history(self) -> EditHistory {
+        EditHistory(self.edits)
     }
 
     /// A's text, as the editor holds it (edits not yet applied included).

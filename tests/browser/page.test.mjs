@@ -495,9 +495,13 @@ test('an element removed from the page is collected, and one put back later trai
   assert.ok(collected, 'a removed element, its canvases and its engine objects are garbage');
 
   // Taken out long enough to let go of its engine's objects, then put back: it trains and
-  // draws again, and its editor still checks the sheet.
+  // draws again, and its editor still checks the sheet and undoes an edit made before.
   await add('back');
   await trains('back', 200);
+  const sheetOf = () => document.getElementById('back').shadowRoot.querySelector('[data-field=sheet]');
+  const original = await page.evaluate(`(${sheetOf})().value`);
+  await page.evaluate(`{ const s = (${sheetOf})(); s.value = s.value.replace('+0.4,,,,0.8', '+0.4,,,,0.7'); s.dispatchEvent(new Event('input')); }`);
+  await page.waitForTimeout(1500);
   await page.evaluate(() => { window.backEl = document.getElementById('back'); window.backEl.remove(); });
   await page.waitForTimeout(500);
   await page.evaluate(() => document.body.prepend(window.backEl));
@@ -508,6 +512,8 @@ test('an element removed from the page is collected, and one put back later trai
   // The put-back element is the page's first.
   const { share } = await colouredShare(page);
   assert.ok(share > 0.01, `the put-back element draws its points: ${(share * 100).toFixed(2)}% coloured pixels`);
+  const undone = await page.evaluate(`(${sheetOf})().getRootNode().querySelector('[data-action=undo]').click(), (${sheetOf})().value`);
+  assert.equal(undone, original, 'Undo after the element was put back takes back the edit made before');
   const problem = await page.evaluate(async () => {
     const sheet = document.getElementById('back').shadowRoot.querySelector('[data-field=sheet]');
     sheet.value = sheet.value.replace('+0.4,,,,0.8', '+0.4,,,,oops');
