@@ -326,6 +326,15 @@ pub fn progress_text(cell: usize, cells: usize) -> String {
     format!("cell {} of {cells}…", cell + 1)
 }
 
+/// What the page's phase diagram says when another run took the view while cell `cell`
+/// trained: the cells before it keep their results.
+pub fn stopped_text(cell: usize, cells: usize) -> String {
+    format!(
+        "stopped at cell {} of {cells}: another run took its place",
+        cell + 1
+    )
+}
+
 /// What the page's phase diagram says when every cell has trained, after `seconds`.
 pub fn finished_text(cells: usize, runs: usize, seconds: f64) -> String {
     format!("{cells} cells × {runs} seeds in {seconds:.1} s; click a cell to open its sheet")
@@ -338,6 +347,10 @@ mod tests {
     #[test]
     fn the_page_says_how_far_a_grid_is() {
         assert_eq!(progress_text(0, 9), "cell 1 of 9…");
+        assert_eq!(
+            stopped_text(2, 9),
+            "stopped at cell 3 of 9: another run took its place"
+        );
         assert_eq!(
             finished_text(9, 16, 12.345),
             "9 cells × 16 seeds in 12.3 s; click a cell to open its sheet"

@@ -300,6 +300,13 @@ class ColorBottleneck extends HTMLElement {
     return opening.train ?? fallback;
   }
 
+  /** The reader asked for another run in the view: a phase diagram filling in stops, and the
+   * notice, which spoke of the run before, makes room for what the new one has to say. */
+  #replaceView() {
+    this.#trained?.end_grid();
+    setText(this.field('notice'), '');
+  }
+
   /** Adds a line to the notice (several things may go wrong at once: an attribute and a URL). */
   #notify(text) {
     const notice = this.field('notice');
@@ -386,6 +393,7 @@ class ColorBottleneck extends HTMLElement {
   /** A `#run=` link pasted into a linkable page's address opens as a new run. */
   async #openPastedLink() {
     if (!this.isConnected || !this.#wasm || !location.hash.startsWith('#run=')) return;
+    this.#replaceView();
     let sheet;
     try {
       sheet = this.#readLink(location.hash);
@@ -507,6 +515,22 @@ class ColorBottleneck extends HTMLElement {
       this.#notify('this browser cannot record video (no MediaRecorder)');
       return;
     }
+    // Off before the first question to the worker: a double click records once.
+    button.disabled = true;
+    const run = this.#runs?.latest();
+    try {
+      await this.#recordVideo(run);
+    } catch (e) {
+      // A new run (Apply, Reset, more seeds) took the frames away: not a failure of the video.
+      if (e !== STOPPED && this.#runs?.latest() === run) throw e;
+      this.#notify('video stopped: a new run began before it was recorded');
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** Records run `run`'s frames; gives up (STOPPED) where a newer run replaced it. */
+  async #recordVideo(run) {
     const { frames } = await this.#call({ type: 'video-frames' });
     if (!frames) {
       this.#notify('no video frames yet: train a few steps first');
@@ -525,7 +549,6 @@ class ColorBottleneck extends HTMLElement {
     progress.max = frames;
     progress.value = 0;
     progress.hidden = false;
-    button.disabled = true;
     try {
       const frame = (index) => this.#call({ type: 'video-frame', index });
       let next = frame(0);
@@ -533,6 +556,7 @@ class ColorBottleneck extends HTMLElement {
       const started = performance.now();
       for (let i = 0; i < frames; i++) {
         const { pixels } = await next;
+        if (this.#runs.latest() !== run) throw STOPPED;
         if (i + 1 < frames) next = frame(i + 1);
         ctx.putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), size, size), 0, 0);
         progress.value = i + 1;
@@ -545,7 +569,6 @@ class ColorBottleneck extends HTMLElement {
     } finally {
       if (recorder.state !== 'inactive') recorder.stop();
       progress.hidden = true;
-      button.disabled = false;
     }
   }
 
@@ -570,7 +593,7 @@ class ColorBottleneck extends HTMLElement {
 
   /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
   #openRuns(runs, seed) {
-    this.#trained?.end_grid();
+    this.#replaceView();
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
     this.field('seed').value = String(seed);
@@ -733,7 +756,8 @@ class ColorBottleneck extends HTMLElement {
       for (const w of this.#workers.splice(0)) this.#stop(w);
       throw STOPPED;
     }
-    // New workers start paused: tell them again whether to run.
+    // New workers start paused and at full speed: tell them the speed chosen and whether to run.
+    this.#post({ type: 'speed', value: Number(this.field('speed').value) });
     this.#running = false;
     this.#followVisibility();
   }
@@ -880,7 +904,7 @@ class ColorBottleneck extends HTMLElement {
 
   async reset() {
     if (!this.#workers.length) return;
-    this.#trained.end_grid();
+    this.#replaceView();
     const run = this.#runs.begin();
     const { spec: { seed }, problems } = this.#settings();
     for (const problem of problems) this.#notify(problem);
@@ -917,8 +941,7 @@ class ColorBottleneck extends HTMLElement {
     let saved = null;
     try {
       const route = this.#trained.apply_route(csv, versus ?? undefined, live, dims !== this.#frame?.dims);
-      // The view is this sheet's now: a phase diagram filling in stops.
-      this.#trained.end_grid();
+      this.#replaceView();
       saved = this.#trained.copy();
       if (route === 'new-workers') {
         this.#trained.fresh(versus ?? undefined);
@@ -935,7 +958,6 @@ class ColorBottleneck extends HTMLElement {
         // good weights).
         this.#error = null;
         this.#halted = false;
-        this.field('notice').textContent = '';
         this.#dirty = true;
       }
       this.#editor.show(csv);
@@ -957,10 +979,10 @@ class ColorBottleneck extends HTMLElement {
    * step if none), then goes on under the editor's sheet. Its link names where it came from. */
   async #branch() {
     if (!this.#wasm || !this.#frame || this.#comparing()) return;
-    this.#trained.end_grid();
     const edited = this.#editor.text();
     const problem = this.#wasm.mod.validate(edited);
     if (problem) return this.#editor.show_problem(problem);
+    this.#replaceView();
     const at = this.#editor.branch_point() ?? this.#frame.step;
     const saved = this.#trained.copy();
     this.#trained.branch(at);
@@ -1024,11 +1046,17 @@ class ColorBottleneck extends HTMLElement {
       for (let i = 0; i < cells; i++) {
         setText(status, diagram.progress(i));
         await this.#create(diagram.cell_sheet(i));
-        if (!this.#trained.grid_is(grid)) return;
-        this.play();
-        while (!this.#board?.finished()) {
+        let going = this.#trained.grid_is(grid);
+        if (going) this.play();
+        while (going && !this.#board?.finished()) {
           await new Promise(requestAnimationFrame);
-          if (!this.#trained.grid_is(grid) || !this.isConnected) return;
+          going = this.#trained.grid_is(grid) && this.isConnected;
+        }
+        if (!going) {
+          // Another run took the view (Apply, Reset, a link), or the element left the page
+          // (its diagram freed), or a new grid began (this one freed).
+          if (this.#diagram === diagram) setText(status, diagram.stopped(i));
+          return;
         }
         const [crumpled, judged] = this.#board.sweep_counts();
         diagram.set_result(i, crumpled, judged);
@@ -1043,6 +1071,7 @@ class ColorBottleneck extends HTMLElement {
   /** Puts cell `i`'s sheet in the editor and trains it (the grid's seeds, to its end). */
   async #openCell(i) {
     const sheet = this.#diagram.cell_sheet(i);
+    this.#replaceView();
     this.#trained.fresh();
     this.field('sheet').value = sheet;
     await this.#create(sheet);

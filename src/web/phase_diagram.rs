@@ -118,6 +118,11 @@ impl PhaseDiagram {
         crate::grid::progress_text(index as usize, self.grid.len())
     }
 
+    /// What the page says when another run took the view while cell `index` trained.
+    pub fn stopped(&self, index: u32) -> String {
+        crate::grid::stopped_text(index as usize, self.grid.len())
+    }
+
     /// What the page says when every cell has trained, after `seconds`.
     pub fn finished(&self, seconds: f64) -> String {
         crate::grid::finished_text(self.grid.len(), self.runs, seconds)

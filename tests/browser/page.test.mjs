@@ -526,6 +526,80 @@ test('an element removed from the page is collected, and one put back later trai
   await page.close();
 });
 
+test('the speed chosen holds in new workers; the notice and the phase diagram\'s status speak of the run shown', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu');
+  const host = page.locator('color-bottleneck');
+  const text = (field) => host.locator(`[data-field="${field}"]`).textContent();
+  // A grid that another run replaces says where it stopped, not that it is still training
+  // (ex-1.5's cells: a few seconds each).
+  await host.locator('.grid-box > summary').click();
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=grid-x]').options.length > 0);
+  await host.locator('[data-field="grid-x"]').selectOption('reg-separate@1200');
+  await host.locator('[data-field="grid-x-range"]').fill('0.1,0.5');
+  await host.locator('[data-field="grid-runs"]').selectOption('4');
+  await host.locator('[data-action="grid-run"]').click();
+  await page.waitForTimeout(1000);
+  assert.equal(await text('grid-status'), 'cell 1 of 2…');
+  await host.locator('[data-action="apply"]').click();
+  await page.waitForFunction(() => /^stopped/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=grid-status]').textContent));
+  assert.equal(await text('grid-status'), 'stopped at cell 1 of 2: another run took its place');
+
+  // A seed's problem is said while that seed's run is shown, and no longer once another is.
+  const seed = host.locator('[data-field="seed"]');
+  await seed.fill('-1');
+  await seed.press('Enter');
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=notice]').textContent.includes('"-1"'));
+  await seed.fill('5');
+  await seed.press('Enter');
+  await page.waitForTimeout(1000);
+  assert.doesNotMatch(await text('notice'), /-1/, 'the notice no longer speaks of the seed before');
+
+  // New workers (more seeds) train at the speed the menu shows: 1 step a frame, not thousands.
+  await host.locator('[data-field="speed"]').selectOption('1');
+  await host.locator('[data-field="runs"]').selectOption('4');
+  await page.waitForTimeout(3000);
+  const s0 = await el(page, (e) => e.step);
+  await page.waitForTimeout(2000);
+  const steps = (await el(page, (e) => e.step)) - s0;
+  assert.ok(steps > 0 && steps < 400, `${steps} steps in 2 s at 1 step a frame`);
+  assert.equal(await el(page, (e) => e.lastError), null);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a double click on Video records once, and a video cut short by a new run says so', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const host = page.locator('color-bottleneck');
+  const sheet = (end) => `STEP,PHASE,ACTION,lr,loss-recon,reg-separate,reg-norm\n0,All hues,,0.02,1,0.1,0.1\n${end},,,,,,\n`;
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d.suggestedFilename()));
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet(299));
+  await el(page, (e) => e.play());
+  await finished(page);
+  const progress = host.locator('[data-field="video-progress"]');
+  await host.locator('[data-action="export-video"]').dblclick();
+  await progress.waitFor({ state: 'visible' });
+  await progress.waitFor({ state: 'hidden', timeout: 30_000 });
+  await page.waitForTimeout(2000);
+  assert.deepEqual(downloads, ['evolution.webm'], 'one recording');
+
+  // 301 frames, ten seconds of video: Apply & restart while it records.
+  await el(page, (e, csv) => e.setDopesheet(csv), sheet(2999));
+  await el(page, (e) => e.play());
+  await finished(page);
+  await host.locator('[data-action="export-video"]').click();
+  await page.waitForFunction(() => document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=video-progress]').value > 3);
+  await host.locator('[data-action="apply"]').click();
+  await progress.waitFor({ state: 'hidden', timeout: 10_000 });
+  await page.waitForTimeout(500);
+  assert.match(await host.locator('[data-field="notice"]').textContent(), /^video stopped: a new run began before it was recorded$/);
+  assert.equal(await el(page, (e) => e.lastError), null, 'not an error');
+  assert.deepEqual(downloads, ['evolution.webm'], 'nothing more downloaded');
+  assert.equal(await host.locator('[data-action="export-video"]').isDisabled(), false, 'Video can be pressed again');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('picking a shipped -3d sheet sets a 3-D bottleneck, and ex-1.5 puts back 4', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const pick = (name) => el(page, (e, n) => {
