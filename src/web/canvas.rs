@@ -80,6 +80,9 @@ fn draw_sized(
     draw(&mut surface, size.css.0 as f32, size.css.1 as f32);
 }
 
+/// Asked for without `willReadFrequently`, though a layered canvas reads its still layer back
+/// and Chromium says so in the console: the hint puts the canvas on the CPU, and the page's
+/// drawing then takes the core a worker trains on (docs/performance.md).
 fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
     canvas.get_context("2d").ok()??.dyn_into().ok()
 }
