@@ -303,10 +303,10 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
         .map_err(|e| sheet_problem(&e))
 }
 
-/// The seed field, the element's numeric attributes and the browser's core count (an
-/// [`Asked`](crate::element::trained::Asked); its other fields are not read): `{spec: {seed,
-/// latent_dims, batch_size, runs}, problems: [message…]}`, a bad value replaced by its
-/// default and named in `problems`.
+/// The seed field, the element's attributes and the browser's core count (an
+/// [`Asked`](crate::element::trained::Asked)): `{spec: {seed, latent_dims, batch_size, runs},
+/// problems: [message…]}`, a bad value replaced by its default and named in `problems` (every
+/// one a start names, [`Asked::problems`](crate::element::trained::Asked::problems)).
 #[wasm_bindgen]
 pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
@@ -315,10 +315,9 @@ pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
         problems: Vec<String>,
     }
     let asked = element::read_asked(asked)?;
-    let (settings, problems) = asked.settings();
     Ok(to_js(&Read {
-        spec: settings.spec,
-        problems,
+        spec: asked.settings().0.spec,
+        problems: asked.problems(),
     }))
 }
 

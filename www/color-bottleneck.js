@@ -124,6 +124,8 @@ class ColorBottleneck extends HTMLElement {
   #pageEngine = null;
   /** Stops what `#listen` started. */
   #unlisten = () => {};
+  /** The opening under way or done (`#open`); null where it gave up. */
+  #opening = null;
   /** Training workers: the first trains the run shown (and the first part of a sweep on the
    * CPU); any others, the other parts of that sweep. */
   #workers = [];
@@ -198,12 +200,15 @@ class ColorBottleneck extends HTMLElement {
   get ready() { return this.#board !== null && this.#frame !== null; }
   get losses() { return this.#board ? this.#board.losses() : null; }
 
-  async connectedCallback() {
+  connectedCallback() {
     this.#listen();
+    this.#loop();
     if (this.#wired) {
-      // Moved in the document, or put back: start again where it was.
-      this.#loop();
-      if (!this.#workers.length && this.#wasm) this.#create(this.#trainedSheet()).catch((e) => this.#fail(e));
+      // Moved in the document, or put back: its run starts again (from step 0 where its
+      // workers were stopped), or its opening does where it was taken out while opening.
+      if (this.#workers.length) return;
+      if (this.#wasm) this.#create(this.#trainedSheet()).catch((e) => this.#fail(e));
+      else this.#opening ??= this.#open();
       return;
     }
     this.#wired = true;
@@ -257,7 +262,7 @@ class ColorBottleneck extends HTMLElement {
       const long = this.#editor?.typed();
       // Typing is one edit until the reader pauses.
       clearTimeout(this.#editTimer);
-      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#editor.validate(); }, EDIT_PAUSE_MS);
+      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#editor?.validate(); }, EDIT_PAUSE_MS);
     };
     this.$('[data-action=undo]').onclick = () => { this.#recordEdit(); this.#editor?.undo(true); };
     this.$('[data-action=redo]').onclick = () => { this.#recordEdit(); this.#editor?.undo(false); };
@@ -267,14 +272,18 @@ class ColorBottleneck extends HTMLElement {
     if (this.hasAttribute('compact')) inside.open = false;
     inside.addEventListener('toggle', () => { this.#dirty = true; });
     this.#wireGestures();
-    this.#loop();
+    // Reduced motion: no autoplay; the first frame stays up with a Play button. The wish is
+    // set before the start: workers started by any later start (the element moved in the
+    // document while starting) are told to run as they come up.
+    const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
+    if (this.hasAttribute('autoplay') && !calm) this.#wantToRun(true);
+    this.#opening = this.#open();
+  }
 
+  /** Reads the sheet to start with and starts it. Taken out of the page before its engine
+   * was there, it gives up, to open again when put back. */
+  async #open() {
     try {
-      // Reduced motion: no autoplay; the first frame stays up with a Play button. The wish is
-      // set before the start: workers started by any later start (the element moved in the
-      // document while starting) are told to run as they come up.
-      const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
-      if (this.hasAttribute('autoplay') && !calm) this.#wantToRun(true);
       const csv = await this.#startingSheet();
       await this.#loadPicker();
       // Moved in the document while starting: a start made there plays instead.
@@ -282,6 +291,7 @@ class ColorBottleneck extends HTMLElement {
     } catch (e) {
       this.#fail(e);
     }
+    if (!this.#wasm) this.#opening = null;
   }
 
   /** The sheet to start with. A link, attribute or URL that gives no usable sheet is named
@@ -344,11 +354,13 @@ class ColorBottleneck extends HTMLElement {
    * their pixels alive for good. Put back, it makes them again (`#engine`, `#start`); the
    * run's sheet, settings and lineage stay, and so does the editor's undo history. */
   #release() {
-    // A phase diagram filling in stops before its diagram goes.
+    if (!this.#editor && !this.#board && !this.#engines) return;
+    // Typing not yet recorded goes into the history kept.
+    this.#recordEdit();
     this.#trained?.end_grid();
-    this.#history = this.#editor?.into_history() ?? null;
-    for (const made of [this.#board, this.#engines, this.#diagram]) made?.free();
-    this.#board = this.#editor = this.#engines = this.#diagram = this.#frame = null;
+    if (this.#editor) this.#history = this.#editor.into_history();
+    for (const made of [this.#board, this.#engines]) made?.free();
+    this.#board = this.#editor = this.#engines = this.#frame = null;
     this.#running = false;
   }
 
@@ -521,9 +533,10 @@ class ColorBottleneck extends HTMLElement {
     try {
       await this.#recordVideo(run);
     } catch (e) {
-      // A new run (Apply, Reset, more seeds) took the frames away: not a failure of the video.
+      // A new run (Apply, Reset, more seeds) or a move to another engine took the frames
+      // away, or the element left the page: not a failure of the video.
       if (e !== STOPPED && this.#runs?.latest() === run) throw e;
-      this.#notify('video stopped: a new run began before it was recorded');
+      if (this.isConnected) this.#notify('video stopped: its run was replaced or moved to another engine; press Video again');
     } finally {
       button.disabled = false;
     }
@@ -574,6 +587,7 @@ class ColorBottleneck extends HTMLElement {
 
   async #loadPicker() {
     const picker = this.field('picker');
+    if (picker.options.length) return;
     try {
       const res = await fetch(new URL('dopesheets/index.json', here));
       const names = res.ok ? await res.json() : [];
@@ -702,9 +716,9 @@ class ColorBottleneck extends HTMLElement {
   async #start(csv, parts = null) {
     // Removed from the document: no workers for it (it starts again if put back).
     if (!this.isConnected) return;
-    const page = await this.#engine();
     const plan = await this.#plan();
-    if (!this.isConnected) return;
+    // Last: the engines and editor, made again if the element was put back meanwhile.
+    const page = await this.#engine();
     this.#wasm = page;
     const remembered = plan.kind === 'webgpu' ? plan.stored?.race : undefined;
     const { run, engine, how } = await this.#engines.start(csv, parts, this.#asked(), plan.kind, remembered);
@@ -966,6 +980,8 @@ class ColorBottleneck extends HTMLElement {
       if (!live) for (const problem of settings.problems) this.#notify(problem);
     } catch (problem) {
       if (saved) this.#trained.restore_lineage(saved);
+      // Taken out of the page meanwhile: nothing to show.
+      if (problem === STOPPED) throw problem;
       this.#editor.show_problem(problem);
       throw new Error(problem.message ?? String(problem));
     } finally {

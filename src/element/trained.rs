@@ -41,6 +41,16 @@ impl Asked {
             self.cores,
         )
     }
+
+    /// What a start says of these inputs: each setting, and `controls`, `backend`, `from` or
+    /// `to`, that could not be used. A Reset says it again, so that it is said of the run shown.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.settings().1;
+        problems.extend(Controls::read(self.controls.as_deref()).1);
+        problems.extend(BackendAsk::read(self.backend.as_deref()).1);
+        problems.extend(StepRange::read(self.from.as_deref(), self.to.as_deref()).1);
+        problems
+    }
 }
 
 /// What one worker is told when it starts its part of the run (besides the sheet, the engine
@@ -139,17 +149,13 @@ impl TrainedRun {
     /// A start reads its settings, `controls`, `backend` and the range; returns what the
     /// notice says of the inputs that could not be used.
     pub fn start(&mut self, asked: &Asked) -> Vec<String> {
-        let (settings, mut notices) = asked.settings();
+        let (settings, _) = asked.settings();
         let parts = crate::sweep::split_runs(settings.spec.runs, settings.workers);
         self.rests = crate::settings::sweep_rests(parts.len(), asked.cores);
         self.parts = parts.iter().map(|p| (p.start, p.len())).collect();
         self.shared.spec = settings.spec;
-        notices.extend(Controls::read(asked.controls.as_deref()).1);
-        notices.extend(BackendAsk::read(asked.backend.as_deref()).1);
-        let (range, problems) = StepRange::read(asked.from.as_deref(), asked.to.as_deref());
-        self.range = range;
-        notices.extend(problems);
-        notices
+        self.range = StepRange::read(asked.from.as_deref(), asked.to.as_deref()).0;
+        asked.problems()
     }
 
     /// What each new worker trains on the CPU (`on_cpu`: the sweep shared among them) or on a
@@ -302,6 +308,19 @@ mod tests {
         let notices = run.start(&asked);
         run.trains(SHEET);
         (run, notices)
+    }
+
+    #[test]
+    fn a_reset_names_what_a_start_names() {
+        let asked = Asked {
+            seed: Some("-1".into()),
+            backend: Some("quantum".into()),
+            from: Some("soon".into()),
+            ..Asked::default()
+        };
+        let notices = TrainedRun::default().start(&asked);
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert_eq!(asked.problems(), notices);
     }
 
     #[test]

@@ -504,9 +504,14 @@ test('an element removed from the page is collected, and one put back later trai
   await page.waitForTimeout(1500);
   await page.evaluate(() => { window.backEl = document.getElementById('back'); window.backEl.remove(); });
   await page.waitForTimeout(500);
-  await page.evaluate(() => document.body.prepend(window.backEl));
-  await trains('back', 300);
-  assert.equal(await page.evaluate(() => document.getElementById('back').playing), true);
+  // Let go of: no frame, no board; and its latent panels wiped, so that what is drawn after
+  // is drawn anew.
+  assert.deepEqual(await page.evaluate(() => [window.backEl.step, window.backEl.ready]), [0, false]);
+  await page.evaluate(() => {
+    const c = window.backEl.shadowRoot.querySelector('[data-canvas=latents]');
+    c.getContext('2d').clearRect(0, 0, c.width, c.height);
+    document.body.prepend(window.backEl);
+  });
   await trains('back', 1500);
   await nextFrames(page);
   // The put-back element is the page's first.
@@ -556,7 +561,7 @@ test('the speed chosen holds in new workers; the notice and the phase diagram\'s
 
   // New workers (more seeds) train at the speed the menu shows: 1 step a frame, not thousands.
   await host.locator('[data-field="speed"]').selectOption('1');
-  await host.locator('[data-field="runs"]').selectOption('4');
+  await host.locator('[data-field="runs"]').selectOption('16');
   await page.waitForTimeout(3000);
   const s0 = await el(page, (e) => e.step);
   await page.waitForTimeout(2000);
@@ -592,7 +597,7 @@ test('a double click on Video records once, and a video cut short by a new run s
   await host.locator('[data-action="apply"]').click();
   await progress.waitFor({ state: 'hidden', timeout: 10_000 });
   await page.waitForTimeout(500);
-  assert.match(await host.locator('[data-field="notice"]').textContent(), /^video stopped: a new run began before it was recorded$/);
+  assert.match(await host.locator('[data-field="notice"]').textContent(), /^video stopped: its run was replaced or moved to another engine; press Video again$/);
   assert.equal(await el(page, (e) => e.lastError), null, 'not an error');
   assert.deepEqual(downloads, ['evolution.webm'], 'nothing more downloaded');
   assert.equal(await host.locator('[data-action="export-video"]').isDisabled(), false, 'Video can be pressed again');
