@@ -1069,8 +1069,8 @@ class ColorBottleneck extends HTMLElement {
           going = this.#trained.grid_is(grid) && this.isConnected;
         }
         if (!going) {
-          // Another run took the view (Apply, Reset, a link), or the element left the page
-          // (its diagram freed), or a new grid began (this one freed).
+          // Another run took the view (Apply, Reset, a link), or the element left the page,
+          // or a new grid began (this one's diagram freed).
           if (this.#diagram === diagram) setText(status, diagram.stopped(i));
           return;
         }
