@@ -306,7 +306,7 @@ pub fn markdown(sheet: &str) -> Result<String, JsValue> {
 /// The seed field, the element's attributes and the browser's core count (an
 /// [`Asked`](crate::element::trained::Asked)): `{spec: {seed, latent_dims, batch_size, runs},
 /// problems: [message…]}`, a bad value replaced by its default and named in `problems` (every
-/// one a start names, [`Asked::problems`](crate::element::trained::Asked::problems)).
+/// one a start names, [`Asked::read`](crate::element::trained::Asked::read)).
 #[wasm_bindgen]
 pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
@@ -314,10 +314,10 @@ pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
         spec: crate::run::RunSpec,
         problems: Vec<String>,
     }
-    let asked = element::read_asked(asked)?;
+    let (settings, _, problems) = element::read_asked(asked)?.read();
     Ok(to_js(&Read {
-        spec: asked.settings().0.spec,
-        problems: asked.problems(),
+        spec: settings.spec,
+        problems,
     }))
 }
 

@@ -30,26 +30,23 @@ pub struct Asked {
 }
 
 impl Asked {
-    /// The settings these inputs give, and a message for each that could not be used.
-    pub fn settings(&self) -> (Settings, Vec<String>) {
-        Settings::read(
+    /// The settings and the range these inputs give, and what a start says of them: a message
+    /// for each setting, and `controls`, `backend`, `from` or `to`, that could not be used. A
+    /// Reset says them again, so that they are said of the run shown.
+    pub fn read(&self) -> (Settings, Option<StepRange>, Vec<String>) {
+        let (settings, mut problems) = Settings::read(
             self.seed.as_deref(),
             self.latent_dims.as_deref(),
             self.batch_size.as_deref(),
             self.runs.as_deref(),
             self.workers.as_deref(),
             self.cores,
-        )
-    }
-
-    /// What a start says of these inputs: each setting, and `controls`, `backend`, `from` or
-    /// `to`, that could not be used. A Reset says it again, so that it is said of the run shown.
-    pub fn problems(&self) -> Vec<String> {
-        let mut problems = self.settings().1;
+        );
         problems.extend(Controls::read(self.controls.as_deref()).1);
         problems.extend(BackendAsk::read(self.backend.as_deref()).1);
-        problems.extend(StepRange::read(self.from.as_deref(), self.to.as_deref()).1);
-        problems
+        let (range, range_problems) = StepRange::read(self.from.as_deref(), self.to.as_deref());
+        problems.extend(range_problems);
+        (settings, range, problems)
     }
 }
 
@@ -149,13 +146,13 @@ impl TrainedRun {
     /// A start reads its settings, `controls`, `backend` and the range; returns what the
     /// notice says of the inputs that could not be used.
     pub fn start(&mut self, asked: &Asked) -> Vec<String> {
-        let (settings, _) = asked.settings();
+        let (settings, range, problems) = asked.read();
         let parts = crate::sweep::split_runs(settings.spec.runs, settings.workers);
         self.rests = crate::settings::sweep_rests(parts.len(), asked.cores);
         self.parts = parts.iter().map(|p| (p.start, p.len())).collect();
         self.shared.spec = settings.spec;
-        self.range = StepRange::read(asked.from.as_deref(), asked.to.as_deref()).0;
-        asked.problems()
+        self.range = range;
+        problems
     }
 
     /// What each new worker trains on the CPU (`on_cpu`: the sweep shared among them) or on a
@@ -320,7 +317,7 @@ mod tests {
         };
         let notices = TrainedRun::default().start(&asked);
         assert_eq!(notices.len(), 3, "{notices:?}");
-        assert_eq!(asked.problems(), notices);
+        assert_eq!(asked.read().2, notices);
     }
 
     #[test]
