@@ -475,7 +475,15 @@ test('an element removed from the page is collected, and one put back later trai
     for (const [k, v] of [['id', name], ['autoplay', ''], ['backend', 'cpu'], ['compact', ''], ['linkable', '']]) e.setAttribute(k, v);
     document.body.prepend(e);
   }, id);
-  const trains = (id, past) => page.waitForFunction(([name, step]) => document.getElementById(name)?.step > step, [id, past], { timeout: 60_000 });
+  // Where it does not train, the failure says what the element shows.
+  const trains = (id, past) => page.waitForFunction(([name, step]) => document.getElementById(name)?.step > step, [id, past], { timeout: 60_000 })
+    .catch(async (e) => {
+      const seen = await page.evaluate((name) => {
+        const e = document.getElementById(name);
+        return e && { step: e.step, playing: e.playing, running: e.running, error: e.lastError, notice: e.shadowRoot.querySelector('[data-field=notice]').textContent };
+      }, id);
+      throw new Error(`${id} did not pass step ${past}: ${JSON.stringify(seen)} (${e.message})`);
+    });
   await add('gone');
   await trains('gone', 200);
   // Only a weak reference is left to it once it is out of the page.
