@@ -207,7 +207,8 @@ class ColorBottleneck extends HTMLElement {
       // Moved in the document, or put back: its run starts again (from step 0 where its
       // workers were stopped), or its opening does where it was taken out while opening.
       if (this.#workers.length) return;
-      if (this.#wasm) this.#create(this.#trainedSheet()).catch((e) => this.#fail(e));
+      // A run that had paused at its end plays again from the start, as after a Reset.
+      if (this.#wasm) this.#create(this.#trainedSheet()).then(() => this.#playIfPausedByRun()).catch((e) => this.#fail(e));
       else this.#opening ??= this.#open();
       return;
     }

@@ -510,6 +510,8 @@ test('an element removed from the page is collected, and one put back later trai
   const original = await page.evaluate(`(${sheetOf})().value`);
   await page.evaluate(`{ const s = (${sheetOf})(); s.value = s.value.replace('+0.4,,,,0.8', '+0.4,,,,0.7'); s.dispatchEvent(new Event('input')); }`);
   await page.waitForTimeout(1500);
+  // Its run has ended and paused itself: put back, it plays its run again from the start.
+  await page.waitForFunction(() => !document.getElementById('back').playing, null, { timeout: 60_000 });
   await page.evaluate(() => { window.backEl = document.getElementById('back'); window.backEl.remove(); });
   await page.waitForTimeout(500);
   // Let go of: no frame, no board; and its latent panels wiped, so that what is drawn after
