@@ -188,6 +188,10 @@ enum CliError {
     Draw(#[from] plot::TooLarge),
     #[error("{0}")]
     Shard(String),
+    #[error(
+        "--first-seed {first} with --runs {runs}: the last seed would pass 18446744073709551615"
+    )]
+    SeedRange { first: u64, runs: usize },
     #[error("--vary: {0}")]
     Grid(#[from] crate::grid::GridError),
     #[error("{path}: {message}")]
@@ -263,6 +267,12 @@ struct Seeds {
 
 impl Seeds {
     fn config(&self) -> Result<RunSpec, CliError> {
+        if self.first_seed.checked_add(self.runs as u64 - 1).is_none() {
+            return Err(CliError::SeedRange {
+                first: self.first_seed,
+                runs: self.runs,
+            });
+        }
         let (first_seed, runs) = match self.shard {
             None => (self.first_seed, self.runs),
             Some(shard) => {
@@ -283,6 +293,23 @@ impl Seeds {
             latent_dims: self.model.latent_dims,
             batch_size: self.model.batch_size,
         })
+    }
+
+    /// What a shard's spec file says of the whole it is a part of: the seeds, the model, the
+    /// cut and the backend, a line each (`runs 64`), all but the shard itself.
+    fn spec_lines(&self) -> String {
+        let backend = match self.backend {
+            SweepBackend::Cpu => "cpu",
+            SweepBackend::Gpu => "gpu",
+        };
+        let mut text = format!(
+            "runs {}\nfirst-seed {}\nlatent-dims {}\nbatch-size {}\nbackend {backend}\n",
+            self.runs, self.first_seed, self.model.latent_dims, self.model.batch_size
+        );
+        if let Some(until) = self.until {
+            text.push_str(&format!("until {until}\n"));
+        }
+        text
     }
 
     /// The sheet's schedule, stopped at `--until`; a sheet cut short says that its verdicts

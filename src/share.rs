@@ -152,7 +152,9 @@ impl SharedRun {
             .or_else(|| hash.strip_prefix(&PREFIX[1..]))
             .ok_or(ShareError::NoRun)?
             .trim();
-        if let Some(bad) = encoded
+        // Named as the reader typed it: the browser's address gives `<` as `%3C`, which no
+        // valid link holds.
+        if let Some(bad) = (percent_encoding::percent_decode_str(encoded).decode_utf8_lossy())
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
@@ -358,8 +360,9 @@ pub fn embed_snippets(base: &str, run: &SharedRun) -> [String; 2] {
     };
     let iframe = format!(
         "<iframe src=\"{base}embed.html{}\" width=\"100%\" height=\"720\" loading=\"lazy\"\n  \
-         title=\"color-bottleneck: a colour wheel forming in a 4-D bottleneck\"></iframe>",
-        xml_text(&run.to_hash())
+         title=\"color-bottleneck: a colour wheel forming in a {}-D bottleneck\"></iframe>",
+        xml_text(&run.to_hash()),
+        run.spec.latent_dims
     );
     [module, iframe]
 }
@@ -540,6 +543,19 @@ mod tests {
         assert_eq!(
             SharedRun::from_hash("#run=abc<img>"),
             Err(ShareError::NotBase64('<'))
+        );
+        // As the address bar gives it back: the character the reader pasted is named.
+        assert_eq!(
+            SharedRun::from_hash("#run=abc%3Cimg%3E"),
+            Err(ShareError::NotBase64('<'))
+        );
+        assert_eq!(
+            SharedRun::from_hash("#run=%20abc"),
+            Err(ShareError::NotBase64(' '))
+        );
+        assert_eq!(
+            SharedRun::from_hash("#run=abc%"),
+            Err(ShareError::NotBase64('%'))
         );
         let other = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(b"hello", 6));
         assert_eq!(

@@ -132,17 +132,53 @@ fn shards_merged_are_one_sweep_to_the_byte() {
         std::fs::read(dir.join("merged/sweep.csv")).unwrap(),
         std::fs::read(dir.join("whole/sweep.csv")).unwrap()
     );
-    let overlap = cli()
-        .current_dir(&dir)
-        .args(["merge", "part0", "whole", "--out", "bad"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&overlap.stderr);
-    assert!(!overlap.status.success());
-    assert!(
-        stderr.contains("whole/sweep.csv: seed 3 is also in part0/sweep.csv: the shards overlap"),
-        "{stderr}"
-    );
+    // Parts that are not every shard of one sweep, each once, are refused, and say why.
+    sweep("other-sheet", &["--shard", "1/3", "--until", "200"]);
+    sweep("other-count", &["--shard", "1/2"]);
+    std::fs::create_dir_all(dir.join("cut")).unwrap();
+    std::fs::copy(dir.join("part1/shard.txt"), dir.join("cut/shard.txt")).unwrap();
+    let rows = std::fs::read_to_string(dir.join("part1/sweep.csv")).unwrap();
+    let first_row: Vec<&str> = rows.lines().take(2).collect();
+    std::fs::write(dir.join("cut/sweep.csv"), first_row.join("\n") + "\n").unwrap();
+    let refusals: [(&[&str], &str); 6] = [
+        (
+            &["part0", "whole"],
+            "whole/shard.txt: missing, unlike part0's: not shards of one run",
+        ),
+        (
+            &["part0", "other-sheet", "part2"],
+            "other-sheet/shard.txt: another run than part0's",
+        ),
+        (
+            &["part0", "other-count", "part2"],
+            "other-count/shard.txt: another run than part0's",
+        ),
+        (&["part0", "part2"], "part0/shard.txt: shards missing: 1/3"),
+        (
+            &["part0", "part1", "part1", "part2"],
+            "part1/shard.txt: shard 1/3 again: part1 is that shard too",
+        ),
+        (
+            &["part0", "cut", "part2"],
+            "cut/sweep.csv: shard 1/3 trains seeds 6–7, and this table does not hold each of \
+             them once",
+        ),
+    ];
+    for (parts, message) in refusals {
+        let refused = cli()
+            .current_dir(&dir)
+            .arg("merge")
+            .args(parts)
+            .args(["--out", "bad"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "merge {parts:?} passed");
+        assert!(stderr.contains(message), "merge {parts:?}: {stderr}");
+    }
+    // A whole sweep's folder is no shard: one written over a shard's loses its shard file.
+    sweep("part1", &[]);
+    assert!(!dir.join("part1/shard.txt").exists());
 }
 
 /// `--until N` trains N steps and judges the runs there; an `--until` past the sheet's end
@@ -555,7 +591,7 @@ fn both_engines_write_the_same_losses() {
 fn bad_flags_get_clear_messages() {
     let dir = tempdir("flags");
     let unwritable = "/proc/color-bottleneck-cannot-write-here";
-    let cases: [(&[&str], &str); 17] = [
+    let cases: [(&[&str], &str); 18] = [
         (&["train", "--seed", "-1"], "unexpected argument '-1'"),
         (
             &["train", "--seed", "18446744073709551616"],
@@ -596,6 +632,10 @@ fn bad_flags_get_clear_messages() {
         (
             &["timeline"],
             "the following required arguments were not provided",
+        ),
+        (
+            &["sweep", "--first-seed", "18446744073709551615", "--runs", "4"],
+            "--first-seed 18446744073709551615 with --runs 4: the last seed would pass 18446744073709551615",
         ),
         (
             &["sweep", "--shard", "4/4"],
@@ -779,4 +819,53 @@ fn train_and_sweep_write_the_pinned_files() {
     for (path, want) in pinned {
         assert_eq!(digest(&path), want, "{} changed", path.display());
     }
+}
+
+/// A sheet whose loss blows up: each run stops at its last finite weights and is judged
+/// there, and `sweep` and `compare` say how many stopped so, beside a rate that counts them.
+#[test]
+fn runs_stopped_by_a_non_finite_loss_are_named() {
+    let dir = tempdir("diverging");
+    let diverging = dir.join("diverging.csv");
+    std::fs::write(
+        &diverging,
+        "STEP,PHASE,ACTION,lr,loss-recon\n0,Blow-up,,1e30,1\n20,,,1e30,\n",
+    )
+    .unwrap();
+    let calm = dir.join("calm.csv");
+    std::fs::write(
+        &calm,
+        "STEP,PHASE,ACTION,lr,loss-recon\n0,Calm,,0.01,1\n20,,,0.01,\n",
+    )
+    .unwrap();
+    let swept = succeed(
+        cli()
+            .arg("sweep")
+            .arg(&diverging)
+            .args(["--runs", "2", "--batch-size", "16", "--quiet", "--out"])
+            .arg(dir.join("sweep")),
+    );
+    let stderr = String::from_utf8_lossy(&swept.stderr);
+    assert!(
+        stderr.contains("note: 2 of 2 runs stopped at a non-finite loss"),
+        "{stderr}"
+    );
+    let table = std::fs::read_to_string(dir.join("sweep/sweep.csv")).unwrap();
+    assert!(
+        table.lines().skip(1).all(|row| row.contains("is NaN")),
+        "each row names its failure: {table}"
+    );
+    let compared = succeed(
+        cli()
+            .arg("compare")
+            .args([&calm, &diverging])
+            .args(["--runs", "2", "--batch-size", "16", "--quiet", "--out"])
+            .arg(dir.join("compare")),
+    );
+    let stderr = String::from_utf8_lossy(&compared.stderr);
+    assert!(
+        stderr.contains("note: B: 2 of 2 runs stopped at a non-finite loss"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("note: A:"), "{stderr}");
 }

@@ -293,6 +293,22 @@ fn snippets_hold_a_hostile_base_and_sheet_in_their_attributes() {
 
     let values = attribute_values(&iframe);
     assert_eq!(values.len(), 5, "{iframe}");
+    assert_eq!(
+        values[4],
+        "color-bottleneck: a colour wheel forming in a 4-D bottleneck"
+    );
+    let flat = SharedRun {
+        spec: RunSpec {
+            latent_dims: 3,
+            ..run.spec
+        },
+        ..run.clone()
+    };
+    let [_, flat_iframe] = embed_snippets(base, &flat);
+    assert!(
+        flat_iframe.contains("in a 3-D bottleneck"),
+        "the title says the run's bottleneck: {flat_iframe}"
+    );
     let hash = values[0]
         .strip_prefix(&format!("{base}embed.html"))
         .expect("the iframe's page is under the base");

@@ -419,6 +419,7 @@ class ColorBottleneck extends HTMLElement {
     this.field('compare').checked = false;
     this.#recordEdit();
     await this.#create(sheet);
+    this.#playIfPausedByRun();
   }
 
   async #fetchSheet(src) {

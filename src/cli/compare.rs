@@ -8,7 +8,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, train};
+use super::merge::{write_shard_file, Kind};
+use super::sweep::{gap_cell, mse_cell, note_failures, train};
 use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::data::ColorCube;
 use crate::plot::{self, Rect};
@@ -27,9 +28,11 @@ pub(super) fn compare(
     // Both sheets are read, and both sweeps built (which checks the configuration), before
     // any training.
     let config = seeds.config()?;
-    let sweep_a = Sweep::new(seeds.timeline(&load(Some(a))?), config)?;
-    let sweep_b = Sweep::new(seeds.timeline(&load(Some(b))?), config)?;
+    let (sheet_a, sheet_b) = (load(Some(a))?, load(Some(b))?);
+    let sweep_a = Sweep::new(seeds.timeline(&sheet_a), config)?;
+    let sweep_b = Sweep::new(seeds.timeline(&sheet_b), config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
+    write_shard_file(out, Kind::Compare, seeds, &[&sheet_a, &sheet_b])?;
     let steps_a = sweep_a.timeline().len() * config.runs as u64;
     let steps_b = sweep_b.timeline().len() * config.runs as u64;
     let bar = progress_bar(
@@ -52,6 +55,8 @@ pub(super) fn compare(
         (steps_a + steps_b) as f64 / seconds
     );
 
+    note_failures(&sweep_a, "A: ");
+    note_failures(&sweep_b, "B: ");
     let verdicts_a = sweep_a.verdicts();
     let verdicts_b = sweep_b.verdicts();
     let onsets = [sweep_a.onsets(&verdicts_a), sweep_b.onsets(&verdicts_b)];

@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use super::sweep::{gap_cell, mse_cell, train};
+use super::sweep::{gap_cell, mse_cell, note_failures, train};
 use super::{io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds};
 use crate::escape::csv_cell;
 use crate::grid::Grid;
@@ -21,9 +21,8 @@ use crate::sweep::Sweep;
 use crate::timeline::Timeline;
 use crate::verdict::{wilson_interval, Shape, Verdict};
 
-/// The grid's definition in a shard's folder: the seeds (`runs`, `first-seed`,
-/// `latent-dims`, `batch-size`), `until N` when given, a `vary SPEC` line per axis, and the
-/// shard (`shard I/N`). The base sheet is [`BASE_SHEET`] in `sheets/`.
+/// The grid's definition in a shard's folder: the seeds, model, cut and backend
+/// (`Seeds::spec_lines`), a `vary SPEC` line per axis, and the shard (`shard I/N`). The base sheet is [`BASE_SHEET`] in `sheets/`.
 pub(super) const SPEC_FILE: &str = "grid-spec.txt";
 const BASE_SHEET: &str = "base.csv";
 
@@ -75,13 +74,7 @@ pub(super) struct GridSpec {
 
 impl GridSpec {
     fn text(vary: &[String], seeds: &Seeds) -> String {
-        let mut text = format!(
-            "runs {}\nfirst-seed {}\nlatent-dims {}\nbatch-size {}\n",
-            seeds.runs, seeds.first_seed, seeds.model.latent_dims, seeds.model.batch_size
-        );
-        if let Some(until) = seeds.until {
-            text.push_str(&format!("until {until}\n"));
-        }
+        let mut text = seeds.spec_lines();
         for spec in vary {
             text.push_str(&format!("vary {spec}\n"));
         }
@@ -117,7 +110,7 @@ impl GridSpec {
                     shard = Some((s.index, s.count));
                     continue;
                 }
-                Some(("runs" | "first-seed" | "latent-dims" | "batch-size", _)) => {}
+                Some(("runs" | "first-seed" | "latent-dims" | "batch-size" | "backend", _)) => {}
                 _ => return Err(bad(i + 1, "not a line grid --shard writes")),
             }
             rest.push_str(line);
@@ -176,6 +169,7 @@ pub(super) fn grid(
         let sweep = train(sweep, seeds.backend, &|done| {
             bar.set_position(before + done)
         })?;
+        note_failures(&sweep, &format!("cell {}: ", cell.index));
         let verdicts = sweep.verdicts();
         results.push(CellResult {
             onsets: sweep.onsets(&verdicts),

@@ -5,15 +5,185 @@
 //! Kubernetes Indexed Job) runs the shards; this only joins them.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::grid::{write_grid, CellSummary, GridSpec, RUNS_HEADER};
-use super::{compare, io, print_out, sweep, CliError, FigureFormat};
+use super::{compare, io, print_out, sweep, CliError, FigureFormat, Seeds, Shard};
+use crate::dopesheet::Dopesheet;
 use crate::stats::PairedTable;
+
+/// What whole a sweep's or a comparison's shard is a part of (a grid's says it in
+/// `grid-spec.txt`): `sweep` or `compare`; the seeds, model, cut and backend
+/// (`Seeds::spec_lines`); `shard I/N`; then a `sheet` line before each sheet as trained
+/// (resolved). `merge` joins only parts of one whole, each once, all of them.
+pub(super) const SHARD_FILE: &str = "shard.txt";
+
+/// Writes `out`'s shard file where `seeds` trains a shard, and removes one an earlier shard
+/// left there where it does not: a whole run's folder is no part.
+pub(super) fn write_shard_file(
+    out: &Path,
+    kind: Kind,
+    seeds: &Seeds,
+    sheets: &[&Dopesheet],
+) -> Result<(), CliError> {
+    let path = out.join(SHARD_FILE);
+    let Some(shard) = seeds.shard else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+            _ => Ok(()),
+        };
+    };
+    let name = match kind {
+        Kind::Sweep => "sweep",
+        Kind::Compare => "compare",
+    };
+    let mut text = format!("{name}\n{}shard {shard}\n", seeds.spec_lines());
+    for sheet in sheets {
+        text.push_str("sheet\n");
+        text.push_str(&sheet.resolved_csv());
+    }
+    std::fs::write(&path, text).map_err(io(&path))
+}
+
+/// A shard's file as read back.
+struct ShardSpec {
+    kind: Kind,
+    shard: Shard,
+    /// The seeds this shard trains.
+    seeds: Range<u64>,
+    /// Everything but the shard line, to check that parts are of one whole.
+    text: String,
+}
+
+impl ShardSpec {
+    /// `dir`'s shard file; `None` where it has none.
+    fn read(dir: &Path) -> Result<Option<ShardSpec>, CliError> {
+        let path = dir.join(SHARD_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            read => read.map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        };
+        let bad = |line: usize, message: &str| CliError::Merge {
+            path: path.clone(),
+            message: format!("line {line}: {message}"),
+        };
+        let (head, sheets) = text.split_once("\nsheet\n").ok_or_else(|| {
+            bad(
+                1,
+                "no sheet: not a file sweep --shard or compare --shard writes",
+            )
+        })?;
+        let kind = match head.lines().next() {
+            Some("sweep") => Kind::Sweep,
+            Some("compare") => Kind::Compare,
+            _ => return Err(bad(1, "not a file sweep --shard or compare --shard writes")),
+        };
+        let (mut runs, mut first, mut shard, mut rest) = (None, None, None, String::new());
+        for (i, line) in head.lines().enumerate() {
+            let n = i + 1;
+            match (i, line.split_once(' ')) {
+                (0, _) => {}
+                (_, Some(("shard", s))) => {
+                    shard = Some(s.parse::<Shard>().map_err(|e| bad(n, &e))?);
+                    continue;
+                }
+                (_, Some(("runs", v))) => {
+                    runs = Some(v.parse::<usize>().map_err(|_| bad(n, "not a run count"))?)
+                }
+                (_, Some(("first-seed", v))) => {
+                    first = Some(v.parse::<u64>().map_err(|_| bad(n, "not a seed"))?)
+                }
+                (_, Some(("latent-dims" | "batch-size" | "backend" | "until", _))) => {}
+                _ => return Err(bad(n, "not a line sweep --shard or compare --shard writes")),
+            }
+            rest.push_str(line);
+            rest.push('\n');
+        }
+        let (Some(runs), Some(first), Some(shard)) = (runs, first, shard) else {
+            return Err(bad(1, "it needs a runs, a first-seed and a shard line"));
+        };
+        if shard.count > runs {
+            return Err(bad(1, &format!("{} shards of {runs} runs", shard.count)));
+        }
+        let part = crate::sweep::split_runs(runs, shard.count)[shard.index].clone();
+        Ok(Some(ShardSpec {
+            kind,
+            shard,
+            seeds: first.saturating_add(part.start as u64)..first.saturating_add(part.end as u64),
+            text: format!("{rest}sheet\n{sheets}"),
+        }))
+    }
+}
+
+/// Checks that `parts` (with their shard files, `specs`) are every shard of one whole, each
+/// once. Parts with no shard file (written before shards said what they were part of) are
+/// joined as they are, with a warning.
+fn check_shards(parts: &[PathBuf], specs: &[Option<ShardSpec>]) -> Result<(), CliError> {
+    let Some(Some(whole)) = specs.first() else {
+        if let Some(i) = specs.iter().position(Option::is_some) {
+            return Err(CliError::Merge {
+                path: parts[0].clone(),
+                message: format!(
+                    "no {SHARD_FILE}, unlike {}: not shards of one run",
+                    parts[i].display()
+                ),
+            });
+        }
+        eprintln!(
+            "warning: the parts have no {SHARD_FILE} (shards written by an older \
+             color-bottleneck): merge cannot check that they are all the shards of one run"
+        );
+        return Ok(());
+    };
+    let count = whole.shard.count;
+    let mut shards: BTreeMap<usize, &PathBuf> = BTreeMap::new();
+    for (dir, spec) in parts.iter().zip(specs) {
+        let path = dir.join(SHARD_FILE);
+        let bad = |message: String| CliError::Merge {
+            path: path.clone(),
+            message,
+        };
+        let Some(spec) = spec else {
+            return Err(bad(format!(
+                "missing, unlike {}'s: not shards of one run",
+                parts[0].display()
+            )));
+        };
+        if spec.text != whole.text || spec.shard.count != count {
+            return Err(bad(format!(
+                "another run than {}'s (its sheets, seeds, --until, model, backend or shard \
+                 count differ)",
+                parts[0].display()
+            )));
+        }
+        if let Some(first) = shards.insert(spec.shard.index, dir) {
+            return Err(bad(format!(
+                "shard {} again: {} is that shard too",
+                spec.shard,
+                first.display()
+            )));
+        }
+    }
+    if shards.len() != count {
+        let missing: Vec<String> = (0..count)
+            .filter(|i| !shards.contains_key(i))
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        return Err(CliError::Merge {
+            path: parts[0].join(SHARD_FILE),
+            message: format!("shards missing: {}", missing.join(", ")),
+        });
+    }
+    Ok(())
+}
 
 /// What the shards hold: each part is a folder with this file.
 #[derive(Clone, Copy, PartialEq)]
-enum Kind {
+pub(super) enum Kind {
     Sweep,
     Compare,
 }
@@ -47,16 +217,38 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     if parts[0].join(super::grid::SPEC_FILE).exists() {
         return merge_grid(parts, out);
     }
-    let kind = Kind::of(&parts[0]);
+    let specs = (parts.iter())
+        .map(|dir| ShardSpec::read(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_shards(parts, &specs)?;
+    let kind = specs[0]
+        .as_ref()
+        .map_or_else(|| Kind::of(&parts[0]), |s| s.kind);
     // seed → (the row as written, the file it came from)
     let mut rows: BTreeMap<u64, (Vec<u8>, PathBuf)> = BTreeMap::new();
-    for dir in parts {
+    for (dir, spec) in parts.iter().zip(&specs) {
         let path = dir.join(kind.file());
         let bytes = std::fs::read(&path).map_err(|source| CliError::Read {
             path: path.clone(),
             source,
         })?;
-        for (seed, row) in table_rows(&path, &bytes, kind.header())? {
+        let part = table_rows(&path, &bytes, kind.header())?;
+        if let Some(spec) = spec {
+            let seeds = part.iter().map(|(seed, _)| *seed);
+            if !seeds.eq(spec.seeds.clone()) {
+                return Err(CliError::Merge {
+                    path,
+                    message: format!(
+                        "shard {} trains seeds {}–{}, and this table does not hold each of \
+                         them once, in order: it is incomplete or not that shard's",
+                        spec.shard,
+                        spec.seeds.start,
+                        spec.seeds.end - 1
+                    ),
+                });
+            }
+        }
+        for (seed, row) in part {
             if let Some((_, first)) = rows.get(&seed) {
                 return Err(CliError::Merge {
                     path,

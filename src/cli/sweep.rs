@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use super::merge::{write_shard_file, Kind};
 use super::{
     io, load, print_out, progress_bar, write_figure, CliError, FigureFormat, Seeds, SweepBackend,
 };
@@ -24,9 +25,10 @@ pub(super) fn sweep(
     quiet: bool,
 ) -> Result<(), CliError> {
     let config = seeds.config()?;
-    let timeline = seeds.timeline(&load(path)?);
-    let sweep = Sweep::new(timeline, config)?;
+    let sheet = load(path)?;
+    let sweep = Sweep::new(seeds.timeline(&sheet), config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
+    write_shard_file(out, Kind::Sweep, seeds, &[&sheet])?;
     let run_steps = sweep.timeline().len() * config.runs as u64;
     let bar = progress_bar(
         run_steps,
@@ -44,6 +46,7 @@ pub(super) fn sweep(
         run_steps as f64 / seconds
     );
 
+    note_failures(&sweep, "");
     let verdicts = sweep.verdicts();
     write_table(&sweep, &verdicts, &out.join("sweep.csv"))?;
     let contact = write_contact_sheet(&sweep, &verdicts, out, format)?;
@@ -85,6 +88,23 @@ fn gpu_device() -> Result<burn::prelude::Device, CliError> {
         (burn::prelude::Device::wgpu_options().init()).map_err(|e| format!("no GPU adapter: {e}"))
     });
     device.clone().map_err(CliError::Gpu)
+}
+
+/// Says on stderr how many of `sweep`'s runs a non-finite loss stopped (`what`: whose runs,
+/// e.g. `A: `). Such a run is judged, and counted in the rate, at the last weights whose loss
+/// was finite, which a diverging sheet leaves crumpled: the reader must know the rate holds
+/// them.
+pub(super) fn note_failures(sweep: &Sweep, what: &str) {
+    let stopped = (sweep.runs().iter())
+        .filter(|r| r.failure.is_some())
+        .count();
+    if stopped > 0 {
+        eprintln!(
+            "note: {what}{stopped} of {} runs stopped at a non-finite loss; each is judged, and \
+             counted, at its last weights whose loss was finite",
+            sweep.runs().len()
+        );
+    }
 }
 
 /// `crumpled 9/64 (14%, 95% CI 8–25%)`.

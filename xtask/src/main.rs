@@ -203,6 +203,9 @@ fn test(args: &[String]) -> Result {
         ]),
         "cargo clippy --features wgpu -D warnings",
     )?;
+    // Before the other tests: the binaries they build last are the ones left in the target
+    // directory, and a mutant's `color-bottleneck` must not be one of them.
+    mutation_check()?;
     run(cargo().args(["test", "--workspace"]), "native tests")?;
     // The kernel's functions against their host twins, and the GPU engine against the CPU
     // engine, on whatever Vulkan device there is (Mesa's lavapipe on a machine without a GPU).
@@ -221,7 +224,6 @@ fn test(args: &[String]) -> Result {
         let args = ["test", "--release", "--features", "wgpu"];
         run(cargo().args(args).args(target), what)?;
     }
-    mutation_check()?;
     fuzz(30)?;
     if !native_only {
         ensure_wasm_target()?;

@@ -94,6 +94,8 @@ fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(String, String)>
     }
 }
 
+/// Every file is public and may be embedded anywhere: a page on another origin imports the
+/// element's module, and the module fetches its wasm and sheets, with CORS.
 fn reply(
     stream: &mut TcpStream,
     status: u16,
@@ -109,7 +111,8 @@ fn reply(
     };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\nContent-Security-Policy: {CSP}\r\nConnection: close\r\n\r\n",
+         Cache-Control: no-cache\r\nContent-Security-Policy: {CSP}\r\n\
+         Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
