@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE_URL;
@@ -1083,6 +1084,61 @@ test('a run link pasted into the address of a linkable page opens that run; a br
   await page.close();
 });
 
+test('a run link pasted after the run shown has ended plays, as a new sheet would', async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const link = (seed, steps) => page.evaluate(async ([s, end]) => {
+    const mod = await import('./pkg/color_bottleneck.js');
+    const sheet = `STEP,PHASE,ACTION,lr,loss-recon\n0,Run ${s},,0.01,1\n${end},,,,\n`;
+    return mod.share_hash({ sheet, spec: { seed: s, latent_dims: 4, batch_size: 64, runs: 1 }, parents: [] });
+  }, [seed, steps]);
+  // The second is long enough to be seen playing.
+  const [first, second] = [await link(5, 300), await link(6, 200_000)];
+  // A load, not a paste, opens the first.
+  await page.goto('about:blank');
+  await page.goto(`${BASE}/index.html?backend=cpu${first}`);
+  await page.waitForFunction(() => {
+    const e = document.querySelector('color-bottleneck');
+    return e?.ready && e.step === 301 && !e.playing;
+  }, null, { timeout: 60_000 });
+  await page.evaluate((h) => { location.hash = h; }, second);
+  await page.waitForFunction(() => {
+    const e = document.querySelector('color-bottleneck');
+    return e.phase === 'Run 6' && e.playing && e.step > 1000;
+  }, null, { timeout: 30_000 }).catch(async () => {
+    const state = await el(page, (e) => ({ phase: e.phase, step: e.step, playing: e.playing, notice: e.field('notice').textContent }));
+    assert.fail(`the pasted run did not play: ${JSON.stringify(state)}`);
+  });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the module snippet works from a page on another origin: the module, its wasm, worker and sheet load with CORS', async () => {
+  // The blog: a server of its own, on another origin of the same machine (Chromium keeps a
+  // page served from elsewhere off the loopback address altogether).
+  const blog = http.createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><title>post</title><p>A post.</p>
+<script type="module" src="${BASE}/color-bottleneck.js"></script>
+<color-bottleneck autoplay compact seed="1" src="${BASE}/dopesheets/demo-short.csv"></color-bottleneck>`);
+  });
+  await new Promise((listening) => blog.listen(0, 'localhost', listening));
+  const host = `http://localhost:${blog.address().port}`;
+  assert.notEqual(host, new URL(BASE).origin);
+  after(() => blog.close());
+  const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+  const errors = await watch(page);
+  const said = [];
+  page.on('console', (m) => said.push(m.text()));
+  await page.goto(`${host}/post.html`);
+  await page.waitForFunction(() => document.querySelector('color-bottleneck')?.step > 200, null, { timeout: 60_000 })
+    .catch(() => assert.fail(`the element did not train on another origin: ${[...errors, ...said].join('; ')}`));
+  assert.equal(await page.evaluate(() => location.origin), host);
+  const total = await el(page, (e) => e.shadowRoot.querySelector('[data-field=readout]').textContent);
+  assert.match(total, /\/ 5001/, 'the sheet from the module\'s origin is the one running');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a linkable page keeps its address on the run shown: a reload opens the sheet and seed applied last', async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const kept = 'STEP,PHASE,ACTION,lr,loss-recon\n0,Kept,,0.01,1\n300,,,,\n';
@@ -1536,6 +1592,8 @@ test('a garbled or truncated link says what is wrong and runs the default sheet'
     await page.waitForFunction(() => document.querySelector('color-bottleneck')?.ready, null, { timeout: 60_000 });
     const notice = await el(page, (e) => e.shadowRoot.querySelector('[data-field=notice]').textContent);
     assert.match(notice, /This link's run could not be opened: the link is (truncated or corrupt|garbled).*; running the default sheet instead/);
+    // The address gives `<` back as `%3C`: the notice names what was pasted.
+    if (hash.includes('<')) assert.match(notice, /'<' is not base64url/);
     await page.waitForFunction(() => /\/ 20001/.test(document.querySelector('color-bottleneck').shadowRoot.querySelector('[data-field=readout]').textContent));
     assert.deepEqual(errors, []);
     await page.close();
