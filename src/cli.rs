@@ -136,8 +136,10 @@ enum Command {
         /// each a grid's grid-runs.csv and grid-spec.txt).
         #[arg(required = true)]
         parts: Vec<PathBuf>,
-        #[arg(long, default_value = "sweep")]
-        out: PathBuf,
+        /// Where the joined tables go: by default `sweep/`, `compare/` or `grid/`, as the
+        /// command that wrote the parts.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print the realized schedule as CSV, one row per step (0..=len).
     Timeline { dopesheet: PathBuf },
@@ -312,17 +314,21 @@ impl Seeds {
         text
     }
 
-    /// The sheet's schedule, stopped at `--until`; a sheet cut short says that its verdicts
+    /// The sheet's schedule, stopped at `--until`, with what `check` would warn of said on
+    /// stderr (`what`: whose sheet, e.g. `A: `); a sheet cut short says that its verdicts
     /// are a screen.
-    fn timeline(&self, sheet: &Dopesheet) -> Timeline {
+    fn timeline(&self, sheet: &Dopesheet, what: &str) -> Timeline {
         let whole = Timeline::new(sheet);
+        for warning in crate::run::warnings_of(&whole) {
+            eprintln!("warning: {what}{warning}");
+        }
         let steps = whole.len();
         let timeline = self.cut(whole);
         if timeline.len() < steps {
             eprintln!(
-                "note: judged after {} of the sheet's {steps} steps: a screen, not the final \
-                 verdict. On ex-1.5 the verdict after phase 1 (3000 steps) was the final one \
-                 for 247 of 256 seeds",
+                "note: {what}judged after {} of the sheet's {steps} steps: a screen, not the \
+                 final verdict. On ex-1.5 the verdict after phase 1 (3000 steps) was the final \
+                 one for 247 of 256 seeds",
                 timeline.len()
             );
         }
@@ -426,7 +432,7 @@ pub fn main() -> ExitCode {
             format,
             quiet,
         } => grid::grid(dopesheet.as_deref(), &vary, &seeds, &out, format, quiet),
-        Command::Merge { parts, out } => merge::merge(&parts, &out),
+        Command::Merge { parts, out } => merge::merge(&parts, out.as_deref()),
         Command::Timeline { dopesheet } => print_timeline(&dopesheet),
         Command::Check {
             dopesheet,

@@ -117,6 +117,30 @@ fn each_cell_is_a_sweep_of_its_own_sheet() {
         .starts_with("0,Primary & secondary,,0.03,1.0,0.6,"));
     let png = std::fs::read(out.join("grid.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
+
+    // A smaller grid written over it leaves only its own cells' sheets, and a cell whose
+    // varied value trains otherwise than written is warned of, as `check` warns of its sheet.
+    let output = succeed(
+        cli()
+            .arg("grid")
+            .arg(&sheet)
+            .args(["--vary", "data-fraction@300=0.5,2"])
+            .args(SEEDS)
+            .args(["--until", "10", "--out"])
+            .arg(&out),
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("warning: cell 1: data-fraction 2 at step 300 is outside 0 to 1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning: cell 0:"), "{stderr}");
+    let mut sheets: Vec<String> = std::fs::read_dir(out.join("sheets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    sheets.sort();
+    assert_eq!(sheets, ["cell-0.csv", "cell-1.csv"]);
 }
 
 /// Each bad address gets a message naming the part that is wrong, and nothing is trained.
@@ -231,4 +255,10 @@ fn a_grid_in_shards_merges_into_the_whole_grid() {
     // Two of the three shards: the missing one is named.
     let stderr = refused(&[&parts[0], &parts[2]]);
     assert!(stderr.contains("shards missing: 1/3"), "{stderr}");
+    // Without --out, the joined grid goes where `grid` writes by default.
+    succeed(cli().current_dir(&dir).arg("merge").args(&parts));
+    assert_eq!(
+        std::fs::read(dir.join("grid/grid.csv")).unwrap(),
+        std::fs::read(whole.join("grid.csv")).unwrap()
+    );
 }

@@ -29,8 +29,8 @@ pub(super) fn compare(
     // any training.
     let config = seeds.config()?;
     let (sheet_a, sheet_b) = (load(Some(a))?, load(Some(b))?);
-    let sweep_a = Sweep::new(seeds.timeline(&sheet_a), config)?;
-    let sweep_b = Sweep::new(seeds.timeline(&sheet_b), config)?;
+    let sweep_a = Sweep::new(seeds.timeline(&sheet_a, "A: "), config)?;
+    let sweep_b = Sweep::new(seeds.timeline(&sheet_b, "B: "), config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     write_shard_file(out, Kind::Compare, seeds, &[&sheet_a, &sheet_b])?;
     let steps_a = sweep_a.timeline().len() * config.runs as u64;

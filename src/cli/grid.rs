@@ -145,7 +145,12 @@ pub(super) fn grid(
     let grid = Grid::new(load(path)?, vary)?;
     // The base sheet's cut says once whether the verdicts are a screen; a cell's values
     // never change its length.
-    let steps = seeds.timeline(grid.base()).len();
+    let steps = seeds.timeline(grid.base(), "").len();
+    // A cell's sheet may train otherwise than written where the base sheet does not (a value
+    // varied out of range): said once per cell, beside the base's own warnings.
+    let base_warnings: Vec<String> = (crate::run::warnings_of(&Timeline::new(grid.base())).iter())
+        .map(ToString::to_string)
+        .collect();
     let sheets = out.join("sheets");
     std::fs::create_dir_all(&sheets).map_err(io(&sheets))?;
     if seeds.shard.is_some() {
@@ -163,7 +168,14 @@ pub(super) fn grid(
     let started = Instant::now();
     let mut results = Vec::with_capacity(grid.len());
     for cell in grid.cells() {
-        let timeline = seeds.cut(Timeline::new(&cell.sheet));
+        let whole = Timeline::new(&cell.sheet);
+        for warning in crate::run::warnings_of(&whole) {
+            let warning = warning.to_string();
+            if !base_warnings.contains(&warning) {
+                eprintln!("warning: cell {}: {warning}", cell.index);
+            }
+        }
+        let timeline = seeds.cut(whole);
         let before = steps * (config.runs * cell.index) as u64;
         let sweep = Sweep::new(timeline, config)?;
         let sweep = train(sweep, seeds.backend, &|done| {
@@ -209,6 +221,16 @@ pub(super) fn write_grid(
     for cell in grid.cells() {
         let path = sheets.join(cell_sheet_name(cell.index));
         std::fs::write(&path, cell.sheet.resolved_csv()).map_err(io(&path))?;
+    }
+    // A larger grid written here before left sheets of cells this one has not: gone, so that
+    // `sheets/` holds this grid's cells alone.
+    for stale in grid.len().. {
+        let path = sheets.join(cell_sheet_name(stale));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(io(&path)(e)),
+        }
     }
     write_cells(grid, summaries, &out.join("grid.csv"))?;
     let heatmap = write_heatmap(grid, summaries, until, out, format)?;

@@ -213,9 +213,11 @@ impl Kind {
     }
 }
 
-pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
+/// `out`: where the joined tables go; `None`: the folder the command that wrote the parts
+/// writes to by default.
+pub(super) fn merge(parts: &[PathBuf], out: Option<&Path>) -> Result<(), CliError> {
     if parts[0].join(super::grid::SPEC_FILE).exists() {
-        return merge_grid(parts, out);
+        return merge_grid(parts, out.unwrap_or(Path::new("grid")));
     }
     let specs = (parts.iter())
         .map(|dir| ShardSpec::read(dir))
@@ -224,6 +226,10 @@ pub(super) fn merge(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     let kind = specs[0]
         .as_ref()
         .map_or_else(|| Kind::of(&parts[0]), |s| s.kind);
+    let out = out.unwrap_or(Path::new(match kind {
+        Kind::Sweep => "sweep",
+        Kind::Compare => "compare",
+    }));
     // seed → (the row as written, the file it came from)
     let mut rows: BTreeMap<u64, (Vec<u8>, PathBuf)> = BTreeMap::new();
     for (dir, spec) in parts.iter().zip(&specs) {

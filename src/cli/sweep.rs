@@ -26,7 +26,7 @@ pub(super) fn sweep(
 ) -> Result<(), CliError> {
     let config = seeds.config()?;
     let sheet = load(path)?;
-    let sweep = Sweep::new(seeds.timeline(&sheet), config)?;
+    let sweep = Sweep::new(seeds.timeline(&sheet, ""), config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     write_shard_file(out, Kind::Sweep, seeds, &[&sheet])?;
     let run_steps = sweep.timeline().len() * config.runs as u64;
