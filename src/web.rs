@@ -154,7 +154,12 @@ pub struct LossSample {
     pub terms: [Option<f32>; Term::COUNT],
 }
 
-/// The latents of a phase's validation set at its end.
+/// Phase ends the page keeps and shows (the last ones), as does the worker for a branch's new
+/// board: a sheet of thousands of phases must not hold thousands of snapshots on either side.
+pub(crate) const PHASE_ENDS_KEPT: usize = 60;
+
+/// The latents of a phase's validation set at its end; `latents` and `colors` empty for a
+/// phase end that only its event tells of (more ended in one frame than the page keeps).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub phase: String,

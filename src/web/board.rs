@@ -31,7 +31,7 @@ use probing::mark_probe;
 /// Latent snapshots kept for scrubbing: 1,000 points × E floats each; halved when full.
 const HISTORY_LIMIT: usize = 1200;
 /// Phase ends the strip shows (the last ones): 20 rows of three.
-const STRIP_LIMIT: usize = 60;
+const STRIP_LIMIT: usize = super::PHASE_ENDS_KEPT;
 /// Height of a strip row's labels, CSS pixels.
 const STRIP_LABEL_H: f32 = 14.0;
 /// Loss samples kept for the chart; halved when full.
@@ -44,6 +44,9 @@ const FIGURE_ROWS: usize = 11;
 /// The decoder map is recomputed at most this often while training: a few frames' worth,
 /// so the map costs the frame loop little (a recomputation decodes a few thousand latents).
 const DECODER_MAP_INTERVAL_MS: f64 = 150.0;
+/// The phase strip is redrawn at most this often while phase ends come in: a sheet of
+/// thousands of short phases would otherwise redraw its every panel on every frame.
+const STRIP_INTERVAL_MS: f64 = 250.0;
 /// How far (CSS pixels) from a dot a pointer may be and still probe it.
 const PROBE_REACH: f32 = 14.0;
 /// A probe's ring around its point.
@@ -147,7 +150,12 @@ pub struct Board {
     /// The live latents' weights.
     params: Vec<f32>,
     history: Vec<Moment>,
+    /// The last [`STRIP_LIMIT`] phase ends.
     snapshots: Vec<PhaseSnapshot>,
+    /// Phase ends the run has passed, those no longer kept included.
+    phase_ends_seen: u64,
+    /// When the strip was last drawn (`performance.now()`).
+    strip_drawn_at: f64,
     scrub: Option<u64>,
     timeline_axis: Option<StepAxis>,
     /// What the schedule canvas last showed: it is redrawn only when that changes (its
@@ -238,6 +246,8 @@ impl Board {
             params: Vec::new(),
             history: Vec::new(),
             snapshots: Vec::new(),
+            phase_ends_seen: 0,
+            strip_drawn_at: f64::NEG_INFINITY,
             scrub: None,
             timeline_axis: None,
             schedule_key: None,
@@ -305,6 +315,7 @@ impl Board {
         self.versus_losses.clear();
         self.history.clear();
         self.snapshots.clear();
+        self.phase_ends_seen = 0;
         self.sweep = None;
         self.finished = false;
         // A new run's first snapshot must not pass for the old run's.
@@ -330,6 +341,10 @@ impl Board {
         self.progress.took(&frame);
         self.onset = frame.onset.clone();
         for snap in &frame.snapshots {
+            self.phase_ends_seen += 1;
+            if snap.latents.is_empty() {
+                continue;
+            }
             self.snapshots.push(PhaseSnapshot {
                 phase: snap.phase.clone(),
                 step: snap.step,
@@ -338,6 +353,8 @@ impl Board {
                 colors: from_bytes(&snap.colors),
             });
         }
+        let over = self.snapshots.len().saturating_sub(STRIP_LIMIT);
+        self.snapshots.drain(..over);
         if let Some(l) = frame.losses {
             self.losses = Some(l);
             push_bounded(&mut self.loss_history, l, LOSS_LIMIT);
@@ -425,8 +442,8 @@ impl Board {
     }
 
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss
-    /// curves. Returns whether a redraw was put off (the loss chart waits out its interval):
-    /// [`Board::render`] tries again on a later frame.
+    /// curves. Returns whether a redraw was put off (the loss chart or the strip waits out its
+    /// interval): [`Board::render`] tries again on a later frame.
     fn draw(
         &mut self,
         latents: &HtmlCanvasElement,
@@ -453,11 +470,14 @@ impl Board {
         {
             let canvas = strip;
             // Nothing on the strip moves: it is drawn only when a phase ends or it resizes.
-            if !self
-                .strip_canvas
-                .is_current(canvas, self.snapshots.len() as u64)
-            {
-                self.draw_strip(canvas);
+            if !self.strip_canvas.is_current(canvas, self.phase_ends_seen) {
+                let t = now();
+                if self.finished || t - self.strip_drawn_at >= STRIP_INTERVAL_MS {
+                    self.strip_drawn_at = t;
+                    self.draw_strip(canvas);
+                } else {
+                    deferred = true;
+                }
             }
         }
         {
@@ -647,8 +667,7 @@ impl Board {
     fn draw_strip(&mut self, canvas: &HtmlCanvasElement) {
         // Every phase end (the last STRIP_LIMIT), three to a row, each a group of three
         // panels labelled across the group.
-        let first = self.snapshots.len().saturating_sub(STRIP_LIMIT);
-        let shown: Vec<&PhaseSnapshot> = self.snapshots[first..].iter().collect();
+        let shown: Vec<&PhaseSnapshot> = self.snapshots.iter().collect();
         let shown = &shown;
         let cells = move |w: f32| {
             let cell = w / 9.0;
@@ -662,10 +681,10 @@ impl Board {
                 })
             })
         };
-        let hidden = first;
+        let hidden = self.phase_ends_seen - shown.len() as u64;
         self.strip_canvas.draw(
             canvas,
-            self.snapshots.len() as u64,
+            self.phase_ends_seen,
             |surface, w, h| {
                 surface.fill_rect(0.0, 0.0, w, h, plot::FIGURE);
                 if shown.is_empty() {

@@ -133,7 +133,8 @@ struct WorkerRun {
     /// States passed through, for a branch to start near its step (CPU engine only: a GPU's
     /// host copy lags its device).
     kept: KeptStates,
-    /// The phase-end snapshots sent so far, for a branch's new board.
+    /// The last phase-end snapshots sent (at most
+    /// [`PHASE_ENDS_KEPT`](crate::web::PHASE_ENDS_KEPT)), for a branch's new board.
     phase_ends: Vec<Snapshot>,
     /// A branch's replay still to come: at each step, the sheet that takes over there.
     switches: VecDeque<(u64, Timeline)>,

@@ -163,9 +163,16 @@ impl WorkerRun {
                     .then(|| sweep_frame(&v.sweep, judge, step, self.first_run, self.total_runs)),
             });
         }
-        let pending = std::mem::take(&mut self.host_pending);
+        let mut pending = std::mem::take(&mut self.host_pending);
+        // Only the last phase ends are kept, here and on the page: the ones before them in
+        // this frame go as their events alone.
+        let told_only = (pending.snapshots.len()).saturating_sub(crate::web::PHASE_ENDS_KEPT);
+        for snapshot in &mut pending.snapshots[..told_only] {
+            snapshot.latents = Vec::new();
+            snapshot.colors = Vec::new();
+        }
         if self.first_run == 0 {
-            for snapshot in &pending.snapshots {
+            for snapshot in &pending.snapshots[told_only..] {
                 if self
                     .phase_ends
                     .last()
@@ -174,6 +181,8 @@ impl WorkerRun {
                     self.phase_ends.push(snapshot.clone());
                 }
             }
+            let over = (self.phase_ends.len()).saturating_sub(crate::web::PHASE_ENDS_KEPT);
+            self.phase_ends.drain(..over);
         }
         frame.losses = pending.losses;
         frame.snapshots = pending.snapshots;
