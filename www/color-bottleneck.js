@@ -365,7 +365,7 @@ class ColorBottleneck extends HTMLElement {
     this.#running = false;
   }
 
-  static get observedAttributes() { return ['backend', 'locked']; }
+  static get observedAttributes() { return ['backend', 'locked', 'seed']; }
 
   /** A new `backend` mid-run moves the live run to that engine, with its checkpoint, or times
    * the GPU (`Engines::backend_changed` in src/element/engines.rs). */
@@ -373,6 +373,12 @@ class ColorBottleneck extends HTMLElement {
     if (name === 'locked') {
       const sheet = this.shadowRoot?.querySelector('[data-field=sheet]');
       if (sheet) sheet.readOnly = after !== null;
+      return;
+    }
+    // The seed field is the seed a Reset trains: a seed set later goes there.
+    if (name === 'seed') {
+      const field = this.shadowRoot?.querySelector('[data-field=seed]');
+      if (field && after !== null) field.value = after;
       return;
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
@@ -938,7 +944,6 @@ class ColorBottleneck extends HTMLElement {
    * canvas's corner), as the decoder map paints it; `[]` outside the panels' plots. */
   decoded(x, y) { return this.#board ? Array.from(this.#board.decoded_at(x, y)) : []; }
 
-  /** Replaces the schedule; `live` keeps the model and step. Throws on a broken sheet. */
   /** Memory in bytes: the worker's wasm (the engine), the page's wasm (the history and
    * drawing) and the worker's JS heap where the browser tells. */
   async memory() {
@@ -947,7 +952,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** Trains `csv` from the start, or (`live`) from the run's step on; `versus`: a second
-   * sheet (B) to train on the same seeds beside it, a comparison (null: none). */
+   * sheet (B) to train on the same seeds beside it, a comparison (null: none). Rejects on a
+   * broken sheet. */
   async setDopesheet(csv, { live = false, versus = null } = {}) {
     if (!this.#board) throw new Error('not ready');
     live = Boolean(live);

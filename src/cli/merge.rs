@@ -140,7 +140,7 @@ fn check_shards(parts: &[PathBuf], specs: &[Option<ShardSpec>]) -> Result<(), Cl
         return Ok(());
     };
     let count = whole.shard.count;
-    let mut shards: BTreeMap<usize, &PathBuf> = BTreeMap::new();
+    let mut shards = ShardSet::new(count);
     for (dir, spec) in parts.iter().zip(specs) {
         let path = dir.join(SHARD_FILE);
         let bad = |message: String| CliError::Merge {
@@ -160,25 +160,52 @@ fn check_shards(parts: &[PathBuf], specs: &[Option<ShardSpec>]) -> Result<(), Cl
                 parts[0].display()
             )));
         }
-        if let Some(first) = shards.insert(spec.shard.index, dir) {
-            return Err(bad(format!(
-                "shard {} again: {} is that shard too",
-                spec.shard,
-                first.display()
-            )));
+        shards.add(spec.shard.index, dir).map_err(bad)?;
+    }
+    shards.all(&parts[0].join(SHARD_FILE))
+}
+
+/// The shards of one whole as they are given: each index of `count` once.
+struct ShardSet<'a> {
+    count: usize,
+    given: BTreeMap<usize, &'a PathBuf>,
+}
+
+impl<'a> ShardSet<'a> {
+    fn new(count: usize) -> Self {
+        ShardSet {
+            count,
+            given: BTreeMap::new(),
         }
     }
-    if shards.len() != count {
-        let missing: Vec<String> = (0..count)
-            .filter(|i| !shards.contains_key(i))
-            .map(|i| format!("{i}/{count}"))
-            .collect();
-        return Err(CliError::Merge {
-            path: parts[0].join(SHARD_FILE),
-            message: format!("shards missing: {}", missing.join(", ")),
-        });
+
+    /// Shard `index`, in `dir`; what is wrong where it was given already.
+    fn add(&mut self, index: usize, dir: &'a PathBuf) -> Result<(), String> {
+        match self.given.insert(index, dir) {
+            Some(first) => Err(format!(
+                "shard {index}/{} again: {} is that shard too",
+                self.count,
+                first.display()
+            )),
+            None => Ok(()),
+        }
     }
-    Ok(())
+
+    /// Whether every shard was given; the missing ones named, at `path` (the first part's
+    /// spec file), where not.
+    fn all(&self, path: &Path) -> Result<(), CliError> {
+        let missing: Vec<String> = (0..self.count)
+            .filter(|i| !self.given.contains_key(i))
+            .map(|i| format!("{i}/{}", self.count))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(CliError::Merge {
+            path: path.to_path_buf(),
+            message: format!("shards missing: {}", missing.join(", ")),
+        })
+    }
 }
 
 /// What the shards hold: each part is a folder with this file.
@@ -306,7 +333,7 @@ pub(super) fn merge(parts: &[PathBuf], out: Option<&Path>) -> Result<(), CliErro
 fn merge_grid(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
     let spec = GridSpec::read(&parts[0])?;
     let count = spec.shard.1;
-    let mut shards: BTreeMap<usize, &PathBuf> = BTreeMap::new();
+    let mut shards = ShardSet::new(count);
     let mut rows: BTreeMap<(usize, u64), GridRow> = BTreeMap::new();
     for dir in parts {
         let part = GridSpec::read(dir)?;
@@ -321,13 +348,7 @@ fn merge_grid(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
                 parts[0].display()
             )));
         }
-        if let Some(first) = shards.insert(part.shard.0, dir) {
-            return Err(bad(format!(
-                "shard {}/{count} again: {} is that shard too",
-                part.shard.0,
-                first.display()
-            )));
-        }
+        shards.add(part.shard.0, dir).map_err(bad)?;
         let path = dir.join("grid-runs.csv");
         let bytes = std::fs::read(&path).map_err(|source| CliError::Read {
             path: path.clone(),
@@ -360,16 +381,7 @@ fn merge_grid(parts: &[PathBuf], out: &Path) -> Result<(), CliError> {
             rows.insert((cell, seed), run);
         }
     }
-    if shards.len() != count {
-        let missing: Vec<String> = (0..count)
-            .filter(|i| !shards.contains_key(i))
-            .map(|i| format!("{i}/{count}"))
-            .collect();
-        return Err(CliError::Merge {
-            path: parts[0].join(super::grid::SPEC_FILE),
-            message: format!("shards missing: {}", missing.join(", ")),
-        });
-    }
+    shards.all(&parts[0].join(super::grid::SPEC_FILE))?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let path = out.join("grid-runs.csv");
     let mut table = format!("{RUNS_HEADER}\n").into_bytes();

@@ -129,11 +129,14 @@ pub fn timeline_chart(s: &mut dyn Surface, area: Rect, timeline: &Timeline) -> S
         for (x, ()) in spaced(starts, 1.0) {
             s.line((x, plot.y), (x, plot.y + plot.h), 1.0, GRID, false);
         }
-        for tick in [lo, (lo + hi) / 2.0, hi] {
+        let (ticks, decimals) = round_ticks(lo, hi);
+        for tick in ticks {
+            let y = to_y(tick);
+            s.line((plot.x, y), (plot.x + plot.w, y), 1.0, GRID, false);
             s.text(
                 plot.x - 4.0,
-                to_y(tick),
-                &short_number(tick),
+                y,
+                &tick_label(tick, decimals),
                 font * 0.85,
                 FAINT_TEXT,
                 Align::Right,
@@ -311,13 +314,57 @@ fn value_range(timeline: &Timeline, group: &[usize]) -> (f64, f64) {
     (lo - margin, hi + margin)
 }
 
-fn short_number(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 0.01 && v.abs() < 1e4 {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// Round values within `lo..=hi` to mark a value axis at: the multiples in it of the least of
+/// 1, 2 or 5 × 10ⁿ that gives at most five, and the decimals they need. A reader compares
+/// curves against round numbers; the range's own ends (a margin beyond the keys) are not.
+fn round_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
+    let span = hi - lo;
+    if !(span > 0.0 && span.is_finite()) {
+        return (vec![lo], 3);
+    }
+    let power = (span / 5.0).log10().floor() as i32;
+    let (step, power) = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| (m * 10f64.powi(power), power + i32::from(m == 10.0)))
+        .find(|(step, _)| span / step <= 5.0)
+        .unwrap_or((10f64.powi(power + 1), power + 1));
+    let (first, last) = ((lo / step).ceil() as i64, (hi / step).floor() as i64);
+    let ticks = (first..=last).map(|k| k as f64 * step).collect();
+    (ticks, (-power).max(0) as usize)
+}
+
+/// A tick's value with the decimals its axis's step needs, trailing zeros and a negative
+/// zero dropped: `0`, `0.5`, `0.005`, `20000`.
+fn tick_label(v: f64, decimals: usize) -> String {
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
     } else {
-        format!("{v:.0e}")
+        &text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(lo: f64, hi: f64) -> Vec<String> {
+        let (ticks, decimals) = round_ticks(lo, hi);
+        ticks.iter().map(|&v| tick_label(v, decimals)).collect()
+    }
+
+    #[test]
+    fn value_axes_are_marked_at_round_numbers() {
+        // ex-1.5's weights (0 to 1) and learning rate (1e-4 to 0.01), with their margins.
+        assert_eq!(labels(-0.15, 1.15), ["0", "0.5", "1"]);
+        assert_eq!(labels(-0.0014, 0.0115), ["0", "0.005", "0.01"]);
+        assert_eq!(labels(0.85, 1.15), ["0.9", "1", "1.1"]);
+        assert_eq!(labels(-5.0, 105.0), ["0", "50", "100"]);
+        assert_eq!(labels(-0.35, -0.05), ["-0.3", "-0.2", "-0.1"]);
     }
 }

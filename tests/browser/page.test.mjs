@@ -127,6 +127,11 @@ test('reset with the same seed reproduces the same latents', async () => {
   assert.equal(stepB, 40);
   assert.equal(a.length, 4000);
   assert.deepEqual(a, b);
+  // A seed set on the element later is the one Reset trains, as if typed in its field.
+  await el(page, (e) => e.setAttribute('seed', '9'));
+  assert.equal(await el(page, (e) => e.field('seed').value), '9');
+  const [, c] = await run();
+  assert.notDeepEqual(c, a, 'seed 9 starts elsewhere');
   assert.deepEqual(errors, []);
   await page.close();
 });
