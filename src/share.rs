@@ -152,13 +152,17 @@ impl SharedRun {
             .or_else(|| hash.strip_prefix(&PREFIX[1..]))
             .ok_or(ShareError::NoRun)?
             .trim();
-        // Named as the reader typed it: the browser's address gives `<` as `%3C`, which no
-        // valid link holds.
-        if let Some(bad) = (percent_encoding::percent_decode_str(encoded).decode_utf8_lossy())
+        if let Some(bad) = encoded
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
-            return Err(ShareError::NotBase64(bad));
+            // Named as the reader typed it: the browser's address gives `<` as `%3C`.
+            let escaped = (encoded.split_once('%'))
+                .and_then(|(_, rest)| u8::from_str_radix(rest.get(..2)?, 16).ok());
+            return Err(ShareError::NotBase64(match escaped {
+                Some(byte) if bad == '%' && byte.is_ascii() => byte as char,
+                _ => bad,
+            }));
         }
         let deflated = URL_SAFE_NO_PAD
             .decode(encoded)

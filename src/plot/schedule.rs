@@ -322,30 +322,38 @@ fn round_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
     if !(span > 0.0 && span.is_finite()) {
         return (vec![lo], 3);
     }
-    let power = (span / 5.0).log10().floor() as i32;
-    let (step, power) = [1.0, 2.0, 5.0, 10.0]
+    // The power of ten at or below a fifth of the span, and the decimals it needs: found by
+    // steps of ten, as the page's module has no f64 logarithm to spare.
+    let (mut unit, mut decimals) = (1.0, 0i32);
+    while unit > span / 5.0 {
+        unit /= 10.0;
+        decimals += 1;
+    }
+    while unit * 10.0 <= span / 5.0 {
+        unit *= 10.0;
+        decimals -= 1;
+    }
+    let step = [1.0, 2.0, 5.0]
         .into_iter()
-        .map(|m| (m * 10f64.powi(power), power + i32::from(m == 10.0)))
-        .find(|(step, _)| span / step <= 5.0)
-        .unwrap_or((10f64.powi(power + 1), power + 1));
+        .map(|m| m * unit)
+        .find(|step| span / step <= 5.0)
+        .unwrap_or_else(|| {
+            decimals -= 1;
+            unit * 10.0
+        });
     let (first, last) = ((lo / step).ceil() as i64, (hi / step).floor() as i64);
     let ticks = (first..=last).map(|k| k as f64 * step).collect();
-    (ticks, (-power).max(0) as usize)
+    (ticks, decimals.max(0) as usize)
 }
 
-/// A tick's value with the decimals its axis's step needs, trailing zeros and a negative
-/// zero dropped: `0`, `0.5`, `0.005`, `20000`.
+/// A tick's value with the decimals its axis's step needs, trailing zeros dropped: `0`,
+/// `0.5`, `0.005`, `20000`.
 fn tick_label(v: f64, decimals: usize) -> String {
     let text = format!("{v:.decimals$}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').into()
     } else {
-        &text
-    };
-    if text == "-0" {
-        "0".into()
-    } else {
-        text.into()
+        text
     }
 }
 
