@@ -62,7 +62,10 @@ pub fn geometry_panel(
     let font = 12.0;
     let lines = [
         format!("participation ratio {:.2}", geometry.participation_ratio),
-        format!("winding number {:+}", geometry.winding),
+        match geometry.winding {
+            0 => "winding number 0".to_string(),
+            w => format!("winding number {w:+}"),
+        },
         format!("band error {:.3}", geometry.circulant_error()),
     ];
     for (k, line) in lines.iter().enumerate() {
@@ -99,6 +102,15 @@ fn participation_chart(
     let two = y(2.0);
     s.line((plot.x, two), (plot.x + plot.w, two), 1.0, FAINT_TEXT, true);
     s.text(plot.x + 2.0, two - 6.0, "2", 10.0, FAINT_TEXT, Align::Left);
+    // The scale's top, so that the curve's height reads as a number.
+    s.text(
+        plot.x + 2.0,
+        plot.y + 7.0,
+        &format!("{top}"),
+        10.0,
+        FAINT_TEXT,
+        Align::Left,
+    );
     let points: Vec<(f32, f32)> = (history.iter())
         .filter(|(_, r)| r.is_finite())
         .map(|&(step, r)| (x(step), y(r)))
@@ -114,11 +126,12 @@ fn participation_chart(
         FAINT_TEXT,
         Align::Left,
     );
-    // The step axis: its start, middle and end.
+    // The step axis: its first step, its middle and its last.
+    let last = steps.saturating_sub(1);
     let ticks = [
         (0, Align::Left),
-        (steps / 2, Align::Center),
-        (steps, Align::Right),
+        (last / 2, Align::Center),
+        (last, Align::Right),
     ];
     for (step, align) in ticks {
         s.line(
@@ -185,9 +198,20 @@ mod tests {
         let g = Geometry::of_hues(&latents, 2);
         let mut svg = crate::plot::svg::Svg::new(400.0, 200.0);
         let area = Rect::new(0.0, 0.0, 400.0, 200.0);
-        geometry_panel(&mut svg, area, &g, &[(0, 1.0), (600, 2.0)], 1200, 600);
+        // 1,201 steps: 0 to 1200, as a timeline's length counts them.
+        geometry_panel(&mut svg, area, &g, &[(0, 1.0), (600, 2.0)], 1201, 600);
         let svg = svg.finish();
-        for label in [">0<", ">600<", ">1200<", ">participation ratio by step<"] {
+        let labels = [
+            ">0<",
+            ">600<",
+            ">1200<",
+            ">participation ratio by step<",
+            // The ratio's scale, up to 4 at least.
+            ">4<",
+            // A line off the origin does not wind round it, and 0 has no sign.
+            ">winding number 0<",
+        ];
+        for label in labels {
             assert!(svg.contains(label), "{label} in {svg}");
         }
     }
