@@ -371,14 +371,12 @@ class ColorBottleneck extends HTMLElement {
    * the GPU (`Engines::backend_changed` in src/element/engines.rs). */
   attributeChangedCallback(name, before, after) {
     if (name === 'locked') {
-      const sheet = this.shadowRoot?.querySelector('[data-field=sheet]');
-      if (sheet) sheet.readOnly = after !== null;
+      this.field('sheet').readOnly = after !== null;
       return;
     }
     // The seed field is the seed a Reset trains: a seed set later goes there.
     if (name === 'seed') {
-      const field = this.shadowRoot?.querySelector('[data-field=seed]');
-      if (field && after !== null) field.value = after;
+      if (after !== null) this.field('seed').value = after;
       return;
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;

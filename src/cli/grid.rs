@@ -22,7 +22,8 @@ use crate::timeline::Timeline;
 use crate::verdict::{wilson_interval, Shape, Verdict};
 
 /// The grid's definition in a shard's folder: the seeds, model, cut and backend
-/// (`Seeds::spec_lines`), a `vary SPEC` line per axis, and the shard (`shard I/N`). The base sheet is [`BASE_SHEET`] in `sheets/`.
+/// (`Seeds::spec_lines`), a `vary SPEC` line per axis, and the shard (`shard I/N`). The base
+/// sheet is [`BASE_SHEET`] in `sheets/`.
 pub(super) const SPEC_FILE: &str = "grid-spec.txt";
 const BASE_SHEET: &str = "base.csv";
 

@@ -34,11 +34,7 @@ pub(super) fn write_shard_file(
             _ => Ok(()),
         };
     };
-    let name = match kind {
-        Kind::Sweep => "sweep",
-        Kind::Compare => "compare",
-    };
-    let mut text = format!("{name}\n{}shard {shard}\n", seeds.spec_lines());
+    let mut text = format!("{}\n{}shard {shard}\n", kind.name(), seeds.spec_lines());
     for sheet in sheets {
         text.push_str("sheet\n");
         text.push_str(&sheet.resolved_csv());
@@ -77,10 +73,12 @@ impl ShardSpec {
                 "no sheet: not a file sweep --shard or compare --shard writes",
             )
         })?;
-        let kind = match head.lines().next() {
-            Some("sweep") => Kind::Sweep,
-            Some("compare") => Kind::Compare,
-            _ => return Err(bad(1, "not a file sweep --shard or compare --shard writes")),
+        let first_line = head.lines().next();
+        let Some(kind) = [Kind::Sweep, Kind::Compare]
+            .into_iter()
+            .find(|k| first_line == Some(k.name()))
+        else {
+            return Err(bad(1, "not a file sweep --shard or compare --shard writes"));
         };
         let (mut runs, mut first, mut shard, mut rest) = (None, None, None, String::new());
         for (i, line) in head.lines().enumerate() {
@@ -216,6 +214,15 @@ pub(super) enum Kind {
 }
 
 impl Kind {
+    /// The command that writes such parts, which names their shard files and, by default,
+    /// the folder they are merged into.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Sweep => "sweep",
+            Kind::Compare => "compare",
+        }
+    }
+
     fn file(self) -> &'static str {
         match self {
             Kind::Sweep => "sweep.csv",
@@ -253,10 +260,7 @@ pub(super) fn merge(parts: &[PathBuf], out: Option<&Path>) -> Result<(), CliErro
     let kind = specs[0]
         .as_ref()
         .map_or_else(|| Kind::of(&parts[0]), |s| s.kind);
-    let out = out.unwrap_or(Path::new(match kind {
-        Kind::Sweep => "sweep",
-        Kind::Compare => "compare",
-    }));
+    let out = out.unwrap_or(Path::new(kind.name()));
     // seed → (the row as written, the file it came from)
     let mut rows: BTreeMap<u64, (Vec<u8>, PathBuf)> = BTreeMap::new();
     for (dir, spec) in parts.iter().zip(&specs) {
