@@ -204,28 +204,11 @@ pub fn effective_probabilities(bias: &[f64], weights: &[f64]) -> Option<Vec<f64>
     probabilities(bias, weights).map(Iterator::collect)
 }
 
+use crate::sampler::effective_weights;
+
 fn probabilities<'a>(
     bias: &'a [f64],
     weights: &'a [f64],
 ) -> Option<impl Iterator<Item = f64> + 'a> {
     effective_weights(bias, weights).map(|(w, total)| w.map(move |v| v / total))
-}
-
-/// max(weights·bias, 0), unnormalised, with their total, or `None` when that is ≤ 1e-9.
-pub(crate) fn effective_weights<'a>(
-    bias: &'a [f64],
-    weights: &'a [f64],
-) -> Option<(impl Iterator<Item = f64> + 'a, f64)> {
-    let effective = move || bias.iter().zip(weights).map(|(b, w)| positive(w * b));
-    let total: f64 = effective().sum();
-    (total > 1e-9).then(move || (effective(), total))
-}
-
-/// `max(v, 0)` (NaN → 0) as a comparison: `f64::max` is a libm call in wasm.
-fn positive(v: f64) -> f64 {
-    if v > 0.0 {
-        v
-    } else {
-        0.0
-    }
 }

@@ -2,8 +2,9 @@
 //! keyframed curriculum shapes it into a colour wheel.
 //!
 //! `dopesheet`, `timeline` and `data` are the curriculum and the colours; `step` is the one
-//! definition of a training step on host values, which `sweep` (the CPU) and `gpu_step` (a
-//! CubeCL kernel) run; `reference` is the oracle, in plain Burn.
+//! definition of a training step on host values (the `color-bottleneck-step` crate, with
+//! `sampler`), which `sweep` (the CPU) and `gpu_step` (a CubeCL kernel) run; `reference` is
+//! the oracle, in plain Burn.
 
 pub mod backend_choice;
 #[cfg(not(target_family = "wasm"))]

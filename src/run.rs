@@ -178,13 +178,7 @@ pub fn phase_end_set(timeline: &Timeline, step: u64) -> Option<(String, Vec<f32>
     })
 }
 
-/// A step's losses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Losses {
-    pub total: f32,
-    /// `None` for terms not computed this step.
-    pub terms: PerTerm<Option<f32>>,
-}
+pub use crate::step::Losses;
 
 /// Indices of the schedule's columns a step reads.
 #[derive(Debug, Clone)]

@@ -235,9 +235,7 @@ pub(super) fn draw_batch(
     if plan.on_primaries {
         return;
     }
-    for i in sampler.batch(plan.step) {
-        batches.extend_from_slice(&shared.cube_rgb[i * 3..i * 3 + 3]);
-    }
+    sampler.draw_colors(plan.step, &shared.cube_rgb, batches);
 }
 
 /// Moves `sampler`'s weights to this step's data-fraction (`weights_fraction`: the one they
