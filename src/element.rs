@@ -9,6 +9,7 @@
 
 pub mod engines;
 pub mod gestures;
+pub mod grid_run;
 mod runs;
 pub mod trained;
 

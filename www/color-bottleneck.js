@@ -1041,7 +1041,8 @@ class ColorBottleneck extends HTMLElement {
   #showGridAddresses() { if (this.#wasm) this.#wasm.mod.show_grid_menus(this.shadowRoot, this.field('sheet').value); }
 
   /** Trains the phase diagram the menus describe: each cell's sheet as a sweep of the chosen
-   * seeds, one after another in the view above, each rate filled in as its sweep finishes. */
+   * seeds, one after another in the view above, each rate filled in as its sweep finishes
+   * (`train_grid` in src/element/grid_run.rs). */
   async #runGrid() {
     this.#showGridAddresses();
     const menu = (name) => this.field(`grid-${name}`).value;
@@ -1058,33 +1059,25 @@ class ColorBottleneck extends HTMLElement {
     this.#diagram?.free();
     this.#diagram = diagram;
     const grid = this.#trained.begin_grid(diagram.cut());
-    const cells = diagram.cells();
-    const started = performance.now();
     this.canvas('grid').hidden = false;
     diagram.draw(this.canvas('grid'));
     this.setAttribute('runs', String(runs));
     this.field('runs').value = String(runs);
+    // The flow is `train_grid` (src/element/grid_run.rs); this is the element's side of it.
+    const host = {
+      start: (sheet) => this.#create(sheet),
+      play: () => this.play(),
+      frame: () => new Promise(requestAnimationFrame),
+      has_view: () => this.#trained.grid_is(grid) && this.isConnected,
+      finished: () => Boolean(this.#board?.finished()),
+      counts: () => this.#board.sweep_counts(),
+      fill_in: (i, crumpled, judged) => { diagram.set_result(i, crumpled, judged); diagram.draw(this.canvas('grid')); },
+      // A newer grid (this one's diagram freed) has the status line.
+      status: (text) => { if (this.#diagram === diagram) setText(status, text); },
+      stopped: STOPPED,
+    };
     try {
-      for (let i = 0; i < cells; i++) {
-        setText(status, diagram.progress(i));
-        await this.#create(diagram.cell_sheet(i));
-        let going = this.#trained.grid_is(grid);
-        if (going) this.play();
-        while (going && !this.#board?.finished()) {
-          await new Promise(requestAnimationFrame);
-          going = this.#trained.grid_is(grid) && this.isConnected;
-        }
-        if (!going) {
-          // Another run took the view (Apply, Reset, a link), or the element left the page,
-          // or a new grid began (this one's diagram freed).
-          if (this.#diagram === diagram) setText(status, diagram.stopped(i));
-          return;
-        }
-        const [crumpled, judged] = this.#board.sweep_counts();
-        diagram.set_result(i, crumpled, judged);
-        diagram.draw(this.canvas('grid'));
-      }
-      setText(status, diagram.finished((performance.now() - started) / 1000));
+      await this.#wasm.mod.train_phase_diagram(diagram, host);
     } finally {
       this.#trained.grid_done(grid);
     }

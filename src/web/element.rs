@@ -432,11 +432,11 @@ impl engines::Host for PageHost {
 pub struct ElementEngines(Rc<Engines<PageHost, JsValue>>);
 
 /// A flow of the engines, as the page awaits it.
-type PageFlow = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+pub(super) type PageFlow = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 /// The promise of `flow`: one instance of the machinery that turns a future into a promise
 /// serves every flow.
-fn promise(flow: PageFlow) -> js_sys::Promise {
+pub(super) fn promise(flow: PageFlow) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(flow)
 }
 

@@ -7,9 +7,12 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlSelectElement, ShadowRoot};
 
 use super::canvas::with_canvas;
-use super::{find_parts, js_error, set_options};
+use super::element::promise;
+use super::{find_parts, get, js_error, set_options};
 use crate::dopesheet::Dopesheet;
+use crate::element::engines::Failure;
 use crate::element::grid_axis_choice;
+use crate::element::grid_run::{train_grid, GridHost};
 use crate::grid::Grid;
 use crate::plot::{self, HeatmapLayout, Rect};
 use crate::stats::crumple_summary;
@@ -113,21 +116,6 @@ impl PhaseDiagram {
         layout.cell_at(x as f32, y as f32).map(|i| i as u32)
     }
 
-    /// What the page says while cell `index` trains ([`crate::grid::progress_text`]).
-    pub fn progress(&self, index: u32) -> String {
-        crate::grid::progress_text(index as usize, self.grid.len())
-    }
-
-    /// What the page says when another run took the view while cell `index` trained.
-    pub fn stopped(&self, index: u32) -> String {
-        crate::grid::stopped_text(index as usize, self.grid.len())
-    }
-
-    /// What the page says when every cell has trained, after `seconds`.
-    pub fn finished(&self, seconds: f64) -> String {
-        crate::grid::finished_text(self.grid.len(), self.runs, seconds)
-    }
-
     /// `reg-separate@0=0.3 · lr@0=0.01: crumpled 3/16 (19%, 95% CI 7–43%)`, or `… not
     /// trained yet`.
     pub fn describe(&self, index: u32) -> String {
@@ -141,6 +129,96 @@ impl PhaseDiagram {
         };
         format!("{}: {result}", values.join(" · "))
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The element's side of a phase diagram's training ([`GridHost`]), made by
+    /// `www/color-bottleneck.js`. `start` and `frame` return promises; a start rejected with
+    /// `stopped` gave way to newer work. `counts` is `[crumpled, judged]`.
+    pub type JsGridHost;
+    #[wasm_bindgen(method)]
+    fn start(this: &JsGridHost, sheet: &str) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn play(this: &JsGridHost);
+    #[wasm_bindgen(method)]
+    fn frame(this: &JsGridHost) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn has_view(this: &JsGridHost) -> bool;
+    #[wasm_bindgen(method)]
+    fn finished(this: &JsGridHost) -> bool;
+    #[wasm_bindgen(method)]
+    fn counts(this: &JsGridHost) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn fill_in(this: &JsGridHost, cell: u32, crumpled: u32, judged: u32);
+    #[wasm_bindgen(method)]
+    fn status(this: &JsGridHost, text: &str);
+    #[wasm_bindgen(method, getter)]
+    fn stopped(this: &JsGridHost) -> JsValue;
+}
+
+impl GridHost for JsGridHost {
+    async fn start(&self, sheet: &str) -> Result<(), Failure> {
+        let started = wasm_bindgen_futures::JsFuture::from(JsGridHost::start(self, sheet)).await;
+        started.map(drop).map_err(|e| {
+            if e == self.stopped() {
+                return Failure::Stopped;
+            }
+            Failure::Problem((get(&e, "message").as_string()).unwrap_or_else(|| format!("{e:?}")))
+        })
+    }
+
+    fn play(&self) {
+        JsGridHost::play(self);
+    }
+
+    async fn next_frame(&self) {
+        let _ = wasm_bindgen_futures::JsFuture::from(self.frame()).await;
+    }
+
+    fn has_view(&self) -> bool {
+        JsGridHost::has_view(self)
+    }
+
+    fn finished(&self) -> bool {
+        JsGridHost::finished(self)
+    }
+
+    fn counts(&self) -> (u32, u32) {
+        let counts = JsGridHost::counts(self);
+        let count = |i: &str| get(&counts, i).as_f64().unwrap_or(0.0) as u32;
+        (count("0"), count("1"))
+    }
+
+    fn fill_in(&self, cell: usize, crumpled: u32, judged: u32) {
+        JsGridHost::fill_in(self, cell as u32, crumpled, judged);
+    }
+
+    fn status(&self, text: &str) {
+        JsGridHost::status(self, text);
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+/// Trains `diagram`'s cells one after another over `host` ([`train_grid`]). The promise
+/// rejects with the host's `stopped` where a start gave way to newer work, or with a start's
+/// problem.
+#[wasm_bindgen]
+pub fn train_phase_diagram(diagram: &PhaseDiagram, host: JsGridHost) -> js_sys::Promise {
+    let cells: Vec<String> = (0..diagram.cells())
+        .map(|i| diagram.cell_sheet(i))
+        .collect();
+    let runs = diagram.runs;
+    promise(Box::pin(async move {
+        match train_grid(&host, &cells, runs).await {
+            Ok(_) => Ok(JsValue::UNDEFINED),
+            Err(Failure::Stopped) => Err(host.stopped()),
+            Err(Failure::Problem(p)) => Err(js_error(p)),
+        }
+    }))
 }
 
 /// The keyframed cells a page's grid can vary: `column@step` for every column and keyframe
