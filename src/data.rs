@@ -5,6 +5,8 @@
 //! Everything is f64 and numpy-exact (checked against the golden cubes); the trainer
 //! rounds to f32 only when it builds tensors.
 
+use crate::sampler::effective_weights;
+
 /// `numpy.arange(lower, upper, step)` wrapped into `[0, period)`, with the reference's
 /// defaults (upper = lower + period, exclusive).
 pub fn arange_cyclic(lower: f64, step: f64, period: f64) -> Vec<f64> {
@@ -203,8 +205,6 @@ pub fn data_fraction_weights(vibrancy: &[f64], fraction: f64) -> Vec<f64> {
 pub fn effective_probabilities(bias: &[f64], weights: &[f64]) -> Option<Vec<f64>> {
     probabilities(bias, weights).map(Iterator::collect)
 }
-
-use crate::sampler::effective_weights;
 
 fn probabilities<'a>(
     bias: &'a [f64],

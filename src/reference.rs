@@ -273,9 +273,8 @@ impl Reference {
         let batch = if on_primaries {
             self.primaries.clone()
         } else {
-            let rows: Vec<f32> = (self.sampler.batch(step))
-                .flat_map(|i| self.cube[i * 3..i * 3 + 3].to_vec())
-                .collect();
+            let mut rows = Vec::new();
+            self.sampler.draw_colors(step, &self.cube, &mut rows);
             let n = rows.len() / 3;
             Tensor::from_data(TensorData::new(rows, [n, 3]), &self.device)
         };

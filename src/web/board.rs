@@ -665,10 +665,9 @@ impl Board {
     }
 
     fn draw_strip(&mut self, canvas: &HtmlCanvasElement) {
-        // Every phase end (the last STRIP_LIMIT), three to a row, each a group of three
+        // Every phase end kept (the last STRIP_LIMIT), three to a row, each a group of three
         // panels labelled across the group.
-        let shown: Vec<&PhaseSnapshot> = self.snapshots.iter().collect();
-        let shown = &shown;
+        let shown: &[PhaseSnapshot] = &self.snapshots;
         let cells = move |w: f32| {
             let cell = w / 9.0;
             (0..shown.len()).flat_map(move |i| {
@@ -677,7 +676,7 @@ impl Board {
                 plot::DIM_PAIRS.iter().enumerate().map(move |(j, pair)| {
                     let area = Rect::new((group * 3 + j) as f32 * cell, top, cell, cell)
                         .inset(2.0, 2.0, 2.0, 2.0);
-                    (shown[i], area, *pair)
+                    (&shown[i], area, *pair)
                 })
             })
         };

@@ -277,16 +277,29 @@ extern "C" {
 /// [`engines::Host`] over the element's script: a worker is the script's `Worker`.
 pub struct PageHost(JsHost);
 
+/// What a host's rejection `e` means: [`Failure::Stopped`] where it is the host's `stopped`.
+pub(super) fn failure_of(e: JsValue, stopped: &JsValue) -> Failure {
+    if e == *stopped {
+        return Failure::Stopped;
+    }
+    Failure::Problem(
+        (get(&e, "message").as_string())
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| format!("{e:?}")),
+    )
+}
+
+/// How a flow's `failure` rejects its promise: with the host's `stopped`, or an `Error`.
+pub(super) fn rejection_of(failure: Failure, stopped: JsValue) -> JsValue {
+    match failure {
+        Failure::Stopped => stopped,
+        Failure::Problem(p) => js_error(p),
+    }
+}
+
 impl PageHost {
     fn failure(&self, e: JsValue) -> Failure {
-        if e == self.0.stopped() {
-            return Failure::Stopped;
-        }
-        Failure::Problem(
-            (get(&e, "message").as_string())
-                .or_else(|| e.as_string())
-                .unwrap_or_else(|| format!("{e:?}")),
-        )
+        failure_of(e, &self.0.stopped())
     }
 
     async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
@@ -296,10 +309,7 @@ impl PageHost {
     }
 
     fn rejection(&self, failure: Failure) -> JsValue {
-        match failure {
-            Failure::Stopped => self.0.stopped(),
-            Failure::Problem(p) => js_error(p),
-        }
+        rejection_of(failure, self.0.stopped())
     }
 }
 

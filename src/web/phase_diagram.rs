@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlSelectElement, ShadowRoot};
 
 use super::canvas::with_canvas;
-use super::element::promise;
+use super::element::{failure_of, promise, rejection_of};
 use super::{find_parts, get, js_error, set_options};
 use crate::dopesheet::Dopesheet;
 use crate::element::engines::Failure;
@@ -160,12 +160,9 @@ extern "C" {
 impl GridHost for JsGridHost {
     async fn start(&self, sheet: &str) -> Result<(), Failure> {
         let started = wasm_bindgen_futures::JsFuture::from(JsGridHost::start(self, sheet)).await;
-        started.map(drop).map_err(|e| {
-            if e == self.stopped() {
-                return Failure::Stopped;
-            }
-            Failure::Problem((get(&e, "message").as_string()).unwrap_or_else(|| format!("{e:?}")))
-        })
+        started
+            .map(drop)
+            .map_err(|e| failure_of(e, &self.stopped()))
     }
 
     fn play(&self) {
@@ -213,11 +210,9 @@ pub fn train_phase_diagram(diagram: &PhaseDiagram, host: JsGridHost) -> js_sys::
         .collect();
     let runs = diagram.runs;
     promise(Box::pin(async move {
-        match train_grid(&host, &cells, runs).await {
-            Ok(_) => Ok(JsValue::UNDEFINED),
-            Err(Failure::Stopped) => Err(host.stopped()),
-            Err(Failure::Problem(p)) => Err(js_error(p)),
-        }
+        (train_grid(&host, &cells, runs).await)
+            .map(|_| JsValue::UNDEFINED)
+            .map_err(|failure| rejection_of(failure, host.stopped()))
     }))
 }
 

@@ -15,9 +15,9 @@
 //! Here the four layers run as plain loops over the batch and the gradient is written out by
 //! hand, forward and backward side by side. The GPU kernel (`gpu_step/kernel.rs`) is this step
 //! transliterated to CubeCL, pass by pass, with the same names and constants. The oracle
-//! (color-bottleneck's `reference.rs`) shares none of this mathematics, only the layout and the seeded initial
-//! weights: it trains with Burn's layers, autodiff and Adam, and `tests/conformance.rs` holds
-//! every engine to it.
+//! (color-bottleneck's `reference.rs`) shares none of this mathematics, only the layout and
+//! the seeded initial weights: it trains with Burn's layers, autodiff and Adam, and
+//! `tests/conformance.rs` holds every engine to it.
 //!
 //! **The update rule.** A step updates the weights when some term was computed and the total
 //! is finite and > 0 ([`updates_weights`]). **The non-finite rule.** A non-finite total at step
