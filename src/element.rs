@@ -10,6 +10,7 @@
 pub mod engines;
 pub mod gestures;
 pub mod grid_run;
+pub mod playback;
 mod runs;
 pub mod trained;
 

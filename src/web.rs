@@ -9,6 +9,7 @@
 
 mod board;
 mod canvas;
+mod core;
 mod editor;
 mod element;
 mod experiment;
@@ -16,6 +17,7 @@ mod phase_diagram;
 mod sweep_view;
 mod worker;
 
+pub use self::core::*;
 pub use board::Board;
 pub use editor::SheetEditor;
 pub use element::*;

@@ -97,6 +97,9 @@ const STOPPED = new Error('the training worker was stopped');
 /** How long a `src` sheet may take to arrive. */
 const SHEET_TIMEOUT_MS = 10_000;
 
+/** Whether the reader asked for reduced motion: no autoplay, no looping range. */
+const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)');
+
 /** A pause in typing this long ends one edit, for Undo. */
 const EDIT_PAUSE_MS = 700;
 
@@ -132,27 +135,23 @@ class ColorBottleneck extends HTMLElement {
   /** The runs started, by number, and the frames that arrived for them (a wasm PageRuns,
    * `Runs` in src/element/runs.rs): the workers stamp each frame with their run's number. */
   #runs = null;
-  /** Which workers train the run, on which engine: starts, moves and the GPU's timing (a
-   * wasm ElementEngines, src/element/engines.rs), over this element's workers (`#host`). */
-  #engines = null;
+  /** The run shown as it started: its sheet (the editor may hold unapplied edits), settings,
+   * lineage and comparison, and how the workers run it (a wasm TrainedRun,
+   * src/element/trained.rs). */
+  #trained = null;
+  /** What the element shows and decides while it is in the page: the board, the editor,
+   * whether it trains, and its engines (a wasm ElementCore, src/web/core.rs). */
+  #core = null;
+  /** What the core kept while the element was out of the page (`#release`). */
+  #kept = null;
   /** The start under way (`#create`), or a settled promise. */
   #starting = Promise.resolve();
-  #board = null;
-  #frame = null;
   #calls = new Map();
   #nextCall = 0;
-  #running = false;
-  /** Play was asked for (autoplay or the button) and not taken back. */
-  #wantsToRun = false;
-  /** The run paused itself (at its end, or at a bad step), not the reader: a new sheet, a
-   * Reset or a branch plays again. */
-  #pausedByRun = false;
-  /** The run shown stopped at a bad step (a non-finite loss): it goes on only once a sheet is
-   * applied, or from a fresh start. */
-  #halted = false;
+  /** Play asked for by the `autoplay` attribute, before the core was there. */
+  #autoplay = false;
   #inView = false;
-  #lastStepEvent = 0;
-  #dirty = true;
+  /** A failure before the engine loaded. */
   #error = null;
   #looping = false;
   #wired = false;
@@ -160,22 +159,9 @@ class ColorBottleneck extends HTMLElement {
   #cpuOnly = false;
   /** Workers started and not yet training the run (or a timing): ended with the element. */
   #spawning = new Set();
-  /** A GPU timing still to start: `{run, stored}`. */
-  #pendingTiming = null;
-  /** The run shown as it started: its sheet (the editor may hold unapplied edits), settings,
-   * lineage and comparison, and how the workers run it (a wasm TrainedRun,
-   * src/element/trained.rs). */
-  #trained = null;
-  /** The sheet editors, their problem, undo and notes (a wasm SheetEditor,
-   * src/web/editor.rs), and the typing not yet recorded in its history. */
-  #editor = null;
-  /** The editor's undo history while the element is out of the page (`#release`). */
-  #history = null;
   #editTimer = 0;
   /** The phase diagram on screen (a wasm PhaseDiagram). */
   #diagram = null;
-  /** When the `from`/`to` range's loop began playing. */
-  #loopStart = null;
 
   constructor() {
     super();
@@ -188,17 +174,17 @@ class ColorBottleneck extends HTMLElement {
   field(name) { return this.$(`[data-field="${name}"]`); }
   canvas(name) { return this.$(`[data-canvas="${name}"]`); }
 
-  get step() { return this.#frame?.step ?? 0; }
+  get step() { return this.#core?.step() ?? 0; }
   /** The shown run's verdict as last judged and the step it has held from: `{shape, step}`. */
-  get onset() { return this.#frame?.onset ?? null; }
-  get running() { return this.#running; }
+  get onset() { return this.#core?.onset() ?? null; }
+  get running() { return this.#core?.running() ?? false; }
   /** Whether it trains when on screen (it may be waiting to be scrolled to). */
-  get playing() { return this.#wantsToRun; }
-  get phase() { return this.#frame?.phase ?? null; }
-  get backend() { return this.#frame?.backend ?? null; }
-  get lastError() { return this.#error; }
-  get ready() { return this.#board !== null && this.#frame !== null; }
-  get losses() { return this.#board ? this.#board.losses() : null; }
+  get playing() { return this.#core?.playing() ?? this.#autoplay; }
+  get phase() { return this.#core?.phase() ?? null; }
+  get backend() { return this.#core?.backend() ?? null; }
+  get lastError() { return this.#core?.error() ?? this.#error; }
+  get ready() { return this.#core?.ready() ?? false; }
+  get losses() { return this.#core?.losses() ?? null; }
 
   connectedCallback() {
     this.#listen();
@@ -221,14 +207,13 @@ class ColorBottleneck extends HTMLElement {
     const runs = this.field('runs');
     runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().spec.seed);
     this.canvas('sweep').addEventListener('click', (e) => {
-      const c = this.canvas('sweep');
-      const box = c.getBoundingClientRect();
-      const seed = this.#board?.sweep_seed_at(e.clientX - box.left, e.clientY - box.top, box.width, box.height);
+      const box = this.canvas('sweep').getBoundingClientRect();
+      const seed = this.#core?.sweep_seed_at(e.clientX - box.left, e.clientY - box.top, box.width, box.height);
       if (seed !== undefined) this.#openRuns(1, seed);
     });
-    this.$('[data-action=sweep-csv]').onclick = () => this.#download(this.#comparing() ? 'compare.csv' : 'sweep.csv', this.#board?.sweep_csv() ?? '', 'text/csv');
-    this.field('compare').onchange = () => { this.#editor?.show_compare(this.#comparing()); this.#editor?.validate(); };
-    this.field('sheet-b').oninput = () => this.#editor?.typed();
+    this.$('[data-action=sweep-csv]').onclick = () => this.#core && this.#download(...this.#core.sweep_csv(), 'text/csv');
+    this.field('compare').onchange = () => this.#core?.compare_toggled();
+    this.field('sheet-b').oninput = () => this.#core?.typed();
     this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
     this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
     const grid = this.canvas('grid');
@@ -247,11 +232,11 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=share]').onclick = () => this.#share();
     this.$('[data-action=embed]').onclick = () => this.#embed();
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
-    this.$('[data-action=export-svg]').onclick = () => this.#board && this.#download('color-bottleneck.svg', this.#board.figure_svg(), 'image/svg+xml');
+    this.$('[data-action=export-svg]').onclick = () => this.#core && this.#download('color-bottleneck.svg', this.#core.figure_svg(), 'image/svg+xml');
     this.$('[data-action=export-csv]').onclick = () => this.#exportLatents().catch((e) => this.#fail(e));
     this.$('[data-action=export-md]').onclick = () => this.#exportMarkdown();
     this.$('[data-action=export-video]').onclick = () => this.#exportVideo().catch((e) => this.#fail(e));
-    this.$('[data-action=toggle]').onclick = () => (this.#wantsToRun ? this.pause() : this.play());
+    this.$('[data-action=toggle]').onclick = () => (this.playing ? this.pause() : this.play());
     this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
     this.$('[data-action=reset]').onclick = () => this.reset().catch((e) => this.#fail(e));
     this.$('[data-action=apply]').onclick = () => this.#apply(false);
@@ -260,24 +245,23 @@ class ColorBottleneck extends HTMLElement {
     const sheet = this.field('sheet');
     sheet.oninput = () => {
       // A long sheet takes a while to check: it is checked at a pause, not on every key.
-      const long = this.#editor?.typed();
+      const long = this.#core?.typed();
       // Typing is one edit until the reader pauses.
       clearTimeout(this.#editTimer);
-      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#editor?.validate(); }, EDIT_PAUSE_MS);
+      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#core?.validate(); }, EDIT_PAUSE_MS);
     };
-    this.$('[data-action=undo]').onclick = () => { this.#recordEdit(); this.#editor?.undo(true); };
-    this.$('[data-action=redo]').onclick = () => { this.#recordEdit(); this.#editor?.undo(false); };
+    this.$('[data-action=undo]').onclick = () => { clearTimeout(this.#editTimer); this.#core?.undo(true); };
+    this.$('[data-action=redo]').onclick = () => { clearTimeout(this.#editTimer); this.#core?.undo(false); };
     sheet.readOnly = this.hasAttribute('locked');
     // An embed stays short: its 3-D view and geometry open on request.
     const inside = this.$('.inside-box');
     if (this.hasAttribute('compact')) inside.open = false;
-    inside.addEventListener('toggle', () => { this.#dirty = true; });
+    inside.addEventListener('toggle', () => this.#core?.redraw());
     this.#wireGestures();
     // Reduced motion: no autoplay; the first frame stays up with a Play button. The wish is
     // set before the start: workers started by any later start (the element moved in the
     // document while starting) are told to run as they come up.
-    const calm = matchMedia('(prefers-reduced-motion: reduce)').matches;
-    if (this.hasAttribute('autoplay') && !calm) this.#wantToRun(true);
+    this.#autoplay = this.hasAttribute('autoplay') && !reducedMotion.matches;
     this.#opening = this.#open();
   }
 
@@ -305,24 +289,20 @@ class ColorBottleneck extends HTMLElement {
     if (opening.notice) this.#notify(opening.notice);
     // The editor shows the default sheet only where the default trains.
     const fallback = opening.train === null ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
-    await this.#engine(); // its editor made again if the element was put back meanwhile
-    this.#editor.open(opening.editor ?? fallback);
-    if (opening.problem) this.#editor.show_problem(opening.problem);
+    await this.#engine(); // its core made again if the element was put back meanwhile
+    this.#core.open_editor(opening.editor ?? fallback, opening.problem);
     return opening.train ?? fallback;
   }
 
   /** The reader asked for another run in the view: a phase diagram filling in stops, and the
    * notice, which spoke of the run before, makes room for what the new one has to say. */
-  #replaceView() {
-    this.#trained?.end_grid();
-    setText(this.field('notice'), '');
-  }
+  #replaceView() { this.#core?.replace_view(); }
 
   /** Adds a line to the notice (several things may go wrong at once: an attribute and a URL). */
   #notify(text) {
     const notice = this.field('notice');
-    if (notice.textContent.includes(text)) return;
-    notice.textContent = notice.textContent ? `${notice.textContent} · ${text}` : text;
+    if (this.#core) this.#core.notify(text);
+    else if (!notice.textContent.includes(text)) notice.textContent = notice.textContent ? `${notice.textContent} · ${text}` : text;
   }
 
   /** What the element hears from outside its shadow root while it is in the document. The
@@ -332,7 +312,7 @@ class ColorBottleneck extends HTMLElement {
     const { signal } = abort;
     document.addEventListener('visibilitychange', () => this.#followVisibility(), { signal });
     if (this.hasAttribute('linkable')) addEventListener('hashchange', () => this.#openPastedLink().catch((e) => this.#fail(e)), { signal });
-    const resized = new ResizeObserver(() => { this.#dirty = true; });
+    const resized = new ResizeObserver(() => this.#core?.redraw());
     const seen = new IntersectionObserver((entries) => {
       this.#inView = entries[entries.length - 1].isIntersecting;
       this.#followVisibility();
@@ -355,14 +335,10 @@ class ColorBottleneck extends HTMLElement {
    * their pixels alive for good. Put back, it makes them again (`#engine`, `#start`); the
    * run's sheet, settings and lineage stay, and so does the editor's undo history. */
   #release() {
-    if (!this.#editor && !this.#board && !this.#engines) return;
-    // Typing not yet recorded goes into the history kept.
-    this.#recordEdit();
-    this.#trained?.end_grid();
-    if (this.#editor) this.#history = this.#editor.into_history();
-    for (const made of [this.#board, this.#engines]) made?.free();
-    this.#board = this.#editor = this.#engines = this.#frame = null;
-    this.#running = false;
+    if (!this.#core) return;
+    clearTimeout(this.#editTimer);
+    this.#kept = this.#core.release();
+    this.#core = null;
   }
 
   static get observedAttributes() { return ['backend', 'locked', 'seed']; }
@@ -381,7 +357,7 @@ class ColorBottleneck extends HTMLElement {
     }
     if (name !== 'backend' || before === after || !this.#workers.length) return;
     if (after === 'webgpu') this.#cpuOnly = false;
-    this.#engines.backend_changed(after ?? undefined, this.#comparing(), Boolean(navigator.gpu)).catch((e) => this.#fail(e));
+    this.#core?.backend_changed(after ?? undefined, Boolean(navigator.gpu));
   }
 
   /** The sheet its link, attribute or file gives (`sheet_source` in src/element.rs says
@@ -419,9 +395,8 @@ class ColorBottleneck extends HTMLElement {
       this.#keepAddress();
       return;
     }
-    this.field('sheet').value = sheet;
     this.field('compare').checked = false;
-    this.#recordEdit();
+    this.#core.show_sheet(sheet);
     await this.#create(sheet);
     this.#playIfPausedByRun();
   }
@@ -501,10 +476,8 @@ class ColorBottleneck extends HTMLElement {
   }
 
   #exportPng() {
-    if (!this.#board) return;
     const out = document.createElement('canvas');
-    this.#board.draw_figure(out);
-    out.toBlob((blob) => blob && this.#download('color-bottleneck.png', blob));
+    if (this.#core?.draw_figure(out)) out.toBlob((blob) => blob && this.#download('color-bottleneck.png', blob));
   }
 
   async #exportLatents() {
@@ -517,7 +490,7 @@ class ColorBottleneck extends HTMLElement {
     try {
       this.#download('dopesheet.md', this.#wasm.mod.markdown(this.#trained.sheet()), 'text/markdown');
     } catch (problem) {
-      this.#editor.show_problem(problem);
+      this.#core.show_problem(problem);
     }
   }
 
@@ -602,11 +575,10 @@ class ColorBottleneck extends HTMLElement {
       picker.onchange = async () => {
         if (!picker.value) return;
         const text = await (await fetch(new URL(`dopesheets/${picker.value}`, here))).text();
-        this.field('sheet').value = text;
-        this.#recordEdit();
         const { mod } = await this.#engine();
+        this.#core.show_sheet(text);
         this.setAttribute('latent-dims', String(mod.sheet_latent_dims(picker.value) ?? 4));
-        this.#editor.validate();
+        this.#core.validate();
       };
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
@@ -710,10 +682,12 @@ class ColorBottleneck extends HTMLElement {
     // Made again when put back after a removal (`#release`); never for a removed element.
     return this.#pageEngine.then((page) => {
       if (!this.isConnected) throw STOPPED;
-      this.#engines ??= new page.mod.ElementEngines(this.#host(), this.#trained, this.#runs);
-      if (!this.#editor) {
-        this.#editor = new page.mod.SheetEditor(this.shadowRoot, this.#history);
-        this.#history = null;
+      if (!this.#core) {
+        const first = !this.#kept;
+        this.#core = new page.mod.ElementCore(this.#host(), this, this.shadowRoot, this.#trained, this.#runs, this.#kept);
+        this.#kept = null;
+        if (first && this.#autoplay) this.#core.autoplay();
+        this.#followVisibility();
       }
       return page;
     });
@@ -723,29 +697,16 @@ class ColorBottleneck extends HTMLElement {
     // Removed from the document: no workers for it (it starts again if put back).
     if (!this.isConnected) return;
     const plan = await this.#plan();
-    // Last: the engines and editor, made again if the element was put back meanwhile.
+    // Last: the core, made again if the element was put back meanwhile.
     const page = await this.#engine();
     this.#wasm = page;
     const remembered = plan.kind === 'webgpu' ? plan.stored?.race : undefined;
-    const { run, engine, how } = await this.#engines.start(csv, parts, this.#asked(), plan.kind, remembered);
-    const spec = this.#trained.spec();
+    await this.#core.start(csv, parts, this.#asked(), plan.kind, remembered, Boolean(plan.time), plan.stored ?? null);
+    const { runs } = this.#trained.spec();
     const runsField = this.field('runs');
-    if (![...runsField.options].some((o) => o.value === String(spec.runs))) runsField.add(new Option(`${spec.runs} seeds`, String(spec.runs)));
-    runsField.value = String(spec.runs);
+    if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
+    runsField.value = String(runs);
     this.#keepAddress();
-    this.#restarted(run);
-    this.#board?.free();
-    this.#board = new page.mod.Board(csv, spec.latent_dims, this.shadowRoot);
-    const versus = this.#trained.versus();
-    this.#board.set_versus(versus);
-    // A comparison (from a link, or the API) shows its second sheet in B's editor.
-    if (versus !== undefined) this.#editor.compare_with(versus);
-    this.#editor.show_compare(versus !== undefined);
-    this.#board.set_decoder_map(this.field('decoder-map').checked);
-    this.#board.show_backend(engine, how);
-    // Timed when the run pauses or ends, or at once if enough of it is left for a move to pay
-    // (`time_gpu_now`, checked every frame in #tick).
-    this.#pendingTiming = plan.time ? { run, stored: plan.stored } : null;
   }
 
   /** What the element's engines ask of the page (`JsHost` in src/web/element.rs). */
@@ -756,9 +717,8 @@ class ColorBottleneck extends HTMLElement {
       stop: (w) => this.#stop(w),
       workers: () => this.#workers,
       adopt: (workers) => this.#adopt(workers),
-      notify: (text) => this.#notify(text),
-      show_backend: (kind, how) => this.#board?.show_backend(kind, how),
-      finished: () => Boolean(this.#board?.finished()),
+      post: (type) => this.#post({ type }),
+      emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
       adapter: () => this.#adapter(),
       time_gpu: (request) => this.#gpuRate(request),
       remember: (shape, backend, race, adapter, at) => writeStored(shape, { backend, race, adapter, at }),
@@ -776,10 +736,9 @@ class ColorBottleneck extends HTMLElement {
       for (const w of this.#workers.splice(0)) this.#stop(w);
       throw STOPPED;
     }
-    // New workers start paused and at full speed: tell them the speed chosen and whether to run.
+    // New workers start paused and at full speed: tell them the speed chosen (the core tells
+    // them whether to run).
     this.#post({ type: 'speed', value: Number(this.field('speed').value) });
-    this.#running = false;
-    this.#followVisibility();
   }
 
   /** The GPU engine's steps/s at the run's shape, timed by `request` in a worker of its own:
@@ -874,53 +833,18 @@ class ColorBottleneck extends HTMLElement {
     }
   }
 
-  /** A new run began in the worker: frames of older runs are stale. */
-  #restarted(run) {
-    // A GPU timing still due goes with the run that replaces this one (a reset, a new sheet).
-    if (this.#pendingTiming) this.#pendingTiming.run = run;
-    this.#runs.show(run);
-    this.#loopStart = null;
-    this.#setBranchPoint(null);
-    this.#board?.clear();
-    this.#error = null;
-    this.#halted = false;
-    this.#dirty = true;
-  }
+  /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). A
+   * run at its end, or stopped at a bad step, goes on once a sheet is applied. */
+  play() { this.#core?.play(); }
 
-  /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). */
-  play() {
-    // The last frame may still be the finished end of the run before a Reset or a restart; a
-    // run stopped at a bad step goes on once a sheet is applied.
-    if (!this.#workers.length || this.#board?.finished() || this.#halted) return;
-    this.#wantToRun(true);
-  }
+  pause() { this.#core?.pause(); }
 
-  pause() { this.#wantToRun(false); }
-
-  /** Plays again a run that paused itself, once it has something new to train. The frames
-   * the workers sent with their reply come first: they say whether the run is still at its
-   * end (a sheet applied live may have more steps). */
-  #playIfPausedByRun() {
-    if (!this.#pausedByRun) return;
-    if (this.#drain()) this.#dirty = true;
-    this.play();
-  }
-
-  #wantToRun(yes, byRun = false) {
-    this.#wantsToRun = yes;
-    this.#pausedByRun = byRun;
-    this.$('[data-action=toggle]').textContent = yes ? 'Pause' : 'Play';
-    this.#followVisibility();
-  }
+  /** Plays again a run that paused itself, once it has something new to train. */
+  #playIfPausedByRun() { this.#core?.play_if_paused_by_run(); }
 
   /** Runs the worker only while wanted, in view and in a visible tab: a post with several
    * experiments trains only those on screen. */
-  #followVisibility() {
-    const go = this.#wantsToRun && this.#inView && !document.hidden;
-    if (go === this.#running) return;
-    this.#running = go;
-    this.#post({ type: go ? 'play' : 'pause' });
-  }
+  #followVisibility() { this.#core?.seen(this.#inView, document.hidden); }
 
   async reset() {
     if (!this.#workers.length) return;
@@ -931,16 +855,16 @@ class ColorBottleneck extends HTMLElement {
     this.#trained.reseed(seed);
     this.#keepAddress();
     await this.#callAll({ type: 'reset', seed, run });
-    this.#restarted(run);
-    this.#editor.validate();
+    this.#core.restarted(run);
+    this.#core.validate();
     this.#playIfPausedByRun();
   }
 
-  latents() { return this.#board ? this.#board.latents() : new Float32Array(); }
+  latents() { return this.#core ? this.#core.latents() : new Float32Array(); }
 
   /** The decoder's output `[r, g, b]` at a point of the latent panels (CSS pixels from the
    * canvas's corner), as the decoder map paints it; `[]` outside the panels' plots. */
-  decoded(x, y) { return this.#board ? Array.from(this.#board.decoded_at(x, y)) : []; }
+  decoded(x, y) { return this.#core ? Array.from(this.#core.decoded(x, y)) : []; }
 
   /** Memory in bytes: the worker's wasm (the engine), the page's wasm (the history and
    * drawing) and the worker's JS heap where the browser tells. */
@@ -953,14 +877,14 @@ class ColorBottleneck extends HTMLElement {
    * sheet (B) to train on the same seeds beside it, a comparison (null: none). Rejects on a
    * broken sheet. */
   async setDopesheet(csv, { live = false, versus = null } = {}) {
-    if (!this.#board) throw new Error('not ready');
+    if (!this.ready) throw new Error('not ready');
     live = Boolean(live);
     // Apply & restart starts from the seed field, as Reset does.
     const settings = this.#settings();
     const { latent_dims: dims, seed } = settings.spec;
     let saved = null;
     try {
-      const route = this.#trained.apply_route(csv, versus ?? undefined, live, dims !== this.#frame?.dims);
+      const route = this.#trained.apply_route(csv, versus ?? undefined, live, dims !== this.#core.dims());
       this.#replaceView();
       saved = this.#trained.copy();
       if (route === 'new-workers') {
@@ -972,23 +896,17 @@ class ColorBottleneck extends HTMLElement {
         // Applied live, the run trained the old sheet up to the first worker's step.
         this.#trained.applied(csv, live ? first.at : undefined, seed);
         this.#keepAddress();
-        this.#board.set_sheet(csv);
-        if (!live) this.#restarted(run);
-        // A run paused by an error goes on under the edited sheet (the worker kept its last
-        // good weights).
-        this.#error = null;
-        this.#halted = false;
-        this.#dirty = true;
+        this.#core.took_sheet(csv);
+        if (!live) this.#core.restarted(run);
       }
-      this.#editor.show(csv);
-      this.#recordEdit();
-      this.#editor.applied();
+      this.#core.show_sheet(csv);
+      this.#core.applied();
       if (!live) for (const problem of settings.problems) this.#notify(problem);
     } catch (problem) {
       if (saved) this.#trained.restore_lineage(saved);
       // Taken out of the page meanwhile: nothing to show.
       if (problem === STOPPED) throw problem;
-      this.#editor.show_problem(problem);
+      this.#core?.show_problem(problem);
       throw new Error(problem.message ?? String(problem));
     } finally {
       saved?.free();
@@ -1000,19 +918,19 @@ class ColorBottleneck extends HTMLElement {
   /** A new run that trains as this one did up to the step last looked back at (the live
    * step if none), then goes on under the editor's sheet. Its link names where it came from. */
   async #branch() {
-    if (!this.#wasm || !this.#frame || this.#comparing()) return;
-    const edited = this.#editor.text();
+    if (!this.#wasm || !this.ready || this.#comparing()) return;
+    const [edited] = this.#core.edited();
     const problem = this.#wasm.mod.validate(edited);
-    if (problem) return this.#editor.show_problem(problem);
+    if (problem) return this.#core.show_problem(problem);
     this.#replaceView();
-    const at = this.#editor.branch_point() ?? this.#frame.step;
+    const at = this.#core.branch_point() ?? this.step;
     const saved = this.#trained.copy();
     this.#trained.branch(at);
     this.#recordEdit();
-    this.#setBranchPoint(null);
+    this.#core.set_branch_point(undefined);
     // The branch replays the run shown: its seed and bottleneck, whatever the fields say now.
     this.field('seed').value = String(this.#trained.spec().seed);
-    this.setAttribute('latent-dims', String(this.#frame.dims));
+    this.setAttribute('latent-dims', String(this.#core.dims()));
     try {
       await this.#create(edited, at > 0 ? await this.#statesAt(at) : null);
     } catch (e) {
@@ -1021,7 +939,7 @@ class ColorBottleneck extends HTMLElement {
     } finally {
       saved.free();
     }
-    this.#editor.applied();
+    this.#core.applied();
     this.#playIfPausedByRun();
   }
 
@@ -1069,8 +987,8 @@ class ColorBottleneck extends HTMLElement {
       play: () => this.play(),
       frame: () => new Promise(requestAnimationFrame),
       has_view: () => this.#trained.grid_is(grid) && this.isConnected,
-      finished: () => Boolean(this.#board?.finished()),
-      counts: () => this.#board.sweep_counts(),
+      finished: () => Boolean(this.#core?.finished()),
+      counts: () => this.#core.sweep_counts(),
       fill_in: (i, crumpled, judged) => { diagram.set_result(i, crumpled, judged); diagram.draw(this.canvas('grid')); },
       // A newer grid (this one's diagram freed) has the status line.
       status: (text) => { if (this.#diagram === diagram) setText(status, text); },
@@ -1088,7 +1006,7 @@ class ColorBottleneck extends HTMLElement {
     const sheet = this.#diagram.cell_sheet(i);
     this.#replaceView();
     this.#trained.fresh();
-    this.field('sheet').value = sheet;
+    this.#core.show_sheet(sheet);
     await this.#create(sheet);
     this.#recordEdit();
     this.play();
@@ -1097,22 +1015,22 @@ class ColorBottleneck extends HTMLElement {
   /** Records the editor's text as an edit (for Undo), if it is a new one. */
   #recordEdit() {
     clearTimeout(this.#editTimer);
-    this.#editor?.record(this.#trained.sheet(), this.step, this.#trained.range_to());
+    this.#core?.record_edit();
   }
 
-  /** Remembers the step looked back at, for *Branch here*, and says it on the button. */
-  #setBranchPoint(step) { this.#editor?.set_branch_point(step); }
-
   #apply(live) {
-    if (this.#editor) this.setDopesheet(this.#editor.text(), { live, versus: this.#editor.versus() ?? null }).catch(() => {});
+    const [sheet, versus] = this.#core?.edited() ?? [];
+    if (sheet !== undefined) this.setDopesheet(sheet, { live, versus: versus ?? null }).catch(() => {});
   }
 
   #fail(e) {
     if (e === STOPPED) return;
-    this.#error = String(e?.message ?? e);
-    if (this.#wantsToRun) this.#wantToRun(false, true);
-    this.field('notice').textContent = `error: ${this.#error}`;
-    this.dispatchEvent(new CustomEvent('error', { detail: { message: this.#error } }));
+    const message = String(e?.message ?? e);
+    if (this.#core) return this.#core.fail(message);
+    // Before the engine loaded (or where it cannot load).
+    this.#error = message;
+    this.field('notice').textContent = `error: ${message}`;
+    this.dispatchEvent(new CustomEvent('error', { detail: { message } }));
   }
 
   /** The schedule, the latent panels and the 3-D view hand their pointer and keys to the
@@ -1122,15 +1040,9 @@ class ColorBottleneck extends HTMLElement {
   #wireGestures() {
     const gesture = (c, type, e, key = e.key ?? '') => {
       const box = c.getBoundingClientRect();
-      const frame = this.#frame;
-      const r = this.#board?.gesture(c.dataset.canvas, type, e.clientX ?? 0, e.clientY ?? 0, box.left, box.top,
-        key, e.pointerType === 'touch', frame?.step ?? 0, frame?.total_steps ?? 0);
-      if (!r) return;
-      if (r.taken) e.preventDefault();
-      if (r.capture) c.setPointerCapture(e.pointerId);
-      if (r.branch_moved) this.#setBranchPoint(r.branch_at);
-      if (r.value_now !== null) c.setAttribute('aria-valuenow', String(r.value_now));
-      if (r.redraw) this.#dirty = true;
+      const r = this.#core?.gesture(c, type, e.clientX ?? 0, e.clientY ?? 0, box.left, box.top, key, e.pointerType === 'touch');
+      if (r & 1) e.preventDefault();
+      if (r & 2) c.setPointerCapture(e.pointerId);
     };
     const types = ['pointerdown', 'pointermove', 'pointerup', 'pointercancel', 'pointerleave', 'keydown', 'blur', 'dblclick'];
     for (const name of ['schedule', 'latents', 'dome']) {
@@ -1140,87 +1052,21 @@ class ColorBottleneck extends HTMLElement {
     const color = this.field('probe-color');
     color.addEventListener('input', (e) => gesture(this.canvas('latents'), 'color', e, color.value));
     const map = this.field('decoder-map');
-    map.addEventListener('change', () => { this.#board?.set_decoder_map(map.checked); this.#dirty = true; });
+    map.addEventListener('change', () => this.#core?.set_decoder_map(map.checked));
     const axes = this.field('dome-axes');
-    axes.addEventListener('change', () => { this.#board?.set_dome_axes(axes.value); this.#dirty = true; });
+    axes.addEventListener('change', () => this.#core?.set_dome_axes(axes.value));
   }
 
-  /** Takes in the worker's frames of the current run; returns whether any arrived. */
-  #drain() {
-    const board = this.#board;
-    if (!board || !this.#runs) return false;
-    let fresh = false;
-    for (const frame of this.#runs.take_shown()) {
-      fresh = true;
-      if (frame.error && frame.error !== this.#error) {
-        this.#halted = true;
-        this.#fail(frame.error);
-      }
-      // Another worker's part of a sweep brings only its runs' thumbnails and verdicts.
-      if (!board.accept(frame)) continue;
-      this.#frame = frame;
-      if (frame.notice) this.#notify(frame.notice);
-      if (frame.gpu_lost) this.#engines.leave_lost_gpu(frame.gpu_lost).catch((e) => this.#fail(e));
-      for (const { phase, step } of frame.snapshots) this.dispatchEvent(new CustomEvent('phaseend', { detail: { phase, step } }));
-    }
-    if (fresh && board.finished() && this.#wantsToRun) this.#wantToRun(false, true);
-    return fresh;
-  }
-
+  /** Each animation frame, the core takes in the workers' frames, plays a range's loop, draws
+   * what changed and ticks. */
   async #loop() {
     if (this.#looping) return;
     this.#looping = true;
     while (this.isConnected) {
       const t = await new Promise(requestAnimationFrame);
-      try {
-        const fresh = this.#drain();
-        this.#playRange(t);
-        if (this.#board && (fresh || this.#dirty)) {
-          const t0 = performance.now();
-          this.#dirty = this.#board.render();
-          this.dataset.frameMs = `draw ${(performance.now() - t0).toFixed(1)}`;
-        }
-        this.#tick(t);
-      } catch (e) {
-        this.#fail(e);
-      }
+      this.#core?.frame(t, reducedMotion.matches);
     }
     this.#looping = false;
-  }
-
-  /** With `from`/`to`: once the run has trained its range, its recorded steps play in a loop
-   * (not under reduced motion, nor while the schedule is scrubbed or focused). */
-  #playRange(t) {
-    const frame = this.#frame;
-    if (!frame || !this.#board?.finished() || this.#board.scrubbing()) return;
-    if (this.shadowRoot.activeElement === this.canvas('schedule')) return;
-    if (matchMedia('(prefers-reduced-motion: reduce)').matches) return;
-    const step = this.#trained.loop_step(frame.step, t - (this.#loopStart ?? t));
-    if (step === undefined) return;
-    this.#loopStart ??= t;
-    this.#board.scrub(step);
-    this.dataset.loopStep = String(step);
-    this.#dirty = true;
-  }
-
-  #tick(t) {
-    if (!this.#board) return;
-    // Measured by the board, so a new run's rates start afresh (0 on its first frame).
-    const [sps, span] = this.#board.tick(t);
-    const frame = this.#frame;
-    if (!frame) return;
-    const timing = this.#pendingTiming;
-    if (timing?.run === this.#runs.latest() && timing.run === this.#runs.shown()) {
-      const idle = !this.#wantsToRun || this.#board.finished();
-      if (this.#wasm.mod.time_gpu_now(frame.total_steps - frame.step, sps, span, idle)) {
-        this.#pendingTiming = null;
-        this.#engines.time_gpu(timing.run, timing.stored ?? null).catch((e) => this.#fail(e));
-      }
-    }
-    if (t - this.#lastStepEvent > 250) {
-      this.#lastStepEvent = t;
-      this.dispatchEvent(new CustomEvent('step', { detail: { step: frame.step, phase: frame.phase, losses: this.#board.losses() } }));
-    }
   }
 }
 

@@ -5,7 +5,7 @@ use web_sys::HtmlCanvasElement;
 
 use super::canvas::{canvas_size, css_size, with_canvas, with_canvas_pixels, LayeredCanvas};
 use super::sweep_view::SweepView;
-use super::{from_bytes, now, parse, to_js, Frame, LossSample, ShownOnset};
+use super::{from_bytes, now, parse, Frame, LossSample, ShownOnset};
 use crate::data::ColorCube;
 use crate::dome::{self, DomeAxes, Orbit};
 use crate::element::Gestures;
@@ -134,7 +134,6 @@ impl<K: PartialEq> Throttled<K> {
 }
 
 /// What the page has been sent and drew, kept between frames.
-#[wasm_bindgen]
 pub struct Board {
     timeline: Timeline,
     colors: Vec<f32>,
@@ -229,11 +228,9 @@ type DomeKey = (u64, Option<u64>, (u32, u32), DomeAxes, [u32; 2]);
 /// What the latent panels last showed: they are drawn again when any of it changes.
 type LatentsKey = (u64, Option<u64>, (u32, u32), u64, bool);
 
-#[wasm_bindgen]
 impl Board {
     /// A board for a run of `sheet` (which must be valid) with `dims` latent dimensions, drawn
     /// in the element whose shadow root is `root`.
-    #[wasm_bindgen(constructor)]
     pub fn new(sheet: &str, dims: u32, root: &web_sys::ShadowRoot) -> Result<Board, JsValue> {
         Ok(Board {
             timeline: parse(sheet)?,
@@ -325,20 +322,19 @@ impl Board {
     /// Takes in a frame from a worker. Returns whether it is the shown run's (false for
     /// another worker's part of a sweep, which brings only its runs' thumbnails and
     /// verdicts).
-    pub fn accept(&mut self, frame: JsValue) -> Result<bool, JsValue> {
-        let frame: Frame = serde_wasm_bindgen::from_value(frame)?;
+    pub fn accept(&mut self, frame: &Frame) -> bool {
         let versus = frame.versus.as_ref();
         if let Some(sweep) = &frame.sweep {
             let view = self.sweep.get_or_insert_with(SweepView::new);
             let versus_sweep = versus.and_then(|v| v.sweep.as_ref());
             view.accept(sweep, versus_sweep, frame.dims, frame.finished);
             if sweep.first_run > 0 {
-                return Ok(false);
+                return false;
             }
         }
         self.dims = frame.dims;
         self.finished = frame.finished;
-        self.progress.took(&frame);
+        self.progress.took(frame);
         self.onset = frame.onset.clone();
         for snap in &frame.snapshots {
             self.phase_ends_seen += 1;
@@ -381,7 +377,7 @@ impl Board {
                 push_bounded(&mut self.history, moment, HISTORY_LIMIT);
             }
         }
-        Ok(true)
+        true
     }
 
     /// Whether the run is done: a sweep when every worker's part of it is.

@@ -12,7 +12,6 @@ use crate::element::{self, trained::sheets_problem};
 use crate::sheet_edits::SheetEdits;
 
 /// The editor as the page sees it.
-#[wasm_bindgen]
 pub struct SheetEditor {
     edits: SheetEdits,
     sheet: HtmlElement,
@@ -32,8 +31,13 @@ pub struct SheetEditor {
 
 /// The undo history of an editor that let go of its element's parts (the element left the
 /// page), for the editor made when it is put back.
-#[wasm_bindgen]
 pub struct EditHistory(SheetEdits);
+
+impl Default for EditHistory {
+    fn default() -> Self {
+        EditHistory(SheetEdits::new(""))
+    }
+}
 
 /// A form control's property (`value`, `checked`, `disabled`) as JS spells it, written through
 /// the object (and read with [`get`]), which spares the module a binding for each kind of
@@ -48,11 +52,9 @@ fn value(el: &Element) -> String {
     get(el, "value").as_string().unwrap_or_default()
 }
 
-#[wasm_bindgen]
 impl SheetEditor {
     /// The editor in the element's shadow root, with `history` (an earlier editor's, see
     /// [`SheetEditor::into_history`]) or else a history starting at the text it shows.
-    #[wasm_bindgen(constructor)]
     pub fn new(root: &ShadowRoot, history: Option<EditHistory>) -> Result<SheetEditor, JsValue> {
         let [sheet, sheet_b, compare, sheets, error, edit_note, undo, redo, branch, apply_live, sweep_csv] =
             find_parts(
@@ -92,9 +94,10 @@ impl SheetEditor {
         })
     }
 
-    /// Lets go of the element's parts and keeps only the undo history.
-    pub fn into_history(self) -> EditHistory {
-        EditHistory(self.edits)
+    /// The undo history, for an editor made when the element is put back; this one is about to
+    /// let go of the element's parts.
+    pub fn take_history(&mut self) -> EditHistory {
+        EditHistory(std::mem::replace(&mut self.edits, SheetEdits::new("")))
     }
 
     /// A's text, as the editor holds it (edits not yet applied included).

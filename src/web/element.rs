@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+use super::core::Shown;
 use super::{get, js_error, set, to_js};
-use crate::element::engines::{self, Choice, Engines, Failure, Reply, Request, Timed};
+use crate::element::engines::{self, Choice, Failure, Reply, Request, Timed};
 use crate::element::{self, trained::Asked, Runs};
 use crate::settings::Backend;
 
@@ -79,7 +80,7 @@ pub fn states_agree(kept: Vec<f64>) -> bool {
 /// worker posts, with its run's number in `run`.
 #[wasm_bindgen]
 #[derive(Default)]
-pub struct PageRuns(Rc<RefCell<Runs<JsValue>>>);
+pub struct PageRuns(pub(super) Rc<RefCell<Runs<JsValue>>>);
 
 #[wasm_bindgen]
 impl PageRuns {
@@ -97,15 +98,6 @@ impl PageRuns {
         self.0.borrow().latest() as f64
     }
 
-    /// The page shows run `run` from now on.
-    pub fn show(&mut self, run: f64) {
-        self.0.borrow_mut().show(run as u64);
-    }
-
-    pub fn shown(&self) -> f64 {
-        self.0.borrow().shown() as f64
-    }
-
     /// A frame from a worker; one without a run number is dropped.
     pub fn arrive(&mut self, frame: JsValue) {
         if let Some(run) = get(&frame, "run")
@@ -115,17 +107,12 @@ impl PageRuns {
             self.0.borrow_mut().arrive(run as u64, frame);
         }
     }
-
-    /// The frames of the run shown, in arrival order.
-    pub fn take_shown(&mut self) -> js_sys::Array {
-        self.0.borrow_mut().take_shown().into_iter().collect()
-    }
 }
 
 /// The run the element trains and shows ([`element::TrainedRun`]).
 #[wasm_bindgen(js_name = TrainedRun)]
 #[derive(Default)]
-pub struct PageRun(Rc<RefCell<element::TrainedRun>>);
+pub struct PageRun(pub(super) Rc<RefCell<element::TrainedRun>>);
 
 #[wasm_bindgen(js_class = TrainedRun)]
 impl PageRun {
@@ -244,8 +231,7 @@ impl PageRun {
 #[wasm_bindgen]
 extern "C" {
     /// The element's side of [`Engines`] ([`engines::Host`]), made by
-    /// `www/color-bottleneck.js`: its workers, its notice and label, the adapter and
-    /// localStorage. `spawn`, `ask`, `adapter` and `time_gpu` return promises; a promise
+    /// `www/color-bottleneck.js`: its workers, its events, the adapter and localStorage. `spawn`, `ask`, `adapter` and `time_gpu` return promises; a promise
     /// rejected with `stopped` is [`Failure::Stopped`].
     pub type JsHost;
     #[wasm_bindgen(method)]
@@ -255,15 +241,15 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn stop(this: &JsHost, worker: &JsValue);
     #[wasm_bindgen(method)]
-    fn workers(this: &JsHost) -> js_sys::Array;
+    pub(super) fn workers(this: &JsHost) -> js_sys::Array;
     #[wasm_bindgen(method, catch)]
     fn adopt(this: &JsHost, workers: js_sys::Array) -> Result<(), JsValue>;
+    /// Tells every worker of the run `kind` (`play`, `pause`).
     #[wasm_bindgen(method)]
-    fn notify(this: &JsHost, text: &str);
+    pub(super) fn post(this: &JsHost, kind: &str);
+    /// Dispatches the element's event `kind` with `detail`.
     #[wasm_bindgen(method)]
-    fn show_backend(this: &JsHost, engine: &str, how: &str);
-    #[wasm_bindgen(method)]
-    fn finished(this: &JsHost) -> bool;
+    pub(super) fn emit(this: &JsHost, kind: &str, detail: &JsValue);
     #[wasm_bindgen(method)]
     fn adapter(this: &JsHost) -> js_sys::Promise;
     #[wasm_bindgen(method)]
@@ -271,11 +257,15 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn remember(this: &JsHost, shape: &str, backend: &str, race: &str, adapter: &str, at: f64);
     #[wasm_bindgen(method, getter)]
-    fn stopped(this: &JsHost) -> JsValue;
+    pub(super) fn stopped(this: &JsHost) -> JsValue;
 }
 
-/// [`engines::Host`] over the element's script: a worker is the script's `Worker`.
-pub struct PageHost(JsHost);
+/// [`engines::Host`] over the element's script and what the page shows: a worker is the
+/// script's `Worker`.
+pub struct PageHost {
+    pub(super) js: JsHost,
+    pub(super) shown: Rc<RefCell<Shown>>,
+}
 
 /// What a host's rejection `e` means: [`Failure::Stopped`] where it is the host's `stopped`.
 pub(super) fn failure_of(e: JsValue, stopped: &JsValue) -> Failure {
@@ -299,17 +289,13 @@ pub(super) fn rejection_of(failure: Failure, stopped: JsValue) -> JsValue {
 
 impl PageHost {
     fn failure(&self, e: JsValue) -> Failure {
-        failure_of(e, &self.0.stopped())
+        failure_of(e, &self.js.stopped())
     }
 
     async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
         wasm_bindgen_futures::JsFuture::from(promise)
             .await
             .map_err(|e| self.failure(e))
-    }
-
-    fn rejection(&self, failure: Failure) -> JsValue {
-        rejection_of(failure, self.0.stopped())
     }
 }
 
@@ -368,7 +354,7 @@ impl engines::Host for PageHost {
     type Part = JsValue;
 
     async fn spawn(&self, engine: Backend) -> Result<JsValue, Failure> {
-        self.wait(self.0.spawn(engine.name())).await
+        self.wait(self.js.spawn(engine.name())).await
     }
 
     async fn ask(
@@ -376,7 +362,7 @@ impl engines::Host for PageHost {
         worker: &JsValue,
         request: &Request<JsValue>,
     ) -> Result<Reply<JsValue>, Failure> {
-        let reply = self.wait(self.0.ask(worker, &message(request))).await?;
+        let reply = self.wait(self.js.ask(worker, &message(request))).await?;
         Ok(Reply {
             step: get(&reply, "step").as_f64(),
             rate: get(&reply, "rate").as_f64(),
@@ -385,35 +371,40 @@ impl engines::Host for PageHost {
     }
 
     fn stop(&self, worker: &JsValue) {
-        self.0.stop(worker);
+        self.js.stop(worker);
     }
 
     fn workers(&self) -> Vec<JsValue> {
-        self.0.workers().to_vec()
+        self.js.workers().to_vec()
     }
 
+    /// The script keeps the workers; the new ones start paused and are told whether to run.
     fn adopt(&self, workers: &[JsValue]) -> Result<(), Failure> {
-        (self.0.adopt(workers.iter().collect())).map_err(|e| self.failure(e))
+        (self.js.adopt(workers.iter().collect())).map_err(|e| self.failure(e))?;
+        let mut shown = self.shown.borrow_mut();
+        let order = shown.playback.adopted();
+        shown.obey(&self.js, order);
+        Ok(())
     }
 
     fn notify(&self, text: &str) {
-        self.0.notify(text);
+        self.shown.borrow().notify(text);
     }
 
     fn show_backend(&self, engine: Backend, how: &str) {
-        self.0.show_backend(engine.name(), how);
+        self.shown.borrow_mut().show_backend(engine, how);
     }
 
     fn finished(&self) -> bool {
-        self.0.finished()
+        self.shown.borrow().finished()
     }
 
     async fn adapter(&self) -> Option<String> {
-        self.wait(self.0.adapter()).await.ok()?.as_string()
+        self.wait(self.js.adapter()).await.ok()?.as_string()
     }
 
     async fn time_gpu(&self, request: &Request<JsValue>) -> Result<Timed<JsValue>, Failure> {
-        let timed = self.wait(self.0.time_gpu(&message(request))).await?;
+        let timed = self.wait(self.js.time_gpu(&message(request))).await?;
         Ok(Timed {
             rate: get(&timed, "rate").as_f64().unwrap_or(0.0),
             probe: present(&timed, "probe"),
@@ -428,18 +419,13 @@ impl engines::Host for PageHost {
             adapter,
             at,
         } = choice;
-        self.0.remember(shape, backend, race, adapter, *at);
+        self.js.remember(shape, backend, race, adapter, *at);
     }
 
     fn now_ms(&self) -> f64 {
         js_sys::Date::now()
     }
 }
-
-/// The element's workers and the run they train ([`Engines`]): starts, moves and the GPU's
-/// timing. Each method's promise rejects with the host's `stopped` where newer work took over.
-#[wasm_bindgen]
-pub struct ElementEngines(Rc<Engines<PageHost, JsValue>>);
 
 /// A flow of the engines, as the page awaits it.
 pub(super) type PageFlow = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
@@ -448,96 +434,4 @@ pub(super) type PageFlow = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>
 /// serves every flow.
 pub(super) fn promise(flow: PageFlow) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(flow)
-}
-
-impl ElementEngines {
-    /// The promise of `flow` on the engines; a failure rejects it as the page expects.
-    fn run<T: 'static>(
-        &self,
-        flow: impl AsyncFnOnce(&Engines<PageHost, JsValue>) -> Result<T, Failure> + 'static,
-        answer: impl FnOnce(T) -> JsValue + 'static,
-    ) -> js_sys::Promise {
-        let engines = self.0.clone();
-        promise(Box::pin(async move {
-            match flow(&engines).await {
-                Ok(value) => Ok(answer(value)),
-                Err(failure) => Err(engines.host.rejection(failure)),
-            }
-        }))
-    }
-}
-
-#[wasm_bindgen]
-impl ElementEngines {
-    #[wasm_bindgen(constructor)]
-    pub fn new(host: JsHost, trained: &PageRun, runs: &PageRuns) -> ElementEngines {
-        ElementEngines(Rc::new(Engines::new(
-            PageHost(host),
-            trained.0.clone(),
-            runs.0.clone(),
-        )))
-    }
-
-    /// Starts a run of `sheet` (`parts`: the workers' kept states, for a branch) from what the
-    /// start reads (`asked`, see [`Asked`]) on the `plan`'s engine (`remembered`: the race that
-    /// chose it): `{run, engine, how}`.
-    pub fn start(
-        &self,
-        sheet: String,
-        parts: Option<Vec<JsValue>>,
-        asked: JsValue,
-        plan: String,
-        remembered: Option<String>,
-    ) -> Result<js_sys::Promise, JsValue> {
-        let asked = read_asked(asked)?;
-        let plan = Backend::read(&plan).unwrap_or(Backend::Cpu);
-        let flow = async move |e: &Engines<PageHost, JsValue>| {
-            e.start(&sheet, parts, &asked, plan, remembered.as_deref())
-                .await
-        };
-        Ok(self.run(flow, |started| {
-            let out = js_sys::Object::new().into();
-            set(&out, "run", started.run as f64);
-            set(&out, "engine", started.engine.name());
-            set(&out, "how", started.how);
-            out
-        }))
-    }
-
-    /// The `backend` attribute became `asked` while workers train
-    /// ([`Engines::backend_changed`]).
-    pub fn backend_changed(
-        &self,
-        asked: Option<String>,
-        comparing: bool,
-        gpu_offered: bool,
-    ) -> js_sys::Promise {
-        let flow = async move |e: &Engines<PageHost, JsValue>| {
-            e.backend_changed(asked.as_deref(), comparing, gpu_offered)
-                .await
-        };
-        self.run(flow, |()| JsValue::UNDEFINED)
-    }
-
-    /// The GPU stopped working: the run goes on on the CPU.
-    pub fn leave_lost_gpu(&self, reason: String) -> js_sys::Promise {
-        let flow = async move |e: &Engines<PageHost, JsValue>| e.leave_lost_gpu(&reason).await;
-        self.run(flow, |()| JsValue::UNDEFINED)
-    }
-
-    /// Times the GPU against the CPU for run `run` and moves it where the GPU wins; `stored`:
-    /// the choice remembered on an earlier visit (`{backend, race, adapter, at}`), or null.
-    pub fn time_gpu(&self, run: f64, stored: JsValue) -> js_sys::Promise {
-        let text = |field: &str| get(&stored, field).as_string();
-        let stored = (|| {
-            Some(Choice {
-                backend: text("backend")?,
-                race: text("race")?,
-                adapter: text("adapter")?,
-                at: get(&stored, "at").as_f64()?,
-            })
-        })();
-        let flow = async move |e: &Engines<PageHost, JsValue>| e.time_gpu(run as u64, stored).await;
-        self.run(flow, |()| JsValue::UNDEFINED)
-    }
 }

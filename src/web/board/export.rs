@@ -2,7 +2,6 @@
 
 use super::*;
 
-#[wasm_bindgen]
 impl Board {
     /// The figure the page exports, as SVG: the phase-history grid (as the CLI's
     /// `phases.png`) of the phase ends so far and the step shown.

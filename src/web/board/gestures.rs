@@ -3,50 +3,16 @@
 
 use super::probing::nearest_color;
 use super::*;
-use crate::element::gestures::{Event, Input, Progress, Surface, Surfaces};
+use crate::element::gestures::{Event, Progress, Response, Surface, Surfaces};
 
-#[wasm_bindgen]
 impl Board {
-    /// Takes an event on the `surface` canvas (its `data-canvas` name) of DOM type `kind`, at
-    /// (`client_x`, `client_y`) CSS pixels in the viewport on a canvas whose corner is at
-    /// (`left`, `top`), with its `key` (for the probe's colour input, kind `color`: its
-    /// `#rrggbb`), on a run at `step` of `total`. Returns what the
-    /// element does next: `{taken, capture, redraw, branch_moved, branch_at, value_now}`
-    /// (`Response` in src/element/gestures.rs); undefined for an event no canvas takes.
-    #[allow(clippy::too_many_arguments)]
-    pub fn gesture(
-        &mut self,
-        surface: &str,
-        kind: &str,
-        client_x: f64,
-        client_y: f64,
-        left: f64,
-        top: f64,
-        key: &str,
-        touch: bool,
-        step: f64,
-        total: f64,
-    ) -> JsValue {
-        let (Some(surface), Some(input)) = (Surface::from_name(surface), Input::from_type(kind))
-        else {
-            return JsValue::UNDEFINED;
-        };
-        let event = Event {
-            input,
-            x: client_x - left,
-            y: client_y - top,
-            client: (client_x, client_y),
-            key,
-            touch,
-        };
-        let run = Progress {
-            step: step as u64,
-            total: total as u64,
-        };
+    /// Takes `event` on the `surface` canvas, on a run at `run`'s step: returns what the
+    /// element does next.
+    pub fn gesture(&mut self, surface: Surface, event: Event, run: Progress) -> Response {
         let mut gestures = std::mem::take(&mut self.gestures);
         let response = gestures.handle(surface, event, run, self);
         self.gestures = gestures;
-        to_js(&response)
+        response
     }
 
     /// Whether the schedule is being dragged.

@@ -2,7 +2,6 @@
 
 use super::*;
 
-#[wasm_bindgen]
 impl Board {
     /// Shows the axes `key` names (a [`DomeAxes::key`] of the bottleneck's choices); returns
     /// whether it is one.

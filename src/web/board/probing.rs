@@ -3,7 +3,6 @@
 
 use super::*;
 
-#[wasm_bindgen]
 impl Board {
     /// Colours each latent panel's background by what the decoder outputs there.
     pub fn set_decoder_map(&mut self, on: bool) {

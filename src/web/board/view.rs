@@ -148,7 +148,6 @@ fn set_style(el: &HtmlElement, property: &str, value: &str) {
     }
 }
 
-#[wasm_bindgen]
 impl Board {
     /// Draws everything the board shows in the element: the latent panels, the phase strip,
     /// the schedule, the loss curves, the sweep, the probe, and the 3-D view and geometry while

@@ -1,0 +1,785 @@
+//! The element on the page: the run it shows, its board and editor, whether it trains, and what
+//! each frame, start and failure does to them. The element's script (`www/color-bottleneck.js`)
+//! hands it the DOM's events, its workers and the platform's APIs; the decisions are in
+//! [`crate::element`], where the native tests see them.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use web_sys::{Element, HtmlElement, ShadowRoot};
+
+use super::editor::EditHistory;
+use super::element::{read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns};
+use super::{find_part, get, now, set_text, to_js, Board, Frame, SheetEditor, ShownOnset};
+use crate::backend_choice::time_gpu_now;
+use crate::element::engines::{Choice, Engines, Failure};
+use crate::element::gestures::{Event, Input, Progress, Surface};
+use crate::element::playback::{Order, Playback};
+use crate::settings::Backend;
+
+/// The GPU timing a start asked for, due once the run has been measured long enough.
+struct Timing {
+    run: u64,
+    stored: Option<Choice>,
+}
+
+/// Where the run shown stands, as its last frame said.
+#[derive(Default)]
+struct LastFrame {
+    step: u64,
+    total_steps: u64,
+    phase: Option<String>,
+    backend: Option<String>,
+    dims: Option<usize>,
+    onset: Option<ShownOnset>,
+}
+
+/// What the page shows and how it trains: shared by the element's core and its engines' host.
+pub(super) struct Shown {
+    node: HtmlElement,
+    root: ShadowRoot,
+    notice: Element,
+    toggle: Element,
+    board: Option<Board>,
+    pub(super) editor: SheetEditor,
+    progress: Option<LastFrame>,
+    pub(super) playback: Playback,
+    dirty: bool,
+    /// When the `from`/`to` range's loop began playing.
+    loop_start: Option<f64>,
+    timing: Option<Timing>,
+    step_event_at: f64,
+}
+
+impl Shown {
+    /// Adds a line to the notice (several things may go wrong at once: an attribute and a URL).
+    pub(super) fn notify(&self, text: &str) {
+        let before = self.notice.text_content().unwrap_or_default();
+        if before.contains(text) {
+            return;
+        }
+        let after = match before.is_empty() {
+            true => text.to_string(),
+            false => format!("{before} · {text}"),
+        };
+        set_text(&self.notice, &after);
+    }
+
+    pub(super) fn finished(&self) -> bool {
+        self.board.as_ref().is_some_and(Board::finished)
+    }
+
+    pub(super) fn show_backend(&mut self, engine: Backend, how: &str) {
+        if let Some(board) = &mut self.board {
+            board.show_backend(engine.name(), how);
+        }
+    }
+
+    /// Carries out `order`, where there is one, and says on the button what it now does.
+    pub(super) fn obey(&self, host: &JsHost, order: Option<Order>) {
+        if let Some(order) = order {
+            host.post(order.name());
+        }
+        set_text(&self.toggle, self.playback.toggle_label());
+    }
+
+    fn step(&self) -> u64 {
+        self.progress.as_ref().map_or(0, |p| p.step)
+    }
+}
+
+/// What the element keeps while it is out of the page: its parts are let go of (the module's
+/// memory would keep them, and the element, alive), its undo history and wish to play are not.
+#[wasm_bindgen]
+pub struct Kept {
+    history: EditHistory,
+    playback: Playback,
+}
+
+/// The element's core: its engines and what it shows.
+#[wasm_bindgen]
+pub struct ElementCore(Rc<Engines<PageHost, JsValue>>);
+
+impl ElementCore {
+    fn shown(&self) -> std::cell::RefMut<'_, Shown> {
+        self.0.host.shown.borrow_mut()
+    }
+
+    fn js(&self) -> &JsHost {
+        &self.0.host.js
+    }
+
+    /// Shows a failure: the run pauses itself, the notice says it, and an `error` event tells
+    /// the page.
+    fn fail_with(&self, message: &str) {
+        let mut shown = self.shown();
+        let order = shown.playback.fail(message);
+        shown.obey(self.js(), order);
+        set_text(&shown.notice, &format!("error: {message}"));
+        drop(shown);
+        self.js().emit("error", &message_detail(message));
+    }
+
+    /// Runs `flow` on the engines in the background; a failure is shown, newer work taking
+    /// over is not one.
+    fn background(
+        &self,
+        flow: impl AsyncFnOnce(&Engines<PageHost, JsValue>) -> Result<(), Failure> + 'static,
+    ) {
+        let engines = self.0.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(Failure::Problem(p)) = flow(&engines).await {
+                ElementCore(engines).fail_with(&p);
+            }
+        });
+    }
+
+    /// Takes in the frames of the run shown that arrived; returns whether any did.
+    fn drain(&self) -> Result<bool, JsValue> {
+        if self.shown().board.is_none() {
+            return Ok(false);
+        }
+        let frames = self.0.runs.borrow_mut().take_shown();
+        let mut fresh = false;
+        for frame in frames {
+            fresh = true;
+            let frame: Frame = serde_wasm_bindgen::from_value(frame)?;
+            if let Some(error) = &frame.error {
+                let news = self.shown().playback.bad_step(error);
+                if news {
+                    self.fail_with(error);
+                }
+            }
+            let mut shown = self.shown();
+            let Some(board) = &mut shown.board else {
+                break;
+            };
+            // Another worker's part of a sweep brings only its runs' thumbnails and verdicts.
+            if !board.accept(&frame) {
+                continue;
+            }
+            shown.progress = Some(LastFrame {
+                step: frame.step,
+                total_steps: frame.total_steps,
+                phase: Some(frame.phase.clone()),
+                backend: Some(frame.backend.clone()),
+                dims: Some(frame.dims),
+                onset: frame.onset.clone(),
+            });
+            if let Some(notice) = &frame.notice {
+                shown.notify(notice);
+            }
+            drop(shown);
+            if let Some(reason) = frame.gpu_lost {
+                self.background(async move |e| e.leave_lost_gpu(&reason).await);
+            }
+            for snapshot in &frame.snapshots {
+                let detail = js_sys::Object::new();
+                super::set(&detail, "phase", snapshot.phase.as_str());
+                super::set(&detail, "step", snapshot.step as f64);
+                self.js().emit("phaseend", &detail);
+            }
+        }
+        let mut shown = self.shown();
+        if fresh && shown.finished() {
+            let order = shown.playback.ended();
+            shown.obey(self.js(), order);
+        }
+        Ok(fresh)
+    }
+
+    /// With `from`/`to`: once the run has trained its range, its recorded steps play in a
+    /// loop (not under reduced motion, `calm`, nor while the schedule is scrubbed or focused).
+    fn play_range(&self, t: f64, calm: bool) {
+        let mut shown = self.shown();
+        let (Some(progress), Some(board)) = (&shown.progress, &shown.board) else {
+            return;
+        };
+        if calm || !board.finished() || board.scrubbing() {
+            return;
+        }
+        let focused = shown.root.active_element();
+        if focused.is_some_and(|f| f.get_attribute("data-canvas").as_deref() == Some("schedule")) {
+            return;
+        }
+        let end = progress.step;
+        let Some(range) = self.0.trained.borrow().range() else {
+            return;
+        };
+        let step = range.loop_step(end, t - shown.loop_start.unwrap_or(t));
+        shown.loop_start.get_or_insert(t);
+        if let Some(board) = &mut shown.board {
+            board.scrub(step as f64);
+        }
+        let _ = shown
+            .node
+            .set_attribute("data-loop-step", &step.to_string());
+        shown.dirty = true;
+    }
+
+    /// Measures the rates, times the GPU when its time has come, and sends the throttled
+    /// `step` event.
+    fn tick(&self, t: f64) {
+        let mut shown = self.shown();
+        let Some(board) = &mut shown.board else {
+            return;
+        };
+        let rates = board.tick(t);
+        let (sps, span) = (rates[0], rates[1]);
+        let Some((step, total_steps, phase)) = (shown.progress.as_ref())
+            .map(|p| (p.step, p.total_steps, p.phase.clone().unwrap_or_default()))
+        else {
+            return;
+        };
+        let remaining = total_steps.saturating_sub(step) as f64;
+        let (latest, shown_run) = {
+            let runs = self.0.runs.borrow();
+            (runs.latest(), runs.shown())
+        };
+        let due = shown.timing.as_ref().is_some_and(|timing| {
+            timing.run == latest && timing.run == shown_run && {
+                let idle = !shown.playback.wants() || shown.finished();
+                time_gpu_now(remaining, sps, span, idle)
+            }
+        });
+        let step_event = t - shown.step_event_at > 250.0;
+        if step_event {
+            shown.step_event_at = t;
+        }
+        let detail = step_event.then(|| {
+            let detail = js_sys::Object::new();
+            super::set(&detail, "step", step as f64);
+            super::set(&detail, "phase", phase);
+            let losses = shown.board.as_ref().map_or(JsValue::NULL, Board::losses);
+            super::set(&detail, "losses", losses);
+            detail
+        });
+        let timing = if due { shown.timing.take() } else { None };
+        drop(shown);
+        if let Some(Timing { run, stored }) = timing {
+            self.background(async move |e| e.time_gpu(run, stored).await);
+        }
+        if let Some(detail) = detail {
+            self.js().emit("step", &detail);
+        }
+    }
+}
+
+/// `{message}`, an `error` event's detail.
+fn message_detail(message: &str) -> JsValue {
+    let detail = js_sys::Object::new();
+    super::set(&detail, "message", message);
+    detail.into()
+}
+
+#[wasm_bindgen]
+impl ElementCore {
+    /// The core of the element `node` (its shadow root `root`), over the element's side of the
+    /// engines (`host`), the run it trains and the runs' frames, with what it `kept` while it
+    /// was out of the page.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        host: JsHost,
+        node: HtmlElement,
+        root: ShadowRoot,
+        trained: &PageRun,
+        runs: &PageRuns,
+        kept: Option<Kept>,
+    ) -> Result<ElementCore, JsValue> {
+        let (history, playback) = match kept {
+            Some(Kept { history, playback }) => (Some(history), playback),
+            None => (None, Playback::default()),
+        };
+        let shown = Shown {
+            notice: find_part(&root, "[data-field=notice]")?,
+            toggle: find_part(&root, "[data-action=toggle]")?,
+            editor: SheetEditor::new(&root, history)?,
+            node,
+            root,
+            board: None,
+            progress: None,
+            playback,
+            dirty: true,
+            loop_start: None,
+            timing: None,
+            step_event_at: 0.0,
+        };
+        let host = PageHost {
+            js: host,
+            shown: Rc::new(RefCell::new(shown)),
+        };
+        Ok(ElementCore(Rc::new(Engines::new(
+            host,
+            trained.0.clone(),
+            runs.0.clone(),
+        ))))
+    }
+
+    /// Lets go of the element's parts (it left the page), keeping what a core made when it is
+    /// put back needs. Typing not yet recorded goes into the history kept.
+    pub fn release(self) -> Kept {
+        self.record_edit();
+        self.0.trained.borrow_mut().end_grid();
+        let mut shown = self.shown();
+        shown.board = None;
+        let mut playback = shown.playback.clone();
+        playback.released();
+        Kept {
+            history: shown.editor.take_history(),
+            playback,
+        }
+    }
+
+    /// One animation frame at `t` (`performance.now()`): takes in the workers' frames, plays
+    /// a range's loop (unless `calm`: reduced motion), draws what changed, and ticks.
+    pub fn frame(&self, t: f64, calm: bool) {
+        let fresh = match self.drain() {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                self.fail_with(&failure_text(&e));
+                return;
+            }
+        };
+        self.play_range(t, calm);
+        let mut shown = self.shown();
+        if fresh || shown.dirty {
+            let t0 = now();
+            if let Some(board) = &mut shown.board {
+                shown.dirty = board.render();
+                let ms = format!("draw {:.1}", now() - t0);
+                let _ = shown.node.set_attribute("data-frame-ms", &ms);
+            }
+        }
+        drop(shown);
+        self.tick(t);
+    }
+
+    /// Something drawn changed size or was opened: draw again.
+    pub fn redraw(&self) {
+        self.shown().dirty = true;
+    }
+
+    pub fn play(&self) {
+        let workers = self.js().workers().length() > 0;
+        let mut shown = self.shown();
+        let finished = shown.finished();
+        let order = shown.playback.play(workers, finished);
+        shown.obey(self.js(), order);
+    }
+
+    pub fn pause(&self) {
+        let mut shown = self.shown();
+        let order = shown.playback.pause();
+        shown.obey(self.js(), order);
+    }
+
+    /// Play, asked for before anything trains (the `autoplay` attribute).
+    pub fn autoplay(&self) {
+        let mut shown = self.shown();
+        let order = shown.playback.autoplay();
+        shown.obey(self.js(), order);
+    }
+
+    /// Plays again a run that paused itself, once it has something new to train. The frames
+    /// the workers sent with their reply come first: they say whether the run is still at its
+    /// end (a sheet applied live may have more steps).
+    pub fn play_if_paused_by_run(&self) {
+        if self.drain().unwrap_or(false) {
+            self.redraw();
+        }
+        let workers = self.js().workers().length() > 0;
+        let mut shown = self.shown();
+        let finished = shown.finished();
+        let order = shown.playback.play_if_paused_by_run(workers, finished);
+        shown.obey(self.js(), order);
+    }
+
+    /// Whether the element is in view (`undefined`: unchanged) and the tab `hidden`.
+    pub fn seen(&self, in_view: Option<bool>, hidden: bool) {
+        let mut shown = self.shown();
+        let order = shown.playback.seen(in_view, hidden);
+        shown.obey(self.js(), order);
+    }
+
+    pub fn fail(&self, message: &str) {
+        self.fail_with(message);
+    }
+
+    pub fn notify(&self, text: &str) {
+        self.shown().notify(text);
+    }
+
+    /// The reader asked for another run in the view: a phase diagram filling in stops, and the
+    /// notice, which spoke of the run before, makes room for what the new one has to say.
+    pub fn replace_view(&self) {
+        self.0.trained.borrow_mut().end_grid();
+        set_text(&self.shown().notice, "");
+    }
+
+    /// Run `run` began in the workers: frames of older runs are stale.
+    pub fn restarted(&self, run: f64) {
+        let run = run as u64;
+        self.0.runs.borrow_mut().show(run);
+        let mut shown = self.shown();
+        // A GPU timing still due goes with the run that replaces this one.
+        if let Some(timing) = &mut shown.timing {
+            timing.run = run;
+        }
+        shown.loop_start = None;
+        shown.editor.set_branch_point(None);
+        if let Some(board) = &mut shown.board {
+            board.clear();
+        }
+        shown.playback.restarted();
+        shown.dirty = true;
+    }
+
+    /// The run took an edited sheet: a run halted at a bad step goes on under it (the workers
+    /// kept their last good weights).
+    pub fn took_sheet(&self, sheet: &str) -> Result<(), JsValue> {
+        let mut shown = self.shown();
+        if let Some(board) = &mut shown.board {
+            board.set_sheet(sheet)?;
+        }
+        shown.playback.restarted();
+        shown.dirty = true;
+        Ok(())
+    }
+
+    /// Starts a run of `sheet` (`parts`: the workers' kept states, for a branch) from what
+    /// the start reads (`asked`) on the `plan`'s engine (`remembered`: the race that chose
+    /// it), and shows it; `time`: the GPU is timed once the run has been measured, against
+    /// `stored` (the choice remembered on an earlier visit, or null). Resolves with the run's
+    /// number.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &self,
+        sheet: String,
+        parts: Option<Vec<JsValue>>,
+        asked: JsValue,
+        plan: String,
+        remembered: Option<String>,
+        time: bool,
+        stored: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let asked = read_asked(asked)?;
+        let plan = Backend::read(&plan).unwrap_or(Backend::Cpu);
+        let stored = choice_of(&stored);
+        let engines = self.0.clone();
+        Ok(super::element::promise(Box::pin(async move {
+            let started = engines
+                .start(&sheet, parts, &asked, plan, remembered.as_deref())
+                .await;
+            let started = started.map_err(|f| rejection_of(f, engines.host.js.stopped()))?;
+            let core = ElementCore(engines);
+            core.restarted(started.run as f64);
+            let (spec, versus) = {
+                let trained = core.0.trained.borrow();
+                (trained.spec(), trained.versus().map(str::to_string))
+            };
+            let mut shown = core.shown();
+            let mut board = Board::new(&sheet, spec.latent_dims as u32, &shown.root)?;
+            board.set_versus(versus.clone())?;
+            // A comparison (from a link, or the API) shows its second sheet in B's editor.
+            if let Some(versus) = &versus {
+                shown.editor.compare_with(versus);
+            }
+            shown.editor.show_compare(versus.is_some());
+            let map = find_part(&shown.root, "[data-field=decoder-map]")?;
+            board.set_decoder_map(get(&map, "checked").as_bool() == Some(true));
+            board.show_backend(started.engine.name(), &started.how);
+            shown.board = Some(board);
+            // Timed when the run pauses or ends, or at once if enough of it is left for a move
+            // to pay (`time_gpu_now`, asked every frame).
+            shown.timing = time.then_some(Timing {
+                run: started.run,
+                stored,
+            });
+            Ok(JsValue::from(started.run as f64))
+        })))
+    }
+
+    /// The `backend` attribute became `asked` while workers train
+    /// ([`Engines::backend_changed`]).
+    pub fn backend_changed(&self, asked: Option<String>, gpu_offered: bool) {
+        let comparing = self.0.trained.borrow().versus().is_some();
+        self.background(async move |e| {
+            e.backend_changed(asked.as_deref(), comparing, gpu_offered)
+                .await
+        });
+    }
+
+    /// The shown run's step, and what its last frame said: its phase, engine and verdict.
+    pub fn step(&self) -> f64 {
+        self.shown().step() as f64
+    }
+
+    pub fn phase(&self) -> Option<String> {
+        self.shown().progress.as_ref()?.phase.clone()
+    }
+
+    pub fn backend(&self) -> Option<String> {
+        self.shown().progress.as_ref()?.backend.clone()
+    }
+
+    pub fn dims(&self) -> Option<u32> {
+        self.shown().progress.as_ref()?.dims.map(|d| d as u32)
+    }
+
+    /// `{shape, step}`, or null.
+    pub fn onset(&self) -> JsValue {
+        let shown = self.shown();
+        let onset = shown.progress.as_ref().and_then(|p| p.onset.as_ref());
+        onset.map_or(JsValue::NULL, to_js)
+    }
+
+    /// Whether a frame of the run has been drawn.
+    pub fn ready(&self) -> bool {
+        let shown = self.shown();
+        shown.board.is_some() && shown.progress.is_some()
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.shown().playback.error().map(str::to_string)
+    }
+
+    pub fn running(&self) -> bool {
+        self.shown().playback.running()
+    }
+
+    pub fn playing(&self) -> bool {
+        self.shown().playback.wants()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.shown().finished()
+    }
+
+    /// `{step, total, terms: {name: value}}` of the latest losses, or null.
+    pub fn losses(&self) -> JsValue {
+        self.shown()
+            .board
+            .as_ref()
+            .map_or(JsValue::NULL, Board::losses)
+    }
+
+    pub fn latents(&self) -> js_sys::Float32Array {
+        let shown = self.shown();
+        shown
+            .board
+            .as_ref()
+            .map_or_else(js_sys::Float32Array::default, Board::latents)
+    }
+
+    /// The decoder's output `[r, g, b]` at a point of the latent panels, `[]` outside them.
+    pub fn decoded(&self, x: f64, y: f64) -> Vec<f32> {
+        let shown = self.shown();
+        shown
+            .board
+            .as_ref()
+            .map_or_else(Vec::new, |b| b.decoded_at(x, y))
+    }
+
+    pub fn sweep_seed_at(&self, x: f64, y: f64, w: f64, h: f64) -> Option<u32> {
+        self.shown().board.as_ref()?.sweep_seed_at(x, y, w, h)
+    }
+
+    pub fn sweep_counts(&self) -> Vec<u32> {
+        let shown = self.shown();
+        shown
+            .board
+            .as_ref()
+            .map_or_else(Vec::new, Board::sweep_counts)
+    }
+
+    /// The sweep's (or comparison's) table, and the name to download it as.
+    pub fn sweep_csv(&self) -> Vec<String> {
+        let shown = self.shown();
+        let csv = shown
+            .board
+            .as_ref()
+            .map_or_else(String::new, Board::sweep_csv);
+        let comparing = self.0.trained.borrow().versus().is_some();
+        let name = if comparing {
+            "compare.csv"
+        } else {
+            "sweep.csv"
+        };
+        vec![name.to_string(), csv]
+    }
+
+    pub fn figure_svg(&self) -> Option<String> {
+        Some(self.shown().board.as_ref()?.figure_svg())
+    }
+
+    /// Draws the figure into `canvas`; false where there is no run to draw yet.
+    pub fn draw_figure(&self, canvas: web_sys::HtmlCanvasElement) -> bool {
+        let shown = self.shown();
+        shown
+            .board
+            .as_ref()
+            .map(|b| b.draw_figure(canvas))
+            .is_some()
+    }
+
+    pub fn set_decoder_map(&self, on: bool) {
+        let mut shown = self.shown();
+        if let Some(board) = &mut shown.board {
+            board.set_decoder_map(on);
+        }
+        shown.dirty = true;
+    }
+
+    pub fn set_dome_axes(&self, key: &str) {
+        let mut shown = self.shown();
+        if let Some(board) = &mut shown.board {
+            board.set_dome_axes(key);
+        }
+        shown.dirty = true;
+    }
+
+    /// An event on the `surface` canvas (`{type, clientX, clientY, key, pointerType}` as the
+    /// DOM gives them, `key` from the probe's colour input for `color`), whose corner is at
+    /// (`left`, `top`). Returns `1` where the event was taken (the page does not act on it
+    /// too), plus `2` where the canvas captures the pointer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gesture(
+        &self,
+        canvas: &Element,
+        kind: &str,
+        client_x: f64,
+        client_y: f64,
+        left: f64,
+        top: f64,
+        key: &str,
+        touch: bool,
+    ) -> u32 {
+        let mut shown = self.shown();
+        let (step, total) = shown
+            .progress
+            .as_ref()
+            .map_or((0, 0), |p| (p.step, p.total_steps));
+        let surface = canvas.get_attribute("data-canvas").unwrap_or_default();
+        let (Some(surface), Some(input)) = (Surface::from_name(&surface), Input::from_type(kind))
+        else {
+            return 0;
+        };
+        let event = Event {
+            input,
+            x: client_x - left,
+            y: client_y - top,
+            client: (client_x, client_y),
+            key,
+            touch,
+        };
+        let Some(board) = &mut shown.board else {
+            return 0;
+        };
+        let r = board.gesture(surface, event, Progress { step, total });
+        if r.branch_moved {
+            shown.editor.set_branch_point(r.branch_at.map(|s| s as f64));
+        }
+        if let Some(value) = r.value_now {
+            let _ = canvas.set_attribute("aria-valuenow", &value.to_string());
+        }
+        shown.dirty |= r.redraw;
+        u32::from(r.taken) | (u32::from(r.capture) << 1)
+    }
+
+    /// Typing in either editor: returns whether the sheets are too long to check on every key
+    /// (the page checks them at a pause).
+    pub fn typed(&self) -> bool {
+        self.shown().editor.typed()
+    }
+
+    pub fn validate(&self) {
+        self.shown().editor.validate();
+    }
+
+    /// Undo (`back`) or Redo, after recording the typing so far.
+    pub fn undo(&self, back: bool) {
+        self.record_edit();
+        self.shown().editor.undo(back);
+    }
+
+    /// *Compare with B* was ticked or unticked.
+    pub fn compare_toggled(&self) {
+        let comparing = self.0.trained.borrow().versus().is_some();
+        let shown = self.shown();
+        shown.editor.show_compare(comparing);
+        shown.editor.validate();
+    }
+
+    /// Records the editor's text as an edit (for Undo), if it is a new one.
+    pub fn record_edit(&self) {
+        let (sheet, until) = {
+            let trained = self.0.trained.borrow();
+            let until = trained.range().and_then(|r| r.to).map(|t| t as f64);
+            (trained.sheet().to_string(), until)
+        };
+        let mut shown = self.shown();
+        let step = shown.step() as f64;
+        shown.editor.record(&sheet, step, until);
+    }
+
+    /// Opens the editor on `text`, with the located `problem` it has, if any.
+    pub fn open_editor(&self, text: &str, problem: JsValue) {
+        let mut shown = self.shown();
+        shown.editor.open(text);
+        if !problem.is_undefined() && !problem.is_null() {
+            shown.editor.show_problem(&problem);
+        }
+    }
+
+    /// Shows `text` in A's editor, as an edit.
+    pub fn show_sheet(&self, text: &str) {
+        self.shown().editor.show(text);
+        self.record_edit();
+    }
+
+    pub fn show_problem(&self, problem: JsValue) {
+        self.shown().editor.show_problem(&problem);
+    }
+
+    /// `[A's text, B's text or undefined]`, as the editors hold them.
+    pub fn edited(&self) -> Vec<JsValue> {
+        let shown = self.shown();
+        let versus = shown
+            .editor
+            .versus()
+            .map_or(JsValue::UNDEFINED, JsValue::from);
+        vec![shown.editor.text().into(), versus]
+    }
+
+    /// The sheet was applied or branched from: the editor says nothing more of it.
+    pub fn applied(&self) {
+        self.shown().editor.applied();
+    }
+
+    pub fn branch_point(&self) -> Option<f64> {
+        self.shown().editor.branch_point()
+    }
+
+    pub fn set_branch_point(&self, step: Option<f64>) {
+        self.shown().editor.set_branch_point(step);
+    }
+}
+
+/// A remembered choice (`{backend, race, adapter, at}`), or `None` where `stored` is not one.
+fn choice_of(stored: &JsValue) -> Option<Choice> {
+    let text = |field: &str| get(stored, field).as_string();
+    Some(Choice {
+        backend: text("backend")?,
+        race: text("race")?,
+        adapter: text("adapter")?,
+        at: get(stored, "at").as_f64()?,
+    })
+}
+
+/// An error's message, or the value as text.
+fn failure_text(e: &JsValue) -> String {
+    (get(e, "message").as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
