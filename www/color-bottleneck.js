@@ -241,7 +241,7 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=reset]').onclick = () => this.reset().catch((e) => this.#fail(e));
     this.$('[data-action=apply]').onclick = () => this.#apply(false);
     this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
-    this.$('[data-action=branch]').onclick = () => this.#branch().catch((e) => this.#fail(e));
+    this.$('[data-action=branch]').onclick = () => this.#core?.branch().catch((e) => this.#fail(e));
     const sheet = this.field('sheet');
     sheet.oninput = () => {
       // A long sheet takes a while to check: it is checked at a pause, not on every key.
@@ -372,16 +372,7 @@ class ColorBottleneck extends HTMLElement {
 
   /** The sheet of the run `link` (a `#run=` hash) carries, its settings put in the seed
    * field and the attributes; throws what is wrong with the link. */
-  #readLink(link) {
-    const run = this.#trained.open_link(link);
-    if (run.note) this.#notify(run.note);
-    const { spec } = run;
-    this.field('seed').value = String(spec.seed);
-    this.setAttribute('latent-dims', String(spec.latent_dims));
-    this.setAttribute('batch-size', String(spec.batch_size));
-    this.setAttribute('runs', String(spec.runs));
-    return run.sheet;
-  }
+  #readLink(link) { return this.#core.open_link(link); }
 
   /** A `#run=` link pasted into a linkable page's address opens as a new run. */
   async #openPastedLink() {
@@ -584,13 +575,7 @@ class ColorBottleneck extends HTMLElement {
   }
 
   /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
-  #openRuns(runs, seed) {
-    this.#replaceView();
-    this.setAttribute('runs', String(runs));
-    this.field('runs').value = String(runs);
-    this.field('seed').value = String(seed);
-    this.#create(this.#trainedSheet()).then(() => this.play()).catch((e) => this.#fail(e));
-  }
+  #openRuns(runs, seed) { this.#core?.open_runs(runs, seed).catch((e) => this.#fail(e)); }
 
   /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
   #trainedSheet() { return this.#trained?.sheet() || this.field('sheet').value; }
@@ -722,6 +707,9 @@ class ColorBottleneck extends HTMLElement {
       adapter: () => this.#adapter(),
       time_gpu: (request) => this.#gpuRate(request),
       remember: (shape, backend, race, adapter, at) => writeStored(shape, { backend, race, adapter, at }),
+      asked: () => this.#asked(),
+      create: (csv, parts) => this.#create(csv, parts),
+      keep_address: () => this.#keepAddress(),
       stopped: STOPPED,
     };
   }
@@ -817,8 +805,6 @@ class ColorBottleneck extends HTMLElement {
     return w ? this.#ask(w, msg) : Promise.reject(new Error('not ready'));
   }
 
-  /** Sends a command to every worker; resolves when all have replied. */
-  #callAll(msg) { return Promise.all(this.#workers.map((w) => this.#ask(w, msg))); }
 
   #receive(data) {
     if (data.type === 'frame') {
@@ -846,19 +832,8 @@ class ColorBottleneck extends HTMLElement {
    * experiments trains only those on screen. */
   #followVisibility() { this.#core?.seen(this.#inView, document.hidden); }
 
-  async reset() {
-    if (!this.#workers.length) return;
-    this.#replaceView();
-    const run = this.#runs.begin();
-    const { spec: { seed }, problems } = this.#settings();
-    for (const problem of problems) this.#notify(problem);
-    this.#trained.reseed(seed);
-    this.#keepAddress();
-    await this.#callAll({ type: 'reset', seed, run });
-    this.#core.restarted(run);
-    this.#core.validate();
-    this.#playIfPausedByRun();
-  }
+  /** Trains the run again from the seed field's seed. */
+  async reset() { await this.#core?.reset(); }
 
   latents() { return this.#core ? this.#core.latents() : new Float32Array(); }
 
@@ -877,82 +852,8 @@ class ColorBottleneck extends HTMLElement {
    * sheet (B) to train on the same seeds beside it, a comparison (null: none). Rejects on a
    * broken sheet. */
   async setDopesheet(csv, { live = false, versus = null } = {}) {
-    if (!this.ready) throw new Error('not ready');
-    live = Boolean(live);
-    // Apply & restart starts from the seed field, as Reset does.
-    const settings = this.#settings();
-    const { latent_dims: dims, seed } = settings.spec;
-    let saved = null;
-    try {
-      const route = this.#trained.apply_route(csv, versus ?? undefined, live, dims !== this.#core.dims());
-      this.#replaceView();
-      saved = this.#trained.copy();
-      if (route === 'new-workers') {
-        this.#trained.fresh(versus ?? undefined);
-        await this.#create(csv);
-      } else {
-        const run = live ? this.#runs.latest() : this.#runs.begin();
-        const [first] = await this.#callAll({ type: 'sheet', sheet: csv, live, run, seed });
-        // Applied live, the run trained the old sheet up to the first worker's step.
-        this.#trained.applied(csv, live ? first.at : undefined, seed);
-        this.#keepAddress();
-        this.#core.took_sheet(csv);
-        if (!live) this.#core.restarted(run);
-      }
-      this.#core.show_sheet(csv);
-      this.#core.applied();
-      if (!live) for (const problem of settings.problems) this.#notify(problem);
-    } catch (problem) {
-      if (saved) this.#trained.restore_lineage(saved);
-      // Taken out of the page meanwhile: nothing to show.
-      if (problem === STOPPED) throw problem;
-      this.#core?.show_problem(problem);
-      throw new Error(problem.message ?? String(problem));
-    } finally {
-      saved?.free();
-    }
-    // The workers took the sheet: whatever happens from here is not a failure to apply it.
-    this.#playIfPausedByRun();
-  }
-
-  /** A new run that trains as this one did up to the step last looked back at (the live
-   * step if none), then goes on under the editor's sheet. Its link names where it came from. */
-  async #branch() {
-    if (!this.#wasm || !this.ready || this.#comparing()) return;
-    const [edited] = this.#core.edited();
-    const problem = this.#wasm.mod.validate(edited);
-    if (problem) return this.#core.show_problem(problem);
-    this.#replaceView();
-    const at = this.#core.branch_point() ?? this.step;
-    const saved = this.#trained.copy();
-    this.#trained.branch(at);
-    this.#recordEdit();
-    this.#core.set_branch_point(undefined);
-    // The branch replays the run shown: its seed and bottleneck, whatever the fields say now.
-    this.field('seed').value = String(this.#trained.spec().seed);
-    this.setAttribute('latent-dims', String(this.#core.dims()));
-    try {
-      await this.#create(edited, at > 0 ? await this.#statesAt(at) : null);
-    } catch (e) {
-      this.#trained.restore_lineage(saved);
-      throw e;
-    } finally {
-      saved.free();
-    }
-    this.#core.applied();
-    this.#playIfPausedByRun();
-  }
-
-  /** The state each worker kept at or before `at` for the run the settings describe, in
-   * order, or null unless every worker has one (the branch then replays from the seed). */
-  async #statesAt(at) {
-    const spec = this.#trained.spec();
-    const ask = (step) => Promise.all(this.#workers.map((w) => this.#ask(w, { type: 'state-at', at: step, spec }))).catch(() => []);
-    const { mod } = this.#wasm;
-    let replies = await ask(at);
-    const again = mod.ask_states_again(replies.map((r) => r.step ?? NaN));
-    if (again !== undefined) replies = await ask(again);
-    return mod.states_agree(replies.map((r) => (r.bytes ? r.step : NaN))) ? replies.map((r) => r.bytes) : null;
+    if (!this.#core) throw new Error('not ready');
+    await this.#core.set_dopesheet(csv, Boolean(live), versus ?? undefined);
   }
 
   /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */

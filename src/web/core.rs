@@ -10,12 +10,16 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
 use super::editor::EditHistory;
-use super::element::{read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns};
+use super::element::{
+    failure_of, present, promise, read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns,
+};
 use super::{find_part, get, now, set_text, to_js, Board, Frame, SheetEditor, ShownOnset};
 use crate::backend_choice::time_gpu_now;
 use crate::element::engines::{Choice, Engines, Failure};
 use crate::element::gestures::{Event, Input, Progress, Surface};
 use crate::element::playback::{Order, Playback};
+use crate::element::trained::{sheets_problem, Asked};
+use crate::element::{ask_states_again, states_agree, Apply};
 use crate::settings::Backend;
 
 /// The GPU timing a start asked for, due once the run has been measured long enough.
@@ -266,6 +270,246 @@ impl ElementCore {
     }
 }
 
+/// The flows a reader's button or the element's API starts: each changes the run shown, with
+/// the workers, and says what went wrong in the notice or under the editor.
+impl ElementCore {
+    fn twin(&self) -> ElementCore {
+        ElementCore(self.0.clone())
+    }
+
+    /// The promise of `flow` on this core; a failure rejects it as the page expects (newer
+    /// work taking over rejects with the host's `stopped`).
+    fn flow(
+        &self,
+        flow: impl AsyncFnOnce(&ElementCore) -> Result<(), Failure> + 'static,
+    ) -> js_sys::Promise {
+        let core = self.twin();
+        promise(Box::pin(async move {
+            match flow(&core).await {
+                Ok(()) => Ok(JsValue::UNDEFINED),
+                Err(failure) => Err(rejection_of(failure, core.js().stopped())),
+            }
+        }))
+    }
+
+    fn failure(&self, e: JsValue) -> Failure {
+        failure_of(e, &self.js().stopped())
+    }
+
+    async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
+        wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|e| self.failure(e))
+    }
+
+    /// What a start would read now.
+    fn asked(&self) -> Result<Asked, Failure> {
+        read_asked(self.js().asked()).map_err(|e| Failure::Problem(failure_text(&e)))
+    }
+
+    async fn create(&self, sheet: &str, parts: Option<Vec<JsValue>>) -> Result<(), Failure> {
+        let parts = parts.map_or(JsValue::NULL, |p| {
+            p.into_iter().collect::<js_sys::Array>().into()
+        });
+        self.wait(self.js().create(sheet, parts)).await.map(drop)
+    }
+
+    /// Sends every worker `message` (`kind` with `fields`); their replies, in order.
+    async fn ask_all(
+        &self,
+        kind: &str,
+        fields: &[(&str, JsValue)],
+    ) -> Result<Vec<JsValue>, Failure> {
+        let message = js_sys::Object::new();
+        super::set(&message, "type", kind);
+        for (key, value) in fields {
+            super::set(&message, key, value.clone());
+        }
+        let asks: js_sys::Array = (self.js().workers().iter())
+            .map(|w| JsValue::from(self.js().ask(&w, &message)))
+            .collect();
+        let replies = self.wait(js_sys::Promise::all(&asks)).await?;
+        Ok(js_sys::Array::from(&replies).to_vec())
+    }
+
+    /// Puts a run's settings where a start reads them: the seed field and the attributes.
+    fn show_spec(&self, seed: Option<u64>, attributes: &[(&str, u64)]) -> Result<(), JsValue> {
+        let shown = self.shown();
+        if let Some(seed) = seed {
+            let field = find_part(&shown.root, "[data-field=seed]")?;
+            let _ = js_sys::Reflect::set(&field, &"value".into(), &seed.to_string().into());
+        }
+        for (name, value) in attributes {
+            shown.node.set_attribute(name, &value.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn reset_flow(&self) -> Result<(), Failure> {
+        if self.js().workers().length() == 0 {
+            return Ok(());
+        }
+        self.replace_view();
+        let run = self.0.runs.borrow_mut().begin();
+        let (settings, _, problems) = self.asked()?.read();
+        for problem in &problems {
+            self.notify(problem);
+        }
+        let seed = settings.spec.seed;
+        self.0.trained.borrow_mut().reseed(seed);
+        self.js().keep_address();
+        let fields = [("seed", (seed as f64).into()), ("run", (run as f64).into())];
+        self.ask_all("reset", &fields).await?;
+        self.restarted(run as f64);
+        self.validate();
+        self.play_if_paused_by_run();
+        Ok(())
+    }
+
+    async fn apply_flow(
+        &self,
+        sheet: String,
+        live: bool,
+        versus: Option<String>,
+    ) -> Result<(), Failure> {
+        if !self.ready() {
+            return Err(Failure::Problem("not ready".to_string()));
+        }
+        // Apply & restart starts from the seed field, as Reset does.
+        let (settings, _, problems) = self.asked()?.read();
+        let dims_changed = self.dims() != Some(settings.spec.latent_dims as u32);
+        let route =
+            (self.0.trained.borrow()).apply_route(&sheet, versus.as_deref(), live, dims_changed);
+        let route = route.map_err(|problem| {
+            self.show_problem(to_js(&problem));
+            Failure::Problem(problem.message)
+        })?;
+        self.replace_view();
+        let saved = self.0.trained.borrow().clone();
+        if let Err(failure) = self
+            .apply_by(route, &sheet, versus, settings.spec.seed)
+            .await
+        {
+            self.0.trained.borrow_mut().restore_lineage(&saved);
+            if let Failure::Problem(problem) = &failure {
+                self.show_problem(problem.into());
+            }
+            return Err(failure);
+        }
+        self.show_sheet(&sheet);
+        self.applied();
+        if !live {
+            for problem in &problems {
+                self.notify(problem);
+            }
+        }
+        // The workers took the sheet: whatever happens from here is not a failure to apply it.
+        self.play_if_paused_by_run();
+        Ok(())
+    }
+
+    /// Hands `sheet` to the workers the way `route` says.
+    async fn apply_by(
+        &self,
+        route: Apply,
+        sheet: &str,
+        versus: Option<String>,
+        seed: u64,
+    ) -> Result<(), Failure> {
+        let live = route == Apply::Live;
+        if route == Apply::NewWorkers {
+            self.0.trained.borrow_mut().fresh(versus);
+            return self.create(sheet, None).await;
+        }
+        let run = {
+            let mut runs = self.0.runs.borrow_mut();
+            if live {
+                runs.latest()
+            } else {
+                runs.begin()
+            }
+        };
+        let fields = [
+            ("sheet", sheet.into()),
+            ("live", live.into()),
+            ("run", (run as f64).into()),
+            ("seed", (seed as f64).into()),
+        ];
+        let replies = self.ask_all("sheet", &fields).await?;
+        // Applied live, the run trained the old sheet up to the first worker's step.
+        let at = replies.first().and_then(|r| get(r, "at").as_f64());
+        let live_at = at.filter(|_| live).map(|a| a as u64);
+        self.0.trained.borrow_mut().applied(sheet, live_at, seed);
+        self.js().keep_address();
+        self.took_sheet(sheet)
+            .map_err(|e| Failure::Problem(failure_text(&e)))?;
+        if !live {
+            self.restarted(run as f64);
+        }
+        Ok(())
+    }
+
+    async fn branch_flow(&self) -> Result<(), Failure> {
+        let comparing = self.0.trained.borrow().versus().is_some();
+        if !self.ready() || comparing {
+            return Ok(());
+        }
+        let edited = self.shown().editor.text();
+        if let Some(problem) = sheets_problem(&edited, None) {
+            self.show_problem(to_js(&problem));
+            return Ok(());
+        }
+        self.replace_view();
+        let at = self.branch_point().map_or(self.step() as u64, |s| s as u64);
+        let saved = self.0.trained.borrow().clone();
+        self.0.trained.borrow_mut().branch(at);
+        self.record_edit();
+        self.set_branch_point(None);
+        // The branch replays the run shown: its seed and bottleneck, whatever the fields say.
+        let seed = self.0.trained.borrow().spec().seed;
+        let dims = self.dims().unwrap_or_default() as u64;
+        self.show_spec(Some(seed), &[("latent-dims", dims)])
+            .map_err(|e| Failure::Problem(failure_text(&e)))?;
+        let parts = if at > 0 {
+            self.states_at(at).await
+        } else {
+            None
+        };
+        if let Err(failure) = self.create(&edited, parts).await {
+            self.0.trained.borrow_mut().restore_lineage(&saved);
+            return Err(failure);
+        }
+        self.applied();
+        self.play_if_paused_by_run();
+        Ok(())
+    }
+
+    /// The state each worker kept at or before `at` for the run shown, in order, or `None`
+    /// unless every worker has one at one step (the branch then replays from the seed).
+    async fn states_at(&self, at: u64) -> Option<Vec<JsValue>> {
+        let spec = to_js(&self.0.trained.borrow().spec());
+        let ask = async |step: u64| {
+            let fields = [("at", (step as f64).into()), ("spec", spec.clone())];
+            self.ask_all("state-at", &fields).await.unwrap_or_default()
+        };
+        let step = |r: &JsValue| {
+            get(r, "step")
+                .as_f64()
+                .filter(|s| *s >= 0.0)
+                .map(|s| s as u64)
+        };
+        let mut replies = ask(at).await;
+        let kept: Vec<_> = replies.iter().map(step).collect();
+        if let Some(again) = ask_states_again(&kept) {
+            replies = ask(again).await;
+        }
+        let kept: Vec<_> = (replies.iter())
+            .map(|r| present(r, "bytes").and_then(|_| step(r)))
+            .collect();
+        states_agree(&kept).then(|| replies.iter().map(|r| get(r, "bytes")).collect())
+    }
+}
+
 /// `{message}`, an `error` event's detail.
 fn message_detail(message: &str) -> JsValue {
     let detail = js_sys::Object::new();
@@ -498,6 +742,60 @@ impl ElementCore {
             });
             Ok(JsValue::from(started.run as f64))
         })))
+    }
+
+    /// Trains the run again from the seed field's seed.
+    pub fn reset(&self) -> js_sys::Promise {
+        self.flow(async |core| core.reset_flow().await)
+    }
+
+    /// Trains `sheet` from the start, or (`live`) from the run's step on; `versus`: a second
+    /// sheet (B) to train on the same seeds beside it. Rejects on a broken sheet, named under
+    /// the editor.
+    pub fn set_dopesheet(
+        &self,
+        sheet: String,
+        live: bool,
+        versus: Option<String>,
+    ) -> js_sys::Promise {
+        self.flow(async move |core| core.apply_flow(sheet, live, versus).await)
+    }
+
+    /// A new run that trains as this one did up to the step last looked back at (the live
+    /// step if none), then goes on under the editor's sheet. Its link names where it came from.
+    pub fn branch(&self) -> js_sys::Promise {
+        self.flow(async |core| core.branch_flow().await)
+    }
+
+    /// Opens a `#run=` link: its settings go to the seed field and the attributes, its note to
+    /// the notice; returns its sheet, or throws what is wrong with it.
+    pub fn open_link(&self, hash: &str) -> Result<String, JsValue> {
+        let run = (self.0.trained.borrow_mut().open_link(hash))
+            .map_err(|e| super::js_error(format!("This link's run could not be opened: {e}")))?;
+        if let Some(note) = run.revision_note(crate::share::ENGINE_REVISION) {
+            self.notify(&note);
+        }
+        let spec = &run.spec;
+        let attributes = [
+            ("latent-dims", spec.latent_dims as u64),
+            ("batch-size", spec.batch_size as u64),
+            ("runs", spec.runs as u64),
+        ];
+        self.show_spec(Some(spec.seed), &attributes)?;
+        Ok(run.sheet)
+    }
+
+    /// Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed).
+    pub fn open_runs(&self, runs: u32, seed: f64) -> js_sys::Promise {
+        self.flow(async move |core| {
+            core.replace_view();
+            core.show_spec(Some(seed as u64), &[("runs", runs as u64)])
+                .map_err(|e| Failure::Problem(failure_text(&e)))?;
+            let sheet = core.0.trained.borrow().sheet().to_string();
+            core.create(&sheet, None).await?;
+            core.play();
+            Ok(())
+        })
     }
 
     /// The `backend` attribute became `asked` while workers train

@@ -54,28 +54,6 @@ pub fn sheet_request_failed(src: &str, timeout_s: Option<f64>, reason: &str) -> 
     element::sheet_request_failed(src, timeout_s, reason)
 }
 
-/// Each worker's kept step, a number or `NaN` for none (a plain array of numbers crosses
-/// into wasm without a deserialiser).
-fn steps(kept: &[f64]) -> Vec<Option<u64>> {
-    kept.iter()
-        .map(|&s| (s.is_finite() && s >= 0.0).then_some(s as u64))
-        .collect()
-}
-
-/// The step to ask the workers for their kept states at again, if any
-/// ([`element::ask_states_again`]); `kept`: each worker's kept step, `NaN` for none.
-#[wasm_bindgen]
-pub fn ask_states_again(kept: Vec<f64>) -> Option<f64> {
-    element::ask_states_again(&steps(&kept)).map(|s| s as f64)
-}
-
-/// Whether the workers' kept states are at one step ([`element::states_agree`]); `kept`: each
-/// worker's kept step, `NaN` for a worker with no state.
-#[wasm_bindgen]
-pub fn states_agree(kept: Vec<f64>) -> bool {
-    element::states_agree(&steps(&kept))
-}
-
 /// The page's runs and the frames that arrived for them ([`Runs`]): a frame is the object a
 /// worker posts, with its run's number in `run`.
 #[wasm_bindgen]
@@ -237,7 +215,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn spawn(this: &JsHost, engine: &str) -> js_sys::Promise;
     #[wasm_bindgen(method)]
-    fn ask(this: &JsHost, worker: &JsValue, request: &JsValue) -> js_sys::Promise;
+    pub(super) fn ask(this: &JsHost, worker: &JsValue, request: &JsValue) -> js_sys::Promise;
     #[wasm_bindgen(method)]
     fn stop(this: &JsHost, worker: &JsValue);
     #[wasm_bindgen(method)]
@@ -258,6 +236,16 @@ extern "C" {
     fn remember(this: &JsHost, shape: &str, backend: &str, race: &str, adapter: &str, at: f64);
     #[wasm_bindgen(method, getter)]
     pub(super) fn stopped(this: &JsHost) -> JsValue;
+    /// What a start reads: the seed field, the attributes and the core count ([`Asked`]).
+    #[wasm_bindgen(method)]
+    pub(super) fn asked(this: &JsHost) -> JsValue;
+    /// Starts a run of `sheet` (`parts`: the workers' kept states, for a branch) once any
+    /// start before it is done, on the engine the page chooses.
+    #[wasm_bindgen(method)]
+    pub(super) fn create(this: &JsHost, sheet: &str, parts: JsValue) -> js_sys::Promise;
+    /// On a linkable page, puts the run shown in the address.
+    #[wasm_bindgen(method)]
+    pub(super) fn keep_address(this: &JsHost);
 }
 
 /// [`engines::Host`] over the element's script and what the page shows: a worker is the
@@ -344,7 +332,7 @@ fn message(request: &Request<JsValue>) -> JsValue {
 }
 
 /// `object[field]`, unless it is absent (`undefined` or `null`).
-fn present(object: &JsValue, field: &str) -> Option<JsValue> {
+pub(super) fn present(object: &JsValue, field: &str) -> Option<JsValue> {
     Some(get(object, field)).filter(|v| !v.is_undefined() && !v.is_null())
 }
 
