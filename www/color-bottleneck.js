@@ -86,11 +86,6 @@ function writeStored(key, value) {
   } catch { /* not remembered: the next visit races again */ }
 }
 
-// Written only when it changes: each write invalidates the page's layout.
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
-}
-
 /** What a call to a worker that was stopped (a newer start, the element removed) rejects
  * with: not an error to show. */
 const STOPPED = new Error('the training worker was stopped');
@@ -160,8 +155,6 @@ class ColorBottleneck extends HTMLElement {
   /** Workers started and not yet training the run (or a timing): ended with the element. */
   #spawning = new Set();
   #editTimer = 0;
-  /** The phase diagram on screen (a wasm PhaseDiagram). */
-  #diagram = null;
 
   constructor() {
     super();
@@ -214,21 +207,12 @@ class ColorBottleneck extends HTMLElement {
     this.$('[data-action=sweep-csv]').onclick = () => this.#core && this.#download(...this.#core.sweep_csv(), 'text/csv');
     this.field('compare').onchange = () => this.#core?.compare_toggled();
     this.field('sheet-b').oninput = () => this.#core?.typed();
-    this.$('[data-action=grid-run]').onclick = () => this.#runGrid().catch((e) => this.#fail(e));
+    this.$('[data-action=grid-run]').onclick = () => this.#core?.run_grid().catch((e) => this.#fail(e));
     this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
     const grid = this.canvas('grid');
-    const gridCell = (e) => {
-      const box = grid.getBoundingClientRect();
-      return this.#diagram?.cell_at(e.clientX - box.left, e.clientY - box.top);
-    };
-    grid.onmousemove = (e) => {
-      const i = gridCell(e);
-      grid.title = i === undefined ? 'click a cell to open its sheet' : `${this.#diagram.describe(i)} (click to open its sheet)`;
-    };
-    grid.onclick = (e) => {
-      const i = gridCell(e);
-      if (i !== undefined) this.#openCell(i).catch((err) => this.#fail(err));
-    };
+    const at = (e, f) => { const box = grid.getBoundingClientRect(); return this.#core && f(e.clientX - box.left, e.clientY - box.top); };
+    grid.onmousemove = (e) => { grid.title = at(e, (x, y) => this.#core.grid_title(x, y)) || grid.title; };
+    grid.onclick = (e) => at(e, (x, y) => this.#core.open_cell(x, y).catch((err) => this.#fail(err)));
     this.$('[data-action=share]').onclick = () => this.#share();
     this.$('[data-action=embed]').onclick = () => this.#embed();
     this.$('[data-action=export-png]').onclick = () => this.#exportPng();
@@ -710,6 +694,7 @@ class ColorBottleneck extends HTMLElement {
       asked: () => this.#asked(),
       create: (csv, parts) => this.#create(csv, parts),
       keep_address: () => this.#keepAddress(),
+      frame: () => new Promise(requestAnimationFrame),
       stopped: STOPPED,
     };
   }
@@ -858,60 +843,6 @@ class ColorBottleneck extends HTMLElement {
 
   /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */
   #showGridAddresses() { if (this.#wasm) this.#wasm.mod.show_grid_menus(this.shadowRoot, this.field('sheet').value); }
-
-  /** Trains the phase diagram the menus describe: each cell's sheet as a sweep of the chosen
-   * seeds, one after another in the view above, each rate filled in as its sweep finishes
-   * (`train_grid` in src/element/grid_run.rs). */
-  async #runGrid() {
-    this.#showGridAddresses();
-    const menu = (name) => this.field(`grid-${name}`).value;
-    const runs = Number(menu('runs'));
-    const status = this.field('grid-status');
-    let diagram;
-    try {
-      diagram = new this.#wasm.mod.PhaseDiagram(this.field('sheet').value, menu('x'), menu('x-range'), menu('y'),
-        menu('y-range'), runs, menu('until'), this.#trained.range_to());
-    } catch (e) {
-      setText(status, e.message ?? String(e));
-      return;
-    }
-    this.#diagram?.free();
-    this.#diagram = diagram;
-    const grid = this.#trained.begin_grid(diagram.cut());
-    this.canvas('grid').hidden = false;
-    diagram.draw(this.canvas('grid'));
-    this.setAttribute('runs', String(runs));
-    this.field('runs').value = String(runs);
-    // The flow is `train_grid` (src/element/grid_run.rs); this is the element's side of it.
-    const host = {
-      start: (sheet) => this.#create(sheet),
-      play: () => this.play(),
-      frame: () => new Promise(requestAnimationFrame),
-      has_view: () => this.#trained.grid_is(grid) && this.isConnected,
-      finished: () => Boolean(this.#core?.finished()),
-      counts: () => this.#core.sweep_counts(),
-      fill_in: (i, crumpled, judged) => { diagram.set_result(i, crumpled, judged); diagram.draw(this.canvas('grid')); },
-      // A newer grid (this one's diagram freed) has the status line.
-      status: (text) => { if (this.#diagram === diagram) setText(status, text); },
-      stopped: STOPPED,
-    };
-    try {
-      await this.#wasm.mod.train_phase_diagram(diagram, host);
-    } finally {
-      this.#trained.grid_done(grid);
-    }
-  }
-
-  /** Puts cell `i`'s sheet in the editor and trains it (the grid's seeds, to its end). */
-  async #openCell(i) {
-    const sheet = this.#diagram.cell_sheet(i);
-    this.#replaceView();
-    this.#trained.fresh();
-    this.#core.show_sheet(sheet);
-    await this.#create(sheet);
-    this.#recordEdit();
-    this.play();
-  }
 
   /** Records the editor's text as an edit (for Undo), if it is a new one. */
   #recordEdit() {

@@ -7,16 +7,20 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
 use super::editor::EditHistory;
 use super::element::{
     failure_of, present, promise, read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns,
 };
-use super::{find_part, get, now, set_text, to_js, Board, Frame, SheetEditor, ShownOnset};
+use super::{
+    find_part, get, now, set_text, to_js, Board, Frame, PhaseDiagram, SheetEditor, ShownOnset,
+};
 use crate::backend_choice::time_gpu_now;
 use crate::element::engines::{Choice, Engines, Failure};
 use crate::element::gestures::{Event, Input, Progress, Surface};
+use crate::element::grid_run::{train_grid, GridHost};
 use crate::element::playback::{Order, Playback};
 use crate::element::trained::{sheets_problem, Asked};
 use crate::element::{ask_states_again, states_agree, Apply};
@@ -54,6 +58,8 @@ pub(super) struct Shown {
     loop_start: Option<f64>,
     timing: Option<Timing>,
     step_event_at: f64,
+    /// The phase diagram on screen, and the number of the grid that fills it in.
+    diagram: Option<(PhaseDiagram, u64)>,
 }
 
 impl Shown {
@@ -510,6 +516,140 @@ impl ElementCore {
     }
 }
 
+/// A phase diagram filling in ([`train_grid`]) over the element's core: grid `grid`'s cells
+/// train as the run shown, one after another.
+struct GridView<'a> {
+    core: &'a ElementCore,
+    grid: u64,
+}
+
+impl GridView<'_> {
+    /// Runs `f` on the diagram, where this grid's is still the one on screen.
+    fn diagram(&self, f: impl FnOnce(&mut PhaseDiagram, &ShadowRoot)) {
+        let mut shown = self.core.shown();
+        let Shown { diagram, root, .. } = &mut *shown;
+        if let Some((diagram, grid)) = diagram {
+            if *grid == self.grid {
+                f(diagram, root);
+            }
+        }
+    }
+}
+
+impl GridHost for GridView<'_> {
+    async fn start(&self, sheet: &str) -> Result<(), Failure> {
+        self.core.create(sheet, None).await
+    }
+
+    fn play(&self) {
+        self.core.play();
+    }
+
+    async fn next_frame(&self) {
+        let _ = wasm_bindgen_futures::JsFuture::from(self.core.js().frame()).await;
+    }
+
+    fn has_view(&self) -> bool {
+        self.core.0.trained.borrow().grid_is(self.grid) && self.core.shown().node.is_connected()
+    }
+
+    fn finished(&self) -> bool {
+        self.core.finished()
+    }
+
+    fn counts(&self) -> (u32, u32) {
+        let counts = self.core.sweep_counts();
+        (
+            counts.first().copied().unwrap_or(0),
+            counts.get(1).copied().unwrap_or(0),
+        )
+    }
+
+    fn fill_in(&self, cell: usize, crumpled: u32, judged: u32) {
+        self.diagram(|diagram, root| {
+            diagram.set_result(cell as u32, crumpled, judged);
+            if let Ok(canvas) = find_part(root, "[data-canvas=grid]") {
+                diagram.draw(canvas.unchecked_ref());
+            }
+        });
+    }
+
+    fn status(&self, text: &str) {
+        self.diagram(|_, root| {
+            if let Ok(status) = find_part(root, "[data-field=grid-status]") {
+                set_text(&status, text);
+            }
+        });
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+impl ElementCore {
+    /// A menu's or a field's `value`.
+    fn value_of(&self, selector: &str) -> Result<String, JsValue> {
+        let part = find_part(&self.shown().root, selector)?;
+        Ok(get(&part, "value").as_string().unwrap_or_default())
+    }
+
+    async fn grid_flow(&self) -> Result<(), Failure> {
+        let problem = |e: JsValue| Failure::Problem(failure_text(&e));
+        let sheet = self.shown().editor.text();
+        let root = self.shown().root.clone();
+        super::show_grid_menus(&root, &sheet).map_err(problem)?;
+        let menu = |name: &str| self.value_of(&format!("[data-field=grid-{name}]"));
+        let runs: u32 = menu("runs").map_err(problem)?.parse().unwrap_or(16);
+        let to = (self.0.trained.borrow().range())
+            .and_then(|r| r.to)
+            .map(|t| t as f64);
+        let made = (|| {
+            PhaseDiagram::new(
+                &sheet,
+                &menu("x")?,
+                &menu("x-range")?,
+                &menu("y")?,
+                &menu("y-range")?,
+                runs,
+                &menu("until")?,
+                to,
+            )
+        })();
+        let status = find_part(&root, "[data-field=grid-status]").map_err(problem)?;
+        let mut diagram = match made {
+            Ok(diagram) => diagram,
+            Err(e) => {
+                set_text(&status, &failure_text(&e));
+                return Ok(());
+            }
+        };
+        let cells: Vec<String> = (0..diagram.cells())
+            .map(|i| diagram.cell_sheet(i))
+            .collect();
+        let grid = self
+            .0
+            .trained
+            .borrow_mut()
+            .begin_grid(diagram.cut().map(|c| c as u64));
+        let canvas: web_sys::HtmlCanvasElement = find_part(&root, "[data-canvas=grid]")
+            .map_err(problem)?
+            .unchecked_into();
+        canvas.set_hidden(false);
+        diagram.draw(&canvas);
+        let seeds = diagram.runs;
+        self.shown().diagram = Some((diagram, grid));
+        self.show_spec(None, &[("runs", runs as u64)])
+            .map_err(problem)?;
+        let runs_field = find_part(&root, "[data-field=runs]").map_err(problem)?;
+        let _ = js_sys::Reflect::set(&runs_field, &"value".into(), &runs.to_string().into());
+        let view = GridView { core: self, grid };
+        let trained = train_grid(&view, &cells, seeds).await;
+        self.0.trained.borrow_mut().grid_done(grid);
+        trained.map(drop)
+    }
+}
+
 /// `{message}`, an `error` event's detail.
 fn message_detail(message: &str) -> JsValue {
     let detail = js_sys::Object::new();
@@ -548,6 +688,7 @@ impl ElementCore {
             loop_start: None,
             timing: None,
             step_event_at: 0.0,
+            diagram: None,
         };
         let host = PageHost {
             js: host,
@@ -793,6 +934,42 @@ impl ElementCore {
                 .map_err(|e| Failure::Problem(failure_text(&e)))?;
             let sheet = core.0.trained.borrow().sheet().to_string();
             core.create(&sheet, None).await?;
+            core.play();
+            Ok(())
+        })
+    }
+
+    /// Trains the phase diagram the menus describe: each cell's sheet as a sweep of the chosen
+    /// seeds, one after another in the view above, each rate filled in as its sweep finishes.
+    pub fn run_grid(&self) -> js_sys::Promise {
+        self.flow(async |core| core.grid_flow().await)
+    }
+
+    /// What the phase diagram's cell under (`x`, `y`) holds, as its title says.
+    pub fn grid_title(&self, x: f64, y: f64) -> String {
+        let shown = self.shown();
+        let described =
+            (shown.diagram.as_ref()).and_then(|(d, _)| Some(d.describe(d.cell_at(x, y)?)));
+        match described {
+            Some(text) => format!("{text} (click to open its sheet)"),
+            None => "click a cell to open its sheet".to_string(),
+        }
+    }
+
+    /// Puts the phase diagram's cell under (`x`, `y`) in the editor and trains it (the grid's
+    /// seeds, to its end).
+    pub fn open_cell(&self, x: f64, y: f64) -> js_sys::Promise {
+        let sheet =
+            (self.shown().diagram.as_ref()).and_then(|(d, _)| Some(d.cell_sheet(d.cell_at(x, y)?)));
+        self.flow(async move |core| {
+            let Some(sheet) = sheet else {
+                return Ok(());
+            };
+            core.replace_view();
+            core.0.trained.borrow_mut().fresh(None);
+            core.shown().editor.show(&sheet);
+            core.create(&sheet, None).await?;
+            core.record_edit();
             core.play();
             Ok(())
         })

@@ -243,6 +243,9 @@ extern "C" {
     /// start before it is done, on the engine the page chooses.
     #[wasm_bindgen(method)]
     pub(super) fn create(this: &JsHost, sheet: &str, parts: JsValue) -> js_sys::Promise;
+    /// Resolves at the page's next animation frame.
+    #[wasm_bindgen(method)]
+    pub(super) fn frame(this: &JsHost) -> js_sys::Promise;
     /// On a linkable page, puts the run shown in the address.
     #[wasm_bindgen(method)]
     pub(super) fn keep_address(this: &JsHost);

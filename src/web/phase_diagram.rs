@@ -7,17 +7,13 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlSelectElement, ShadowRoot};
 
 use super::canvas::with_canvas;
-use super::element::{failure_of, promise, rejection_of};
-use super::{find_parts, get, js_error, set_options};
+use super::{find_parts, js_error, set_options};
 use crate::dopesheet::Dopesheet;
-use crate::element::engines::Failure;
 use crate::element::grid_axis_choice;
-use crate::element::grid_run::{train_grid, GridHost};
 use crate::grid::Grid;
 use crate::plot::{self, HeatmapLayout, Rect};
 use crate::stats::crumple_summary;
 
-#[wasm_bindgen]
 pub struct PhaseDiagram {
     grid: Grid,
     /// Where every cell's runs stop and are judged (`None`: the whole sheet).
@@ -25,7 +21,7 @@ pub struct PhaseDiagram {
     /// The step the menus cut the cells' runs at (`None`: the element's own cut, if any).
     cut: Option<u64>,
     /// Seeds a cell.
-    runs: usize,
+    pub(super) runs: usize,
     /// `(crumpled, runs)` a cell; `(0, 0)` until it has trained.
     results: Vec<(usize, usize)>,
     layout: Option<HeatmapLayout>,
@@ -34,14 +30,12 @@ pub struct PhaseDiagram {
 /// The most cells a page's grid trains: each is a sweep of its own.
 pub const MAX_PAGE_CELLS: usize = 64;
 
-#[wasm_bindgen]
 impl PhaseDiagram {
     /// The grid the menus describe over `sheet`: the cells `x` and `y` (`column@step`, `y`
     /// empty for none) with their values' text (`FROM..TO/COUNT[:log]` or `V1,V2,…`), `runs`
     /// seeds a cell, cut and judged at the step `until` says, or else at the element's `to`
     /// (or at the sheet's end). What is wrong is refused with the part at fault named.
     #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(constructor)]
     pub fn new(
         sheet: &str,
         x: &str,
@@ -129,91 +123,6 @@ impl PhaseDiagram {
         };
         format!("{}: {result}", values.join(" · "))
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The element's side of a phase diagram's training ([`GridHost`]), made by
-    /// `www/color-bottleneck.js`. `start` and `frame` return promises; a start rejected with
-    /// `stopped` gave way to newer work. `counts` is `[crumpled, judged]`.
-    pub type JsGridHost;
-    #[wasm_bindgen(method)]
-    fn start(this: &JsGridHost, sheet: &str) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    fn play(this: &JsGridHost);
-    #[wasm_bindgen(method)]
-    fn frame(this: &JsGridHost) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    fn has_view(this: &JsGridHost) -> bool;
-    #[wasm_bindgen(method)]
-    fn finished(this: &JsGridHost) -> bool;
-    #[wasm_bindgen(method)]
-    fn counts(this: &JsGridHost) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn fill_in(this: &JsGridHost, cell: u32, crumpled: u32, judged: u32);
-    #[wasm_bindgen(method)]
-    fn status(this: &JsGridHost, text: &str);
-    #[wasm_bindgen(method, getter)]
-    fn stopped(this: &JsGridHost) -> JsValue;
-}
-
-impl GridHost for JsGridHost {
-    async fn start(&self, sheet: &str) -> Result<(), Failure> {
-        let started = wasm_bindgen_futures::JsFuture::from(JsGridHost::start(self, sheet)).await;
-        started
-            .map(drop)
-            .map_err(|e| failure_of(e, &self.stopped()))
-    }
-
-    fn play(&self) {
-        JsGridHost::play(self);
-    }
-
-    async fn next_frame(&self) {
-        let _ = wasm_bindgen_futures::JsFuture::from(self.frame()).await;
-    }
-
-    fn has_view(&self) -> bool {
-        JsGridHost::has_view(self)
-    }
-
-    fn finished(&self) -> bool {
-        JsGridHost::finished(self)
-    }
-
-    fn counts(&self) -> (u32, u32) {
-        let counts = JsGridHost::counts(self);
-        let count = |i: &str| get(&counts, i).as_f64().unwrap_or(0.0) as u32;
-        (count("0"), count("1"))
-    }
-
-    fn fill_in(&self, cell: usize, crumpled: u32, judged: u32) {
-        JsGridHost::fill_in(self, cell as u32, crumpled, judged);
-    }
-
-    fn status(&self, text: &str) {
-        JsGridHost::status(self, text);
-    }
-
-    fn now_ms(&self) -> f64 {
-        js_sys::Date::now()
-    }
-}
-
-/// Trains `diagram`'s cells one after another over `host` ([`train_grid`]). The promise
-/// rejects with the host's `stopped` where a start gave way to newer work, or with a start's
-/// problem.
-#[wasm_bindgen]
-pub fn train_phase_diagram(diagram: &PhaseDiagram, host: JsGridHost) -> js_sys::Promise {
-    let cells: Vec<String> = (0..diagram.cells())
-        .map(|i| diagram.cell_sheet(i))
-        .collect();
-    let runs = diagram.runs;
-    promise(Box::pin(async move {
-        (train_grid(&host, &cells, runs).await)
-            .map(|_| JsValue::UNDEFINED)
-            .map_err(|failure| rejection_of(failure, host.stopped()))
-    }))
 }
 
 /// The keyframed cells a page's grid can vary: `column@step` for every column and keyframe
