@@ -295,7 +295,9 @@ class ColorBottleneck extends HTMLElement {
     const abort = new AbortController();
     const { signal } = abort;
     document.addEventListener('visibilitychange', () => this.#followVisibility(), { signal });
-    if (this.hasAttribute('linkable')) addEventListener('hashchange', () => this.#openPastedLink().catch((e) => this.#fail(e)), { signal });
+    // A `#run=` link pasted into a linkable page's address opens as a new run.
+    const pasted = () => this.#core?.open_pasted_link(location.hash).catch((e) => this.#fail(e));
+    if (this.hasAttribute('linkable')) addEventListener('hashchange', pasted, { signal });
     const resized = new ResizeObserver(() => this.#core?.redraw());
     const seen = new IntersectionObserver((entries) => {
       this.#inView = entries[entries.length - 1].isIntersecting;
@@ -350,30 +352,9 @@ class ColorBottleneck extends HTMLElement {
     const attr = (name) => this.getAttribute(name) ?? undefined;
     const address = this.hasAttribute('linkable') ? location.hash : undefined;
     const source = (await this.#engine()).mod.sheet_source(attr('run'), address, attr('dopesheet'), attr('src'));
-    if (source.link !== undefined) return this.#readLink(source.link);
+    // A link's settings go to the seed field and the attributes; what is wrong with it throws.
+    if (source.link !== undefined) return this.#core.open_link(source.link);
     return source.inline ?? this.#fetchSheet(source.fetch ?? new URL('dopesheets/ex-1.5.csv', here).href);
-  }
-
-  /** The sheet of the run `link` (a `#run=` hash) carries, its settings put in the seed
-   * field and the attributes; throws what is wrong with the link. */
-  #readLink(link) { return this.#core.open_link(link); }
-
-  /** A `#run=` link pasted into a linkable page's address opens as a new run. */
-  async #openPastedLink() {
-    if (!this.isConnected || !this.#wasm || !location.hash.startsWith('#run=')) return;
-    this.#replaceView();
-    let sheet;
-    try {
-      sheet = this.#readLink(location.hash);
-    } catch (e) {
-      this.#notify(e.message);
-      this.#keepAddress();
-      return;
-    }
-    this.field('compare').checked = false;
-    this.#core.show_sheet(sheet);
-    await this.#create(sheet);
-    this.#playIfPausedByRun();
   }
 
   async #fetchSheet(src) {

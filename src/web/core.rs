@@ -926,6 +926,32 @@ impl ElementCore {
         Ok(run.sheet)
     }
 
+    /// A `#run=` link pasted into a linkable page's address (`hash`) opens as a new run; one
+    /// that cannot be opened is named in the notice, and the address goes back to the run shown.
+    pub fn open_pasted_link(&self, hash: String) -> js_sys::Promise {
+        self.flow(async move |core| {
+            if !hash.starts_with("#run=") {
+                return Ok(());
+            }
+            core.replace_view();
+            let sheet = match core.open_link(&hash) {
+                Ok(sheet) => sheet,
+                Err(e) => {
+                    core.notify(&failure_text(&e));
+                    core.js().keep_address();
+                    return Ok(());
+                }
+            };
+            if let Ok(compare) = find_part(&core.shown().root, "[data-field=compare]") {
+                let _ = js_sys::Reflect::set(&compare, &"checked".into(), &false.into());
+            }
+            core.show_sheet(&sheet);
+            core.create(&sheet, None).await?;
+            core.play_if_paused_by_run();
+            Ok(())
+        })
+    }
+
     /// Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed).
     pub fn open_runs(&self, runs: u32, seed: f64) -> js_sys::Promise {
         self.flow(async move |core| {
