@@ -7,6 +7,7 @@
 //! (`www/color-bottleneck.js`) asks and carries the answers out; the rules are here, where the
 //! native tests see them.
 
+pub mod controls;
 pub mod engines;
 pub mod gestures;
 pub mod grid_run;

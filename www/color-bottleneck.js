@@ -95,8 +95,9 @@ const SHEET_TIMEOUT_MS = 10_000;
 /** Whether the reader asked for reduced motion: no autoplay, no looping range. */
 const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)');
 
-/** A pause in typing this long ends one edit, for Undo. */
-const EDIT_PAUSE_MS = 700;
+/** The events the element's controls take (`ElementCore::handle`). */
+const EVENTS = ['click', 'change', 'input', 'keydown', 'toggle', 'mousemove', 'pointerdown', 'pointermove',
+  'pointerup', 'pointercancel', 'pointerout', 'blur', 'dblclick'];
 
 // The element's styles (element/styles.css) and markup (element/markup.html), put in these two
 // strings by `cargo xtask build-web`. The styles are one constructed sheet shared by every
@@ -154,7 +155,6 @@ class ColorBottleneck extends HTMLElement {
   #cpuOnly = false;
   /** Workers started and not yet training the run (or a timing): ended with the element. */
   #spawning = new Set();
-  #editTimer = 0;
 
   constructor() {
     super();
@@ -192,56 +192,20 @@ class ColorBottleneck extends HTMLElement {
       return;
     }
     this.#wired = true;
-    const speed = this.field('speed');
-    speed.onchange = () => this.#post({ type: 'speed', value: Number(speed.value) });
-    const seedField = this.field('seed');
-    seedField.value = this.getAttribute('seed') ?? '1';
-    seedField.onkeydown = (e) => { if (e.key === 'Enter' && !e.repeat) this.reset().catch((err) => this.#fail(err)); };
-    const runs = this.field('runs');
-    runs.onchange = () => this.#openRuns(Number(runs.value), this.#settings().spec.seed);
-    this.canvas('sweep').addEventListener('click', (e) => {
-      const box = this.canvas('sweep').getBoundingClientRect();
-      const seed = this.#core?.sweep_seed_at(e.clientX - box.left, e.clientY - box.top, box.width, box.height);
-      if (seed !== undefined) this.#openRuns(1, seed);
-    });
-    this.$('[data-action=sweep-csv]').onclick = () => this.#core && this.#download(...this.#core.sweep_csv(), 'text/csv');
-    this.field('compare').onchange = () => this.#core?.compare_toggled();
-    this.field('sheet-b').oninput = () => this.#core?.typed();
-    this.$('[data-action=grid-run]').onclick = () => this.#core?.run_grid().catch((e) => this.#fail(e));
-    this.$('.grid-box').addEventListener('toggle', () => this.#showGridAddresses());
-    const grid = this.canvas('grid');
-    const at = (e, f) => { const box = grid.getBoundingClientRect(); return this.#core && f(e.clientX - box.left, e.clientY - box.top); };
-    grid.onmousemove = (e) => { grid.title = at(e, (x, y) => this.#core.grid_title(x, y)) || grid.title; };
-    grid.onclick = (e) => at(e, (x, y) => this.#core.open_cell(x, y).catch((err) => this.#fail(err)));
-    this.$('[data-action=share]').onclick = () => this.#share();
-    this.$('[data-action=embed]').onclick = () => this.#embed();
-    this.$('[data-action=export-png]').onclick = () => this.#exportPng();
-    this.$('[data-action=export-svg]').onclick = () => this.#core && this.#download('color-bottleneck.svg', this.#core.figure_svg(), 'image/svg+xml');
-    this.$('[data-action=export-csv]').onclick = () => this.#exportLatents().catch((e) => this.#fail(e));
-    this.$('[data-action=export-md]').onclick = () => this.#exportMarkdown();
-    this.$('[data-action=export-video]').onclick = () => this.#exportVideo().catch((e) => this.#fail(e));
-    this.$('[data-action=toggle]').onclick = () => (this.playing ? this.pause() : this.play());
-    this.$('[data-action=step]').onclick = () => { this.pause(); this.#post({ type: 'step' }); };
-    this.$('[data-action=reset]').onclick = () => this.reset().catch((e) => this.#fail(e));
-    this.$('[data-action=apply]').onclick = () => this.#apply(false);
-    this.$('[data-action=apply-live]').onclick = () => this.#apply(true);
-    this.$('[data-action=branch]').onclick = () => this.#core?.branch().catch((e) => this.#fail(e));
-    const sheet = this.field('sheet');
-    sheet.oninput = () => {
-      // A long sheet takes a while to check: it is checked at a pause, not on every key.
-      const long = this.#core?.typed();
-      // Typing is one edit until the reader pauses.
-      clearTimeout(this.#editTimer);
-      this.#editTimer = setTimeout(() => { this.#recordEdit(); if (long) this.#core?.validate(); }, EDIT_PAUSE_MS);
-    };
-    this.$('[data-action=undo]').onclick = () => { clearTimeout(this.#editTimer); this.#core?.undo(true); };
-    this.$('[data-action=redo]').onclick = () => { clearTimeout(this.#editTimer); this.#core?.undo(false); };
-    sheet.readOnly = this.hasAttribute('locked');
+    // Every event in the shadow root goes to the core, which decides what each control does
+    // (`Command` in src/element/controls.rs); captured, so that those that do not bubble come
+    // too. What only the platform does comes back here.
+    for (const type of EVENTS) {
+      this.shadowRoot.addEventListener(type, (e) => {
+        const action = this.#core?.handle(e);
+        if (action) this.#platform(action)?.catch?.((err) => this.#fail(err));
+      }, true);
+    }
+    this.field('seed').value = this.getAttribute('seed') ?? '1';
+    this.field('sheet').readOnly = this.hasAttribute('locked');
     // An embed stays short: its 3-D view and geometry open on request.
     const inside = this.$('.inside-box');
     if (this.hasAttribute('compact')) inside.open = false;
-    inside.addEventListener('toggle', () => this.#core?.redraw());
-    this.#wireGestures();
     // Reduced motion: no autoplay; the first frame stays up with a Play button. The wish is
     // set before the start: workers started by any later start (the element moved in the
     // document while starting) are told to run as they come up.
@@ -322,7 +286,6 @@ class ColorBottleneck extends HTMLElement {
    * run's sheet, settings and lineage stay, and so does the editor's undo history. */
   #release() {
     if (!this.#core) return;
-    clearTimeout(this.#editTimer);
     this.#kept = this.#core.release();
     this.#core = null;
   }
@@ -391,10 +354,6 @@ class ColorBottleneck extends HTMLElement {
       runs: attr('runs'), workers: attr('workers'), cores: navigator.hardwareConcurrency ?? 1,
       controls: attr('controls'), backend: this.#askedBackend(), from: attr('from'), to: attr('to') };
   }
-
-  /** The seed field and the numeric attributes, read (and checked) by the engine:
-   * `{spec: {seed, latent_dims, batch_size, runs}, problems}`. */
-  #settings() { return this.#wasm.mod.read_settings(this.#asked()); }
 
   #share() {
     if (!this.#wasm) return false;
@@ -539,9 +498,6 @@ class ColorBottleneck extends HTMLElement {
     } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
 
-  /** Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed). */
-  #openRuns(runs, seed) { this.#core?.open_runs(runs, seed).catch((e) => this.#fail(e)); }
-
   /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
   #trainedSheet() { return this.#trained?.sheet() || this.field('sheet').value; }
 
@@ -667,7 +623,8 @@ class ColorBottleneck extends HTMLElement {
       stop: (w) => this.#stop(w),
       workers: () => this.#workers,
       adopt: (workers) => this.#adopt(workers),
-      post: (type) => this.#post({ type }),
+      post: (type, value) => this.#post({ type, value }),
+      sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms); }),
       emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
       adapter: () => this.#adapter(),
       time_gpu: (request) => this.#gpuRate(request),
@@ -822,18 +779,22 @@ class ColorBottleneck extends HTMLElement {
     await this.#core.set_dopesheet(csv, Boolean(live), versus ?? undefined);
   }
 
-  /** Fills the phase diagram's menus with the sheet's keyframed cells (`column@step`). */
-  #showGridAddresses() { if (this.#wasm) this.#wasm.mod.show_grid_menus(this.shadowRoot, this.field('sheet').value); }
-
   /** Records the editor's text as an edit (for Undo), if it is a new one. */
-  #recordEdit() {
-    clearTimeout(this.#editTimer);
-    this.#core?.record_edit();
-  }
+  #recordEdit() { this.#core?.record_edit(); }
 
-  #apply(live) {
-    const [sheet, versus] = this.#core?.edited() ?? [];
-    if (sheet !== undefined) this.setDopesheet(sheet, { live, versus: versus ?? null }).catch(() => {});
+  /** Carries out an action only the platform can: downloads, the clipboard, a video. */
+  #platform(action) {
+    const core = this.#core;
+    return {
+      share: () => this.#share(),
+      embed: () => this.#embed(),
+      'export-png': () => this.#exportPng(),
+      'export-svg': () => this.#download('color-bottleneck.svg', core.figure_svg(), 'image/svg+xml'),
+      'export-csv': () => this.#exportLatents(),
+      'export-md': () => this.#exportMarkdown(),
+      'export-video': () => this.#exportVideo(),
+      'sweep-csv': () => this.#download(...core.sweep_csv(), 'text/csv'),
+    }[action]?.();
   }
 
   #fail(e) {
@@ -844,30 +805,6 @@ class ColorBottleneck extends HTMLElement {
     this.#error = message;
     this.field('notice').textContent = `error: ${message}`;
     this.dispatchEvent(new CustomEvent('error', { detail: { message } }));
-  }
-
-  /** The schedule, the latent panels and the 3-D view hand their pointer and keys to the
-   * board, which decides what each does (`Gestures` in src/element/gestures.rs): drag or
-   * arrow-key the schedule to look back, hover, tap or arrow-key a point to probe it, drag or
-   * arrow-key the 3-D view to turn it. */
-  #wireGestures() {
-    const gesture = (c, type, e, key = e.key ?? '') => {
-      const box = c.getBoundingClientRect();
-      const r = this.#core?.gesture(c, type, e.clientX ?? 0, e.clientY ?? 0, box.left, box.top, key, e.pointerType === 'touch');
-      if (r & 1) e.preventDefault();
-      if (r & 2) c.setPointerCapture(e.pointerId);
-    };
-    const types = ['pointerdown', 'pointermove', 'pointerup', 'pointercancel', 'pointerleave', 'keydown', 'blur', 'dblclick'];
-    for (const name of ['schedule', 'latents', 'dome']) {
-      const c = this.canvas(name);
-      for (const type of types) c.addEventListener(type, (e) => gesture(c, type, e));
-    }
-    const color = this.field('probe-color');
-    color.addEventListener('input', (e) => gesture(this.canvas('latents'), 'color', e, color.value));
-    const map = this.field('decoder-map');
-    map.addEventListener('change', () => this.#core?.set_decoder_map(map.checked));
-    const axes = this.field('dome-axes');
-    axes.addEventListener('change', () => this.#core?.set_dome_axes(axes.value));
   }
 
   /** Each animation frame, the core takes in the workers' frames, plays a range's loop, draws

@@ -47,7 +47,9 @@ impl Input {
             "pointermove" => Input::Move,
             "pointerup" => Input::Up,
             "pointercancel" => Input::Cancel,
-            "pointerleave" => Input::Leave,
+            // `pointerout`: a page that listens at the shadow root hears it (`pointerleave` goes
+            // to the canvas's own listeners only); a canvas has no children to move into.
+            "pointerleave" | "pointerout" => Input::Leave,
             "keydown" => Input::Key,
             "blur" => Input::Blur,
             "dblclick" => Input::DoubleClick,

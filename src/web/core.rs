@@ -7,23 +7,20 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
 use super::editor::EditHistory;
-use super::element::{
-    failure_of, present, promise, read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns,
-};
+use super::element::{read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns};
 use super::{
     find_part, get, now, set_text, to_js, Board, Frame, PhaseDiagram, SheetEditor, ShownOnset,
 };
+mod controls;
+mod flows;
+mod grid;
+
 use crate::backend_choice::time_gpu_now;
 use crate::element::engines::{Choice, Engines, Failure};
-use crate::element::gestures::{Event, Input, Progress, Surface};
-use crate::element::grid_run::{train_grid, GridHost};
 use crate::element::playback::{Order, Playback};
-use crate::element::trained::{sheets_problem, Asked};
-use crate::element::{ask_states_again, states_agree, Apply};
 use crate::settings::Backend;
 
 /// The GPU timing a start asked for, due once the run has been measured long enough.
@@ -60,6 +57,9 @@ pub(super) struct Shown {
     step_event_at: f64,
     /// The phase diagram on screen, and the number of the grid that fills it in.
     diagram: Option<(PhaseDiagram, u64)>,
+    /// Bumped at each key typed in A's editor and each edit recorded: the pause that ends an
+    /// edit records it only if nothing came after.
+    typing: u64,
 }
 
 impl Shown {
@@ -89,7 +89,7 @@ impl Shown {
     /// Carries out `order`, where there is one, and says on the button what it now does.
     pub(super) fn obey(&self, host: &JsHost, order: Option<Order>) {
         if let Some(order) = order {
-            host.post(order.name());
+            host.post(order.name(), None);
         }
         set_text(&self.toggle, self.playback.toggle_label());
     }
@@ -276,380 +276,6 @@ impl ElementCore {
     }
 }
 
-/// The flows a reader's button or the element's API starts: each changes the run shown, with
-/// the workers, and says what went wrong in the notice or under the editor.
-impl ElementCore {
-    fn twin(&self) -> ElementCore {
-        ElementCore(self.0.clone())
-    }
-
-    /// The promise of `flow` on this core; a failure rejects it as the page expects (newer
-    /// work taking over rejects with the host's `stopped`).
-    fn flow(
-        &self,
-        flow: impl AsyncFnOnce(&ElementCore) -> Result<(), Failure> + 'static,
-    ) -> js_sys::Promise {
-        let core = self.twin();
-        promise(Box::pin(async move {
-            match flow(&core).await {
-                Ok(()) => Ok(JsValue::UNDEFINED),
-                Err(failure) => Err(rejection_of(failure, core.js().stopped())),
-            }
-        }))
-    }
-
-    fn failure(&self, e: JsValue) -> Failure {
-        failure_of(e, &self.js().stopped())
-    }
-
-    async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
-        wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(|e| self.failure(e))
-    }
-
-    /// What a start would read now.
-    fn asked(&self) -> Result<Asked, Failure> {
-        read_asked(self.js().asked()).map_err(|e| Failure::Problem(failure_text(&e)))
-    }
-
-    async fn create(&self, sheet: &str, parts: Option<Vec<JsValue>>) -> Result<(), Failure> {
-        let parts = parts.map_or(JsValue::NULL, |p| {
-            p.into_iter().collect::<js_sys::Array>().into()
-        });
-        self.wait(self.js().create(sheet, parts)).await.map(drop)
-    }
-
-    /// Sends every worker `message` (`kind` with `fields`); their replies, in order.
-    async fn ask_all(
-        &self,
-        kind: &str,
-        fields: &[(&str, JsValue)],
-    ) -> Result<Vec<JsValue>, Failure> {
-        let message = js_sys::Object::new();
-        super::set(&message, "type", kind);
-        for (key, value) in fields {
-            super::set(&message, key, value.clone());
-        }
-        let asks: js_sys::Array = (self.js().workers().iter())
-            .map(|w| JsValue::from(self.js().ask(&w, &message)))
-            .collect();
-        let replies = self.wait(js_sys::Promise::all(&asks)).await?;
-        Ok(js_sys::Array::from(&replies).to_vec())
-    }
-
-    /// Puts a run's settings where a start reads them: the seed field and the attributes.
-    fn show_spec(&self, seed: Option<u64>, attributes: &[(&str, u64)]) -> Result<(), JsValue> {
-        let shown = self.shown();
-        if let Some(seed) = seed {
-            let field = find_part(&shown.root, "[data-field=seed]")?;
-            let _ = js_sys::Reflect::set(&field, &"value".into(), &seed.to_string().into());
-        }
-        for (name, value) in attributes {
-            shown.node.set_attribute(name, &value.to_string())?;
-        }
-        Ok(())
-    }
-
-    async fn reset_flow(&self) -> Result<(), Failure> {
-        if self.js().workers().length() == 0 {
-            return Ok(());
-        }
-        self.replace_view();
-        let run = self.0.runs.borrow_mut().begin();
-        let (settings, _, problems) = self.asked()?.read();
-        for problem in &problems {
-            self.notify(problem);
-        }
-        let seed = settings.spec.seed;
-        self.0.trained.borrow_mut().reseed(seed);
-        self.js().keep_address();
-        let fields = [("seed", (seed as f64).into()), ("run", (run as f64).into())];
-        self.ask_all("reset", &fields).await?;
-        self.restarted(run as f64);
-        self.validate();
-        self.play_if_paused_by_run();
-        Ok(())
-    }
-
-    async fn apply_flow(
-        &self,
-        sheet: String,
-        live: bool,
-        versus: Option<String>,
-    ) -> Result<(), Failure> {
-        if !self.ready() {
-            return Err(Failure::Problem("not ready".to_string()));
-        }
-        // Apply & restart starts from the seed field, as Reset does.
-        let (settings, _, problems) = self.asked()?.read();
-        let dims_changed = self.dims() != Some(settings.spec.latent_dims as u32);
-        let route =
-            (self.0.trained.borrow()).apply_route(&sheet, versus.as_deref(), live, dims_changed);
-        let route = route.map_err(|problem| {
-            self.show_problem(to_js(&problem));
-            Failure::Problem(problem.message)
-        })?;
-        self.replace_view();
-        let saved = self.0.trained.borrow().clone();
-        if let Err(failure) = self
-            .apply_by(route, &sheet, versus, settings.spec.seed)
-            .await
-        {
-            self.0.trained.borrow_mut().restore_lineage(&saved);
-            if let Failure::Problem(problem) = &failure {
-                self.show_problem(problem.into());
-            }
-            return Err(failure);
-        }
-        self.show_sheet(&sheet);
-        self.applied();
-        if !live {
-            for problem in &problems {
-                self.notify(problem);
-            }
-        }
-        // The workers took the sheet: whatever happens from here is not a failure to apply it.
-        self.play_if_paused_by_run();
-        Ok(())
-    }
-
-    /// Hands `sheet` to the workers the way `route` says.
-    async fn apply_by(
-        &self,
-        route: Apply,
-        sheet: &str,
-        versus: Option<String>,
-        seed: u64,
-    ) -> Result<(), Failure> {
-        let live = route == Apply::Live;
-        if route == Apply::NewWorkers {
-            self.0.trained.borrow_mut().fresh(versus);
-            return self.create(sheet, None).await;
-        }
-        let run = {
-            let mut runs = self.0.runs.borrow_mut();
-            if live {
-                runs.latest()
-            } else {
-                runs.begin()
-            }
-        };
-        let fields = [
-            ("sheet", sheet.into()),
-            ("live", live.into()),
-            ("run", (run as f64).into()),
-            ("seed", (seed as f64).into()),
-        ];
-        let replies = self.ask_all("sheet", &fields).await?;
-        // Applied live, the run trained the old sheet up to the first worker's step.
-        let at = replies.first().and_then(|r| get(r, "at").as_f64());
-        let live_at = at.filter(|_| live).map(|a| a as u64);
-        self.0.trained.borrow_mut().applied(sheet, live_at, seed);
-        self.js().keep_address();
-        self.took_sheet(sheet)
-            .map_err(|e| Failure::Problem(failure_text(&e)))?;
-        if !live {
-            self.restarted(run as f64);
-        }
-        Ok(())
-    }
-
-    async fn branch_flow(&self) -> Result<(), Failure> {
-        let comparing = self.0.trained.borrow().versus().is_some();
-        if !self.ready() || comparing {
-            return Ok(());
-        }
-        let edited = self.shown().editor.text();
-        if let Some(problem) = sheets_problem(&edited, None) {
-            self.show_problem(to_js(&problem));
-            return Ok(());
-        }
-        self.replace_view();
-        let at = self.branch_point().map_or(self.step() as u64, |s| s as u64);
-        let saved = self.0.trained.borrow().clone();
-        self.0.trained.borrow_mut().branch(at);
-        self.record_edit();
-        self.set_branch_point(None);
-        // The branch replays the run shown: its seed and bottleneck, whatever the fields say.
-        let seed = self.0.trained.borrow().spec().seed;
-        let dims = self.dims().unwrap_or_default() as u64;
-        self.show_spec(Some(seed), &[("latent-dims", dims)])
-            .map_err(|e| Failure::Problem(failure_text(&e)))?;
-        let parts = if at > 0 {
-            self.states_at(at).await
-        } else {
-            None
-        };
-        if let Err(failure) = self.create(&edited, parts).await {
-            self.0.trained.borrow_mut().restore_lineage(&saved);
-            return Err(failure);
-        }
-        self.applied();
-        self.play_if_paused_by_run();
-        Ok(())
-    }
-
-    /// The state each worker kept at or before `at` for the run shown, in order, or `None`
-    /// unless every worker has one at one step (the branch then replays from the seed).
-    async fn states_at(&self, at: u64) -> Option<Vec<JsValue>> {
-        let spec = to_js(&self.0.trained.borrow().spec());
-        let ask = async |step: u64| {
-            let fields = [("at", (step as f64).into()), ("spec", spec.clone())];
-            self.ask_all("state-at", &fields).await.unwrap_or_default()
-        };
-        let step = |r: &JsValue| {
-            get(r, "step")
-                .as_f64()
-                .filter(|s| *s >= 0.0)
-                .map(|s| s as u64)
-        };
-        let mut replies = ask(at).await;
-        let kept: Vec<_> = replies.iter().map(step).collect();
-        if let Some(again) = ask_states_again(&kept) {
-            replies = ask(again).await;
-        }
-        let kept: Vec<_> = (replies.iter())
-            .map(|r| present(r, "bytes").and_then(|_| step(r)))
-            .collect();
-        states_agree(&kept).then(|| replies.iter().map(|r| get(r, "bytes")).collect())
-    }
-}
-
-/// A phase diagram filling in ([`train_grid`]) over the element's core: grid `grid`'s cells
-/// train as the run shown, one after another.
-struct GridView<'a> {
-    core: &'a ElementCore,
-    grid: u64,
-}
-
-impl GridView<'_> {
-    /// Runs `f` on the diagram, where this grid's is still the one on screen.
-    fn diagram(&self, f: impl FnOnce(&mut PhaseDiagram, &ShadowRoot)) {
-        let mut shown = self.core.shown();
-        let Shown { diagram, root, .. } = &mut *shown;
-        if let Some((diagram, grid)) = diagram {
-            if *grid == self.grid {
-                f(diagram, root);
-            }
-        }
-    }
-}
-
-impl GridHost for GridView<'_> {
-    async fn start(&self, sheet: &str) -> Result<(), Failure> {
-        self.core.create(sheet, None).await
-    }
-
-    fn play(&self) {
-        self.core.play();
-    }
-
-    async fn next_frame(&self) {
-        let _ = wasm_bindgen_futures::JsFuture::from(self.core.js().frame()).await;
-    }
-
-    fn has_view(&self) -> bool {
-        self.core.0.trained.borrow().grid_is(self.grid) && self.core.shown().node.is_connected()
-    }
-
-    fn finished(&self) -> bool {
-        self.core.finished()
-    }
-
-    fn counts(&self) -> (u32, u32) {
-        let counts = self.core.sweep_counts();
-        (
-            counts.first().copied().unwrap_or(0),
-            counts.get(1).copied().unwrap_or(0),
-        )
-    }
-
-    fn fill_in(&self, cell: usize, crumpled: u32, judged: u32) {
-        self.diagram(|diagram, root| {
-            diagram.set_result(cell as u32, crumpled, judged);
-            if let Ok(canvas) = find_part(root, "[data-canvas=grid]") {
-                diagram.draw(canvas.unchecked_ref());
-            }
-        });
-    }
-
-    fn status(&self, text: &str) {
-        self.diagram(|_, root| {
-            if let Ok(status) = find_part(root, "[data-field=grid-status]") {
-                set_text(&status, text);
-            }
-        });
-    }
-
-    fn now_ms(&self) -> f64 {
-        js_sys::Date::now()
-    }
-}
-
-impl ElementCore {
-    /// A menu's or a field's `value`.
-    fn value_of(&self, selector: &str) -> Result<String, JsValue> {
-        let part = find_part(&self.shown().root, selector)?;
-        Ok(get(&part, "value").as_string().unwrap_or_default())
-    }
-
-    async fn grid_flow(&self) -> Result<(), Failure> {
-        let problem = |e: JsValue| Failure::Problem(failure_text(&e));
-        let sheet = self.shown().editor.text();
-        let root = self.shown().root.clone();
-        super::show_grid_menus(&root, &sheet).map_err(problem)?;
-        let menu = |name: &str| self.value_of(&format!("[data-field=grid-{name}]"));
-        let runs: u32 = menu("runs").map_err(problem)?.parse().unwrap_or(16);
-        let to = (self.0.trained.borrow().range())
-            .and_then(|r| r.to)
-            .map(|t| t as f64);
-        let made = (|| {
-            PhaseDiagram::new(
-                &sheet,
-                &menu("x")?,
-                &menu("x-range")?,
-                &menu("y")?,
-                &menu("y-range")?,
-                runs,
-                &menu("until")?,
-                to,
-            )
-        })();
-        let status = find_part(&root, "[data-field=grid-status]").map_err(problem)?;
-        let mut diagram = match made {
-            Ok(diagram) => diagram,
-            Err(e) => {
-                set_text(&status, &failure_text(&e));
-                return Ok(());
-            }
-        };
-        let cells: Vec<String> = (0..diagram.cells())
-            .map(|i| diagram.cell_sheet(i))
-            .collect();
-        let grid = self
-            .0
-            .trained
-            .borrow_mut()
-            .begin_grid(diagram.cut().map(|c| c as u64));
-        let canvas: web_sys::HtmlCanvasElement = find_part(&root, "[data-canvas=grid]")
-            .map_err(problem)?
-            .unchecked_into();
-        canvas.set_hidden(false);
-        diagram.draw(&canvas);
-        let seeds = diagram.runs;
-        self.shown().diagram = Some((diagram, grid));
-        self.show_spec(None, &[("runs", runs as u64)])
-            .map_err(problem)?;
-        let runs_field = find_part(&root, "[data-field=runs]").map_err(problem)?;
-        let _ = js_sys::Reflect::set(&runs_field, &"value".into(), &runs.to_string().into());
-        let view = GridView { core: self, grid };
-        let trained = train_grid(&view, &cells, seeds).await;
-        self.0.trained.borrow_mut().grid_done(grid);
-        trained.map(drop)
-    }
-}
-
 /// `{message}`, an `error` event's detail.
 fn message_detail(message: &str) -> JsValue {
     let detail = js_sys::Object::new();
@@ -689,6 +315,7 @@ impl ElementCore {
             timing: None,
             step_event_at: 0.0,
             diagram: None,
+            typing: 0,
         };
         let host = PageHost {
             js: host,
@@ -885,122 +512,6 @@ impl ElementCore {
         })))
     }
 
-    /// Trains the run again from the seed field's seed.
-    pub fn reset(&self) -> js_sys::Promise {
-        self.flow(async |core| core.reset_flow().await)
-    }
-
-    /// Trains `sheet` from the start, or (`live`) from the run's step on; `versus`: a second
-    /// sheet (B) to train on the same seeds beside it. Rejects on a broken sheet, named under
-    /// the editor.
-    pub fn set_dopesheet(
-        &self,
-        sheet: String,
-        live: bool,
-        versus: Option<String>,
-    ) -> js_sys::Promise {
-        self.flow(async move |core| core.apply_flow(sheet, live, versus).await)
-    }
-
-    /// A new run that trains as this one did up to the step last looked back at (the live
-    /// step if none), then goes on under the editor's sheet. Its link names where it came from.
-    pub fn branch(&self) -> js_sys::Promise {
-        self.flow(async |core| core.branch_flow().await)
-    }
-
-    /// Opens a `#run=` link: its settings go to the seed field and the attributes, its note to
-    /// the notice; returns its sheet, or throws what is wrong with it.
-    pub fn open_link(&self, hash: &str) -> Result<String, JsValue> {
-        let run = (self.0.trained.borrow_mut().open_link(hash))
-            .map_err(|e| super::js_error(format!("This link's run could not be opened: {e}")))?;
-        if let Some(note) = run.revision_note(crate::share::ENGINE_REVISION) {
-            self.notify(&note);
-        }
-        let spec = &run.spec;
-        let attributes = [
-            ("latent-dims", spec.latent_dims as u64),
-            ("batch-size", spec.batch_size as u64),
-            ("runs", spec.runs as u64),
-        ];
-        self.show_spec(Some(spec.seed), &attributes)?;
-        Ok(run.sheet)
-    }
-
-    /// A `#run=` link pasted into a linkable page's address (`hash`) opens as a new run; one
-    /// that cannot be opened is named in the notice, and the address goes back to the run shown.
-    pub fn open_pasted_link(&self, hash: String) -> js_sys::Promise {
-        self.flow(async move |core| {
-            if !hash.starts_with("#run=") {
-                return Ok(());
-            }
-            core.replace_view();
-            let sheet = match core.open_link(&hash) {
-                Ok(sheet) => sheet,
-                Err(e) => {
-                    core.notify(&failure_text(&e));
-                    core.js().keep_address();
-                    return Ok(());
-                }
-            };
-            if let Ok(compare) = find_part(&core.shown().root, "[data-field=compare]") {
-                let _ = js_sys::Reflect::set(&compare, &"checked".into(), &false.into());
-            }
-            core.show_sheet(&sheet);
-            core.create(&sheet, None).await?;
-            core.play_if_paused_by_run();
-            Ok(())
-        })
-    }
-
-    /// Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed).
-    pub fn open_runs(&self, runs: u32, seed: f64) -> js_sys::Promise {
-        self.flow(async move |core| {
-            core.replace_view();
-            core.show_spec(Some(seed as u64), &[("runs", runs as u64)])
-                .map_err(|e| Failure::Problem(failure_text(&e)))?;
-            let sheet = core.0.trained.borrow().sheet().to_string();
-            core.create(&sheet, None).await?;
-            core.play();
-            Ok(())
-        })
-    }
-
-    /// Trains the phase diagram the menus describe: each cell's sheet as a sweep of the chosen
-    /// seeds, one after another in the view above, each rate filled in as its sweep finishes.
-    pub fn run_grid(&self) -> js_sys::Promise {
-        self.flow(async |core| core.grid_flow().await)
-    }
-
-    /// What the phase diagram's cell under (`x`, `y`) holds, as its title says.
-    pub fn grid_title(&self, x: f64, y: f64) -> String {
-        let shown = self.shown();
-        let described =
-            (shown.diagram.as_ref()).and_then(|(d, _)| Some(d.describe(d.cell_at(x, y)?)));
-        match described {
-            Some(text) => format!("{text} (click to open its sheet)"),
-            None => "click a cell to open its sheet".to_string(),
-        }
-    }
-
-    /// Puts the phase diagram's cell under (`x`, `y`) in the editor and trains it (the grid's
-    /// seeds, to its end).
-    pub fn open_cell(&self, x: f64, y: f64) -> js_sys::Promise {
-        let sheet =
-            (self.shown().diagram.as_ref()).and_then(|(d, _)| Some(d.cell_sheet(d.cell_at(x, y)?)));
-        self.flow(async move |core| {
-            let Some(sheet) = sheet else {
-                return Ok(());
-            };
-            core.replace_view();
-            core.0.trained.borrow_mut().fresh(None);
-            core.shown().editor.show(&sheet);
-            core.create(&sheet, None).await?;
-            core.record_edit();
-            core.play();
-            Ok(())
-        })
-    }
-
     /// The `backend` attribute became `asked` while workers train
     /// ([`Engines::backend_changed`]).
     pub fn backend_changed(&self, asked: Option<String>, gpu_offered: bool) {
@@ -1140,54 +651,6 @@ impl ElementCore {
         shown.dirty = true;
     }
 
-    /// An event on the `surface` canvas (`{type, clientX, clientY, key, pointerType}` as the
-    /// DOM gives them, `key` from the probe's colour input for `color`), whose corner is at
-    /// (`left`, `top`). Returns `1` where the event was taken (the page does not act on it
-    /// too), plus `2` where the canvas captures the pointer.
-    #[allow(clippy::too_many_arguments)]
-    pub fn gesture(
-        &self,
-        canvas: &Element,
-        kind: &str,
-        client_x: f64,
-        client_y: f64,
-        left: f64,
-        top: f64,
-        key: &str,
-        touch: bool,
-    ) -> u32 {
-        let mut shown = self.shown();
-        let (step, total) = shown
-            .progress
-            .as_ref()
-            .map_or((0, 0), |p| (p.step, p.total_steps));
-        let surface = canvas.get_attribute("data-canvas").unwrap_or_default();
-        let (Some(surface), Some(input)) = (Surface::from_name(&surface), Input::from_type(kind))
-        else {
-            return 0;
-        };
-        let event = Event {
-            input,
-            x: client_x - left,
-            y: client_y - top,
-            client: (client_x, client_y),
-            key,
-            touch,
-        };
-        let Some(board) = &mut shown.board else {
-            return 0;
-        };
-        let r = board.gesture(surface, event, Progress { step, total });
-        if r.branch_moved {
-            shown.editor.set_branch_point(r.branch_at.map(|s| s as f64));
-        }
-        if let Some(value) = r.value_now {
-            let _ = canvas.set_attribute("aria-valuenow", &value.to_string());
-        }
-        shown.dirty |= r.redraw;
-        u32::from(r.taken) | (u32::from(r.capture) << 1)
-    }
-
     /// Typing in either editor: returns whether the sheets are too long to check on every key
     /// (the page checks them at a pause).
     pub fn typed(&self) -> bool {
@@ -1220,6 +683,7 @@ impl ElementCore {
             (trained.sheet().to_string(), until)
         };
         let mut shown = self.shown();
+        shown.typing += 1;
         let step = shown.step() as f64;
         shown.editor.record(&sheet, step, until);
     }

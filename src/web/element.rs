@@ -222,9 +222,13 @@ extern "C" {
     pub(super) fn workers(this: &JsHost) -> js_sys::Array;
     #[wasm_bindgen(method, catch)]
     fn adopt(this: &JsHost, workers: js_sys::Array) -> Result<(), JsValue>;
-    /// Tells every worker of the run `kind` (`play`, `pause`).
+    /// Tells every worker of the run `kind` (`play`, `pause`, `step`, or `speed` with its
+    /// `value`).
     #[wasm_bindgen(method)]
-    pub(super) fn post(this: &JsHost, kind: &str);
+    pub(super) fn post(this: &JsHost, kind: &str, value: Option<f64>);
+    /// Resolves after `ms` milliseconds.
+    #[wasm_bindgen(method)]
+    pub(super) fn sleep(this: &JsHost, ms: f64) -> js_sys::Promise;
     /// Dispatches the element's event `kind` with `detail`.
     #[wasm_bindgen(method)]
     pub(super) fn emit(this: &JsHost, kind: &str, detail: &JsValue);
