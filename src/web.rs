@@ -261,16 +261,6 @@ fn parse(sheet: &str) -> Result<Timeline, JsValue> {
         .map_err(|e| sheet_problem(&e))
 }
 
-/// Checks a sheet, and `versus` (a comparison's B) after it: `null` when both are fine, else
-/// the first problem, `{line, column, column_name, message}` ([`sheets_problem`](crate::element::trained::sheets_problem)).
-#[wasm_bindgen]
-pub fn validate(sheet: &str, versus: Option<String>) -> JsValue {
-    match crate::element::trained::sheets_problem(sheet, versus.as_deref()) {
-        None => JsValue::NULL,
-        Some(problem) => to_js(&problem),
-    }
-}
-
 /// The hash (`#run=…`) that reopens `run`, a [`SharedRun`] as an object:
 /// `{sheet, spec: {seed, latent_dims, batch_size, runs}, parents, versus}` (`parents`:
 /// `[{sheet, step}]` where it branched; `versus`: a comparison's second sheet).
@@ -300,43 +290,6 @@ impl OpenedRun {
             run,
         }
     }
-}
-
-/// The sheet's keyframes as the seed's Markdown table.
-#[wasm_bindgen]
-pub fn markdown(sheet: &str) -> Result<String, JsValue> {
-    Dopesheet::parse(sheet)
-        .map(|s| s.to_markdown())
-        .map_err(|e| sheet_problem(&e))
-}
-
-/// The seed field, the element's attributes and the browser's core count (an
-/// [`Asked`](crate::element::trained::Asked)): `{spec: {seed, latent_dims, batch_size, runs},
-/// problems: [message…]}`, a bad value replaced by its default and named in `problems` (every
-/// one a start names, [`Asked::read`](crate::element::trained::Asked::read)).
-#[wasm_bindgen]
-pub fn read_settings(asked: JsValue) -> Result<JsValue, JsValue> {
-    #[derive(Serialize)]
-    struct Read {
-        spec: crate::run::RunSpec,
-        problems: Vec<String>,
-    }
-    let (settings, _, problems) = element::read_asked(asked)?.read();
-    Ok(to_js(&Read {
-        spec: settings.spec,
-        problems,
-    }))
-}
-
-/// Whether to time the GPU now ([`backend_choice::time_gpu_now`](crate::backend_choice::time_gpu_now)).
-#[wasm_bindgen]
-pub fn time_gpu_now(
-    remaining_steps: f64,
-    steps_per_second: f64,
-    measured_ms: f64,
-    idle: bool,
-) -> bool {
-    crate::backend_choice::time_gpu_now(remaining_steps, steps_per_second, measured_ms, idle)
 }
 
 /// Whether a remembered choice still holds (the same adapter, at most 30 days old).

@@ -355,39 +355,10 @@ class ColorBottleneck extends HTMLElement {
       controls: attr('controls'), backend: this.#askedBackend(), from: attr('from'), to: attr('to') };
   }
 
-  #share() {
-    if (!this.#wasm) return false;
-    let hash;
-    try {
-      hash = this.#trained.share_hash();
-    } catch (e) {
-      this.#notify(e.message ?? String(e));
-      return false;
-    }
-    const link = new URL(`index.html${hash}`, here).href;
-    this.field('link').value = link;
-    this.$('.share').hidden = false;
-    navigator.clipboard?.writeText(link).catch(() => { /* the link is on screen to copy */ });
-    return true;
-  }
-
   /** On a linkable page the address carries the run shown, so that a reload opens it again;
    * a run too large for a link leaves the address without one. */
   #keepAddress() {
-    if (!this.hasAttribute('linkable') || !this.#trained) return;
-    let hash = '';
-    try {
-      hash = this.#trained.share_hash();
-    } catch { /* too large for a link */ }
-    history.replaceState(null, '', hash || `${location.pathname}${location.search}`);
-  }
-
-  #embed() {
-    if (!this.#wasm || !this.#share()) return;
-    const [module, iframe] = this.#trained.embed_snippets(new URL('.', here).href);
-    this.field('snippet-module').value = module;
-    this.field('snippet-iframe').value = iframe;
-    this.$('.snippets').hidden = false;
+    if (this.hasAttribute('linkable') && this.#core) history.replaceState(null, '', this.#core.address() || `${location.pathname}${location.search}`);
   }
 
   #exportPng() {
@@ -398,15 +369,6 @@ class ColorBottleneck extends HTMLElement {
   async #exportLatents() {
     const { csv } = await this.#call({ type: 'latents-csv' });
     this.#download('latents.csv', csv, 'text/csv');
-  }
-
-  #exportMarkdown() {
-    if (!this.#wasm) return;
-    try {
-      this.#download('dopesheet.md', this.#wasm.mod.markdown(this.#trained.sheet()), 'text/markdown');
-    } catch (problem) {
-      this.#core.show_problem(problem);
-    }
   }
 
   /**
@@ -504,7 +466,9 @@ class ColorBottleneck extends HTMLElement {
   /** Whether the run shown is a comparison (A against B). */
   #comparing() { return this.#trained?.versus() !== undefined; }
 
+  /** Downloads `content` (text, or a Blob) as `name`; nothing where there is none yet. */
   #download(name, content, type) {
+    if (content === undefined) return;
     const blob = content instanceof Blob ? content : new Blob([content], { type });
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
@@ -785,13 +749,16 @@ class ColorBottleneck extends HTMLElement {
   /** Carries out an action only the platform can: downloads, the clipboard, a video. */
   #platform(action) {
     const core = this.#core;
+    const base = new URL('.', here).href;
+    // The link goes to the clipboard too, where the page may write there; it is on screen.
+    const copy = (link) => link && navigator.clipboard?.writeText(link).catch(() => {});
     return {
-      share: () => this.#share(),
-      embed: () => this.#embed(),
+      share: () => copy(core.share(base)),
+      embed: () => copy(core.embed(base)),
       'export-png': () => this.#exportPng(),
       'export-svg': () => this.#download('color-bottleneck.svg', core.figure_svg(), 'image/svg+xml'),
       'export-csv': () => this.#exportLatents(),
-      'export-md': () => this.#exportMarkdown(),
+      'export-md': () => this.#download('dopesheet.md', core.markdown(), 'text/markdown'),
       'export-video': () => this.#exportVideo(),
       'sweep-csv': () => this.#download(...core.sweep_csv(), 'text/csv'),
     }[action]?.();

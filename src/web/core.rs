@@ -15,6 +15,7 @@ use super::{
     find_part, get, now, set_text, to_js, Board, Frame, PhaseDiagram, SheetEditor, ShownOnset,
 };
 mod controls;
+mod exports;
 mod flows;
 mod grid;
 
@@ -429,36 +430,6 @@ impl ElementCore {
         set_text(&self.shown().notice, "");
     }
 
-    /// Run `run` began in the workers: frames of older runs are stale.
-    pub fn restarted(&self, run: f64) {
-        let run = run as u64;
-        self.0.runs.borrow_mut().show(run);
-        let mut shown = self.shown();
-        // A GPU timing still due goes with the run that replaces this one.
-        if let Some(timing) = &mut shown.timing {
-            timing.run = run;
-        }
-        shown.loop_start = None;
-        shown.editor.set_branch_point(None);
-        if let Some(board) = &mut shown.board {
-            board.clear();
-        }
-        shown.playback.restarted();
-        shown.dirty = true;
-    }
-
-    /// The run took an edited sheet: a run halted at a bad step goes on under it (the workers
-    /// kept their last good weights).
-    pub fn took_sheet(&self, sheet: &str) -> Result<(), JsValue> {
-        let mut shown = self.shown();
-        if let Some(board) = &mut shown.board {
-            board.set_sheet(sheet)?;
-        }
-        shown.playback.restarted();
-        shown.dirty = true;
-        Ok(())
-    }
-
     /// Starts a run of `sheet` (`parts`: the workers' kept states, for a branch) from what
     /// the start reads (`asked`) on the `plan`'s engine (`remembered`: the race that chose
     /// it), and shows it; `time`: the GPU is timed once the run has been measured, against
@@ -535,10 +506,6 @@ impl ElementCore {
         self.shown().progress.as_ref()?.backend.clone()
     }
 
-    pub fn dims(&self) -> Option<u32> {
-        self.shown().progress.as_ref()?.dims.map(|d| d as u32)
-    }
-
     /// `{shape, step}`, or null.
     pub fn onset(&self) -> JsValue {
         let shown = self.shown();
@@ -564,10 +531,6 @@ impl ElementCore {
         self.shown().playback.wants()
     }
 
-    pub fn finished(&self) -> bool {
-        self.shown().finished()
-    }
-
     /// `{step, total, terms: {name: value}}` of the latest losses, or null.
     pub fn losses(&self) -> JsValue {
         self.shown()
@@ -591,18 +554,6 @@ impl ElementCore {
             .board
             .as_ref()
             .map_or_else(Vec::new, |b| b.decoded_at(x, y))
-    }
-
-    pub fn sweep_seed_at(&self, x: f64, y: f64, w: f64, h: f64) -> Option<u32> {
-        self.shown().board.as_ref()?.sweep_seed_at(x, y, w, h)
-    }
-
-    pub fn sweep_counts(&self) -> Vec<u32> {
-        let shown = self.shown();
-        shown
-            .board
-            .as_ref()
-            .map_or_else(Vec::new, Board::sweep_counts)
     }
 
     /// The sweep's (or comparison's) table, and the name to download it as.
@@ -635,44 +586,8 @@ impl ElementCore {
             .is_some()
     }
 
-    pub fn set_decoder_map(&self, on: bool) {
-        let mut shown = self.shown();
-        if let Some(board) = &mut shown.board {
-            board.set_decoder_map(on);
-        }
-        shown.dirty = true;
-    }
-
-    pub fn set_dome_axes(&self, key: &str) {
-        let mut shown = self.shown();
-        if let Some(board) = &mut shown.board {
-            board.set_dome_axes(key);
-        }
-        shown.dirty = true;
-    }
-
-    /// Typing in either editor: returns whether the sheets are too long to check on every key
-    /// (the page checks them at a pause).
-    pub fn typed(&self) -> bool {
-        self.shown().editor.typed()
-    }
-
     pub fn validate(&self) {
         self.shown().editor.validate();
-    }
-
-    /// Undo (`back`) or Redo, after recording the typing so far.
-    pub fn undo(&self, back: bool) {
-        self.record_edit();
-        self.shown().editor.undo(back);
-    }
-
-    /// *Compare with B* was ticked or unticked.
-    pub fn compare_toggled(&self) {
-        let comparing = self.0.trained.borrow().versus().is_some();
-        let shown = self.shown();
-        shown.editor.show_compare(comparing);
-        shown.editor.validate();
     }
 
     /// Records the editor's text as an edit (for Undo), if it is a new one.
@@ -702,33 +617,6 @@ impl ElementCore {
         self.shown().editor.show(text);
         self.record_edit();
     }
-
-    pub fn show_problem(&self, problem: JsValue) {
-        self.shown().editor.show_problem(&problem);
-    }
-
-    /// `[A's text, B's text or undefined]`, as the editors hold them.
-    pub fn edited(&self) -> Vec<JsValue> {
-        let shown = self.shown();
-        let versus = shown
-            .editor
-            .versus()
-            .map_or(JsValue::UNDEFINED, JsValue::from);
-        vec![shown.editor.text().into(), versus]
-    }
-
-    /// The sheet was applied or branched from: the editor says nothing more of it.
-    pub fn applied(&self) {
-        self.shown().editor.applied();
-    }
-
-    pub fn branch_point(&self) -> Option<f64> {
-        self.shown().editor.branch_point()
-    }
-
-    pub fn set_branch_point(&self, step: Option<f64>) {
-        self.shown().editor.set_branch_point(step);
-    }
 }
 
 /// A remembered choice (`{backend, race, adapter, at}`), or `None` where `stored` is not one.
@@ -747,4 +635,110 @@ fn failure_text(e: &JsValue) -> String {
     (get(e, "message").as_string())
         .or_else(|| e.as_string())
         .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// What the core's own flows and controls ask of it.
+impl ElementCore {
+    /// The sheet was applied or branched from: the editor says nothing more of it.
+    pub(super) fn applied(&self) {
+        self.shown().editor.applied();
+    }
+
+    pub(super) fn branch_point(&self) -> Option<f64> {
+        self.shown().editor.branch_point()
+    }
+
+    /// *Compare with B* was ticked or unticked.
+    pub(super) fn compare_toggled(&self) {
+        let comparing = self.0.trained.borrow().versus().is_some();
+        let shown = self.shown();
+        shown.editor.show_compare(comparing);
+        shown.editor.validate();
+    }
+
+    pub(super) fn dims(&self) -> Option<u32> {
+        self.shown().progress.as_ref()?.dims.map(|d| d as u32)
+    }
+
+    pub(super) fn finished(&self) -> bool {
+        self.shown().finished()
+    }
+
+    /// Run `run` began in the workers: frames of older runs are stale.
+    pub(super) fn restarted(&self, run: f64) {
+        let run = run as u64;
+        self.0.runs.borrow_mut().show(run);
+        let mut shown = self.shown();
+        // A GPU timing still due goes with the run that replaces this one.
+        if let Some(timing) = &mut shown.timing {
+            timing.run = run;
+        }
+        shown.loop_start = None;
+        shown.editor.set_branch_point(None);
+        if let Some(board) = &mut shown.board {
+            board.clear();
+        }
+        shown.playback.restarted();
+        shown.dirty = true;
+    }
+
+    pub(super) fn set_branch_point(&self, step: Option<f64>) {
+        self.shown().editor.set_branch_point(step);
+    }
+
+    pub(super) fn set_decoder_map(&self, on: bool) {
+        let mut shown = self.shown();
+        if let Some(board) = &mut shown.board {
+            board.set_decoder_map(on);
+        }
+        shown.dirty = true;
+    }
+
+    pub(super) fn set_dome_axes(&self, key: &str) {
+        let mut shown = self.shown();
+        if let Some(board) = &mut shown.board {
+            board.set_dome_axes(key);
+        }
+        shown.dirty = true;
+    }
+
+    pub(super) fn show_problem(&self, problem: JsValue) {
+        self.shown().editor.show_problem(&problem);
+    }
+
+    pub(super) fn sweep_counts(&self) -> Vec<u32> {
+        let shown = self.shown();
+        shown
+            .board
+            .as_ref()
+            .map_or_else(Vec::new, Board::sweep_counts)
+    }
+
+    pub(super) fn sweep_seed_at(&self, x: f64, y: f64, w: f64, h: f64) -> Option<u32> {
+        self.shown().board.as_ref()?.sweep_seed_at(x, y, w, h)
+    }
+
+    /// The run took an edited sheet: a run halted at a bad step goes on under it (the workers
+    /// kept their last good weights).
+    pub(super) fn took_sheet(&self, sheet: &str) -> Result<(), JsValue> {
+        let mut shown = self.shown();
+        if let Some(board) = &mut shown.board {
+            board.set_sheet(sheet)?;
+        }
+        shown.playback.restarted();
+        shown.dirty = true;
+        Ok(())
+    }
+
+    /// Typing in either editor: returns whether the sheets are too long to check on every key
+    /// (the page checks them at a pause).
+    pub(super) fn typed(&self) -> bool {
+        self.shown().editor.typed()
+    }
+
+    /// Undo (`back`) or Redo, after recording the typing so far.
+    pub(super) fn undo(&self, back: bool) {
+        self.record_edit();
+        self.shown().editor.undo(back);
+    }
 }

@@ -99,16 +99,6 @@ impl PageRun {
         PageRun::default()
     }
 
-    /// A copy, to go back to where a start fails.
-    pub fn copy(&self) -> PageRun {
-        PageRun(Rc::new(RefCell::new(self.0.borrow().clone())))
-    }
-
-    /// Puts back the lineage and comparison `saved` had ([`element::TrainedRun::restore_lineage`]).
-    pub fn restore_lineage(&mut self, saved: &PageRun) {
-        self.0.borrow_mut().restore_lineage(&saved.0.borrow());
-    }
-
     /// `{seed, latent_dims, batch_size, runs}`.
     pub fn spec(&self) -> JsValue {
         to_js(&self.0.borrow().spec())
@@ -122,10 +112,6 @@ impl PageRun {
         self.0.borrow().versus().map(str::to_string)
     }
 
-    pub fn reseed(&mut self, seed: f64) {
-        self.0.borrow_mut().reseed(seed as u64);
-    }
-
     /// Opens a `#run=` link: `{note, sheet, spec: {seed, latent_dims, batch_size, runs},
     /// parents, versus, engine}` (`note`: set when an older engine made the link); throws what
     /// is wrong with it.
@@ -134,83 +120,14 @@ impl PageRun {
             .map_err(|e| js_error(format!("This link's run could not be opened: {e}")))?;
         Ok(to_js(&super::OpenedRun::of(run)))
     }
-
-    pub fn fresh(&mut self, versus: Option<String>) {
-        self.0.borrow_mut().fresh(versus);
-    }
-
-    /// `"new-workers"`, `"restart"` or `"live"`; throws `{line, column, column_name, message}` (`line` null for a problem with how it is applied).
-    pub fn apply_route(
-        &self,
-        sheet: &str,
-        versus: Option<String>,
-        live: bool,
-        dims_changed: bool,
-    ) -> Result<JsValue, JsValue> {
-        (self
-            .0
-            .borrow()
-            .apply_route(sheet, versus.as_deref(), live, dims_changed))
-        .map(|route| to_js(&route))
-        .map_err(|problem| to_js(&problem))
-    }
-
-    /// `live_at`: the step the first worker swapped the sheet in at; `undefined`: a restart.
-    pub fn applied(&mut self, sheet: &str, live_at: Option<f64>, seed: f64) {
-        self.0
-            .borrow_mut()
-            .applied(sheet, live_at.map(|s| s as u64), seed as u64);
-    }
-
-    pub fn branch(&mut self, at: f64) {
-        self.0.borrow_mut().branch(at as u64);
-    }
-
-    pub fn end_grid(&mut self) {
-        self.0.borrow_mut().end_grid();
-    }
-
-    pub fn begin_grid(&mut self, until: Option<f64>) -> f64 {
-        self.0.borrow_mut().begin_grid(until.map(|u| u as u64)) as f64
-    }
-
-    pub fn grid_is(&self, grid: f64) -> bool {
-        self.0.borrow().grid_is(grid as u64)
-    }
-
-    pub fn grid_done(&mut self, grid: f64) {
-        self.0.borrow_mut().grid_done(grid as u64);
-    }
-
-    /// The range's end, where it has one.
-    pub fn range_to(&self) -> Option<f64> {
-        self.0.borrow().range().and_then(|r| r.to).map(|t| t as f64)
-    }
-
-    /// The step a range's loop shows `elapsed_ms` after it began, for a run that ended at
-    /// `end` ([`StepRange::loop_step`](crate::settings::StepRange::loop_step)); `undefined`
-    /// without a range.
-    pub fn loop_step(&self, end: f64, elapsed_ms: f64) -> Option<f64> {
-        let range = self.0.borrow().range()?;
-        Some(range.loop_step(end as u64, elapsed_ms) as f64)
-    }
-
-    /// The `#run=` hash that reopens the run.
-    pub fn share_hash(&self) -> Result<String, JsValue> {
-        super::hash_of(self.0.borrow().shared())
-    }
-
-    /// `[module + element, iframe]` snippets that embed the run, for a site at `base`.
-    pub fn embed_snippets(&self, base: &str) -> Vec<String> {
-        crate::share::embed_snippets(base, self.0.borrow().shared()).to_vec()
-    }
 }
 
 #[wasm_bindgen]
 extern "C" {
     /// The element's side of [`Engines`] ([`engines::Host`]), made by
-    /// `www/color-bottleneck.js`: its workers, its events, the adapter and localStorage. `spawn`, `ask`, `adapter` and `time_gpu` return promises; a promise
-    /// rejected with `stopped` is [`Failure::Stopped`].
+    /// `www/color-bottleneck.js`: its workers, its events, the adapter and localStorage.
+    /// `spawn`, `ask`, `adapter` and `time_gpu` return promises; a promise rejected with
+    /// `stopped` is [`Failure::Stopped`].
     pub type JsHost;
     #[wasm_bindgen(method)]
     fn spawn(this: &JsHost, engine: &str) -> js_sys::Promise;

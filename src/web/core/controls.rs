@@ -50,7 +50,7 @@ impl ElementCore {
     /// Typing in A's editor: one edit until the reader pauses, and a long sheet is checked
     /// only then.
     fn typed_in_a(&self) {
-        let long = self.shown().editor.typed();
+        let long = self.typed();
         let typing = {
             let mut shown = self.shown();
             shown.typing += 1;
@@ -175,7 +175,7 @@ impl ElementCore {
             }
             Command::OpenSeed => {
                 let (x, y, w, h) = Self::on_canvas(&found, e);
-                let seed = (self.shown().board.as_ref()).and_then(|b| b.sweep_seed_at(x, y, w, h));
+                let seed = self.sweep_seed_at(x, y, w, h);
                 if let Some(seed) = seed {
                     self.then_show(async move |core| core.open_runs(1, seed as u64).await);
                 }
@@ -190,27 +190,16 @@ impl ElementCore {
             Command::Compare => self.compare_toggled(),
             Command::Typed { sheet_a: true } => self.typed_in_a(),
             Command::Typed { sheet_a: false } => {
-                self.shown().editor.typed();
+                self.typed();
             }
             Command::Speed => {
                 let speed = value().parse().unwrap_or(1.0);
                 self.js().post("speed", Some(speed));
             }
             Command::DecoderMap => {
-                let on = get(&found, "checked").as_bool() == Some(true);
-                let mut shown = self.shown();
-                if let Some(board) = &mut shown.board {
-                    board.set_decoder_map(on);
-                }
-                shown.dirty = true;
+                self.set_decoder_map(get(&found, "checked").as_bool() == Some(true))
             }
-            Command::DomeAxes => {
-                let mut shown = self.shown();
-                if let Some(board) = &mut shown.board {
-                    board.set_dome_axes(&value());
-                }
-                shown.dirty = true;
-            }
+            Command::DomeAxes => self.set_dome_axes(&value()),
             Command::Gesture(surface, input) => self.gesture(&found, surface, input, &event),
             Command::Redraw => self.redraw(),
             Command::GridMenus => {
