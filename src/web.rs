@@ -298,12 +298,6 @@ pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapte
     crate::backend_choice::choice_is_current(saved_ms, now_ms, saved_adapter, adapter)
 }
 
-/// The bottleneck a shipped sheet's file name asks for (`-3d.csv`), if any.
-#[wasm_bindgen]
-pub fn sheet_latent_dims(name: &str) -> Option<u32> {
-    crate::settings::latent_dims_of_sheet(name).map(|d| d as u32)
-}
-
 /// The latent-evolution video's side, in pixels, and its frame rate.
 #[wasm_bindgen]
 pub fn video_format() -> Vec<u32> {

@@ -89,8 +89,6 @@ function writeStored(key, value) {
 /** What a call to a worker that was stopped (a newer start, the element removed) rejects
  * with: not an error to show. */
 const STOPPED = new Error('the training worker was stopped');
-/** How long a `src` sheet may take to arrive. */
-const SHEET_TIMEOUT_MS = 10_000;
 
 /** Whether the reader asked for reduced motion: no autoplay, no looping range. */
 const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)');
@@ -218,7 +216,6 @@ class ColorBottleneck extends HTMLElement {
   async #open() {
     try {
       const csv = await this.#startingSheet();
-      await this.#loadPicker();
       // Moved in the document while starting: a start made there plays instead.
       await this.#create(csv).catch((e) => { if (e !== STOPPED) throw e; });
     } catch (e) {
@@ -231,15 +228,13 @@ class ColorBottleneck extends HTMLElement {
    * in the notice and the default sheet runs; a broken sheet stays in the editor with its
    * located problem, to be fixed. */
   async #startingSheet() {
-    const given = await this.#initialSheet().then((sheet) => ({ sheet }), (e) => ({ failure: String(e.message ?? e) }));
-    const { mod } = await this.#engine();
-    const opening = mod.open_sheet(given.sheet, given.failure);
-    if (opening.notice) this.#notify(opening.notice);
-    // The editor shows the default sheet only where the default trains.
-    const fallback = opening.train === null ? await this.#fetchSheet(new URL('dopesheets/ex-1.5.csv', here).href) : null;
+    const attr = (name) => this.getAttribute(name) ?? undefined;
+    const address = this.hasAttribute('linkable') ? location.hash : undefined;
+    await this.#engine();
+    const opening = await this.#core.open(attr('run'), address, attr('dopesheet'), attr('src'));
     await this.#engine(); // its core made again if the element was put back meanwhile
-    this.#core.open_editor(opening.editor ?? fallback, opening.problem);
-    return opening.train ?? fallback;
+    this.#core.open_editor(opening.editor, opening.problem);
+    return opening.train;
   }
 
   /** The reader asked for another run in the view: a phase diagram filling in stops, and the
@@ -307,30 +302,6 @@ class ColorBottleneck extends HTMLElement {
     if (name !== 'backend' || before === after || !this.#workers.length) return;
     if (after === 'webgpu') this.#cpuOnly = false;
     this.#core?.backend_changed(after ?? undefined, Boolean(navigator.gpu));
-  }
-
-  /** The sheet its link, attribute or file gives (`sheet_source` in src/element.rs says
-   * which). */
-  async #initialSheet() {
-    const attr = (name) => this.getAttribute(name) ?? undefined;
-    const address = this.hasAttribute('linkable') ? location.hash : undefined;
-    const source = (await this.#engine()).mod.sheet_source(attr('run'), address, attr('dopesheet'), attr('src'));
-    // A link's settings go to the seed field and the attributes; what is wrong with it throws.
-    if (source.link !== undefined) return this.#core.open_link(source.link);
-    return source.inline ?? this.#fetchSheet(source.fetch ?? new URL('dopesheets/ex-1.5.csv', here).href);
-  }
-
-  async #fetchSheet(src) {
-    // A server that never answers must not leave the element waiting with nothing said.
-    const signal = AbortSignal.timeout(SHEET_TIMEOUT_MS);
-    const late = async (e) => {
-      const timeout = e?.name === 'TimeoutError' ? SHEET_TIMEOUT_MS / 1000 : undefined;
-      throw new Error((await this.#engine()).mod.sheet_request_failed(src, timeout, String(e?.message ?? e)));
-    };
-    const res = await fetch(src, { signal }).catch(late);
-    const problem = (await this.#engine()).mod.sheet_response_problem(src, res.status, res.headers.get('content-type') ?? '');
-    if (problem) throw new Error(problem);
-    return res.text().catch(late);
   }
 
   /** The backend asked for: the page's `?backend=`, or else the attribute. */
@@ -439,25 +410,6 @@ class ColorBottleneck extends HTMLElement {
       if (recorder.state !== 'inactive') recorder.stop();
       progress.hidden = true;
     }
-  }
-
-  async #loadPicker() {
-    const picker = this.field('picker');
-    if (picker.options.length) return;
-    try {
-      const res = await fetch(new URL('dopesheets/index.json', here));
-      const names = res.ok ? await res.json() : [];
-      picker.add(new Option('(current)', ''));
-      for (const n of names) picker.add(new Option(n, n));
-      picker.onchange = async () => {
-        if (!picker.value) return;
-        const text = await (await fetch(new URL(`dopesheets/${picker.value}`, here))).text();
-        const { mod } = await this.#engine();
-        this.#core.show_sheet(text);
-        this.setAttribute('latent-dims', String(mod.sheet_latent_dims(picker.value) ?? 4));
-        this.#core.validate();
-      };
-    } catch { /* the picker is optional (embeds may not ship index.json) */ }
   }
 
   /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
@@ -597,6 +549,11 @@ class ColorBottleneck extends HTMLElement {
       create: (csv, parts) => this.#create(csv, parts),
       keep_address: () => this.#keepAddress(),
       frame: () => new Promise(requestAnimationFrame),
+      fetch: async (url, ms) => {
+        const res = await fetch(url, { signal: AbortSignal.timeout(ms) });
+        return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
+      },
+      base: new URL('.', here).href,
       stopped: STOPPED,
     };
   }

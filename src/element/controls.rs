@@ -45,6 +45,8 @@ pub enum Command<'a> {
         sheet_a: bool,
     },
     Speed,
+    /// A shipped sheet picked, for the editor.
+    PickSheet,
     DecoderMap,
     DomeAxes,
     /// The pointer, keys or probe colour on a canvas the board handles.
@@ -93,6 +95,7 @@ pub fn command<'a>(kind: &str, part: Part<'a>, key: &str, repeat: bool) -> Optio
             "runs" => C::OpenRuns,
             "compare" => C::Compare,
             "speed" => C::Speed,
+            "picker" => C::PickSheet,
             "decoder-map" => C::DecoderMap,
             "dome-axes" => C::DomeAxes,
             _ => return None,

@@ -18,6 +18,7 @@ mod controls;
 mod exports;
 mod flows;
 mod grid;
+mod opening;
 
 use crate::backend_choice::time_gpu_now;
 use crate::element::engines::{Choice, Engines, Failure};

@@ -13,47 +13,6 @@ use crate::element::engines::{self, Choice, Failure, Reply, Request, Timed};
 use crate::element::{self, trained::Asked, Runs};
 use crate::settings::Backend;
 
-/// How the element opens: `{train, editor, notice, problem}` ([`element::open_sheet`]), from
-/// the sheet given or why none could be had.
-#[wasm_bindgen]
-pub fn open_sheet(sheet: Option<String>, failure: Option<String>) -> JsValue {
-    let given = match (&sheet, &failure) {
-        (Some(sheet), None) => Ok(sheet.as_str()),
-        _ => Err(failure.as_deref().unwrap_or("no dopesheet was given")),
-    };
-    to_js(&element::open_sheet(given))
-}
-
-/// Where the first sheet comes from: `{link}`, `{inline}` or `{fetch}` (a URL, or `null` for
-/// the default sheet) ([`element::sheet_source`]); `address`: a linkable page's `location.hash`.
-#[wasm_bindgen]
-pub fn sheet_source(
-    run: Option<String>,
-    address: Option<String>,
-    dopesheet: Option<String>,
-    src: Option<String>,
-) -> JsValue {
-    to_js(&element::sheet_source(
-        run.as_deref(),
-        address.as_deref(),
-        dopesheet.as_deref(),
-        src.as_deref(),
-    ))
-}
-
-/// Why the answer to a `src` sheet's request is not a sheet, if it is not
-/// ([`element::sheet_response_problem`]).
-#[wasm_bindgen]
-pub fn sheet_response_problem(src: &str, status: u16, content_type: &str) -> Option<String> {
-    element::sheet_response_problem(src, status, content_type)
-}
-
-/// What the element says when a `src` sheet never arrives ([`element::sheet_request_failed`]).
-#[wasm_bindgen]
-pub fn sheet_request_failed(src: &str, timeout_s: Option<f64>, reason: &str) -> String {
-    element::sheet_request_failed(src, timeout_s, reason)
-}
-
 /// The page's runs and the frames that arrived for them ([`Runs`]): a frame is the object a
 /// worker posts, with its run's number in `run`.
 #[wasm_bindgen]
@@ -164,6 +123,13 @@ extern "C" {
     /// start before it is done, on the engine the page chooses.
     #[wasm_bindgen(method)]
     pub(super) fn create(this: &JsHost, sheet: &str, parts: JsValue) -> js_sys::Promise;
+    /// Fetches `url`, giving up after `timeout_ms`: resolves with `{status, type, text}`
+    /// (`type`: the content type), rejects with the browser's error.
+    #[wasm_bindgen(method)]
+    pub(super) fn fetch(this: &JsHost, url: &str, timeout_ms: f64) -> js_sys::Promise;
+    /// The folder the element's script is served from, ending in `/`.
+    #[wasm_bindgen(method, getter)]
+    pub(super) fn base(this: &JsHost) -> String;
     /// Resolves at the page's next animation frame.
     #[wasm_bindgen(method)]
     pub(super) fn frame(this: &JsHost) -> js_sys::Promise;

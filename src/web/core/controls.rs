@@ -192,6 +192,10 @@ impl ElementCore {
             Command::Typed { sheet_a: false } => {
                 self.typed();
             }
+            Command::PickSheet => {
+                let name = value();
+                self.then_show(async move |core| core.pick_sheet(name).await);
+            }
             Command::Speed => {
                 let speed = value().parse().unwrap_or(1.0);
                 self.js().post("speed", Some(speed));
