@@ -297,12 +297,3 @@ impl OpenedRun {
 pub fn choice_is_current(saved_ms: f64, now_ms: f64, saved_adapter: &str, adapter: &str) -> bool {
     crate::backend_choice::choice_is_current(saved_ms, now_ms, saved_adapter, adapter)
 }
-
-/// The latent-evolution video's side, in pixels, and its frame rate.
-#[wasm_bindgen]
-pub fn video_format() -> Vec<u32> {
-    vec![
-        crate::evolution::FRAME_SIZE,
-        crate::evolution::FRAMES_PER_SECOND,
-    ]
-}

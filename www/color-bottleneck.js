@@ -86,6 +86,26 @@ function writeStored(key, value) {
   } catch { /* not remembered: the next visit races again */ }
 }
 
+/** Records a canvas `size` pixels square as WebM at `fps` (the video's frames are drawn by
+ * the engine in the worker and played in by `record` in src/web/core/video.rs). */
+function recorder(size, fps) {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = size;
+  const ctx = canvas.getContext('2d');
+  const type = ['video/webm;codecs=vp9', 'video/webm'].find((t) => MediaRecorder.isTypeSupported(t));
+  const recording = new MediaRecorder(canvas.captureStream(fps), type ? { mimeType: type } : {});
+  const chunks = [];
+  recording.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+  const stopped = new Promise((resolve) => { recording.onstop = resolve; });
+  recording.start();
+  const stop = () => recording.state !== 'inactive' && recording.stop();
+  return {
+    put: (pixels) => ctx.putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), size, size), 0, 0),
+    done: async () => { stop(); await stopped; return new Blob(chunks, { type: 'video/webm' }); },
+    stop,
+  };
+}
+
 /** What a call to a worker that was stopped (a newer start, the element removed) rejects
  * with: not an error to show. */
 const STOPPED = new Error('the training worker was stopped');
@@ -342,76 +362,6 @@ class ColorBottleneck extends HTMLElement {
     this.#download('latents.csv', csv, 'text/csv');
   }
 
-  /**
-   * Plays the recorded frames (drawn by the engine in the worker) into a canvas at the
-   * video's frame rate, and records that canvas as WebM. MediaRecorder keeps wall-clock
-   * time, so this takes as long as the video lasts; the progress bar shows how far it is.
-   */
-  async #exportVideo() {
-    const button = this.$('[data-action=export-video]');
-    if (button.disabled) return;
-    if (typeof MediaRecorder === 'undefined') {
-      this.#notify('this browser cannot record video (no MediaRecorder)');
-      return;
-    }
-    // Off before the first question to the worker: a double click records once.
-    button.disabled = true;
-    const run = this.#runs?.latest();
-    try {
-      await this.#recordVideo(run);
-    } catch (e) {
-      // A new run (Apply, Reset, more seeds) or a move to another engine took the frames
-      // away, or the element left the page: not a failure of the video.
-      if (e !== STOPPED && this.#runs?.latest() === run) throw e;
-      if (this.isConnected) this.#notify('video stopped: its run was replaced or moved to another engine; press Video again');
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  /** Records run `run`'s frames; gives up (STOPPED) where a newer run replaced it. */
-  async #recordVideo(run) {
-    const { frames } = await this.#call({ type: 'video-frames' });
-    if (!frames) {
-      this.#notify('no video frames yet: train a few steps first');
-      return;
-    }
-    const [size, fps] = this.#wasm.mod.video_format();
-    const canvas = document.createElement('canvas');
-    canvas.width = canvas.height = size;
-    const ctx = canvas.getContext('2d');
-    const type = ['video/webm;codecs=vp9', 'video/webm'].find((t) => MediaRecorder.isTypeSupported(t));
-    const recorder = new MediaRecorder(canvas.captureStream(fps), type ? { mimeType: type } : {});
-    const chunks = [];
-    recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
-    const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
-    const progress = this.field('video-progress');
-    progress.max = frames;
-    progress.value = 0;
-    progress.hidden = false;
-    try {
-      const frame = (index) => this.#call({ type: 'video-frame', index });
-      let next = frame(0);
-      recorder.start();
-      const started = performance.now();
-      for (let i = 0; i < frames; i++) {
-        const { pixels } = await next;
-        if (this.#runs.latest() !== run) throw STOPPED;
-        if (i + 1 < frames) next = frame(i + 1);
-        ctx.putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), size, size), 0, 0);
-        progress.value = i + 1;
-        const due = started + ((i + 1) * 1000) / fps;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-      }
-      recorder.stop();
-      await stopped;
-      this.#download('evolution.webm', new Blob(chunks, { type: 'video/webm' }));
-    } finally {
-      if (recorder.state !== 'inactive') recorder.stop();
-      progress.hidden = true;
-    }
-  }
-
   /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
   #trainedSheet() { return this.#trained?.sheet() || this.field('sheet').value; }
 
@@ -554,6 +504,8 @@ class ColorBottleneck extends HTMLElement {
         return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
       },
       base: new URL('.', here).href,
+      recorder: (size, fps) => typeof MediaRecorder === 'undefined' ? undefined : recorder(size, fps),
+      download: (name, blob) => this.#download(name, blob),
       stopped: STOPPED,
     };
   }
@@ -716,7 +668,6 @@ class ColorBottleneck extends HTMLElement {
       'export-svg': () => this.#download('color-bottleneck.svg', core.figure_svg(), 'image/svg+xml'),
       'export-csv': () => this.#exportLatents(),
       'export-md': () => this.#download('dopesheet.md', core.markdown(), 'text/markdown'),
-      'export-video': () => this.#exportVideo(),
       'sweep-csv': () => this.#download(...core.sweep_csv(), 'text/csv'),
     }[action]?.();
   }

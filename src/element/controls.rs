@@ -54,19 +54,20 @@ pub enum Command<'a> {
     /// A fold opened or closed: the 3-D view draws again, the grid's menus fill in.
     Redraw,
     GridMenus,
-    /// Something only the platform does (a download, the clipboard, a video): the script's.
+    /// Records the run as a video.
+    Video,
+    /// Something only the platform does (a download, the clipboard): the script's.
     Platform(&'a str),
 }
 
 /// The actions the script carries out itself.
-const PLATFORM: [&str; 8] = [
+const PLATFORM: [&str; 7] = [
     "share",
     "embed",
     "export-png",
     "export-svg",
     "export-csv",
     "export-md",
-    "export-video",
     "sweep-csv",
 ];
 
@@ -85,6 +86,7 @@ pub fn command<'a>(kind: &str, part: Part<'a>, key: &str, repeat: bool) -> Optio
             "undo" => C::Undo { back: true },
             "redo" => C::Undo { back: false },
             "grid-run" => C::RunGrid,
+            "export-video" => C::Video,
             _ => C::Platform(PLATFORM.into_iter().find(|&p| p == action)?),
         },
         ("click", Part::Canvas("grid")) => C::OpenCell,

@@ -19,6 +19,7 @@ mod exports;
 mod flows;
 mod grid;
 mod opening;
+mod video;
 
 use crate::backend_choice::time_gpu_now;
 use crate::element::engines::{Choice, Engines, Failure};

@@ -130,6 +130,13 @@ extern "C" {
     /// The folder the element's script is served from, ending in `/`.
     #[wasm_bindgen(method, getter)]
     pub(super) fn base(this: &JsHost) -> String;
+    /// A recorder of a canvas `size` pixels square at `fps` frames a second, recording
+    /// (`Recorder` in src/web/core/video.rs); `undefined` where the browser has none.
+    #[wasm_bindgen(method)]
+    pub(super) fn recorder(this: &JsHost, size: u32, fps: u32) -> JsValue;
+    /// Downloads `content` (a Blob) as `name`.
+    #[wasm_bindgen(method)]
+    pub(super) fn download(this: &JsHost, name: &str, content: &JsValue);
     /// Resolves at the page's next animation frame.
     #[wasm_bindgen(method)]
     pub(super) fn frame(this: &JsHost) -> js_sys::Promise;

@@ -162,6 +162,7 @@ impl ElementCore {
             }
             Command::Branch => self.then_show(async |core| core.branch_flow().await),
             Command::Undo { back } => self.undo(back),
+            Command::Video => self.then_show(async |core| core.video_flow().await),
             Command::RunGrid => self.then_show(async |core| core.grid_flow().await),
             Command::OpenCell => {
                 let (x, y, _, _) = Self::on_canvas(&found, e);
