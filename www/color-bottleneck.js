@@ -1,5 +1,6 @@
-// <color-bottleneck>: a live curriculum-training experiment. This module only wires the DOM:
-// training runs in a Web Worker (./trainer.js), drawing and validation in Rust (../src/web/).
+// <color-bottleneck>: a live curriculum-training experiment. This module is the platform's side
+// of the element: what each control does, the flows, the checks and the drawing are Rust
+// (`ElementCore`, ../src/web/core.rs), and training runs in Web Workers (./trainer.js).
 //
 // Attributes: dopesheet (inline CSV) | src (URL of a CSV), seed, latent-dims, batch-size,
 //   backend (auto | webgpu | cpu; changing it mid-run moves the live run to that engine),
