@@ -98,9 +98,9 @@ function recorder(size, fps) {
   const chunks = [];
   recording.ondataavailable = (e) => e.data.size && chunks.push(e.data);
   const stopped = new Promise((resolve) => { recording.onstop = resolve; });
-  recording.start();
   const stop = () => recording.state !== 'inactive' && recording.stop();
   return {
+    start: () => recording.start(),
     put: (pixels) => ctx.putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), size, size), 0, 0),
     done: async () => { stop(); await stopped; return new Blob(chunks, { type: 'video/webm' }); },
     stop,
@@ -194,7 +194,7 @@ class ColorBottleneck extends HTMLElement {
   get playing() { return this.#core?.playing() ?? this.#autoplay; }
   get phase() { return this.#core?.phase() ?? null; }
   get backend() { return this.#core?.backend() ?? null; }
-  get lastError() { return this.#core?.error() ?? this.#error; }
+  get lastError() { return this.#core ? (this.#core.error() ?? null) : this.#error; }
   get ready() { return this.#core?.ready() ?? false; }
   get losses() { return this.#core?.losses() ?? null; }
 
@@ -216,6 +216,8 @@ class ColorBottleneck extends HTMLElement {
     // too. What only the platform does comes back here.
     for (const type of EVENTS) {
       this.shadowRoot.addEventListener(type, (e) => {
+        // Before the engine is there, Pause still takes back autoplay.
+        if (!this.#core && e.type === 'click' && e.target.dataset?.action === 'toggle') this.pause();
         const action = this.#core?.handle(e);
         if (action) this.#platform(action)?.catch?.((err) => this.#fail(err));
       }, true);
@@ -229,6 +231,7 @@ class ColorBottleneck extends HTMLElement {
     // set before the start: workers started by any later start (the element moved in the
     // document while starting) are told to run as they come up.
     this.#autoplay = this.hasAttribute('autoplay') && !reducedMotion.matches;
+    if (this.#autoplay) this.$('[data-action=toggle]').textContent = 'Pause';
     this.#opening = this.#open();
   }
 
@@ -620,7 +623,11 @@ class ColorBottleneck extends HTMLElement {
    * run at its end, or stopped at a bad step, goes on once a sheet is applied. */
   play() { this.#core?.play(); }
 
-  pause() { this.#core?.pause(); }
+  pause() {
+    if (this.#core) this.#core.pause();
+    else this.#autoplay = false;
+    this.$('[data-action=toggle]').textContent = this.playing ? 'Pause' : 'Play';
+  }
 
   /** Plays again a run that paused itself, once it has something new to train. */
   #playIfPausedByRun() { this.#core?.play_if_paused_by_run(); }
@@ -690,7 +697,11 @@ class ColorBottleneck extends HTMLElement {
     this.#looping = true;
     while (this.isConnected) {
       const t = await new Promise(requestAnimationFrame);
-      this.#core?.frame(t, reducedMotion.matches);
+      try {
+        this.#core?.frame(t, reducedMotion.matches);
+      } catch (e) {
+        this.#fail(e);
+      }
     }
     this.#looping = false;
   }

@@ -108,6 +108,8 @@ impl Shown {
 pub struct Kept {
     history: EditHistory,
     playback: Playback,
+    /// The phase diagram on screen: its canvas stays, and its cells open when put back.
+    diagram: Option<(PhaseDiagram, u64)>,
 }
 
 /// The element's core: its engines and what it shows.
@@ -300,9 +302,13 @@ impl ElementCore {
         runs: &PageRuns,
         kept: Option<Kept>,
     ) -> Result<ElementCore, JsValue> {
-        let (history, playback) = match kept {
-            Some(Kept { history, playback }) => (Some(history), playback),
-            None => (None, Playback::default()),
+        let (history, playback, diagram) = match kept {
+            Some(Kept {
+                history,
+                playback,
+                diagram,
+            }) => (Some(history), playback, diagram),
+            None => (None, Playback::default(), None),
         };
         let shown = Shown {
             notice: find_part(&root, "[data-field=notice]")?,
@@ -317,7 +323,7 @@ impl ElementCore {
             loop_start: None,
             timing: None,
             step_event_at: 0.0,
-            diagram: None,
+            diagram,
             typing: 0,
         };
         let host = PageHost {
@@ -343,6 +349,7 @@ impl ElementCore {
         Kept {
             history: shown.editor.take_history(),
             playback,
+            diagram: shown.diagram.take(),
         }
     }
 

@@ -132,17 +132,18 @@ extern "C" {
     pub(super) fn base(this: &JsHost) -> String;
     /// A recorder of a canvas `size` pixels square at `fps` frames a second, recording
     /// (`Recorder` in src/web/core/video.rs); `undefined` where the browser has none.
-    #[wasm_bindgen(method)]
-    pub(super) fn recorder(this: &JsHost, size: u32, fps: u32) -> JsValue;
+    #[wasm_bindgen(method, catch)]
+    pub(super) fn recorder(this: &JsHost, size: u32, fps: u32) -> Result<JsValue, JsValue>;
     /// Downloads `content` (a Blob) as `name`.
     #[wasm_bindgen(method)]
     pub(super) fn download(this: &JsHost, name: &str, content: &JsValue);
     /// Resolves at the page's next animation frame.
     #[wasm_bindgen(method)]
     pub(super) fn frame(this: &JsHost) -> js_sys::Promise;
-    /// On a linkable page, puts the run shown in the address.
-    #[wasm_bindgen(method)]
-    pub(super) fn keep_address(this: &JsHost);
+    /// On a linkable page, puts the run shown in the address; a page that may not rewrite
+    /// its address (a sandboxed frame) throws, and keeps it.
+    #[wasm_bindgen(method, catch)]
+    pub(super) fn keep_address(this: &JsHost) -> Result<(), JsValue>;
 }
 
 /// [`engines::Host`] over the element's script and what the page shows: a worker is the

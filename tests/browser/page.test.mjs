@@ -443,6 +443,26 @@ test('dragging on the schedule scrubs the latent view back through history', asy
   await page.close();
 });
 
+test('pause() while the engine is still loading takes back autoplay: the run waits at its first frame', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open('?backend=cpu', { autoplay: false });
+  const label = await page.evaluate(async () => {
+    const e = document.createElement('color-bottleneck');
+    for (const [k, v] of [['id', 'early'], ['autoplay', ''], ['backend', 'cpu'], ['compact', '']]) e.setAttribute(k, v);
+    document.body.prepend(e);
+    const toggle = e.shadowRoot.querySelector('[data-action=toggle]');
+    const before = toggle.textContent;
+    e.pause();
+    return [before, toggle.textContent, e.playing];
+  });
+  assert.deepEqual(label, ['Pause', 'Play', false], 'autoplay shows Pause at once, and pause() takes it back before any engine');
+  await page.waitForFunction(() => document.getElementById('early').ready, null, { timeout: 60_000 });
+  await page.waitForTimeout(1500);
+  assert.equal(await page.evaluate(() => document.getElementById('early').step), 0, 'nothing trained');
+  assert.equal(await page.evaluate(() => document.getElementById('early').playing), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a sweep moved in the page while it starts still plays, and one removed leaves no worker behind', { timeout: 120_000 }, async () => {
   const { page, errors } = await open('?backend=cpu', { autoplay: false });
   const before = page.workers().length;

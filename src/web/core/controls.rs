@@ -194,8 +194,13 @@ impl ElementCore {
                 self.typed();
             }
             Command::PickSheet => {
-                let name = value();
-                self.then_show(async move |core| core.pick_sheet(name).await);
+                // A sheet that cannot be had is named in the notice; the run goes on.
+                let (core, name) = (self.twin(), value());
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(Failure::Problem(p)) = core.pick_sheet(name).await {
+                        core.notify(&p);
+                    }
+                });
             }
             Command::Speed => {
                 let speed = value().parse().unwrap_or(1.0);

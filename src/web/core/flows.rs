@@ -97,7 +97,12 @@ impl ElementCore {
         self.replace_view();
         (self.show_spec(Some(seed), &[("runs", runs as u64)]))
             .map_err(|e| Failure::Problem(failure_text(&e)))?;
-        let sheet = self.0.trained.borrow().sheet().to_string();
+        // The sheet that trains, not the editor's unapplied text (the editor's before any start).
+        let trained = self.0.trained.borrow().sheet().to_string();
+        let sheet = match trained.is_empty() {
+            true => self.shown().editor.text(),
+            false => trained,
+        };
         self.create(&sheet, None).await?;
         self.play();
         Ok(())
@@ -115,7 +120,7 @@ impl ElementCore {
         }
         let seed = settings.spec.seed;
         self.0.trained.borrow_mut().reseed(seed);
-        self.js().keep_address();
+        let _ = self.js().keep_address();
         let fields = [("seed", (seed as f64).into()), ("run", (run as f64).into())];
         self.ask_all("reset", &fields).await?;
         self.restarted(run as f64);
@@ -130,7 +135,7 @@ impl ElementCore {
         live: bool,
         versus: Option<String>,
     ) -> Result<(), Failure> {
-        if !self.ready() {
+        if self.shown().board.is_none() {
             return Err(Failure::Problem("not ready".to_string()));
         }
         // Apply & restart starts from the seed field, as Reset does.
@@ -198,7 +203,7 @@ impl ElementCore {
         let at = replies.first().and_then(|r| get(r, "at").as_f64());
         let live_at = at.filter(|_| live).map(|a| a as u64);
         self.0.trained.borrow_mut().applied(sheet, live_at, seed);
-        self.js().keep_address();
+        let _ = self.js().keep_address();
         self.took_sheet(sheet)
             .map_err(|e| Failure::Problem(failure_text(&e)))?;
         if !live {
@@ -318,7 +323,7 @@ impl ElementCore {
                 Ok(sheet) => sheet,
                 Err(e) => {
                     core.notify(&failure_text(&e));
-                    core.js().keep_address();
+                    let _ = core.js().keep_address();
                     return Ok(());
                 }
             };

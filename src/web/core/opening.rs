@@ -60,7 +60,9 @@ impl ElementCore {
             .js()
             .fetch(&format!("{base}dopesheets/index.json"), SHEET_TIMEOUT_MS);
         let text = match wasm_bindgen_futures::JsFuture::from(index).await {
-            Ok(res) if get(&res, "status").as_f64() == Some(200.0) => get(&res, "text").as_string(),
+            Ok(res) if (200.0..300.0).contains(&get(&res, "status").as_f64().unwrap_or(0.0)) => {
+                get(&res, "text").as_string()
+            }
             _ => None,
         };
         let parsed = js_sys::JSON::parse(&text.unwrap_or_default()).unwrap_or(JsValue::NULL);
@@ -134,7 +136,9 @@ impl ElementCore {
                     Some(default.map_err(crate::web::js_error)?)
                 }
             };
-            core.load_picker().await;
+            // The picker fills in beside the opening: the editor does not wait for it.
+            let picker = core.twin();
+            wasm_bindgen_futures::spawn_local(async move { picker.load_picker().await });
             let out: JsValue = js_sys::Object::new().into();
             set(&out, "train", opening.train.or(fallback.clone()));
             set(&out, "editor", opening.editor.or(fallback));

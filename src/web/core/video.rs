@@ -20,9 +20,12 @@ fn set_property(part: &web_sys::Element, name: &str, value: impl Into<JsValue>) 
 extern "C" {
     /// The platform's recorder of a canvas `FRAME_SIZE` square (`www/color-bottleneck.js`).
     pub type Recorder;
-    /// Draws a frame's RGBA pixels.
+    /// Starts recording.
     #[wasm_bindgen(method)]
-    fn put(this: &Recorder, pixels: &JsValue);
+    fn start(this: &Recorder);
+    /// Draws a frame's RGBA pixels; throws on a frame that is not one.
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &Recorder, pixels: &JsValue) -> Result<(), JsValue>;
     /// Stops recording: resolves with the video, a Blob.
     #[wasm_bindgen(method)]
     fn done(this: &Recorder) -> js_sys::Promise;
@@ -54,6 +57,7 @@ impl ElementCore {
             return Ok(());
         }
         let recorder = self.js().recorder(FRAME_SIZE, FRAMES_PER_SECOND);
+        let recorder = recorder.map_err(markup)?;
         if recorder.is_undefined() {
             self.notify("this browser cannot record video (no MediaRecorder)");
             return Ok(());
@@ -92,6 +96,7 @@ impl ElementCore {
             self.notify("no video frames yet: train a few steps first");
             return Ok(());
         }
+        recorder.start();
         let progress = find_part(&self.shown().root, "[data-field=video-progress]")
             .map_err(|e| Failure::Problem(super::failure_text(&e)))?;
         set_property(&progress, "max", frames);
@@ -110,7 +115,8 @@ impl ElementCore {
             if i + 1 < frames {
                 next = Some(ask(i + 1));
             }
-            recorder.put(&get(&frame, "pixels"));
+            (recorder.put(&get(&frame, "pixels")))
+                .map_err(|e| Failure::Problem(super::failure_text(&e)))?;
             set_property(&progress, "value", i + 1);
             let due = started + f64::from(i + 1) * 1000.0 / f64::from(FRAMES_PER_SECOND);
             let _ = self.wait(self.js().sleep((due - now()).max(0.0))).await;
