@@ -595,10 +595,6 @@ impl ElementCore {
             .is_some()
     }
 
-    pub fn validate(&self) {
-        self.shown().editor.validate();
-    }
-
     /// Records the editor's text as an edit (for Undo), if it is a new one.
     pub fn record_edit(&self) {
         let (sheet, until) = {
@@ -619,12 +615,6 @@ impl ElementCore {
         if !problem.is_undefined() && !problem.is_null() {
             shown.editor.show_problem(&problem);
         }
-    }
-
-    /// Shows `text` in A's editor, as an edit.
-    pub fn show_sheet(&self, text: &str) {
-        self.shown().editor.show(text);
-        self.record_edit();
     }
 }
 
@@ -648,6 +638,16 @@ fn failure_text(e: &JsValue) -> String {
 
 /// What the core's own flows and controls ask of it.
 impl ElementCore {
+    /// Shows `text` in A's editor, as an edit.
+    pub(super) fn show_sheet(&self, text: &str) {
+        self.shown().editor.show(text);
+        self.record_edit();
+    }
+
+    pub(super) fn validate(&self) {
+        self.shown().editor.validate();
+    }
+
     /// The sheet was applied or branched from: the editor says nothing more of it.
     pub(super) fn applied(&self) {
         self.shown().editor.applied();

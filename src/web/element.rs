@@ -31,10 +31,6 @@ impl PageRuns {
         self.0.borrow_mut().begin() as f64
     }
 
-    pub fn latest(&self) -> f64 {
-        self.0.borrow().latest() as f64
-    }
-
     /// A frame from a worker; one without a run number is dropped.
     pub fn arrive(&mut self, frame: JsValue) {
         if let Some(run) = get(&frame, "run")

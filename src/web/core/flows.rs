@@ -12,6 +12,25 @@ use crate::web::element::{failure_of, present, promise, read_asked, rejection_of
 use crate::web::{find_part, get, set, to_js};
 
 impl ElementCore {
+    /// Opens a `#run=` link: its settings go to the seed field and the attributes, its note to
+    /// the notice; returns its sheet, or throws what is wrong with it.
+    pub(super) fn open_link(&self, hash: &str) -> Result<String, JsValue> {
+        let run = (self.0.trained.borrow_mut().open_link(hash)).map_err(|e| {
+            crate::web::js_error(format!("This link's run could not be opened: {e}"))
+        })?;
+        if let Some(note) = run.revision_note(crate::share::ENGINE_REVISION) {
+            self.notify(&note);
+        }
+        let spec = &run.spec;
+        let attributes = [
+            ("latent-dims", spec.latent_dims as u64),
+            ("batch-size", spec.batch_size as u64),
+            ("runs", spec.runs as u64),
+        ];
+        self.show_spec(Some(spec.seed), &attributes)?;
+        Ok(run.sheet)
+    }
+
     pub(super) fn twin(&self) -> ElementCore {
         ElementCore(self.0.clone())
     }
@@ -290,25 +309,6 @@ impl ElementCore {
         versus: Option<String>,
     ) -> js_sys::Promise {
         self.flow(async move |core| core.apply_flow(sheet, live, versus).await)
-    }
-
-    /// Opens a `#run=` link: its settings go to the seed field and the attributes, its note to
-    /// the notice; returns its sheet, or throws what is wrong with it.
-    pub fn open_link(&self, hash: &str) -> Result<String, JsValue> {
-        let run = (self.0.trained.borrow_mut().open_link(hash)).map_err(|e| {
-            crate::web::js_error(format!("This link's run could not be opened: {e}"))
-        })?;
-        if let Some(note) = run.revision_note(crate::share::ENGINE_REVISION) {
-            self.notify(&note);
-        }
-        let spec = &run.spec;
-        let attributes = [
-            ("latent-dims", spec.latent_dims as u64),
-            ("batch-size", spec.batch_size as u64),
-            ("runs", spec.runs as u64),
-        ];
-        self.show_spec(Some(spec.seed), &attributes)?;
-        Ok(run.sheet)
     }
 
     /// A `#run=` link pasted into a linkable page's address (`hash`) opens as a new run; one
