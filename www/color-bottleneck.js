@@ -261,10 +261,6 @@ class ColorBottleneck extends HTMLElement {
     return opening.train;
   }
 
-  /** The reader asked for another run in the view: a phase diagram filling in stops, and the
-   * notice, which spoke of the run before, makes room for what the new one has to say. */
-  #replaceView() { this.#core?.replace_view(); }
-
   /** Adds a line to the notice (several things may go wrong at once: an attribute and a URL). */
   #notify(text) {
     const notice = this.field('notice');
@@ -659,9 +655,6 @@ class ColorBottleneck extends HTMLElement {
     if (!this.#core) throw new Error('not ready');
     await this.#core.set_dopesheet(csv, Boolean(live), versus ?? undefined);
   }
-
-  /** Records the editor's text as an edit (for Undo), if it is a new one. */
-  #recordEdit() { this.#core?.record_edit(); }
 
   /** Carries out an action only the platform can: downloads, the clipboard, a video. */
   #platform(action) {

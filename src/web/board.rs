@@ -395,11 +395,11 @@ impl Board {
             .map(|s| s as u32)
     }
 
-    /// `[crumpled, judged]` over the sweep's runs judged so far (`[0, 0]` for a single run).
-    pub fn sweep_counts(&self) -> Vec<u32> {
-        self.sweep.as_ref().map_or(vec![0, 0], |v| {
+    /// `(crumpled, judged)` over the sweep's runs judged so far (`(0, 0)` for a single run).
+    pub fn sweep_counts(&self) -> (u32, u32) {
+        self.sweep.as_ref().map_or((0, 0), |v| {
             let (k, n) = v.counts();
-            vec![k as u32, n as u32]
+            (k as u32, n as u32)
         })
     }
 
@@ -431,10 +431,9 @@ impl Board {
         obj
     }
 
-    /// Shows the recorded latents nearest to `step` (≤ it) instead of the live ones;
-    /// a negative step returns to live.
-    pub fn scrub(&mut self, step: f64) {
-        self.scrub = (step >= 0.0).then_some(step as u64);
+    /// Shows the recorded latents nearest to `step` (≤ it) instead of the live ones.
+    pub fn scrub(&mut self, step: u64) {
+        self.scrub = Some(step);
     }
 
     /// Draws the live (or scrubbed) latent panels, the phase strip, the schedule and the loss

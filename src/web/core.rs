@@ -33,13 +33,12 @@ struct Timing {
 }
 
 /// Where the run shown stands, as its last frame said.
-#[derive(Default)]
 struct LastFrame {
     step: u64,
     total_steps: u64,
-    phase: Option<String>,
-    backend: Option<String>,
-    dims: Option<usize>,
+    phase: String,
+    backend: String,
+    dims: usize,
     onset: Option<ShownOnset>,
 }
 
@@ -51,7 +50,7 @@ pub(super) struct Shown {
     toggle: Element,
     board: Option<Board>,
     pub(super) editor: SheetEditor,
-    progress: Option<LastFrame>,
+    last_frame: Option<LastFrame>,
     pub(super) playback: Playback,
     dirty: bool,
     /// When the `from`/`to` range's loop began playing.
@@ -98,7 +97,7 @@ impl Shown {
     }
 
     fn step(&self) -> u64 {
-        self.progress.as_ref().map_or(0, |p| p.step)
+        self.last_frame.as_ref().map_or(0, |f| f.step)
     }
 }
 
@@ -174,12 +173,12 @@ impl ElementCore {
             if !board.accept(&frame) {
                 continue;
             }
-            shown.progress = Some(LastFrame {
+            shown.last_frame = Some(LastFrame {
                 step: frame.step,
                 total_steps: frame.total_steps,
-                phase: Some(frame.phase.clone()),
-                backend: Some(frame.backend.clone()),
-                dims: Some(frame.dims),
+                phase: frame.phase.clone(),
+                backend: frame.backend.clone(),
+                dims: frame.dims,
                 onset: frame.onset.clone(),
             });
             if let Some(notice) = &frame.notice {
@@ -208,7 +207,7 @@ impl ElementCore {
     /// loop (not under reduced motion, `calm`, nor while the schedule is scrubbed or focused).
     fn play_range(&self, t: f64, calm: bool) {
         let mut shown = self.shown();
-        let (Some(progress), Some(board)) = (&shown.progress, &shown.board) else {
+        let (Some(last), Some(board)) = (&shown.last_frame, &shown.board) else {
             return;
         };
         if calm || !board.finished() || board.scrubbing() {
@@ -218,14 +217,14 @@ impl ElementCore {
         if focused.is_some_and(|f| f.get_attribute("data-canvas").as_deref() == Some("schedule")) {
             return;
         }
-        let end = progress.step;
+        let end = last.step;
         let Some(range) = self.0.trained.borrow().range() else {
             return;
         };
         let step = range.loop_step(end, t - shown.loop_start.unwrap_or(t));
         shown.loop_start.get_or_insert(t);
         if let Some(board) = &mut shown.board {
-            board.scrub(step as f64);
+            board.scrub(step);
         }
         let _ = shown
             .node
@@ -240,10 +239,9 @@ impl ElementCore {
         let Some(board) = &mut shown.board else {
             return;
         };
-        let rates = board.tick(t);
-        let (sps, span) = (rates[0], rates[1]);
-        let Some((step, total_steps, phase)) = (shown.progress.as_ref())
-            .map(|p| (p.step, p.total_steps, p.phase.clone().unwrap_or_default()))
+        let (sps, span) = board.tick(t);
+        let Some((step, total_steps)) =
+            (shown.last_frame.as_ref()).map(|f| (f.step, f.total_steps))
         else {
             return;
         };
@@ -265,7 +263,8 @@ impl ElementCore {
         let detail = step_event.then(|| {
             let detail = js_sys::Object::new();
             super::set(&detail, "step", step as f64);
-            super::set(&detail, "phase", phase);
+            let phase = shown.last_frame.as_ref().map(|f| f.phase.as_str());
+            super::set(&detail, "phase", phase.unwrap_or_default());
             let losses = shown.board.as_ref().map_or(JsValue::NULL, Board::losses);
             super::set(&detail, "losses", losses);
             detail
@@ -317,7 +316,7 @@ impl ElementCore {
             node,
             root,
             board: None,
-            progress: None,
+            last_frame: None,
             playback,
             dirty: true,
             loop_start: None,
@@ -432,13 +431,6 @@ impl ElementCore {
         self.shown().notify(text);
     }
 
-    /// The reader asked for another run in the view: a phase diagram filling in stops, and the
-    /// notice, which spoke of the run before, makes room for what the new one has to say.
-    pub fn replace_view(&self) {
-        self.0.trained.borrow_mut().end_grid();
-        set_text(&self.shown().notice, "");
-    }
-
     /// Starts a run of `sheet` (`parts`: the workers' kept states, for a branch) from what
     /// the start reads (`asked`) on the `plan`'s engine (`remembered`: the race that chose
     /// it), and shows it; `time`: the GPU is timed once the run has been measured, against
@@ -465,7 +457,7 @@ impl ElementCore {
                 .await;
             let started = started.map_err(|f| rejection_of(f, engines.host.js.stopped()))?;
             let core = ElementCore(engines);
-            core.restarted(started.run as f64);
+            core.restarted(started.run);
             let (spec, versus) = {
                 let trained = core.0.trained.borrow();
                 (trained.spec(), trained.versus().map(str::to_string))
@@ -508,24 +500,24 @@ impl ElementCore {
     }
 
     pub fn phase(&self) -> Option<String> {
-        self.shown().progress.as_ref()?.phase.clone()
+        Some(self.shown().last_frame.as_ref()?.phase.clone())
     }
 
     pub fn backend(&self) -> Option<String> {
-        self.shown().progress.as_ref()?.backend.clone()
+        Some(self.shown().last_frame.as_ref()?.backend.clone())
     }
 
     /// `{shape, step}`, or null.
     pub fn onset(&self) -> JsValue {
         let shown = self.shown();
-        let onset = shown.progress.as_ref().and_then(|p| p.onset.as_ref());
+        let onset = shown.last_frame.as_ref().and_then(|f| f.onset.as_ref());
         onset.map_or(JsValue::NULL, to_js)
     }
 
     /// Whether a frame of the run has been drawn.
     pub fn ready(&self) -> bool {
         let shown = self.shown();
-        shown.board.is_some() && shown.progress.is_some()
+        shown.board.is_some() && shown.last_frame.is_some()
     }
 
     pub fn error(&self) -> Option<String> {
@@ -595,19 +587,6 @@ impl ElementCore {
             .is_some()
     }
 
-    /// Records the editor's text as an edit (for Undo), if it is a new one.
-    pub fn record_edit(&self) {
-        let (sheet, until) = {
-            let trained = self.0.trained.borrow();
-            let until = trained.range().and_then(|r| r.to).map(|t| t as f64);
-            (trained.sheet().to_string(), until)
-        };
-        let mut shown = self.shown();
-        shown.typing += 1;
-        let step = shown.step() as f64;
-        shown.editor.record(&sheet, step, until);
-    }
-
     /// Opens the editor on `text`, with the located `problem` it has, if any.
     pub fn open_editor(&self, text: &str, problem: JsValue) {
         let mut shown = self.shown();
@@ -638,6 +617,26 @@ fn failure_text(e: &JsValue) -> String {
 
 /// What the core's own flows and controls ask of it.
 impl ElementCore {
+    /// Records the editor's text as an edit (for Undo), if it is a new one.
+    pub(super) fn record_edit(&self) {
+        let (sheet, until) = {
+            let trained = self.0.trained.borrow();
+            let until = trained.range().and_then(|r| r.to);
+            (trained.sheet().to_string(), until)
+        };
+        let mut shown = self.shown();
+        shown.typing += 1;
+        let step = shown.step();
+        shown.editor.record(&sheet, step, until);
+    }
+
+    /// The reader asked for another run in the view: a phase diagram filling in stops, and the
+    /// notice, which spoke of the run before, makes room for what the new one has to say.
+    pub(super) fn replace_view(&self) {
+        self.0.trained.borrow_mut().end_grid();
+        set_text(&self.shown().notice, "");
+    }
+
     /// Shows `text` in A's editor, as an edit.
     pub(super) fn show_sheet(&self, text: &str) {
         self.shown().editor.show(text);
@@ -653,7 +652,7 @@ impl ElementCore {
         self.shown().editor.applied();
     }
 
-    pub(super) fn branch_point(&self) -> Option<f64> {
+    pub(super) fn branch_point(&self) -> Option<u64> {
         self.shown().editor.branch_point()
     }
 
@@ -665,8 +664,8 @@ impl ElementCore {
         shown.editor.validate();
     }
 
-    pub(super) fn dims(&self) -> Option<u32> {
-        self.shown().progress.as_ref()?.dims.map(|d| d as u32)
+    pub(super) fn dims(&self) -> Option<usize> {
+        Some(self.shown().last_frame.as_ref()?.dims)
     }
 
     pub(super) fn finished(&self) -> bool {
@@ -674,8 +673,7 @@ impl ElementCore {
     }
 
     /// Run `run` began in the workers: frames of older runs are stale.
-    pub(super) fn restarted(&self, run: f64) {
-        let run = run as u64;
+    pub(super) fn restarted(&self, run: u64) {
         self.0.runs.borrow_mut().show(run);
         let mut shown = self.shown();
         // A GPU timing still due goes with the run that replaces this one.
@@ -691,7 +689,7 @@ impl ElementCore {
         shown.dirty = true;
     }
 
-    pub(super) fn set_branch_point(&self, step: Option<f64>) {
+    pub(super) fn set_branch_point(&self, step: Option<u64>) {
         self.shown().editor.set_branch_point(step);
     }
 
@@ -715,12 +713,11 @@ impl ElementCore {
         self.shown().editor.show_problem(&problem);
     }
 
-    pub(super) fn sweep_counts(&self) -> Vec<u32> {
-        let shown = self.shown();
-        shown
+    pub(super) fn sweep_counts(&self) -> (u32, u32) {
+        self.shown()
             .board
             .as_ref()
-            .map_or_else(Vec::new, Board::sweep_counts)
+            .map_or((0, 0), Board::sweep_counts)
     }
 
     pub(super) fn sweep_seed_at(&self, x: f64, y: f64, w: f64, h: f64) -> Option<u32> {

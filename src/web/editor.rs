@@ -163,11 +163,11 @@ impl SheetEditor {
 
     /// Records A's text as an edit (for Undo), if it is a new one, and notes whether it
     /// reaches the run that trains `running`, now at `step` and stopping at `until`.
-    pub fn record(&mut self, running: &str, step: f64, until: Option<f64>) {
+    pub fn record(&mut self, running: &str, step: u64, until: Option<u64>) {
         let text = self.text();
         self.edits.record(&text);
         self.show_undo();
-        let note = element::edit_note(running, &text, step as u64, until.map(|u| u as u64));
+        let note = element::edit_note(running, &text, step, until);
         set_text(&self.edit_note, note.as_deref().unwrap_or(""));
     }
 
@@ -205,10 +205,9 @@ impl SheetEditor {
         set_text(&self.sweep_csv, csv);
     }
 
-    /// The step last looked back at (`undefined`: none, the live step), said on *Branch
-    /// here*.
-    pub fn set_branch_point(&mut self, step: Option<f64>) {
-        self.branch_at = step.map(|s| s as u64);
+    /// The step last looked back at (`None`: none, the live step), said on *Branch here*.
+    pub fn set_branch_point(&mut self, step: Option<u64>) {
+        self.branch_at = step;
         let label = match self.branch_at {
             None => "Branch here".to_string(),
             Some(step) => format!("Branch at step {step}"),
@@ -216,8 +215,8 @@ impl SheetEditor {
         set_text(&self.branch, &label);
     }
 
-    pub fn branch_point(&self) -> Option<f64> {
-        self.branch_at.map(|s| s as f64)
+    pub fn branch_point(&self) -> Option<u64> {
+        self.branch_at
     }
 }
 

@@ -42,9 +42,9 @@ impl PhaseDiagram {
         x_values: &str,
         y: &str,
         y_values: &str,
-        runs: u32,
+        runs: usize,
         until: &str,
-        to: Option<f64>,
+        to: Option<u64>,
     ) -> Result<PhaseDiagram, JsValue> {
         let cut = crate::settings::read_judged_step(until).map_err(js_error)?;
         let problem = |e: String| js_error(format!("grid: {e}"));
@@ -61,32 +61,32 @@ impl PhaseDiagram {
         let results = vec![(0, 0); grid.len()];
         Ok(PhaseDiagram {
             grid,
-            until: cut.or(to.map(|t| t as u64)),
+            until: cut.or(to),
             cut,
-            runs: runs as usize,
+            runs,
             results,
             layout: None,
         })
     }
 
     /// The step the menus cut the cells' runs at, if they name one.
-    pub fn cut(&self) -> Option<f64> {
-        self.cut.map(|c| c as f64)
+    pub fn cut(&self) -> Option<u64> {
+        self.cut
     }
 
     /// Cells in all.
-    pub fn cells(&self) -> u32 {
-        self.grid.len() as u32
+    pub fn cells(&self) -> usize {
+        self.grid.len()
     }
 
     /// The sheet cell `index` trains: the base sheet with that cell's values keyed in.
-    pub fn cell_sheet(&self, index: u32) -> String {
-        self.grid.cell(index as usize).sheet.resolved_csv()
+    pub fn cell_sheet(&self, index: usize) -> String {
+        self.grid.cell(index).sheet.resolved_csv()
     }
 
     /// Cell `index`'s sweep came to `crumpled` of `runs` runs crumpled.
-    pub fn set_result(&mut self, index: u32, crumpled: u32, runs: u32) {
-        if let Some(slot) = self.results.get_mut(index as usize) {
+    pub fn set_result(&mut self, index: usize, crumpled: u32, runs: u32) {
+        if let Some(slot) = self.results.get_mut(index) {
             *slot = (crumpled as usize, runs as usize);
         }
     }
@@ -105,19 +105,18 @@ impl PhaseDiagram {
     }
 
     /// The cell under (`x`, `y`), CSS pixels on the canvas as last drawn.
-    pub fn cell_at(&self, x: f64, y: f64) -> Option<u32> {
-        let layout = self.layout?;
-        layout.cell_at(x as f32, y as f32).map(|i| i as u32)
+    pub fn cell_at(&self, x: f64, y: f64) -> Option<usize> {
+        self.layout?.cell_at(x as f32, y as f32)
     }
 
     /// `reg-separate@0=0.3 · lr@0=0.01: crumpled 3/16 (19%, 95% CI 7–43%)`, or `… not
     /// trained yet`.
-    pub fn describe(&self, index: u32) -> String {
-        let cell = self.grid.cell(index as usize);
+    pub fn describe(&self, index: usize) -> String {
+        let cell = self.grid.cell(index);
         let values: Vec<String> = (self.grid.axes().iter().zip(&cell.values))
             .map(|(a, v)| format!("{}={v}", a.address()))
             .collect();
-        let result = match self.results.get(index as usize) {
+        let result = match self.results.get(index) {
             Some(&(k, n)) if n > 0 => crumple_summary(k, n),
             _ => "not trained yet".to_string(),
         };

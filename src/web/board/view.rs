@@ -190,9 +190,9 @@ impl Board {
 
     /// Notes a frame drawn at `t_ms` (`performance.now()`): measures the rates over the last
     /// second ([`readout::Rates`]), writes the status line, the latent panels' text
-    /// alternative and the backend's label, and returns `[steps/s, the span in ms they were
-    /// measured over]`.
-    pub fn tick(&mut self, t_ms: f64) -> Vec<f64> {
+    /// alternative and the backend's label, and returns `(steps/s, the span in ms they were
+    /// measured over)`.
+    pub fn tick(&mut self, t_ms: f64) -> (f64, f64) {
         // Measured from the run's first frame: a branch starts at the step it branched at.
         let (fps, sps, span) = match self.progress.arrived {
             true => self.rates.record(t_ms, self.progress.step),
@@ -206,7 +206,7 @@ impl Board {
             }
             self.view = Some(view);
         }
-        vec![sps, span]
+        (sps, span)
     }
 }
 

@@ -87,10 +87,11 @@ impl ElementCore {
         let client = (number(e, "clientX"), number(e, "clientY"));
         let touch = get(e, "pointerType").as_string().as_deref() == Some("touch");
         let mut shown = self.shown();
-        let run = (shown.progress.as_ref()).map_or(Progress { step: 0, total: 0 }, |p| Progress {
-            step: p.step,
-            total: p.total_steps,
-        });
+        let run =
+            (shown.last_frame.as_ref()).map_or(Progress { step: 0, total: 0 }, |p| Progress {
+                step: p.step,
+                total: p.total_steps,
+            });
         let Some(board) = &mut shown.board else {
             return;
         };
@@ -104,7 +105,7 @@ impl ElementCore {
         };
         let r = board.gesture(surface, event_at, run);
         if r.branch_moved {
-            shown.editor.set_branch_point(r.branch_at.map(|s| s as f64));
+            shown.editor.set_branch_point(r.branch_at);
         }
         if let Some(value) = r.value_now {
             let _ = canvas.set_attribute("aria-valuenow", &value.to_string());

@@ -142,7 +142,7 @@ impl ElementCore {
         let _ = self.js().keep_address();
         let fields = [("seed", (seed as f64).into()), ("run", (run as f64).into())];
         self.ask_all("reset", &fields).await?;
-        self.restarted(run as f64);
+        self.restarted(run);
         self.validate();
         self.play_if_paused_by_run();
         Ok(())
@@ -159,7 +159,7 @@ impl ElementCore {
         }
         // Apply & restart starts from the seed field, as Reset does.
         let (settings, _, problems) = self.asked()?.read();
-        let dims_changed = self.dims() != Some(settings.spec.latent_dims as u32);
+        let dims_changed = self.dims() != Some(settings.spec.latent_dims);
         let route =
             (self.0.trained.borrow()).apply_route(&sheet, versus.as_deref(), live, dims_changed);
         let route = route.map_err(|problem| {
@@ -226,7 +226,7 @@ impl ElementCore {
         self.took_sheet(sheet)
             .map_err(|e| Failure::Problem(failure_text(&e)))?;
         if !live {
-            self.restarted(run as f64);
+            self.restarted(run);
         }
         Ok(())
     }
@@ -242,7 +242,7 @@ impl ElementCore {
             return Ok(());
         }
         self.replace_view();
-        let at = self.branch_point().map_or(self.step() as u64, |s| s as u64);
+        let at = (self.branch_point()).unwrap_or_else(|| self.shown().step());
         let saved = self.0.trained.borrow().clone();
         self.0.trained.borrow_mut().branch(at);
         self.record_edit();

@@ -52,16 +52,12 @@ impl GridHost for GridView<'_> {
     }
 
     fn counts(&self) -> (u32, u32) {
-        let counts = self.core.sweep_counts();
-        (
-            counts.first().copied().unwrap_or(0),
-            counts.get(1).copied().unwrap_or(0),
-        )
+        self.core.sweep_counts()
     }
 
     fn fill_in(&self, cell: usize, crumpled: u32, judged: u32) {
         self.diagram(|diagram, root| {
-            diagram.set_result(cell as u32, crumpled, judged);
+            diagram.set_result(cell, crumpled, judged);
             if let Ok(canvas) = find_part(root, "[data-canvas=grid]") {
                 diagram.draw(canvas.unchecked_ref());
             }
@@ -94,10 +90,8 @@ impl ElementCore {
         let root = self.shown().root.clone();
         crate::web::show_grid_menus(&root, &sheet).map_err(problem)?;
         let menu = |name: &str| self.value_of(&format!("[data-field=grid-{name}]"));
-        let runs: u32 = menu("runs").map_err(problem)?.parse().unwrap_or(16);
-        let to = (self.0.trained.borrow().range())
-            .and_then(|r| r.to)
-            .map(|t| t as f64);
+        let runs: usize = menu("runs").map_err(problem)?.parse().unwrap_or(16);
+        let to = self.0.trained.borrow().range().and_then(|r| r.to);
         let made = (|| {
             PhaseDiagram::new(
                 &sheet,
@@ -121,11 +115,7 @@ impl ElementCore {
         let cells: Vec<String> = (0..diagram.cells())
             .map(|i| diagram.cell_sheet(i))
             .collect();
-        let grid = self
-            .0
-            .trained
-            .borrow_mut()
-            .begin_grid(diagram.cut().map(|c| c as u64));
+        let grid = self.0.trained.borrow_mut().begin_grid(diagram.cut());
         let canvas: web_sys::HtmlCanvasElement = find_part(&root, "[data-canvas=grid]")
             .map_err(problem)?
             .unchecked_into();
