@@ -226,6 +226,19 @@ fn find_parts<const N: usize>(
         .map_err(|_| js_error("the element's markup lost a part"))
 }
 
+/// A form control's property (`value`, `checked`, `disabled`, a progress bar's `max`) as JS
+/// spells it, written through the object (and read with [`get`]), which spares the module a
+/// binding for each kind of control.
+#[inline(never)]
+fn set_property(el: &web_sys::Element, name: &str, value: impl Into<JsValue>) {
+    let _ = js_sys::Reflect::set(el, &name.into(), &value.into());
+}
+
+/// A form control's `value`.
+fn value(el: &web_sys::Element) -> String {
+    get(el, "value").as_string().unwrap_or_default()
+}
+
 /// Sets an element's text, only when it changes: each write costs the page a layout.
 // Not inlined: the page module is built for speed, and each inlined copy costs it bytes.
 #[inline(never)]

@@ -185,6 +185,8 @@ class ColorBottleneck extends HTMLElement {
   $(sel) { return this.shadowRoot.querySelector(sel); }
   field(name) { return this.$(`[data-field="${name}"]`); }
   canvas(name) { return this.$(`[data-canvas="${name}"]`); }
+  /** An attribute's value, `undefined` (not null) where it is absent, as the engine reads it. */
+  #attr(name) { return this.getAttribute(name) ?? undefined; }
 
   get step() { return this.#core?.step() ?? 0; }
   /** The shown run's verdict as last judged and the step it has held from: `{shape, step}`. */
@@ -252,10 +254,9 @@ class ColorBottleneck extends HTMLElement {
    * in the notice and the default sheet runs; a broken sheet stays in the editor with its
    * located problem, to be fixed. */
   async #startingSheet() {
-    const attr = (name) => this.getAttribute(name) ?? undefined;
     const address = this.hasAttribute('linkable') ? location.hash : undefined;
     await this.#engine();
-    const opening = await this.#core.open(attr('run'), address, attr('dopesheet'), attr('src'));
+    const opening = await this.#core.open(this.#attr('run'), address, this.#attr('dopesheet'), this.#attr('src'));
     await this.#engine(); // its core made again if the element was put back meanwhile
     this.#core.open_editor(opening.editor, opening.problem);
     return opening.train;
@@ -340,10 +341,9 @@ class ColorBottleneck extends HTMLElement {
   /** What a start reads: the seed field, the attributes and the core count (`Asked` in
    * src/element/trained.rs). */
   #asked() {
-    const attr = (name) => this.getAttribute(name) ?? undefined;
-    return { seed: this.field('seed').value, latent_dims: attr('latent-dims'), batch_size: attr('batch-size'),
-      runs: attr('runs'), workers: attr('workers'), cores: navigator.hardwareConcurrency ?? 1,
-      controls: attr('controls'), backend: this.#askedBackend(), from: attr('from'), to: attr('to') };
+    return { seed: this.field('seed').value, latent_dims: this.#attr('latent-dims'), batch_size: this.#attr('batch-size'),
+      runs: this.#attr('runs'), workers: this.#attr('workers'), cores: navigator.hardwareConcurrency ?? 1,
+      controls: this.#attr('controls'), backend: this.#askedBackend(), from: this.#attr('from'), to: this.#attr('to') };
   }
 
   /** On a linkable page the address carries the run shown, so that a reload opens it again;

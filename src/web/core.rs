@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
 use super::editor::EditHistory;
-use super::element::{read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns};
+use super::element::{error_text, read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns};
 use super::{
     find_part, get, now, set_text, to_js, Board, Frame, PhaseDiagram, SheetEditor, ShownOnset,
 };
@@ -135,16 +135,12 @@ impl ElementCore {
         self.js().emit("error", &message_detail(message));
     }
 
-    /// Runs `flow` on the engines in the background; a failure is shown, newer work taking
-    /// over is not one.
-    fn background(
-        &self,
-        flow: impl AsyncFnOnce(&Engines<PageHost, JsValue>) -> Result<(), Failure> + 'static,
-    ) {
-        let engines = self.0.clone();
+    /// Runs `flow` in the background; a failure is shown, newer work taking over is not one.
+    fn background(&self, flow: impl AsyncFnOnce(&ElementCore) -> Result<(), Failure> + 'static) {
+        let core = ElementCore(self.0.clone());
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(Failure::Problem(p)) = flow(&engines).await {
-                ElementCore(engines).fail_with(&p);
+            if let Err(Failure::Problem(p)) = flow(&core).await {
+                core.fail_with(&p);
             }
         });
     }
@@ -186,7 +182,7 @@ impl ElementCore {
             }
             drop(shown);
             if let Some(reason) = frame.gpu_lost {
-                self.background(async move |e| e.leave_lost_gpu(&reason).await);
+                self.background(async move |core| core.0.leave_lost_gpu(&reason).await);
             }
             for snapshot in &frame.snapshots {
                 let detail = js_sys::Object::new();
@@ -272,7 +268,7 @@ impl ElementCore {
         let timing = if due { shown.timing.take() } else { None };
         drop(shown);
         if let Some(Timing { run, stored }) = timing {
-            self.background(async move |e| e.time_gpu(run, stored).await);
+            self.background(async move |core| core.0.time_gpu(run, stored).await);
         }
         if let Some(detail) = detail {
             self.js().emit("step", &detail);
@@ -358,7 +354,7 @@ impl ElementCore {
         let fresh = match self.drain() {
             Ok(fresh) => fresh,
             Err(e) => {
-                self.fail_with(&failure_text(&e));
+                self.fail_with(&error_text(&e));
                 return;
             }
         };
@@ -488,8 +484,9 @@ impl ElementCore {
     /// ([`Engines::backend_changed`]).
     pub fn backend_changed(&self, asked: Option<String>, gpu_offered: bool) {
         let comparing = self.0.trained.borrow().versus().is_some();
-        self.background(async move |e| {
-            e.backend_changed(asked.as_deref(), comparing, gpu_offered)
+        self.background(async move |core| {
+            (core.0)
+                .backend_changed(asked.as_deref(), comparing, gpu_offered)
                 .await
         });
     }
@@ -606,13 +603,6 @@ fn choice_of(stored: &JsValue) -> Option<Choice> {
         adapter: text("adapter")?,
         at: get(stored, "at").as_f64()?,
     })
-}
-
-/// An error's message, or the value as text.
-fn failure_text(e: &JsValue) -> String {
-    (get(e, "message").as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// What the core's own flows and controls ask of it.

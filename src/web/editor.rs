@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
-use super::{find_parts, get, set_text};
+use super::{find_parts, get, set_property, set_text, value};
 use crate::element::{self, trained::sheets_problem};
 use crate::sheet_edits::SheetEdits;
 
@@ -37,19 +37,6 @@ impl Default for EditHistory {
     fn default() -> Self {
         EditHistory(SheetEdits::new(""))
     }
-}
-
-/// A form control's property (`value`, `checked`, `disabled`) as JS spells it, written through
-/// the object (and read with [`get`]), which spares the module a binding for each kind of
-/// control.
-#[inline(never)]
-fn set_property(el: &Element, name: &str, value: impl Into<JsValue>) {
-    let _ = js_sys::Reflect::set(el, &name.into(), &value.into());
-}
-
-/// A text control's `value`.
-fn value(el: &Element) -> String {
-    get(el, "value").as_string().unwrap_or_default()
 }
 
 impl SheetEditor {

@@ -154,11 +154,19 @@ pub(super) fn failure_of(e: JsValue, stopped: &JsValue) -> Failure {
     if e == *stopped {
         return Failure::Stopped;
     }
-    Failure::Problem(
-        (get(&e, "message").as_string())
-            .or_else(|| e.as_string())
-            .unwrap_or_else(|| format!("{e:?}")),
-    )
+    problem(e)
+}
+
+/// An error's message, or the value as text.
+pub(super) fn error_text(e: &JsValue) -> String {
+    (get(e, "message").as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// A JS error (a DOM call's, a rejection's) as a failure to show.
+pub(super) fn problem(e: JsValue) -> Failure {
+    Failure::Problem(error_text(&e))
 }
 
 /// How a flow's `failure` rejects its promise: with the host's `stopped`, or an `Error`.
@@ -174,7 +182,7 @@ impl PageHost {
         failure_of(e, &self.js.stopped())
     }
 
-    async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
+    pub(super) async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
         wasm_bindgen_futures::JsFuture::from(promise)
             .await
             .map_err(|e| self.failure(e))

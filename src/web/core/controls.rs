@@ -5,11 +5,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
-use super::{failure_text, ElementCore};
+use super::ElementCore;
 use crate::element::controls::{command, Command, Part};
 use crate::element::engines::Failure;
 use crate::element::gestures::{Event, Input, Progress, Surface};
-use crate::web::{find_part, get};
+use crate::web::element::error_text;
+use crate::web::{find_part, get, value};
 
 /// A pause in typing this long ends one edit, for Undo.
 const EDIT_PAUSE_MS: f64 = 700.0;
@@ -30,16 +31,6 @@ fn number(event: &JsValue, name: &str) -> f64 {
 }
 
 impl ElementCore {
-    /// Runs `flow` in the background; a failure is shown, newer work taking over is not one.
-    fn then_show(&self, flow: impl AsyncFnOnce(&ElementCore) -> Result<(), Failure> + 'static) {
-        let core = self.twin();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(Failure::Problem(p)) = flow(&core).await {
-                core.fail(&p);
-            }
-        });
-    }
-
     /// The pointer's place on `canvas`, in CSS pixels from its corner, and the canvas's size.
     fn on_canvas(canvas: &Element, event: &JsValue) -> (f64, f64, f64, f64) {
         let box_ = canvas.get_bounding_client_rect();
@@ -75,7 +66,7 @@ impl ElementCore {
         let mut key = get(e, "key").as_string().unwrap_or_default();
         let canvas = match input {
             Input::Color => {
-                key = get(canvas, "value").as_string().unwrap_or_default();
+                key = value(canvas);
                 match find_part(&self.shown().root, "[data-canvas=latents]") {
                     Ok(latents) => latents,
                     Err(_) => return,
@@ -141,7 +132,6 @@ impl ElementCore {
         let e: &JsValue = &event;
         let key = get(e, "key").as_string().unwrap_or_default();
         let repeat = get(e, "repeat").as_bool() == Some(true);
-        let value = || get(&found, "value").as_string().unwrap_or_default();
         match command(&event.type_(), part, &key, repeat)? {
             Command::Toggle if self.playing() => self.pause(),
             Command::Toggle => self.play(),
@@ -149,7 +139,7 @@ impl ElementCore {
                 self.pause();
                 self.js().post("step", None);
             }
-            Command::Reset => self.then_show(async |core| core.reset_flow().await),
+            Command::Reset => self.background(async |core| core.reset_flow().await),
             Command::Apply { live } => {
                 let (sheet, versus) = {
                     let shown = self.shown();
@@ -161,14 +151,14 @@ impl ElementCore {
                     let _ = core.apply_flow(sheet, live, versus).await;
                 });
             }
-            Command::Branch => self.then_show(async |core| core.branch_flow().await),
+            Command::Branch => self.background(async |core| core.branch_flow().await),
             Command::Undo { back } => self.undo(back),
-            Command::Video => self.then_show(async |core| core.video_flow().await),
-            Command::RunGrid => self.then_show(async |core| core.grid_flow().await),
+            Command::Video => self.background(async |core| core.video_flow().await),
+            Command::RunGrid => self.background(async |core| core.grid_flow().await),
             Command::OpenCell => {
                 let (x, y, _, _) = Self::on_canvas(&found, e);
                 if let Some(sheet) = self.cell_sheet(x, y) {
-                    self.then_show(async move |core| core.open_cell(sheet).await);
+                    self.background(async move |core| core.open_cell(sheet).await);
                 }
             }
             Command::DescribeCell => {
@@ -179,12 +169,12 @@ impl ElementCore {
                 let (x, y, w, h) = Self::on_canvas(&found, e);
                 let seed = self.sweep_seed_at(x, y, w, h);
                 if let Some(seed) = seed {
-                    self.then_show(async move |core| core.open_runs(1, seed as u64).await);
+                    self.background(async move |core| core.open_runs(1, seed as u64).await);
                 }
             }
             Command::OpenRuns => {
-                let runs: u32 = value().parse().unwrap_or(1);
-                self.then_show(async move |core| {
+                let runs: u32 = value(&found).parse().unwrap_or(1);
+                self.background(async move |core| {
                     let seed = core.asked()?.read().0.spec.seed;
                     core.open_runs(runs, seed).await
                 });
@@ -196,7 +186,7 @@ impl ElementCore {
             }
             Command::PickSheet => {
                 // A sheet that cannot be had is named in the notice; the run goes on.
-                let (core, name) = (self.twin(), value());
+                let (core, name) = (self.twin(), value(&found));
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(Failure::Problem(p)) = core.pick_sheet(name).await {
                         core.notify(&p);
@@ -204,13 +194,13 @@ impl ElementCore {
                 });
             }
             Command::Speed => {
-                let speed = value().parse().unwrap_or(1.0);
+                let speed = value(&found).parse().unwrap_or(1.0);
                 self.js().post("speed", Some(speed));
             }
             Command::DecoderMap => {
                 self.set_decoder_map(get(&found, "checked").as_bool() == Some(true))
             }
-            Command::DomeAxes => self.set_dome_axes(&value()),
+            Command::DomeAxes => self.set_dome_axes(&value(&found)),
             Command::Gesture(surface, input) => self.gesture(&found, surface, input, &event),
             Command::Redraw => self.redraw(),
             Command::GridMenus => {
@@ -219,7 +209,7 @@ impl ElementCore {
                     (shown.root.clone(), shown.editor.text())
                 };
                 if let Err(e) = crate::web::show_grid_menus(&root, &sheet) {
-                    self.fail(&failure_text(&e));
+                    self.fail(&error_text(&e));
                 }
             }
             Command::Platform(action) => return Some(action.to_string()),

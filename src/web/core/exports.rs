@@ -5,12 +5,8 @@
 use wasm_bindgen::prelude::*;
 
 use super::ElementCore;
-use crate::web::{find_part, hash_of};
-
-/// A form control's `value`, set.
-fn set_value(part: &web_sys::Element, value: &str) {
-    let _ = js_sys::Reflect::set(part, &"value".into(), &value.into());
-}
+use crate::web::element::error_text;
+use crate::web::{find_part, hash_of, set_property};
 
 #[wasm_bindgen]
 impl ElementCore {
@@ -21,7 +17,7 @@ impl ElementCore {
         let hash = match hash {
             Ok(hash) => hash,
             Err(e) => {
-                self.notify(&super::failure_text(&e));
+                self.notify(&error_text(&e));
                 return None;
             }
         };
@@ -32,7 +28,7 @@ impl ElementCore {
             find_part(&root, ".share"),
         );
         if let (Ok(field), Ok(shelf)) = (field, shelf) {
-            set_value(&field, &link);
+            set_property(&field, "value", link.as_str());
             let _ = shelf.remove_attribute("hidden");
         }
         Some(link)
@@ -47,7 +43,7 @@ impl ElementCore {
         let parts = ["[data-field=snippet-module]", "[data-field=snippet-iframe]"];
         for (selector, snippet) in parts.into_iter().zip(&snippets) {
             if let Ok(field) = find_part(&root, selector) {
-                set_value(&field, snippet);
+                set_property(&field, "value", snippet.as_str());
             }
         }
         if let Ok(shelf) = find_part(&root, ".snippets") {

@@ -4,12 +4,22 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::{failure_text, ElementCore};
+use super::ElementCore;
 use crate::element::engines::Failure;
 use crate::element::trained::{sheets_problem, Asked};
 use crate::element::{ask_states_again, states_agree, Apply};
-use crate::web::element::{failure_of, present, promise, read_asked, rejection_of};
-use crate::web::{find_part, get, set, to_js};
+use crate::web::element::{error_text, present, problem, promise, read_asked, rejection_of};
+use crate::web::{find_part, get, set, set_property, to_js};
+
+/// A message to a worker: `kind` with `fields`.
+pub(super) fn message(kind: &str, fields: &[(&str, JsValue)]) -> js_sys::Object {
+    let message = js_sys::Object::new();
+    set(&message, "type", kind);
+    for (key, value) in fields {
+        set(&message, key, value.clone());
+    }
+    message
+}
 
 impl ElementCore {
     /// Opens a `#run=` link: its settings go to the seed field and the attributes, its note to
@@ -50,19 +60,9 @@ impl ElementCore {
         }))
     }
 
-    pub(super) fn failure(&self, e: JsValue) -> Failure {
-        failure_of(e, &self.js().stopped())
-    }
-
-    pub(super) async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
-        wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(|e| self.failure(e))
-    }
-
     /// What a start would read now.
     pub(super) fn asked(&self) -> Result<Asked, Failure> {
-        read_asked(self.js().asked()).map_err(|e| Failure::Problem(failure_text(&e)))
+        read_asked(self.js().asked()).map_err(problem)
     }
 
     pub(super) async fn create(
@@ -73,24 +73,24 @@ impl ElementCore {
         let parts = parts.map_or(JsValue::NULL, |p| {
             p.into_iter().collect::<js_sys::Array>().into()
         });
-        self.wait(self.js().create(sheet, parts)).await.map(drop)
+        self.0
+            .host
+            .wait(self.js().create(sheet, parts))
+            .await
+            .map(drop)
     }
 
-    /// Sends every worker `message` (`kind` with `fields`); their replies, in order.
+    /// Sends every worker `kind` with `fields`; their replies, in order.
     pub(super) async fn ask_all(
         &self,
         kind: &str,
         fields: &[(&str, JsValue)],
     ) -> Result<Vec<JsValue>, Failure> {
-        let message = js_sys::Object::new();
-        set(&message, "type", kind);
-        for (key, value) in fields {
-            set(&message, key, value.clone());
-        }
+        let message = message(kind, fields);
         let asks: js_sys::Array = (self.js().workers().iter())
             .map(|w| JsValue::from(self.js().ask(&w, &message)))
             .collect();
-        let replies = self.wait(js_sys::Promise::all(&asks)).await?;
+        let replies = self.0.host.wait(js_sys::Promise::all(&asks)).await?;
         Ok(js_sys::Array::from(&replies).to_vec())
     }
 
@@ -103,7 +103,7 @@ impl ElementCore {
         let shown = self.shown();
         if let Some(seed) = seed {
             let field = find_part(&shown.root, "[data-field=seed]")?;
-            let _ = js_sys::Reflect::set(&field, &"value".into(), &seed.to_string().into());
+            set_property(&field, "value", seed.to_string());
         }
         for (name, value) in attributes {
             shown.node.set_attribute(name, &value.to_string())?;
@@ -114,8 +114,7 @@ impl ElementCore {
     /// Restarts with `runs` seeds from `seed` (1: the full single-run view of that seed).
     pub(super) async fn open_runs(&self, runs: u32, seed: u64) -> Result<(), Failure> {
         self.replace_view();
-        (self.show_spec(Some(seed), &[("runs", runs as u64)]))
-            .map_err(|e| Failure::Problem(failure_text(&e)))?;
+        (self.show_spec(Some(seed), &[("runs", runs as u64)])).map_err(problem)?;
         // The sheet that trains, not the editor's unapplied text (the editor's before any start).
         let trained = self.0.trained.borrow().sheet().to_string();
         let sheet = match trained.is_empty() {
@@ -223,8 +222,7 @@ impl ElementCore {
         let live_at = at.filter(|_| live).map(|a| a as u64);
         self.0.trained.borrow_mut().applied(sheet, live_at, seed);
         let _ = self.js().keep_address();
-        self.took_sheet(sheet)
-            .map_err(|e| Failure::Problem(failure_text(&e)))?;
+        self.took_sheet(sheet).map_err(problem)?;
         if !live {
             self.restarted(run);
         }
@@ -251,7 +249,7 @@ impl ElementCore {
         let seed = self.0.trained.borrow().spec().seed;
         let dims = self.dims().unwrap_or_default() as u64;
         self.show_spec(Some(seed), &[("latent-dims", dims)])
-            .map_err(|e| Failure::Problem(failure_text(&e)))?;
+            .map_err(problem)?;
         let parts = if at > 0 {
             self.states_at(at).await
         } else {
@@ -322,13 +320,13 @@ impl ElementCore {
             let sheet = match core.open_link(&hash) {
                 Ok(sheet) => sheet,
                 Err(e) => {
-                    core.notify(&failure_text(&e));
+                    core.notify(&error_text(&e));
                     let _ = core.js().keep_address();
                     return Ok(());
                 }
             };
             if let Ok(compare) = find_part(&core.shown().root, "[data-field=compare]") {
-                let _ = js_sys::Reflect::set(&compare, &"checked".into(), &false.into());
+                set_property(&compare, "checked", false);
             }
             core.show_sheet(&sheet);
             core.create(&sheet, None).await?;

@@ -5,10 +5,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::ShadowRoot;
 
-use super::{failure_text, ElementCore, Shown};
+use super::{ElementCore, Shown};
 use crate::element::engines::Failure;
 use crate::element::grid_run::{train_grid, GridHost};
-use crate::web::{find_part, get, set_text, PhaseDiagram};
+use crate::web::element::{error_text, problem};
+use crate::web::{find_part, set_property, set_text, value, PhaseDiagram};
 
 /// A phase diagram filling in ([`train_grid`]) over the element's core: grid `grid`'s cells
 /// train as the run shown, one after another.
@@ -80,12 +81,10 @@ impl GridHost for GridView<'_> {
 impl ElementCore {
     /// A menu's or a field's `value`.
     fn value_of(&self, selector: &str) -> Result<String, JsValue> {
-        let part = find_part(&self.shown().root, selector)?;
-        Ok(get(&part, "value").as_string().unwrap_or_default())
+        Ok(value(&find_part(&self.shown().root, selector)?))
     }
 
     pub(super) async fn grid_flow(&self) -> Result<(), Failure> {
-        let problem = |e: JsValue| Failure::Problem(failure_text(&e));
         let sheet = self.shown().editor.text();
         let root = self.shown().root.clone();
         crate::web::show_grid_menus(&root, &sheet).map_err(problem)?;
@@ -108,7 +107,7 @@ impl ElementCore {
         let mut diagram = match made {
             Ok(diagram) => diagram,
             Err(e) => {
-                set_text(&status, &failure_text(&e));
+                set_text(&status, &error_text(&e));
                 return Ok(());
             }
         };
@@ -126,7 +125,7 @@ impl ElementCore {
         self.show_spec(None, &[("runs", runs as u64)])
             .map_err(problem)?;
         let runs_field = find_part(&root, "[data-field=runs]").map_err(problem)?;
-        let _ = js_sys::Reflect::set(&runs_field, &"value".into(), &runs.to_string().into());
+        set_property(&runs_field, "value", runs.to_string());
         let view = GridView { core: self, grid };
         let trained = train_grid(&view, &cells, seeds).await;
         self.0.trained.borrow_mut().grid_done(grid);

@@ -4,10 +4,11 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{failure_text, ElementCore};
+use super::ElementCore;
 use crate::element::engines::Failure;
 use crate::element::SheetSource;
 use crate::element::{open_sheet, sheet_request_failed, sheet_response_problem, sheet_source};
+use crate::web::element::{error_text, problem};
 use crate::web::{find_part, get, set, set_options, to_js};
 
 /// How long a sheet may take to arrive: a server that never answers must not leave the
@@ -26,7 +27,7 @@ impl ElementCore {
             Err(e) => {
                 let late = get(&e, "name").as_string().as_deref() == Some("TimeoutError");
                 let timeout = late.then_some(SHEET_TIMEOUT_MS / 1000.0);
-                Err(sheet_request_failed(src, timeout, &failure_text(&e)))
+                Err(sheet_request_failed(src, timeout, &error_text(&e)))
             }
             Ok(res) => {
                 let status = get(&res, "status").as_f64().unwrap_or(0.0) as u16;
@@ -42,7 +43,7 @@ impl ElementCore {
     /// The sheet the element was given, or why it has none.
     async fn given_sheet(&self, source: SheetSource) -> Result<String, String> {
         match source {
-            SheetSource::Link(link) => self.open_link(&link).map_err(|e| failure_text(&e)),
+            SheetSource::Link(link) => self.open_link(&link).map_err(|e| error_text(&e)),
             SheetSource::Inline(text) => Ok(text),
             SheetSource::Fetch(src) => {
                 let base = self.js().base();
@@ -94,7 +95,7 @@ impl ElementCore {
         self.show_sheet(&text);
         let dims = crate::settings::latent_dims_of_sheet(&name).unwrap_or(4);
         self.show_spec(None, &[("latent-dims", dims as u64)])
-            .map_err(|e| Failure::Problem(failure_text(&e)))?;
+            .map_err(problem)?;
         self.validate();
         Ok(())
     }

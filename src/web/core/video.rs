@@ -6,15 +6,12 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::flows::message;
 use super::ElementCore;
 use crate::element::engines::Failure;
 use crate::evolution::{FRAMES_PER_SECOND, FRAME_SIZE};
-use crate::web::{find_part, get, now, set};
-
-/// A form control's property, set.
-fn set_property(part: &web_sys::Element, name: &str, value: impl Into<JsValue>) {
-    let _ = js_sys::Reflect::set(part, &name.into(), &value.into());
-}
+use crate::web::element::problem;
+use crate::web::{find_part, get, now, set_property};
 
 #[wasm_bindgen]
 extern "C" {
@@ -35,29 +32,23 @@ extern "C" {
 }
 
 impl ElementCore {
-    /// Asks the worker training the run shown (the first) `kind`, with `index`.
-    async fn ask_first(&self, kind: &str, index: Option<u32>) -> Result<JsValue, Failure> {
+    /// Asks the worker training the run shown (the first) `message`.
+    async fn ask_first(&self, message: js_sys::Object) -> Result<JsValue, Failure> {
         let Some(worker) = self.js().workers().iter().next() else {
             return Err(Failure::Problem("not ready".to_string()));
         };
-        let message = js_sys::Object::new();
-        set(&message, "type", kind);
-        if let Some(index) = index {
-            set(&message, "index", index);
-        }
-        self.wait(self.js().ask(&worker, &message)).await
+        self.0.host.wait(self.js().ask(&worker, &message)).await
     }
 
     /// Records the run shown as a video and downloads it. A double click records once.
     pub(super) async fn video_flow(&self) -> Result<(), Failure> {
         let root = self.shown().root.clone();
-        let markup = |e: JsValue| Failure::Problem(super::failure_text(&e));
-        let button = find_part(&root, "[data-action=export-video]").map_err(markup)?;
+        let button = find_part(&root, "[data-action=export-video]").map_err(problem)?;
         if get(&button, "disabled").as_bool() == Some(true) {
             return Ok(());
         }
         let recorder = self.js().recorder(FRAME_SIZE, FRAMES_PER_SECOND);
-        let recorder = recorder.map_err(markup)?;
+        let recorder = recorder.map_err(problem)?;
         if recorder.is_undefined() {
             self.notify("this browser cannot record video (no MediaRecorder)");
             return Ok(());
@@ -90,19 +81,19 @@ impl ElementCore {
 
     /// Plays run `run`'s frames into `recorder`; gives up where a newer run replaced it.
     async fn record(&self, run: u64, recorder: &Recorder) -> Result<(), Failure> {
-        let counted = self.ask_first("video-frames", None).await?;
+        let counted = self.ask_first(message("video-frames", &[])).await?;
         let frames = get(&counted, "frames").as_f64().unwrap_or(0.0) as u32;
         if frames == 0 {
             self.notify("no video frames yet: train a few steps first");
             return Ok(());
         }
         recorder.start();
-        let progress = find_part(&self.shown().root, "[data-field=video-progress]")
-            .map_err(|e| Failure::Problem(super::failure_text(&e)))?;
+        let progress =
+            find_part(&self.shown().root, "[data-field=video-progress]").map_err(problem)?;
         set_property(&progress, "max", frames);
         set_property(&progress, "value", 0);
         set_property(&progress, "hidden", false);
-        let ask = |i| Box::pin(self.ask_first("video-frame", Some(i)));
+        let ask = |i: u32| Box::pin(self.ask_first(message("video-frame", &[("index", i.into())])));
         let mut next = Some(ask(0));
         let started = now();
         for i in 0..frames {
@@ -115,13 +106,16 @@ impl ElementCore {
             if i + 1 < frames {
                 next = Some(ask(i + 1));
             }
-            (recorder.put(&get(&frame, "pixels")))
-                .map_err(|e| Failure::Problem(super::failure_text(&e)))?;
+            (recorder.put(&get(&frame, "pixels"))).map_err(problem)?;
             set_property(&progress, "value", i + 1);
             let due = started + f64::from(i + 1) * 1000.0 / f64::from(FRAMES_PER_SECOND);
-            let _ = self.wait(self.js().sleep((due - now()).max(0.0))).await;
+            let _ = self
+                .0
+                .host
+                .wait(self.js().sleep((due - now()).max(0.0)))
+                .await;
         }
-        let video = self.wait(recorder.done()).await?;
+        let video = self.0.host.wait(recorder.done()).await?;
         self.js().download("evolution.webm", &video);
         Ok(())
     }
