@@ -147,8 +147,9 @@ class ColorBottleneck extends HTMLElement {
   /** Training workers: the first trains the run shown (and the first part of a sweep on the
    * CPU); any others, the other parts of that sweep. */
   #workers = [];
-  /** The runs started, by number, and the frames that arrived for them (a wasm PageRuns,
-   * `Runs` in src/element/runs.rs): the workers stamp each frame with their run's number. */
+  /** The runs started, by number, the frames that arrived for them and the calls to the
+   * workers that wait for a reply (a wasm PageRuns, src/web/element.rs): the workers stamp
+   * each frame with their run's number. */
   #runs = null;
   /** The run shown as it started: its sheet (the editor may hold unapplied edits), settings,
    * lineage and comparison, and how the workers run it (a wasm TrainedRun,
@@ -161,8 +162,6 @@ class ColorBottleneck extends HTMLElement {
   #kept = null;
   /** The start under way (`#create`), or a settled promise. */
   #starting = Promise.resolve();
-  #calls = new Map();
-  #nextCall = 0;
   /** Play asked for by the `autoplay` attribute, before the core was there. */
   #autoplay = false;
   #inView = false;
@@ -215,13 +214,12 @@ class ColorBottleneck extends HTMLElement {
     this.#wired = true;
     // Every event in the shadow root goes to the core, which decides what each control does
     // (`Command` in src/element/controls.rs); captured, so that those that do not bubble come
-    // too. What only the platform does comes back here.
+    // too.
     for (const type of EVENTS) {
       this.shadowRoot.addEventListener(type, (e) => {
         // Before the engine is there, Pause still takes back autoplay.
         if (!this.#core && e.type === 'click' && e.target.dataset?.action === 'toggle') this.pause();
-        const action = this.#core?.handle(e);
-        if (action) this.#platform(action)?.catch?.((err) => this.#fail(err));
+        this.#core?.handle(e);
       }, true);
     }
     this.field('seed').value = this.getAttribute('seed') ?? '1';
@@ -346,31 +344,14 @@ class ColorBottleneck extends HTMLElement {
       controls: this.#attr('controls'), backend: this.#askedBackend(), from: this.#attr('from'), to: this.#attr('to') };
   }
 
-  /** On a linkable page the address carries the run shown, so that a reload opens it again;
-   * a run too large for a link leaves the address without one. */
-  #keepAddress() {
-    if (this.hasAttribute('linkable') && this.#core) history.replaceState(null, '', this.#core.address() || `${location.pathname}${location.search}`);
-  }
-
-  #exportPng() {
-    const out = document.createElement('canvas');
-    if (this.#core?.draw_figure(out)) out.toBlob((blob) => blob && this.#download('color-bottleneck.png', blob));
-  }
-
-  async #exportLatents() {
-    const { csv } = await this.#call({ type: 'latents-csv' });
-    this.#download('latents.csv', csv, 'text/csv');
-  }
-
   /** The sheet that trains, not the editor's unapplied text (the editor's before any start). */
   #trainedSheet() { return this.#trained?.sheet() || this.field('sheet').value; }
 
   /** Whether the run shown is a comparison (A against B). */
   #comparing() { return this.#trained?.versus() !== undefined; }
 
-  /** Downloads `content` (text, or a Blob) as `name`; nothing where there is none yet. */
+  /** Downloads `content` (text, or a Blob) as `name`. */
   #download(name, content, type) {
-    if (content === undefined) return;
     const blob = content instanceof Blob ? content : new Blob([content], { type });
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
@@ -474,18 +455,12 @@ class ColorBottleneck extends HTMLElement {
     this.#wasm = page;
     const remembered = plan.kind === 'webgpu' ? plan.stored?.race : undefined;
     await this.#core.start(csv, parts, this.#asked(), plan.kind, remembered, Boolean(plan.time), plan.stored ?? null);
-    const { runs } = this.#trained.spec();
-    const runsField = this.field('runs');
-    if (![...runsField.options].some((o) => o.value === String(runs))) runsField.add(new Option(`${runs} seeds`, String(runs)));
-    runsField.value = String(runs);
-    this.#keepAddress();
   }
 
   /** What the element's engines ask of the page (`JsHost` in src/web/element.rs). */
   #host() {
     return {
       spawn: (kind) => this.#spawn(kind),
-      ask: (w, msg) => this.#ask(w, msg),
       stop: (w) => this.#stop(w),
       workers: () => this.#workers,
       adopt: (workers) => this.#adopt(workers),
@@ -497,7 +472,6 @@ class ColorBottleneck extends HTMLElement {
       remember: (shape, backend, race, adapter, at) => writeStored(shape, { backend, race, adapter, at }),
       asked: () => this.#asked(),
       create: (csv, parts) => this.#create(csv, parts),
-      keep_address: () => this.#keepAddress(),
       frame: () => new Promise(requestAnimationFrame),
       fetch: async (url, ms) => {
         const res = await fetch(url, { signal: AbortSignal.timeout(ms) });
@@ -505,7 +479,8 @@ class ColorBottleneck extends HTMLElement {
       },
       base: new URL('.', here).href,
       recorder: (size, fps) => typeof MediaRecorder === 'undefined' ? undefined : recorder(size, fps),
-      download: (name, blob) => this.#download(name, blob),
+      download: (name, content, type) => this.#download(name, content, type),
+      copy: (text) => navigator.clipboard?.writeText(text).catch(() => {}),
       stopped: STOPPED,
     };
   }
@@ -536,7 +511,7 @@ class ColorBottleneck extends HTMLElement {
     if (!timing) {
       timing = (async () => {
         probe = await this.#spawn('webgpu');
-        return (await this.#ask(probe, request)).rate;
+        return (await this.#runs.ask(probe, request)).rate;
       })();
       gpuTimings.set(key, timing);
       timing.catch(() => gpuTimings.delete(key));
@@ -552,14 +527,17 @@ class ColorBottleneck extends HTMLElement {
     const wasm = await loadWasm(kind);
     const w = startWorker();
     this.#spawning.add(w);
-    w.onmessage = ({ data }) => this.#receive(data);
+    w.onmessage = ({ data }) => {
+      const failure = this.#runs.receive(w, data);
+      if (failure) this.#fail(failure);
+    };
     w.onerror = (e) => {
       const why = e.message ?? 'a training worker failed';
-      this.#rejectCalls(w, new Error(why));
+      this.#runs.reject(w, new Error(why));
       this.#fail(why);
     };
     try {
-      await this.#ask(w, { type: 'init', glue: wasm.glue, module: wasm.module });
+      await this.#runs.ask(w, { type: 'init', glue: wasm.glue, module: wasm.module });
     } catch (e) {
       this.#stop(w);
       throw e;
@@ -571,49 +549,12 @@ class ColorBottleneck extends HTMLElement {
   #stop(w) {
     w.terminate();
     this.#spawning.delete(w);
-    this.#rejectCalls(w, STOPPED);
-  }
-
-  /** Rejects worker `w`'s unanswered calls (it stopped or failed), so nothing waits on them. */
-  #rejectCalls(w, reason) {
-    for (const [id, call] of this.#calls) {
-      if (call.worker !== w) continue;
-      this.#calls.delete(id);
-      call.reject(reason);
-    }
+    this.#runs.reject(w, STOPPED);
   }
 
   /** Tells every worker. */
   #post(msg) { for (const w of this.#workers) w.postMessage(msg); }
 
-  /** Sends a command to worker `w`; resolves with its reply, rejects with its problem. */
-  #ask(w, msg) {
-    const id = this.#nextCall++;
-    return new Promise((resolve, reject) => {
-      this.#calls.set(id, { resolve, reject, worker: w });
-      w.postMessage({ ...msg, id });
-    });
-  }
-
-  /** Sends a command to a worker of the run (the first by default). */
-  #call(msg, worker = 0) {
-    const w = this.#workers[worker];
-    return w ? this.#ask(w, msg) : Promise.reject(new Error('not ready'));
-  }
-
-
-  #receive(data) {
-    if (data.type === 'frame') {
-      this.#runs?.arrive(data);
-    } else if (data.type === 'reply') {
-      const call = this.#calls.get(data.id);
-      this.#calls.delete(data.id);
-      if (data.problem) call?.reject(data.problem);
-      else call?.resolve(data);
-    } else if (data.type === 'failure') {
-      this.#fail(data.message);
-    }
-  }
 
   /** Trains (when the element is in view and the tab visible; otherwise as soon as it is). A
    * run at its end, or stopped at a bad step, goes on once a sheet is applied. */
@@ -644,7 +585,8 @@ class ColorBottleneck extends HTMLElement {
   /** Memory in bytes: the worker's wasm (the engine), the page's wasm (the history and
    * drawing) and the worker's JS heap where the browser tells. */
   async memory() {
-    const { wasm, heap } = await this.#call({ type: 'memory' });
+    if (!this.#workers.length) throw new Error('not ready');
+    const { wasm, heap } = await this.#runs.ask(this.#workers[0], { type: 'memory' });
     return { wasm, heap, pageWasm: this.#wasm?.memory?.buffer.byteLength ?? null };
   }
 
@@ -654,23 +596,6 @@ class ColorBottleneck extends HTMLElement {
   async setDopesheet(csv, { live = false, versus = null } = {}) {
     if (!this.#core) throw new Error('not ready');
     await this.#core.set_dopesheet(csv, Boolean(live), versus ?? undefined);
-  }
-
-  /** Carries out an action only the platform can: downloads, the clipboard, a video. */
-  #platform(action) {
-    const core = this.#core;
-    const base = new URL('.', here).href;
-    // The link goes to the clipboard too, where the page may write there; it is on screen.
-    const copy = (link) => link && navigator.clipboard?.writeText(link).catch(() => {});
-    return {
-      share: () => copy(core.share(base)),
-      embed: () => copy(core.embed(base)),
-      'export-png': () => this.#exportPng(),
-      'export-svg': () => this.#download('color-bottleneck.svg', core.figure_svg(), 'image/svg+xml'),
-      'export-csv': () => this.#exportLatents(),
-      'export-md': () => this.#download('dopesheet.md', core.markdown(), 'text/markdown'),
-      'sweep-csv': () => this.#download(...core.sweep_csv(), 'text/csv'),
-    }[action]?.();
   }
 
   #fail(e) {

@@ -16,7 +16,7 @@ pub enum Part<'a> {
 
 /// What the element does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command<'a> {
+pub enum Command {
     /// Play or pause, whichever the button says.
     Toggle,
     /// One step, paused.
@@ -56,24 +56,31 @@ pub enum Command<'a> {
     GridMenus,
     /// Records the run as a video.
     Video,
-    /// Something only the platform does (a download, the clipboard): the script's.
-    Platform(&'a str),
+    /// Shows the link to the run (and, `embed`, the snippets that embed it) and copies it.
+    Share {
+        embed: bool,
+    },
+    Download(Download),
 }
 
-/// The actions the script carries out itself.
-const PLATFORM: [&str; 7] = [
-    "share",
-    "embed",
-    "export-png",
-    "export-svg",
-    "export-csv",
-    "export-md",
-    "sweep-csv",
-];
+/// What the element hands out as a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    /// The figure, as PNG.
+    Png,
+    /// The figure, as SVG.
+    Svg,
+    /// The latent code of every colour, as CSV.
+    Latents,
+    /// The trained sheet as the seed's Markdown table.
+    Markdown,
+    /// The sweep's or the comparison's table, as CSV.
+    SweepCsv,
+}
 
 /// What an event of DOM type `kind` on `part` does; `key` and `repeat`: a key's, for
 /// `keydown`. `None`: nothing.
-pub fn command<'a>(kind: &str, part: Part<'a>, key: &str, repeat: bool) -> Option<Command<'a>> {
+pub fn command(kind: &str, part: Part<'_>, key: &str, repeat: bool) -> Option<Command> {
     use Command as C;
     Some(match (kind, part) {
         ("click", Part::Action(action)) => match action {
@@ -87,7 +94,14 @@ pub fn command<'a>(kind: &str, part: Part<'a>, key: &str, repeat: bool) -> Optio
             "redo" => C::Undo { back: false },
             "grid-run" => C::RunGrid,
             "export-video" => C::Video,
-            _ => C::Platform(PLATFORM.into_iter().find(|&p| p == action)?),
+            "share" => C::Share { embed: false },
+            "embed" => C::Share { embed: true },
+            "export-png" => C::Download(Download::Png),
+            "export-svg" => C::Download(Download::Svg),
+            "export-csv" => C::Download(Download::Latents),
+            "export-md" => C::Download(Download::Markdown),
+            "sweep-csv" => C::Download(Download::SweepCsv),
+            _ => return None,
         },
         ("click", Part::Canvas("grid")) => C::OpenCell,
         ("mousemove", Part::Canvas("grid")) => C::DescribeCell,
@@ -119,11 +133,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buttons_do_what_they_say_and_the_platform_keeps_its_own() {
+    fn buttons_do_what_they_say() {
         let click = |action| command("click", Part::Action(action), "", false);
         assert_eq!(click("apply-live"), Some(Command::Apply { live: true }));
         assert_eq!(click("redo"), Some(Command::Undo { back: false }));
-        assert_eq!(click("export-md"), Some(Command::Platform("export-md")));
+        assert_eq!(
+            click("export-md"),
+            Some(Command::Download(Download::Markdown))
+        );
+        assert_eq!(click("embed"), Some(Command::Share { embed: true }));
         assert_eq!(click("no-such-button"), None);
         assert_eq!(command("focus", Part::Action("reset"), "", false), None);
     }

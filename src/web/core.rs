@@ -7,7 +7,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, HtmlElement, ShadowRoot};
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, HtmlOptionElement, HtmlSelectElement, ShadowRoot};
 
 use super::editor::EditHistory;
 use super::element::{error_text, read_asked, rejection_of, JsHost, PageHost, PageRun, PageRuns};
@@ -324,11 +325,12 @@ impl ElementCore {
         let host = PageHost {
             js: host,
             shown: Rc::new(RefCell::new(shown)),
+            calls: runs.calls.clone(),
         };
         Ok(ElementCore(Rc::new(Engines::new(
             host,
             trained.0.clone(),
-            runs.0.clone(),
+            runs.runs.clone(),
         ))))
     }
 
@@ -476,6 +478,20 @@ impl ElementCore {
                 run: started.run,
                 stored,
             });
+            // The runs menu says how many seeds train, a count it may not offer yet.
+            let menu: HtmlSelectElement =
+                find_part(&shown.root, "[data-field=runs]")?.dyn_into()?;
+            let runs = spec.runs.to_string();
+            menu.set_value(&runs);
+            if menu.value() != runs {
+                let label = format!("{runs} seeds");
+                menu.add_with_html_option_element(&HtmlOptionElement::new_with_text_and_value(
+                    &label, &runs,
+                )?)?;
+                menu.set_value(&runs);
+            }
+            drop(shown);
+            core.keep_address();
             Ok(JsValue::from(started.run as f64))
         })))
     }
@@ -552,36 +568,6 @@ impl ElementCore {
             .board
             .as_ref()
             .map_or_else(Vec::new, |b| b.decoded_at(x, y))
-    }
-
-    /// The sweep's (or comparison's) table, and the name to download it as.
-    pub fn sweep_csv(&self) -> Vec<String> {
-        let shown = self.shown();
-        let csv = shown
-            .board
-            .as_ref()
-            .map_or_else(String::new, Board::sweep_csv);
-        let comparing = self.0.trained.borrow().versus().is_some();
-        let name = if comparing {
-            "compare.csv"
-        } else {
-            "sweep.csv"
-        };
-        vec![name.to_string(), csv]
-    }
-
-    pub fn figure_svg(&self) -> Option<String> {
-        Some(self.shown().board.as_ref()?.figure_svg())
-    }
-
-    /// Draws the figure into `canvas`; false where there is no run to draw yet.
-    pub fn draw_figure(&self, canvas: web_sys::HtmlCanvasElement) -> bool {
-        let shown = self.shown();
-        shown
-            .board
-            .as_ref()
-            .map(|b| b.draw_figure(canvas))
-            .is_some()
     }
 
     /// Opens the editor on `text`, with the located `problem` it has, if any.

@@ -13,11 +13,64 @@ use crate::element::engines::{self, Choice, Failure, Reply, Request, Timed};
 use crate::element::{self, trained::Asked, Runs};
 use crate::settings::Backend;
 
-/// The page's runs and the frames that arrived for them ([`Runs`]): a frame is the object a
-/// worker posts, with its run's number in `run`.
+/// The page's runs and the frames that arrived for them ([`Runs`]), and the calls to its
+/// workers that wait for a reply. A frame is the object a worker posts, with its run's number
+/// in `run`.
 #[wasm_bindgen]
 #[derive(Default)]
-pub struct PageRuns(pub(super) Rc<RefCell<Runs<JsValue>>>);
+pub struct PageRuns {
+    pub(super) runs: Rc<RefCell<Runs<JsValue>>>,
+    pub(super) calls: Rc<RefCell<Calls>>,
+}
+
+/// A call to a worker, waiting for its reply.
+struct Call {
+    id: u64,
+    worker: JsValue,
+    resolve: js_sys::Function,
+    reject: js_sys::Function,
+}
+
+/// The calls to the workers that wait for a reply, by number.
+#[derive(Default)]
+pub(super) struct Calls {
+    last: u64,
+    waiting: Vec<Call>,
+}
+
+#[wasm_bindgen]
+extern "C" {
+    type PageWorker;
+    #[wasm_bindgen(method, catch, js_name = postMessage)]
+    fn post_message(this: &PageWorker, message: &JsValue) -> Result<(), JsValue>;
+}
+
+/// Sends `message` to `worker` as a call: it resolves with the reply, or rejects with the
+/// problem the worker answers, or with what stopped the worker.
+pub(super) fn ask(
+    calls: &Rc<RefCell<Calls>>,
+    worker: &JsValue,
+    message: &JsValue,
+) -> js_sys::Promise {
+    let id = {
+        let mut calls = calls.borrow_mut();
+        calls.last += 1;
+        calls.last
+    };
+    set(message, "id", id as f64);
+    js_sys::Promise::new(&mut |resolve, reject| match worker
+        .unchecked_ref::<PageWorker>()
+        .post_message(message)
+    {
+        Ok(()) => calls.borrow_mut().waiting.push(Call {
+            id,
+            worker: worker.clone(),
+            resolve,
+            reject,
+        }),
+        Err(e) => drop(reject.call1(&JsValue::NULL, &e)),
+    })
+}
 
 #[wasm_bindgen]
 impl PageRuns {
@@ -28,17 +81,54 @@ impl PageRuns {
 
     /// A new run: the number its workers stamp on their frames.
     pub fn begin(&mut self) -> f64 {
-        self.0.borrow_mut().begin() as f64
+        self.runs.borrow_mut().begin() as f64
     }
 
-    /// A frame from a worker; one without a run number is dropped.
-    pub fn arrive(&mut self, frame: JsValue) {
-        if let Some(run) = get(&frame, "run")
-            .as_f64()
-            .filter(|r| r.is_finite() && *r >= 0.0)
-        {
-            self.0.borrow_mut().arrive(run as u64, frame);
+    /// What `worker` posted: a frame (one without a run number is dropped), a reply to a call,
+    /// or a failure outside any call, whose message this returns.
+    pub fn receive(&self, worker: &JsValue, data: JsValue) -> Option<String> {
+        match get(&data, "type").as_string()?.as_str() {
+            "frame" => {
+                let run = get(&data, "run").as_f64();
+                if let Some(run) = run.filter(|r| r.is_finite() && *r >= 0.0) {
+                    self.runs.borrow_mut().arrive(run as u64, data);
+                }
+            }
+            "reply" => {
+                let id = get(&data, "id").as_f64();
+                let mut calls = self.calls.borrow_mut();
+                let at = (calls.waiting.iter())
+                    .position(|c| Some(c.id as f64) == id && c.worker == *worker)?;
+                let call = calls.waiting.swap_remove(at);
+                drop(calls);
+                let _ = match present(&data, "problem") {
+                    Some(problem) => call.reject.call1(&JsValue::NULL, &problem),
+                    None => call.resolve.call1(&JsValue::NULL, &data),
+                };
+            }
+            "failure" => return Some(error_text(&data)),
+            _ => {}
         }
+        None
+    }
+
+    /// Ends `worker`'s calls with `reason` (it stopped or failed): none of them will be
+    /// answered, so nothing should wait on them.
+    pub fn reject(&self, worker: &JsValue, reason: &JsValue) {
+        let ended: Vec<Call> = {
+            let mut calls = self.calls.borrow_mut();
+            let (ended, waiting) = (calls.waiting.drain(..)).partition(|c| c.worker == *worker);
+            calls.waiting = waiting;
+            ended
+        };
+        for call in ended {
+            let _ = call.reject.call1(&JsValue::NULL, reason);
+        }
+    }
+
+    /// Calls `worker` with `message` (see [`ask`]).
+    pub fn ask(&self, worker: &JsValue, message: &JsValue) -> js_sys::Promise {
+        ask(&self.calls, worker, message)
     }
 }
 
@@ -52,11 +142,6 @@ impl PageRun {
     #[wasm_bindgen(constructor)]
     pub fn new() -> PageRun {
         PageRun::default()
-    }
-
-    /// `{seed, latent_dims, batch_size, runs}`.
-    pub fn spec(&self) -> JsValue {
-        to_js(&self.0.borrow().spec())
     }
 
     pub fn sheet(&self) -> String {
@@ -86,8 +171,6 @@ extern "C" {
     pub type JsHost;
     #[wasm_bindgen(method)]
     fn spawn(this: &JsHost, engine: &str) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    pub(super) fn ask(this: &JsHost, worker: &JsValue, request: &JsValue) -> js_sys::Promise;
     #[wasm_bindgen(method)]
     fn stop(this: &JsHost, worker: &JsValue);
     #[wasm_bindgen(method)]
@@ -130,16 +213,20 @@ extern "C" {
     /// (`Recorder` in src/web/core/video.rs); `undefined` where the browser has none.
     #[wasm_bindgen(method, catch)]
     pub(super) fn recorder(this: &JsHost, size: u32, fps: u32) -> Result<JsValue, JsValue>;
-    /// Downloads `content` (a Blob) as `name`.
+    /// Downloads `content` (text, or a Blob) as `name`, of MIME type `kind`.
+    #[wasm_bindgen(method, catch)]
+    pub(super) fn download(
+        this: &JsHost,
+        name: &str,
+        content: &JsValue,
+        kind: &str,
+    ) -> Result<(), JsValue>;
+    /// Puts `text` on the clipboard, where the page may write there.
     #[wasm_bindgen(method)]
-    pub(super) fn download(this: &JsHost, name: &str, content: &JsValue);
+    pub(super) fn copy(this: &JsHost, text: &str);
     /// Resolves at the page's next animation frame.
     #[wasm_bindgen(method)]
     pub(super) fn frame(this: &JsHost) -> js_sys::Promise;
-    /// On a linkable page, puts the run shown in the address; a page that may not rewrite
-    /// its address (a sandboxed frame) throws, and keeps it.
-    #[wasm_bindgen(method, catch)]
-    pub(super) fn keep_address(this: &JsHost) -> Result<(), JsValue>;
 }
 
 /// [`engines::Host`] over the element's script and what the page shows: a worker is the
@@ -147,6 +234,7 @@ extern "C" {
 pub struct PageHost {
     pub(super) js: JsHost,
     pub(super) shown: Rc<RefCell<Shown>>,
+    pub(super) calls: Rc<RefCell<Calls>>,
 }
 
 /// What a host's rejection `e` means: [`Failure::Stopped`] where it is the host's `stopped`.
@@ -180,6 +268,11 @@ pub(super) fn rejection_of(failure: Failure, stopped: JsValue) -> JsValue {
 impl PageHost {
     fn failure(&self, e: JsValue) -> Failure {
         failure_of(e, &self.js.stopped())
+    }
+
+    /// Calls `worker` with `message` (see [`ask`]).
+    pub(super) fn ask(&self, worker: &JsValue, message: &JsValue) -> js_sys::Promise {
+        ask(&self.calls, worker, message)
     }
 
     pub(super) async fn wait(&self, promise: js_sys::Promise) -> Result<JsValue, Failure> {
@@ -252,7 +345,7 @@ impl engines::Host for PageHost {
         worker: &JsValue,
         request: &Request<JsValue>,
     ) -> Result<Reply<JsValue>, Failure> {
-        let reply = self.wait(self.js.ask(worker, &message(request))).await?;
+        let reply = self.wait(self.ask(worker, &message(request))).await?;
         Ok(Reply {
             step: get(&reply, "step").as_f64(),
             rate: get(&reply, "rate").as_f64(),

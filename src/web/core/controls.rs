@@ -115,14 +115,17 @@ impl ElementCore {
 #[wasm_bindgen]
 impl ElementCore {
     /// Any event in the element's shadow root (the page listens in the capture phase, so
-    /// events that do not bubble come too). Returns the name of an action only the script
-    /// carries out (a download, the clipboard, a video), if it is one.
-    pub fn handle(&self, event: web_sys::Event) -> Option<String> {
-        let target: Element = event.target()?.dyn_into().ok()?;
-        let found = target
-            .closest("[data-action],[data-field],[data-canvas],details")
-            .ok()??;
-        let (kind, name) = part_of(&found)?;
+    /// events that do not bubble come too).
+    pub fn handle(&self, event: web_sys::Event) {
+        let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+        let found = target.and_then(|t| {
+            t.closest("[data-action],[data-field],[data-canvas],details")
+                .ok()?
+        });
+        let Some((found, (kind, name))) = found.and_then(|f| Some((f.clone(), part_of(&f)?)))
+        else {
+            return;
+        };
         let part = match kind {
             "data-action" => Part::Action(&name),
             "data-field" => Part::Field(&name),
@@ -132,7 +135,10 @@ impl ElementCore {
         let e: &JsValue = &event;
         let key = get(e, "key").as_string().unwrap_or_default();
         let repeat = get(e, "repeat").as_bool() == Some(true);
-        match command(&event.type_(), part, &key, repeat)? {
+        let Some(command) = command(&event.type_(), part, &key, repeat) else {
+            return;
+        };
+        match command {
             Command::Toggle if self.playing() => self.pause(),
             Command::Toggle => self.play(),
             Command::Step => {
@@ -212,8 +218,8 @@ impl ElementCore {
                     self.fail(&error_text(&e));
                 }
             }
-            Command::Platform(action) => return Some(action.to_string()),
+            Command::Share { embed } => self.share_link(embed),
+            Command::Download(what) => self.background(async move |core| core.download(what).await),
         }
-        None
     }
 }

@@ -88,7 +88,7 @@ impl ElementCore {
     ) -> Result<Vec<JsValue>, Failure> {
         let message = message(kind, fields);
         let asks: js_sys::Array = (self.js().workers().iter())
-            .map(|w| JsValue::from(self.js().ask(&w, &message)))
+            .map(|w| JsValue::from(self.0.host.ask(&w, &message)))
             .collect();
         let replies = self.0.host.wait(js_sys::Promise::all(&asks)).await?;
         Ok(js_sys::Array::from(&replies).to_vec())
@@ -138,7 +138,7 @@ impl ElementCore {
         }
         let seed = settings.spec.seed;
         self.0.trained.borrow_mut().reseed(seed);
-        let _ = self.js().keep_address();
+        self.keep_address();
         let fields = [("seed", (seed as f64).into()), ("run", (run as f64).into())];
         self.ask_all("reset", &fields).await?;
         self.restarted(run);
@@ -221,7 +221,7 @@ impl ElementCore {
         let at = replies.first().and_then(|r| get(r, "at").as_f64());
         let live_at = at.filter(|_| live).map(|a| a as u64);
         self.0.trained.borrow_mut().applied(sheet, live_at, seed);
-        let _ = self.js().keep_address();
+        self.keep_address();
         self.took_sheet(sheet).map_err(problem)?;
         if !live {
             self.restarted(run);
@@ -321,7 +321,7 @@ impl ElementCore {
                 Ok(sheet) => sheet,
                 Err(e) => {
                     core.notify(&error_text(&e));
-                    let _ = core.js().keep_address();
+                    core.keep_address();
                     return Ok(());
                 }
             };

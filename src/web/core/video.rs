@@ -33,11 +33,11 @@ extern "C" {
 
 impl ElementCore {
     /// Asks the worker training the run shown (the first) `message`.
-    async fn ask_first(&self, message: js_sys::Object) -> Result<JsValue, Failure> {
+    pub(super) async fn ask_first(&self, message: js_sys::Object) -> Result<JsValue, Failure> {
         let Some(worker) = self.js().workers().iter().next() else {
             return Err(Failure::Problem("not ready".to_string()));
         };
-        self.0.host.wait(self.js().ask(&worker, &message)).await
+        self.0.host.wait(self.0.host.ask(&worker, &message)).await
     }
 
     /// Records the run shown as a video and downloads it. A double click records once.
@@ -116,7 +116,6 @@ impl ElementCore {
                 .await;
         }
         let video = self.0.host.wait(recorder.done()).await?;
-        self.js().download("evolution.webm", &video);
-        Ok(())
+        (self.js().download("evolution.webm", &video, "video/webm")).map_err(problem)
     }
 }
