@@ -57,19 +57,21 @@ pub(super) fn ask(
         calls.last += 1;
         calls.last
     };
-    set(message, "id", id as f64);
-    js_sys::Promise::new(&mut |resolve, reject| match worker
-        .unchecked_ref::<PageWorker>()
-        .post_message(message)
-    {
-        Ok(()) => calls.borrow_mut().waiting.push(Call {
-            id,
-            worker: worker.clone(),
-            resolve,
-            reject,
-        }),
-        Err(e) => drop(reject.call1(&JsValue::NULL, &e)),
-    })
+    // A copy: the caller's message stays as it was, and the same message may go to several.
+    let message = js_sys::Object::assign(&js_sys::Object::new(), message.unchecked_ref());
+    set(&message, "id", id as f64);
+    let posted_to = worker.unchecked_ref::<PageWorker>();
+    js_sys::Promise::new(
+        &mut |resolve, reject| match posted_to.post_message(&message) {
+            Ok(()) => calls.borrow_mut().waiting.push(Call {
+                id,
+                worker: worker.clone(),
+                resolve,
+                reject,
+            }),
+            Err(e) => drop(reject.call1(&JsValue::NULL, &e)),
+        },
+    )
 }
 
 #[wasm_bindgen]

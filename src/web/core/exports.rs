@@ -37,8 +37,10 @@ impl ElementCore {
                 if !self.draw_figure(&canvas) {
                     return Ok(());
                 }
-                let blob = js_sys::Promise::new(&mut |made, _| {
-                    let _ = canvas.to_blob(&made);
+                let blob = js_sys::Promise::new(&mut |made, failed| {
+                    if let Err(e) = canvas.to_blob(&made) {
+                        let _ = failed.call1(&JsValue::NULL, &e);
+                    }
                 });
                 let blob = self.0.host.wait(blob).await?;
                 ("color-bottleneck.png", blob, "image/png")
