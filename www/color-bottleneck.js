@@ -477,7 +477,7 @@ class ColorBottleneck extends HTMLElement {
         const res = await fetch(url, { signal: AbortSignal.timeout(ms) });
         return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
       },
-      base: new URL('.', here).href,
+      base: here.href,
       recorder: (size, fps) => typeof MediaRecorder === 'undefined' ? undefined : recorder(size, fps),
       download: (name, content, type) => this.#download(name, content, type),
       copy: (text) => navigator.clipboard?.writeText(text).catch(() => {}),

@@ -138,7 +138,7 @@ impl ElementCore {
 
     /// Runs `flow` in the background; a failure is shown, newer work taking over is not one.
     fn background(&self, flow: impl AsyncFnOnce(&ElementCore) -> Result<(), Failure> + 'static) {
-        let core = ElementCore(self.0.clone());
+        let core = self.twin();
         wasm_bindgen_futures::spawn_local(async move {
             if let Err(Failure::Problem(p)) = flow(&core).await {
                 core.fail_with(&p);
@@ -499,7 +499,7 @@ impl ElementCore {
     /// The `backend` attribute became `asked` while workers train
     /// ([`Engines::backend_changed`]).
     pub fn backend_changed(&self, asked: Option<String>, gpu_offered: bool) {
-        let comparing = self.0.trained.borrow().versus().is_some();
+        let comparing = self.comparing();
         self.background(async move |core| {
             (core.0)
                 .backend_changed(asked.as_deref(), comparing, gpu_offered)
@@ -634,10 +634,15 @@ impl ElementCore {
 
     /// *Compare with B* was ticked or unticked.
     pub(super) fn compare_toggled(&self) {
-        let comparing = self.0.trained.borrow().versus().is_some();
+        let comparing = self.comparing();
         let shown = self.shown();
         shown.editor.show_compare(comparing);
         shown.editor.validate();
+    }
+
+    /// Whether the run shown is a comparison (A against B).
+    pub(super) fn comparing(&self) -> bool {
+        self.0.trained.borrow().versus().is_some()
     }
 
     pub(super) fn dims(&self) -> Option<usize> {

@@ -134,6 +134,11 @@ impl PageRuns {
     }
 }
 
+/// What a `#run=` link that cannot be opened throws.
+pub(super) fn link_problem(e: impl std::fmt::Display) -> JsValue {
+    js_error(format!("This link's run could not be opened: {e}"))
+}
+
 /// The run the element trains and shows ([`element::TrainedRun`]).
 #[wasm_bindgen(js_name = TrainedRun)]
 #[derive(Default)]
@@ -158,8 +163,7 @@ impl PageRun {
     /// parents, versus, engine}` (`note`: set when an older engine made the link); throws what
     /// is wrong with it.
     pub fn open_link(&mut self, hash: &str) -> Result<JsValue, JsValue> {
-        let run = (self.0.borrow_mut().open_link(hash))
-            .map_err(|e| js_error(format!("This link's run could not be opened: {e}")))?;
+        let run = (self.0.borrow_mut().open_link(hash)).map_err(link_problem)?;
         Ok(to_js(&super::OpenedRun::of(run)))
     }
 }
@@ -168,7 +172,7 @@ impl PageRun {
 extern "C" {
     /// The element's side of [`Engines`] ([`engines::Host`]), made by
     /// `www/color-bottleneck.js`: its workers, its events, the adapter and localStorage.
-    /// `spawn`, `ask`, `adapter` and `time_gpu` return promises; a promise rejected with
+    /// `spawn`, `adapter` and `time_gpu` return promises; a promise rejected with
     /// `stopped` is [`Failure::Stopped`].
     pub type JsHost;
     #[wasm_bindgen(method)]

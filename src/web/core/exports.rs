@@ -29,8 +29,7 @@ impl ElementCore {
     pub(super) async fn download(&self, what: Download) -> Result<(), Failure> {
         let (name, content, kind): (&str, JsValue, &str) = match what {
             Download::Png => {
-                let canvas: web_sys::HtmlCanvasElement = (web_sys::window())
-                    .and_then(|w| w.document())
+                let canvas: web_sys::HtmlCanvasElement = (self.shown().node.owner_document())
                     .and_then(|d| d.create_element("canvas").ok())
                     .ok_or_else(|| Failure::Problem("no canvas to draw the figure".into()))?
                     .unchecked_into();
@@ -162,8 +161,10 @@ impl ElementCore {
     fn sweep_csv(&self) -> (&'static str, String) {
         let shown = self.shown();
         let csv = (shown.board.as_ref()).map_or_else(String::new, |b| b.sweep_csv());
-        let comparing = self.0.trained.borrow().versus().is_some();
-        (["sweep.csv", "compare.csv"][usize::from(comparing)], csv)
+        (
+            ["sweep.csv", "compare.csv"][usize::from(self.comparing())],
+            csv,
+        )
     }
 
     /// Draws the figure into `canvas`; false where there is no run to draw yet.

@@ -8,7 +8,9 @@ use super::ElementCore;
 use crate::element::engines::Failure;
 use crate::element::trained::{sheets_problem, Asked};
 use crate::element::{ask_states_again, states_agree, Apply};
-use crate::web::element::{error_text, present, problem, promise, read_asked, rejection_of};
+use crate::web::element::{
+    error_text, link_problem, present, problem, promise, read_asked, rejection_of,
+};
 use crate::web::{find_part, get, set, set_property, to_js};
 
 /// A message to a worker: `kind` with `fields`.
@@ -25,9 +27,7 @@ impl ElementCore {
     /// Opens a `#run=` link: its settings go to the seed field and the attributes, its note to
     /// the notice; returns its sheet, or throws what is wrong with it.
     pub(super) fn open_link(&self, hash: &str) -> Result<String, JsValue> {
-        let run = (self.0.trained.borrow_mut().open_link(hash)).map_err(|e| {
-            crate::web::js_error(format!("This link's run could not be opened: {e}"))
-        })?;
+        let run = (self.0.trained.borrow_mut().open_link(hash)).map_err(link_problem)?;
         if let Some(note) = run.revision_note(crate::share::ENGINE_REVISION) {
             self.notify(&note);
         }
@@ -230,8 +230,7 @@ impl ElementCore {
     }
 
     pub(super) async fn branch_flow(&self) -> Result<(), Failure> {
-        let comparing = self.0.trained.borrow().versus().is_some();
-        if !self.ready() || comparing {
+        if !self.ready() || self.comparing() {
             return Ok(());
         }
         let edited = self.shown().editor.text();

@@ -9,7 +9,7 @@ use super::{ElementCore, Shown};
 use crate::element::engines::Failure;
 use crate::element::grid_run::{train_grid, GridHost};
 use crate::web::element::{error_text, problem};
-use crate::web::{find_part, set_property, set_text, value, PhaseDiagram};
+use crate::web::{find_part, set_text, value, PhaseDiagram};
 
 /// A phase diagram filling in ([`train_grid`]) over the element's core: grid `grid`'s cells
 /// train as the run shown, one after another.
@@ -122,10 +122,9 @@ impl ElementCore {
         diagram.draw(&canvas);
         let seeds = diagram.runs;
         self.shown().diagram = Some((diagram, grid));
+        // The runs menu follows at each cell's start.
         self.show_spec(None, &[("runs", runs as u64)])
             .map_err(problem)?;
-        let runs_field = find_part(&root, "[data-field=runs]").map_err(problem)?;
-        set_property(&runs_field, "value", runs.to_string());
         let view = GridView { core: self, grid };
         let trained = train_grid(&view, &cells, seeds).await;
         self.0.trained.borrow_mut().grid_done(grid);
